@@ -1,0 +1,514 @@
+#include "informer/informer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kube/watch.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define DEFAULT_MAX_EVENT (4u << 20)
+#define BACKOFF_BASE_S 0.8
+#define BACKOFF_CAP_S 30.0
+#define BACKOFF_RESET_S 120.0
+#define WATCH_MIN_TIMEOUT_S 300
+#define LIST_PAGE 500
+
+struct informer {
+	struct kube_client *client;
+	struct informer_opts opts;
+	char *namespace;
+	char *label_selector;
+
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+
+	pthread_rwlock_t store_mu;
+	json_t *store;          /* "ns/name" → trimmed object */
+	char *rv;               /* last resourceVersion seen (informer thread writes, readers copy under lock) */
+
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	int synced;
+
+	struct informer_stats stats; /* under store_mu */
+
+	/* Backoff state (informer thread only). */
+	int failures;
+	double last_failure;
+	unsigned int rand_state;
+
+	/* Per-watch state. */
+	unsigned long watch_events;
+	int watch_gone;
+};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *res_name(const struct informer *inf)
+{
+	return inf->opts.resource->plural;
+}
+
+/* Store key: "ns/name" for namespaced objects, "name" otherwise. */
+static int object_key(const json_t *obj, char *out, size_t outlen)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	if (!name || !*name)
+		return SO_E_INVAL;
+	int n = ns && *ns ? snprintf(out, outlen, "%s/%s", ns, name) : snprintf(out, outlen, "%s", name);
+	return n > 0 && (size_t)n < outlen ? SO_OK : SO_E_TOO_LARGE;
+}
+
+static const char *object_rv(const json_t *obj)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+}
+
+static void trim(struct informer *inf, json_t *obj)
+{
+	json_object_del(json_object_get(obj, "metadata"), "managedFields");
+	if (inf->opts.trim)
+		inf->opts.trim(obj);
+}
+
+static int set_rv(struct informer *inf, const char *rv)
+{
+	if (!rv || !*rv)
+		return SO_OK;
+	char *copy = strdup(rv);
+	if (!copy)
+		return SO_E_NOMEM;
+	pthread_rwlock_wrlock(&inf->store_mu);
+	free(inf->rv);
+	inf->rv = copy;
+	pthread_rwlock_unlock(&inf->store_mu);
+	return SO_OK;
+}
+
+int informer_new(struct kube_client *c, const struct informer_opts *opts, struct informer **out)
+{
+	struct informer *inf = calloc(1, sizeof *inf);
+	*out = NULL;
+	if (!inf)
+		return SO_E_NOMEM;
+	inf->client = c;
+	inf->opts = *opts;
+	if (!inf->opts.max_event)
+		inf->opts.max_event = DEFAULT_MAX_EVENT;
+	inf->namespace = opts->namespace && *opts->namespace ? strdup(opts->namespace) : NULL;
+	inf->label_selector = opts->label_selector && *opts->label_selector ? strdup(opts->label_selector) : NULL;
+	inf->store = json_object();
+	pthread_rwlock_init(&inf->store_mu, NULL);
+	pthread_mutex_init(&inf->sync_mu, NULL);
+	pthread_cond_init(&inf->sync_cv, NULL);
+	inf->rand_state = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)inf;
+	if (!inf->store || (opts->namespace && *opts->namespace && !inf->namespace) ||
+	    (opts->label_selector && *opts->label_selector && !inf->label_selector)) {
+		informer_free(inf);
+		return SO_E_NOMEM;
+	}
+	inf->opts.namespace = inf->namespace;
+	inf->opts.label_selector = inf->label_selector;
+	*out = inf;
+	return SO_OK;
+}
+
+void informer_free(struct informer *inf)
+{
+	if (!inf)
+		return;
+	informer_stop(inf);
+	json_decref(inf->store);
+	free(inf->rv);
+	free(inf->namespace);
+	free(inf->label_selector);
+	pthread_rwlock_destroy(&inf->store_mu);
+	pthread_mutex_destroy(&inf->sync_mu);
+	pthread_cond_destroy(&inf->sync_cv);
+	free(inf);
+}
+
+/* Sleeps for the next backoff step; returns non-zero when asked to stop. */
+static int backoff(struct informer *inf)
+{
+	double now = mono_now();
+	if (inf->failures && now - inf->last_failure > BACKOFF_RESET_S)
+		inf->failures = 0;
+	double delay = BACKOFF_BASE_S;
+	for (int i = 0; i < inf->failures && delay < BACKOFF_CAP_S; i++)
+		delay *= 2;
+	if (delay > BACKOFF_CAP_S)
+		delay = BACKOFF_CAP_S;
+	delay += delay * ((double)rand_r(&inf->rand_state) / ((double)RAND_MAX + 1)); /* jitter 1.0 */
+	inf->failures++;
+	inf->last_failure = now;
+	pthread_rwlock_wrlock(&inf->store_mu);
+	inf->stats.failures++;
+	pthread_rwlock_unlock(&inf->store_mu);
+	log_debug("informer", "%s: retrying in %.1f s", res_name(inf), delay);
+	double until = now + delay;
+	while (!atomic_load(&inf->stop) && mono_now() < until) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&inf->stop);
+}
+
+/* Replaces the store with a fresh list and emits the difference. */
+static int apply_list(struct informer *inf, json_t *items, const char *rv)
+{
+	json_t *fresh = json_object(), *obj;
+	size_t i;
+	char key[512];
+	int rc = SO_E_NOMEM;
+
+	if (!fresh)
+		goto out;
+	json_array_foreach(items, i, obj) {
+		if (object_key(obj, key, sizeof key))
+			continue; /* nameless items cannot be addressed; the server never sends them */
+		trim(inf, obj);
+		if (json_object_set(fresh, key, obj))
+			goto out;
+	}
+	pthread_rwlock_wrlock(&inf->store_mu);
+	json_t *old = inf->store;
+	inf->store = fresh;
+	inf->stats.lists++;
+	free(inf->rv);
+	inf->rv = strdup(rv ? rv : "");
+	pthread_rwlock_unlock(&inf->store_mu);
+
+	/* The store is now current; tell handlers in a stable order: adds/updates, then deletes. */
+	const char *k;
+	json_object_foreach(fresh, k, obj) {
+		json_t *prev = json_object_get(old, k);
+		if (!prev) {
+			if (inf->opts.handlers.on_add)
+				inf->opts.handlers.on_add(inf->opts.ud, obj);
+		} else {
+			const char *a = object_rv(prev), *b = object_rv(obj);
+			if ((!a || !b || strcmp(a, b) != 0) && inf->opts.handlers.on_update)
+				inf->opts.handlers.on_update(inf->opts.ud, prev, obj);
+		}
+	}
+	json_object_foreach(old, k, obj) {
+		if (!json_object_get(fresh, k) && inf->opts.handlers.on_delete)
+			inf->opts.handlers.on_delete(inf->opts.ud, obj);
+	}
+	json_decref(old);
+	fresh = NULL;
+	rc = SO_OK;
+out:
+	json_decref(fresh);
+	return rc;
+}
+
+static int do_list(struct informer *inf, const char *list_rv)
+{
+	struct kube_list_opts lo = { inf->label_selector, NULL, list_rv, LIST_PAGE };
+	struct kube_response resp = { 0 };
+	json_t *items = NULL;
+	char *rv = NULL;
+
+	int rc = kube_list(inf->client, inf->opts.resource, inf->namespace, &lo, &items, &rv, &resp);
+	if (rc == SO_OK) {
+		rc = apply_list(inf, items, rv);
+		if (rc == SO_OK)
+			log_info("informer", "%s: listed %zu objects at resourceVersion %s", res_name(inf),
+				 json_array_size(items), rv);
+	} else if (rc != SO_E_CANCELLED) {
+		log_warn("informer", "%s: list failed: %s: %s", res_name(inf), so_strerror(rc),
+			 resp.message ? resp.message : "");
+	}
+	json_decref(items);
+	free(rv);
+	kube_response_free(&resp);
+	return rc;
+}
+
+static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
+{
+	struct informer *inf = ud;
+	char key[512];
+
+	if (type == KUBE_EVENT_ERROR) {
+		json_int_t code = json_integer_value(json_object_get(obj, "code"));
+		const char *reason = json_string_value(json_object_get(obj, "reason"));
+		const char *msg = json_string_value(json_object_get(obj, "message"));
+		log_info("informer", "%s: watch error event: %" JSON_INTEGER_FORMAT " %s: %s", res_name(inf), code,
+			 reason ? reason : "", msg ? msg : "");
+		if (code == 410 || (reason && (!strcmp(reason, "Expired") || !strcmp(reason, "Gone")))) {
+			inf->watch_gone = 1;
+			return SO_E_API_GONE;
+		}
+		return SO_E_API_OTHER;
+	}
+	const char *rv = object_rv(obj);
+	if (type == KUBE_EVENT_BOOKMARK)
+		return set_rv(inf, rv);
+	if (object_key(obj, key, sizeof key))
+		return SO_E_BAD_RESPONSE;
+
+	/* The parser decoded this event for us alone, so the store can keep obj itself once trimmed. */
+	json_t *copy = json_incref(obj);
+	trim(inf, copy);
+
+	pthread_rwlock_wrlock(&inf->store_mu);
+	json_t *old = json_incref(json_object_get(inf->store, key));
+	int rc = SO_OK;
+	if (type == KUBE_EVENT_DELETED)
+		json_object_del(inf->store, key);
+	else if (json_object_set(inf->store, key, copy))
+		rc = SO_E_NOMEM;
+	if (rc == SO_OK && rv && *rv) {
+		char *nrv = strdup(rv);
+		if (nrv) {
+			free(inf->rv);
+			inf->rv = nrv;
+		}
+	}
+	inf->stats.events++;
+	pthread_rwlock_unlock(&inf->store_mu);
+	inf->watch_events++;
+
+	if (rc == SO_OK) {
+		const struct informer_handlers *h = &inf->opts.handlers;
+		if (type == KUBE_EVENT_DELETED) {
+			if (h->on_delete)
+				h->on_delete(inf->opts.ud, old ? old : copy);
+		} else if (old) {
+			if (h->on_update)
+				h->on_update(inf->opts.ud, old, copy);
+		} else if (h->on_add) {
+			h->on_add(inf->opts.ud, copy);
+		}
+	}
+	json_decref(old);
+	json_decref(copy);
+	return rc;
+}
+
+static int on_watch_data(void *ud, const char *data, size_t len)
+{
+	return kube_watch_parser_feed(ud, data, len);
+}
+
+static int do_watch(struct informer *inf)
+{
+	struct buf path = BUF_INIT(8192);
+	struct kube_response resp = { 0 };
+	struct kube_watch_parser parser;
+	char *rv = informer_resource_version(inf);
+	int rc = SO_E_NOMEM;
+	int timeout = WATCH_MIN_TIMEOUT_S + (int)(rand_r(&inf->rand_state) % WATCH_MIN_TIMEOUT_S);
+
+	kube_watch_parser_init(&parser, inf->opts.max_event, on_watch_event, inf);
+	if (!rv)
+		goto out;
+	if ((rc = kube_path(&path, inf->opts.resource, inf->namespace, NULL, NULL)))
+		goto out;
+	rc = buf_appendf(&path, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=%d&resourceVersion=", timeout);
+	if (!rc)
+		rc = buf_append_urlenc(&path, rv);
+	if (!rc && inf->label_selector) {
+		rc = buf_appends(&path, "&labelSelector=");
+		if (!rc)
+			rc = buf_append_urlenc(&path, inf->label_selector);
+	}
+	if (rc)
+		goto out;
+
+	inf->watch_events = 0;
+	inf->watch_gone = 0;
+	pthread_rwlock_wrlock(&inf->store_mu);
+	inf->stats.watches++;
+	pthread_rwlock_unlock(&inf->store_mu);
+	log_debug("informer", "%s: watching from resourceVersion %s", res_name(inf), rv);
+	double started = mono_now();
+	rc = kube_stream(inf->client, path.data, on_watch_data, &parser, &inf->stop, &resp);
+	if (inf->watch_gone)
+		rc = SO_E_API_GONE;
+	if (rc == SO_OK && parser.pending.len)
+		log_debug("informer", "%s: watch ended mid-event (%zu bytes dropped)", res_name(inf), parser.pending.len);
+	if (rc == SO_OK && inf->watch_events == 0 && mono_now() - started < 1.0) {
+		/* client-go's VeryShortWatchError: a watch that ends at once is a failure, not a timeout. */
+		rc = SO_E_TRANSPORT;
+		log_warn("informer", "%s: watch closed immediately with no events", res_name(inf));
+	} else if (rc != SO_OK && rc != SO_E_CANCELLED && rc != SO_E_API_GONE) {
+		log_warn("informer", "%s: watch failed: %s: %s", res_name(inf), so_strerror(rc),
+			 parser.failed ? parser.error : (resp.message ? resp.message : ""));
+	}
+out:
+	kube_watch_parser_free(&parser);
+	kube_response_free(&resp);
+	buf_free(&path);
+	free(rv);
+	return rc;
+}
+
+static void mark_synced(struct informer *inf)
+{
+	pthread_mutex_lock(&inf->sync_mu);
+	if (!inf->synced) {
+		inf->synced = 1;
+		pthread_cond_broadcast(&inf->sync_cv);
+	}
+	pthread_mutex_unlock(&inf->sync_mu);
+}
+
+static void *run(void *arg)
+{
+	struct informer *inf = arg;
+	int need_list = 1;
+	const char *list_rv = "0";
+
+	while (!atomic_load(&inf->stop)) {
+		if (need_list) {
+			int rc = do_list(inf, list_rv);
+			if (rc == SO_E_API_GONE) {
+				list_rv = NULL; /* the cache cannot serve it: read from etcd */
+				continue;
+			}
+			if (rc) {
+				if (rc == SO_E_CANCELLED || backoff(inf))
+					break;
+				continue;
+			}
+			need_list = 0;
+			mark_synced(inf);
+		}
+		int rc = do_watch(inf);
+		if (rc == SO_OK) {
+			continue; /* the server's timeout: watch again from where we are */
+		} else if (rc == SO_E_CANCELLED) {
+			break;
+		} else if (rc == SO_E_API_GONE) {
+			pthread_rwlock_wrlock(&inf->store_mu);
+			inf->stats.relists_gone++;
+			pthread_rwlock_unlock(&inf->store_mu);
+			log_info("informer", "%s: resourceVersion expired, relisting", res_name(inf));
+			need_list = 1;
+			list_rv = NULL;
+		} else if (backoff(inf)) {
+			break;
+		}
+	}
+	log_debug("informer", "%s: stopped", res_name(inf));
+	return NULL;
+}
+
+int informer_start(struct informer *inf)
+{
+	if (inf->started)
+		return SO_E_INVAL;
+	if (pthread_create(&inf->thread, NULL, run, inf))
+		return SO_E_NOMEM;
+	inf->started = 1;
+	return SO_OK;
+}
+
+int informer_wait_synced(struct informer *inf, long timeout_ms)
+{
+	struct timespec deadline;
+	int rc = SO_OK;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&inf->sync_mu);
+	while (!inf->synced && rc == SO_OK) {
+		if (pthread_cond_timedwait(&inf->sync_cv, &inf->sync_mu, &deadline))
+			rc = inf->synced ? SO_OK : SO_E_TIMEOUT;
+	}
+	pthread_mutex_unlock(&inf->sync_mu);
+	return rc;
+}
+
+int informer_synced(struct informer *inf)
+{
+	pthread_mutex_lock(&inf->sync_mu);
+	int s = inf->synced;
+	pthread_mutex_unlock(&inf->sync_mu);
+	return s;
+}
+
+void informer_stop(struct informer *inf)
+{
+	atomic_store(&inf->stop, 1);
+	if (inf->started) {
+		pthread_join(inf->thread, NULL);
+		inf->started = 0;
+	}
+}
+
+json_t *informer_get(struct informer *inf, const char *ns, const char *name)
+{
+	char key[512];
+	int n = inf->opts.resource->namespaced ? snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name)
+					       : snprintf(key, sizeof key, "%s", name);
+	if (n < 0 || (size_t)n >= sizeof key)
+		return NULL;
+	pthread_rwlock_rdlock(&inf->store_mu);
+	json_t *obj = json_incref(json_object_get(inf->store, key));
+	pthread_rwlock_unlock(&inf->store_mu);
+	return obj;
+}
+
+json_t *informer_list(struct informer *inf)
+{
+	json_t *arr = json_array(), *obj;
+	const char *k;
+	if (!arr)
+		return NULL;
+	pthread_rwlock_rdlock(&inf->store_mu);
+	json_object_foreach(inf->store, k, obj) {
+		if (json_array_append(arr, obj)) {
+			json_decref(arr);
+			arr = NULL;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&inf->store_mu);
+	return arr;
+}
+
+size_t informer_count(struct informer *inf)
+{
+	pthread_rwlock_rdlock(&inf->store_mu);
+	size_t n = json_object_size(inf->store);
+	pthread_rwlock_unlock(&inf->store_mu);
+	return n;
+}
+
+void informer_get_stats(struct informer *inf, struct informer_stats *out)
+{
+	pthread_rwlock_rdlock(&inf->store_mu);
+	*out = inf->stats;
+	pthread_rwlock_unlock(&inf->store_mu);
+}
+
+char *informer_resource_version(struct informer *inf)
+{
+	pthread_rwlock_rdlock(&inf->store_mu);
+	char *rv = inf->rv && *inf->rv ? strdup(inf->rv) : NULL;
+	pthread_rwlock_unlock(&inf->store_mu);
+	return rv;
+}

@@ -1,0 +1,72 @@
+/*
+ * An informer keeps a local, trimmed copy of one resource collection current by list + watch, and tells
+ * handlers what changed. One thread per informer runs this loop (client-go reflector semantics):
+ *
+ *   list (resourceVersion "0": served from the apiserver's watch cache; pages followed)
+ *     → replace the store, emitting add/update/delete for the difference
+ *   watch from the list's resourceVersion with allowWatchBookmarks and a random timeoutSeconds in [300, 600)
+ *     → ADDED/MODIFIED/DELETED update the store, BOOKMARK only advances the resourceVersion
+ *   the server ends the watch (timeout)             → watch again from the last resourceVersion
+ *   410 Gone (answer or ERROR event)               → relist with a consistent read (resourceVersion "")
+ *   transport error, 5xx, 429, malformed stream    → back off, then watch again from the last resourceVersion
+ *
+ * Backoff is 800 ms × 2^n with full jitter on top, capped at 30 s, and resets after 2 minutes without failure.
+ *
+ * Store objects are trimmed before they are kept (metadata.managedFields always; more through opts.trim) and
+ * are immutable from then on: readers get a new reference and must json_deep_copy before modifying.
+ * Handlers run on the informer thread, after the store has been updated, in event order; they must not block
+ * for long (enqueue a key and return).
+ */
+#ifndef SO_INFORMER_INFORMER_H
+#define SO_INFORMER_INFORMER_H
+
+#include <jansson.h>
+
+#include "kube/api.h"
+
+struct informer;
+
+struct informer_handlers {
+	void (*on_add)(void *ud, json_t *obj);
+	void (*on_update)(void *ud, json_t *old_obj, json_t *new_obj);
+	void (*on_delete)(void *ud, json_t *obj);
+};
+
+struct informer_opts {
+	const struct kube_resource *resource;
+	const char *namespace;       /* NULL or "" for all namespaces */
+	const char *label_selector;  /* or NULL */
+	size_t max_event;            /* watch event size cap; 0 means 4 MiB */
+	/* Optional: reduce an object to what readers need, in place (managedFields are already gone). */
+	void (*trim)(json_t *obj);
+	struct informer_handlers handlers;
+	void *ud;
+};
+
+struct informer_stats {
+	unsigned long lists;      /* successful lists */
+	unsigned long watches;    /* watch requests made */
+	unsigned long events;     /* watch events applied */
+	unsigned long relists_gone; /* relists forced by 410 Gone */
+	unsigned long failures;   /* list/watch attempts that failed */
+};
+
+int informer_new(struct kube_client *c, const struct informer_opts *opts, struct informer **out);
+int informer_start(struct informer *inf);
+/* Waits until the first list has been applied; SO_E_TIMEOUT after timeout_ms. */
+int informer_wait_synced(struct informer *inf, long timeout_ms);
+int informer_synced(struct informer *inf);
+/* Stops the thread (ends its watch within about a second) and joins it. Safe to call twice. */
+void informer_stop(struct informer *inf);
+void informer_free(struct informer *inf);
+
+/* A new reference to the cached object, or NULL. ns is ignored for cluster-scoped resources. */
+json_t *informer_get(struct informer *inf, const char *ns, const char *name);
+/* A new JSON array holding a reference to every cached object. */
+json_t *informer_list(struct informer *inf);
+size_t informer_count(struct informer *inf);
+void informer_get_stats(struct informer *inf, struct informer_stats *out);
+/* The resourceVersion the informer is current at (malloc'd), or NULL before the first list. */
+char *informer_resource_version(struct informer *inf);
+
+#endif

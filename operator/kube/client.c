@@ -1,0 +1,660 @@
+/*
+ * libcurl transport for the API server. See client.h for the contract.
+ *
+ * Threads: any thread may call kube_request/kube_stream. Easy handles live in a mutex-protected free list;
+ * a handle is used by one thread at a time and keeps its connection alive between requests. DNS and TLS
+ * sessions are shared across handles through a CURLSH with per-data locks.
+ */
+#include "kube/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+#define POOL_MAX 32             /* idle handles kept; more concurrent callers get temporary handles */
+#define RETRY_429_MAX 3
+#define RETRY_AFTER_CAP_S 10
+#define ERROR_BODY_CAP (1u << 20) /* a non-2xx body bigger than this is truncated before mapping */
+
+struct pooled {
+	CURL *easy;
+	struct pooled *next;
+};
+
+struct kube_client {
+	char *base_url;            /* scheme://host:port used in URLs (the tls-server-name host when set) */
+	struct curl_slist *connect_to; /* maps tls-server-name back to the real server, or NULL */
+	struct kube_pem ca;
+	int insecure;
+	char *namespace;
+	char *user_agent;
+	struct kube_auth *auth;
+	struct kube_client_opts opts;
+
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+	pthread_mutex_t pool_mu;
+	struct pooled *pool;
+	int pool_len;
+
+	pthread_mutex_t rate_mu;
+	double tokens;
+	struct timespec rate_last;
+
+	atomic_int cancelled;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result;
+
+static void curl_init_once(void)
+{
+	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void kube_client_opts_default(struct kube_client_opts *opts)
+{
+	opts->qps = 20;
+	opts->burst = 30;
+	opts->timeout_ms = 30000;
+	opts->connect_timeout_ms = 10000;
+	opts->max_response = 32u << 20;
+	opts->user_agent = "spin-operator";
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleeps up to seconds, waking early when the client is cancelled. */
+static int sleep_cancellable(struct kube_client *c, double seconds)
+{
+	double until = now_s() + seconds;
+	while (!atomic_load(&c->cancelled)) {
+		double left = until - now_s();
+		if (left <= 0)
+			return SO_OK;
+		if (left > 0.1)
+			left = 0.1;
+		struct timespec ts = { 0, (long)(left * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+	return SO_E_CANCELLED;
+}
+
+/* Token bucket: reserve one token, going into debt when empty, and sleep off the debt outside the lock. */
+static int rate_wait(struct kube_client *c)
+{
+	if (c->opts.qps <= 0)
+		return SO_OK;
+	pthread_mutex_lock(&c->rate_mu);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double elapsed = (double)(ts.tv_sec - c->rate_last.tv_sec) + (double)(ts.tv_nsec - c->rate_last.tv_nsec) / 1e9;
+	c->rate_last = ts;
+	c->tokens += elapsed * c->opts.qps;
+	if (c->tokens > c->opts.burst)
+		c->tokens = c->opts.burst;
+	c->tokens -= 1;
+	double wait = c->tokens < 0 ? -c->tokens / c->opts.qps : 0;
+	pthread_mutex_unlock(&c->rate_mu);
+	return wait > 0 ? sleep_cancellable(c, wait) : SO_OK;
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+	(void)h;
+	(void)access;
+	struct kube_client *c = ud;
+	pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+	(void)h;
+	struct kube_client *c = ud;
+	pthread_mutex_unlock(&c->share_locks[data]);
+}
+
+static int copy_pem(struct kube_pem *dst, const struct kube_pem *src)
+{
+	dst->data = NULL;
+	dst->len = 0;
+	if (!src->data || !src->len)
+		return SO_OK;
+	dst->data = malloc(src->len);
+	if (!dst->data)
+		return SO_E_NOMEM;
+	memcpy(dst->data, src->data, src->len);
+	dst->len = src->len;
+	return SO_OK;
+}
+
+/*
+ * Splits "https://host:port" into parts. With tls-server-name the URL names that host (so SNI and certificate
+ * verification use it) and CURLOPT_CONNECT_TO sends the connection to the real address.
+ */
+static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, char *err, size_t errlen)
+{
+	int rc = SO_E_CONFIG;
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	struct buf b = BUF_INIT(4096);
+
+	if (!u)
+		return SO_E_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, cfg->server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+		snprintf(err, errlen, "%s: server \"%s\" is not a valid URL", cfg->source ? cfg->source : "config",
+			 cfg->server);
+		goto out;
+	}
+	rc = SO_E_NOMEM;
+	if (cfg->tls_server_name && *cfg->tls_server_name) {
+		if (buf_appendf(&b, "%s:%s:%s:%s", cfg->tls_server_name, port, host, port))
+			goto out;
+		c->connect_to = curl_slist_append(NULL, b.data);
+		if (!c->connect_to)
+			goto out;
+		buf_reset(&b);
+		if (buf_appendf(&b, "%s://%s:%s", scheme, cfg->tls_server_name, port))
+			goto out;
+	} else if (buf_appendf(&b, "%s://%s:%s", scheme, host, port)) {
+		goto out;
+	}
+	c->base_url = buf_steal(&b);
+	rc = c->base_url ? SO_OK : SO_E_NOMEM;
+out:
+	buf_free(&b);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts, struct kube_client **out,
+		    char *err, size_t errlen)
+{
+	int rc = SO_E_NOMEM;
+	struct kube_client *c = NULL;
+
+	*out = NULL;
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_result != CURLE_OK) {
+		snprintf(err, errlen, "libcurl initialisation failed: %s", curl_easy_strerror(curl_init_result));
+		return SO_E_TRANSPORT;
+	}
+	if (!cfg->server || !*cfg->server) {
+		snprintf(err, errlen, "%s: no server", cfg->source ? cfg->source : "config");
+		return SO_E_CONFIG;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c)
+		goto fail;
+	if (opts)
+		c->opts = *opts;
+	else
+		kube_client_opts_default(&c->opts);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->share_locks[i], NULL);
+	pthread_mutex_init(&c->pool_mu, NULL);
+	pthread_mutex_init(&c->rate_mu, NULL);
+	c->tokens = c->opts.burst;
+	clock_gettime(CLOCK_MONOTONIC, &c->rate_last);
+
+	rc = setup_endpoint(c, cfg, err, errlen);
+	if (rc)
+		goto fail;
+	rc = SO_E_NOMEM;
+	if (copy_pem(&c->ca, &cfg->ca))
+		goto fail;
+	c->insecure = cfg->insecure_skip_tls_verify;
+	c->namespace = strdup(cfg->namespace ? cfg->namespace : "default");
+	c->user_agent = strdup(c->opts.user_agent ? c->opts.user_agent : "spin-operator");
+	if (!c->namespace || !c->user_agent)
+		goto fail;
+	c->opts.user_agent = c->user_agent;
+
+	c->share = curl_share_init();
+	if (!c->share)
+		goto fail;
+	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+
+	rc = kube_auth_new(cfg, &c->auth, err, errlen);
+	if (rc)
+		goto fail;
+	*out = c;
+	return SO_OK;
+fail:
+	if (rc == SO_E_NOMEM && err && errlen && !*err)
+		snprintf(err, errlen, "out of memory creating the API client");
+	kube_client_free(c);
+	return rc;
+}
+
+void kube_client_free(struct kube_client *c)
+{
+	if (!c)
+		return;
+	while (c->pool) {
+		struct pooled *p = c->pool;
+		c->pool = p->next;
+		curl_easy_cleanup(p->easy);
+		free(p);
+	}
+	if (c->share)
+		curl_share_cleanup(c->share);
+	kube_auth_free(c->auth);
+	curl_slist_free_all(c->connect_to);
+	free(c->base_url);
+	free(c->ca.data);
+	free(c->namespace);
+	free(c->user_agent);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_locks[i]);
+	pthread_mutex_destroy(&c->pool_mu);
+	pthread_mutex_destroy(&c->rate_mu);
+	free(c);
+}
+
+void kube_client_cancel(struct kube_client *c)
+{
+	atomic_store(&c->cancelled, 1);
+}
+
+int kube_client_cancelled(const struct kube_client *c)
+{
+	return atomic_load(&c->cancelled);
+}
+
+const char *kube_client_namespace(const struct kube_client *c)
+{
+	return c->namespace;
+}
+
+void kube_response_free(struct kube_response *r)
+{
+	if (!r)
+		return;
+	buf_free(&r->body);
+	free(r->reason);
+	free(r->message);
+	r->reason = NULL;
+	r->message = NULL;
+}
+
+static CURL *handle_get(struct kube_client *c)
+{
+	CURL *easy = NULL;
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->pool) {
+		struct pooled *p = c->pool;
+		c->pool = p->next;
+		c->pool_len--;
+		easy = p->easy;
+		free(p);
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	if (easy) {
+		curl_easy_reset(easy);
+		return easy;
+	}
+	return curl_easy_init();
+}
+
+static void handle_put(struct kube_client *c, CURL *easy)
+{
+	struct pooled *p = NULL;
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->pool_len < POOL_MAX && (p = malloc(sizeof *p)) != NULL) {
+		p->easy = easy;
+		p->next = c->pool;
+		c->pool = p;
+		c->pool_len++;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	if (!p)
+		curl_easy_cleanup(easy);
+}
+
+/* Per-transfer state handed to libcurl callbacks. */
+struct transfer {
+	struct kube_client *c;
+	struct buf *body;          /* collected body (non-streaming, or error body of a stream) */
+	kube_stream_fn on_data;    /* streaming sink for 2xx answers */
+	void *ud;
+	const atomic_int *stop;    /* per-stream stop flag, or NULL */
+	CURL *easy;
+	int stream_rc;             /* first non-zero on_data result */
+	int decided;               /* HTTP status known: stream or collect */
+	int streaming;
+	int too_large;
+};
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct transfer *t = ud;
+	size_t n = size * nmemb;
+
+	if (!t->decided && t->on_data) {
+		long code = 0;
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+		t->streaming = code >= 200 && code < 300;
+		t->decided = 1;
+	}
+	if (t->streaming) {
+		int rc = t->on_data(t->ud, data, n);
+		if (rc) {
+			t->stream_rc = rc;
+			return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+		}
+		return n;
+	}
+	if (buf_append(t->body, data, n)) {
+		t->too_large = 1;
+		return 0;
+	}
+	return n;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	struct transfer *t = ud;
+	return atomic_load(&t->c->cancelled) || (t->stop && atomic_load(t->stop)) ? 1 : 0;
+}
+
+static int map_curl_error(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return SO_E_TIMEOUT;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return SO_E_CANCELLED;
+	case CURLE_OUT_OF_MEMORY:
+		return SO_E_NOMEM;
+	default:
+		return SO_E_TRANSPORT;
+	}
+}
+
+static int set_message(struct kube_response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int set_message(struct kube_response *resp, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	free(resp->message);
+	resp->message = strdup(tmp);
+	return resp->message ? SO_OK : SO_E_NOMEM;
+}
+
+/* One attempt: no retries here. */
+static int perform(struct kube_client *c, const char *method, const char *path, const char *content_type,
+		   const char *body, size_t body_len, kube_stream_fn on_data, void *ud, const atomic_int *stop,
+		   struct kube_response *resp)
+{
+	int rc;
+	CURL *easy = NULL;
+	struct curl_slist *headers = NULL, *h;
+	struct kube_credentials cred = { 0 };
+	struct buf url = BUF_INIT(64u << 10);
+	struct buf hdr = BUF_INIT(64u << 10);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char autherr[256] = "";
+	struct transfer t = { 0 };
+
+	resp->http_code = 0;
+	buf_reset(&resp->body);
+	free(resp->reason);
+	free(resp->message);
+	resp->reason = resp->message = NULL;
+	rc = rate_wait(c);
+	if (rc)
+		goto out;
+	rc = kube_auth_get(c->auth, &cred, autherr, sizeof autherr);
+	if (rc) {
+		set_message(resp, "credentials: %s", autherr);
+		goto out;
+	}
+	rc = SO_E_NOMEM;
+	easy = handle_get(c);
+	if (!easy || buf_appends(&url, c->base_url) || buf_appends(&url, path))
+		goto out;
+	if (cred.token) {
+		if (buf_appendf(&hdr, "Authorization: Bearer %s", cred.token))
+			goto out;
+		if (!(h = curl_slist_append(headers, hdr.data)))
+			goto out;
+		headers = h;
+	}
+	if (!(h = curl_slist_append(headers, "Accept: application/json")))
+		goto out;
+	headers = h;
+	if (content_type) {
+		buf_reset(&hdr);
+		if (buf_appendf(&hdr, "Content-Type: %s", content_type) || !(h = curl_slist_append(headers, hdr.data)))
+			goto out;
+		headers = h;
+	}
+
+	t.c = c;
+	t.body = &resp->body;
+	t.on_data = on_data;
+	t.ud = ud;
+	t.stop = stop;
+	t.easy = easy;
+
+	curl_easy_setopt(easy, CURLOPT_URL, url.data);
+	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+	} else if (body) {
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, on_data ? 0L : c->opts.timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 15L);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &t);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+	if (c->connect_to)
+		curl_easy_setopt(easy, CURLOPT_CONNECT_TO, c->connect_to);
+	if (c->insecure) {
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (c->ca.len) {
+		struct curl_blob ca = { c->ca.data, c->ca.len, CURL_BLOB_NOCOPY };
+		curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &ca);
+	}
+	if (cred.client_cert.len && cred.client_key.len) {
+		struct curl_blob cert = { cred.client_cert.data, cred.client_cert.len, CURL_BLOB_COPY };
+		struct curl_blob key = { cred.client_key.data, cred.client_key.len, CURL_BLOB_COPY };
+		curl_easy_setopt(easy, CURLOPT_SSLCERT_BLOB, &cert);
+		curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(easy, CURLOPT_SSLKEY_BLOB, &key);
+		curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+
+	CURLcode cc = curl_easy_perform(easy);
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->http_code);
+	curl_off_t retry_after = 0;
+	if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
+		resp->retry_after_s = (long)retry_after;
+
+	if (t.stream_rc) {
+		rc = t.stream_rc;
+		set_message(resp, "stream consumer stopped: %s", so_strerror(rc));
+	} else if (t.too_large) {
+		rc = SO_E_TOO_LARGE;
+		set_message(resp, "response body exceeds %zu bytes", resp->body.cap);
+	} else if (cc != CURLE_OK) {
+		rc = map_curl_error(cc);
+		set_message(resp, "%s", *errbuf ? errbuf : curl_easy_strerror(cc));
+	} else if (resp->http_code >= 200 && resp->http_code < 300) {
+		rc = SO_OK;
+	} else {
+		long ra = 0;
+		rc = kube_status_map(resp->http_code, resp->body.data, resp->body.len, &resp->reason, &resp->message,
+				     &ra);
+		if (ra > resp->retry_after_s)
+			resp->retry_after_s = ra;
+	}
+out:
+	/* The Authorization header held the token: wipe our copy before it is freed. */
+	if (hdr.data)
+		memset(hdr.data, 0, hdr.alloc);
+	buf_free(&hdr);
+	buf_free(&url);
+	curl_slist_free_all(headers);
+	kube_credentials_free(&cred);
+	if (easy) {
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+		if (rc == SO_E_CANCELLED || rc == SO_E_TRANSPORT)
+			curl_easy_cleanup(easy); /* its connection state is suspect */
+		else
+			handle_put(c, easy);
+	}
+	if (rc && !resp->message)
+		set_message(resp, "%s", so_strerror(rc));
+	return rc;
+}
+
+static int request(struct kube_client *c, const char *method, const char *path, const char *content_type,
+		   const char *body, size_t body_len, kube_stream_fn on_data, void *ud, const atomic_int *stop,
+		   struct kube_response *resp)
+{
+	struct kube_response local;
+	int rc, reauthed = 0, throttled = 0;
+
+	if (!resp) {
+		memset(&local, 0, sizeof local);
+		resp = &local;
+	}
+	if (!resp->body.cap)
+		buf_init(&resp->body, on_data ? ERROR_BODY_CAP : c->opts.max_response);
+	for (;;) {
+		if (atomic_load(&c->cancelled) || (stop && atomic_load(stop))) {
+			rc = SO_E_CANCELLED;
+			set_message(resp, "%s", "client cancelled");
+			break;
+		}
+		resp->retry_after_s = 0;
+		rc = perform(c, method, path, content_type, body, body_len, on_data, ud, stop, resp);
+		if (rc == SO_E_API_UNAUTHORIZED && !reauthed) {
+			reauthed = 1;
+			kube_auth_invalidate(c->auth);
+			continue;
+		}
+		if ((rc == SO_E_API_TOO_MANY_REQUESTS || (rc == SO_E_API_UNAVAILABLE && resp->retry_after_s > 0)) &&
+		    throttled < RETRY_429_MAX) {
+			long wait = resp->retry_after_s > 0 ? resp->retry_after_s : 1;
+			throttled++;
+			if (wait > RETRY_AFTER_CAP_S)
+				wait = RETRY_AFTER_CAP_S;
+			log_debug("kube", "%s %s throttled (%s), retrying in %ld s", method, path, so_strerror(rc), wait);
+			sleep_cancellable(c, (double)wait); /* a cancel is reported at the loop head */
+			continue;
+		}
+		break;
+	}
+	if (resp == &local)
+		kube_response_free(&local);
+	return rc;
+}
+
+int kube_request(struct kube_client *c, const char *method, const char *path, const char *content_type,
+		 const char *body, size_t body_len, struct kube_response *resp)
+{
+	return request(c, method, path, content_type, body, body_len, NULL, NULL, NULL, resp);
+}
+
+int kube_stream(struct kube_client *c, const char *path, kube_stream_fn on_data, void *ud, const atomic_int *stop,
+		struct kube_response *resp)
+{
+	return request(c, "GET", path, NULL, NULL, 0, on_data, ud, stop, resp);
+}
+
+int kube_get_json(struct kube_client *c, const char *path, json_t **out, struct kube_response *resp)
+{
+	return kube_send_json(c, "GET", path, NULL, NULL, out, resp);
+}
+
+int kube_send_json(struct kube_client *c, const char *method, const char *path, const char *content_type,
+		   const json_t *body, json_t **out, struct kube_response *resp)
+{
+	struct kube_response local;
+	char *text = NULL;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!resp) {
+		memset(&local, 0, sizeof local);
+		resp = &local;
+	}
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		if (!text) {
+			rc = SO_E_NOMEM;
+			goto out;
+		}
+	}
+	rc = kube_request(c, method, path, body ? (content_type ? content_type : "application/json") : NULL, text,
+			  text ? strlen(text) : 0, resp);
+	if (rc == SO_OK && out) {
+		json_error_t jerr;
+		*out = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, &jerr);
+		if (!*out) {
+			rc = SO_E_BAD_RESPONSE;
+			set_message(resp, "response is not JSON: %s", jerr.text);
+		}
+	}
+out:
+	free(text);
+	if (resp == &local)
+		kube_response_free(&local);
+	return rc;
+}

@@ -1,0 +1,87 @@
+/*
+ * The Kubernetes REST client: every call to the API server goes through here.
+ *
+ * One struct kube_client is shared by all threads. Each request borrows a libcurl easy handle from a small
+ * pool, so a thread that makes many calls reuses the handle's live connection and TLS session (HTTP/2 is
+ * negotiated by ALPN when the server offers it). TLS material is passed as in-memory blobs.
+ *
+ * Every request passes a client-side token bucket (--kube-api-qps / --kube-api-burst) and carries the
+ * credentials struct kube_auth serves at that moment; a 401 invalidates them and the request is retried once.
+ * A 429 (or 503 with Retry-After) is retried up to three times after the server's Retry-After (capped at
+ * 10 s); after that the caller sees SO_E_API_TOO_MANY_REQUESTS with retry_after_s set.
+ *
+ * Non-2xx answers are mapped from the Kubernetes Status body (reason first, then HTTP code) onto
+ * SO_E_API_* with the server's message kept in the response. Response bodies are capped.
+ */
+#ifndef SO_KUBE_CLIENT_H
+#define SO_KUBE_CLIENT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "kube/config.h"
+#include "util/buf.h"
+
+struct kube_client;
+
+struct kube_client_opts {
+	double qps;                /* <= 0 disables the client-side limiter */
+	int burst;
+	long timeout_ms;           /* whole-request deadline for non-watch calls */
+	long connect_timeout_ms;
+	size_t max_response;       /* cap on one response body */
+	const char *user_agent;
+};
+
+/* Defaults: qps 20, burst 30, timeout 30 s, connect 10 s, 32 MiB responses. */
+void kube_client_opts_default(struct kube_client_opts *opts);
+
+/* cfg is copied; the client does not keep the pointer. */
+int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts, struct kube_client **out,
+		    char *err, size_t errlen);
+void kube_client_free(struct kube_client *c);
+
+/* Makes every in-flight and future request return SO_E_CANCELLED promptly (within about a second). */
+void kube_client_cancel(struct kube_client *c);
+int kube_client_cancelled(const struct kube_client *c);
+
+/* The configured default namespace (kubeconfig context or in-cluster namespace file). */
+const char *kube_client_namespace(const struct kube_client *c);
+
+struct kube_response {
+	long http_code;       /* 0 when no HTTP answer was received */
+	struct buf body;      /* raw response body */
+	char *reason;         /* Status.reason, or NULL */
+	char *message;        /* Status.message, or a transport error description; never NULL after a failure */
+	long retry_after_s;   /* from Retry-After or Status.details.retryAfterSeconds, else 0 */
+};
+
+void kube_response_free(struct kube_response *r);
+
+/*
+ * One request. path includes the query string ("/api/v1/namespaces?limit=5"). body may be NULL.
+ * Returns SO_OK for 2xx, otherwise a negative so_err; resp (may be NULL) is filled either way and must be freed.
+ */
+int kube_request(struct kube_client *c, const char *method, const char *path, const char *content_type,
+		 const char *body, size_t body_len, struct kube_response *resp);
+
+/* Streaming GET: every received chunk is passed to on_data; a non-zero return from it aborts the request
+ * and is returned. Non-2xx answers are collected and mapped like kube_request. No total timeout: the
+ * caller bounds the stream with the server-side timeoutSeconds; dead peers are found by TCP keepalive.
+ * When *stop (may be NULL) becomes non-zero the stream ends within about a second with SO_E_CANCELLED. */
+typedef int (*kube_stream_fn)(void *ud, const char *data, size_t len);
+int kube_stream(struct kube_client *c, const char *path, kube_stream_fn on_data, void *ud, const atomic_int *stop,
+		struct kube_response *resp);
+
+/* The mapping used for non-2xx answers: HTTP code plus an optional Status body → so_err, reason, message,
+ * retryAfterSeconds. Pure; exposed for tests. reason/message are malloc'd (or NULL). */
+int kube_status_map(long http_code, const char *body, size_t len, char **reason, char **message,
+		    long *retry_after_s);
+
+/* JSON conveniences over kube_request. On success *out (when out is non-NULL) receives a new reference. */
+int kube_get_json(struct kube_client *c, const char *path, json_t **out, struct kube_response *resp);
+int kube_send_json(struct kube_client *c, const char *method, const char *path, const char *content_type,
+		   const json_t *body, json_t **out, struct kube_response *resp);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * spin-operator: flags, wiring, signals and shutdown order.
+ *
+ * Start-up: load the API configuration (kubectl's order), check the server version, start one informer per
+ * watched resource and wait until their caches are synced. Shutdown (first SIGTERM/SIGINT): stop the
+ * informers (each ends its watch within about a second), release everything, exit 0. A second signal while
+ * shutting down exits 1 at once, as controller-runtime does.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "informer/informer.h"
+#include "kube/api.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+#ifndef SPIN_OPERATOR_VERSION
+#define SPIN_OPERATOR_VERSION "0.1.0-dev"
+#endif
+
+#define SYNC_TIMEOUT_MS 120000 /* controller-runtime's CacheSyncTimeout */
+
+struct options {
+	const char *kubeconfig;
+	const char *context;
+	const char *namespace;
+	double qps;
+	long burst;
+};
+
+static const char usage[] =
+	"Usage: spin-operator [flags]\n"
+	"\n"
+	"Runs SpinKube's SpinApp and SpinAppExecutor controllers against a Kubernetes cluster.\n"
+	"\n"
+	"Flags:\n"
+	"  --kubeconfig PATH        kubeconfig to use; otherwise $KUBECONFIG, then in-cluster service account,\n"
+	"                           then ~/.kube/config\n"
+	"  --context NAME           kubeconfig context to use instead of current-context\n"
+	"  --namespace NS           watch only this namespace (default: all namespaces)\n"
+	"  --kube-api-qps N         client-side request rate limit, requests/s (default 20; 0 disables)\n"
+	"  --kube-api-burst N       client-side burst allowance (default 30)\n"
+	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
+	"  --log-format FORMAT      text or json (default text)\n"
+	"  --version                print the version and exit\n"
+	"  -h, --help               print this help and exit\n";
+
+static pthread_mutex_t shutdown_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t shutdown_cv = PTHREAD_COND_INITIALIZER;
+static int shutdown_requested;
+
+/* Dedicated signal thread: every other thread has SIGTERM/SIGINT blocked. */
+static void *signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int sig;
+	for (;;) {
+		if (sigwait(set, &sig))
+			continue;
+		pthread_mutex_lock(&shutdown_mu);
+		int again = shutdown_requested;
+		shutdown_requested = 1;
+		pthread_cond_broadcast(&shutdown_cv);
+		pthread_mutex_unlock(&shutdown_mu);
+		if (again) {
+			log_error("main", "second signal (%s) during shutdown: exiting now", strsignal(sig));
+			_exit(1);
+		}
+		log_info("main", "received %s: shutting down", strsignal(sig));
+	}
+	return NULL;
+}
+
+static int should_stop(void)
+{
+	pthread_mutex_lock(&shutdown_mu);
+	int s = shutdown_requested;
+	pthread_mutex_unlock(&shutdown_mu);
+	return s;
+}
+
+/* Waits up to seconds (forever when negative) for a shutdown request; returns non-zero if one came. */
+static int wait_shutdown(double seconds)
+{
+	struct timespec deadline;
+	if (seconds < 0) {
+		pthread_mutex_lock(&shutdown_mu);
+		while (!shutdown_requested)
+			pthread_cond_wait(&shutdown_cv, &shutdown_mu);
+		pthread_mutex_unlock(&shutdown_mu);
+		return 1;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += (time_t)seconds;
+	deadline.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&shutdown_mu);
+	while (!shutdown_requested) {
+		if (pthread_cond_timedwait(&shutdown_cv, &shutdown_mu, &deadline))
+			break;
+	}
+	int s = shutdown_requested;
+	pthread_mutex_unlock(&shutdown_mu);
+	return s;
+}
+
+static int parse_flags(int argc, char **argv, struct options *o)
+{
+	enum { F_KUBECONFIG = 1, F_CONTEXT, F_NAMESPACE, F_QPS, F_BURST, F_LOG_LEVEL, F_LOG_FORMAT, F_VERSION };
+	static const struct option longopts[] = {
+		{ "kubeconfig", required_argument, NULL, F_KUBECONFIG },
+		{ "context", required_argument, NULL, F_CONTEXT },
+		{ "namespace", required_argument, NULL, F_NAMESPACE },
+		{ "kube-api-qps", required_argument, NULL, F_QPS },
+		{ "kube-api-burst", required_argument, NULL, F_BURST },
+		{ "log-level", required_argument, NULL, F_LOG_LEVEL },
+		{ "log-format", required_argument, NULL, F_LOG_FORMAT },
+		{ "version", no_argument, NULL, F_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	enum log_level level;
+
+	o->qps = 20;
+	o->burst = 30;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case F_KUBECONFIG: o->kubeconfig = optarg; break;
+		case F_CONTEXT: o->context = optarg; break;
+		case F_NAMESPACE: o->namespace = optarg; break;
+		case F_QPS:
+			if (parse_double(optarg, 0, 100000, &o->qps)) {
+				fprintf(stderr, "spin-operator: --kube-api-qps: \"%s\" is not a number in [0, 100000]\n", optarg);
+				return 2;
+			}
+			break;
+		case F_BURST:
+			if (parse_long(optarg, 1, 100000, &o->burst)) {
+				fprintf(stderr, "spin-operator: --kube-api-burst: \"%s\" is not an integer in [1, 100000]\n", optarg);
+				return 2;
+			}
+			break;
+		case F_LOG_LEVEL:
+			if (log_parse_level(optarg, &level)) {
+				fprintf(stderr, "spin-operator: --log-level: \"%s\" is not debug, info, warn or error\n", optarg);
+				return 2;
+			}
+			log_set_level(level);
+			break;
+		case F_LOG_FORMAT:
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+				fprintf(stderr, "spin-operator: --log-format: \"%s\" is not text or json\n", optarg);
+				return 2;
+			}
+			log_set_json(strcmp(optarg, "json") == 0);
+			break;
+		case F_VERSION: printf("spin-operator %s\n", SPIN_OPERATOR_VERSION); return 1;
+		case 'h': fputs(usage, stdout); return 1;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "spin-operator: unexpected argument \"%s\"\n%s", argv[optind], usage);
+		return 2;
+	}
+	return 0;
+}
+
+/* Informer handlers for the first daemon: report what the caches see. */
+static void describe(const char *verb, const char *kind, const json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	json_t *spec = json_object_get(obj, "spec");
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *image = json_string_value(json_object_get(spec, "image"));
+	const char *executor = json_string_value(json_object_get(spec, "executor"));
+	json_int_t gen = json_integer_value(json_object_get(meta, "generation"));
+	if (image || executor)
+		log_info("cache", "%s %s %s/%s generation=%" JSON_INTEGER_FORMAT " executor=%s image=%s", kind, verb,
+			 ns ? ns : "", name ? name : "", gen, executor ? executor : "-", image ? image : "-");
+	else
+		log_info("cache", "%s %s %s/%s generation=%" JSON_INTEGER_FORMAT, kind, verb, ns ? ns : "",
+			 name ? name : "", gen);
+}
+
+static void on_add(void *ud, json_t *obj)
+{
+	describe("added", ud, obj);
+}
+
+static void on_update(void *ud, json_t *old_obj, json_t *new_obj)
+{
+	(void)old_obj;
+	describe("updated", ud, new_obj);
+}
+
+static void on_delete(void *ud, json_t *obj)
+{
+	describe("deleted", ud, obj);
+}
+
+/* Retries /version with backoff until it answers or shutdown is requested. */
+static int check_server(struct kube_client *client)
+{
+	double delay = 0.5;
+	for (;;) {
+		struct kube_response resp = { 0 };
+		char *version = NULL;
+		int rc = kube_server_version(client, &version, &resp);
+		if (rc == SO_OK)
+			log_info("main", "API server version %s", version);
+		else
+			log_warn("main", "API server not reachable: %s: %s (retrying in %.1f s)", so_strerror(rc),
+				 resp.message ? resp.message : "", delay);
+		free(version);
+		kube_response_free(&resp);
+		if (rc == SO_OK)
+			return SO_OK;
+		if (wait_shutdown(delay))
+			return SO_E_CANCELLED;
+		if (delay < 30)
+			delay *= 2;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct kube_config cfg = { 0 };
+	struct kube_client *client = NULL;
+	struct kube_client_opts copts;
+	struct informer *apps = NULL, *executors = NULL;
+	char err[512] = "";
+	sigset_t sigs;
+	pthread_t sigthread;
+	int exit_code = 1, rc;
+
+	rc = parse_flags(argc, argv, &o);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+
+	/* Block the shutdown signals before any thread exists so only signal_thread sees them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_create(&sigthread, NULL, signal_thread, &sigs)) {
+		log_error("main", "cannot start the signal thread");
+		return 1;
+	}
+	pthread_detach(sigthread);
+
+	log_info("main", "spin-operator %s starting", SPIN_OPERATOR_VERSION);
+	if ((rc = kube_config_load(o.kubeconfig, o.context, &cfg, err, sizeof err))) {
+		log_error("main", "%s", err);
+		goto out;
+	}
+	log_info("main", "API server %s (from %s%s%s)", cfg.server, cfg.source ? cfg.source : "?",
+		 cfg.context ? ", context " : "", cfg.context ? cfg.context : "");
+	kube_client_opts_default(&copts);
+	copts.qps = o.qps;
+	copts.burst = (int)o.burst;
+	if ((rc = kube_client_new(&cfg, &copts, &client, err, sizeof err))) {
+		log_error("main", "%s", err);
+		goto out;
+	}
+	if ((rc = check_server(client))) {
+		exit_code = rc == SO_E_CANCELLED ? 0 : 1;
+		goto out;
+	}
+
+	struct informer_opts ao = { .resource = &KUBE_SPINAPPS, .namespace = o.namespace,
+				    .handlers = { on_add, on_update, on_delete }, .ud = "SpinApp" };
+	struct informer_opts eo = ao;
+	eo.resource = &KUBE_SPINAPPEXECUTORS;
+	eo.ud = "SpinAppExecutor";
+	if ((rc = informer_new(client, &ao, &apps)) || (rc = informer_new(client, &eo, &executors)) ||
+	    (rc = informer_start(apps)) || (rc = informer_start(executors))) {
+		log_error("main", "cannot start informers: %s", so_strerror(rc));
+		goto out;
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((rc = informer_wait_synced(apps, 200)) == SO_E_TIMEOUT && !should_stop()) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if ((t1.tv_sec - t0.tv_sec) * 1000 > SYNC_TIMEOUT_MS)
+			break;
+	}
+	while (rc == SO_OK && (rc = informer_wait_synced(executors, 200)) == SO_E_TIMEOUT && !should_stop()) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if ((t1.tv_sec - t0.tv_sec) * 1000 > SYNC_TIMEOUT_MS)
+			break;
+	}
+	if (should_stop()) {
+		exit_code = 0;
+		goto out;
+	}
+	if (rc) {
+		log_error("main", "caches did not sync within %d s", SYNC_TIMEOUT_MS / 1000);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("main", "caches synced in %.3f s: %zu SpinApps, %zu SpinAppExecutors",
+		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, informer_count(apps),
+		 informer_count(executors));
+
+	wait_shutdown(-1);
+	exit_code = 0;
+out:
+	informer_free(apps);
+	informer_free(executors);
+	kube_client_free(client);
+	kube_config_free(&cfg);
+	log_info("main", "stopped (exit %d)", exit_code);
+	return exit_code;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, the tests and the demo need, only when one is missing.
+# Idempotent: a machine that has them all runs no apt command at all.
+set -euo pipefail
+
+pkgs=(
+	build-essential pkg-config
+	libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev zlib1g-dev
+	libcmocka-dev
+	clang libclang-rt-14-dev llvm
+	openssl ca-certificates curl jq procps iproute2
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Runs the test suites and prints one summary line, "N passed, N failed", last.
+#
+#   tests/run.sh [unit|integration|fuzz|all]...      (default: all)
+#
+# unit:         every $BUILD/tests/unit/test_* (cmocka); each test case counts once.
+# fuzz:         every build/fuzz/fuzz_* for FUZZ_SECONDS (default 15) on its seed corpus; a run counts once.
+# integration:  starts a private control plane (tests/cluster/up.sh) in $BUILD/test-cluster, then runs every
+#               tests/integration/*.sh (ok/not ok lines) and $BUILD/tests/integration/test_* (cmocka), and
+#               stops the cluster afterwards, whatever happened.
+# A suite binary that crashes or exits non-zero without reporting a failed case counts as one failure.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build/release}
+case "$BUILD" in /*) ;; *) BUILD="$REPO/$BUILD" ;; esac
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+export REPO BUILD
+export OPERATOR="$BUILD/bin/spin-operator"
+export PATH="$REPO/.tools/bin:$PATH"
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+# Sanitizer settings: fail on the first report, and find leaks at exit.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0
+failed=0
+failures=()
+logdir="$BUILD/test-logs"
+mkdir -p "$logdir"
+
+count() { # count <name> <passed> <failed>
+	passed=$((passed + $2))
+	failed=$((failed + $3))
+	[ "$3" -eq 0 ] || failures+=("$1")
+}
+
+# A cmocka binary: count its [ OK ] and [ FAILED ] case lines.
+run_cmocka() {
+	local bin=$1 name log ok bad status
+	name=$(basename "$bin")
+	log="$logdir/$name.log"
+	"$bin" >"$log" 2>&1
+	status=$?
+	ok=$(grep -c '^\[       OK \]' "$log")
+	bad=$(grep -cE '^\[  FAILED  \] [A-Za-z_]' "$log")
+	bad=$((bad + $(grep -cE '^\[  ERROR   \] [A-Za-z_]' "$log")))
+	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1
+		echo "  $name: exited with status $status (see $log)"
+		tail -15 "$log" | sed 's/^/    /'
+	elif [ "$bad" -gt 0 ]; then
+		grep -E '^\[  (FAILED|ERROR)   ?\] [A-Za-z_]|error:|Assert|ERROR' "$log" | head -20 | sed 's/^/    /'
+	fi
+	printf '  %-40s %3d passed, %d failed\n' "$name" "$ok" "$bad"
+	count "$name" "$ok" "$bad"
+}
+
+# A shell suite: count its "ok - " and "not ok - " lines.
+run_shell() {
+	local script=$1 name log ok bad status
+	name=$(basename "$script")
+	log="$logdir/$name.log"
+	bash "$script" >"$log" 2>&1
+	status=$?
+	ok=$(grep -c '^ok - ' "$log")
+	bad=$(grep -c '^not ok - ' "$log")
+	if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1
+		echo "  $name: exited with status $status (see $log)"
+		tail -15 "$log" | sed 's/^/    /'
+	elif [ "$bad" -gt 0 ]; then
+		grep -A12 '^not ok - ' "$log" | head -40 | sed 's/^/    /'
+	fi
+	printf '  %-40s %3d passed, %d failed\n' "$name" "$ok" "$bad"
+	count "$name" "$ok" "$bad"
+}
+
+suite_unit() {
+	echo "== unit"
+	local t
+	for t in "$BUILD"/tests/unit/test_*; do
+		[ -x "$t" ] && run_cmocka "$t"
+	done
+}
+
+suite_fuzz() {
+	echo "== fuzz smoke (${FUZZ_SECONDS} s per target)"
+	local f name corpus work log
+	for f in "$REPO"/build/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=$(basename "$f")
+		corpus="$REPO/tests/fuzz/corpus/$name"
+		work=$(mktemp -d)
+		log="$logdir/$name.log"
+		# New inputs go to a scratch folder; the committed seeds are only read.
+		local dirs=("$work")
+		[ -d "$corpus" ] && dirs+=("$corpus")
+		if (cd "$work" && "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "${dirs[@]}") \
+			>"$log" 2>&1; then
+			printf '  %-40s ok (%s)\n' "$name" "$(grep -o 'Done [0-9]* runs' "$log" | tail -1)"
+			count "$name" 1 0
+		else
+			printf '  %-40s FAILED (see %s)\n' "$name" "$log"
+			grep -E 'ERROR|SUMMARY|==[0-9]+==' "$log" | head -10 | sed 's/^/    /'
+			count "$name" 0 1
+		fi
+		rm -rf "$work"
+	done
+}
+
+suite_integration() {
+	echo "== integration (real kube-apiserver, etcd, controller-manager, scheduler, kwok)"
+	export CLUSTER_DIR="$BUILD/test-cluster"
+	# shellcheck disable=SC2064
+	trap "'$REPO/tests/cluster/down.sh' >/dev/null 2>&1" EXIT
+	if ! "$REPO/tests/cluster/up.sh" >"$logdir/cluster-up.log" 2>&1; then
+		echo "  cluster did not start:"
+		tail -25 "$logdir/cluster-up.log" | sed 's/^/    /'
+		count cluster-up 0 1
+		return
+	fi
+	tail -1 "$logdir/cluster-up.log" | sed 's/^/  /'
+	export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+	local t
+	for t in "$REPO"/tests/integration/*.sh; do
+		[ -f "$t" ] && run_shell "$t"
+	done
+	for t in "$BUILD"/tests/integration/test_*; do
+		[ -x "$t" ] && run_cmocka "$t"
+	done
+	"$REPO/tests/cluster/down.sh" >"$logdir/cluster-down.log" 2>&1
+	trap - EXIT
+}
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(all)
+for s in "${suites[@]}"; do
+	case "$s" in
+	unit) suite_unit ;;
+	fuzz) suite_fuzz ;;
+	integration) suite_integration ;;
+	all) suite_unit; suite_fuzz; suite_integration ;;
+	*) echo "run.sh: unknown suite '$s' (unit, integration, fuzz, all)" >&2; exit 2 ;;
+	esac
+done
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed suites: ${failures[*]} (logs in $logdir)"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
