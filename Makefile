@@ -17,6 +17,14 @@ PKG_CONFIG ?= pkg-config
 PKGS := libcurl jansson yaml-0.1 openssl zlib
 SANITIZE ?=
 comma := ,
+# V=1 shows full commands.
+ifeq ($(V),1)
+Q :=
+say := @true
+else
+Q := @
+say := @echo
+endif
 
 # Variant build folders keep sanitized and plain objects apart.
 ifeq ($(SANITIZE),)
@@ -72,35 +80,41 @@ tools: deps
 
 bin/spin-operator: $(OPERATOR)
 	@mkdir -p bin
-	cp $(OPERATOR) $@
+	$(Q)cp $(OPERATOR) $@
 
 $(OPERATOR): $(MAIN_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(say) "  LINK  $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	$(say) "  AR    $@"
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(say) "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPERS) $(LIB) -lcmocka $(LIBS)
+	$(say) "  TEST  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPERS) $(LIB) -lcmocka $(LIBS)
 
 test-bins: $(OPERATOR) $(TEST_BINS)
 
 # Fuzz targets are built by clang with their own copy of the library objects.
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -Wno-unused-command-line-argument -c -o $@ $<
+	$(say) "  FUZZCC $<"
+	$(Q)$(FUZZ_CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -Wno-unused-command-line-argument -c -o $@ $<
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LIBS)
+	$(say) "  FUZZ  $@"
+	$(Q)$(FUZZ_CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LIBS)
 
 fuzz-bins: $(FUZZ_BINS)
 

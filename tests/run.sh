@@ -79,6 +79,15 @@ run_shell() {
 suite_unit() {
 	echo "== unit"
 	local t
+	# Generated files must match their generator (crds/ from the Kubernetes OpenAPI spec and our skeletons).
+	if "$REPO/crds/generate.sh" --check >"$logdir/crds-check.log" 2>&1; then
+		printf '  %-40s %3d passed, %d failed\n' "crds/generate.sh --check" 1 0
+		count crds-check 1 0
+	else
+		printf '  %-40s %3d passed, %d failed\n' "crds/generate.sh --check" 0 1
+		tail -15 "$logdir/crds-check.log" | sed 's/^/    /'
+		count crds-check 0 1
+	fi
 	for t in "$BUILD"/tests/unit/test_*; do
 		[ -x "$t" ] && run_cmocka "$t"
 	done
@@ -122,6 +131,16 @@ suite_integration() {
 	fi
 	tail -1 "$logdir/cluster-up.log" | sed 's/^/  /'
 	export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+	# Fixture: the CRDs every suite but the control-plane smoke test relies on.
+	if ! { kubectl apply -f "$REPO"/crds/core.spinkube.dev_spinapps.yaml \
+		-f "$REPO"/crds/core.spinkube.dev_spinappexecutors.yaml &&
+		kubectl wait --for condition=Established --timeout=60s \
+			crd/spinapps.core.spinkube.dev crd/spinappexecutors.core.spinkube.dev; } \
+		>"$logdir/crds.log" 2>&1; then
+		echo "  CRDs could not be installed:"
+		tail -10 "$logdir/crds.log" | sed 's/^/    /'
+		count crds 0 1
+	fi
 	local t
 	for t in "$REPO"/tests/integration/*.sh; do
 		[ -f "$t" ] && run_shell "$t"

@@ -121,6 +121,11 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 		informer_free(inf);
 		return SO_E_NOMEM;
 	}
+	if (opts->resource_version && *opts->resource_version && set_rv(inf, opts->resource_version)) {
+		informer_free(inf);
+		return SO_E_NOMEM;
+	}
+	inf->opts.resource_version = NULL; /* only the copy in inf->rv is used */
 	inf->opts.namespace = inf->namespace;
 	inf->opts.label_selector = inf->label_selector;
 	*out = inf;
@@ -241,6 +246,8 @@ static int do_list(struct informer *inf, const char *list_rv)
 	return rc;
 }
 
+static void mark_synced(struct informer *inf);
+
 static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 {
 	struct informer *inf = ud;
@@ -259,6 +266,7 @@ static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 		return SO_E_API_OTHER;
 	}
 	const char *rv = object_rv(obj);
+	mark_synced(inf);
 	if (type == KUBE_EVENT_BOOKMARK)
 		return set_rv(inf, rv);
 	if (object_key(obj, key, sizeof key))
@@ -374,8 +382,11 @@ static void mark_synced(struct informer *inf)
 static void *run(void *arg)
 {
 	struct informer *inf = arg;
-	int need_list = 1;
+	char *resume = informer_resource_version(inf);
+	int need_list = resume == NULL;
 	const char *list_rv = "0";
+
+	free(resume);
 
 	while (!atomic_load(&inf->stop)) {
 		if (need_list) {

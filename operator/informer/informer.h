@@ -37,6 +37,10 @@ struct informer_opts {
 	const char *namespace;       /* NULL or "" for all namespaces */
 	const char *label_selector;  /* or NULL */
 	size_t max_event;            /* watch event size cap; 0 means 4 MiB */
+	/* Optional resume point: skip the initial list and watch from this resourceVersion (a component that
+	 * kept its last resourceVersion across a restart). The store starts empty and fills from events; a 410
+	 * Gone falls back to a full list. Synced is reported at the first list or watch event. */
+	const char *resource_version;
 	/* Optional: reduce an object to what readers need, in place (managedFields are already gone). */
 	void (*trim)(json_t *obj);
 	struct informer_handlers handlers;

@@ -70,9 +70,11 @@ build_etcd() {
 	local out; out=$(module_dir etcd)
 	if [ ! -x "$out/etcd" ]; then
 		echo "tools: building etcd into $out" >&2
+		local start=$SECONDS
 		mkdir -p "$out.tmp"
 		(cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/etcd" go.etcd.io/etcd/server/v3)
 		rm -rf "$out" && mv "$out.tmp" "$out"
+		echo "tools: etcd built in $((SECONDS - start)) s" >&2
 	fi
 	ln -sfn "$out/etcd" "$linkdir/etcd"
 }

@@ -1,0 +1,93 @@
+# The spin-operator daemon against the real control plane: flags, start-up checks, what the caches see,
+# and a clean SIGTERM. Run by tests/run.sh (see tests/lib.sh for the environment).
+set -uo pipefail
+source "$REPO/tests/lib.sh"
+
+ns=$(t_ns daemon)
+work=$(mktemp -d)
+log="$work/operator.log"
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+app() { # app <name>: a minimal SpinApp manifest
+	cat <<YAML
+apiVersion: core.spinkube.dev/v1alpha1
+kind: SpinApp
+metadata: {name: $1, namespace: $ns}
+spec: {image: "ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0", executor: containerd-shim-spin, replicas: 1}
+YAML
+}
+
+log_has() { grep -q -- "$1" "$log"; }
+
+# --help documents every flag the daemon accepts.
+help=$("$OPERATOR" --help)
+missing=""
+for flag in --kubeconfig --context --namespace --kube-api-qps --kube-api-burst --log-level --log-format --version --help; do
+	grep -q -- "$flag" <<<"$help" || missing+=" $flag"
+done
+[ -z "$missing" ] && t_ok "--help documents every flag" || t_fail "--help lacks:$missing"
+t_check "--version prints the version" bash -c "'$OPERATOR' --version | grep -q '^spin-operator '"
+t_check_fails "an unknown flag is refused" "$OPERATOR" --no-such-flag
+t_check_fails "a bad --kube-api-qps is refused" "$OPERATOR" --kube-api-qps=fast
+
+# A kubeconfig that does not parse: one clear error, exit 1.
+printf 'clusters: [\n' >"$work/bad.kubeconfig"
+"$OPERATOR" --kubeconfig "$work/bad.kubeconfig" >"$work/bad.log" 2>&1
+status=$?
+if [ $status -eq 1 ] && grep -q "bad.kubeconfig" "$work/bad.log"; then
+	t_ok "a malformed kubeconfig exits 1 naming the file"
+else
+	t_fail "a malformed kubeconfig: exit $status, log: $(tail -2 "$work/bad.log")"
+fi
+
+# SpinApps created before start are listed; later ones arrive by watch; deletes are seen.
+app before | kubectl apply -f - >/dev/null
+"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --log-level debug >"$log" 2>&1 &
+pid=$!
+t_check "the daemon reports the server version" retry 30 log_has "API server version v1.36.3"
+t_check "caches sync with the existing SpinApp" retry 30 log_has "caches synced in .* 1 SpinApps"
+t_check "an existing SpinApp is seen" log_has "SpinApp added $ns/before"
+app after | kubectl apply -f - >/dev/null
+t_check "a new SpinApp arrives by watch" retry 20 log_has "SpinApp added $ns/after"
+kubectl -n "$ns" patch spinapp after --type merge -p '{"spec":{"replicas":2}}' >/dev/null
+t_check "an update arrives with its generation" retry 20 log_has "SpinApp updated $ns/after generation=2"
+kubectl -n "$ns" delete spinapp before >/dev/null
+t_check "a delete arrives" retry 20 log_has "SpinApp deleted $ns/before"
+if grep -qiE "bearer|BEGIN .*PRIVATE KEY|client-key-data" "$log"; then
+	t_fail "the log contains credential material"
+else
+	t_ok "the log contains no credential material"
+fi
+
+# SIGTERM: clean exit 0, promptly (the watch is interrupted, not waited out).
+kill -TERM "$pid"
+start=$SECONDS
+wait "$pid"
+status=$?
+pid=""
+if [ $status -eq 0 ] && [ $((SECONDS - start)) -le 5 ]; then
+	t_ok "SIGTERM stops the daemon with exit 0 in $((SECONDS - start)) s"
+else
+	t_fail "SIGTERM: exit $status after $((SECONDS - start)) s"
+fi
+t_check "shutdown is logged" log_has "stopped (exit 0)"
+
+# JSON logs are one object per line.
+"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --log-format json >"$work/json.log" 2>&1 &
+pid=$!
+retry 30 grep -q "caches synced" "$work/json.log"
+kill -INT "$pid"
+wait "$pid"
+status=$?
+pid=""
+if [ $status -eq 0 ] && jq -e -s 'length > 2 and all(.[]; .ts and .level and .component and .msg)' "$work/json.log" >/dev/null 2>&1; then
+	t_ok "--log-format json writes one JSON object per line; SIGINT exits 0"
+else
+	t_fail "JSON log or SIGINT exit ($status): $(head -3 "$work/json.log")"
+fi
