@@ -14,7 +14,7 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libcurl jansson yaml-0.1 openssl zlib
+PKGS := libcurl jansson yaml-0.1 openssl zlib libmicrohttpd
 SANITIZE ?=
 comma := ,
 # V=1 shows full commands.

@@ -19,6 +19,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/ratelimit.h"
 
 #define POOL_MAX 32             /* idle handles kept; more concurrent callers get temporary handles */
 #define RETRY_429_MAX 3
@@ -47,9 +48,7 @@ struct kube_client {
 	struct pooled *pool;
 	int pool_len;
 
-	pthread_mutex_t rate_mu;
-	double tokens;
-	struct timespec rate_last;
+	struct ratelimit rate;
 
 	atomic_int cancelled;
 };
@@ -95,22 +94,10 @@ static int sleep_cancellable(struct kube_client *c, double seconds)
 	return SO_E_CANCELLED;
 }
 
-/* Token bucket: reserve one token, going into debt when empty, and sleep off the debt outside the lock. */
+/* The client-side limit: take a token (possibly going into debt) and sleep off the debt. */
 static int rate_wait(struct kube_client *c)
 {
-	if (c->opts.qps <= 0)
-		return SO_OK;
-	pthread_mutex_lock(&c->rate_mu);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double elapsed = (double)(ts.tv_sec - c->rate_last.tv_sec) + (double)(ts.tv_nsec - c->rate_last.tv_nsec) / 1e9;
-	c->rate_last = ts;
-	c->tokens += elapsed * c->opts.qps;
-	if (c->tokens > c->opts.burst)
-		c->tokens = c->opts.burst;
-	c->tokens -= 1;
-	double wait = c->tokens < 0 ? -c->tokens / c->opts.qps : 0;
-	pthread_mutex_unlock(&c->rate_mu);
+	double wait = ratelimit_reserve(&c->rate, now_s());
 	return wait > 0 ? sleep_cancellable(c, wait) : SO_OK;
 }
 
@@ -151,7 +138,7 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 {
 	int rc = SO_E_CONFIG;
 	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *port = NULL;
+	char *scheme = NULL, *host = NULL, *port = NULL, *prefix = NULL;
 	struct buf b = BUF_INIT(4096);
 
 	if (!u)
@@ -159,7 +146,8 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 	if (curl_url_set(u, CURLUPART_URL, cfg->server, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &prefix, 0) != CURLUE_OK) {
 		snprintf(err, errlen, "%s: server \"%s\" is not a valid URL", cfg->source ? cfg->source : "config",
 			 cfg->server);
 		goto out;
@@ -177,9 +165,16 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 	} else if (buf_appendf(&b, "%s://%s:%s", scheme, host, port)) {
 		goto out;
 	}
+	/* A path prefix (an API server behind a proxy such as https://host/k8s/clusters/c-1) is kept. */
+	size_t plen = strlen(prefix);
+	while (plen && prefix[plen - 1] == '/')
+		plen--;
+	if (buf_append(&b, prefix, plen))
+		goto out;
 	c->base_url = buf_steal(&b);
 	rc = c->base_url ? SO_OK : SO_E_NOMEM;
 out:
+	curl_free(prefix);
 	buf_free(&b);
 	curl_free(scheme);
 	curl_free(host);
@@ -214,9 +209,7 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->share_locks[i], NULL);
 	pthread_mutex_init(&c->pool_mu, NULL);
-	pthread_mutex_init(&c->rate_mu, NULL);
-	c->tokens = c->opts.burst;
-	clock_gettime(CLOCK_MONOTONIC, &c->rate_last);
+	ratelimit_init(&c->rate, c->opts.qps, c->opts.burst, now_s());
 
 	rc = setup_endpoint(c, cfg, err, errlen);
 	if (rc)
@@ -273,7 +266,7 @@ void kube_client_free(struct kube_client *c)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->share_locks[i]);
 	pthread_mutex_destroy(&c->pool_mu);
-	pthread_mutex_destroy(&c->rate_mu);
+	ratelimit_destroy(&c->rate);
 	free(c);
 }
 

@@ -1,0 +1,288 @@
+/*
+ * struct kube_auth: the credentials for the next request (see config.h).
+ *
+ * Everything it needs is copied from the struct kube_config at creation, so the config may be freed afterwards.
+ * One mutex guards the caches; kube_auth_get holds it while it re-reads a token file or runs an exec plugin, so
+ * concurrent callers wait for that one refresh instead of starting their own (an exec plugin can take up to the
+ * exec timeout). Each caller gets its own copies of the credentials.
+ *
+ * Refresh rules:
+ *   token file  re-read when the cached copy is KUBE_AUTH_TOKEN_FILE_TTL seconds old or after an invalidation;
+ *               if the re-read fails but a token was read before, the old token is used (the file may be in the
+ *               middle of an atomic swap) and the next call tries again;
+ *   exec        re-run when there is no cached result, after an invalidation, or KUBE_AUTH_EXPIRY_MARGIN seconds
+ *               before status.expirationTimestamp; if a re-run before the real expiry fails, the cached
+ *               credentials are used until they expire.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kube/config.h"
+#include "kube/exec.h"
+#include "kube/file.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define KUBE_AUTH_TOKEN_FILE_TTL 60
+#define KUBE_AUTH_EXPIRY_MARGIN 10
+
+struct kube_auth {
+	pthread_mutex_t mu;
+	long clock_offset; /* test hook: seconds added to both clocks */
+
+	char *token; /* static */
+	char *token_file;
+	struct kube_pem client_cert; /* static, from the kubeconfig */
+	struct kube_pem client_key;
+
+	struct kube_exec_config exec; /* deep copy; exec.command == NULL when there is no plugin */
+	char *server;                 /* cluster info for provideClusterInfo */
+	char *tls_server_name;
+	struct kube_pem ca;
+	int insecure;
+
+	char *file_token; /* last token read from token_file */
+	time_t file_read_at;
+	int file_stale;
+
+	struct kube_exec_result cached; /* valid when have_cached */
+	int have_cached;
+	int exec_stale;
+};
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static time_t mono_now(const struct kube_auth *a)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + a->clock_offset;
+}
+
+static time_t wall_now(const struct kube_auth *a)
+{
+	return time(NULL) + a->clock_offset;
+}
+
+void kube_auth_set_clock_offset(struct kube_auth *auth, long seconds)
+{
+	pthread_mutex_lock(&auth->mu);
+	auth->clock_offset = seconds;
+	pthread_mutex_unlock(&auth->mu);
+}
+
+static void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		kube_secret_free(*p);
+	free(v);
+}
+
+static char **strv_dup(char *const *v)
+{
+	size_t n = 0;
+	char **out;
+
+	while (v && v[n])
+		n++;
+	out = calloc(n + 1, sizeof *out);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!(out[i] = strdup(v[i]))) {
+			strv_free(out);
+			return NULL;
+		}
+	return out;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : -1;
+}
+
+void kube_auth_free(struct kube_auth *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_destroy(&a->mu);
+	kube_secret_free(a->token);
+	free(a->token_file);
+	kube_pem_free(&a->client_cert);
+	kube_pem_free(&a->client_key);
+	free(a->exec.command);
+	strv_free(a->exec.args);
+	strv_free(a->exec.env);
+	free(a->exec.api_version);
+	free(a->server);
+	free(a->tls_server_name);
+	kube_pem_free(&a->ca);
+	kube_secret_free(a->file_token);
+	kube_exec_result_free(&a->cached);
+	free(a);
+}
+
+int kube_auth_new(const struct kube_config *cfg, struct kube_auth **out, char *err, size_t errlen)
+{
+	struct kube_auth *a;
+
+	*out = NULL;
+	a = calloc(1, sizeof *a);
+	if (!a)
+		return fail(err, errlen, SO_E_NOMEM, "credentials: out of memory");
+	if (pthread_mutex_init(&a->mu, NULL)) {
+		free(a);
+		return fail(err, errlen, SO_E_NOMEM, "credentials: cannot create a mutex");
+	}
+	if (dup_opt(&a->token, cfg->token) || dup_opt(&a->token_file, cfg->token_file) ||
+	    kube_pem_dup(&a->client_cert, &cfg->client_cert) || kube_pem_dup(&a->client_key, &cfg->client_key) ||
+	    dup_opt(&a->server, cfg->server) || dup_opt(&a->tls_server_name, cfg->tls_server_name) ||
+	    kube_pem_dup(&a->ca, &cfg->ca))
+		goto nomem;
+	a->insecure = cfg->insecure_skip_tls_verify;
+	if (cfg->exec) {
+		if (!cfg->exec->command || !cfg->exec->api_version) {
+			kube_auth_free(a);
+			return fail(err, errlen, SO_E_CONFIG, "credentials: exec plugin without command or apiVersion");
+		}
+		if (dup_opt(&a->exec.command, cfg->exec->command) ||
+		    dup_opt(&a->exec.api_version, cfg->exec->api_version) ||
+		    !(a->exec.args = strv_dup(cfg->exec->args)) || !(a->exec.env = strv_dup(cfg->exec->env)))
+			goto nomem;
+		a->exec.provide_cluster_info = cfg->exec->provide_cluster_info;
+	}
+	*out = a;
+	return SO_OK;
+nomem:
+	kube_auth_free(a);
+	return fail(err, errlen, SO_E_NOMEM, "credentials: out of memory");
+}
+
+void kube_auth_invalidate(struct kube_auth *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->file_stale = 1;
+	a->exec_stale = 1;
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Called with the mutex held. */
+static int refresh_token_file(struct kube_auth *a, char *err, size_t errlen)
+{
+	time_t now = mono_now(a);
+	char *tok = NULL;
+	char msg[512];
+	int rc;
+
+	if (a->file_token && !a->file_stale && now - a->file_read_at < KUBE_AUTH_TOKEN_FILE_TTL)
+		return SO_OK;
+	rc = kube_token_file_read(a->token_file, &tok, msg, sizeof msg);
+	if (rc) {
+		if (!a->file_token)
+			return fail(err, errlen, rc, "%s", msg);
+		/* Keep serving the last good token; msg names the file only. */
+		log_warn("kube", "re-reading the token failed, using the previous one: %s", msg);
+		return SO_OK;
+	}
+	kube_secret_free(a->file_token);
+	a->file_token = tok;
+	a->file_read_at = now;
+	a->file_stale = 0;
+	return SO_OK;
+}
+
+/* Called with the mutex held. */
+static int refresh_exec(struct kube_auth *a, char *err, size_t errlen)
+{
+	time_t now = wall_now(a);
+	struct kube_exec_result r;
+	struct kube_exec_cluster cl = { a->server, a->tls_server_name, &a->ca, a->insecure };
+	char msg[512];
+	int usable, rc;
+
+	usable = a->have_cached && !a->exec_stale && (!a->cached.expiry || now < a->cached.expiry);
+	if (usable && (!a->cached.expiry || now < a->cached.expiry - KUBE_AUTH_EXPIRY_MARGIN))
+		return SO_OK;
+	rc = kube_exec_run(&a->exec, &cl, &r, msg, sizeof msg);
+	if (rc) {
+		if (!usable)
+			return fail(err, errlen, rc, "%s", msg);
+		log_warn("kube", "refreshing exec credentials failed, using the cached ones until they expire: %s",
+			 msg);
+		return SO_OK;
+	}
+	kube_exec_result_free(&a->cached);
+	a->cached = r;
+	a->have_cached = 1;
+	a->exec_stale = 0;
+	return SO_OK;
+}
+
+int kube_auth_get(struct kube_auth *a, struct kube_credentials *out, char *err, size_t errlen)
+{
+	const char *token = NULL;
+	const struct kube_pem *cert = &a->client_cert, *key = &a->client_key;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (err && errlen)
+		err[0] = '\0';
+	pthread_mutex_lock(&a->mu);
+	if (a->exec.command) {
+		rc = refresh_exec(a, err, errlen);
+		if (rc)
+			goto out;
+		token = a->cached.token;
+		if (a->cached.client_cert.data) {
+			cert = &a->cached.client_cert;
+			key = &a->cached.client_key;
+		}
+	} else if (a->token_file) {
+		rc = refresh_token_file(a, err, errlen);
+		if (rc)
+			goto out;
+		token = a->file_token;
+	} else {
+		token = a->token;
+	}
+	rc = SO_E_NOMEM;
+	if (token && !(out->token = strdup(token)))
+		goto nomem;
+	if (kube_pem_dup(&out->client_cert, cert) || kube_pem_dup(&out->client_key, key))
+		goto nomem;
+	rc = SO_OK;
+	goto out;
+nomem:
+	fail(err, errlen, rc, "credentials: out of memory");
+out:
+	pthread_mutex_unlock(&a->mu);
+	if (rc)
+		kube_credentials_free(out);
+	return rc;
+}

@@ -1,0 +1,227 @@
+#include "kube/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/err.h"
+
+int kube_file_read(const char *path, size_t cap, struct buf *out, int *errnum)
+{
+	int rc = SO_E_IO;
+	int fd = -1;
+	int e = 0;
+	struct stat st;
+	char chunk[16384];
+
+	buf_free(out);
+	out->cap = cap;
+	/* O_NONBLOCK so that opening a FIFO does not wait for a writer; regular files ignore it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		e = errno;
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > cap) {
+		rc = SO_E_TOO_LARGE;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		rc = buf_append(out, chunk, (size_t)n);
+		if (rc)
+			goto out;
+		rc = SO_E_IO;
+	}
+	if (!out->data) {
+		/* An empty file still yields a valid, NUL-terminated buffer. */
+		rc = buf_append(out, "", 0);
+		if (rc)
+			goto out;
+	}
+	rc = SO_OK;
+out:
+	explicit_bzero(chunk, sizeof chunk);
+	if (fd >= 0)
+		close(fd);
+	if (rc) {
+		if (out->data)
+			explicit_bzero(out->data, out->alloc);
+		buf_free(out);
+	}
+	if (errnum)
+		*errnum = e;
+	return rc;
+}
+
+const char *kube_file_strerror(int errnum)
+{
+	if (errnum == EINVAL)
+		return "not a regular file";
+	return strerror(errnum);
+}
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+int kube_token_file_read(const char *path, char **token, char *err, size_t errlen)
+{
+	struct buf b = BUF_INIT(KUBE_TOKEN_FILE_MAX);
+	int e = 0;
+	int rc;
+	size_t start = 0, end;
+	char *t = NULL;
+
+	*token = NULL;
+	rc = kube_file_read(path, KUBE_TOKEN_FILE_MAX, &b, &e);
+	if (rc == SO_E_TOO_LARGE) {
+		snprintf(err, errlen, "token file %s: larger than %u KiB", path, KUBE_TOKEN_FILE_MAX >> 10);
+		goto out;
+	}
+	if (rc == SO_E_IO) {
+		snprintf(err, errlen, "token file %s: %s", path, kube_file_strerror(e));
+		goto out;
+	}
+	if (rc) {
+		snprintf(err, errlen, "token file %s: %s", path, "out of memory");
+		goto out;
+	}
+	end = b.len;
+	while (start < end && is_space((unsigned char)b.data[start]))
+		start++;
+	while (end > start && is_space((unsigned char)b.data[end - 1]))
+		end--;
+	rc = SO_E_CONFIG;
+	if (end == start) {
+		snprintf(err, errlen, "token file %s: empty", path);
+		goto out;
+	}
+	for (size_t i = start; i < end; i++) {
+		unsigned char c = (unsigned char)b.data[i];
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(err, errlen, "token file %s: the token contains control characters", path);
+			goto out;
+		}
+	}
+	rc = SO_E_NOMEM;
+	t = malloc(end - start + 1);
+	if (!t) {
+		snprintf(err, errlen, "token file %s: %s", path, "out of memory");
+		goto out;
+	}
+	memcpy(t, b.data + start, end - start);
+	t[end - start] = '\0';
+	*token = t;
+	rc = SO_OK;
+out:
+	if (b.data)
+		explicit_bzero(b.data, b.alloc);
+	buf_free(&b);
+	return rc;
+}
+
+char *kube_path_join(const char *dir, const char *rel)
+{
+	size_t dl, rl;
+	char *p;
+
+	if (rel[0] == '/' || !dir || !dir[0])
+		return strdup(rel);
+	dl = strlen(dir);
+	rl = strlen(rel);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	p = malloc(dl + 1 + rl + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, dir, dl);
+	if (dir[dl - 1] != '/')
+		p[dl++] = '/';
+	memcpy(p + dl, rel, rl + 1);
+	return p;
+}
+
+void kube_secret_free(char *s)
+{
+	if (!s)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+void kube_pem_free(struct kube_pem *p)
+{
+	if (p->data) {
+		explicit_bzero(p->data, p->len);
+		free(p->data);
+	}
+	p->data = NULL;
+	p->len = 0;
+}
+
+int kube_pem_dup(struct kube_pem *dst, const struct kube_pem *src)
+{
+	dst->data = NULL;
+	dst->len = 0;
+	if (!src->data || !src->len)
+		return SO_OK;
+	dst->data = malloc(src->len + 1);
+	if (!dst->data)
+		return SO_E_NOMEM;
+	memcpy(dst->data, src->data, src->len);
+	dst->data[src->len] = '\0';
+	dst->len = src->len;
+	return SO_OK;
+}
+
+int kube_has_ctl(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+const char *kube_sanitize(char *dst, size_t dstlen, const char *s)
+{
+	size_t i = 0, n = 0;
+
+	if (!dstlen)
+		return dst;
+	if (!s)
+		s = "";
+	for (; s[i] && n + 1 < dstlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		dst[n++] = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+	}
+	dst[n] = '\0';
+	if (s[i] && dstlen >= 4) {
+		/* Cut short: mark it. */
+		memcpy(dst + (n >= 3 ? n - 3 : 0), "...", 4);
+	}
+	return dst;
+}

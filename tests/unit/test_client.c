@@ -1,0 +1,417 @@
+/*
+ * kube/client against an in-process HTTP server (libmicrohttpd on 127.0.0.1): path prefixes, bearer tokens
+ * re-read after a 401, 429 with Retry-After, Status mapping over the wire, response caps, malformed bodies,
+ * streaming and cancellation. The token bucket is tested as pure arithmetic.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube/api.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/watch.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/ratelimit.h"
+
+struct server {
+	struct MHD_Daemon *d;
+	unsigned short port;
+	char dir[64];
+	char token_path[128];
+	pthread_mutex_t mu;
+	int throttled;        /* 429s sent so far on /throttle */
+	int unauth_calls;
+	char last_auth[256];
+	char last_path[512];
+	char last_method[16];
+	char last_ctype[128];
+};
+
+static struct server srv;
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *body, const char *extra_header,
+			     const char *extra_value)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (extra_header)
+		MHD_add_response_header(r, extra_header, extra_value);
+	enum MHD_Result ret = MHD_queue_response(conn, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* A never-ending stream: one event, then a space every 50 ms. */
+static ssize_t endless(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls;
+	static const char ev[] = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"s\",\"resourceVersion\":\"5\"}}}\n";
+	if (pos == 0 && max >= sizeof ev - 1) {
+		memcpy(buf, ev, sizeof ev - 1);
+		return (ssize_t)(sizeof ev - 1);
+	}
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	buf[0] = ' ';
+	return 1;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+			      const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	(void)cls;
+	(void)version;
+	(void)upload_data;
+	if (!*req_cls) { /* first call: headers only */
+		*req_cls = conn;
+		return MHD_YES;
+	}
+	if (*upload_size) { /* swallow the body */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	pthread_mutex_lock(&srv.mu);
+	snprintf(srv.last_auth, sizeof srv.last_auth, "%s", auth ? auth : "");
+	snprintf(srv.last_path, sizeof srv.last_path, "%s", url);
+	snprintf(srv.last_method, sizeof srv.last_method, "%s", method);
+	snprintf(srv.last_ctype, sizeof srv.last_ctype, "%s", ctype ? ctype : "");
+	pthread_mutex_unlock(&srv.mu);
+
+	if (strncmp(url, "/prefix/", 8) != 0)
+		return reply(conn, 404, "404 page not found", NULL, NULL);
+	url += 7;
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps/ok"))
+		return reply(conn, 200, "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"ok\"}}", NULL, NULL);
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps/conflict"))
+		return reply(conn, 409,
+			     "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"the object "
+			     "has been modified\",\"reason\":\"Conflict\",\"code\":409}",
+			     NULL, NULL);
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps/throttle")) {
+		pthread_mutex_lock(&srv.mu);
+		int n = srv.throttled++;
+		pthread_mutex_unlock(&srv.mu);
+		if (n < 2)
+			return reply(conn, 429, "{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"message\":\"slow\"}",
+				     "Retry-After", "1");
+		return reply(conn, 200, "{\"kind\":\"ConfigMap\"}", NULL, NULL);
+	}
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps/always-throttled"))
+		return reply(conn, 429, "{\"kind\":\"Status\",\"reason\":\"TooManyRequests\",\"message\":\"busy\"}",
+			     "Retry-After", "1");
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps/unauth")) {
+		/* Rotate the token on disk, and accept only the rotated one. */
+		pthread_mutex_lock(&srv.mu);
+		srv.unauth_calls++;
+		pthread_mutex_unlock(&srv.mu);
+		if (auth && !strcmp(auth, "Bearer token-two"))
+			return reply(conn, 200, "{\"kind\":\"ConfigMap\"}", NULL, NULL);
+		FILE *f = fopen(srv.token_path, "w");
+		if (f) {
+			fputs("token-two\n", f);
+			fclose(f);
+		}
+		return reply(conn, 401, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"message\":\"Unauthorized\"}",
+			     NULL, NULL);
+	}
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps/big")) {
+		static char big[8192];
+		memset(big, 'x', sizeof big - 1);
+		big[0] = '"';
+		big[sizeof big - 2] = '"';
+		return reply(conn, 200, big, NULL, NULL);
+	}
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps/notjson"))
+		return reply(conn, 200, "<html>proxy error</html>", NULL, NULL);
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps") && !strcmp(method, "GET")) {
+		const char *watch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "watch");
+		if (watch) {
+			struct MHD_Response *r =
+				MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, endless, NULL, NULL);
+			enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+			MHD_destroy_response(r);
+			return ret;
+		}
+	}
+	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps/applied"))
+		return reply(conn, 200, "{\"kind\":\"ConfigMap\"}", NULL, NULL);
+	return reply(conn, 404, "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"message\":\"configmaps \\\"x\\\" not found\"}",
+		     NULL, NULL);
+}
+
+static int server_start(void **state)
+{
+	(void)state;
+	memset(&srv, 0, sizeof srv);
+	pthread_mutex_init(&srv.mu, NULL);
+	snprintf(srv.dir, sizeof srv.dir, "/tmp/test-client-XXXXXX");
+	assert_non_null(mkdtemp(srv.dir));
+	snprintf(srv.token_path, sizeof srv.token_path, "%s/token", srv.dir);
+	struct sockaddr_in sa = { 0 };
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, handle,
+				 NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+	assert_non_null(srv.d);
+	srv.port = MHD_get_daemon_info(srv.d, MHD_DAEMON_INFO_BIND_PORT)->port;
+	return 0;
+}
+
+static int server_stop(void **state)
+{
+	(void)state;
+	MHD_stop_daemon(srv.d);
+	unlink(srv.token_path);
+	rmdir(srv.dir);
+	pthread_mutex_destroy(&srv.mu);
+	return 0;
+}
+
+/* A client for http://127.0.0.1:<port>/prefix/ with a token file holding "token-one". */
+static struct kube_client *client(struct kube_config *cfg, size_t max_response)
+{
+	char yaml[1024], err[256] = "";
+	FILE *f = fopen(srv.token_path, "w");
+	assert_non_null(f);
+	fputs("token-one\n", f);
+	fclose(f);
+	snprintf(yaml, sizeof yaml,
+		 "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+		 "clusters: [{name: c, cluster: {server: \"http://127.0.0.1:%u/prefix/\"}}]\n"
+		 "users: [{name: u, user: {tokenFile: %s}}]\n"
+		 "contexts: [{name: t, context: {cluster: c, user: u, namespace: ns}}]\n",
+		 srv.port, srv.token_path);
+	int rc = kube_config_parse_kubeconfig(yaml, strlen(yaml), "test", NULL, NULL, cfg, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "%s\n", err);
+	assert_int_equal(rc, SO_OK);
+	struct kube_client_opts o;
+	kube_client_opts_default(&o);
+	o.qps = 0;
+	if (max_response)
+		o.max_response = max_response;
+	struct kube_client *c = NULL;
+	assert_int_equal(kube_client_new(cfg, &o, &c, err, sizeof err), SO_OK);
+	assert_string_equal(kube_client_namespace(c), "ns");
+	return c;
+}
+
+static void prefix_token_and_status(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_client *c = client(&cfg, 0);
+	struct kube_response resp = { 0 };
+	json_t *obj = NULL;
+
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", &obj, &resp), SO_OK);
+	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
+	assert_string_equal(srv.last_path, "/prefix/api/v1/namespaces/ns/configmaps/ok");
+	assert_string_equal(srv.last_auth, "Bearer token-one");
+	json_decref(obj);
+
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "conflict", NULL, &resp), SO_E_API_CONFLICT);
+	assert_int_equal(resp.http_code, 409);
+	assert_string_equal(resp.reason, "Conflict");
+	assert_string_equal(resp.message, "the object has been modified");
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "missing", NULL, &resp), SO_E_API_NOT_FOUND);
+	assert_string_equal(resp.message, "configmaps \"x\" not found");
+
+	/* Server-side apply: method, content type and query. */
+	json_t *cm = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+			       "applied");
+	assert_int_equal(kube_apply(c, &KUBE_CONFIGMAPS, "ns", cm, NULL, "spin-operator", 1, NULL, &resp), SO_OK);
+	assert_string_equal(srv.last_method, "PATCH");
+	assert_string_equal(srv.last_ctype, "application/apply-patch+yaml");
+	json_decref(cm);
+	kube_response_free(&resp);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
+static void unauthorized_rereads_token(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_client *c = client(&cfg, 0);
+	srv.unauth_calls = 0;
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "unauth", NULL, NULL), SO_OK);
+	assert_int_equal(srv.unauth_calls, 2);
+	assert_string_equal(srv.last_auth, "Bearer token-two");
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
+static void too_many_requests_honours_retry_after(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_client *c = client(&cfg, 0);
+	struct kube_response resp = { 0 };
+	srv.throttled = 0;
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "throttle", NULL, &resp), SO_OK);
+	assert_int_equal(srv.throttled, 3); /* two 429s, then the answer */
+	/* Persistent throttling: three retries, then the caller sees 429 with the server's Retry-After. */
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "always-throttled", NULL, &resp),
+			 SO_E_API_TOO_MANY_REQUESTS);
+	assert_int_equal(resp.retry_after_s, 1);
+	assert_string_equal(resp.message, "busy");
+	kube_response_free(&resp);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
+static void bodies_are_capped_and_checked(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_client *c = client(&cfg, 1024);
+	struct kube_response resp = { 0 };
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "big", NULL, &resp), SO_E_TOO_LARGE);
+	assert_non_null(strstr(resp.message, "1024"));
+	json_t *obj = NULL;
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "notjson", &obj, &resp), SO_E_BAD_RESPONSE);
+	assert_null(obj);
+	assert_non_null(strstr(resp.message, "not JSON"));
+	/* The client still works after both. */
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", NULL, &resp), SO_OK);
+	kube_response_free(&resp);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
+static void unreachable_server_is_a_transport_error(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	char err[256];
+	const char *yaml = "clusters: [{name: c, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+			   "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+			   "current-context: x\n";
+	assert_int_equal(kube_config_parse_kubeconfig(yaml, strlen(yaml), "t", NULL, NULL, &cfg, err, sizeof err), SO_OK);
+	struct kube_client *c = NULL;
+	assert_int_equal(kube_client_new(&cfg, NULL, &c, err, sizeof err), SO_OK);
+	struct kube_response resp = { 0 };
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "x", NULL, &resp), SO_E_TRANSPORT);
+	assert_int_equal(resp.http_code, 0);
+	assert_non_null(resp.message);
+	kube_response_free(&resp);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
+struct stream_ctx {
+	struct kube_watch_parser parser;
+	int events;
+};
+
+static int count_event(void *ud, enum kube_event_type type, json_t *obj)
+{
+	(void)type;
+	(void)obj;
+	((struct stream_ctx *)ud)->events++;
+	return SO_OK;
+}
+
+static int feed(void *ud, const char *data, size_t len)
+{
+	return kube_watch_parser_feed(&((struct stream_ctx *)ud)->parser, data, len);
+}
+
+struct canceller {
+	struct kube_client *c;
+	atomic_int *stop;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *k = arg;
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	if (k->stop)
+		atomic_store(k->stop, 1);
+	else
+		kube_client_cancel(k->c);
+	return NULL;
+}
+
+/* A stream ends promptly when its stop flag is set, and when the whole client is cancelled. */
+static void streams_stop_on_request(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_client *c = client(&cfg, 0);
+	for (int mode = 0; mode < 2; mode++) {
+		struct stream_ctx ctx = { 0 };
+		atomic_int stop = 0;
+		struct canceller k = { c, mode == 0 ? &stop : NULL };
+		pthread_t t;
+		kube_watch_parser_init(&ctx.parser, 4096, count_event, &ctx);
+		assert_int_equal(pthread_create(&t, NULL, cancel_later, &k), 0);
+		int rc = kube_stream(c, "/api/v1/namespaces/ns/configmaps?watch=1", feed, &ctx, &stop, NULL);
+		pthread_join(t, NULL);
+		assert_int_equal(rc, SO_E_CANCELLED);
+		assert_int_equal(ctx.events, 1);
+		kube_watch_parser_free(&ctx.parser);
+	}
+	assert_true(kube_client_cancelled(c));
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", NULL, NULL), SO_E_CANCELLED);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
+static void token_bucket_arithmetic(void **state)
+{
+	(void)state;
+	struct ratelimit rl;
+	ratelimit_init(&rl, 10, 3, 100.0);
+	/* The burst is free, then each token costs 1/rate. */
+	assert_true(ratelimit_reserve(&rl, 100.0) == 0);
+	assert_true(ratelimit_reserve(&rl, 100.0) == 0);
+	assert_true(ratelimit_reserve(&rl, 100.0) == 0);
+	double w = ratelimit_reserve(&rl, 100.0);
+	assert_true(w > 0.099 && w < 0.101);
+	w = ratelimit_reserve(&rl, 100.0);
+	assert_true(w > 0.199 && w < 0.201);
+	/* After a long pause the bucket refills only up to the burst. */
+	assert_true(ratelimit_reserve(&rl, 200.0) == 0);
+	assert_true(ratelimit_reserve(&rl, 200.0) == 0);
+	assert_true(ratelimit_reserve(&rl, 200.0) == 0);
+	assert_true(ratelimit_reserve(&rl, 200.0) > 0);
+	ratelimit_destroy(&rl);
+	ratelimit_init(&rl, 0, 1, 0); /* unlimited */
+	for (int i = 0; i < 100; i++)
+		assert_true(ratelimit_reserve(&rl, 0) == 0);
+	ratelimit_destroy(&rl);
+}
+
+int main(void)
+{
+	log_set_level(LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(prefix_token_and_status),
+		cmocka_unit_test(unauthorized_rereads_token),
+		cmocka_unit_test(too_many_requests_honours_retry_after),
+		cmocka_unit_test(bodies_are_capped_and_checked),
+		cmocka_unit_test(unreachable_server_is_a_transport_error),
+		cmocka_unit_test(streams_stop_on_request),
+		cmocka_unit_test(token_bucket_arithmetic),
+	};
+	return cmocka_run_group_tests(tests, server_start, server_stop);
+}
