@@ -512,6 +512,9 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 
 	CURLcode cc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->http_code);
+	long version = 0;
+	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+	resp->http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : version ? 1 : 0;
 	curl_off_t retry_after = 0;
 	if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
 		resp->retry_after_s = (long)retry_after;

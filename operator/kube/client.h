@@ -51,6 +51,7 @@ const char *kube_client_namespace(const struct kube_client *c);
 
 struct kube_response {
 	long http_code;       /* 0 when no HTTP answer was received */
+	int http_version;     /* 1 or 2: the protocol the answer came over (0 when none) */
 	struct buf body;      /* raw response body */
 	char *reason;         /* Status.reason, or NULL */
 	char *message;        /* Status.message, or a transport error description; never NULL after a failure */

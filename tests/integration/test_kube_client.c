@@ -88,9 +88,12 @@ static void server_version(void **state)
 {
 	struct fixture *f = *state;
 	char *v = NULL;
-	assert_int_equal(kube_server_version(f->c, &v, NULL), SO_OK);
+	struct kube_response resp = { 0 };
+	assert_int_equal(kube_server_version(f->c, &v, &resp), SO_OK);
 	assert_string_equal(v, "v1.36.3");
+	assert_int_equal(resp.http_version, 2); /* HTTP/2 negotiated by ALPN */
 	free(v);
+	kube_response_free(&resp);
 }
 
 static void create_get_update_conflict(void **state)
@@ -420,11 +423,16 @@ static void informer_relists_after_gone(void **state)
 	informer_free(inf);
 }
 
+/* Runs a control-plane script on the cluster named by CLUSTER_DIR; never on a default one by accident. */
 static int run_script(const char *script)
 {
-	const char *repo = getenv("REPO");
+	const char *repo = getenv("REPO"), *dir = getenv("CLUSTER_DIR");
 	char cmd[1024];
-	snprintf(cmd, sizeof cmd, "'%s/tests/cluster/%s' >/dev/null 2>&1", repo ? repo : ".", script);
+	if (!repo || !dir || !*dir) {
+		fprintf(stderr, "REPO and CLUSTER_DIR must name the test cluster\n");
+		return -1;
+	}
+	snprintf(cmd, sizeof cmd, "'%s/tests/cluster/%s' >/dev/null 2>&1", repo, script);
 	return system(cmd);
 }
 

@@ -224,6 +224,7 @@ static void prefix_token_and_status(void **state)
 	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
 	assert_string_equal(srv.last_path, "/prefix/api/v1/namespaces/ns/configmaps/ok");
 	assert_string_equal(srv.last_auth, "Bearer token-one");
+	assert_int_equal(resp.http_version, 1); /* plain HTTP: no ALPN, so HTTP/1.1 */
 	json_decref(obj);
 
 	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "conflict", NULL, &resp), SO_E_API_CONFLICT);

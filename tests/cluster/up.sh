@@ -1,0 +1,491 @@
+#!/usr/bin/env bash
+# Starts a real local Kubernetes control plane for the integration tests and the demo:
+#   etcd -> kube-apiserver (RBAC) -> kube-controller-manager + kube-scheduler + kwok (fake kubelets)
+# then registers two fake Nodes and waits until they are Ready.
+#
+# Everything binds to 127.0.0.1 on free ports chosen at start, so several clusters can run side by side,
+# each in its own CLUSTER_DIR (default <repo>/.cluster; layout in lib.sh). Binaries come from
+# <repo>/.tools/bin (make tools). Idempotent: a healthy cluster in CLUSTER_DIR is left alone; stale
+# state (dead processes) is cleaned up and a fresh cluster started.
+#
+# The last line on stdout is "cluster: ready in <s> s (kubeconfig: <path>)". On failure it names the
+# component, shows the tail of its log, stops whatever it started, keeps CLUSTER_DIR/logs, exits 1.
+# shellcheck disable=SC2317 # functions run indirectly (traps, "start_$c", wait_for/retry arguments)
+set -euo pipefail
+
+# shellcheck source=tests/cluster/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+WAIT_SECS=${CLUSTER_WAIT_SECS:-60}
+SERVICE_CIDR=10.96.0.0/16
+SERVICE_FIRST_IP=10.96.0.1 # the "kubernetes" Service's ClusterIP; must be in the serving cert
+POD_CIDR=10.244.0.0/16     # kwok hands pod IPs out of this; must not overlap SERVICE_CIDR
+SA_ISSUER=https://kubernetes.default.svc.cluster.local
+NODE_WASM=kwok-wasm-0
+NODE_PLAIN=kwok-node-1
+
+PKI=$CLUSTER_DIR/pki
+KCFG_DIR=$CLUSTER_DIR/kubeconfigs
+ADMIN_KUBECONFIG=$CLUSTER_DIR/kubeconfig
+
+# Filled in as components start; written to CLUSTER_DIR/env by write_env.
+ETCD_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KCM_PORT="" SCHEDULER_PORT="" KWOK_PORT=""
+ETCD_DATA_DIR="" ADVERTISE_ADDRESS="" PORT=""
+declare -A LOG_OFFSET=() # component -> log size before its latest launch (to read only that attempt)
+declare -A TAKEN_PORTS=() # ports handed out by this run, not yet bound when the next one is picked
+launched=0
+succeeded=0
+T0=0
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+# fail <component> <message>: reports and exits; the EXIT trap stops whatever was started.
+fail() {
+	log "FAILED: $1: $2"
+	log_tail "$1" 30
+	exit 1
+}
+
+on_exit() {
+	local rc=$?
+	[ "$succeeded" = 1 ] && return 0
+	if [ "$launched" = 1 ]; then
+		log "stopping what was started; logs kept in $CLUSTER_DIR/logs"
+		stop_all
+		remove_state 1
+	fi
+	exit $((rc == 0 ? 1 : rc))
+}
+
+# step <message>: progress on stderr with the time since the start, to see where start-up time goes.
+step() { log "$(fmt_secs $(($(now_ms) - T0))) s: $*"; }
+
+kc() { "$TOOLS_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" --request-timeout=5s "$@"; }
+
+require_tools() {
+	local b missing=()
+	for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwok-stages.yaml; do
+		[ -e "$TOOLS_BIN/$b" ] || missing+=("$b")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "missing in $TOOLS_BIN: ${missing[*]} (run: make tools)"
+		exit 1
+	fi
+	for b in openssl curl ss; do
+		if ! command -v "$b" >/dev/null; then
+			log "need openssl, curl and ss (iproute2): run make deps"
+			exit 1
+		fi
+	done
+}
+
+# detect_advertise_address: the apiserver publishes this in the "kubernetes" Endpoints. Without the
+# flag it looks for a default route and exits when there is none; 127.0.0.1 always works but makes it
+# log "may not be in the loopback range" endpoint errors forever. So: the default-route source address,
+# else the first non-loopback address, else 127.0.0.1. Nothing listens on it (bind address stays
+# 127.0.0.1); it is only a name in the Endpoints object. CLUSTER_ADVERTISE_ADDRESS=... overrides.
+detect_advertise_address() {
+	local addr="" w prev="" words
+	if [ -n "${CLUSTER_ADVERTISE_ADDRESS:-}" ]; then
+		echo "$CLUSTER_ADVERTISE_ADDRESS"
+		return
+	fi
+	if words=$(ip -4 route get 1 2>/dev/null); then
+		for w in $words; do
+			[ "$prev" = src ] && addr=$w && break
+			prev=$w
+		done
+	fi
+	if [ -z "$addr" ] && words=$(hostname -I 2>/dev/null); then
+		for w in $words; do
+			[[ $w =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ && $w != 127.* ]] && addr=$w && break
+		done
+	fi
+	echo "${addr:-127.0.0.1}"
+}
+
+# pick_port: sets PORT to a TCP port nobody listens on (a global, not stdout: a $(...) subshell would
+# lose the TAKEN_PORTS bookkeeping). Candidates are random, below the kernel's ephemeral range
+# (outgoing connections take ports from there and could steal ours between pick and bind), and not
+# handed out earlier in this run. Parallel up.sh runs can still race for a port between pick and bind;
+# await_component catches "address already in use" and picks again.
+pick_port() {
+	local lo=20000 hi=32767 range listening p i
+	if range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null); then
+		range=${range%%[[:space:]]*}
+		if [[ $range =~ ^[0-9]+$ ]] && [ "$range" -gt 21000 ]; then hi=$((range - 1)); fi
+	fi
+	listening=$(ss -Hltn 2>/dev/null | tr -s ' ' | cut -d' ' -f4) || listening=""
+	for ((i = 0; i < 200; i++)); do
+		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+		[ -z "${TAKEN_PORTS[$p]:-}" ] || continue
+		# ss prints local addresses as 127.0.0.1:2379, [::]:80, *:22 ...
+		if ! grep -q ":$p\$" <<<"$listening"; then
+			TAKEN_PORTS[$p]=1
+			PORT=$p
+			return 0
+		fi
+	done
+	log "FAILED: no free TCP port found in $lo-$hi"
+	exit 1
+}
+
+write_env() {
+	local tmp="$CLUSTER_DIR/env.tmp" v
+	{
+		echo "# Written by tests/cluster/up.sh; source it from a shell."
+		for v in CLUSTER_DIR KUBECONFIG APISERVER_URL APISERVER_PORT ETCD_URL ETCD_PORT ETCD_PEER_PORT \
+			KCM_PORT SCHEDULER_PORT KWOK_PORT ADVERTISE_ADDRESS SERVICE_CIDR POD_CIDR ETCD_DATA_DIR \
+			CA_CERT NODES WASM_NODE K8S_VERSION; do
+			printf '%s=%q\n' "$v" "${!v:-}"
+		done
+	} >"$tmp"
+	mv "$tmp" "$CLUSTER_DIR/env"
+}
+
+# --- PKI (openssl CLI only) --------------------------------------------------------------------------
+
+# ECDSA P-256 for TLS keys: generated in milliseconds, unlike RSA, and accepted by Go, curl and
+# OpenSSL. The service-account signing key is RSA (RS256 tokens, the Kubernetes default).
+gen_ec_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+
+write_openssl_cnf() {
+	cat >"$PKI/openssl.cnf" <<-'EOF'
+		[req]
+		distinguished_name = dn
+		prompt = no
+		[dn]
+		CN = unused
+		[v3_ca]
+		basicConstraints = critical,CA:TRUE
+		keyUsage = critical,keyCertSign,cRLSign,digitalSignature
+		subjectKeyIdentifier = hash
+	EOF
+}
+
+# issue <name> <subject> <serverAuth|clientAuth> [subjectAltName]: <name>.key/.crt signed by the CA.
+issue() {
+	local name=$1 subj=$2 usage=$3 san=${4:-}
+	gen_ec_key "$PKI/$name.key"
+	openssl req -new -config "$PKI/openssl.cnf" -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr"
+	{
+		echo "basicConstraints = critical,CA:FALSE"
+		echo "keyUsage = critical,digitalSignature,keyEncipherment"
+		echo "extendedKeyUsage = $usage"
+		echo "authorityKeyIdentifier = keyid"
+		[ -z "$san" ] || echo "subjectAltName = $san"
+	} >"$PKI/$name.ext"
+	openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+		-CAcreateserial -CAserial "$PKI/ca.srl" -days 365 -extfile "$PKI/$name.ext" \
+		-out "$PKI/$name.crt" 2>/dev/null
+	rm -f "$PKI/$name.csr" "$PKI/$name.ext"
+}
+
+gen_pki() {
+	mkdir -p "$PKI"
+	chmod 700 "$PKI"
+	write_openssl_cnf
+	gen_ec_key "$PKI/ca.key"
+	openssl req -x509 -new -config "$PKI/openssl.cnf" -extensions v3_ca -key "$PKI/ca.key" \
+		-subj "/CN=spin-operator-local-ca" -days 3650 -out "$PKI/ca.crt"
+
+	local san="IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+	san+=",DNS:kubernetes.default.svc.cluster.local,IP:$SERVICE_FIRST_IP"
+	[ "$ADVERTISE_ADDRESS" = 127.0.0.1 ] || san+=",IP:$ADVERTISE_ADDRESS"
+	issue apiserver "/CN=kube-apiserver" serverAuth "$san"
+	# Serving certs for the KCM and scheduler health endpoints, so probes verify TLS too.
+	issue kube-controller-manager-serving "/CN=kube-controller-manager" serverAuth "IP:127.0.0.1,DNS:localhost"
+	issue kube-scheduler-serving "/CN=kube-scheduler" serverAuth "IP:127.0.0.1,DNS:localhost"
+	# Client certs: CN is the user, O the groups. system:masters bypasses RBAC (admin, kwok); the KCM and
+	# scheduler users get exactly the bootstrap RBAC roles the real components have.
+	issue admin "/O=system:masters/CN=kubernetes-admin" clientAuth
+	issue kwok "/O=system:masters/CN=kwok-controller" clientAuth
+	issue kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
+	issue kube-scheduler "/CN=system:kube-scheduler" clientAuth
+
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
+	openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
+	chmod 600 "$PKI"/*.key
+}
+
+# write_kubeconfig <file> <cert name in pki/>: client-cert kubeconfig with embedded data, so it can be
+# copied anywhere (and read by clients that do not resolve relative paths).
+write_kubeconfig() {
+	local file=$1 cert=$2
+	cat >"$file" <<-EOF
+		apiVersion: v1
+		kind: Config
+		clusters:
+		- name: spin-operator-local
+		  cluster:
+		    server: $APISERVER_URL
+		    certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
+		users:
+		- name: $cert
+		  user:
+		    client-certificate-data: $(base64 -w0 <"$PKI/$cert.crt")
+		    client-key-data: $(base64 -w0 <"$PKI/$cert.key")
+		contexts:
+		- name: spin-operator-local
+		  context:
+		    cluster: spin-operator-local
+		    user: $cert
+		current-context: spin-operator-local
+	EOF
+	chmod 600 "$file"
+}
+
+# --- components --------------------------------------------------------------------------------------
+
+# Each start_<c> picks its ports, records them and launches; check_<c> is one readiness probe.
+
+start_etcd() {
+	pick_port; ETCD_PORT=$PORT
+	pick_port; ETCD_PEER_PORT=$PORT
+	ETCD_URL=http://127.0.0.1:$ETCD_PORT
+	write_env
+	local peer=http://127.0.0.1:$ETCD_PEER_PORT
+	launch etcd "$(readlink -f "$TOOLS_BIN/etcd")" \
+		--name=default --data-dir="$ETCD_DATA_DIR" \
+		--listen-client-urls="$ETCD_URL" --advertise-client-urls="$ETCD_URL" \
+		--listen-peer-urls="$peer" --initial-advertise-peer-urls="$peer" \
+		--initial-cluster="default=$peer" --initial-cluster-state=new \
+		--unsafe-no-fsync=true --log-level=warn
+}
+check_etcd() { curl_ok "$ETCD_URL/health" '"health":"true"'; }
+
+start_kube-apiserver() {
+	pick_port; APISERVER_PORT=$PORT
+	APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
+	write_env
+	# The URL is in every kubeconfig, so they are (re)written with the port.
+	write_kubeconfig "$ADMIN_KUBECONFIG" admin
+	local c
+	for c in kube-controller-manager kube-scheduler kwok; do
+		write_kubeconfig "$KCFG_DIR/$c.kubeconfig" "$c"
+	done
+	# Default admission plugins stay on (ServiceAccount included: the KCM creates the SAs).
+	# --cert-dir only keeps the apiserver from touching /var/run/kubernetes.
+	# --shutdown-watch-termination-grace-period: on SIGTERM, end open watches (clients see the stream
+	# close, as in a rolling apiserver update) instead of waiting for them: without it the HTTP server
+	# waits up to --request-timeout (60 s) for watch streams that only end at shutdown, so a restart with
+	# the KCM, scheduler and kwok still connected hits down.sh's 10 s SIGKILL.
+	launch kube-apiserver "$(readlink -f "$TOOLS_BIN/kube-apiserver")" \
+		--etcd-servers="$ETCD_URL" \
+		--bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" --advertise-address="$ADVERTISE_ADDRESS" \
+		--cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+		--client-ca-file="$PKI/ca.crt" \
+		--authorization-mode=Node,RBAC \
+		--service-cluster-ip-range="$SERVICE_CIDR" \
+		--service-account-issuer="$SA_ISSUER" \
+		--service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+		--allow-privileged=true \
+		--shutdown-watch-termination-grace-period=2s
+}
+check_kube-apiserver() { apiserver_ready; }
+
+start_kube-controller-manager() {
+	pick_port; KCM_PORT=$PORT
+	write_env
+	local kcfg="$KCFG_DIR/kube-controller-manager.kubeconfig"
+	# --controllers=* is the default set: deployment/replicaset, garbage collector, namespace,
+	# serviceaccount (+ root CA publisher), HPA, job, endpoints... Signing uses the cluster CA so CSRs work.
+	# No --authentication/--authorization-kubeconfig: delegated auth wants the front-proxy CA in
+	# kube-system/extension-apiserver-authentication (which we do not set up) and logs errors forever
+	# without it; the health endpoints are always allowed anyway.
+	# --flex-volume-plugin-dir: its default is /usr/libexec/kubernetes/..., which the KCM would create.
+	mkdir -p "$CLUSTER_DIR/kcm/flexvolume"
+	launch kube-controller-manager "$(readlink -f "$TOOLS_BIN/kube-controller-manager")" \
+		--kubeconfig="$kcfg" \
+		--bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
+		--tls-cert-file="$PKI/kube-controller-manager-serving.crt" \
+		--tls-private-key-file="$PKI/kube-controller-manager-serving.key" \
+		--leader-elect=false --controllers='*' --use-service-account-credentials=true \
+		--service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+		--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+		--service-cluster-ip-range="$SERVICE_CIDR" \
+		--flex-volume-plugin-dir="$CLUSTER_DIR/kcm/flexvolume"
+}
+check_kube-controller-manager() {
+	curl_ok "https://127.0.0.1:$KCM_PORT/healthz" ok --cacert "$PKI/ca.crt"
+}
+
+start_kube-scheduler() {
+	pick_port; SCHEDULER_PORT=$PORT
+	write_env
+	local kcfg="$KCFG_DIR/kube-scheduler.kubeconfig"
+	# Same reason as the KCM for no delegated authentication/authorization kubeconfigs.
+	launch kube-scheduler "$(readlink -f "$TOOLS_BIN/kube-scheduler")" \
+		--kubeconfig="$kcfg" \
+		--bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" \
+		--tls-cert-file="$PKI/kube-scheduler-serving.crt" --tls-private-key-file="$PKI/kube-scheduler-serving.key" \
+		--leader-elect=false
+}
+check_kube-scheduler() {
+	curl_ok "https://127.0.0.1:$SCHEDULER_PORT/healthz" ok --cacert "$PKI/ca.crt"
+}
+
+start_kwok() {
+	pick_port; KWOK_PORT=$PORT
+	write_env
+	mkdir -p "$CLUSTER_DIR/kwok"
+	# kwok v0.8 has no built-in stages: node-initialize, node-heartbeat-with-lease, pod-ready,
+	# pod-complete, pod-delete come from the module (tools build). A private copy per cluster, and a
+	# private HOME, because kwok also loads ~/.kwok/kwok.yaml when one exists.
+	cp "$TOOLS_BIN/kwok-stages.yaml" "$CLUSTER_DIR/kwok/stages.yaml"
+	# Only annotated Nodes are managed; its own server (healthz, logs/exec stubs) stays on loopback.
+	launch kwok env HOME="$CLUSTER_DIR/kwok" "$(readlink -f "$TOOLS_BIN/kwok")" \
+		--kubeconfig="$KCFG_DIR/kwok.kubeconfig" --config="$CLUSTER_DIR/kwok/stages.yaml" \
+		--manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+		--manage-nodes-with-label-selector= --manage-single-node= \
+		--cidr="$POD_CIDR" --node-lease-duration-seconds=40 \
+		--server-address="127.0.0.1:$KWOK_PORT"
+}
+check_kwok() { curl_ok "http://127.0.0.1:$KWOK_PORT/healthz" ok; }
+
+# start_component <c>: launch, remembering where this attempt's log output begins.
+start_component() {
+	local c=$1 f="$CLUSTER_DIR/logs/$1.log"
+	LOG_OFFSET[$c]=$(stat -c %s "$f" 2>/dev/null || echo 0)
+	launched=1
+	"start_$c"
+}
+
+# await_component <c>: waits for check_<c>. A port taken between pick and bind (another cluster
+# starting at the same moment) is retried with fresh ports, up to 3 attempts; anything else fails.
+await_component() {
+	local c=$1 attempt
+	for attempt in 1 2 3; do
+		WAIT_ERROR=""
+		if wait_for "$c" "$WAIT_SECS" "its health check" "check_$c"; then
+			return 0
+		fi
+		if tail -c +"$((LOG_OFFSET[$c] + 1))" "$CLUSTER_DIR/logs/$c.log" 2>/dev/null |
+			grep -i 'address already in use' >/dev/null && [ "$attempt" -lt 3 ]; then
+			log "$c: port clash, retrying with new ports"
+			stop_component "$c"
+			start_component "$c"
+			continue
+		fi
+		break
+	done
+	fail "$c" "$WAIT_ERROR"
+}
+
+# --- readiness beyond health checks ------------------------------------------------------------------
+
+default_namespace_exists() { kc get namespace default -o name; }
+default_sa_exists() { kc -n default get serviceaccount default -o name; }
+
+create_nodes() {
+	local n wasm
+	: >"$CLUSTER_DIR/nodes.yaml"
+	for n in "$NODE_WASM" "$NODE_PLAIN"; do
+		wasm=""
+		[ "$n" = "$NODE_WASM" ] && wasm='    spinkube.dev/wasm: "true"'
+		# No taint: pods need no kwok toleration. Capacity is generous so scheduling never blocks.
+		cat >>"$CLUSTER_DIR/nodes.yaml" <<-EOF
+			---
+			apiVersion: v1
+			kind: Node
+			metadata:
+			  name: $n
+			  annotations:
+			    kwok.x-k8s.io/node: fake
+			    node.alpha.kubernetes.io/ttl: "0"
+			  labels:
+			    kubernetes.io/arch: amd64
+			    kubernetes.io/os: linux
+			    kubernetes.io/hostname: $n
+			    type: kwok
+			$wasm
+			status:
+			  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+			  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+			  nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}
+		EOF
+	done
+	kc apply -f "$CLUSTER_DIR/nodes.yaml" >/dev/null
+}
+
+# --- main --------------------------------------------------------------------------------------------
+
+main() {
+	require_tools
+	if cluster_healthy; then
+		echo "cluster: already running in $CLUSTER_DIR ($APISERVER_URL, kubeconfig: $CLUSTER_DIR/kubeconfig)"
+		exit 0
+	fi
+	if [ -e "$CLUSTER_DIR/pids" ] || [ -e "$CLUSTER_DIR/env" ]; then
+		log "stale cluster state in $CLUSTER_DIR, cleaning it up"
+	fi
+	stop_all
+	remove_state 0
+	if [ -n "$(ls -A "$CLUSTER_DIR" 2>/dev/null)" ]; then
+		log "$CLUSTER_DIR exists and is not a cluster directory of up.sh; choose another CLUSTER_DIR"
+		exit 1
+	fi
+	# load_env above may have filled these from the dead cluster; start from a clean slate.
+	ETCD_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KCM_PORT="" SCHEDULER_PORT="" KWOK_PORT=""
+	APISERVER_URL="" ETCD_URL=""
+
+	T0=$(now_ms)
+	trap on_exit EXIT
+	trap 'exit 130' INT TERM HUP
+
+	mkdir -p "$CLUSTER_DIR" "$KCFG_DIR" "$CLUSTER_DIR/logs"
+	echo "Cluster state of tests/cluster/up.sh; tests/cluster/down.sh deletes it." >"$CLUSTER_DIR/$MARKER"
+	CLUSTER_DIR=$(cd "$CLUSTER_DIR" && pwd)
+	PKI=$CLUSTER_DIR/pki KCFG_DIR=$CLUSTER_DIR/kubeconfigs ADMIN_KUBECONFIG=$CLUSTER_DIR/kubeconfig
+	# shellcheck disable=SC2034 # written to CLUSTER_DIR/env by write_env (via ${!v})
+	KUBECONFIG=$ADMIN_KUBECONFIG CA_CERT=$PKI/ca.crt
+	# shellcheck disable=SC2034
+	NODES="$NODE_WASM $NODE_PLAIN" WASM_NODE=$NODE_WASM K8S_VERSION=v1.36.3
+	ADVERTISE_ADDRESS=$(detect_advertise_address)
+	# tmpfs makes etcd's writes free; --unsafe-no-fsync covers the fallback on disk.
+	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		ETCD_DATA_DIR=$(mktemp -d /dev/shm/spin-operator-etcd.XXXXXX)
+	else
+		ETCD_DATA_DIR=$CLUSTER_DIR/etcd
+		mkdir -p "$ETCD_DATA_DIR"
+	fi
+	chmod 700 "$ETCD_DATA_DIR"
+	write_env
+
+	step "generating PKI in $PKI"
+	gen_pki
+
+	step "starting etcd"
+	start_component etcd
+	await_component etcd
+
+	step "starting kube-apiserver (advertise address $ADVERTISE_ADDRESS)"
+	start_component kube-apiserver
+	await_component kube-apiserver
+	wait_for kube-apiserver "$WAIT_SECS" "namespace default" default_namespace_exists ||
+		fail kube-apiserver "$WAIT_ERROR"
+
+	step "starting kube-controller-manager, kube-scheduler, kwok"
+	start_component kube-controller-manager
+	start_component kube-scheduler
+	start_component kwok
+	await_component kube-controller-manager
+	await_component kube-scheduler
+	await_component kwok
+	wait_for kube-controller-manager "$WAIT_SECS" "ServiceAccount default/default" default_sa_exists ||
+		fail kube-controller-manager "$WAIT_ERROR"
+
+	step "registering fake nodes $NODE_WASM, $NODE_PLAIN"
+	create_nodes || fail kwok "could not create the fake Nodes"
+	# Not kc: its --request-timeout would also cut kubectl wait's watch short.
+	"$TOOLS_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" wait --for=condition=Ready \
+		"node/$NODE_WASM" "node/$NODE_PLAIN" --timeout="${WAIT_SECS}s" >/dev/null ||
+		fail kwok "fake nodes did not become Ready within ${WAIT_SECS} s"
+
+	succeeded=1
+	echo "cluster: $APISERVER_URL, etcd $ETCD_URL, state in $CLUSTER_DIR"
+	echo "cluster: ready in $(fmt_secs $(($(now_ms) - T0))) s (kubeconfig: $ADMIN_KUBECONFIG)"
+}
+
+# "exit" on the same line: bash has read it before main runs, so editing this file cannot derail a running copy.
+main "$@"; exit $?
