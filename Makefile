@@ -118,6 +118,9 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 fuzz-bins: $(FUZZ_BINS)
 
+# Keep the fuzz objects: make would otherwise delete them as intermediates and rebuild them every run.
+.SECONDARY: $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
 # The test suites. tests/run.sh prints "N passed, N failed" as its last line.
 test: deps tools
 	@$(MAKE) --no-print-directory test-bins fuzz-bins

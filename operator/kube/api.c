@@ -18,6 +18,10 @@ const struct kube_resource KUBE_SERVICES = { "", "v1", "Service", "services", 1 
 const struct kube_resource KUBE_DEPLOYMENTS = { "apps", "v1", "Deployment", "deployments", 1 };
 const struct kube_resource KUBE_CRDS = { "apiextensions.k8s.io", "v1", "CustomResourceDefinition",
 					 "customresourcedefinitions", 0 };
+const struct kube_resource KUBE_REPLICASETS = { "apps", "v1", "ReplicaSet", "replicasets", 1 };
+const struct kube_resource KUBE_HPAS = { "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", 1 };
+const struct kube_resource KUBE_RUNTIMECLASSES = { "node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", 0 };
+const struct kube_resource KUBE_EVENTS = { "", "v1", "Event", "events", 1 };
 
 int kube_api_version(struct buf *out, const struct kube_resource *r)
 {

@@ -26,6 +26,10 @@ extern const struct kube_resource KUBE_SECRETS;
 extern const struct kube_resource KUBE_SERVICES;
 extern const struct kube_resource KUBE_DEPLOYMENTS;
 extern const struct kube_resource KUBE_CRDS;
+extern const struct kube_resource KUBE_REPLICASETS;
+extern const struct kube_resource KUBE_HPAS;
+extern const struct kube_resource KUBE_RUNTIMECLASSES;
+extern const struct kube_resource KUBE_EVENTS;
 
 /* Appends the resource path: /apis/<g>/<v>[/namespaces/<ns>]/<plural>[/<name>[/<sub>]]. ns NULL or "" means
  * all namespaces (collections) for namespaced resources. */
