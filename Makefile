@@ -47,7 +47,10 @@ ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 
 SRC := $(shell find operator webhook -name '*.c' 2>/dev/null | sort)
 LIB_SRC := $(filter-out operator/main.c,$(SRC))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The default CA bundle for installDefaultCACerts: Mozilla's roots as Debian's ca-certificates ships them.
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+GEN_CA := $(BUILD)/gen/cacerts_bundle.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/cacerts_bundle.o
 MAIN_OBJ := $(BUILD)/obj/operator/main.o
 LIB := $(BUILD)/libspinop.a
 OPERATOR := $(BUILD)/bin/spin-operator
@@ -80,7 +83,7 @@ tools: deps
 
 bin/spin-operator: $(OPERATOR)
 	@mkdir -p bin
-	$(Q)cp $(OPERATOR) $@
+	$(Q)cp $(OPERATOR) $@.tmp && mv -f $@.tmp $@
 
 $(OPERATOR): $(MAIN_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
@@ -92,6 +95,15 @@ $(LIB): $(LIB_OBJ)
 	$(Q)rm -f $@
 	$(say) "  AR    $@"
 	$(Q)ar rcs $@ $^
+
+$(GEN_CA): $(CA_BUNDLE) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	$(say) "  GEN   $@"
+	$(Q)scripts/embed.sh spin_ca_bundle $(CA_BUNDLE) $@
+
+$(BUILD)/obj/gen/cacerts_bundle.o: $(GEN_CA)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -111,7 +123,11 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 	$(say) "  FUZZCC $<"
 	$(Q)$(FUZZ_CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -Wno-unused-command-line-argument -c -o $@ $<
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+$(FUZZ_BUILD)/obj/gen/cacerts_bundle.o: $(GEN_CA)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/cacerts_bundle.o
 	@mkdir -p $(dir $@)
 	$(say) "  FUZZ  $@"
 	$(Q)$(FUZZ_CC) $(BASE_CFLAGS) $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(LIBS)

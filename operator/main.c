@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "informer/informer.h"
+#include "controller/controller.h"
 #include "kube/api.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -27,7 +27,10 @@
 #define SPIN_OPERATOR_VERSION "0.1.0-dev"
 #endif
 
-#define SYNC_TIMEOUT_MS 120000 /* controller-runtime's CacheSyncTimeout */
+#define SYNC_TIMEOUT_S 120.0 /* controller-runtime's CacheSyncTimeout */
+
+extern const char spin_ca_bundle[];
+extern const size_t spin_ca_bundle_len;
 
 struct options {
 	const char *kubeconfig;
@@ -35,6 +38,9 @@ struct options {
 	const char *namespace;
 	double qps;
 	long burst;
+	long workers;
+	double resync_s;
+	double shutdown_s;
 };
 
 static const char usage[] =
@@ -49,6 +55,11 @@ static const char usage[] =
 	"  --namespace NS           watch only this namespace (default: all namespaces)\n"
 	"  --kube-api-qps N         client-side request rate limit, requests/s (default 20; 0 disables)\n"
 	"  --kube-api-burst N       client-side burst allowance (default 30)\n"
+	"  --max-concurrent-reconciles N\n"
+	"                           SpinApps reconciled in parallel (default 4); one key never runs twice at once\n"
+	"  --resync-period SECONDS  reconcile every object again this often (default 36000; 0 disables)\n"
+	"  --shutdown-timeout SECONDS\n"
+	"                           on SIGTERM, how long in-flight reconciles may finish (default 30)\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --log-format FORMAT      text or json (default text)\n"
 	"  --version                print the version and exit\n"
@@ -118,7 +129,8 @@ static int wait_shutdown(double seconds)
 
 static int parse_flags(int argc, char **argv, struct options *o)
 {
-	enum { F_KUBECONFIG = 1, F_CONTEXT, F_NAMESPACE, F_QPS, F_BURST, F_LOG_LEVEL, F_LOG_FORMAT, F_VERSION };
+	enum { F_KUBECONFIG = 1, F_CONTEXT, F_NAMESPACE, F_QPS, F_BURST, F_LOG_LEVEL, F_LOG_FORMAT, F_VERSION,
+	       F_WORKERS, F_RESYNC, F_SHUTDOWN };
 	static const struct option longopts[] = {
 		{ "kubeconfig", required_argument, NULL, F_KUBECONFIG },
 		{ "context", required_argument, NULL, F_CONTEXT },
@@ -128,6 +140,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		{ "log-level", required_argument, NULL, F_LOG_LEVEL },
 		{ "log-format", required_argument, NULL, F_LOG_FORMAT },
 		{ "version", no_argument, NULL, F_VERSION },
+		{ "max-concurrent-reconciles", required_argument, NULL, F_WORKERS },
+		{ "resync-period", required_argument, NULL, F_RESYNC },
+		{ "shutdown-timeout", required_argument, NULL, F_SHUTDOWN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -136,6 +151,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
 
 	o->qps = 20;
 	o->burst = 30;
+	o->workers = 4;
+	o->resync_s = 36000;
+	o->shutdown_s = 30;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case F_KUBECONFIG: o->kubeconfig = optarg; break;
@@ -150,6 +168,25 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		case F_BURST:
 			if (parse_long(optarg, 1, 100000, &o->burst)) {
 				fprintf(stderr, "spin-operator: --kube-api-burst: \"%s\" is not an integer in [1, 100000]\n", optarg);
+				return 2;
+			}
+			break;
+		case F_WORKERS:
+			if (parse_long(optarg, 1, 256, &o->workers)) {
+				fprintf(stderr, "spin-operator: --max-concurrent-reconciles: \"%s\" is not an integer in [1, 256]\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case F_RESYNC:
+			if (parse_double(optarg, 0, 1e7, &o->resync_s)) {
+				fprintf(stderr, "spin-operator: --resync-period: \"%s\" is not a number of seconds\n", optarg);
+				return 2;
+			}
+			break;
+		case F_SHUTDOWN:
+			if (parse_double(optarg, 0, 3600, &o->shutdown_s)) {
+				fprintf(stderr, "spin-operator: --shutdown-timeout: \"%s\" is not a number of seconds\n", optarg);
 				return 2;
 			}
 			break;
@@ -177,40 +214,6 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		return 2;
 	}
 	return 0;
-}
-
-/* Informer handlers for the first daemon: report what the caches see. */
-static void describe(const char *verb, const char *kind, const json_t *obj)
-{
-	json_t *meta = json_object_get(obj, "metadata");
-	json_t *spec = json_object_get(obj, "spec");
-	const char *ns = json_string_value(json_object_get(meta, "namespace"));
-	const char *name = json_string_value(json_object_get(meta, "name"));
-	const char *image = json_string_value(json_object_get(spec, "image"));
-	const char *executor = json_string_value(json_object_get(spec, "executor"));
-	json_int_t gen = json_integer_value(json_object_get(meta, "generation"));
-	if (image || executor)
-		log_info("cache", "%s %s %s/%s generation=%" JSON_INTEGER_FORMAT " executor=%s image=%s", kind, verb,
-			 ns ? ns : "", name ? name : "", gen, executor ? executor : "-", image ? image : "-");
-	else
-		log_info("cache", "%s %s %s/%s generation=%" JSON_INTEGER_FORMAT, kind, verb, ns ? ns : "",
-			 name ? name : "", gen);
-}
-
-static void on_add(void *ud, json_t *obj)
-{
-	describe("added", ud, obj);
-}
-
-static void on_update(void *ud, json_t *old_obj, json_t *new_obj)
-{
-	(void)old_obj;
-	describe("updated", ud, new_obj);
-}
-
-static void on_delete(void *ud, json_t *obj)
-{
-	describe("deleted", ud, obj);
 }
 
 /* Retries /version with backoff until it answers or shutdown is requested. */
@@ -243,7 +246,7 @@ int main(int argc, char **argv)
 	struct kube_config cfg = { 0 };
 	struct kube_client *client = NULL;
 	struct kube_client_opts copts;
-	struct informer *apps = NULL, *executors = NULL;
+	struct controller *ctl = NULL;
 	char err[512] = "";
 	sigset_t sigs;
 	pthread_t sigthread;
@@ -284,46 +287,33 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	struct informer_opts ao = { .resource = &KUBE_SPINAPPS, .namespace = o.namespace,
-				    .handlers = { on_add, on_update, on_delete }, .ud = "SpinApp" };
-	struct informer_opts eo = ao;
-	eo.resource = &KUBE_SPINAPPEXECUTORS;
-	eo.ud = "SpinAppExecutor";
-	if ((rc = informer_new(client, &ao, &apps)) || (rc = informer_new(client, &eo, &executors)) ||
-	    (rc = informer_start(apps)) || (rc = informer_start(executors))) {
-		log_error("main", "cannot start informers: %s", so_strerror(rc));
+	struct controller_opts ko = { .namespace = o.namespace, .app_workers = (int)o.workers, .resync_s = o.resync_s,
+				      .ca_bundle = spin_ca_bundle, .ca_bundle_len = spin_ca_bundle_len };
+	if ((rc = controller_new(client, &ko, &ctl))) {
+		log_error("main", "cannot set up the controllers: %s", so_strerror(rc));
 		goto out;
 	}
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while ((rc = informer_wait_synced(apps, 200)) == SO_E_TIMEOUT && !should_stop()) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if ((t1.tv_sec - t0.tv_sec) * 1000 > SYNC_TIMEOUT_MS)
-			break;
-	}
-	while (rc == SO_OK && (rc = informer_wait_synced(executors, 200)) == SO_E_TIMEOUT && !should_stop()) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if ((t1.tv_sec - t0.tv_sec) * 1000 > SYNC_TIMEOUT_MS)
-			break;
-	}
-	if (should_stop()) {
-		exit_code = 0;
-		goto out;
-	}
-	if (rc) {
-		log_error("main", "caches did not sync within %d s", SYNC_TIMEOUT_MS / 1000);
+	if ((rc = controller_start(ctl, SYNC_TIMEOUT_S))) {
+		if (should_stop()) {
+			exit_code = 0;
+			goto out;
+		}
+		log_error("main", "caches did not sync within %.0f s: %s", SYNC_TIMEOUT_S, so_strerror(rc));
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	struct controller_stats st;
+	controller_get_stats(ctl, &st);
 	log_info("main", "caches synced in %.3f s: %zu SpinApps, %zu SpinAppExecutors",
-		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, informer_count(apps),
-		 informer_count(executors));
+		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, st.apps, st.executors);
 
 	wait_shutdown(-1);
+	controller_stop(ctl, o.shutdown_s);
 	exit_code = 0;
 out:
-	informer_free(apps);
-	informer_free(executors);
+	controller_free(ctl);
 	kube_client_free(client);
 	kube_config_free(&cfg);
 	log_info("main", "stopped (exit %d)", exit_code);

@@ -78,8 +78,24 @@ static const char *object_rv(const json_t *obj)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
+/* List items come without apiVersion/kind (the list carries them); cached objects always have both, so a
+ * reader can compare them with what it would apply or use them as owners. */
+static void set_type_meta(struct informer *inf, json_t *obj)
+{
+	const struct kube_resource *r = inf->opts.resource;
+	if (!json_object_get(obj, "apiVersion")) {
+		struct buf v = BUF_INIT(256);
+		if (kube_api_version(&v, r) == SO_OK)
+			json_object_set_new(obj, "apiVersion", json_string(v.data));
+		buf_free(&v);
+	}
+	if (!json_object_get(obj, "kind"))
+		json_object_set_new(obj, "kind", json_string(r->kind));
+}
+
 static void trim(struct informer *inf, json_t *obj)
 {
+	set_type_meta(inf, obj);
 	json_object_del(json_object_get(obj, "metadata"), "managedFields");
 	if (inf->opts.trim)
 		inf->opts.trim(obj);
@@ -461,9 +477,14 @@ int informer_synced(struct informer *inf)
 	return s;
 }
 
-void informer_stop(struct informer *inf)
+void informer_signal_stop(struct informer *inf)
 {
 	atomic_store(&inf->stop, 1);
+}
+
+void informer_stop(struct informer *inf)
+{
+	informer_signal_stop(inf);
 	if (inf->started) {
 		pthread_join(inf->thread, NULL);
 		inf->started = 0;

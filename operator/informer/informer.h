@@ -62,6 +62,8 @@ int informer_wait_synced(struct informer *inf, long timeout_ms);
 int informer_synced(struct informer *inf);
 /* Stops the thread (ends its watch within about a second) and joins it. Safe to call twice. */
 void informer_stop(struct informer *inf);
+/* Asks the thread to stop without waiting; lets a caller stop many informers in parallel before joining. */
+void informer_signal_stop(struct informer *inf);
 void informer_free(struct informer *inf);
 
 /* A new reference to the cached object, or NULL. ns is ignored for cluster-scoped resources. */

@@ -2,8 +2,10 @@
 # The CustomResourceDefinitions in crds/ against a real kube-apiserver: they install and become
 # Established and discoverable, the stored schema is exactly the committed YAML, every sample in
 # config/samples passes server-side validation, CRD defaults are applied, the printer columns and the
-# status subresource behave as upstream's, and every manifest in tests/crds/invalid/ is rejected with
-# the error its "# expect:" line names. Runs with no operator and no webhooks registered.
+# status subresource behave as upstream's, this implementation's additive fields (spec.autoscaler,
+# the executor's deploymentConfig.runtimeClass, status observedGeneration/conditions) are accepted,
+# stored intact and validated, and every manifest in tests/crds/invalid/ is rejected with the error its
+# "# expect:" line names. Runs with no operator and no webhooks registered.
 #
 # Leaves the CRDs installed (later suites need them); deletes its namespace.
 #
@@ -170,6 +172,64 @@ secret_key_ref_name_defaulted() {
 
 namespace_gone() { ! kubectl get namespace "$ns" >/dev/null 2>&1; }
 
+# --- additive fields (this implementation's, not upstream's; see docs/compat.md) ----------------------
+
+AUTOSCALER='{"minReplicas":2,"maxReplicas":5,"targetCPUUtilizationPercentage":60,"targetMemoryUtilizationPercentage":75,
+	"behavior":{"scaleDown":{"stabilizationWindowSeconds":120,"selectPolicy":"Min",
+	"policies":[{"type":"Pods","value":1,"periodSeconds":60},{"type":"Percent","value":50,"periodSeconds":30}]},
+	"scaleUp":{"stabilizationWindowSeconds":0,"policies":[{"type":"Percent","value":100,"periodSeconds":15}]}}}'
+RUNTIME_CLASS='{"handler":"spin","nodeSelector":{"spin":"true","kubernetes.io/arch":"amd64"},
+	"tolerations":[{"key":"spin","operator":"Exists","effect":"NoSchedule"},
+	{"key":"wasm","operator":"Equal","value":"yes","effect":"NoExecute","tolerationSeconds":30}]}'
+EXECUTOR_STATUS='{"observedGeneration":1,"conditions":[{"type":"RuntimeClassReady","status":"True",
+	"reason":"Created","message":"RuntimeClass wasmtime-spin-v2 is in place","observedGeneration":1,
+	"lastTransitionTime":"2025-01-02T03:04:05Z"}]}'
+
+# create_from_json <json>: creates the object in $ns for real.
+create_from_json() { kubectl create -n "$ns" -f - <<<"$1"; }
+
+autoscaled_app() {
+	jq -n --argjson a "$AUTOSCALER" '{apiVersion: "core.spinkube.dev/v1alpha1", kind: "SpinApp",
+		metadata: {name: "autoscaled"},
+		spec: {executor: "containerd-shim-spin", image: "ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0",
+			enableAutoscaling: true, autoscaler: $a}}'
+}
+
+runtimeclass_executor() {
+	jq -n --argjson rc "$RUNTIME_CLASS" '{apiVersion: "core.spinkube.dev/v1alpha1", kind: "SpinAppExecutor",
+		metadata: {name: "managed-runtimeclass"},
+		spec: {createDeployment: true, deploymentConfig: {runtimeClassName: "wasmtime-spin-v2", runtimeClass: $rc}}}'
+}
+
+minimal_autoscaler_accepted() {
+	kubectl create --dry-run=server -n "$ns" -f - <<-EOF
+		apiVersion: core.spinkube.dev/v1alpha1
+		kind: SpinApp
+		metadata: {name: minimal-autoscaler}
+		spec: {executor: containerd-shim-spin, image: some-image, enableAutoscaling: true, autoscaler: {maxReplicas: 1}}
+	EOF
+}
+
+# field_stored_as <kind/name> <jq path> <want json>: the stored field equals want exactly (nothing
+# defaulted into it, nothing pruned).
+field_stored_as() {
+	local got want
+	got=$(kubectl get -n "$ns" "$1" -o json | jq -cS "$2") || return 1
+	want=$(jq -cS . <<<"$3")
+	[ "$got" = "$want" ] || { echo "got  $got"; echo "want $want"; return 1; }
+}
+
+# patch_rejected_with <want> <kind/name> <kubectl patch args...>: the patch fails with an error holding want.
+patch_rejected_with() {
+	local want=$1 obj=$2 out
+	shift 2
+	if out=$(kubectl patch -n "$ns" "$obj" "$@" 2>&1); then
+		echo "accepted: $out"
+		return 1
+	fi
+	grep -qF -- "$want" <<<"$out" || { echo "error lacks '$want':"; echo "$out"; return 1; }
+}
+
 # --- install -----------------------------------------------------------------------------------------
 
 t_check "kubectl apply -f crds/ succeeds" kubectl apply -f "$REPO/crds/"
@@ -252,6 +312,51 @@ t_check "... but not status (readyReplicas stays 2, replicas now 3)" \
 t_check "status.readyReplicas is required" status_patch_fails_without_ready_replicas
 t_check "SpinAppExecutor status subresource exists" \
 	kubectl -n "$ns" patch spinappexecutor containerd-shim-spin --subresource=status --type=merge -p '{"status":{}}'
+
+# --- additive fields ---------------------------------------------------------------------------------
+
+t_check "SpinApp with a full autoscaler block (incl. HPA behavior) is accepted" create_from_json "$(autoscaled_app)"
+t_check "autoscaler block is stored intact (no defaults added, nothing pruned)" \
+	field_stored_as spinapp/autoscaled .spec.autoscaler "$AUTOSCALER"
+t_check "autoscaler block with only maxReplicas is accepted (dry-run)" minimal_autoscaler_accepted
+t_check "update: autoscaler.minReplicas 0 rejected" patch_rejected_with \
+	"spec.autoscaler.minReplicas in body should be greater than or equal to 1" \
+	spinapp/autoscaled --type=merge -p '{"spec":{"autoscaler":{"minReplicas":0}}}'
+t_check "update: autoscaler without maxReplicas rejected" patch_rejected_with \
+	"spec.autoscaler.maxReplicas: Required value" \
+	spinapp/autoscaled --type=json -p '[{"op":"remove","path":"/spec/autoscaler/maxReplicas"}]'
+t_check "update: autoscaler.targetMemoryUtilizationPercentage 0 rejected" patch_rejected_with \
+	"spec.autoscaler.targetMemoryUtilizationPercentage in body should be greater than or equal to 1" \
+	spinapp/autoscaled --type=merge -p '{"spec":{"autoscaler":{"targetMemoryUtilizationPercentage":0}}}'
+t_check "SpinApp status.observedGeneration accepted through the status subresource" \
+	kubectl -n "$ns" patch spinapp autoscaled --subresource=status --type=merge \
+	-p '{"status":{"readyReplicas":0,"observedGeneration":1}}'
+t_check "SpinApp status.observedGeneration is stored" \
+	jsonpath_is "1" -n "$ns" spinapp autoscaled -o 'jsonpath={.status.observedGeneration}'
+
+t_check "SpinAppExecutor with runtimeClass {handler, nodeSelector, tolerations} is accepted" \
+	create_from_json "$(runtimeclass_executor)"
+t_check "runtimeClass block is stored intact" \
+	field_stored_as spinappexecutor/managed-runtimeclass .spec.deploymentConfig.runtimeClass "$RUNTIME_CLASS"
+t_check "update: runtimeClass without handler rejected" patch_rejected_with \
+	"spec.deploymentConfig.runtimeClass.handler: Required value" \
+	spinappexecutor/managed-runtimeclass --type=json -p '[{"op":"remove","path":"/spec/deploymentConfig/runtimeClass/handler"}]'
+t_check "update: runtimeClass.nodeSelector values must be strings" patch_rejected_with \
+	"spec.deploymentConfig.runtimeClass.nodeSelector.spin in body must be of type string" \
+	spinappexecutor/managed-runtimeclass --type=merge -p '{"spec":{"deploymentConfig":{"runtimeClass":{"nodeSelector":{"spin":true}}}}}'
+t_check "SpinAppExecutor status observedGeneration + conditions accepted through the status subresource" \
+	kubectl -n "$ns" patch spinappexecutor managed-runtimeclass --subresource=status --type=merge \
+	-p "{\"status\":$EXECUTOR_STATUS}"
+t_check "SpinAppExecutor status is stored intact" \
+	field_stored_as spinappexecutor/managed-runtimeclass .status "$EXECUTOR_STATUS"
+t_check "SpinAppExecutor status: a condition with status Yes is rejected (metav1.Condition schema)" \
+	patch_rejected_with 'status.conditions[0].status: Unsupported value: "Yes"' \
+	spinappexecutor/managed-runtimeclass --subresource=status --type=merge \
+	-p '{"status":{"conditions":[{"type":"Ready","status":"Yes","reason":"R","message":"","lastTransitionTime":"2025-01-02T03:04:05Z"}]}}'
+t_check "SpinAppExecutor: status written through the main resource is ignored" \
+	kubectl -n "$ns" patch spinappexecutor managed-runtimeclass --type=merge -p '{"status":{"observedGeneration":9}}'
+t_check "... status.observedGeneration stays 1" \
+	jsonpath_is "1" -n "$ns" spinappexecutor managed-runtimeclass -o 'jsonpath={.status.observedGeneration}'
 
 # --- invalid manifests -------------------------------------------------------------------------------
 

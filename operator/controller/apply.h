@@ -1,0 +1,40 @@
+/*
+ * Server-side apply that skips requests which would change nothing, so a steady cluster sees no writes (and
+ * no PATCH requests) from us.
+ *
+ * An apply is skipped when both hold:
+ *   - the live object (from an informer cache) already contains the desired object: json_subset below;
+ *   - the desired object is the one we applied last to that object (a digest kept in memory), or we have no
+ *     record yet (after a restart). The digest catches what containment cannot: a field we stopped sending
+ *     (an annotation removed from spec.deploymentAnnotations, replicas when autoscaling is switched on), which
+ *     server-side apply must release.
+ * Otherwise the object is applied with field manager spin-operator and force, and the digest recorded.
+ */
+#ifndef SO_CONTROLLER_APPLY_H
+#define SO_CONTROLLER_APPLY_H
+
+#include <jansson.h>
+
+#include "kube/api.h"
+
+/* 1 when every member of desired is in live with an equal value, recursively: objects may have extra keys in
+ * live; arrays must have the same length with each element contained; numbers compare by value. */
+int json_subset(const json_t *desired, const json_t *live);
+
+struct applier;
+
+struct applier *applier_new(void);
+void applier_free(struct applier *a);
+
+/*
+ * Applies desired (kind r, namespace ns) unless live makes it unnecessary (see above). *out, when non-NULL,
+ * receives the object as the server returned it, or a reference to live when skipped. *wrote is set to 1 when a
+ * request was made. resp may be NULL.
+ */
+int applier_apply(struct applier *a, struct kube_client *c, const struct kube_resource *r, const char *ns,
+		  const json_t *desired, const json_t *live, json_t **out, int *wrote, struct kube_response *resp);
+
+/* Forgets the record of an object (after it was deleted). */
+void applier_forget(struct applier *a, const struct kube_resource *r, const char *ns, const char *name);
+
+#endif

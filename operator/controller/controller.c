@@ -1,0 +1,495 @@
+#include "controller/controller.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build/build.h"
+#include "controller/internal.h"
+#include "util/err.h"
+#include "util/log.h"
+
+const char *meta_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+const char *spec_str(const json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "spec"), key));
+}
+
+/* Whether obj carries an ownerReference to owner (by uid). */
+int owned_by(const json_t *obj, const json_t *owner)
+{
+	const char *uid = meta_str(owner, "uid");
+	size_t i;
+	json_t *ref;
+	if (!uid)
+		return 0;
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref) {
+		const char *u = json_string_value(json_object_get(ref, "uid"));
+		if (u && !strcmp(u, uid))
+			return 1;
+	}
+	return 0;
+}
+
+void enqueue_key(struct queue *q, const char *ns, const char *name)
+{
+	char key[512];
+	if (!name)
+		return;
+	int n = snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name);
+	if (n > 0 && (size_t)n < sizeof key)
+		queue_add(q, key);
+}
+
+void count_write(struct controller *ctl, int wrote)
+{
+	if (wrote)
+		atomic_fetch_add(&ctl->writes, 1);
+	else
+		atomic_fetch_add(&ctl->skipped_applies, 1);
+}
+
+/* ---- event → key mapping ---- */
+
+static long long generation(const json_t *obj)
+{
+	return (long long)json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+}
+
+/* Our own status writes change only status: they need no reconcile. Spec edits bump the generation;
+ * deletion sets deletionTimestamp; label/annotation/finalizer edits are metadata changes worth a look. */
+static int spec_or_meta_changed(const json_t *old_obj, const json_t *new_obj)
+{
+	const json_t *om = json_object_get(old_obj, "metadata"), *nm = json_object_get(new_obj, "metadata");
+	static const char *const keys[] = { "deletionTimestamp", "labels", "annotations", "finalizers" };
+	if (generation(old_obj) != generation(new_obj))
+		return 1;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const json_t *a = json_object_get(om, keys[i]), *b = json_object_get(nm, keys[i]);
+		if ((a || b) && !(a && b && json_equal((json_t *)a, (json_t *)b)))
+			return 1;
+	}
+	return 0;
+}
+
+/* What the caches see, at debug level: "SpinApp added ns/name generation=1 executor=x image=y". */
+static void describe(const char *kind, const char *verb, const json_t *obj)
+{
+	const char *executor = spec_str(obj, "executor"), *image = spec_str(obj, "image");
+	log_debug("cache", "%s %s %s/%s generation=%lld%s%s%s%s", kind, verb, meta_str(obj, "namespace"),
+		  meta_str(obj, "name"), generation(obj), executor ? " executor=" : "", executor ? executor : "",
+		  image ? " image=" : "", image ? image : "");
+}
+
+static void app_added(void *ud, json_t *obj)
+{
+	struct controller *ctl = ud;
+	describe("SpinApp", "added", obj);
+	enqueue_key(ctl->app_q, meta_str(obj, "namespace"), meta_str(obj, "name"));
+}
+
+static void app_updated(void *ud, json_t *old_obj, json_t *new_obj)
+{
+	struct controller *ctl = ud;
+	describe("SpinApp", "updated", new_obj);
+	if (spec_or_meta_changed(old_obj, new_obj))
+		enqueue_key(ctl->app_q, meta_str(new_obj, "namespace"), meta_str(new_obj, "name"));
+	/* An app moving to another executor may release the old one's deletion. */
+	const char *a = spec_str(old_obj, "executor"), *b = spec_str(new_obj, "executor");
+	if (a && (!b || strcmp(a, b)))
+		enqueue_key(ctl->exec_q, meta_str(old_obj, "namespace"), a);
+}
+
+static void app_deleted(void *ud, json_t *obj)
+{
+	struct controller *ctl = ud;
+	describe("SpinApp", "deleted", obj);
+	/* A blocked executor deletion may now proceed. */
+	enqueue_key(ctl->exec_q, meta_str(obj, "namespace"), spec_str(obj, "executor"));
+}
+
+/* Every app in ns that names executor. */
+static void enqueue_apps_of(struct controller *ctl, const char *ns, const char *executor)
+{
+	json_t *apps = informer_list(ctl->apps), *app;
+	size_t i;
+	json_array_foreach(apps, i, app) {
+		const char *ans = meta_str(app, "namespace"), *ex = spec_str(app, "executor");
+		if (ans && ex && ns && executor && !strcmp(ans, ns) && !strcmp(ex, executor))
+			enqueue_key(ctl->app_q, ans, meta_str(app, "name"));
+	}
+	json_decref(apps);
+}
+
+static void executor_added(void *ud, json_t *obj)
+{
+	struct controller *ctl = ud;
+	const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+	describe("SpinAppExecutor", "seen", obj);
+	enqueue_key(ctl->exec_q, ns, name);
+	enqueue_apps_of(ctl, ns, name); /* upstream does not watch executors: edits never reached its apps */
+}
+
+static void executor_updated(void *ud, json_t *old_obj, json_t *new_obj)
+{
+	if (spec_or_meta_changed(old_obj, new_obj))
+		executor_added(ud, new_obj);
+}
+
+static void executor_deleted(void *ud, json_t *obj)
+{
+	struct controller *ctl = ud;
+	enqueue_key(ctl->exec_q, meta_str(obj, "namespace"), meta_str(obj, "name")); /* collects RuntimeClasses */
+	enqueue_apps_of(ctl, meta_str(obj, "namespace"), meta_str(obj, "name"));
+}
+
+/* Owned objects carry the app-name label; their changes (Deployment status above all) requeue the app. */
+static void owned_changed(void *ud, json_t *obj)
+{
+	struct controller *ctl = ud;
+	const char *app = json_string_value(
+		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), SPIN_LABEL_APP_NAME));
+	enqueue_key(ctl->app_q, meta_str(obj, "namespace"), app);
+}
+
+static void owned_updated(void *ud, json_t *old_obj, json_t *new_obj)
+{
+	(void)old_obj;
+	owned_changed(ud, new_obj);
+}
+
+/* A RuntimeClass appearing or vanishing changes the status of the executors that name it. */
+static void runtimeclass_changed(void *ud, json_t *obj)
+{
+	struct controller *ctl = ud;
+	const char *name = meta_str(obj, "name");
+	json_t *execs = informer_list(ctl->executors), *e;
+	size_t i;
+	json_array_foreach(execs, i, e) {
+		const json_t *dc = json_object_get(json_object_get(e, "spec"), "deploymentConfig");
+		const char *n = json_string_value(json_object_get(dc, "runtimeClassName"));
+		if (n && name && !strcmp(n, name)) {
+			enqueue_key(ctl->exec_q, meta_str(e, "namespace"), meta_str(e, "name"));
+			enqueue_apps_of(ctl, meta_str(e, "namespace"), meta_str(e, "name"));
+		}
+	}
+	json_decref(execs);
+}
+
+static void runtimeclass_updated(void *ud, json_t *old_obj, json_t *new_obj)
+{
+	(void)old_obj;
+	runtimeclass_changed(ud, new_obj);
+}
+
+/* ---- cache trimming: keep what the reconcilers read ---- */
+
+/* ReplicaSets matter only for the Secrets their pod templates mount. */
+static void trim_replicaset(json_t *obj)
+{
+	json_t *tspec = json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
+	json_t *vols = json_incref(json_object_get(tspec, "volumes"));
+	json_t *meta = json_object_get(obj, "metadata");
+	json_object_del(meta, "annotations");
+	json_object_del(obj, "status");
+	json_object_set_new(obj, "spec", json_pack("{s:{s:{}}}", "template", "spec"));
+	if (vols)
+		json_object_set_new(json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec"),
+				    "volumes", vols);
+}
+
+/* Secrets: we only need names, owners and whether the runtime-config key is there, not the data. */
+static void trim_secret(json_t *obj)
+{
+	json_t *data = json_object_get(obj, "data");
+	json_t *marker = json_object_get(data, SPIN_RUNTIME_CONFIG_KEY) ? json_pack("{s:s}", SPIN_RUNTIME_CONFIG_KEY, "")
+									 : json_object();
+	json_object_set_new(obj, "data", marker ? marker : json_object());
+	json_object_del(obj, "stringData");
+	json_object_del(json_object_get(obj, "metadata"), "annotations");
+}
+
+/* ---- workers ---- */
+
+struct split_key {
+	char buf[512];
+	const char *ns, *name;
+};
+
+static int split(const char *key, struct split_key *k)
+{
+	int n = snprintf(k->buf, sizeof k->buf, "%s", key);
+	char *slash = strchr(k->buf, '/');
+	if (n < 0 || (size_t)n >= sizeof k->buf || !slash)
+		return SO_E_INVAL;
+	*slash = '\0';
+	k->ns = k->buf;
+	k->name = slash + 1;
+	return SO_OK;
+}
+
+static void work(struct controller *ctl, struct queue *q, int executor)
+{
+	char *key;
+	while ((key = queue_get(q, -1)) != NULL) {
+		struct split_key k;
+		int rc = split(key, &k);
+		if (rc == SO_OK)
+			rc = executor ? reconcile_executor(ctl, k.ns, k.name) : reconcile_app(ctl, k.ns, k.name);
+		atomic_fetch_add(executor ? &ctl->executor_reconciles : &ctl->reconciles, 1);
+		if (rc < 0) {
+			atomic_fetch_add(&ctl->reconcile_errors, 1);
+			if (rc != SO_E_CANCELLED)
+				queue_add_rate_limited(q, key);
+			log_debug("controller", "%s %s: %s (retry %d)", executor ? "executor" : "spinapp", key,
+				  so_strerror(rc), queue_num_requeues(q, key));
+		} else {
+			queue_forget(q, key); /* success, or an error only a change can fix */
+		}
+		queue_done(q, key);
+		free(key);
+	}
+}
+
+static void *app_worker(void *arg)
+{
+	work(arg, ((struct controller *)arg)->app_q, 0);
+	return NULL;
+}
+
+static void *exec_worker(void *arg)
+{
+	work(arg, ((struct controller *)arg)->exec_q, 1);
+	return NULL;
+}
+
+/* Periodic resync: every app and executor is reconciled again, in case something outside our watches changed
+ * (a referenced Secret, a CA Secret deleted by hand). */
+static void *resync(void *arg)
+{
+	struct controller *ctl = arg;
+	pthread_mutex_lock(&ctl->stop_mu);
+	while (!ctl->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)ctl->o.resync_s;
+		int rc = 0;
+		while (!ctl->stopping && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&ctl->stop_cv, &ctl->stop_mu, &until);
+		if (ctl->stopping)
+			break;
+		pthread_mutex_unlock(&ctl->stop_mu);
+		json_t *all = informer_list(ctl->apps), *o;
+		size_t i;
+		json_array_foreach(all, i, o)
+			enqueue_key(ctl->app_q, meta_str(o, "namespace"), meta_str(o, "name"));
+		json_decref(all);
+		all = informer_list(ctl->executors);
+		json_array_foreach(all, i, o)
+			enqueue_key(ctl->exec_q, meta_str(o, "namespace"), meta_str(o, "name"));
+		json_decref(all);
+		pthread_mutex_lock(&ctl->known_mu);
+		json_object_clear(ctl->known_ca);
+		pthread_mutex_unlock(&ctl->known_mu);
+		pthread_mutex_lock(&ctl->stop_mu);
+	}
+	pthread_mutex_unlock(&ctl->stop_mu);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int new_informer(struct controller *ctl, const struct kube_resource *r, const char *selector,
+			void (*trim)(json_t *), struct informer_handlers h, struct informer **out)
+{
+	struct informer_opts o = { .resource = r, .namespace = r->namespaced ? ctl->namespace : NULL,
+				   .label_selector = selector, .trim = trim, .handlers = h, .ud = ctl };
+	return informer_new(ctl->c, &o, out);
+}
+
+int controller_new(struct kube_client *c, const struct controller_opts *o, struct controller **out)
+{
+	struct controller *ctl = calloc(1, sizeof *ctl);
+	struct queue_opts qo;
+	int rc = SO_E_NOMEM;
+
+	*out = NULL;
+	if (!ctl)
+		return SO_E_NOMEM;
+	ctl->c = c;
+	ctl->o = *o;
+	if (ctl->o.app_workers < 1)
+		ctl->o.app_workers = 1;
+	pthread_mutex_init(&ctl->stop_mu, NULL);
+	pthread_cond_init(&ctl->stop_cv, NULL);
+	pthread_mutex_init(&ctl->known_mu, NULL);
+	ctl->namespace = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
+	ctl->known_ca = json_object();
+	ctl->applier = applier_new();
+	queue_opts_default(&qo);
+	ctl->app_q = queue_new(&qo);
+	ctl->exec_q = queue_new(&qo);
+	if ((o->namespace && *o->namespace && !ctl->namespace) || !ctl->known_ca || !ctl->applier || !ctl->app_q ||
+	    !ctl->exec_q)
+		goto fail;
+	if ((rc = recorder_new(c, APP_RECORDER, &ctl->app_rec)) || (rc = recorder_new(c, EXECUTOR_RECORDER, &ctl->exec_rec)))
+		goto fail;
+
+	const char *owned = SPIN_LABEL_APP_NAME; /* "has the label" selector */
+	struct informer_handlers apps_h = { app_added, app_updated, app_deleted };
+	struct informer_handlers exec_h = { executor_added, executor_updated, executor_deleted };
+	struct informer_handlers owned_h = { owned_changed, owned_updated, owned_changed };
+	struct informer_handlers rc_h = { runtimeclass_changed, runtimeclass_updated, runtimeclass_changed };
+	if ((rc = new_informer(ctl, &KUBE_SPINAPPS, NULL, NULL, apps_h, &ctl->apps)) ||
+	    (rc = new_informer(ctl, &KUBE_SPINAPPEXECUTORS, NULL, NULL, exec_h, &ctl->executors)) ||
+	    (rc = new_informer(ctl, &KUBE_DEPLOYMENTS, owned, NULL, owned_h, &ctl->deployments)) ||
+	    (rc = new_informer(ctl, &KUBE_SERVICES, owned, NULL, owned_h, &ctl->services)) ||
+	    (rc = new_informer(ctl, &KUBE_SECRETS, owned, trim_secret, owned_h, &ctl->secrets)) ||
+	    (rc = new_informer(ctl, &KUBE_HPAS, owned, NULL, owned_h, &ctl->hpas)) ||
+	    (rc = new_informer(ctl, &KUBE_REPLICASETS, owned, trim_replicaset, owned_h, &ctl->replicasets)) ||
+	    (rc = new_informer(ctl, &KUBE_RUNTIMECLASSES, NULL, NULL, rc_h, &ctl->runtimeclasses)))
+		goto fail;
+	*out = ctl;
+	return SO_OK;
+fail:
+	controller_free(ctl);
+	return rc ? rc : SO_E_NOMEM;
+}
+
+#define NINFORMERS 8
+
+/* Every informer, in start order (entries may be NULL after a failed controller_new). */
+static void informers(const struct controller *ctl, struct informer *all[NINFORMERS])
+{
+	all[0] = ctl->apps;
+	all[1] = ctl->executors;
+	all[2] = ctl->deployments;
+	all[3] = ctl->services;
+	all[4] = ctl->secrets;
+	all[5] = ctl->hpas;
+	all[6] = ctl->replicasets;
+	all[7] = ctl->runtimeclasses;
+}
+
+int controller_start(struct controller *ctl, double timeout_s)
+{
+	struct informer *all[NINFORMERS];
+	int rc;
+
+	informers(ctl, all);
+	for (int i = 0; i < NINFORMERS; i++) {
+		if ((rc = informer_start(all[i])))
+			return rc;
+	}
+	for (int i = 0; i < NINFORMERS; i++) {
+		if ((rc = informer_wait_synced(all[i], (long)(timeout_s * 1000))))
+			return rc;
+	}
+	ctl->workers = calloc((size_t)ctl->o.app_workers, sizeof *ctl->workers);
+	if (!ctl->workers)
+		return SO_E_NOMEM;
+	for (int w = 0; w < ctl->o.app_workers; w++) {
+		if (pthread_create(&ctl->workers[w], NULL, app_worker, ctl))
+			return SO_E_NOMEM;
+		ctl->nworkers++;
+	}
+	if (pthread_create(&ctl->exec_worker, NULL, exec_worker, ctl))
+		return SO_E_NOMEM;
+	ctl->started = 1;
+	if (ctl->o.resync_s > 0 && pthread_create(&ctl->resync_thread, NULL, resync, ctl) == 0)
+		ctl->started = 2;
+	return SO_OK;
+}
+
+void controller_stop(struct controller *ctl, double grace_s)
+{
+	struct informer *all[NINFORMERS];
+
+	if (!ctl || !ctl->app_q || !ctl->exec_q)
+		return;
+	pthread_mutex_lock(&ctl->stop_mu);
+	ctl->stopping = 1;
+	pthread_cond_broadcast(&ctl->stop_cv);
+	pthread_mutex_unlock(&ctl->stop_mu);
+
+	/* No new work; reconciles in flight finish (their API calls are bounded by the client's timeouts).
+	 * If they overrun the grace period, cancelling the client makes every request return at once. */
+	queue_shutdown(ctl->app_q, 0);
+	queue_shutdown(ctl->exec_q, 0);
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	double end = (double)deadline.tv_sec + (double)deadline.tv_nsec / 1e9 + grace_s;
+	for (;;) {
+		if (!queue_processing(ctl->app_q) && !queue_processing(ctl->exec_q))
+			break;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((double)now.tv_sec + (double)now.tv_nsec / 1e9 > end) {
+			log_warn("controller", "reconciles still running after %.0f s: cancelling their requests", grace_s);
+			kube_client_cancel(ctl->c);
+			break;
+		}
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	for (int w = 0; w < ctl->nworkers; w++)
+		pthread_join(ctl->workers[w], NULL);
+	ctl->nworkers = 0;
+	if (ctl->started) {
+		pthread_join(ctl->exec_worker, NULL);
+		if (ctl->started == 2)
+			pthread_join(ctl->resync_thread, NULL);
+		ctl->started = 0;
+	}
+	informers(ctl, all);
+	for (int i = 0; i < NINFORMERS; i++) { /* all at once: each watch takes up to a second to notice */
+		if (all[i])
+			informer_signal_stop(all[i]);
+	}
+	for (int i = 0; i < NINFORMERS; i++) {
+		if (all[i])
+			informer_stop(all[i]);
+	}
+}
+
+void controller_free(struct controller *ctl)
+{
+	struct informer *all[NINFORMERS];
+	if (!ctl)
+		return;
+	controller_stop(ctl, 0);
+	informers(ctl, all);
+	for (int i = 0; i < NINFORMERS; i++)
+		informer_free(all[i]);
+	if (ctl->app_rec)
+		recorder_free(ctl->app_rec, 5);
+	if (ctl->exec_rec)
+		recorder_free(ctl->exec_rec, 5);
+	queue_free(ctl->app_q);
+	queue_free(ctl->exec_q);
+	applier_free(ctl->applier);
+	json_decref(ctl->known_ca);
+	free(ctl->workers);
+	free(ctl->namespace);
+	pthread_mutex_destroy(&ctl->stop_mu);
+	pthread_cond_destroy(&ctl->stop_cv);
+	pthread_mutex_destroy(&ctl->known_mu);
+	free(ctl);
+}
+
+void controller_get_stats(struct controller *ctl, struct controller_stats *out)
+{
+	out->reconciles = atomic_load(&ctl->reconciles);
+	out->reconcile_errors = atomic_load(&ctl->reconcile_errors);
+	out->executor_reconciles = atomic_load(&ctl->executor_reconciles);
+	out->writes = atomic_load(&ctl->writes);
+	out->skipped_applies = atomic_load(&ctl->skipped_applies);
+	out->apps = ctl->apps ? informer_count(ctl->apps) : 0;
+	out->executors = ctl->executors ? informer_count(ctl->executors) : 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * The SpinApp and SpinAppExecutor controllers: informers feed two work queues, worker threads reconcile one
+ * key at a time each (a key is never reconciled on two workers), and every write goes through here.
+ *
+ *   informers: spinapps, spinappexecutors (all namespaces or --namespace), and the objects we own, selected by
+ *              the label core.spinkube.dev/app-name: deployments, services, secrets, HPAs, replicasets;
+ *              runtimeclasses (cluster-scoped).
+ *   mapping:   an owned object → its app (label + namespace); an executor → itself and every app in its
+ *              namespace naming it; an app → itself and its executor (deletion may be waiting on it);
+ *              a RuntimeClass → the executors naming it.
+ *   writes:    server-side apply (field manager spin-operator, force) skipped when the cache already shows the
+ *              desired state (controller/apply.h); status through the status subresource, only when changed;
+ *              Events through controller/events.h.
+ *
+ * Threads: one per informer, --max-concurrent-reconciles app workers, one executor worker, the event
+ * recorder's thread. Shutdown stops the queues, waits for in-flight reconciles (bounded), then stops the
+ * informers.
+ */
+#ifndef SO_CONTROLLER_CONTROLLER_H
+#define SO_CONTROLLER_CONTROLLER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "kube/client.h"
+
+struct controller;
+
+struct controller_opts {
+	const char *namespace;      /* NULL: all namespaces */
+	int app_workers;            /* --max-concurrent-reconciles */
+	double resync_s;            /* periodic re-reconcile of every app; 0 disables */
+	const char *ca_bundle;      /* PEM bundle for installDefaultCACerts Secrets */
+	size_t ca_bundle_len;
+};
+
+int controller_new(struct kube_client *c, const struct controller_opts *o, struct controller **out);
+/* Starts informers, waits until their caches are synced (up to timeout_s), then starts the workers. */
+int controller_start(struct controller *ctl, double timeout_s);
+/* Stops taking work, waits up to grace_s for in-flight reconciles, stops everything. */
+void controller_stop(struct controller *ctl, double grace_s);
+void controller_free(struct controller *ctl);
+
+struct controller_stats {
+	unsigned long reconciles;       /* app reconciles run */
+	unsigned long reconcile_errors;
+	unsigned long executor_reconciles;
+	unsigned long writes;           /* create/apply/update/patch/delete requests made */
+	unsigned long skipped_applies;  /* applies skipped because the cache already matched */
+	size_t apps, executors;         /* objects cached */
+};
+void controller_get_stats(struct controller *ctl, struct controller_stats *out);
+
+#endif

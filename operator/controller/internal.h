@@ -1,0 +1,59 @@
+/* State shared by controller.c (wiring, workers), spinapp.c and executor.c (reconcilers). Not an API. */
+#ifndef SO_CONTROLLER_INTERNAL_H
+#define SO_CONTROLLER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "controller/apply.h"
+#include "controller/controller.h"
+#include "controller/events.h"
+#include "controller/queue.h"
+#include "informer/informer.h"
+
+#define APP_RECORDER "spinapp-reconciler"
+#define EXECUTOR_RECORDER "spinappexecutor-reconciler"
+#define MANAGED_BY_LABEL "app.kubernetes.io/managed-by"
+#define MANAGED_BY_US "spin-operator"
+
+/* What a reconcile returns besides SO_OK: retry with backoff, or give up until something changes. */
+#define RECONCILE_TERMINAL 1
+
+struct controller {
+	struct kube_client *c;
+	struct controller_opts o;
+	char *namespace;
+
+	struct informer *apps, *executors;
+	struct informer *deployments, *services, *secrets, *hpas, *replicasets, *runtimeclasses;
+	struct queue *app_q, *exec_q;
+	struct recorder *app_rec, *exec_rec;
+	struct applier *applier;
+
+	pthread_t *workers;
+	int nworkers;
+	pthread_t exec_worker, resync_thread;
+	int started;
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+	int stopping;
+
+	pthread_mutex_t known_mu;
+	json_t *known_ca; /* "ns/name" of CA Secrets known to exist */
+
+	atomic_ulong reconciles, reconcile_errors, executor_reconciles, writes, skipped_applies;
+};
+
+/* spinapp.c / executor.c: reconcile one "namespace/name" key. 0, RECONCILE_TERMINAL, or a negative so_err. */
+int reconcile_app(struct controller *ctl, const char *ns, const char *name);
+int reconcile_executor(struct controller *ctl, const char *ns, const char *name);
+
+/* Helpers shared by the reconcilers (controller.c). */
+const char *meta_str(const json_t *obj, const char *key);
+const char *spec_str(const json_t *obj, const char *key);
+int owned_by(const json_t *obj, const json_t *owner);
+void enqueue_key(struct queue *q, const char *ns, const char *name);
+/* Counts a write request and its outcome for the stats. */
+void count_write(struct controller *ctl, int wrote);
+
+#endif

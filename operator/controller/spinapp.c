@@ -1,0 +1,482 @@
+/*
+ * Reconciling one SpinApp (contract §2.4–§2.14), with upstream's bugs fixed (docs/compat.md):
+ *
+ *   executor missing               → Warning MissingExecutor, retry with backoff (an executor add requeues us)
+ *   createDeployment: true         → runtime-config Secret, CA Secret, Deployment (applied only when changed)
+ *   createDeployment: false        → delete a same-named Deployment only if this app owns it
+ *   always                         → Service; HPA for spec.autoscaler; status from the objects just applied;
+ *                                    superseded runtime-config Secrets deleted once no ReplicaSet uses them
+ *
+ * Reads come from the informer caches except the Secrets/ConfigMaps a runtime config refers to (fetched when
+ * the app is reconciled, so we cache no user Secret) and CA Secrets (checked once, then remembered).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build/build.h"
+#include "controller/internal.h"
+#include "controller/status.h"
+#include "kube/api.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define ERRLEN 512
+
+struct app_ctx {
+	struct controller *ctl;
+	const char *ns, *name;
+	json_t *app;        /* cached SpinApp (borrowed reference held for the reconcile) */
+	json_t *executor;
+	json_t *deployment; /* the Deployment as applied or cached, or NULL */
+	json_t *service;
+	char err[ERRLEN];
+};
+
+static void warn_event(struct app_ctx *x, const char *reason, const char *message)
+{
+	recorder_event(x->ctl->app_rec, x->app, "Warning", reason, message);
+}
+
+/* A build or validation failure: retrying cannot help until the spec (or executor) changes, which requeues. */
+static int terminal(struct app_ctx *x, const char *reason)
+{
+	log_warn("spinapp", "%s/%s: %s", x->ns, x->name, x->err);
+	warn_event(x, reason, x->err);
+	return RECONCILE_TERMINAL;
+}
+
+static int api_error(struct app_ctx *x, const char *what, int rc, const struct kube_response *resp)
+{
+	log_warn("spinapp", "%s/%s: %s: %s: %s", x->ns, x->name, what, so_strerror(rc),
+		 resp && resp->message ? resp->message : "");
+	return rc;
+}
+
+/* Fetches every Secret and ConfigMap the runtime config names into refs; absent ones are left out, so the
+ * builder reports them in upstream's words. */
+static int fetch_refs(struct app_ctx *x, json_t *refs)
+{
+	json_t *secret_names = NULL, *cm_names = NULL, *name;
+	size_t i;
+	int rc = build_runtime_config_refs(x->app, &secret_names, &cm_names);
+	json_t *secrets = json_object(), *cms = json_object();
+
+	if (rc || !secrets || !cms || json_object_set_new(refs, "secrets", secrets) ||
+	    json_object_set_new(refs, "configmaps", cms)) {
+		rc = rc ? rc : SO_E_NOMEM;
+		goto out;
+	}
+	for (int kind = 0; kind < 2 && !rc; kind++) {
+		json_t *names = kind == 0 ? secret_names : cm_names;
+		json_t *into = kind == 0 ? secrets : cms;
+		const struct kube_resource *r = kind == 0 ? &KUBE_SECRETS : &KUBE_CONFIGMAPS;
+		json_array_foreach(names, i, name) {
+			struct kube_response resp = { 0 };
+			json_t *obj = NULL;
+			int grc = kube_get(x->ctl->c, r, x->ns, json_string_value(name), &obj, &resp);
+			if (grc == SO_OK && json_object_set_new(into, json_string_value(name), obj))
+				grc = SO_E_NOMEM;
+			if (grc && grc != SO_E_API_NOT_FOUND)
+				rc = api_error(x, "reading runtime config references", grc, &resp);
+			kube_response_free(&resp);
+			if (rc)
+				break;
+		}
+	}
+out:
+	json_decref(secret_names);
+	json_decref(cm_names);
+	return rc;
+}
+
+/* The generated runtime-config Secret: created once under its content-derived name, never updated. */
+static int ensure_runtime_config(struct app_ctx *x, char **secret_name, int *generated)
+{
+	struct buf toml = BUF_INIT(1u << 20);
+	json_t *refs = json_object(), *secret = NULL;
+	int rc;
+
+	*secret_name = NULL;
+	if (!refs) {
+		rc = SO_E_NOMEM;
+		goto out;
+	}
+	if ((rc = fetch_refs(x, refs)))
+		goto out;
+	rc = build_runtime_config_toml(x->app, refs, &toml, generated, x->err, sizeof x->err);
+	if (rc == SO_E_CONFIG) { /* a referenced Secret/ConfigMap is missing: it may appear, so retry */
+		warn_event(x, "ReconcileFailed", x->err);
+		log_warn("spinapp", "%s/%s: %s", x->ns, x->name, x->err);
+		goto out;
+	}
+	if (rc) {
+		rc = terminal(x, "ReconcileFailed");
+		goto out;
+	}
+	if (!*generated)
+		goto out;
+	if ((rc = build_runtime_config_secret(x->app, toml.data, toml.len, &secret, x->err, sizeof x->err))) {
+		rc = terminal(x, "ReconcileFailed");
+		goto out;
+	}
+	const char *name = meta_str(secret, "name");
+	json_t *live = informer_get(x->ctl->secrets, x->ns, name);
+	if (!live) {
+		struct kube_response resp = { 0 };
+		int crc = kube_create(x->ctl->c, &KUBE_SECRETS, x->ns, secret, NULL, &resp);
+		count_write(x->ctl, 1);
+		if (crc && crc != SO_E_API_ALREADY_EXISTS)
+			rc = api_error(x, "creating the runtime-config Secret", crc, &resp);
+		else
+			log_info("spinapp", "%s/%s: runtime-config Secret %s created", x->ns, x->name, name);
+		kube_response_free(&resp);
+	}
+	json_decref(live);
+	if (!rc && !(*secret_name = strdup(name)))
+		rc = SO_E_NOMEM;
+out:
+	json_decref(secret);
+	json_decref(refs);
+	buf_free(&toml);
+	return rc;
+}
+
+/* installDefaultCACerts: create the CA Secret when absent; an existing one is never touched. */
+static int ensure_ca_secret(struct app_ctx *x, const json_t *dc)
+{
+	const char *name = json_string_value(json_object_get(dc, "caCertSecret"));
+	char key[512];
+	int rc = SO_OK;
+
+	if (!json_is_true(json_object_get(dc, "installDefaultCACerts")))
+		return SO_OK;
+	if (!name || !*name)
+		name = SPIN_DEFAULT_CA_SECRET;
+	snprintf(key, sizeof key, "%s/%s", x->ns, name);
+	pthread_mutex_lock(&x->ctl->known_mu);
+	int known = json_object_get(x->ctl->known_ca, key) != NULL;
+	pthread_mutex_unlock(&x->ctl->known_mu);
+	if (known)
+		return SO_OK;
+
+	struct kube_response resp = { 0 };
+	rc = kube_get(x->ctl->c, &KUBE_SECRETS, x->ns, name, NULL, &resp);
+	if (rc == SO_E_API_NOT_FOUND) {
+		json_t *secret = build_ca_secret(x->ns, name, x->ctl->o.ca_bundle, x->ctl->o.ca_bundle_len);
+		rc = secret ? kube_create(x->ctl->c, &KUBE_SECRETS, x->ns, secret, NULL, &resp) : SO_E_NOMEM;
+		count_write(x->ctl, 1);
+		json_decref(secret);
+		if (rc == SO_E_API_ALREADY_EXISTS)
+			rc = SO_OK;
+		if (!rc)
+			log_info("spinapp", "%s/%s: default CA Secret %s created", x->ns, x->name, name);
+	}
+	if (rc) {
+		snprintf(x->err, sizeof x->err, "unable to create default ca-certificate secret: %s",
+			 resp.message ? resp.message : so_strerror(rc));
+		api_error(x, "CA Secret", rc, &resp);
+	} else {
+		pthread_mutex_lock(&x->ctl->known_mu);
+		json_object_set_new(x->ctl->known_ca, key, json_true());
+		pthread_mutex_unlock(&x->ctl->known_mu);
+	}
+	kube_response_free(&resp);
+	return rc;
+}
+
+/* Applies desired unless the cache shows it already; *result gets the object as it now is. */
+static int apply(struct app_ctx *x, const struct kube_resource *r, struct informer *cache, const json_t *desired,
+		 json_t **result)
+{
+	struct kube_response resp = { 0 };
+	int wrote = 0;
+	json_t *live = informer_get(cache, x->ns, meta_str(desired, "name"));
+	int rc = applier_apply(x->ctl->applier, x->ctl->c, r, x->ns, desired, live, result, &wrote, &resp);
+	count_write(x->ctl, wrote);
+	if (rc) {
+		snprintf(x->err, sizeof x->err, "applying %s %s: %s", r->kind, meta_str(desired, "name"),
+			 resp.message ? resp.message : so_strerror(rc));
+		api_error(x, x->err, rc, &resp);
+		if (rc == SO_E_API_INVALID || rc == SO_E_API_FORBIDDEN)
+			warn_event(x, "ReconcileFailed", x->err);
+	} else if (wrote) {
+		log_info("spinapp", "%s/%s: %s %s applied", x->ns, x->name, r->kind, meta_str(desired, "name"));
+	}
+	json_decref(live);
+	kube_response_free(&resp);
+	return rc;
+}
+
+/* Deletes obj (kind r) with a uid precondition, so we never delete a replacement someone just created. */
+static int delete_owned(struct app_ctx *x, const struct kube_resource *r, const json_t *obj)
+{
+	struct kube_response resp = { 0 };
+	struct kube_delete_opts o = { "Background", meta_str(obj, "uid"), NULL };
+	int rc = kube_delete(x->ctl->c, r, x->ns, meta_str(obj, "name"), &o, &resp);
+	count_write(x->ctl, 1);
+	if (rc == SO_E_API_NOT_FOUND || rc == SO_E_API_CONFLICT)
+		rc = SO_OK; /* gone already, or replaced by someone else's object: not ours to delete */
+	if (rc)
+		api_error(x, "deleting", rc, &resp);
+	else
+		log_info("spinapp", "%s/%s: %s %s deleted", x->ns, x->name, r->kind, meta_str(obj, "name"));
+	applier_forget(x->ctl->applier, r, x->ns, meta_str(obj, "name"));
+	kube_response_free(&resp);
+	return rc;
+}
+
+static int reconcile_deployment(struct app_ctx *x)
+{
+	const json_t *dc = json_object_get(json_object_get(x->executor, "spec"), "deploymentConfig");
+	char *secret_name = NULL;
+	int generated = 0, rc;
+	json_t *desired = NULL;
+
+	if (!json_is_object(dc)) {
+		/* Upstream dereferences the missing pointer and crashes here. */
+		snprintf(x->err, sizeof x->err,
+			 "SpinAppExecutor %s/%s has createDeployment: true but no deploymentConfig", x->ns,
+			 spec_str(x->app, "executor"));
+		return terminal(x, "ReconcileFailed");
+	}
+	if ((rc = ensure_runtime_config(x, &secret_name, &generated)))
+		goto out;
+	if ((rc = ensure_ca_secret(x, dc)))
+		goto out;
+	rc = build_deployment(x->app, x->executor, secret_name, generated, &desired, x->err, sizeof x->err);
+	if (rc) {
+		rc = terminal(x, "ReconcileFailed");
+		goto out;
+	}
+	rc = apply(x, &KUBE_DEPLOYMENTS, x->ctl->deployments, desired, &x->deployment);
+out:
+	json_decref(desired);
+	free(secret_name);
+	return rc;
+}
+
+/* createDeployment: false — the app is realised elsewhere; a Deployment we made earlier must go. */
+static int remove_deployment(struct app_ctx *x)
+{
+	json_t *live = informer_get(x->ctl->deployments, x->ns, x->name);
+	int rc = live && owned_by(live, x->app) ? delete_owned(x, &KUBE_DEPLOYMENTS, live) : SO_OK;
+	json_decref(live);
+	return rc;
+}
+
+static int reconcile_hpa(struct app_ctx *x)
+{
+	json_t *desired = NULL;
+	int rc = build_hpa(x->app, &desired, x->err, sizeof x->err);
+	if (rc)
+		return terminal(x, "ReconcileFailed");
+	if (desired) {
+		json_t *applied = NULL;
+		rc = apply(x, &KUBE_HPAS, x->ctl->hpas, desired, &applied);
+		json_decref(applied);
+		json_decref(desired);
+		return rc;
+	}
+	json_t *live = informer_get(x->ctl->hpas, x->ns, x->name);
+	rc = live && owned_by(live, x->app) ? delete_owned(x, &KUBE_HPAS, live) : SO_OK;
+	json_decref(live);
+	return rc;
+}
+
+/* Adds every Secret name a pod template's volumes refer to into set. */
+static void template_secrets(const json_t *workload, json_t *set)
+{
+	const json_t *vols = json_object_get(
+		json_object_get(json_object_get(json_object_get(workload, "spec"), "template"), "spec"), "volumes");
+	size_t i;
+	json_t *v;
+	json_array_foreach(vols, i, v) {
+		const char *s = json_string_value(json_object_get(json_object_get(v, "secret"), "secretName"));
+		if (s)
+			json_object_set_new(set, s, json_true());
+	}
+}
+
+/*
+ * Runtime-config Secrets are immutable and named after their content, so every config change leaves the old
+ * one behind (upstream never deletes them). One is deleted once neither the Deployment nor any ReplicaSet of
+ * the app refers to it: a ReplicaSet kept for rollback keeps its Secret, so rollouts and rollbacks still work.
+ */
+static int collect_secrets(struct app_ctx *x)
+{
+	json_t *used = json_object(), *secrets = informer_list(x->ctl->secrets), *rss = NULL, *obj;
+	size_t i, nlen = strlen(x->name);
+	int rc = SO_OK;
+
+	if (!used || !secrets)
+		goto out;
+	if (x->deployment)
+		template_secrets(x->deployment, used);
+	rss = informer_list(x->ctl->replicasets);
+	json_array_foreach(rss, i, obj) {
+		const char *ns = meta_str(obj, "namespace");
+		const char *app = json_string_value(
+			json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), SPIN_LABEL_APP_NAME));
+		if (ns && app && !strcmp(ns, x->ns) && !strcmp(app, x->name))
+			template_secrets(obj, used);
+	}
+	json_array_foreach(secrets, i, obj) {
+		const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+		if (!ns || !name || strcmp(ns, x->ns) || strncmp(name, x->name, nlen) || name[nlen] != '-' ||
+		    !json_object_get(json_object_get(obj, "data"), SPIN_RUNTIME_CONFIG_KEY) || !owned_by(obj, x->app) ||
+		    json_object_get(used, name))
+			continue;
+		if (!x->deployment)
+			continue; /* without a Deployment we cannot tell what the next rollout needs */
+		int drc = delete_owned(x, &KUBE_SECRETS, obj);
+		if (drc && !rc)
+			rc = drc;
+	}
+out:
+	json_decref(used);
+	json_decref(secrets);
+	json_decref(rss);
+	return rc;
+}
+
+/* A status condition copied from the Deployment, or Unknown/DeploymentNotFound before it exists. */
+static void mirror_condition(json_t **conds, const json_t *deployment, const char *type, long long gen,
+			     const char *now)
+{
+	const json_t *dconds = json_object_get(json_object_get(deployment, "status"), "conditions");
+	json_t *c = condition_find(dconds, type);
+	if (!deployment) {
+		condition_set(conds, type, "Unknown", "DeploymentNotFound", "Deployment not found", gen, now);
+	} else if (c) {
+		const char *status = json_string_value(json_object_get(c, "status"));
+		const char *reason = json_string_value(json_object_get(c, "reason"));
+		const char *message = json_string_value(json_object_get(c, "message"));
+		condition_set(conds, type, status ? status : "Unknown", reason ? reason : "", message ? message : "", gen,
+			      now);
+	}
+}
+
+/* Writes status only when it differs from what the cache shows. */
+static int update_status(struct app_ctx *x, int create_deployment)
+{
+	const json_t *old = json_object_get(x->app, "status");
+	long long gen = (long long)json_integer_value(json_object_get(json_object_get(x->app, "metadata"), "generation"));
+	json_t *conds = json_deep_copy(json_object_get(old, "conditions"));
+	json_t *st = json_object(), *patch = NULL;
+	char now[32];
+	int rc = SO_E_NOMEM;
+
+	if (!st)
+		goto out;
+	format_rfc3339((long long)time(NULL), now);
+	json_object_set_new(st, "activeScheduler", json_string(spec_str(x->app, "executor")));
+	json_int_t ready = json_integer_value(json_object_get(json_object_get(x->deployment, "status"), "readyReplicas"));
+	json_object_set_new(st, "readyReplicas", json_integer(create_deployment ? ready : 0));
+	if (create_deployment) {
+		mirror_condition(&conds, x->deployment, "Available", gen, now);
+		mirror_condition(&conds, x->deployment, "Progressing", gen, now);
+		if (x->deployment)
+			json_object_set_new(st, "deploymentName", json_string(meta_str(x->deployment, "name")));
+	}
+	if (conds && json_array_size(conds))
+		json_object_set(st, "conditions", conds);
+	if (x->service)
+		json_object_set_new(st, "serviceName", json_string(meta_str(x->service, "name")));
+	json_object_set_new(st, "observedGeneration", json_integer(gen));
+
+	if (old && json_equal((json_t *)old, st)) {
+		rc = SO_OK;
+		goto out;
+	}
+	/* A merge patch replaces arrays whole; fields we no longer report are nulled. */
+	json_t *body = json_deep_copy(st);
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)old, k, v) {
+		if (!json_object_get(body, k))
+			json_object_set_new(body, k, json_null());
+	}
+	patch = json_pack("{s:o}", "status", body);
+	struct kube_response resp = { 0 };
+	rc = patch ? kube_merge_patch(x->ctl->c, &KUBE_SPINAPPS, x->ns, x->name, "status", patch, NULL, &resp)
+		   : SO_E_NOMEM;
+	count_write(x->ctl, 1);
+	if (rc == SO_E_API_NOT_FOUND)
+		rc = SO_OK; /* deleted meanwhile */
+	if (rc)
+		api_error(x, "updating status", rc, &resp);
+	kube_response_free(&resp);
+out:
+	json_decref(conds);
+	json_decref(st);
+	json_decref(patch);
+	return rc;
+}
+
+/* An executor naming a RuntimeClass that does not exist: tell the app's users where its pods are stuck. */
+static void check_runtime_class(struct app_ctx *x)
+{
+	const json_t *dc = json_object_get(json_object_get(x->executor, "spec"), "deploymentConfig");
+	const char *rc_name = json_string_value(json_object_get(dc, "runtimeClassName"));
+	if (!rc_name || !*rc_name)
+		return;
+	json_t *rc = informer_get(x->ctl->runtimeclasses, NULL, rc_name);
+	if (!rc) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "SpinAppExecutor %s/%s uses RuntimeClass \"%s\", which does not exist", x->ns,
+			 spec_str(x->app, "executor"), rc_name);
+		warn_event(x, "RuntimeClassNotFound", msg);
+	}
+	json_decref(rc);
+}
+
+int reconcile_app(struct controller *ctl, const char *ns, const char *name)
+{
+	struct app_ctx x = { .ctl = ctl, .ns = ns, .name = name };
+	int rc = SO_OK;
+
+	x.app = informer_get(ctl->apps, ns, name);
+	if (!x.app || json_object_get(json_object_get(x.app, "metadata"), "deletionTimestamp"))
+		goto out; /* gone or going: the garbage collector removes what it owned */
+
+	const char *exec_name = spec_str(x.app, "executor");
+	x.executor = exec_name ? informer_get(ctl->executors, ns, exec_name) : NULL;
+	if (!x.executor) {
+		snprintf(x.err, sizeof x.err, "Could not find SpinAppExecutor %s/%s", ns, exec_name ? exec_name : "");
+		warn_event(&x, "MissingExecutor", x.err);
+		log_warn("spinapp", "%s/%s: %s", ns, name, x.err);
+		rc = SO_E_CONFIG; /* retried with backoff; the executor's arrival also requeues this app */
+		goto out;
+	}
+	int create_deployment = json_is_true(json_object_get(json_object_get(x.executor, "spec"), "createDeployment"));
+	if (create_deployment) {
+		check_runtime_class(&x);
+		rc = reconcile_deployment(&x);
+	} else {
+		rc = remove_deployment(&x);
+	}
+	if (rc)
+		goto out;
+
+	json_t *svc = NULL;
+	if ((rc = build_service(x.app, &svc, x.err, sizeof x.err))) {
+		rc = terminal(&x, "ReconcileFailed");
+		goto out;
+	}
+	rc = apply(&x, &KUBE_SERVICES, ctl->services, svc, &x.service);
+	json_decref(svc);
+	if (rc || (rc = reconcile_hpa(&x)))
+		goto out;
+	if ((rc = update_status(&x, create_deployment)))
+		goto out;
+	if (create_deployment)
+		rc = collect_secrets(&x);
+out:
+	json_decref(x.app);
+	json_decref(x.executor);
+	json_decref(x.deployment);
+	json_decref(x.service);
+	return rc;
+}

@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# The kustomize configuration in config/ against a real kube-apiserver: config/default renders into
+# exactly the expected objects and names, its CRDs are crds/*.yaml unchanged, the Deployment has the
+# flags, probes and hardening it should, server-side dry-run accepts every object, the ClusterRole and the
+# leader-election Role hold exactly the permissions docs/rbac.md lists (an extra permission fails), and,
+# once config/rbac is really applied in a throw-away namespace, `kubectl auth can-i` answers as the
+# operator's ServiceAccount what it should.
+#
+# Cleans up everything it created (the RBAC objects, its namespaces, the spin-operator Namespace when it
+# created it); leaves the CRDs as they were.
+#
+# Run by tests/run.sh with KUBECONFIG, PATH (.tools/bin) and REPO set; by hand:
+#   KUBECONFIG=$PWD/.cluster/kubeconfig PATH=$PWD/.tools/bin:$PATH REPO=$PWD bash tests/integration/config_kustomize.sh
+set -euo pipefail
+
+REPO=${REPO:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$REPO/tests/lib.sh"
+
+NS=spin-operator # config/default's namespace
+tmp=$(mktemp -d)
+created_ns=""    # spin-operator, when this suite created it for the dry-run
+vns=""           # the namespace of the RBAC variant
+overlay=$tmp/rbac-variant
+
+cleanup() {
+	if [ -n "$vns" ]; then
+		kubectl delete -k "$overlay" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+		kubectl delete namespace "$vns" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+	fi
+	if [ -n "$created_ns" ]; then
+		kubectl delete namespace "$created_ns" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# The ClusterRole's permissions as "apiGroup resource verb" triples (sorted): docs/rbac.md, one line each.
+MANAGER_RULES='
+core.spinkube.dev spinapps get
+core.spinkube.dev spinapps list
+core.spinkube.dev spinapps watch
+core.spinkube.dev spinapps update
+core.spinkube.dev spinapps patch
+core.spinkube.dev spinapps/status get
+core.spinkube.dev spinapps/status update
+core.spinkube.dev spinapps/status patch
+core.spinkube.dev spinappexecutors get
+core.spinkube.dev spinappexecutors list
+core.spinkube.dev spinappexecutors watch
+core.spinkube.dev spinappexecutors update
+core.spinkube.dev spinappexecutors patch
+core.spinkube.dev spinappexecutors/status get
+core.spinkube.dev spinappexecutors/status update
+core.spinkube.dev spinappexecutors/status patch
+core.spinkube.dev spinappexecutors/finalizers update
+apps deployments get
+apps deployments list
+apps deployments watch
+apps deployments create
+apps deployments update
+apps deployments patch
+apps deployments delete
+apps replicasets get
+apps replicasets list
+apps replicasets watch
+"" services get
+"" services list
+"" services watch
+"" services create
+"" services update
+"" services patch
+"" services delete
+"" secrets get
+"" secrets list
+"" secrets watch
+"" secrets create
+"" secrets update
+"" secrets patch
+"" secrets delete
+"" configmaps get
+"" configmaps list
+"" configmaps watch
+"" events create
+"" events patch
+events.k8s.io events create
+events.k8s.io events patch
+autoscaling horizontalpodautoscalers get
+autoscaling horizontalpodautoscalers list
+autoscaling horizontalpodautoscalers watch
+autoscaling horizontalpodautoscalers create
+autoscaling horizontalpodautoscalers update
+autoscaling horizontalpodautoscalers patch
+autoscaling horizontalpodautoscalers delete
+node.k8s.io runtimeclasses get
+node.k8s.io runtimeclasses list
+node.k8s.io runtimeclasses watch
+node.k8s.io runtimeclasses create
+node.k8s.io runtimeclasses update
+node.k8s.io runtimeclasses patch
+node.k8s.io runtimeclasses delete
+'
+LEADER_RULES='
+coordination.k8s.io leases get
+coordination.k8s.io leases create
+coordination.k8s.io leases update
+coordination.k8s.io leases patch
+"" events create
+"" events patch
+'
+
+# --- helpers (each returns the status of its check and explains a failure on stdout) ---------------
+
+render() { kubectl kustomize "$REPO/config/$1" >"$tmp/$1.yaml"; }
+
+# as_json <file>: the multi-document YAML file as a JSON array (kubectl does the YAML parsing).
+as_json() { kubectl create --dry-run=client -o json -f "$1" | jq -cs 'map(if .kind == "List" then .items[] else . end)'; }
+
+# obj <kind> [name]: the single rendered object of config/default with that kind (and name).
+obj() { jq -c --arg k "$1" --arg n "${2:-}" '[.[] | select(.kind == $k and ($n == "" or .metadata.name == $n))]
+	| if length == 1 then .[0] else error("\(length) objects of kind \($k)") end' "$tmp/default.json"; }
+
+objects_are() {
+	local got want
+	got=$(jq -r '.[] | "\(.kind)/\(.metadata.namespace // "-")/\(.metadata.name)"' "$tmp/default.json" | sort)
+	want=$(printf '%s\n' \
+		"ClusterRole/-/spin-operator-manager-role" \
+		"ClusterRoleBinding/-/spin-operator-manager-rolebinding" \
+		"CustomResourceDefinition/-/spinappexecutors.core.spinkube.dev" \
+		"CustomResourceDefinition/-/spinapps.core.spinkube.dev" \
+		"Deployment/$NS/spin-operator-controller-manager" \
+		"Namespace/-/$NS" \
+		"Role/$NS/spin-operator-leader-election-role" \
+		"RoleBinding/$NS/spin-operator-leader-election-rolebinding" \
+		"ServiceAccount/$NS/spin-operator-controller-manager" | sort)
+	[ "$got" = "$want" ] || { diff <(echo "$want") <(echo "$got"); return 1; }
+}
+
+crds_unchanged() {
+	local f name
+	for f in "$REPO"/crds/core.spinkube.dev_*.yaml; do
+		name=$(kubectl create --dry-run=client -o jsonpath='{.metadata.name}' -f "$f")
+		kubectl create --dry-run=client -o json -f "$f" | jq -S . >"$tmp/want.json"
+		obj CustomResourceDefinition "$name" | jq -S . >"$tmp/got.json"
+		diff -u "$tmp/want.json" "$tmp/got.json" | head -20
+		cmp -s "$tmp/want.json" "$tmp/got.json" || return 1
+	done
+}
+
+deployment_is_right() {
+	obj Deployment spin-operator-controller-manager | jq -e --arg ns "$NS" '
+		.spec.replicas == 1
+		and .spec.selector.matchLabels == {"control-plane": "controller-manager"}
+		and .spec.template.metadata.labels["control-plane"] == "controller-manager"
+		and .spec.template.spec.serviceAccountName == "spin-operator-controller-manager"
+		and (.spec.template.spec.containers | length) == 1
+		and (.spec.template.spec.containers[0] as $c
+			| $c.name == "manager"
+			and $c.image == "ghcr.io/spinkube/spin-operator-c:latest"
+			and ($c.args | sort) == (["--leader-elect", "--health-probe-bind-address=:8082", "--metrics-bind-address=:8443"] | sort)
+			and $c.livenessProbe.httpGet == {"path": "/healthz", "port": 8082}
+			and $c.readinessProbe.httpGet == {"path": "/readyz", "port": 8082}
+			and $c.resources.limits == {"cpu": "500m", "memory": "128Mi"}
+			and $c.resources.requests == {"cpu": "10m", "memory": "64Mi"}
+			and $c.securityContext.allowPrivilegeEscalation == false
+			and $c.securityContext.readOnlyRootFilesystem == true
+			and $c.securityContext.capabilities == {"drop": ["ALL"]}
+			and $c.securityContext.seccompProfile.type == "RuntimeDefault")
+		and .spec.template.spec.securityContext.runAsNonRoot == true
+		and .spec.template.spec.securityContext.seccompProfile.type == "RuntimeDefault"' >/dev/null ||
+		{ obj Deployment spin-operator-controller-manager | jq .spec.template.spec; return 1; }
+}
+
+# bindings_are_right: both bindings point at the prefixed roles and the prefixed ServiceAccount in $NS.
+bindings_are_right() {
+	local sa
+	sa=$(jq -nc --arg ns "$NS" '[{kind: "ServiceAccount", name: "spin-operator-controller-manager", namespace: $ns}]')
+	obj ClusterRoleBinding | jq -e --argjson sa "$sa" '.roleRef == {apiGroup: "rbac.authorization.k8s.io",
+		kind: "ClusterRole", name: "spin-operator-manager-role"} and .subjects == $sa' >/dev/null || { obj ClusterRoleBinding; return 1; }
+	obj RoleBinding | jq -e --argjson sa "$sa" '.roleRef == {apiGroup: "rbac.authorization.k8s.io",
+		kind: "Role", name: "spin-operator-leader-election-role"} and .subjects == $sa' >/dev/null || { obj RoleBinding; return 1; }
+}
+
+# rules_are <kind> <triples>: the role's rules grant exactly these (apiGroup, resource, verb) triples, with no
+# resourceNames, nonResourceURLs, wildcards or aggregation (any of which would widen them).
+rules_are() {
+	local role got want
+	role=$(obj "$1")
+	jq -e '(has("aggregationRule") | not) and ([.rules[] | has("resourceNames") or has("nonResourceURLs")] | any | not)
+		and ([.rules[] | .apiGroups[], .resources[], .verbs[] | select(test("\\*"))] | length == 0)' <<<"$role" >/dev/null ||
+		{ echo "wildcards, resourceNames, nonResourceURLs or aggregation in: $role"; return 1; }
+	got=$(jq -r '.rules[] | .apiGroups[] as $g | .resources[] as $r | .verbs[] as $v
+		| "\(if $g == "" then "\"\"" else $g end) \($r) \($v)"' <<<"$role" | sort)
+	want=$(grep -v '^$' <<<"$2" | sort)
+	[ "$got" = "$want" ] || { echo "diff want got:"; diff <(echo "$want") <(echo "$got"); return 1; }
+	# and no triple granted twice (a duplicate rule is harmless but means the file drifted from the doc)
+	[ "$(uniq -d <<<"$got")" = "" ] || { echo "granted twice: $(uniq -d <<<"$got")"; return 1; }
+}
+
+# doc_triples <heading prefix>: the (apiGroup, resource, verb) triples of the table under the docs/rbac.md
+# heading that starts with the prefix (rows "| `group` | `resource` | verb, verb | ...").
+doc_triples() {
+	awk -v h="$1" 'index($0, h) == 1 { on = 1; next } /^## / { on = 0 }
+		on && /^\| `/ {
+			split($0, c, "|"); g = c[2]; r = c[3]; v = c[4]
+			gsub(/[ `]/, "", g); gsub(/[ `]/, "", r); gsub(/ /, "", v)
+			n = split(v, vs, ",")
+			for (i = 1; i <= n; i++) print g " " r " " vs[i]
+		}' "$REPO/docs/rbac.md" | sort
+}
+
+# doc_matches <kind> <heading prefix>: docs/rbac.md's table equals the rendered role's rules.
+doc_matches() {
+	local got want
+	want=$(obj "$1" | jq -r '.rules[] | .apiGroups[] as $g | .resources[] as $r | .verbs[] as $v
+		| "\(if $g == "" then "\"\"" else $g end) \($r) \($v)"' | sort)
+	got=$(doc_triples "$2")
+	[ -n "$got" ] || { echo "no table under '$2' in docs/rbac.md"; return 1; }
+	[ "$got" = "$want" ] || { echo "diff role docs:"; diff <(echo "$want") <(echo "$got"); return 1; }
+}
+
+rules_commented() {
+	# every rule in the two role files is preceded by a comment saying what uses it
+	local f
+	for f in role.yaml leader_election_role.yaml; do
+		awk -v f="$f" '/^- apiGroups:/ && prev !~ /^#/ { print f ": rule without comment: " $0; bad = 1 }
+			{ prev = $0 } END { exit bad }' "$REPO/config/rbac/$f" || return 1
+	done
+}
+
+create_namespace() { jq -c '.[] | select(.kind == "Namespace")' "$tmp/default.json" | kubectl apply -f -; }
+
+dry_run_default() {
+	local out
+	out=$(kubectl apply --dry-run=server -k "$REPO/config/default" 2>&1) || { echo "$out"; return 1; }
+	echo "$out"
+	# nine objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
+	# Namespace made without `kubectl apply` (if one existed already) is not about the manifests
+	[ "$(grep -c '(server dry run)$' <<<"$out")" = 9 ] || return 1
+	! grep -i 'warning' <<<"$out" | grep -v 'missing the kubectl.kubernetes.io/last-applied-configuration annotation'
+
+}
+
+namespace_restricted() {
+	obj Namespace | jq -e '.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"' >/dev/null
+}
+
+write_overlay() {
+	mkdir -p "$overlay"
+	# kustomize takes only relative paths to other roots
+	cat >"$overlay/kustomization.yaml" <<-EOF
+		apiVersion: kustomize.config.k8s.io/v1beta1
+		kind: Kustomization
+		namespace: $vns
+		namePrefix: $vns-
+		resources:
+		- $(realpath --relative-to="$overlay" "$REPO/config/rbac")
+	EOF
+}
+
+# can <yes|no> <verb> <resource> [flags...]: kubectl auth can-i as the variant's ServiceAccount.
+can() {
+	local want=$1 got
+	shift
+	got=$(kubectl auth can-i --as="system:serviceaccount:$vns:$vns-controller-manager" "$@" 2>/dev/null) || true
+	[ "$got" = "$want" ] || { echo "kubectl auth can-i $*: got '$got', want '$want'"; return 1; }
+}
+
+# cans <yes|no> "<verb> <resource> [flags...]"...: can for each (space-separated) spec.
+cans() {
+	local want=$1 spec
+	shift
+	for spec in "$@"; do
+		# shellcheck disable=SC2086 # the spec is split into words on purpose
+		can "$want" $spec || return 1
+	done
+}
+
+# gone <object>...: none of the objects exists any more.
+gone() {
+	local o
+	for o in "$@"; do
+		! kubectl get "$o" >/dev/null 2>&1 || { echo "$o still exists"; return 1; }
+	done
+}
+
+crds_state() { kubectl get crd spinapps.core.spinkube.dev spinappexecutors.core.spinkube.dev -o name 2>/dev/null | sort; }
+
+crds_before=$(crds_state)
+
+# --- render ------------------------------------------------------------------------------------------
+
+for d in crd rbac manager default; do
+	t_check "kubectl kustomize config/$d renders" render "$d"
+done
+as_json "$tmp/default.yaml" >"$tmp/default.json" || {
+	t_fail "the rendered config/default parses"
+	exit 1
+}
+t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRole(+Binding), Role(+Binding), Deployment with the spin-operator names" objects_are
+t_check "config/default: the CRDs are crds/*.yaml unchanged" crds_unchanged
+t_check "config/default: Deployment runs the placeholder image with the flags, probes on :8082, resources and hardening" deployment_is_right
+t_check "config/default: bindings name the prefixed roles and ServiceAccount in $NS" bindings_are_right
+t_check "config/default: Namespace enforces the restricted Pod Security Standard" namespace_restricted
+t_check "ClusterRole spin-operator-manager-role grants exactly the documented rules" rules_are ClusterRole "$MANAGER_RULES"
+t_check "Role spin-operator-leader-election-role grants exactly leases get/create/update/patch and events create/patch" \
+	rules_are Role "$LEADER_RULES"
+t_check "every rule in config/rbac carries a comment naming its user" rules_commented
+t_check "docs/rbac.md's ClusterRole table lists exactly the ClusterRole's rules" \
+	doc_matches ClusterRole '## ClusterRole '
+t_check "docs/rbac.md's leader-election table lists exactly the Role's rules" \
+	doc_matches Role '## Role '
+
+# --- server-side dry-run -----------------------------------------------------------------------------
+
+# (t_check runs its command in a subshell, so created_ns is set out here)
+if kubectl get namespace "$NS" >/dev/null 2>&1; then
+	t_ok "Namespace $NS exists already (left alone)"
+else
+	created_ns=$NS
+	t_check "create Namespace $NS for real (from the rendered manifest)" create_namespace
+fi
+t_check "kubectl apply --dry-run=server -k config/default accepts all 9 objects without warnings" dry_run_default
+if [ -n "$created_ns" ]; then
+	t_check "delete Namespace $NS again" kubectl delete namespace "$NS" --timeout=60s
+	t_check "Namespace $NS is gone" retry 30 gone namespace/"$NS"
+	created_ns=""
+fi
+
+# --- RBAC for real (a throw-away variant: namespace and name prefix cfg-rbac-<n>) ---------------------
+
+vns=$(t_ns cfg-rbac) || {
+	t_fail "create a test namespace"
+	exit 1
+}
+write_overlay
+t_check "apply config/rbac for real as variant $vns" kubectl apply -k "$overlay"
+
+t_check "can list spinapps in all namespaces" can yes list spinapps.core.spinkube.dev --all-namespaces
+t_check "can watch spinapps in all namespaces" can yes watch spinapps.core.spinkube.dev --all-namespaces
+t_check "can patch spinapps" can yes patch spinapps.core.spinkube.dev -n default
+t_check "can update spinapps/status" can yes update spinapps.core.spinkube.dev --subresource=status -n default
+t_check "can update spinappexecutors (finalizer)" can yes update spinappexecutors.core.spinkube.dev -n default
+t_check "can update spinappexecutors/finalizers" can yes update spinappexecutors.core.spinkube.dev --subresource=finalizers -n default
+t_check "can patch spinappexecutors/status" can yes patch spinappexecutors.core.spinkube.dev --subresource=status -n default
+t_check "can create and delete deployments" cans yes "create deployments.apps -n default" "delete deployments.apps -n default"
+t_check "can list replicasets in all namespaces" can yes list replicasets.apps --all-namespaces
+t_check "can delete services and secrets" cans yes "delete services -n default" "delete secrets -n default"
+t_check "can get configmaps" can yes get configmaps -n default
+t_check "can create core and events.k8s.io events" cans yes "create events -n default" "create events.events.k8s.io -n default"
+t_check "can create and delete horizontalpodautoscalers" cans yes "create horizontalpodautoscalers.autoscaling -n default" "delete horizontalpodautoscalers.autoscaling -n default"
+t_check "can create and delete runtimeclasses" cans yes "create runtimeclasses.node.k8s.io" "delete runtimeclasses.node.k8s.io"
+t_check "can create and update leases in its own namespace" cans yes "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns"
+
+t_check "cannot delete spinapps" can no delete spinapps.core.spinkube.dev -n default
+t_check "cannot create spinapps" can no create spinapps.core.spinkube.dev -n default
+t_check "cannot create or delete spinappexecutors" cans no "create spinappexecutors.core.spinkube.dev -n default" "delete spinappexecutors.core.spinkube.dev -n default"
+t_check "cannot create configmaps" can no create configmaps -n default
+t_check "cannot list pods" can no list pods --all-namespaces
+t_check "cannot delete replicasets" can no delete replicasets.apps -n default
+t_check "cannot delete events" can no delete events -n default
+t_check "cannot create leases outside its namespace" can no create leases.coordination.k8s.io -n default
+t_check "cannot delete leases (not even its own)" can no delete leases.coordination.k8s.io -n "$vns"
+t_check "cannot touch RBAC, nodes or webhooks" cans no "create clusterrolebindings.rbac.authorization.k8s.io" "get nodes" "create mutatingwebhookconfigurations.admissionregistration.k8s.io"
+t_check "cannot do everything ('*' '*')" can no '*' '*' --all-namespaces
+
+# --- cleanup -----------------------------------------------------------------------------------------
+
+t_check "delete the RBAC variant" kubectl delete -k "$overlay" --timeout=60s
+t_check "its ClusterRole and ClusterRoleBinding are gone" \
+	gone clusterrole/"$vns-manager-role" clusterrolebinding/"$vns-manager-rolebinding"
+t_check "delete the test namespace" kubectl delete namespace "$vns" --timeout=60s
+t_check "test namespace is gone" retry 30 gone namespace/"$vns"
+vns=""
+t_check "the CRDs are left as they were" test "$(crds_state)" = "$crds_before"
+exit 0
