@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 #include "controller/controller.h"
+#include "health.h"
 #include "kube/api.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "render.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -41,12 +43,15 @@ struct options {
 	long workers;
 	double resync_s;
 	double shutdown_s;
+	const char *health_addr;
+	const char *metrics_addr;
 };
 
 static const char usage[] =
 	"Usage: spin-operator [flags]\n"
 	"\n"
 	"Runs SpinKube's SpinApp and SpinAppExecutor controllers against a Kubernetes cluster.\n"
+	"To print the objects for SpinApp manifests without a cluster, see spin-operator render --help.\n"
 	"\n"
 	"Flags:\n"
 	"  --kubeconfig PATH        kubeconfig to use; otherwise $KUBECONFIG, then in-cluster service account,\n"
@@ -60,6 +65,10 @@ static const char usage[] =
 	"  --resync-period SECONDS  reconcile every object again this often (default 36000; 0 disables)\n"
 	"  --shutdown-timeout SECONDS\n"
 	"                           on SIGTERM, how long in-flight reconciles may finish (default 30)\n"
+	"  --health-probe-bind-address ADDR\n"
+	"                           [host]:port serving /healthz and /readyz (default :8082; 0 disables)\n"
+	"  --metrics-bind-address ADDR\n"
+	"                           [host]:port serving Prometheus /metrics over HTTP (default :8080; 0 disables)\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --log-format FORMAT      text or json (default text)\n"
 	"  --version                print the version and exit\n"
@@ -130,7 +139,7 @@ static int wait_shutdown(double seconds)
 static int parse_flags(int argc, char **argv, struct options *o)
 {
 	enum { F_KUBECONFIG = 1, F_CONTEXT, F_NAMESPACE, F_QPS, F_BURST, F_LOG_LEVEL, F_LOG_FORMAT, F_VERSION,
-	       F_WORKERS, F_RESYNC, F_SHUTDOWN };
+	       F_WORKERS, F_RESYNC, F_SHUTDOWN, F_HEALTH, F_METRICS };
 	static const struct option longopts[] = {
 		{ "kubeconfig", required_argument, NULL, F_KUBECONFIG },
 		{ "context", required_argument, NULL, F_CONTEXT },
@@ -143,6 +152,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		{ "max-concurrent-reconciles", required_argument, NULL, F_WORKERS },
 		{ "resync-period", required_argument, NULL, F_RESYNC },
 		{ "shutdown-timeout", required_argument, NULL, F_SHUTDOWN },
+		{ "health-probe-bind-address", required_argument, NULL, F_HEALTH },
+		{ "metrics-bind-address", required_argument, NULL, F_METRICS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -154,6 +165,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	o->workers = 4;
 	o->resync_s = 36000;
 	o->shutdown_s = 30;
+	o->health_addr = ":8082";
+	o->metrics_addr = ":8080";
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case F_KUBECONFIG: o->kubeconfig = optarg; break;
@@ -190,6 +203,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			break;
+		case F_HEALTH: o->health_addr = optarg; break;
+		case F_METRICS: o->metrics_addr = optarg; break;
 		case F_LOG_LEVEL:
 			if (log_parse_level(optarg, &level)) {
 				fprintf(stderr, "spin-operator: --log-level: \"%s\" is not debug, info, warn or error\n", optarg);
@@ -214,6 +229,33 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		return 2;
 	}
 	return 0;
+}
+
+static int ready(void *ud, char *why, size_t whylen)
+{
+	if (controller_ready(ud))
+		return 1;
+	snprintf(why, whylen, "informers: caches not synced");
+	return 0;
+}
+
+static void metrics(void *ud, struct buf *out)
+{
+	if (controller_ready(ud))
+		controller_metrics(ud, out);
+}
+
+/* Starts one of the HTTP endpoints; a bind failure is fatal (the orchestrator's probes would fail anyway). */
+static int start_endpoint(const char *what, const char *addr, struct health_handlers *h, struct health_server **out)
+{
+	char err[256] = "";
+	unsigned short port = 0;
+	int rc = health_server_start(addr, h, out, &port, err, sizeof err);
+	if (rc)
+		log_error("main", "%s: %s", what, err);
+	else if (*out)
+		log_info("main", "%s listening on %s (port %u)", what, addr, port);
+	return rc;
 }
 
 /* Retries /version with backoff until it answers or shutdown is requested. */
@@ -247,11 +289,14 @@ int main(int argc, char **argv)
 	struct kube_client *client = NULL;
 	struct kube_client_opts copts;
 	struct controller *ctl = NULL;
+	struct health_server *health = NULL, *metrics_srv = NULL;
 	char err[512] = "";
 	sigset_t sigs;
 	pthread_t sigthread;
 	int exit_code = 1, rc;
 
+	if (argc > 1 && !strcmp(argv[1], "render"))
+		return render_main(argc - 1, argv + 1);
 	rc = parse_flags(argc, argv, &o);
 	if (rc)
 		return rc == 1 ? 0 : rc;
@@ -269,6 +314,7 @@ int main(int argc, char **argv)
 	pthread_detach(sigthread);
 
 	log_info("main", "spin-operator %s starting", SPIN_OPERATOR_VERSION);
+
 	if ((rc = kube_config_load(o.kubeconfig, o.context, &cfg, err, sizeof err))) {
 		log_error("main", "%s", err);
 		goto out;
@@ -282,15 +328,20 @@ int main(int argc, char **argv)
 		log_error("main", "%s", err);
 		goto out;
 	}
-	if ((rc = check_server(client))) {
-		exit_code = rc == SO_E_CANCELLED ? 0 : 1;
-		goto out;
-	}
-
+	/* The controller does no I/O until started; the endpoints can serve /healthz (and an unready /readyz)
+	 * while the API server is still out of reach. */
 	struct controller_opts ko = { .namespace = o.namespace, .app_workers = (int)o.workers, .resync_s = o.resync_s,
 				      .ca_bundle = spin_ca_bundle, .ca_bundle_len = spin_ca_bundle_len };
 	if ((rc = controller_new(client, &ko, &ctl))) {
 		log_error("main", "cannot set up the controllers: %s", so_strerror(rc));
+		goto out;
+	}
+	struct health_handlers hh = { ready, NULL, ctl }, mh = { NULL, metrics, ctl };
+	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
+	    start_endpoint("metrics", o.metrics_addr, &mh, &metrics_srv))
+		goto out;
+	if ((rc = check_server(client))) {
+		exit_code = rc == SO_E_CANCELLED ? 0 : 1;
 		goto out;
 	}
 	struct timespec t0, t1;
@@ -313,6 +364,8 @@ int main(int argc, char **argv)
 	controller_stop(ctl, o.shutdown_s);
 	exit_code = 0;
 out:
+	health_server_stop(health);
+	health_server_stop(metrics_srv);
 	controller_free(ctl);
 	kube_client_free(client);
 	kube_config_free(&cfg);

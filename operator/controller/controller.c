@@ -243,6 +243,7 @@ static void work(struct controller *ctl, struct queue *q, int executor)
 		if (rc == SO_OK)
 			rc = executor ? reconcile_executor(ctl, k.ns, k.name) : reconcile_app(ctl, k.ns, k.name);
 		atomic_fetch_add(executor ? &ctl->executor_reconciles : &ctl->reconciles, 1);
+		atomic_fetch_add(&ctl->results[executor][rc < 0], 1);
 		if (rc < 0) {
 			atomic_fetch_add(&ctl->reconcile_errors, 1);
 			if (rc != SO_E_CANCELLED)
@@ -402,6 +403,7 @@ int controller_start(struct controller *ctl, double timeout_s)
 	if (pthread_create(&ctl->exec_worker, NULL, exec_worker, ctl))
 		return SO_E_NOMEM;
 	ctl->started = 1;
+	atomic_store(&ctl->ready, 1);
 	if (ctl->o.resync_s > 0 && pthread_create(&ctl->resync_thread, NULL, resync, ctl) == 0)
 		ctl->started = 2;
 	return SO_OK;
@@ -413,6 +415,7 @@ void controller_stop(struct controller *ctl, double grace_s)
 
 	if (!ctl || !ctl->app_q || !ctl->exec_q)
 		return;
+	atomic_store(&ctl->ready, 0);
 	pthread_mutex_lock(&ctl->stop_mu);
 	ctl->stopping = 1;
 	pthread_cond_broadcast(&ctl->stop_cv);
@@ -492,4 +495,61 @@ void controller_get_stats(struct controller *ctl, struct controller_stats *out)
 	out->skipped_applies = atomic_load(&ctl->skipped_applies);
 	out->apps = ctl->apps ? informer_count(ctl->apps) : 0;
 	out->executors = ctl->executors ? informer_count(ctl->executors) : 0;
+}
+
+int controller_ready(struct controller *ctl)
+{
+	return atomic_load(&ctl->ready);
+}
+
+void controller_metrics(struct controller *ctl, struct buf *out)
+{
+	static const char *const names[2] = { "spinapp", "spinappexecutor" };
+	struct queue *queues[2] = { ctl->app_q, ctl->exec_q };
+	struct informer *all[NINFORMERS];
+
+	buf_appends(out, "# HELP controller_runtime_reconcile_total Total number of reconciliations per controller.\n"
+			 "# TYPE controller_runtime_reconcile_total counter\n");
+	for (int c = 0; c < 2; c++) {
+		buf_appendf(out, "controller_runtime_reconcile_total{controller=\"%s\",result=\"success\"} %lu\n",
+			    names[c], atomic_load(&ctl->results[c][0]));
+		buf_appendf(out, "controller_runtime_reconcile_total{controller=\"%s\",result=\"error\"} %lu\n",
+			    names[c], atomic_load(&ctl->results[c][1]));
+	}
+	buf_appends(out, "# HELP controller_runtime_reconcile_errors_total Total number of reconciliation errors per "
+			 "controller.\n# TYPE controller_runtime_reconcile_errors_total counter\n");
+	for (int c = 0; c < 2; c++)
+		buf_appendf(out, "controller_runtime_reconcile_errors_total{controller=\"%s\"} %lu\n", names[c],
+			    atomic_load(&ctl->results[c][1]));
+	buf_appends(out, "# HELP workqueue_depth Current depth of the work queue.\n# TYPE workqueue_depth gauge\n");
+	for (int c = 0; c < 2; c++)
+		buf_appendf(out, "workqueue_depth{name=\"%s\",controller=\"%s\"} %zu\n", names[c], names[c],
+			    queue_len(queues[c]) + queue_delayed(queues[c]));
+	buf_appendf(out,
+		    "# HELP spin_operator_api_writes_total Create, apply, update, patch and delete requests made.\n"
+		    "# TYPE spin_operator_api_writes_total counter\nspin_operator_api_writes_total %lu\n"
+		    "# HELP spin_operator_applies_skipped_total Applies skipped because the cache already matched.\n"
+		    "# TYPE spin_operator_applies_skipped_total counter\nspin_operator_applies_skipped_total %lu\n",
+		    atomic_load(&ctl->writes), atomic_load(&ctl->skipped_applies));
+	buf_appends(out, "# HELP spin_operator_cached_objects Objects held in the informer caches.\n"
+			 "# TYPE spin_operator_cached_objects gauge\n");
+	informers(ctl, all);
+	for (int i = 0; i < NINFORMERS; i++) {
+		if (all[i])
+			buf_appendf(out, "spin_operator_cached_objects{resource=\"%s\"} %zu\n", informer_resource(all[i])->plural,
+				    informer_count(all[i]));
+	}
+	static const char *const stat_names[] = { "lists", "watches", "events", "relists_gone", "failures" };
+	for (int k = 0; k < 5; k++) {
+		buf_appendf(out, "# TYPE spin_operator_informer_%s_total counter\n", stat_names[k]);
+		for (int i = 0; i < NINFORMERS; i++) {
+			struct informer_stats st;
+			if (!all[i])
+				continue;
+			informer_get_stats(all[i], &st);
+			unsigned long v[] = { st.lists, st.watches, st.events, st.relists_gone, st.failures };
+			buf_appendf(out, "spin_operator_informer_%s_total{resource=\"%s\"} %lu\n", stat_names[k],
+				    informer_resource(all[i])->plural, v[k]);
+		}
+	}
 }

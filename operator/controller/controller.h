@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "kube/client.h"
+#include "util/buf.h"
 
 struct controller;
 
@@ -50,5 +51,12 @@ struct controller_stats {
 	size_t apps, executors;         /* objects cached */
 };
 void controller_get_stats(struct controller *ctl, struct controller_stats *out);
+
+/* Non-zero once every cache has synced and the workers run. */
+int controller_ready(struct controller *ctl);
+
+/* Prometheus text: controller-runtime's reconcile and workqueue metric names where one exists (so existing
+ * dashboards keep working), spin_operator_* for the rest. */
+void controller_metrics(struct controller *ctl, struct buf *out);
 
 #endif

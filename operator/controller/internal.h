@@ -41,7 +41,9 @@ struct controller {
 	pthread_mutex_t known_mu;
 	json_t *known_ca; /* "ns/name" of CA Secrets known to exist */
 
+	atomic_int ready;
 	atomic_ulong reconciles, reconcile_errors, executor_reconciles, writes, skipped_applies;
+	atomic_ulong results[2][2]; /* [app, executor][success, error] */
 };
 
 /* spinapp.c / executor.c: reconcile one "namespace/name" key. 0, RECONCILE_TERMINAL, or a negative so_err. */

@@ -61,13 +61,16 @@ static int fetch_refs(struct app_ctx *x, json_t *refs)
 	json_t *secret_names = NULL, *cm_names = NULL, *name;
 	size_t i;
 	int rc = build_runtime_config_refs(x->app, &secret_names, &cm_names);
-	json_t *secrets = json_object(), *cms = json_object();
+	json_t *secrets = NULL, *cms = NULL;
 
-	if (rc || !secrets || !cms || json_object_set_new(refs, "secrets", secrets) ||
-	    json_object_set_new(refs, "configmaps", cms)) {
-		rc = rc ? rc : SO_E_NOMEM;
+	/* refs owns both maps from here on (json_object_set_new takes the reference even when it fails). */
+	if (!rc && (json_object_set_new(refs, "secrets", json_object()) ||
+		    json_object_set_new(refs, "configmaps", json_object())))
+		rc = SO_E_NOMEM;
+	if (rc)
 		goto out;
-	}
+	secrets = json_object_get(refs, "secrets");
+	cms = json_object_get(refs, "configmaps");
 	for (int kind = 0; kind < 2 && !rc; kind++) {
 		json_t *names = kind == 0 ? secret_names : cm_names;
 		json_t *into = kind == 0 ? secrets : cms;

@@ -522,6 +522,11 @@ json_t *informer_list(struct informer *inf)
 	return arr;
 }
 
+const struct kube_resource *informer_resource(const struct informer *inf)
+{
+	return inf->opts.resource;
+}
+
 size_t informer_count(struct informer *inf)
 {
 	pthread_rwlock_rdlock(&inf->store_mu);

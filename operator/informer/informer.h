@@ -71,6 +71,7 @@ json_t *informer_get(struct informer *inf, const char *ns, const char *name);
 /* A new JSON array holding a reference to every cached object. */
 json_t *informer_list(struct informer *inf);
 size_t informer_count(struct informer *inf);
+const struct kube_resource *informer_resource(const struct informer *inf);
 void informer_get_stats(struct informer *inf, struct informer_stats *out);
 /* The resourceVersion the informer is current at (malloc'd), or NULL before the first list. */
 char *informer_resource_version(struct informer *inf);

@@ -1,0 +1,30 @@
+/*
+ * The probe and metrics endpoints, plain HTTP on libmicrohttpd (controller-runtime's --health-probe-bind-address
+ * and --metrics-bind-address):
+ *   GET /healthz  200 "ok" while the process serves requests
+ *   GET /readyz   200 "ok" once ready() says so (caches synced), else 500 with the failing check
+ *   GET /metrics  Prometheus text exposition written by metrics()
+ * Anything else is 404; request bodies are refused. An address is "[host]:port" (":8082" binds every IPv4
+ * interface, port 0 picks a free port) or "0" to disable the server.
+ */
+#ifndef SO_HEALTH_H
+#define SO_HEALTH_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+struct health_server;
+
+struct health_handlers {
+	int (*ready)(void *ud, char *why, size_t whylen); /* non-zero when ready; else fills why */
+	void (*metrics)(void *ud, struct buf *out);        /* appends the exposition text */
+	void *ud;
+};
+
+/* Starts a server on addr; *out stays NULL when addr is "0". *port receives the bound port. */
+int health_server_start(const char *addr, const struct health_handlers *h, struct health_server **out,
+			unsigned short *port, char *err, size_t errlen);
+void health_server_stop(struct health_server *s);
+
+#endif
