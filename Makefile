@@ -11,6 +11,7 @@
 #   tests/integration/test_*.c         one cmocka binary each, run against the local control plane
 #   tests/integration/*.sh             shell suites, run against the local control plane
 #   tests/fuzz/fuzz_*.c                one libFuzzer target each (clang), corpus in tests/fuzz/corpus/<name>/
+#   tests/bench/bench_*.c, *.sh         benchmark programs and scripts, run by `make bench` (never by make test)
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -58,6 +59,8 @@ OPERATOR := $(BUILD)/bin/spin-operator
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/test_*.c))
 TEST_BINS := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(INTEG_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(wildcard tests/support/*.c)
 
 FUZZ_CC ?= clang
@@ -150,6 +153,10 @@ test-integration: tools test-bins
 
 test-fuzz: fuzz-bins
 	@BUILD=$(BUILD) tests/run.sh fuzz
+
+# Benchmarks: figures go to docs/performance.md with the command that produced them. Not part of make test.
+bench: deps tools build $(BENCH_BINS)
+	@BUILD=$(BUILD) tests/bench/run.sh
 
 cluster-up: deps tools
 	@tests/cluster/up.sh

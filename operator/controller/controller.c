@@ -531,6 +531,15 @@ void controller_metrics(struct controller *ctl, struct buf *out)
 		    "# HELP spin_operator_applies_skipped_total Applies skipped because the cache already matched.\n"
 		    "# TYPE spin_operator_applies_skipped_total counter\nspin_operator_applies_skipped_total %lu\n",
 		    atomic_load(&ctl->writes), atomic_load(&ctl->skipped_applies));
+	struct kube_client_stats cs;
+	kube_client_get_stats(ctl->c, &cs);
+	buf_appends(out, "# HELP rest_client_requests_total Requests sent to the API server, by method (WATCH: list/watch "
+			 "streams).\n# TYPE rest_client_requests_total counter\n");
+	for (int m = 0; m < KUBE_NMETHODS; m++)
+		buf_appendf(out, "rest_client_requests_total{method=\"%s\"} %lu\n", kube_method_name((enum kube_method)m),
+			    cs.requests[m]);
+	buf_appendf(out, "# TYPE spin_operator_api_request_failures_total counter\nspin_operator_api_request_failures_total %lu\n",
+		    cs.failures);
 	buf_appends(out, "# HELP spin_operator_cached_objects Objects held in the informer caches.\n"
 			 "# TYPE spin_operator_cached_objects gauge\n");
 	informers(ctl, all);

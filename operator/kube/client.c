@@ -51,6 +51,8 @@ struct kube_client {
 	struct ratelimit rate;
 
 	atomic_int cancelled;
+	atomic_ulong requests[KUBE_NMETHODS];
+	atomic_ulong failures;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -285,6 +287,31 @@ const char *kube_client_namespace(const struct kube_client *c)
 	return c->namespace;
 }
 
+static enum kube_method method_of(const char *method, int stream)
+{
+	if (stream)
+		return KUBE_LIST_WATCH;
+	static const char *const names[] = { "GET", NULL, "POST", "PUT", "PATCH", "DELETE" };
+	for (int i = 0; i < 6; i++) {
+		if (names[i] && !strcmp(method, names[i]))
+			return (enum kube_method)i;
+	}
+	return KUBE_OTHER;
+}
+
+const char *kube_method_name(enum kube_method m)
+{
+	static const char *const names[KUBE_NMETHODS] = { "GET", "WATCH", "POST", "PUT", "PATCH", "DELETE", "OTHER" };
+	return (unsigned)m < KUBE_NMETHODS ? names[m] : "OTHER";
+}
+
+void kube_client_get_stats(struct kube_client *c, struct kube_client_stats *out)
+{
+	for (int i = 0; i < KUBE_NMETHODS; i++)
+		out->requests[i] = atomic_load(&c->requests[i]);
+	out->failures = atomic_load(&c->failures);
+}
+
 void kube_response_free(struct kube_response *r)
 {
 	if (!r)
@@ -510,6 +537,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 		curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 
+	atomic_fetch_add(&c->requests[method_of(method, on_data != NULL)], 1);
 	CURLcode cc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->http_code);
 	long version = 0;
@@ -555,6 +583,8 @@ out:
 	}
 	if (rc && !resp->message)
 		set_message(resp, "%s", so_strerror(rc));
+	if (rc && rc != SO_E_CANCELLED)
+		atomic_fetch_add(&c->failures, 1);
 	return rc;
 }
 

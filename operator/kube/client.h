@@ -46,6 +46,15 @@ void kube_client_free(struct kube_client *c);
 void kube_client_cancel(struct kube_client *c);
 int kube_client_cancelled(const struct kube_client *c);
 
+/* Requests sent (each attempt counts; watches are GET streams), by method, and those that failed. */
+enum kube_method { KUBE_GET, KUBE_LIST_WATCH, KUBE_POST, KUBE_PUT, KUBE_PATCH, KUBE_DELETE, KUBE_OTHER, KUBE_NMETHODS };
+struct kube_client_stats {
+	unsigned long requests[KUBE_NMETHODS];
+	unsigned long failures; /* transport errors and non-2xx answers */
+};
+void kube_client_get_stats(struct kube_client *c, struct kube_client_stats *out);
+const char *kube_method_name(enum kube_method m);
+
 /* The configured default namespace (kubeconfig context or in-cluster namespace file). */
 const char *kube_client_namespace(const struct kube_client *c);
 
