@@ -1,0 +1,1204 @@
+/*
+ * AdmissionReview decoding, dispatch and encoding, and the pieces of apimachinery and controller-runtime the
+ * rules need to answer exactly as upstream does: field.ErrorList rendering, apierrors.NewInvalid's Status, Go's
+ * %q and encoding/json string forms, and encoding/json's type errors. See admission.h and
+ * docs/internals/webhook-admission.md.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build/build.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "webhook/admission.h"
+#include "webhook/jsonpatch.h"
+
+#define REVIEW_API_VERSION "admission.k8s.io/v1"
+#define REVIEW_KIND "AdmissionReview"
+#define MSG_CAP 4096            /* one error message (Errored / Denied text) */
+#define SHOWN_VALUE_MAX 64      /* how much of a rejected value a 400 message quotes */
+#define NO_CONTENT "there is no content to decode" /* controller-runtime's Decoder, for an empty RawExtension */
+
+/* ======================================================================================================
+ * Endpoints
+ * ====================================================================================================== */
+
+static const struct {
+	const char *path, *webhook;
+} endpoints[] = {
+	[MUTATE_SPINAPP] = { ADMISSION_PATH_MUTATE_SPINAPP, "mspinapp.kb.io" },
+	[VALIDATE_SPINAPP] = { ADMISSION_PATH_VALIDATE_SPINAPP, "vspinapp.kb.io" },
+	[MUTATE_EXECUTOR] = { ADMISSION_PATH_MUTATE_EXECUTOR, "mspinappexecutor.kb.io" },
+	[VALIDATE_EXECUTOR] = { ADMISSION_PATH_VALIDATE_EXECUTOR, "vspinappexecutor.kb.io" },
+};
+
+#define N_ENDPOINTS (sizeof endpoints / sizeof endpoints[0])
+
+const char *admission_path(enum admission_endpoint ep)
+{
+	return (size_t)ep < N_ENDPOINTS ? endpoints[ep].path : NULL;
+}
+
+const char *admission_webhook_name(enum admission_endpoint ep)
+{
+	return (size_t)ep < N_ENDPOINTS ? endpoints[ep].webhook : NULL;
+}
+
+int admission_endpoint_for_path(const char *path, enum admission_endpoint *ep)
+{
+	for (size_t i = 0; path && i < N_ENDPOINTS; i++) {
+		if (strcmp(path, endpoints[i].path) == 0) {
+			*ep = (enum admission_endpoint)i;
+			return SO_OK;
+		}
+	}
+	return SO_E_INVAL;
+}
+
+/* ======================================================================================================
+ * Go string forms
+ * ====================================================================================================== */
+
+/* utf8.DecodeRuneInString: the rune at s (n > 0 bytes left) and its width; invalid input gives (-1, 1). */
+static long decode_rune(const unsigned char *s, size_t n, size_t *width)
+{
+	unsigned c = s[0];
+	unsigned lo = 0x80, hi = 0xBF;
+	size_t need;
+	long r;
+
+	*width = 1;
+	if (c < 0x80)
+		return (long)c;
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 1;
+		r = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 2;
+		r = c & 0x0F;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 3;
+		r = c & 0x07;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return -1;
+	}
+	if (n < need + 1)
+		return -1;
+	for (size_t i = 1; i <= need; i++) {
+		unsigned b = s[i];
+		if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF))
+			return -1;
+		r = (r << 6) | (long)(b & 0x3F);
+	}
+	*width = need + 1;
+	return r;
+}
+
+/*
+ * unicode.IsPrint for runes above ASCII, approximated: Go's tables call every letter, mark, number, punctuation
+ * and symbol printable, and spaces other than U+0020, format characters, private use, surrogates and unassigned
+ * code points not. We list the non-printable ranges that occur in practice; unassigned code points inside the
+ * assigned blocks are treated as printable.
+ */
+static int rune_printable(long r)
+{
+	static const long ranges[][2] = {
+		{ 0x80, 0xA0 },	      { 0xAD, 0xAD },	    { 0x378, 0x379 },	  { 0x600, 0x605 },
+		{ 0x61C, 0x61C },     { 0x6DD, 0x6DD },	    { 0x70F, 0x70F },	  { 0x890, 0x891 },
+		{ 0x8E2, 0x8E2 },     { 0x1680, 0x1680 },   { 0x180E, 0x180E },	  { 0x2000, 0x200F },
+		{ 0x2028, 0x202F },   { 0x205F, 0x206F },   { 0x3000, 0x3000 },	  { 0xD800, 0xF8FF },
+		{ 0xFEFF, 0xFEFF },   { 0xFFF0, 0xFFFB },   { 0x110BD, 0x110BD }, { 0x110CD, 0x110CD },
+		{ 0x13430, 0x1343F }, { 0x1BCA0, 0x1BCA3 }, { 0x1D173, 0x1D17A }, { 0xE0000, 0xE00FF },
+		{ 0xF0000, 0x10FFFF },
+	};
+
+	if ((r & 0xFFFE) == 0xFFFE) /* the two noncharacters at the end of every plane */
+		return 0;
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+		if (r >= ranges[i][0] && r <= ranges[i][1])
+			return 0;
+	}
+	return 1;
+}
+
+int go_quote(struct buf *out, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	int rc = buf_append(out, "\"", 1);
+
+	for (size_t i = 0; rc == SO_OK && i < n;) {
+		size_t w;
+		long r = decode_rune(u + i, n - i, &w);
+
+		if (r < 0) {
+			rc = buf_appendf(out, "\\x%02x", u[i]);
+		} else if (r == '"' || r == '\\') {
+			rc = buf_appendf(out, "\\%c", (char)r);
+		} else if (r >= 0x20 && r < 0x7F) {
+			rc = buf_append(out, s + i, 1);
+		} else if (r >= 0x80 && rune_printable(r)) {
+			rc = buf_append(out, s + i, w);
+		} else {
+			switch (r) {
+			case '\a': rc = buf_appends(out, "\\a"); break;
+			case '\b': rc = buf_appends(out, "\\b"); break;
+			case '\f': rc = buf_appends(out, "\\f"); break;
+			case '\n': rc = buf_appends(out, "\\n"); break;
+			case '\r': rc = buf_appends(out, "\\r"); break;
+			case '\t': rc = buf_appends(out, "\\t"); break;
+			case '\v': rc = buf_appends(out, "\\v"); break;
+			default:
+				if (r < 0x20 || r == 0x7F)
+					rc = buf_appendf(out, "\\x%02x", (unsigned)r);
+				else if (r < 0x10000)
+					rc = buf_appendf(out, "\\u%04lx", (unsigned long)r);
+				else
+					rc = buf_appendf(out, "\\U%08lx", (unsigned long)r);
+			}
+		}
+		i += w;
+	}
+	return rc == SO_OK ? buf_append(out, "\"", 1) : rc;
+}
+
+int go_json_string(struct buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	int rc = buf_append(out, "\"", 1);
+
+	for (size_t i = 0; rc == SO_OK && i < n;) {
+		size_t w;
+		long r;
+
+		if (u[i] < 0x80) {
+			unsigned char b = u[i++];
+			switch (b) {
+			case '"': rc = buf_appends(out, "\\\""); break;
+			case '\\': rc = buf_appends(out, "\\\\"); break;
+			case '\b': rc = buf_appends(out, "\\b"); break;
+			case '\f': rc = buf_appends(out, "\\f"); break;
+			case '\n': rc = buf_appends(out, "\\n"); break;
+			case '\r': rc = buf_appends(out, "\\r"); break;
+			case '\t': rc = buf_appends(out, "\\t"); break;
+			default:
+				if (b < 0x20 || b == '<' || b == '>' || b == '&') {
+					char e[6] = { '\\', 'u', '0', '0', hex[b >> 4], hex[b & 0xF] };
+					rc = buf_append(out, e, sizeof e);
+				} else {
+					rc = buf_append(out, &b, 1);
+				}
+			}
+			continue;
+		}
+		r = decode_rune(u + i, n - i, &w);
+		if (r < 0)
+			rc = buf_appends(out, "\\ufffd");
+		else if (r == 0x2028 || r == 0x2029)
+			rc = buf_appendf(out, "\\u%04lx", (unsigned long)r);
+		else
+			rc = buf_append(out, s + i, w);
+		i += w;
+	}
+	return rc == SO_OK ? buf_append(out, "\"", 1) : rc;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int go_json_string_map(struct buf *out, const json_t *map)
+{
+	size_t n = json_object_size(map), i = 0;
+	const char **keys;
+	const char *k;
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(map))
+		return buf_appends(out, "null");
+	keys = calloc(n ? n : 1, sizeof *keys);
+	if (!keys)
+		return SO_E_NOMEM;
+	json_object_foreach((json_t *)map, k, v) {
+		keys[i++] = k;
+	}
+	qsort(keys, n, sizeof *keys, cmp_keys);
+	rc = buf_append(out, "{", 1);
+	for (i = 0; rc == SO_OK && i < n; i++) {
+		const char *val = json_string_value(json_object_get(map, keys[i]));
+		if (i > 0)
+			rc = buf_append(out, ",", 1);
+		if (rc == SO_OK)
+			rc = go_json_string(out, keys[i], strlen(keys[i]));
+		if (rc == SO_OK)
+			rc = buf_append(out, ":", 1);
+		if (rc == SO_OK)
+			rc = go_json_string(out, val ? val : "", val ? strlen(val) : 0);
+	}
+	free(keys);
+	return rc == SO_OK ? buf_append(out, "}", 1) : rc;
+}
+
+/* ======================================================================================================
+ * field.ErrorList
+ * ====================================================================================================== */
+
+void field_list_free(struct field_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].field);
+		free(l->items[i].value);
+		free(l->items[i].detail);
+	}
+	free(l->items);
+	memset(l, 0, sizeof *l);
+}
+
+static void field_vadd(struct field_list *l, enum field_error_type type, const char *field, const char *value,
+		       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void field_vadd(struct field_list *l, enum field_error_type type, const char *field, const char *value,
+		       const char *fmt, va_list ap)
+{
+	struct field_error e = { type, NULL, NULL, NULL };
+	struct buf detail = BUF_INIT(MSG_CAP);
+	char tmp[MSG_CAP];
+
+	tmp[0] = '\0';
+	if (fmt)
+		vsnprintf(tmp, sizeof tmp, fmt, ap);
+	if (buf_appends(&detail, tmp) != SO_OK)
+		goto nomem;
+	e.detail = buf_steal(&detail);
+	e.field = strdup(field);
+	e.value = value ? strdup(value) : NULL;
+	if (!e.detail || !e.field || (value && !e.value))
+		goto nomem;
+	if (l->n == l->alloc) {
+		size_t alloc = l->alloc ? l->alloc * 2 : 8;
+		struct field_error *items = realloc(l->items, alloc * sizeof *items);
+		if (!items)
+			goto nomem;
+		l->items = items;
+		l->alloc = alloc;
+	}
+	l->items[l->n++] = e;
+	return;
+nomem:
+	free(e.field);
+	free(e.value);
+	free(e.detail);
+	buf_free(&detail);
+	l->nomem = 1;
+}
+
+void field_add(struct field_list *l, enum field_error_type type, const char *field, const char *value,
+	       const char *detail_fmt, ...)
+{
+	va_list ap;
+	va_start(ap, detail_fmt);
+	field_vadd(l, type, field, value, detail_fmt, ap);
+	va_end(ap);
+}
+
+void field_invalid_str(struct field_list *l, const char *field, const char *value, const char *detail_fmt, ...)
+{
+	struct buf q = BUF_INIT(SIZE_MAX / 2);
+	va_list ap;
+
+	if (go_quote(&q, value ? value : "", value ? strlen(value) : 0) != SO_OK) {
+		buf_free(&q);
+		l->nomem = 1;
+		return;
+	}
+	va_start(ap, detail_fmt);
+	field_vadd(l, FIELD_INVALID, field, q.data, detail_fmt, ap);
+	va_end(ap);
+	buf_free(&q);
+}
+
+void field_invalid_int(struct field_list *l, const char *field, int64_t value, const char *detail_fmt, ...)
+{
+	char v[32];
+	va_list ap;
+
+	snprintf(v, sizeof v, "%lld", (long long)value);
+	va_start(ap, detail_fmt);
+	field_vadd(l, FIELD_INVALID, field, v, detail_fmt, ap);
+	va_end(ap);
+}
+
+static const char *type_label(enum field_error_type t)
+{
+	switch (t) {
+	case FIELD_INVALID: return "Invalid value";
+	case FIELD_REQUIRED: return "Required value";
+	case FIELD_FORBIDDEN: return "Forbidden";
+	case FIELD_DUPLICATE: return "Duplicate value";
+	case FIELD_NOT_FOUND: return "Not found";
+	}
+	return "Invalid value";
+}
+
+static const char *type_reason(enum field_error_type t)
+{
+	switch (t) {
+	case FIELD_INVALID: return "FieldValueInvalid";
+	case FIELD_REQUIRED: return "FieldValueRequired";
+	case FIELD_FORBIDDEN: return "FieldValueForbidden";
+	case FIELD_DUPLICATE: return "FieldValueDuplicate";
+	case FIELD_NOT_FOUND: return "FieldValueNotFound";
+	}
+	return "FieldValueInvalid";
+}
+
+int field_error_body(const struct field_error *e, struct buf *out)
+{
+	int rc = buf_appends(out, type_label(e->type));
+
+	/* Required and Forbidden never show the value; the others do (when there is one to show). */
+	if (rc == SO_OK && e->value && e->type != FIELD_REQUIRED && e->type != FIELD_FORBIDDEN)
+		rc = buf_appendf(out, ": %s", e->value);
+	if (rc == SO_OK && e->detail && *e->detail)
+		rc = buf_appendf(out, ": %s", e->detail);
+	return rc;
+}
+
+int field_error_render(const struct field_error *e, struct buf *out)
+{
+	int rc = buf_appendf(out, "%s: ", e->field);
+	return rc == SO_OK ? field_error_body(e, out) : rc;
+}
+
+int field_list_aggregate(const struct field_list *l, struct buf *out)
+{
+	struct buf *msgs = calloc(l->n ? l->n : 1, sizeof *msgs);
+	size_t unique = 0;
+	int rc = SO_OK;
+
+	if (!msgs)
+		return SO_E_NOMEM;
+	for (size_t i = 0; rc == SO_OK && i < l->n; i++) {
+		struct buf m = BUF_INIT(SIZE_MAX / 2);
+		int seen = 0;
+		rc = field_error_render(&l->items[i], &m);
+		for (size_t j = 0; rc == SO_OK && j < unique && !seen; j++)
+			seen = msgs[j].len == m.len && memcmp(msgs[j].data, m.data, m.len) == 0;
+		if (rc == SO_OK && !seen)
+			msgs[unique++] = m;
+		else
+			buf_free(&m);
+	}
+	if (rc == SO_OK && unique > 1)
+		rc = buf_append(out, "[", 1);
+	for (size_t j = 0; rc == SO_OK && j < unique; j++) {
+		if (j > 0)
+			rc = buf_append(out, ", ", 2);
+		if (rc == SO_OK)
+			rc = buf_append(out, msgs[j].data, msgs[j].len);
+	}
+	if (rc == SO_OK && unique > 1)
+		rc = buf_append(out, "]", 1);
+	for (size_t j = 0; j < unique; j++)
+		buf_free(&msgs[j]);
+	free(msgs);
+	return rc;
+}
+
+int admission_invalid_message(const char *group, const char *kind, const char *name, const struct field_list *l,
+			      struct buf *out)
+{
+	int rc = buf_appends(out, kind);
+
+	/* schema.GroupKind.String(): "Kind.group", or just "Kind" for the core group. */
+	if (rc == SO_OK && group && *group)
+		rc = buf_appendf(out, ".%s", group);
+	if (rc == SO_OK)
+		rc = buf_append(out, " ", 1);
+	if (rc == SO_OK)
+		rc = go_quote(out, name ? name : "", name ? strlen(name) : 0);
+	if (rc == SO_OK)
+		rc = buf_appends(out, " is invalid: ");
+	return rc == SO_OK ? field_list_aggregate(l, out) : rc;
+}
+
+/* A fresh metav1.Status with its (always present) empty metadata. */
+static json_t *status_new(void)
+{
+	return json_pack("{s:{}}", "metadata");
+}
+
+static int set_str(json_t *obj, const char *key, const char *value)
+{
+	return json_object_set_new(obj, key, json_string(value)) ? SO_E_NOMEM : SO_OK;
+}
+
+json_t *admission_invalid_status(const char *group, const char *kind, const char *name,
+				 const struct field_list *l)
+{
+	struct buf msg = BUF_INIT(SIZE_MAX / 2);
+	json_t *st = status_new(), *details = json_object(), *causes = json_array();
+	int rc = st && details && causes ? SO_OK : SO_E_NOMEM;
+
+	if (rc == SO_OK)
+		rc = admission_invalid_message(group, kind, name, l, &msg);
+	/* metav1.Status field order: metadata, status, message, reason, details, code; omitempty throughout. */
+	if (rc == SO_OK)
+		rc = set_str(st, "status", "Failure");
+	if (rc == SO_OK)
+		rc = set_str(st, "message", msg.data ? msg.data : "");
+	if (rc == SO_OK)
+		rc = set_str(st, "reason", "Invalid");
+	if (rc == SO_OK && name && *name)
+		rc = set_str(details, "name", name);
+	if (rc == SO_OK && group && *group)
+		rc = set_str(details, "group", group);
+	if (rc == SO_OK && kind && *kind)
+		rc = set_str(details, "kind", kind);
+	for (size_t i = 0; rc == SO_OK && i < l->n; i++) {
+		struct buf body = BUF_INIT(SIZE_MAX / 2);
+		json_t *cause = json_object();
+		rc = cause ? field_error_body(&l->items[i], &body) : SO_E_NOMEM;
+		if (rc == SO_OK)
+			rc = set_str(cause, "reason", type_reason(l->items[i].type));
+		if (rc == SO_OK && body.len)
+			rc = set_str(cause, "message", body.data);
+		if (rc == SO_OK && *l->items[i].field)
+			rc = set_str(cause, "field", l->items[i].field);
+		if (rc == SO_OK)
+			rc = json_array_append(causes, cause) ? SO_E_NOMEM : SO_OK;
+		json_decref(cause);
+		buf_free(&body);
+	}
+	if (rc == SO_OK && json_array_size(causes) > 0)
+		rc = json_object_set(details, "causes", causes) ? SO_E_NOMEM : SO_OK;
+	if (rc == SO_OK)
+		rc = json_object_set(st, "details", details) ? SO_E_NOMEM : SO_OK;
+	if (rc == SO_OK)
+		rc = json_object_set_new(st, "code", json_integer(422)) ? SO_E_NOMEM : SO_OK;
+	buf_free(&msg);
+	json_decref(details);
+	json_decref(causes);
+	if (rc != SO_OK) {
+		json_decref(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* ======================================================================================================
+ * encoding/json type errors
+ * ====================================================================================================== */
+
+void go_format_float(double d, char *out, size_t n)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(out, n, "%.*g", prec, d);
+		if (strtod(out, NULL) == d)
+			return;
+	}
+}
+
+int admission_type_error(struct buf *msg, const json_t *v, const char *go_struct, const char *path,
+			 const char *go_type)
+{
+	char num[48];
+	const char *kind;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING: kind = "string"; break;
+	case JSON_TRUE:
+	case JSON_FALSE: kind = "bool"; break;
+	case JSON_OBJECT: kind = "object"; break;
+	case JSON_ARRAY: kind = "array"; break;
+	case JSON_INTEGER:
+	case JSON_REAL:
+		/* A number that does not fit a numeric field is shown with its value; otherwise just "number". */
+		kind = "number";
+		if (strncmp(go_type, "int", 3) == 0 || strncmp(go_type, "uint", 4) == 0) {
+			if (json_is_integer(v))
+				snprintf(num, sizeof num, "number %" JSON_INTEGER_FORMAT, json_integer_value(v));
+			else {
+				memcpy(num, "number ", 7);
+				go_format_float(json_real_value(v), num + 7, sizeof num - 7);
+			}
+			kind = num;
+		}
+		break;
+	default: kind = "null"; break;
+	}
+	buf_reset(msg);
+	buf_appendf(msg, "json: cannot unmarshal %s into Go struct field %s.%s of type %s", kind, go_struct, path,
+		    go_type);
+	return SO_E_INVAL;
+}
+
+/* obj[key], or NULL when absent or null (Go leaves the field at its zero value for both). */
+static const json_t *member(const json_t *obj, const char *key)
+{
+	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	return v && !json_is_null(v) ? v : NULL;
+}
+
+int decode_string(const json_t *obj, const char *key, const char *go_struct, const char *path, struct buf *msg)
+{
+	const json_t *v = member(obj, key);
+	return !v || json_is_string(v) ? SO_OK : admission_type_error(msg, v, go_struct, path, "string");
+}
+
+int decode_bool(const json_t *obj, const char *key, const char *go_struct, const char *path, struct buf *msg)
+{
+	const json_t *v = member(obj, key);
+	return !v || json_is_boolean(v) ? SO_OK : admission_type_error(msg, v, go_struct, path, "bool");
+}
+
+int decode_int32(const json_t *obj, const char *key, const char *go_struct, const char *path, struct buf *msg)
+{
+	const json_t *v = member(obj, key);
+
+	if (!v || (json_is_integer(v) && json_integer_value(v) >= INT32_MIN && json_integer_value(v) <= INT32_MAX))
+		return SO_OK;
+	return admission_type_error(msg, v, go_struct, path, "int32");
+}
+
+int decode_object(const json_t *obj, const char *key, const char *go_struct, const char *path,
+		  const char *go_type, struct buf *msg)
+{
+	const json_t *v = member(obj, key);
+	return !v || json_is_object(v) ? SO_OK : admission_type_error(msg, v, go_struct, path, go_type);
+}
+
+int decode_array(const json_t *obj, const char *key, const char *go_struct, const char *path, const char *go_type,
+		 struct buf *msg)
+{
+	const json_t *v = member(obj, key);
+	return !v || json_is_array(v) ? SO_OK : admission_type_error(msg, v, go_struct, path, go_type);
+}
+
+int decode_string_map(const json_t *obj, const char *key, const char *go_struct, const char *path,
+		      struct buf *msg)
+{
+	const json_t *v = member(obj, key), *e;
+	const char *k;
+
+	if (!v)
+		return SO_OK;
+	if (!json_is_object(v))
+		return admission_type_error(msg, v, go_struct, path, "map[string]string");
+	json_object_foreach((json_t *)v, k, e) {
+		if (!json_is_null(e) && !json_is_string(e))
+			return admission_type_error(msg, e, go_struct, path, "string");
+	}
+	return SO_OK;
+}
+
+int decode_metadata(const json_t *obj, const char *go_struct, struct buf *msg)
+{
+	const json_t *meta = member(obj, "metadata");
+	int rc = decode_object(obj, "metadata", go_struct, "metadata", "v1.ObjectMeta", msg);
+
+	if (rc == SO_OK)
+		rc = decode_string(meta, "name", "ObjectMeta", "metadata.name", msg);
+	if (rc == SO_OK)
+		rc = decode_string(meta, "generateName", "ObjectMeta", "metadata.generateName", msg);
+	if (rc == SO_OK)
+		rc = decode_string(meta, "namespace", "ObjectMeta", "metadata.namespace", msg);
+	if (rc == SO_OK)
+		rc = decode_string_map(meta, "labels", "ObjectMeta", "metadata.labels", msg);
+	if (rc == SO_OK)
+		rc = decode_string_map(meta, "annotations", "ObjectMeta", "metadata.annotations", msg);
+	return rc;
+}
+
+/* ======================================================================================================
+ * Names and references
+ * ====================================================================================================== */
+
+static int lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+int is_dns1123_subdomain(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, start = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	/* Dot-separated labels of [a-z0-9-] that start and end with an alphanumeric. */
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.') {
+			if (!lower_alnum(s[i]) && s[i] != '-')
+				return 0;
+			continue;
+		}
+		if (i == start || !lower_alnum(s[start]) || !lower_alnum(s[i - 1]))
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
+/* [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*  over s[0..n) */
+static int path_component(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0)
+		return 0;
+	for (;;) {
+		size_t run = 0;
+		while (i < n && lower_alnum(s[i])) {
+			i++;
+			run++;
+		}
+		if (run == 0)
+			return 0;
+		if (i == n)
+			return 1;
+		if (s[i] == '.') {
+			i++;
+		} else if (s[i] == '_') {
+			i += i + 1 < n && s[i + 1] == '_' ? 2 : 1;
+		} else if (s[i] == '-') {
+			while (i < n && s[i] == '-')
+				i++;
+		} else {
+			return 0;
+		}
+	}
+}
+
+static int alnum(char c)
+{
+	return lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
+
+/* host(:port)? where host is dot-separated [A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])? or a bracketed IPv6 address. */
+static int domain(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n > 0 && s[0] == '[') {
+		for (i = 1; i < n && s[i] != ']'; i++) {
+			char c = s[i];
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+			      c == '.'))
+				return 0;
+		}
+		if (i == n || i == 1)
+			return 0;
+		i++;
+	} else {
+		for (;;) {
+			size_t start = i;
+			while (i < n && (alnum(s[i]) || s[i] == '-'))
+				i++;
+			if (i == start || s[start] == '-' || s[i - 1] == '-')
+				return 0;
+			if (i < n && s[i] == '.') {
+				i++;
+				continue;
+			}
+			break;
+		}
+	}
+	if (i == n)
+		return 1;
+	if (s[i] != ':' || i + 1 == n)
+		return 0;
+	for (i++; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	}
+	return 1;
+}
+
+static int hex_run(const char *s, size_t n, size_t want)
+{
+	if (n != want)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+int is_image_reference(const char *s)
+{
+	size_t n = s ? strlen(s) : 0, name_end, first_end;
+	const char *at, *slash, *colon;
+
+	if (n == 0)
+		return 0;
+	at = strchr(s, '@');
+	if (at) {
+		const char *d = at + 1;
+		size_t dn = n - (size_t)(d - s);
+		if (!(dn > 7 && strncmp(d, "sha256:", 7) == 0 && hex_run(d + 7, dn - 7, 64)) &&
+		    !(dn > 7 && strncmp(d, "sha512:", 7) == 0 && hex_run(d + 7, dn - 7, 128)))
+			return 0;
+		n = (size_t)(at - s);
+	}
+	/* A tag follows the last ':' that comes after the last '/'. */
+	name_end = n;
+	slash = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '/')
+			slash = s + i;
+	colon = NULL;
+	for (size_t i = slash ? (size_t)(slash - s) : 0; i < n; i++)
+		if (s[i] == ':')
+			colon = s + i;
+	if (colon) {
+		const char *t = colon + 1;
+		size_t tn = n - (size_t)(t - s);
+		if (tn == 0 || tn > 128 || !(alnum(t[0]) || t[0] == '_'))
+			return 0;
+		for (size_t i = 1; i < tn; i++) {
+			if (!(alnum(t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-'))
+				return 0;
+		}
+		name_end = (size_t)(colon - s);
+	}
+	if (name_end == 0 || name_end > 255)
+		return 0;
+	/* The first component may be a registry host when more follow. */
+	first_end = 0;
+	while (first_end < name_end && s[first_end] != '/')
+		first_end++;
+	size_t i = 0;
+	if (first_end < name_end && !path_component(s, first_end)) {
+		if (!domain(s, first_end))
+			return 0;
+		i = first_end + 1;
+	}
+	while (i <= name_end) {
+		size_t j = i;
+		while (j < name_end && s[j] != '/')
+			j++;
+		if (!path_component(s + i, j - i))
+			return 0;
+		i = j + 1;
+	}
+	return 1;
+}
+
+/* ======================================================================================================
+ * The review
+ * ====================================================================================================== */
+
+struct review {
+	const char *uid, *operation, *ns;
+	const json_t *object, *old_object; /* NULL when absent or null */
+	int dry_run;
+};
+
+struct answer {
+	int allowed;
+	json_t *status;   /* metav1.Status */
+	json_t *patch;    /* JSON Patch operations, or NULL */
+	json_t *warnings; /* array of strings */
+};
+
+/* One line into out for an HTTP 400, with an offending value quoted and cut short. */
+static int bad_request(struct buf *out, int *http_status, const char *what, const json_t *value)
+{
+	int rc;
+
+	*http_status = 400;
+	buf_reset(out);
+	rc = buf_appendf(out, "invalid AdmissionReview: %s", what);
+	if (rc == SO_OK && value) {
+		if (json_is_string(value)) {
+			size_t n = json_string_length(value);
+			rc = buf_appends(out, ", got ");
+			if (rc == SO_OK)
+				rc = go_quote(out, json_string_value(value), n > SHOWN_VALUE_MAX ? SHOWN_VALUE_MAX : n);
+			if (rc == SO_OK && n > SHOWN_VALUE_MAX)
+				rc = buf_appends(out, "...");
+		} else {
+			static const char *const names[] = { "an object", "an array", "a string", "an integer",
+							     "a number", "true", "false", "null" };
+			rc = buf_appendf(out, ", got %s", names[json_typeof(value)]);
+		}
+	}
+	if (rc == SO_OK)
+		rc = buf_append(out, "\n", 1);
+	return rc;
+}
+
+static const json_t *nonnull(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	return json_is_null(v) ? NULL : v;
+}
+
+/* bad_request, then 1 (a 400 was written) unless that failed. */
+static int reject(struct buf *out, int *http_status, const char *what, const json_t *value)
+{
+	int rc = bad_request(out, http_status, what, value);
+	return rc != SO_OK ? rc : 1;
+}
+
+/* Checks the envelope; SO_OK with r filled, or 1 when a 400 was written to out (or a negative so_err). */
+static int parse_review(const json_t *doc, struct review *r, struct buf *out, int *http_status)
+{
+	const json_t *v, *req, *kind;
+
+	memset(r, 0, sizeof *r);
+	if (!json_is_object(doc))
+		return reject(out, http_status, "the body must be a JSON object", doc);
+	v = json_object_get(doc, "apiVersion");
+	if (!json_is_string(v) || strcmp(json_string_value(v), REVIEW_API_VERSION) != 0)
+		return reject(out, http_status, "apiVersion must be \"" REVIEW_API_VERSION "\"", v);
+	v = json_object_get(doc, "kind");
+	if (!json_is_string(v) || strcmp(json_string_value(v), REVIEW_KIND) != 0)
+		return reject(out, http_status, "kind must be \"" REVIEW_KIND "\"", v);
+	req = json_object_get(doc, "request");
+	if (!json_is_object(req))
+		return reject(out, http_status, "request must be an object", req);
+	v = json_object_get(req, "uid");
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return reject(out, http_status, "request.uid must be a non-empty string", v);
+	r->uid = json_string_value(v);
+	kind = json_object_get(req, "kind");
+	if (!json_is_object(kind) || !json_is_string(json_object_get(kind, "group")) ||
+	    !json_is_string(json_object_get(kind, "version")) || !json_is_string(json_object_get(kind, "kind")) ||
+	    json_string_length(json_object_get(kind, "kind")) == 0)
+		return reject(out, http_status, "request.kind must be an object with string group, version and kind",
+				   kind);
+	v = json_object_get(req, "operation");
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return reject(out, http_status, "request.operation must be a non-empty string", v);
+	r->operation = json_string_value(v);
+	v = nonnull(req, "namespace");
+	if (v && !json_is_string(v))
+		return reject(out, http_status, "request.namespace must be a string", v);
+	r->ns = v ? json_string_value(v) : "";
+	r->object = nonnull(req, "object");
+	if (r->object && !json_is_object(r->object))
+		return reject(out, http_status, "request.object must be a JSON object", r->object);
+	r->old_object = nonnull(req, "oldObject");
+	if (r->old_object && !json_is_object(r->old_object))
+		return reject(out, http_status, "request.oldObject must be a JSON object", r->old_object);
+	v = nonnull(req, "dryRun");
+	if (v && !json_is_boolean(v))
+		return reject(out, http_status, "request.dryRun must be a boolean", v);
+	r->dry_run = json_is_true(v);
+	return SO_OK;
+}
+
+/* admission.Errored(code, err): {metadata, message, code}. */
+static int errored(struct answer *a, int code, const char *message)
+{
+	a->allowed = 0;
+	a->status = status_new();
+	if (!a->status || set_str(a->status, "message", message) != SO_OK ||
+	    json_object_set_new(a->status, "code", json_integer(code)))
+		return SO_E_NOMEM;
+	return SO_OK;
+}
+
+/* admission.Denied(reason): the text goes into reason (sic), code 403. */
+static int denied(struct answer *a, const char *reason)
+{
+	a->allowed = 0;
+	a->status = status_new();
+	if (!a->status || set_str(a->status, "reason", reason) != SO_OK ||
+	    json_object_set_new(a->status, "code", json_integer(403)))
+		return SO_E_NOMEM;
+	return SO_OK;
+}
+
+/* admission.Allowed("") after Response.Complete: {metadata, code 200}. */
+static int allowed(struct answer *a)
+{
+	a->allowed = 1;
+	a->status = status_new();
+	if (!a->status || json_object_set_new(a->status, "code", json_integer(200)))
+		return SO_E_NOMEM;
+	return SO_OK;
+}
+
+/*
+ * The typed decode of an embedded object: its apiVersion/kind (absent parts default to the expected type, as the
+ * apimachinery JSON serializer defaults them from the target) must name the type, and the fields must have Go's
+ * types. SO_OK, or SO_E_INVAL with msg set.
+ */
+static int decode_typed(const json_t *obj, int spinapp, struct buf *msg)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+	const char *want_kind = spinapp ? "SpinApp" : "SpinAppExecutor";
+	static const char *const type_keys[] = { "apiVersion", "kind" };
+	char group[256] = SPIN_GROUP, version[64] = "v1alpha1";
+
+	if (!obj) {
+		buf_reset(msg);
+		buf_appends(msg, NO_CONTENT);
+		return SO_E_INVAL;
+	}
+	/* The serializer reads apiVersion and kind first (json.go's meta.Interpret); they must be strings. */
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *v = json_object_get(obj, type_keys[i]);
+		if (v && !json_is_null(v) && !json_is_string(v)) {
+			struct buf inner = BUF_INIT(MSG_CAP);
+			admission_type_error(&inner, v, "", type_keys[i], "string");
+			buf_reset(msg);
+			buf_appendf(msg, "couldn't get version/kind; json parse error: %s", inner.data ? inner.data : "");
+			buf_free(&inner);
+			return SO_E_INVAL;
+		}
+	}
+	if (api && *api) {
+		const char *slash = strchr(api, '/');
+		if (slash) {
+			snprintf(group, sizeof group, "%.*s", (int)(slash - api), api);
+			snprintf(version, sizeof version, "%s", slash + 1);
+		} else {
+			group[0] = '\0';
+			snprintf(version, sizeof version, "%s", api);
+		}
+	}
+	if (!kind || !*kind)
+		kind = want_kind;
+	if (strcmp(group, SPIN_GROUP) != 0 || strcmp(version, "v1alpha1") != 0 || strcmp(kind, want_kind) != 0) {
+		/* runtime.DecodeInto: "unable to decode <gvk> into <Go type>". */
+		buf_reset(msg);
+		buf_appendf(msg, "unable to decode %s/%s, Kind=%.256s into *v1alpha1.%s", group, version, kind,
+			    want_kind);
+		return SO_E_INVAL;
+	}
+	return spinapp ? spinapp_check_decode(obj, msg) : executor_check_decode(obj, msg);
+}
+
+/* The defaulting webhooks (controller-runtime's defaulterForType). */
+static int mutate(const struct review *r, const struct admission_ctx *ctx, struct answer *a)
+{
+	int spinapp = ctx->endpoint == MUTATE_SPINAPP;
+	char msg[MSG_CAP] = "";
+	struct buf dmsg = BUF_INIT(MSG_CAP);
+	json_t *copy, *ops = NULL;
+	int rc;
+
+	/* DELETE is always allowed, undecoded. */
+	if (strcmp(r->operation, "DELETE") == 0)
+		return allowed(a);
+	rc = decode_typed(r->object, spinapp, &dmsg);
+	if (rc == SO_E_INVAL) {
+		rc = errored(a, 400, dmsg.data ? dmsg.data : "decode failed");
+		buf_free(&dmsg);
+		return rc;
+	}
+	buf_free(&dmsg);
+	if (rc != SO_OK)
+		return rc;
+	if (!spinapp) /* SpinAppExecutor defaulting is a no-op upstream */
+		return allowed(a);
+	copy = json_deep_copy(r->object);
+	if (!copy)
+		return SO_E_NOMEM;
+	rc = spinapp_default(copy, r->ns, ctx, a->warnings, msg, sizeof msg);
+	if (rc == SO_E_NOMEM) {
+		json_decref(copy);
+		return rc;
+	}
+	if (rc != SO_OK) {
+		json_decref(copy);
+		return denied(a, *msg ? msg : so_strerror(rc));
+	}
+	rc = jsonpatch_diff(r->object, copy, &ops);
+	json_decref(copy);
+	if (rc != SO_OK)
+		return rc;
+	rc = allowed(a);
+	if (rc == SO_OK && json_array_size(ops) > 0) {
+		a->patch = ops;
+		ops = NULL;
+	}
+	json_decref(ops);
+	return rc;
+}
+
+/* The validating webhooks (controller-runtime's validatorForType). */
+static int validate(const struct review *r, const struct admission_ctx *ctx, struct answer *a)
+{
+	int spinapp = ctx->endpoint == VALIDATE_SPINAPP;
+	struct buf msg = BUF_INIT(MSG_CAP);
+	struct field_list errs = { 0 };
+	const json_t *obj = NULL;
+	int rc = SO_OK;
+
+	if (strcmp(r->operation, "CONNECT") == 0)
+		return allowed(a);
+	if (strcmp(r->operation, "CREATE") == 0) {
+		rc = decode_typed(r->object, spinapp, &msg);
+		obj = r->object;
+	} else if (strcmp(r->operation, "UPDATE") == 0) {
+		rc = decode_typed(r->object, spinapp, &msg);
+		if (rc == SO_OK)
+			rc = decode_typed(r->old_object, spinapp, &msg);
+		obj = r->object;
+	} else if (strcmp(r->operation, "DELETE") == 0) {
+		/* The object being deleted arrives as oldObject; ValidateDelete returns nil upstream. */
+		rc = decode_typed(r->old_object, spinapp, &msg);
+	} else {
+		size_t n = strlen(r->operation);
+		buf_appends(&msg, "unknown operation ");
+		go_quote(&msg, r->operation, n > SHOWN_VALUE_MAX ? SHOWN_VALUE_MAX : n);
+		rc = SO_E_INVAL;
+	}
+	if (rc == SO_E_INVAL) {
+		rc = errored(a, 400, msg.data ? msg.data : "decode failed");
+		goto out;
+	}
+	if (rc != SO_OK)
+		goto out;
+	if (!obj) {
+		rc = allowed(a);
+		goto out;
+	}
+	if (spinapp)
+		rc = spinapp_validate(obj, r->ns, ctx, &errs, a->warnings);
+	else
+		rc = executor_validate(obj, ctx->flags, &errs, a->warnings);
+	if (rc == SO_OK && errs.nomem)
+		rc = SO_E_NOMEM;
+	if (rc != SO_OK)
+		goto out;
+	if (errs.n == 0) {
+		rc = allowed(a);
+	} else {
+		const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+		a->allowed = 0;
+		a->status = admission_invalid_status(SPIN_GROUP, spinapp ? "SpinApp" : "SpinAppExecutor",
+						     name ? name : "", &errs);
+		rc = a->status ? SO_OK : SO_E_NOMEM;
+	}
+out:
+	field_list_free(&errs);
+	buf_free(&msg);
+	return rc;
+}
+
+static int base64_append(struct buf *out, const unsigned char *p, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	int rc = SO_OK;
+
+	for (size_t i = 0; rc == SO_OK && i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? (unsigned)p[i + 2] : 0);
+		char q[4] = { tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
+			      i + 2 < n ? tab[v & 63] : '=' };
+		rc = buf_append(out, q, 4);
+	}
+	return rc;
+}
+
+/* The response review: {apiVersion, kind, response: {uid, allowed, status, patch, patchType, warnings}}. */
+static int encode(const struct review *r, const struct answer *a, struct buf *out)
+{
+	json_t *resp = json_pack("{s:s, s:b}", "uid", r->uid, "allowed", a->allowed), *doc = NULL;
+	char *text = NULL;
+	int rc = resp ? SO_OK : SO_E_NOMEM;
+
+	if (rc == SO_OK && a->status && json_object_set(resp, "status", a->status))
+		rc = SO_E_NOMEM;
+	if (rc == SO_OK && a->patch) {
+		struct buf b64 = BUF_INIT(SIZE_MAX / 2);
+		char *ptext = json_dumps(a->patch, JSON_COMPACT);
+		rc = ptext ? base64_append(&b64, (const unsigned char *)ptext, strlen(ptext)) : SO_E_NOMEM;
+		if (rc == SO_OK && (json_object_set_new(resp, "patch", json_string(b64.data ? b64.data : "")) ||
+				    json_object_set_new(resp, "patchType", json_string("JSONPatch"))))
+			rc = SO_E_NOMEM;
+		free(ptext);
+		buf_free(&b64);
+	}
+	if (rc == SO_OK && json_array_size(a->warnings) > 0 && json_object_set(resp, "warnings", a->warnings))
+		rc = SO_E_NOMEM;
+	if (rc == SO_OK) {
+		doc = json_pack("{s:s, s:s, s:O}", "apiVersion", REVIEW_API_VERSION, "kind", REVIEW_KIND, "response",
+				resp);
+		text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+		rc = text ? SO_OK : SO_E_NOMEM;
+	}
+	if (rc == SO_OK) {
+		buf_reset(out);
+		rc = buf_appends(out, text);
+		if (rc == SO_OK)
+			rc = buf_append(out, "\n", 1); /* json.Encoder ends every value with a newline */
+	}
+	free(text);
+	json_decref(doc);
+	json_decref(resp);
+	return rc;
+}
+
+int admission_handle(const char *body, size_t len, const struct admission_ctx *ctx, struct buf *out_response,
+		     int *http_status)
+{
+	struct answer a = { 0 };
+	struct review r;
+	json_error_t jerr;
+	json_t *doc;
+	char what[256];
+	int rc;
+
+	*http_status = 400;
+	if (!ctx || (size_t)ctx->endpoint >= N_ENDPOINTS || !out_response)
+		return SO_E_INVAL;
+	if (!body || len == 0)
+		return bad_request(out_response, http_status, "the request body is empty", NULL);
+	if (len > ADMISSION_MAX_BODY) {
+		snprintf(what, sizeof what, "the request body is %zu bytes, more than the %zu allowed", len,
+			 (size_t)ADMISSION_MAX_BODY);
+		return bad_request(out_response, http_status, what, NULL);
+	}
+	doc = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+	if (!doc) {
+		snprintf(what, sizeof what, "the body is not valid JSON: %s at byte %d", jerr.text, jerr.position);
+		return bad_request(out_response, http_status, what, NULL);
+	}
+	rc = parse_review(doc, &r, out_response, http_status);
+	if (rc != SO_OK) {
+		json_decref(doc);
+		return rc > 0 ? SO_OK : rc;
+	}
+	a.warnings = json_array();
+	if (!a.warnings) {
+		json_decref(doc);
+		return SO_E_NOMEM;
+	}
+	if (ctx->endpoint == MUTATE_SPINAPP || ctx->endpoint == MUTATE_EXECUTOR)
+		rc = mutate(&r, ctx, &a);
+	else
+		rc = validate(&r, ctx, &a);
+	if (rc == SO_OK) {
+		log_debug("webhook", "%s uid=%s op=%s dryRun=%d allowed=%d code=%" JSON_INTEGER_FORMAT " patch=%d",
+			  admission_webhook_name(ctx->endpoint), r.uid, r.operation, r.dry_run, a.allowed,
+			  json_integer_value(json_object_get(a.status, "code")), a.patch != NULL);
+		rc = encode(&r, &a, out_response);
+	}
+	if (rc == SO_OK)
+		*http_status = 200;
+	json_decref(a.status);
+	json_decref(a.patch);
+	json_decref(a.warnings);
+	json_decref(doc);
+	return rc;
+}
