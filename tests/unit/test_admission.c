@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "support/testjson.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,45 +24,12 @@
 
 #define UID "705ab4f5-6393-11e8-b7cc-42010a800002"
 
-static json_t *J(const char *text)
-{
-	char *s = strdup(text);
-	json_error_t e;
-	json_t *j;
-
-	assert_non_null(s);
-	for (char *p = s; *p; p++) {
-		if (*p == '\'')
-			*p = '"';
-	}
-	j = json_loads(s, JSON_DECODE_ANY, &e);
-	if (!j)
-		fail_msg("bad JSON literal (line %d col %d: %s): %s", e.line, e.column, e.text, s);
-	free(s);
-	return j;
-}
-
 static void expect(const char *got, const char *want)
 {
 	if (!got || strcmp(got, want) != 0) {
 		print_error("expected: %s\n     got: %s\n", want, got ? got : "(null)");
 		fail();
 	}
-}
-
-static void check_json(const json_t *got, const char *want_text)
-{
-	json_t *want = J(want_text);
-	if (!json_equal((json_t *)got, want)) {
-		char *g = json_dumps(got, JSON_ENCODE_ANY | JSON_SORT_KEYS);
-		char *w = json_dumps(want, JSON_ENCODE_ANY | JSON_SORT_KEYS);
-		print_error("expected %s\n     got %s\n", w, g);
-		free(g);
-		free(w);
-		json_decref(want);
-		fail();
-	}
-	json_decref(want);
 }
 
 /* ---- a fake cluster ---- */

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "support/testjson.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,44 +27,6 @@
 	"', 'namespace': 'default', 'uid': '" UID "'}"
 
 /* ---- helpers ---- */
-
-static json_t *J(const char *text)
-{
-	char *s = strdup(text);
-	json_error_t e;
-	json_t *j;
-
-	assert_non_null(s);
-	for (char *p = s; *p; p++) {
-		if (*p == '\'')
-			*p = '"';
-	}
-	j = json_loads(s, 0, &e);
-	if (!j)
-		fail_msg("bad JSON literal (line %d col %d: %s): %s", e.line, e.column, e.text, s);
-	free(s);
-	return j;
-}
-
-static void print_json(const char *label, const json_t *j)
-{
-	char *s = j ? json_dumps(j, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
-	print_error("%s:\n%s\n", label, s ? s : "(null)");
-	free(s);
-}
-
-static void check_json(const json_t *got, const char *want_text)
-{
-	json_t *want = J(want_text);
-	int same = json_equal(got, want);
-	if (!same) {
-		print_json("expected", want);
-		print_json("got", got);
-	}
-	json_decref(want);
-	if (!same)
-		fail_msg("JSON differs");
-}
 
 typedef int (*builder)(const json_t *app, json_t **out, char *err, size_t errlen);
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "support/testjson.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +19,6 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "webhook/admission.h"
-
-static json_t *J(const char *text)
-{
-	char *s = strdup(text);
-	json_error_t e;
-	json_t *j;
-
-	assert_non_null(s);
-	for (char *p = s; *p; p++) {
-		if (*p == '\'')
-			*p = '"';
-	}
-	j = json_loads(s, JSON_DECODE_ANY, &e);
-	if (!j)
-		fail_msg("bad JSON literal (line %d col %d: %s): %s", e.line, e.column, e.text, s);
-	free(s);
-	return j;
-}
 
 /* ---- a fake cluster: executors by namespace ---- */
 
