@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The kustomize configuration in config/ against a real kube-apiserver: config/default renders into
 # exactly the expected objects and names, its CRDs are crds/*.yaml unchanged, the Deployment has the
-# flags, probes and hardening it should, server-side dry-run accepts every object, the ClusterRole and the
-# leader-election Role hold exactly the permissions docs/rbac.md lists (an extra permission fails), and,
+# flags, probes and hardening it should, server-side dry-run accepts every object, the ClusterRole holds
+# exactly the permissions docs/rbac.md lists (an extra permission fails), there is no namespaced Role (no
+# leader election yet, so no Lease permissions), and,
 # once config/rbac is really applied in a throw-away namespace, `kubectl auth can-i` answers as the
 # operator's ServiceAccount what it should.
 #
@@ -99,14 +100,6 @@ node.k8s.io runtimeclasses update
 node.k8s.io runtimeclasses patch
 node.k8s.io runtimeclasses delete
 '
-LEADER_RULES='
-coordination.k8s.io leases get
-coordination.k8s.io leases create
-coordination.k8s.io leases update
-coordination.k8s.io leases patch
-"" events create
-"" events patch
-'
 
 # --- helpers (each returns the status of its check and explains a failure on stdout) ---------------
 
@@ -129,8 +122,6 @@ objects_are() {
 		"CustomResourceDefinition/-/spinapps.core.spinkube.dev" \
 		"Deployment/$NS/spin-operator-controller-manager" \
 		"Namespace/-/$NS" \
-		"Role/$NS/spin-operator-leader-election-role" \
-		"RoleBinding/$NS/spin-operator-leader-election-rolebinding" \
 		"ServiceAccount/$NS/spin-operator-controller-manager" | sort)
 	[ "$got" = "$want" ] || { diff <(echo "$want") <(echo "$got"); return 1; }
 }
@@ -156,7 +147,8 @@ deployment_is_right() {
 		and (.spec.template.spec.containers[0] as $c
 			| $c.name == "manager"
 			and $c.image == "ghcr.io/spinkube/spin-operator-c:latest"
-			and ($c.args | sort) == (["--leader-elect", "--health-probe-bind-address=:8082", "--metrics-bind-address=:8443"] | sort)
+			and ($c.args | sort) == (["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080"] | sort)
+			and ($c.ports | map({name, containerPort}) | sort_by(.name)) == [{"name": "health", "containerPort": 8082}, {"name": "metrics", "containerPort": 8080}]
 			and $c.livenessProbe.httpGet == {"path": "/healthz", "port": 8082}
 			and $c.readinessProbe.httpGet == {"path": "/readyz", "port": 8082}
 			and $c.resources.limits == {"cpu": "500m", "memory": "128Mi"}
@@ -170,14 +162,12 @@ deployment_is_right() {
 		{ obj Deployment spin-operator-controller-manager | jq .spec.template.spec; return 1; }
 }
 
-# bindings_are_right: both bindings point at the prefixed roles and the prefixed ServiceAccount in $NS.
+# bindings_are_right: the binding points at the prefixed ClusterRole and the prefixed ServiceAccount in $NS.
 bindings_are_right() {
 	local sa
 	sa=$(jq -nc --arg ns "$NS" '[{kind: "ServiceAccount", name: "spin-operator-controller-manager", namespace: $ns}]')
 	obj ClusterRoleBinding | jq -e --argjson sa "$sa" '.roleRef == {apiGroup: "rbac.authorization.k8s.io",
 		kind: "ClusterRole", name: "spin-operator-manager-role"} and .subjects == $sa' >/dev/null || { obj ClusterRoleBinding; return 1; }
-	obj RoleBinding | jq -e --argjson sa "$sa" '.roleRef == {apiGroup: "rbac.authorization.k8s.io",
-		kind: "Role", name: "spin-operator-leader-election-role"} and .subjects == $sa' >/dev/null || { obj RoleBinding; return 1; }
 }
 
 # rules_are <kind> <triples>: the role's rules grant exactly these (apiGroup, resource, verb) triples, with no
@@ -219,12 +209,24 @@ doc_matches() {
 }
 
 rules_commented() {
-	# every rule in the two role files is preceded by a comment saying what uses it
+	# every rule in config/rbac is preceded by a comment saying what uses it
 	local f
-	for f in role.yaml leader_election_role.yaml; do
-		awk -v f="$f" '/^- apiGroups:/ && prev !~ /^#/ { print f ": rule without comment: " $0; bad = 1 }
-			{ prev = $0 } END { exit bad }' "$REPO/config/rbac/$f" || return 1
+	for f in "$REPO"/config/rbac/*.yaml; do
+		awk -v f="${f##*/}" '/^- apiGroups:/ && prev !~ /^#/ { print f ": rule without comment: " $0; bad = 1 }
+			{ prev = $0 } END { exit bad }' "$f" || return 1
 	done
+}
+
+no_roles() {
+	local n
+	n=$(jq '[.[] | select(.kind == "Role" or .kind == "RoleBinding")] | length' "$tmp/default.json")
+	[ "$n" = 0 ] || { echo "$n Role/RoleBinding objects rendered"; return 1; }
+	[ ! -e "$REPO/config/rbac/leader_election_role.yaml" ] && [ ! -e "$REPO/config/rbac/leader_election_role_binding.yaml" ] ||
+		{ echo "config/rbac still has leader_election_role*.yaml"; return 1; }
+}
+
+no_role_table() {
+	! grep -n '^## Role ' "$REPO/docs/rbac.md"
 }
 
 create_namespace() { jq -c '.[] | select(.kind == "Namespace")' "$tmp/default.json" | kubectl apply -f -; }
@@ -233,9 +235,9 @@ dry_run_default() {
 	local out
 	out=$(kubectl apply --dry-run=server -k "$REPO/config/default" 2>&1) || { echo "$out"; return 1; }
 	echo "$out"
-	# nine objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
+	# seven objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
 	# Namespace made without `kubectl apply` (if one existed already) is not about the manifests
-	[ "$(grep -c '(server dry run)$' <<<"$out")" = 9 ] || return 1
+	[ "$(grep -c '(server dry run)$' <<<"$out")" = 7 ] || return 1
 	! grep -i 'warning' <<<"$out" | grep -v 'missing the kubectl.kubernetes.io/last-applied-configuration annotation'
 
 }
@@ -296,19 +298,17 @@ as_json "$tmp/default.yaml" >"$tmp/default.json" || {
 	t_fail "the rendered config/default parses"
 	exit 1
 }
-t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRole(+Binding), Role(+Binding), Deployment with the spin-operator names" objects_are
+t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRole(+Binding), Deployment with the spin-operator names (no leader-election Role)" objects_are
 t_check "config/default: the CRDs are crds/*.yaml unchanged" crds_unchanged
-t_check "config/default: Deployment runs the placeholder image with the flags, probes on :8082, resources and hardening" deployment_is_right
-t_check "config/default: bindings name the prefixed roles and ServiceAccount in $NS" bindings_are_right
+t_check "config/default: Deployment (1 replica) runs the placeholder image with the flags (no --leader-elect, plain-HTTP metrics on :8080), probes on :8082, ports, resources and hardening" deployment_is_right
+t_check "config/default: the binding names the prefixed ClusterRole and ServiceAccount in $NS" bindings_are_right
 t_check "config/default: Namespace enforces the restricted Pod Security Standard" namespace_restricted
 t_check "ClusterRole spin-operator-manager-role grants exactly the documented rules" rules_are ClusterRole "$MANAGER_RULES"
-t_check "Role spin-operator-leader-election-role grants exactly leases get/create/update/patch and events create/patch" \
-	rules_are Role "$LEADER_RULES"
+t_check "config/rbac: no Role or RoleBinding (no leader election yet, so no Lease permissions)" no_roles
 t_check "every rule in config/rbac carries a comment naming its user" rules_commented
 t_check "docs/rbac.md's ClusterRole table lists exactly the ClusterRole's rules" \
 	doc_matches ClusterRole '## ClusterRole '
-t_check "docs/rbac.md's leader-election table lists exactly the Role's rules" \
-	doc_matches Role '## Role '
+t_check "docs/rbac.md has no Role table (leader election is not implemented)" no_role_table
 
 # --- server-side dry-run -----------------------------------------------------------------------------
 
@@ -319,7 +319,7 @@ else
 	created_ns=$NS
 	t_check "create Namespace $NS for real (from the rendered manifest)" create_namespace
 fi
-t_check "kubectl apply --dry-run=server -k config/default accepts all 9 objects without warnings" dry_run_default
+t_check "kubectl apply --dry-run=server -k config/default accepts all 7 objects without warnings" dry_run_default
 if [ -n "$created_ns" ]; then
 	t_check "delete Namespace $NS again" kubectl delete namespace "$NS" --timeout=60s
 	t_check "Namespace $NS is gone" retry 30 gone namespace/"$NS"
@@ -349,7 +349,6 @@ t_check "can get configmaps" can yes get configmaps -n default
 t_check "can create core and events.k8s.io events" cans yes "create events -n default" "create events.events.k8s.io -n default"
 t_check "can create and delete horizontalpodautoscalers" cans yes "create horizontalpodautoscalers.autoscaling -n default" "delete horizontalpodautoscalers.autoscaling -n default"
 t_check "can create and delete runtimeclasses" cans yes "create runtimeclasses.node.k8s.io" "delete runtimeclasses.node.k8s.io"
-t_check "can create and update leases in its own namespace" cans yes "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns"
 
 t_check "cannot delete spinapps" can no delete spinapps.core.spinkube.dev -n default
 t_check "cannot create spinapps" can no create spinapps.core.spinkube.dev -n default
@@ -358,8 +357,8 @@ t_check "cannot create configmaps" can no create configmaps -n default
 t_check "cannot list pods" can no list pods --all-namespaces
 t_check "cannot delete replicasets" can no delete replicasets.apps -n default
 t_check "cannot delete events" can no delete events -n default
-t_check "cannot create leases outside its namespace" can no create leases.coordination.k8s.io -n default
-t_check "cannot delete leases (not even its own)" can no delete leases.coordination.k8s.io -n "$vns"
+t_check "cannot get, create or update leases (no leader election yet), not even in its own namespace" \
+	cans no "get leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n default"
 t_check "cannot touch RBAC, nodes or webhooks" cans no "create clusterrolebindings.rbac.authorization.k8s.io" "get nodes" "create mutatingwebhookconfigurations.admissionregistration.k8s.io"
 t_check "cannot do everything ('*' '*')" can no '*' '*' --all-namespaces
 

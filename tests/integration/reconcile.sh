@@ -1,0 +1,634 @@
+#!/usr/bin/env bash
+# The SpinApp and SpinAppExecutor reconcilers end to end on the real control plane: kube-controller-manager
+# makes ReplicaSets and Pods and garbage-collects, kwok makes the Pods Running/Ready on its fake nodes, and the
+# RuntimeClass admission plugin rejects Pods naming a RuntimeClass that does not exist.
+#
+# The operator runs with the RBAC of config/rbac, not as admin: the suite applies a variant of config/rbac
+# (namespace and name prefix rec-rbac-<n>), mints a token for its ServiceAccount and gives the daemon a
+# kubeconfig with only that token. Each check waits generously (retry) and never asserts on speed.
+#
+# Covers: generated objects (contract §2.6-§2.13), status, image/replica/executor/runtime-config changes, the
+# operator-owned HPA and RuntimeClass, createDeployment: false, MissingExecutor, blocked executor deletion,
+# garbage collection, over-long names, zero writes in steady state, and convergence of bursts across an
+# apiserver restart and a SIGKILL of the operator.
+#
+# Cleans up what it created (namespaces, RBAC variant, RuntimeClasses); leaves the CRDs.
+# Run by tests/run.sh (KUBECONFIG, PATH with .tools/bin, REPO, OPERATOR, CLUSTER_DIR); by hand see
+# docs/development.md.
+set -uo pipefail
+source "$REPO/tests/lib.sh"
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+G=core.spinkube.dev
+APP_LABEL=$G/app-name
+IMG=ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0
+IMG2=ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.22.0
+SAMPLES=$REPO/config/samples
+BURST=40
+rand=$RANDOM$RANDOM
+suite_start=$SECONDS
+
+work=$(mktemp -d)
+log=$work/operator.log
+opkc=$work/operator.kubeconfig
+pid=""
+namespaces=()   # every test namespace (deleted at the end)
+our_rcs=()      # cluster-scoped RuntimeClasses this suite created itself
+vns=""          # namespace of the RBAC variant
+overlay=$work/rbac-variant
+token=""
+
+cleanup() {
+	local n
+	# Namespaces go first, while the operator still runs: it releases the executors' finalizers.
+	for n in "${namespaces[@]}"; do
+		kubectl delete namespace "$n" --ignore-not-found --wait=false >/dev/null 2>&1
+	done
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		for n in "${namespaces[@]}"; do
+			retry 60 absent namespace "$n" >/dev/null 2>&1
+		done
+	fi
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	# Whatever is still terminating (the operator died early): drop the executor finalizers by hand.
+	for n in "${namespaces[@]}"; do
+		kubectl get spinappexecutors -n "$n" -o name 2>/dev/null | while read -r e; do
+			kubectl patch -n "$n" "$e" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+		done
+	done
+	for n in "${our_rcs[@]}"; do
+		kubectl delete runtimeclass "$n" --ignore-not-found >/dev/null 2>&1
+	done
+	# RuntimeClasses the operator made for us and could not remove (it died first).
+	kubectl delete runtimeclass "owned-rc-$rand" --ignore-not-found >/dev/null 2>&1
+	if [ -n "$vns" ]; then
+		kubectl delete -k "$overlay" --ignore-not-found --wait=false >/dev/null 2>&1
+		kubectl delete namespace "$vns" --ignore-not-found --wait=false >/dev/null 2>&1
+	fi
+	# shellcheck disable=SC2154 # t_failed is tests/lib.sh's
+	if [ "$t_failed" = 1 ] && [ -f "$log" ]; then # keep the operator's log for the post-mortem
+		local keep=${BUILD:-${TMPDIR:-/tmp}}/test-logs
+		mkdir -p "$keep" && cp "$log" "$keep/reconcile-operator.log" && echo "# operator log kept in $keep/reconcile-operator.log"
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- helpers ------------------------------------------------------------------------------------------
+
+# absent <kubectl get args>: the object does not exist (NotFound, not merely an error reaching the server).
+absent() {
+	local out
+	out=$(kubectl get "$@" -o name 2>&1) && { echo "still there: $out"; return 1; }
+	[[ $out == *NotFound* || $out == *"not found"* ]] || { echo "$out"; return 1; }
+}
+
+# q <jq filter> <kubectl get args...>: the object (or list) satisfies the filter; prints it when not.
+q() {
+	local f=$1 out
+	shift
+	out=$(kubectl get "$@" -o json 2>&1) || { echo "$out"; return 1; }
+	jq -e "$f" <<<"$out" >/dev/null 2>&1 && return 0
+	jq -c 'del(.metadata.managedFields) | del(.items[]?.metadata.managedFields)' <<<"$out" 2>/dev/null | cut -c1-3000
+	return 1
+}
+
+# poll cmd...: cmd, pausing a second after a failure (for retry loops around expensive checks).
+poll() { "$@" || { sleep 1; return 1; }; }
+
+# event <ns> <kind> <name> <type> <reason> <message> [exact|contains]: such an Event was recorded.
+event() {
+	local how=${7:-exact}
+	kubectl get events -n "$1" --field-selector "involvedObject.kind=$2,involvedObject.name=$3,type=$4,reason=$5" \
+		-o json 2>/dev/null | jq -e --arg m "$6" --arg how "$how" \
+		'[.items[] | select(if $how == "exact" then .message == $m else (.message | contains($m)) end)] | length > 0' \
+		>/dev/null || {
+		echo "no $4 $5 event on $2 $1/$3 with message ($how) '$6'; events:"
+		kubectl get events -n "$1" --field-selector "involvedObject.name=$3" -o json 2>/dev/null |
+			jq -r '.items[] | "  \(.type) \(.reason): \(.message)"' | tail -5
+		return 1
+	}
+}
+
+app_yaml() { # app_yaml <ns> <name> [executor] [extra flow-mapping entries for spec]
+	cat <<-YAML
+		apiVersion: $G/v1alpha1
+		kind: SpinApp
+		metadata: {name: $2, namespace: $1}
+		spec: {image: "$IMG", executor: ${3:-containerd-shim-spin}, replicas: 1${4:+, $4}}
+	YAML
+}
+
+executor_yaml() { # executor_yaml <ns> <name> <createDeployment> [deploymentConfig as a flow mapping]
+	cat <<-YAML
+		apiVersion: $G/v1alpha1
+		kind: SpinAppExecutor
+		metadata: {name: $2, namespace: $1}
+		spec: {createDeployment: $3${4:+, deploymentConfig: $4}}
+	YAML
+}
+
+apply() { kubectl apply -f - >/dev/null; }
+
+synced_count() { grep -c "caches synced" "$log" 2>/dev/null; }
+
+# at_least <n> cmd...: cmd prints a number >= n (evaluated on every try, for retry).
+at_least() {
+	local n=$1 v
+	shift
+	v=$("$@")
+	[ "${v:-0}" -ge "$n" ] || { echo "$* = ${v:-nothing}, want >= $n"; return 1; }
+}
+
+# The webhook server (when this build has one) is not under test here: off, so no port or certificate is needed.
+op_flags=(--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --log-level debug)
+"$OPERATOR" --help 2>/dev/null | grep -q -- --webhook-bind-address && op_flags+=(--webhook-bind-address 0)
+
+start_operator() {
+	local before
+	before=$(synced_count)
+	"$OPERATOR" --kubeconfig "$opkc" "${op_flags[@]}" >>"$log" 2>&1 &
+	pid=$!
+	retry 60 at_least "$((before + 1))" synced_count >/dev/null
+}
+
+metrics_port() { sed -n 's/.*metrics listening on .* (port \([0-9]*\)).*/\1/p' "$log" | tail -1; }
+scrape() { curl -sf --max-time 5 "http://127.0.0.1:$(metrics_port)/metrics"; }
+writes() { scrape | awk '$1 == "spin_operator_api_writes_total" { print $2 }'; }
+
+# available <ns> <app> [seconds]: kubectl wait for the SpinApp's Available condition.
+available() { kubectl wait --for=condition=Available "spinapp/$2" -n "$1" --timeout="${3:-120}s" >/dev/null; }
+
+# rs_count <ns> <app>: how many ReplicaSets the app's Deployment has.
+rs_count() { kubectl get rs -n "$1" -l "$APP_LABEL=$2" -o name | wc -l; }
+
+# runtime_secret <ns> <app>: the runtime-config Secret the app's Deployment mounts.
+runtime_secret() {
+	kubectl get deployment "$2" -n "$1" -o json |
+		jq -r '.spec.template.spec.volumes[] | select(.name == "spin-runtime-config") | .secret.secretName'
+}
+
+# ---- the operator's identity: config/rbac, a token, a kubeconfig with nothing but that token -----------
+
+if [ ! -x "$OPERATOR" ]; then
+	t_fail "operator binary $OPERATOR is missing (make build)"
+	exit 1
+fi
+vns=$(t_ns rec-rbac) || { t_fail "create the RBAC namespace"; exit 1; }
+sa=$vns-controller-manager
+mkdir -p "$overlay"
+cat >"$overlay/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: $vns
+namePrefix: $vns-
+resources:
+- $(realpath --relative-to="$overlay" "$REPO/config/rbac")
+EOF
+t_check "apply config/rbac as variant $vns (ServiceAccount $sa)" kubectl apply -k "$overlay"
+server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+cadata=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+token=$(kubectl create token "$sa" -n "$vns" --duration=2h 2>/dev/null)
+if [ -z "$token" ] || [ -z "$server" ] || [ -z "$cadata" ]; then
+	t_fail "mint a token for $sa and read the server and CA from the admin kubeconfig"
+	exit 1
+fi
+(
+	umask 077
+	cat >"$opkc" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {server: "$server", certificate-authority-data: "$cadata"}
+users:
+- name: spin-operator
+  user: {token: "$token"}
+contexts:
+- name: spin-operator
+  context: {cluster: test, user: spin-operator}
+current-context: spin-operator
+EOF
+)
+t_check "the operator's kubeconfig authenticates as the ServiceAccount" \
+	bash -c "kubectl --kubeconfig '$opkc' auth whoami -o jsonpath='{.status.userInfo.username}' | grep -qx 'system:serviceaccount:$vns:$sa'"
+t_check "the operator's kubeconfig is not admin (cannot create clusterrolebindings or list pods)" \
+	bash -c "[ \"\$(kubectl --kubeconfig '$opkc' auth can-i create clusterrolebindings 2>/dev/null)\" = no ] &&
+		[ \"\$(kubectl --kubeconfig '$opkc' auth can-i list pods -A 2>/dev/null)\" = no ]"
+
+# The samples' RuntimeClass (the shim executor names it).
+if ! kubectl get runtimeclass wasmtime-spin-v2 >/dev/null 2>&1; then
+	kubectl apply -f "$SAMPLES/spin-runtime-class.yaml" >/dev/null && our_rcs+=(wasmtime-spin-v2)
+fi
+
+ns=$(t_ns rec) || { t_fail "create a test namespace"; exit 1; }
+namespaces+=("$ns")
+
+if start_operator; then
+	t_ok "the operator starts with the config/rbac token and its caches sync"
+else
+	t_fail "the operator starts with the config/rbac token and its caches sync"
+	tail -20 "$log" | sed 's/^/    /'
+	exit 1
+fi
+
+# ---- a. the samples: simple app + shim executor --------------------------------------------------------
+
+A=simple-spinapp
+kubectl apply -n "$ns" -f "$SAMPLES/spin-shim-executor.yaml" -f "$SAMPLES/simple.yaml" >/dev/null
+uid=$(kubectl get spinapp "$A" -n "$ns" -o jsonpath='{.metadata.uid}')
+t_check "a. runtime-config Secret $A-760b133c with a non-controller ownerReference to the SpinApp" \
+	retry 60 q '.data["runtime-config.toml"] and .metadata.labels == {"'$APP_LABEL'": "'$A'"}
+		and ([.metadata.ownerReferences[] | select(.kind == "SpinApp" and .name == "'$A'" and .uid == "'"$uid"'"
+			and (.controller // false) == false)] | length == 1)' secret "$A-760b133c" -n "$ns"
+t_check "a. Deployment $A: labels, selector, template labels, http-app port 80, image, runtime-config volume" \
+	retry 60 q '.metadata.labels == {"'$APP_LABEL'": "'$A'"}
+		and .spec.selector.matchLabels == {"'$APP_LABEL'": "'$A'", "'$G'/app.'$A'.status": "ready"}
+		and (.spec.template.metadata.labels | .["'$APP_LABEL'"] == "'$A'" and .["'$G'/app.'$A'.status"] == "ready")
+		and .spec.replicas == 1
+		and .spec.template.spec.runtimeClassName == "wasmtime-spin-v2"
+		and (.spec.template.spec.containers | length == 1)
+		and .spec.template.spec.containers[0].name == "'$A'"
+		and .spec.template.spec.containers[0].image == "'$IMG'"
+		and ([.spec.template.spec.containers[0].ports[] | {name, containerPort}] == [{name: "http-app", containerPort: 80}])
+		and ([.spec.template.spec.volumes[] | select(.name == "spin-runtime-config") | .secret.secretName] == ["'$A'-760b133c"])
+		and ([.spec.template.spec.volumes[] | select(.name == "spin-ca") | .secret.secretName] == ["spin-ca"])' \
+	deployment "$A" -n "$ns"
+t_check "a. the Deployment has a controller ownerReference to the SpinApp and managedFields manager spin-operator" \
+	q '([.metadata.ownerReferences[] | select(.kind == "SpinApp" and .name == "'$A'" and .uid == "'"$uid"'"
+			and .controller == true and .blockOwnerDeletion == true)] | length == 1)
+		and ([.metadata.managedFields[] | select(.manager == "spin-operator" and .operation == "Apply")] | length == 1)' \
+	deployment "$A" -n "$ns" --show-managed-fields
+t_check "a. Service $A: ClusterIP, port 80 → http-app (no port name), selector on the ready label, controller ownerReference" \
+	retry 60 q '.metadata.labels == {"'$APP_LABEL'": "'$A'"} and .spec.type == "ClusterIP"
+		and ([.spec.ports[] | {protocol, port, targetPort, name}] == [{protocol: "TCP", port: 80, targetPort: "http-app", name: null}])
+		and .spec.selector == {"'$G'/app.'$A'.status": "ready"}
+		and ([.metadata.ownerReferences[] | select(.uid == "'"$uid"'" and .controller == true)] | length == 1)
+		and ([.metadata.managedFields[] | select(.manager == "spin-operator")] | length >= 1)' \
+	service "$A" -n "$ns" --show-managed-fields
+t_check "a. the sample executor has installDefaultCACerts: true and no caCertSecret" \
+	q '.spec.deploymentConfig.installDefaultCACerts == true and .spec.deploymentConfig.caCertSecret == null' \
+	spinappexecutor containerd-shim-spin -n "$ns"
+t_check "a. installDefaultCACerts: CA Secret spin-ca with ca-certificates.crt, no ownerReference" \
+	retry 60 q '(.data["ca-certificates.crt"] | length > 1000) and (.metadata.ownerReferences == null)
+		and .metadata.annotations["app.kubernetes.io/managed-by"] == "spin-operator.spinkube.dev"' secret spin-ca -n "$ns"
+
+# ---- b. pods Ready, SpinApp Available, status --------------------------------------------------------------
+
+t_check "b. kubectl wait --for=condition=Available spinapp/$A succeeds" available "$ns" "$A"
+status_ok() { # status_ok <ns> <app> [executor]: status agrees with the spec and the Deployment
+	local d a
+	d=$(kubectl get deployment "$2" -n "$1" -o json) || return 1
+	a=$(kubectl get spinapp "$2" -n "$1" -o json) || return 1
+	jq -e --argjson d "$d" '.status.readyReplicas == .spec.replicas and .status.readyReplicas == $d.status.readyReplicas
+		and .status.deploymentName == "'$2'" and .status.serviceName == "'$2'"
+		and .status.activeScheduler == "'"${3:-containerd-shim-spin}"'"
+		and .status.observedGeneration == .metadata.generation
+		and ([.status.conditions[] | select(.type == "Available" or .type == "Progressing") | {type, status, reason, message}] | sort_by(.type))
+			== ([$d.status.conditions[] | select(.type == "Available" or .type == "Progressing") | {type, status, reason, message}] | sort_by(.type))' \
+		<<<"$a" >/dev/null || { jq -c '.status' <<<"$a"; jq -c '.status' <<<"$d"; return 1; }
+}
+t_check "b. status: readyReplicas = spec.replicas, deploymentName, serviceName, observedGeneration, Available/Progressing copied from the Deployment" \
+	retry 60 status_ok "$ns" "$A"
+
+# ---- c. image change and scaling ---------------------------------------------------------------------------
+
+kubectl patch spinapp "$A" -n "$ns" --type merge -p "{\"spec\":{\"image\":\"$IMG2\"}}" >/dev/null
+t_check "c. an image change reaches the Deployment's template" \
+	retry 60 q '.spec.template.spec.containers[0].image == "'$IMG2'"' deployment "$A" -n "$ns"
+t_check "c. ... and a new ReplicaSet appears" retry 60 at_least 2 rs_count "$ns" "$A"
+t_check "c. ... and the rollout to the new image completes" \
+	retry 90 q '.status.observedGeneration == .metadata.generation and .status.updatedReplicas == 1
+		and .status.readyReplicas == 1 and .status.replicas == 1' deployment "$A" -n "$ns"
+t_check "c. ... and the app is Available" available "$ns" "$A"
+kubectl patch spinapp "$A" -n "$ns" --type merge -p '{"spec":{"replicas":3}}' >/dev/null
+t_check "c. replicas 1 → 3: the Deployment and the SpinApp report 3 ready" \
+	retry 90 q '.spec.replicas == 3 and .status.readyReplicas == 3' spinapp "$A" -n "$ns"
+t_check "c. ... with status matching the Deployment" retry 60 status_ok "$ns" "$A"
+
+# ---- d. an executor edit reaches existing apps --------------------------------------------------------------
+
+gen=$(kubectl get spinapp "$A" -n "$ns" -o jsonpath='{.metadata.generation}')
+kubectl patch spinappexecutor containerd-shim-spin -n "$ns" --type merge \
+	-p '{"spec":{"deploymentConfig":{"otel":{"exporter_otlp_endpoint":"http://otel-collector:4318"}}}}' >/dev/null
+t_check "d. executor otel.exporter_otlp_endpoint → OTEL_EXPORTER_OTLP_ENDPOINT in the Deployment, app untouched" \
+	retry 60 q '[.spec.template.spec.containers[0].env[] | select(.name == "OTEL_EXPORTER_OTLP_ENDPOINT")
+		| .value] == ["http://otel-collector:4318"]' deployment "$A" -n "$ns"
+t_check "d. ... the SpinApp's generation did not change" \
+	test "$(kubectl get spinapp "$A" -n "$ns" -o jsonpath='{.metadata.generation}')" = "$gen"
+
+# ---- e. the operator-owned HPA -------------------------------------------------------------------------------
+
+# replicas must be unset with enableAutoscaling (the webhook's rule), so it goes in the same merge patch.
+kubectl patch spinapp "$A" -n "$ns" --type merge -p '{"spec":{"enableAutoscaling":true,"replicas":null,
+	"autoscaler":{"minReplicas":1,"maxReplicas":4,"targetCPUUtilizationPercentage":60}}}' >/dev/null
+t_check "e. enableAutoscaling + spec.autoscaler → autoscaling/v2 HPA $A targeting the Deployment, owned by the app" \
+	retry 60 q '.spec.scaleTargetRef == {apiVersion: "apps/v1", kind: "Deployment", name: "'$A'"}
+		and .spec.minReplicas == 1 and .spec.maxReplicas == 4
+		and ([.spec.metrics[] | select(.type == "Resource" and .resource.name == "cpu")
+			| .resource.target] == [{type: "Utilization", averageUtilization: 60}])
+		and ([.metadata.ownerReferences[] | select(.uid == "'"$uid"'" and .controller == true)] | length == 1)' \
+	horizontalpodautoscalers.v2.autoscaling "$A" -n "$ns"
+t_check "e. ... and spin-operator no longer sets the Deployment's replicas" \
+	retry 60 q '[.metadata.managedFields[] | select(.manager == "spin-operator") | .fieldsV1["f:spec"] | has("f:replicas")] | any | not' \
+	deployment "$A" -n "$ns" --show-managed-fields
+kubectl patch spinapp "$A" -n "$ns" --type merge -p '{"spec":{"autoscaler":null}}' >/dev/null
+t_check "e. removing spec.autoscaler deletes the HPA" retry 60 absent horizontalpodautoscalers.v2.autoscaling "$A" -n "$ns"
+
+# ---- f. createDeployment: false ---------------------------------------------------------------------------
+
+executor_yaml "$ns" external false | apply
+app_yaml "$ns" ext-app external | apply
+t_check "f. createDeployment: false: the app gets a Service" retry 60 q '.spec.selector == {"'$G'/app.ext-app.status": "ready"}' service ext-app -n "$ns"
+t_check "f. ... status.activeScheduler = external, readyReplicas 0" \
+	retry 60 q '.status.activeScheduler == "external" and .status.readyReplicas == 0' spinapp ext-app -n "$ns"
+t_check "f. ... and no Deployment" absent deployment ext-app -n "$ns"
+
+# ---- g. missing executor ---------------------------------------------------------------------------------
+
+app_yaml "$ns" orphan-app later-exec | apply
+t_check "g. an app naming a missing executor gets Warning MissingExecutor 'Could not find SpinAppExecutor $ns/later-exec'" \
+	retry 60 event "$ns" SpinApp orphan-app Warning MissingExecutor "Could not find SpinAppExecutor $ns/later-exec"
+t_check "g. ... and no Deployment meanwhile" absent deployment orphan-app -n "$ns"
+executor_yaml "$ns" later-exec true '{runtimeClassName: wasmtime-spin-v2}' | apply
+t_check "g. creating the executor makes the app converge: its Deployment appears" \
+	retry 60 kubectl get deployment orphan-app -n "$ns"
+t_check "g. ... and it becomes Available" available "$ns" orphan-app
+
+# ---- h. executor deletion blocked by dependants ----------------------------------------------------------
+
+t_check "h. live executors carry the finalizer $G/finalizer" \
+	retry 60 q '[.items[] | .metadata.finalizers // [] | index("'$G'/finalizer") != null] | (length >= 3 and all)' \
+	spinappexecutors -n "$ns"
+kubectl delete spinappexecutor later-exec -n "$ns" --wait=false >/dev/null
+t_check "h. deleting an executor in use: Warning DeletionBlocked 'Cannot delete SpinAppExecutor with dependent SpinApps'" \
+	retry 60 event "$ns" SpinAppExecutor later-exec Warning DeletionBlocked "Cannot delete SpinAppExecutor with dependent SpinApps"
+t_check "h. ... the executor stays, with a deletionTimestamp and the finalizer" \
+	q '.metadata.deletionTimestamp != null and (.metadata.finalizers | index("'$G'/finalizer") != null)' \
+	spinappexecutor later-exec -n "$ns"
+kubectl delete spinapp orphan-app -n "$ns" --wait=false >/dev/null
+t_check "h. deleting the last app using it lets the executor go" retry 60 absent spinappexecutor later-exec -n "$ns"
+
+# ---- i. SpinApp deletion garbage-collects its objects ----------------------------------------------------
+
+kubectl delete spinapp "$A" -n "$ns" --wait=false >/dev/null
+all_absent() { # all_absent <ns> <kind/name>...
+	local n=$1 o
+	shift
+	for o in "$@"; do absent "$o" -n "$n" || return 1; done
+}
+t_check "i. deleting the SpinApp garbage-collects Deployment, Service and runtime-config Secret" \
+	retry 60 poll all_absent "$ns" deployment/"$A" service/"$A" secret/"$A-760b133c"
+t_check "i. ... the CA Secret spin-ca stays" kubectl get secret spin-ca -n "$ns"
+
+# ---- j. RuntimeClass checks and wiring ---------------------------------------------------------------------
+
+missing=missing-rc-$rand
+executor_yaml "$ns" rc-exec true "{runtimeClassName: $missing}" | apply
+app_yaml "$ns" rc-app rc-exec | apply
+t_check "j. executor naming a missing RuntimeClass: condition RuntimeClassReady False/NotFound" \
+	retry 60 q '[.status.conditions[]? | select(.type == "RuntimeClassReady") | {status, reason}] == [{status: "False", reason: "NotFound"}]
+		and .status.observedGeneration == .metadata.generation' spinappexecutor rc-exec -n "$ns"
+t_check "j. ... and its app gets Warning RuntimeClassNotFound" \
+	retry 60 event "$ns" SpinApp rc-app Warning RuntimeClassNotFound "\"$missing\"" contains
+kubectl create -f - >/dev/null <<EOF && our_rcs+=("$missing")
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: $missing}
+handler: spin
+EOF
+t_check "j. creating the RuntimeClass turns the condition True" \
+	retry 60 q '[.status.conditions[]? | select(.type == "RuntimeClassReady") | .status] == ["True"]' spinappexecutor rc-exec -n "$ns"
+t_check "j. ... and the app becomes Available" available "$ns" rc-app 150
+owned=owned-rc-$rand
+executor_yaml "$ns" owned-rc-exec true \
+	"{runtimeClassName: $owned, runtimeClass: {handler: spin, nodeSelector: {spinkube.dev/wasm: \"true\"}}}" | apply
+t_check "j. deploymentConfig.runtimeClass: the operator creates RuntimeClass $owned (managed-by label, handler, nodeSelector)" \
+	retry 60 q '.metadata.labels["app.kubernetes.io/managed-by"] == "spin-operator" and .handler == "spin"
+		and .scheduling.nodeSelector == {"spinkube.dev/wasm": "true"}' runtimeclass "$owned"
+t_check "j. ... its executor reports RuntimeClassReady True" \
+	retry 60 q '[.status.conditions[]? | select(.type == "RuntimeClassReady") | .status] == ["True"]' spinappexecutor owned-rc-exec -n "$ns"
+kubectl delete spinappexecutor owned-rc-exec -n "$ns" --wait=false >/dev/null
+t_check "j. deleting that executor (no apps) lets it go" retry 60 absent spinappexecutor owned-rc-exec -n "$ns"
+t_check "j. ... and deletes the RuntimeClass" retry 60 absent runtimeclass "$owned"
+
+# ---- k. a name too long for the ready label --------------------------------------------------------------
+
+long=long-name-$rand
+while [ ${#long} -lt 53 ]; do long+=x; done
+app_yaml "$ns" "$long" | apply
+t_check "k. a ${#long}-character app name: Warning ReconcileFailed mentioning the 63-character limit" \
+	retry 60 event "$ns" SpinApp "$long" Warning ReconcileFailed "63-character" contains
+t_check "k. ... and no Deployment" absent deployment "$long" -n "$ns"
+
+# ---- l. runtime config changes and superseded Secrets ------------------------------------------------------
+
+# mounted_config <ns> <app> <url>: the Deployment mounts a generated kv-app-<hash> Secret holding that url.
+mounted_config() {
+	local s
+	s=$(runtime_secret "$1" "$2") && [[ $s =~ ^$2-[0-9a-f]+$ ]] && [ "$s" != "$2-760b133c" ] || { echo "mounted: '$s'"; return 1; }
+	kubectl get secret "$s" -n "$1" -o jsonpath='{.data.runtime-config\.toml}' | base64 -d | grep -qxF "url = '$3'" ||
+		{ echo "$s does not hold url $3"; return 1; }
+}
+app_yaml "$ns" kv-app containerd-shim-spin "runtimeConfig: {keyValueStores: [{name: default, type: redis, options: [{name: url, value: \"redis://a\"}]}]}" | apply
+t_check "l. runtimeConfig → a generated Secret kv-app-<hash1> mounted by the Deployment" \
+	retry 60 mounted_config "$ns" kv-app redis://a
+t_check "l. ... and the app is Available" available "$ns" kv-app
+old=$(runtime_secret "$ns" kv-app)
+kubectl patch spinapp kv-app -n "$ns" --type merge \
+	-p '{"spec":{"runtimeConfig":{"keyValueStores":[{"name":"default","type":"redis","options":[{"name":"url","value":"redis://b"}]}]}}}' >/dev/null
+t_check "l. changing the url: a new Secret kv-app-<hash2> mounted by the Deployment" \
+	retry 60 mounted_config "$ns" kv-app redis://b
+new=$(runtime_secret "$ns" kv-app)
+t_check "l. ... the rollout completes" \
+	retry 90 q '.status.observedGeneration == .metadata.generation and .status.updatedReplicas == 1 and .status.readyReplicas == 1
+		and .status.replicas == 1' deployment kv-app -n "$ns"
+t_check "l. ... the app is Available with the new generation observed" \
+	retry 60 q '.status.observedGeneration == .metadata.generation and
+		([.status.conditions[] | select(.type == "Available") | .status] == ["True"])' spinapp kv-app -n "$ns"
+old_rs() { # ReplicaSets of kv-app whose template mounts the old Secret
+	kubectl get rs -n "$ns" -l "$APP_LABEL=kv-app" -o json |
+		jq -r --arg s "$old" '.items[] | select([.spec.template.spec.volumes[]?.secret.secretName] | index($s)) | .metadata.name'
+}
+old_kept() {
+	local rs
+	rs=$(old_rs)
+	[ -n "$rs" ] || { echo "no ReplicaSet mounts $old"; return 1; }
+	kubectl get secret "$old" -n "$ns" -o name
+}
+t_check "l. the old Secret $old still exists while an old ReplicaSet references it" old_kept
+for rs in $(old_rs); do kubectl delete rs "$rs" -n "$ns" --wait=false >/dev/null; done
+t_check "l. deleting the old ReplicaSet(s) deletes the old Secret" retry 60 absent secret "$old" -n "$ns"
+t_check "l. ... the current Secret $new stays" kubectl get secret "$new" -n "$ns"
+t_check "l. ... and it is still the one mounted" test "$(runtime_secret "$ns" kv-app)" = "$new"
+
+# ---- m. zero writes in steady state ------------------------------------------------------------------------
+
+metrics_ok() {
+	local m
+	m=$(scrape) || { echo "no /metrics on port $(metrics_port)"; return 1; }
+	grep -q '^controller_runtime_reconcile_total{' <<<"$m" && grep -q '^spin_operator_api_writes_total [0-9]' <<<"$m" ||
+		{ head -20 <<<"$m"; return 1; }
+}
+t_check "m. /metrics exposes controller_runtime_reconcile_total and spin_operator_api_writes_total" metrics_ok
+t_check "m. every app in $ns that can converge is Available" \
+	kubectl wait --for=condition=Available spinapp/rc-app spinapp/kv-app -n "$ns" --timeout=120s
+quiet_for() { # quiet_for <seconds>: the write counter does not move over that many seconds
+	local a b
+	a=$(writes) && [ -n "$a" ] || return 1
+	sleep "$1"
+	b=$(writes) && [ -n "$b" ] || return 1
+	[ "$a" = "$b" ] || { echo "spin_operator_api_writes_total went from $a to $b in $1 s"; return 1; }
+}
+retry 60 quiet_for 3 >/dev/null # let anything still settling (GC, rollouts) finish
+t_check "m. steady state: spin_operator_api_writes_total is unchanged over 15 s" quiet_for 15
+
+# ---- n. a burst of apps across an apiserver restart -------------------------------------------------------
+
+# burst <ns> <prefix> <progress file>: creates $BURST apps one by one, retrying each through API outages.
+burst() {
+	local i out deadline
+	for ((i = 1; i <= BURST; i++)); do
+		deadline=$((SECONDS + 90))
+		until out=$(app_yaml "$1" "$2-$i" | kubectl create -f - 2>&1) || [[ $out == *AlreadyExists* || $out == *"already exists"* ]]; do
+			[ $SECONDS -lt $deadline ] || { echo "burst: could not create $2-$i: $out" >&2; return 1; }
+			sleep 0.3
+		done
+		echo "$i" >"$3"
+	done
+}
+progress() { cat "$1" 2>/dev/null || echo 0; }
+
+# converged <ns>: exactly one Deployment, Service and runtime-config Secret per app (by the app-name label),
+# nothing else labelled, and every app Available with its replica ready.
+converged() {
+	local apps kind sel
+	apps=$(kubectl get spinapps -n "$1" -o json | jq -c '[.items[].metadata.name] | sort') || return 1
+	[ "$(jq length <<<"$apps")" = "$BURST" ] || { echo "$(jq length <<<"$apps") apps, want $BURST"; return 1; }
+	for kind in deployments services secrets; do
+		sel='.'
+		[ "$kind" = secrets ] && sel='select(.data["runtime-config.toml"])'
+		kubectl get "$kind" -n "$1" -l "$APP_LABEL" -o json | jq -e --argjson apps "$apps" \
+			"[.items[] | $sel | .metadata.labels[\"$APP_LABEL\"]] | sort == \$apps" >/dev/null ||
+			{ echo "$kind: not exactly one per app"; return 1; }
+	done
+	local not_ready
+	not_ready=$(kubectl get spinapps -n "$1" -o json | jq -r '.items[] | select((.status.readyReplicas == 1 and
+		([.status.conditions[]? | select(.type == "Available") | .status] == ["True"])) | not) | .metadata.name')
+	[ -z "$not_ready" ] && return 0
+	echo "not Available: $(wc -w <<<"$not_ready") apps; the first:"
+	for a in $(head -2 <<<"$not_ready"); do
+		kubectl get spinapp "$a" -n "$1" -o json | jq -c '{app: .metadata.name, gen: .metadata.generation, status}'
+		kubectl get deployment "$a" -n "$1" -o json 2>&1 | jq -c '{deployment: .metadata.name, rv: .metadata.resourceVersion,
+			status: (.status | {observedGeneration, replicas, readyReplicas, availableReplicas,
+			conditions: [.conditions[]? | {type, status, reason}]})}' 2>&1
+	done
+	return 1
+}
+
+# heal <ns>: kwok fakes the kubelets, and its pod-ready stage only handles Pending pods. When an apiserver
+# restart takes long enough (a loaded machine) for the fake nodes' leases to lapse, the node lifecycle controller
+# marks every Running pod NotReady, and nothing would ever make those pods Ready again, so no Deployment could be
+# Available whatever the operator does. Such pods (Running, not Ready: kwok sets phase and readiness together)
+# are deleted; their ReplicaSets replace them, as a real kubelet would have recovered them. Each use is noted.
+heal() {
+	local pods
+	pods=$(kubectl get pods -n "$1" -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null
+		and .status.phase == "Running" and ([.status.conditions[]? | select(.type == "Ready") | .status] != ["True"]))
+		| .metadata.name') || return 0
+	[ -n "$pods" ] || return 0
+	echo "# healed: deleted $(wc -w <<<"$pods") Running but NotReady pods in $1 (node lifecycle controller after a lease lapse)" >>"$work/healed"
+	# shellcheck disable=SC2086 # one pod name per word
+	kubectl delete pod -n "$1" $pods --wait=false >/dev/null 2>&1
+	return 0
+}
+healed_converged() { heal "$1"; converged "$1"; }
+
+bns=$(t_ns rec-burst) && namespaces+=("$bns")
+kubectl apply -n "$bns" -f "$SAMPLES/spin-shim-executor.yaml" >/dev/null
+burst "$bns" app "$work/burst1" 2>"$work/burst1.err" &
+bpid=$!
+retry 60 at_least $((BURST / 3)) progress "$work/burst1" >/dev/null
+restart_apiserver() { "$REPO/tests/cluster/restart-apiserver.sh" >"$work/restart.log" 2>&1 || { tail -20 "$work/restart.log"; return 1; }; }
+restart_from=$(date -u -d '-1 sec' +%Y-%m-%dT%H:%M:%S)
+t_check "n. restart-apiserver.sh in the middle of the burst" restart_apiserver
+restart_to=$(date -u -d '+30 sec' +%Y-%m-%dT%H:%M:%S)
+wait "$bpid"
+t_check "n. all $BURST apps were created (through the restart)" test "$(progress "$work/burst1")" = "$BURST"
+t_check "n. every app converges: one Deployment, one Service, one runtime-config Secret each, all Available" \
+	retry 180 poll healed_converged "$bns"
+
+# ---- o. a burst across a SIGKILL of the operator ----------------------------------------------------------
+
+ons=$(t_ns rec-kill) && namespaces+=("$ons")
+kubectl apply -n "$ons" -f "$SAMPLES/spin-shim-executor.yaml" >/dev/null
+burst "$ons" app "$work/burst2" 2>"$work/burst2.err" &
+bpid=$!
+retry 60 at_least $((BURST / 3)) progress "$work/burst2" >/dev/null
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+retry 60 at_least $((2 * BURST / 3)) progress "$work/burst2" >/dev/null
+if start_operator; then
+	t_ok "o. operator killed with SIGKILL mid-burst, started again, caches synced"
+else
+	t_fail "o. operator killed with SIGKILL mid-burst, started again, caches synced"
+	tail -20 "$log" | sed 's/^/    /'
+fi
+wait "$bpid"
+t_check "o. all $BURST apps were created" test "$(progress "$work/burst2")" = "$BURST"
+t_check "o. every app converges: one Deployment, one Service, one runtime-config Secret each, all Available" \
+	retry 180 poll healed_converged "$ons"
+t_check "o. ... and the earlier burst is still exactly right" retry 60 poll healed_converged "$bns"
+
+# ---- p. the log, and the operator is alive ---------------------------------------------------------------
+
+t_check "the operator is still running" kill -0 "$pid"
+leaks() {
+	local bad=0
+	grep -n 'Bearer' "$log" | head -3 && bad=1
+	grep -n 'BEGIN' "$log" | head -3 && bad=1
+	grep -qF -- "$token" "$log" && { echo "the token is in the log"; bad=1; }
+	grep -qF -- "${token%%.*}" "$log" && { echo "the token's header is in the log"; bad=1; }
+	grep -qF -- "${cadata:0:40}" "$log" && { echo "the CA data is in the log"; bad=1; }
+	return $bad
+}
+t_check "p. the operator's log holds no 'Bearer', no token, no 'BEGIN'" leaks
+# Right after the apiserver restart its RBAC authorizer's caches are cold for a moment, and it answers Forbidden
+# (sometimes listing our ClusterRole as "not found"). Those answers, logged within 30 s of the restart, say
+# nothing about config/rbac; any other Forbidden does.
+never_forbidden() {
+	local bad
+	bad=$(grep -i forbidden "$log" | awk -v from="$restart_from" -v to="$restart_to" \
+		'{ t = substr($1, 1, 19) } !(t >= from && t <= to)' | head -3)
+	[ -z "$bad" ] || { echo "$bad"; return 1; }
+}
+t_check "the operator was never Forbidden (config/rbac grants what it uses)" never_forbidden
+
+# ---- cleanup, checked: namespaces go while the operator runs (it releases executor finalizers) -------------
+
+for n in "${namespaces[@]}"; do kubectl delete namespace "$n" --wait=false >/dev/null; done
+namespaces_gone() {
+	local n
+	for n in "${namespaces[@]}"; do absent namespace "$n" || return 1; done
+}
+t_check "the test namespaces are deleted (executor finalizers released)" retry 120 poll namespaces_gone
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+pid=""
+for n in "${our_rcs[@]}"; do kubectl delete runtimeclass "$n" >/dev/null; done
+rcs_gone() {
+	local n
+	for n in "${our_rcs[@]}" "$owned"; do absent runtimeclass "$n" || return 1; done
+}
+t_check "the RuntimeClasses this suite created are gone" rcs_gone
+our_rcs=()
+rbac_gone() {
+	kubectl delete -k "$overlay" --ignore-not-found --timeout=60s >/dev/null || return 1
+	all_absent "$vns" clusterrole/"$vns-manager-role" clusterrolebinding/"$vns-manager-rolebinding" serviceaccount/"$sa" &&
+		kubectl delete namespace "$vns" --wait=false >/dev/null
+}
+t_check "the RBAC variant is deleted (ClusterRole, ClusterRoleBinding, ServiceAccount, namespace)" rbac_gone
+[ -f "$work/healed" ] && sort -u "$work/healed"
+echo "# reconcile.sh: $((SECONDS - suite_start)) s"
+exit 0
