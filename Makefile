@@ -15,7 +15,7 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libcurl jansson yaml-0.1 openssl zlib libmicrohttpd
+PKGS := libcurl jansson yaml-0.1 openssl zlib libmicrohttpd gnutls
 SANITIZE ?=
 comma := ,
 # V=1 shows full commands.

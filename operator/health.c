@@ -65,8 +65,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return send_text(conn, 404, "text/plain", "not found\n", 10);
 }
 
-/* "[host]:port" → sockaddr; host empty means every interface. */
-static int parse_addr(const char *addr, struct sockaddr_in *sa, char *err, size_t errlen)
+int health_parse_bind_addr(const char *addr, struct sockaddr_in *sa, char *err, size_t errlen)
 {
 	const char *colon = strrchr(addr, ':');
 	char host[64];
@@ -102,7 +101,7 @@ int health_server_start(const char *addr, const struct health_handlers *h, struc
 		*port = 0;
 	if (!addr || !strcmp(addr, "0"))
 		return SO_OK;
-	if ((rc = parse_addr(addr, &sa, err, errlen)))
+	if ((rc = health_parse_bind_addr(addr, &sa, err, errlen)))
 		return rc;
 	struct health_server *s = calloc(1, sizeof *s);
 	if (!s)

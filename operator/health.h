@@ -10,6 +10,7 @@
 #ifndef SO_HEALTH_H
 #define SO_HEALTH_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 
 #include "util/buf.h"
@@ -26,5 +27,9 @@ struct health_handlers {
 int health_server_start(const char *addr, const struct health_handlers *h, struct health_server **out,
 			unsigned short *port, char *err, size_t errlen);
 void health_server_stop(struct health_server *s);
+
+/* "[host]:port" → an IPv4 socket address (host empty or 0.0.0.0: every interface; "localhost": 127.0.0.1).
+ * SO_E_INVAL with a message in err otherwise. Shared with the webhook server. */
+int health_parse_bind_addr(const char *addr, struct sockaddr_in *sa, char *err, size_t errlen);
 
 #endif

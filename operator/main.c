@@ -1,10 +1,13 @@
 /*
  * spin-operator: flags, wiring, signals and shutdown order.
  *
- * Start-up: load the API configuration (kubectl's order), check the server version, start one informer per
- * watched resource and wait until their caches are synced. Shutdown (first SIGTERM/SIGINT): stop the
- * informers (each ends its watch within about a second), release everything, exit 0. A second signal while
- * shutting down exits 1 at once, as controller-runtime does.
+ * Start-up: load the API configuration (kubectl's order), start the health, metrics and admission webhook
+ * endpoints, check the server version, start one informer per watched resource and wait until their caches
+ * are synced. The webhook answers 503 until then, and /readyz says ready once the caches are synced and the
+ * webhook (when enabled) serves a certificate. Shutdown (first SIGTERM/SIGINT): stop the informers (each ends
+ * its watch within about a second; the webhook keeps answering from the cache meanwhile), stop the endpoints,
+ * then the webhook (requests in progress finish), release everything, exit 0. A second signal while shutting
+ * down exits 1 at once, as controller-runtime does.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -24,12 +27,14 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "webhook/server.h"
 
 #ifndef SPIN_OPERATOR_VERSION
 #define SPIN_OPERATOR_VERSION "0.1.0-dev"
 #endif
 
 #define SYNC_TIMEOUT_S 120.0 /* controller-runtime's CacheSyncTimeout */
+#define WEBHOOK_GRACE_S 10.0 /* how long admission requests in progress may finish at shutdown */
 
 extern const char spin_ca_bundle[];
 extern const size_t spin_ca_bundle_len;
@@ -45,6 +50,17 @@ struct options {
 	double shutdown_s;
 	const char *health_addr;
 	const char *metrics_addr;
+	const char *webhook_addr;
+	int webhook_addr_set; /* --webhook-bind-address given: failing to bind it is fatal */
+	const char *webhook_cert_dir;
+	const char *webhook_cert_file;
+	const char *webhook_key_file;
+};
+
+/* What the endpoints' callbacks read. */
+struct daemon {
+	struct controller *ctl;
+	struct webhook_server *webhook;
 };
 
 static const char usage[] =
@@ -69,6 +85,13 @@ static const char usage[] =
 	"                           [host]:port serving /healthz and /readyz (default :8082; 0 disables)\n"
 	"  --metrics-bind-address ADDR\n"
 	"                           [host]:port serving Prometheus /metrics over HTTP (default :8080; 0 disables)\n"
+	"  --webhook-bind-address ADDR\n"
+	"                           [host]:port serving the admission webhooks over HTTPS (default :9443;\n"
+	"                           0 disables)\n"
+	"  --webhook-cert-dir DIR   directory holding the webhook's tls.crt and tls.key, reloaded when they change\n"
+	"                           (default /tmp/k8s-webhook-server/serving-certs)\n"
+	"  --webhook-cert-file PATH the webhook's PEM certificate chain, instead of <cert-dir>/tls.crt\n"
+	"  --webhook-key-file PATH  the webhook's PEM private key, instead of <cert-dir>/tls.key\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --log-format FORMAT      text or json (default text)\n"
 	"  --version                print the version and exit\n"
@@ -139,7 +162,7 @@ static int wait_shutdown(double seconds)
 static int parse_flags(int argc, char **argv, struct options *o)
 {
 	enum { F_KUBECONFIG = 1, F_CONTEXT, F_NAMESPACE, F_QPS, F_BURST, F_LOG_LEVEL, F_LOG_FORMAT, F_VERSION,
-	       F_WORKERS, F_RESYNC, F_SHUTDOWN, F_HEALTH, F_METRICS };
+	       F_WORKERS, F_RESYNC, F_SHUTDOWN, F_HEALTH, F_METRICS, F_WEBHOOK, F_CERT_DIR, F_CERT_FILE, F_KEY_FILE };
 	static const struct option longopts[] = {
 		{ "kubeconfig", required_argument, NULL, F_KUBECONFIG },
 		{ "context", required_argument, NULL, F_CONTEXT },
@@ -154,6 +177,10 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		{ "shutdown-timeout", required_argument, NULL, F_SHUTDOWN },
 		{ "health-probe-bind-address", required_argument, NULL, F_HEALTH },
 		{ "metrics-bind-address", required_argument, NULL, F_METRICS },
+		{ "webhook-bind-address", required_argument, NULL, F_WEBHOOK },
+		{ "webhook-cert-dir", required_argument, NULL, F_CERT_DIR },
+		{ "webhook-cert-file", required_argument, NULL, F_CERT_FILE },
+		{ "webhook-key-file", required_argument, NULL, F_KEY_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -167,6 +194,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	o->shutdown_s = 30;
 	o->health_addr = ":8082";
 	o->metrics_addr = ":8080";
+	o->webhook_addr = WEBHOOK_DEFAULT_ADDR;
+	o->webhook_cert_dir = WEBHOOK_DEFAULT_CERT_DIR;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case F_KUBECONFIG: o->kubeconfig = optarg; break;
@@ -205,6 +234,13 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			break;
 		case F_HEALTH: o->health_addr = optarg; break;
 		case F_METRICS: o->metrics_addr = optarg; break;
+		case F_WEBHOOK:
+			o->webhook_addr = optarg;
+			o->webhook_addr_set = 1;
+			break;
+		case F_CERT_DIR: o->webhook_cert_dir = optarg; break;
+		case F_CERT_FILE: o->webhook_cert_file = optarg; break;
+		case F_KEY_FILE: o->webhook_key_file = optarg; break;
 		case F_LOG_LEVEL:
 			if (log_parse_level(optarg, &level)) {
 				fprintf(stderr, "spin-operator: --log-level: \"%s\" is not debug, info, warn or error\n", optarg);
@@ -231,18 +267,117 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* /readyz: the caches are synced and, with the webhook enabled, a serving certificate is loaded. */
 static int ready(void *ud, char *why, size_t whylen)
 {
-	if (controller_ready(ud))
-		return 1;
-	snprintf(why, whylen, "informers: caches not synced");
-	return 0;
+	struct daemon *d = ud;
+	if (!controller_ready(d->ctl)) {
+		snprintf(why, whylen, "informers: caches not synced");
+		return 0;
+	}
+	if (d->webhook && !webhook_server_cert_loaded(d->webhook)) {
+		webhook_server_cert_status(d->webhook, why, whylen);
+		return 0;
+	}
+	return 1;
 }
 
 static void metrics(void *ud, struct buf *out)
 {
+	struct daemon *d = ud;
+	if (controller_ready(d->ctl))
+		controller_metrics(d->ctl, out);
+	webhook_server_metrics(d->webhook, out);
+}
+
+/* ---- the admission webhook's view of the cluster: the executor cache ---- */
+
+static int webhook_ready(void *ud, char *why, size_t whylen)
+{
 	if (controller_ready(ud))
-		controller_metrics(ud, out);
+		return 1;
+	snprintf(why, whylen, "the SpinAppExecutor cache is not synced yet");
+	return 0;
+}
+
+static int list_executors(void *ud, const char *ns, json_t *names, char *msg, size_t msglen)
+{
+	json_t *all = controller_executors(ud), *e;
+	size_t i;
+	int rc = SO_OK;
+	if (!all) {
+		snprintf(msg, msglen, "cannot list SpinAppExecutors: out of memory");
+		return SO_E_NOMEM;
+	}
+	json_array_foreach(all, i, e) {
+		json_t *meta = json_object_get(e, "metadata");
+		const char *ens = json_string_value(json_object_get(meta, "namespace"));
+		json_t *name = json_object_get(meta, "name");
+		if (ens && ns && !strcmp(ens, ns) && json_is_string(name) && json_array_append(names, name)) {
+			snprintf(msg, msglen, "cannot list SpinAppExecutors: out of memory");
+			rc = SO_E_NOMEM;
+			break;
+		}
+	}
+	json_decref(all);
+	return rc;
+}
+
+static int get_executor(void *ud, const char *ns, const char *name, json_t **out)
+{
+	json_t *all = controller_executors(ud), *e;
+	size_t i;
+	*out = NULL;
+	json_array_foreach(all, i, e) {
+		json_t *meta = json_object_get(e, "metadata");
+		const char *ens = json_string_value(json_object_get(meta, "namespace"));
+		const char *en = json_string_value(json_object_get(meta, "name"));
+		if (ens && en && ns && name && !strcmp(ens, ns) && !strcmp(en, name)) {
+			*out = json_incref(e);
+			break;
+		}
+	}
+	json_decref(all);
+	return *out ? SO_OK : SO_E_API_NOT_FOUND;
+}
+
+/*
+ * Starts the admission webhook server (nothing when the address is "0"). Failing to bind an address given with
+ * --webhook-bind-address is fatal; failing to bind the default :9443 (another operator on this machine, say)
+ * leaves the webhook off with an error in the log, so that a second local run does not die for a port it
+ * never asked for.
+ */
+static int start_webhook(const struct options *o, struct controller *ctl, struct webhook_server **out)
+{
+	char cert[4096], key[4096], err[512] = "";
+	unsigned short port = 0;
+	const char *dir = o->webhook_cert_dir && *o->webhook_cert_dir ? o->webhook_cert_dir : ".";
+	snprintf(cert, sizeof cert, "%s%s%s", o->webhook_cert_file ? "" : dir, o->webhook_cert_file ? "" : "/",
+		 o->webhook_cert_file ? o->webhook_cert_file : "tls.crt");
+	snprintf(key, sizeof key, "%s%s%s", o->webhook_key_file ? "" : dir, o->webhook_key_file ? "" : "/",
+		 o->webhook_key_file ? o->webhook_key_file : "tls.key");
+	struct webhook_server_opts wo = {
+		.bind_addr = o->webhook_addr,
+		.cert_file = cert,
+		.key_file = key,
+		.admission = { .list_executors = list_executors, .get_executor = get_executor, .user = ctl },
+		.ready = webhook_ready,
+		.ready_user = ctl,
+	};
+	int rc = webhook_server_start(&wo, out, &port, err, sizeof err);
+	if (rc == SO_E_IO && !o->webhook_addr_set) {
+		log_error("main", "admission webhook: %s; running without the webhook (give --webhook-bind-address to "
+				  "make this fatal, or 0 to turn the webhook off)", err);
+		return SO_OK;
+	}
+	if (rc)
+		log_error("main", "admission webhook: %s", err);
+	else if (*out)
+		log_info("main", "admission webhook listening on %s (port %u, HTTPS), certificate %s, key %s",
+			 o->webhook_addr, port, cert, key);
+	else
+		log_info("main", "admission webhook disabled (--webhook-bind-address 0)");
+	return rc;
 }
 
 /* Starts one of the HTTP endpoints; a bind failure is fatal (the orchestrator's probes would fail anyway). */
@@ -290,6 +425,7 @@ int main(int argc, char **argv)
 	struct kube_client_opts copts;
 	struct controller *ctl = NULL;
 	struct health_server *health = NULL, *metrics_srv = NULL;
+	struct daemon dm = { 0 };
 	char err[512] = "";
 	sigset_t sigs;
 	pthread_t sigthread;
@@ -336,7 +472,10 @@ int main(int argc, char **argv)
 		log_error("main", "cannot set up the controllers: %s", so_strerror(rc));
 		goto out;
 	}
-	struct health_handlers hh = { ready, NULL, ctl }, mh = { NULL, metrics, ctl };
+	dm.ctl = ctl;
+	if (start_webhook(&o, ctl, &dm.webhook))
+		goto out;
+	struct health_handlers hh = { ready, NULL, &dm }, mh = { NULL, metrics, &dm };
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
 	    start_endpoint("metrics", o.metrics_addr, &mh, &metrics_srv))
 		goto out;
@@ -366,6 +505,7 @@ int main(int argc, char **argv)
 out:
 	health_server_stop(health);
 	health_server_stop(metrics_srv);
+	webhook_server_stop(dm.webhook, WEBHOOK_GRACE_S); /* after the endpoints that read it */
 	controller_free(ctl);
 	kube_client_free(client);
 	kube_config_free(&cfg);

@@ -34,19 +34,29 @@ kubectl wait --for condition=Established --timeout=60s crd/spinapps.core.spinkub
 	crd/spinappexecutors.core.spinkube.dev >/dev/null
 
 stop_daemon
-"$repo/bin/spin-operator" --kubeconfig "$KUBECONFIG" >"$state/operator.log" 2>&1 &
+# The admission webhook is not registered by the demo yet (docs/webhook.md shows the local mode).
+"$repo/bin/spin-operator" --kubeconfig "$KUBECONFIG" --webhook-bind-address 0 \
+	--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 >"$state/operator.log" 2>&1 &
 echo $! >"$state/operator.pid"
 for _ in $(seq 100); do grep -q "caches synced" "$state/operator.log" && break; sleep 0.1; done
 
-kubectl apply -f "$repo/config/samples/spin-shim-executor.yaml" -f "$repo/config/samples/simple.yaml" >/dev/null
-sleep 1
+kubectl apply -f "$repo/config/samples/spin-runtime-class.yaml" -f "$repo/config/samples/spin-shim-executor.yaml" \
+	-f "$repo/config/samples/simple.yaml" >/dev/null
+echo "demo: waiting for spinapp/simple-spinapp to become Available"
+kubectl wait --for=condition=Available spinapp/simple-spinapp --timeout=120s
 
 echo
-echo "== kubectl get spinappexecutors,spinapps -A"
-kubectl get spinappexecutors,spinapps -A
+echo "== kubectl get spinappexecutors,spinapps -o wide"
+kubectl get spinappexecutors,spinapps -o wide
 echo
-echo "== what spin-operator sees ($state/operator.log)"
-grep -E "API server|caches synced|SpinApp(Executor)? (added|updated|deleted)" "$state/operator.log" | sed 's/^/  /'
+echo "== what the operator made: kubectl get deployments,services,secrets,pods -l core.spinkube.dev/app-name=simple-spinapp"
+kubectl get deployments,services,secrets,pods -l core.spinkube.dev/app-name=simple-spinapp
+echo
+echo "== status"
+kubectl get spinapp simple-spinapp -o jsonpath='{.status}' | jq .
+echo
+echo "== operator log ($state/operator.log)"
+grep -E "API server version|caches synced|applied|created" "$state/operator.log" | sed 's/^/  /'
 cat <<TXT
 
 The control plane and the daemon keep running. Try:

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
 	build-essential pkg-config
-	libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev zlib1g-dev
+	libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev libgnutls28-dev zlib1g-dev
 	libcmocka-dev
 	clang libclang-rt-14-dev llvm
 	openssl ca-certificates curl jq procps iproute2

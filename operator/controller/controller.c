@@ -502,6 +502,11 @@ int controller_ready(struct controller *ctl)
 	return atomic_load(&ctl->ready);
 }
 
+json_t *controller_executors(struct controller *ctl)
+{
+	return ctl && ctl->executors ? informer_list(ctl->executors) : json_array();
+}
+
 void controller_metrics(struct controller *ctl, struct buf *out)
 {
 	static const char *const names[2] = { "spinapp", "spinappexecutor" };

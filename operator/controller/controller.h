@@ -55,6 +55,10 @@ void controller_get_stats(struct controller *ctl, struct controller_stats *out);
 /* Non-zero once every cache has synced and the workers run. */
 int controller_ready(struct controller *ctl);
 
+/* A new JSON array holding a reference to every cached SpinAppExecutor (read-only: copy before modifying).
+ * Empty before the caches are started. The admission webhook reads executors through this. */
+json_t *controller_executors(struct controller *ctl);
+
 /* Prometheus text: controller-runtime's reconcile and workqueue metric names where one exists (so existing
  * dashboards keep working), spin_operator_* for the rest. */
 void controller_metrics(struct controller *ctl, struct buf *out);

@@ -48,7 +48,8 @@ fi
 
 # SpinApps created before start are listed; later ones arrive by watch; deletes are seen.
 app before | kubectl apply -f - >/dev/null
-"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --log-level debug >"$log" 2>&1 &
+"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --log-level debug --webhook-bind-address 0 \
+	--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 >"$log" 2>&1 &
 pid=$!
 t_check "the daemon reports the server version" retry 30 log_has "API server version v1.36.3"
 t_check "caches sync with the existing SpinApp" retry 30 log_has "caches synced in .* 1 SpinApps"
@@ -79,7 +80,8 @@ fi
 t_check "shutdown is logged" log_has "stopped (exit 0)"
 
 # JSON logs are one object per line.
-"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --log-format json >"$work/json.log" 2>&1 &
+"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --log-format json --webhook-bind-address 0 \
+	--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 >"$work/json.log" 2>&1 &
 pid=$!
 retry 30 grep -q "caches synced" "$work/json.log"
 kill -INT "$pid"

@@ -1,0 +1,492 @@
+#include "server.h"
+
+#include <gnutls/gnutls.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certwatch.h"
+#include "health.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/parse.h"
+
+#define NEP 4 /* enum admission_endpoint */
+/* An oversized body is read and dropped, so the client gets its 413 instead of a reset, up to this size;
+ * past it the connection is closed (a Content-Length past it gets the 413 at once). */
+#define DRAIN_LIMIT ((size_t)16 << 20)
+#define CONNECTION_LIMIT 1024u
+/* Longer than the API server's idle-connection timeout (90 s), so the client closes idle connections first. */
+#define IDLE_TIMEOUT_S 120u
+
+static const unsigned codes[] = { 200, 400, 404, 405, 413, 415, 500, 503 };
+#define NCODES (sizeof codes / sizeof codes[0])
+/* Prometheus' default buckets, as controller-runtime's webhook latency histogram uses them. */
+static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+
+struct ep_stats {
+	unsigned long requests[NCODES];
+	unsigned long in_flight;
+	unsigned long bucket[NBUCKETS]; /* per bucket, not cumulative */
+	unsigned long count;
+	double sum;
+};
+
+struct webhook_server {
+	struct MHD_Daemon *d;
+	struct certwatch *certs;
+	struct webhook_server_opts o;
+	char *cert_file, *key_file;
+	size_t max_body;
+	pthread_mutex_t stats_mu;
+	struct ep_stats eps[NEP];
+	atomic_ulong active; /* requests between their first callback and their completion */
+};
+
+struct request {
+	enum admission_endpoint ep;
+	const char *method; /* MHD's, valid until the request completes */
+	struct buf body;
+	size_t received;
+	int too_large, nomem, answered;
+	struct timespec t0;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void count(struct webhook_server *s, struct request *r, unsigned code)
+{
+	double dt = since(&r->t0);
+	size_t i;
+	pthread_mutex_lock(&s->stats_mu);
+	struct ep_stats *e = &s->eps[r->ep];
+	for (i = 0; i < NCODES; i++) {
+		if (codes[i] == code) {
+			e->requests[i]++;
+			break;
+		}
+	}
+	for (i = 0; i < NBUCKETS; i++) {
+		if (dt <= buckets[i]) {
+			e->bucket[i]++;
+			break;
+		}
+	}
+	e->count++;
+	e->sum += dt;
+	pthread_mutex_unlock(&s->stats_mu);
+}
+
+/* Queues an answer; body is copied unless must_free (then it is malloc'd and handed to MHD). */
+static enum MHD_Result reply(struct webhook_server *s, struct MHD_Connection *conn, struct request *r, unsigned code,
+			     const char *ctype, char *body, size_t len, int must_free)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+	if (!resp) {
+		if (must_free)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (code == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+	enum MHD_Result ret = MHD_queue_response(conn, code, resp);
+	MHD_destroy_response(resp);
+	if (r && !r->answered) {
+		r->answered = 1;
+		count(s, r, code);
+		log_debug("webhook", "%s %s: %u (%zu bytes in, %zu out, %.2f ms)", r->method, admission_path(r->ep), code,
+			  r->received, len, since(&r->t0) * 1e3);
+	}
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct webhook_server *s, struct MHD_Connection *conn, struct request *r,
+				  unsigned code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result reply_text(struct webhook_server *s, struct MHD_Connection *conn, struct request *r,
+				  unsigned code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof msg)
+		n = (int)sizeof msg - 1;
+	return reply(s, conn, r, code, "text/plain; charset=utf-8", msg, (size_t)n, 0);
+}
+
+/* application/json, with or without parameters (charset=utf-8), in any case. */
+static int is_json(const char *ctype)
+{
+	static const char want[] = "application/json";
+	if (!ctype)
+		return 0;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	if (strncasecmp(ctype, want, sizeof want - 1) != 0)
+		return 0;
+	char c = ctype[sizeof want - 1];
+	return c == '\0' || c == ';' || c == ' ' || c == '\t';
+}
+
+static enum MHD_Result answer_review(struct webhook_server *s, struct MHD_Connection *conn, struct request *r)
+{
+	struct admission_ctx ctx = s->o.admission;
+	struct buf out = BUF_INIT(ADMISSION_RESPONSE_CAP);
+	int status = 0;
+	ctx.endpoint = r->ep;
+	int rc = admission_handle(r->body.data ? r->body.data : "", r->body.len, &ctx, &out, &status);
+	buf_free(&r->body);
+	if (rc < 0) {
+		buf_free(&out);
+		log_error("webhook", "POST %s: no answer could be built: %s", admission_path(r->ep), so_strerror(rc));
+		return reply_text(s, conn, r, 500, "cannot build the admission response: %s\n", so_strerror(rc));
+	}
+	size_t len = out.len;
+	char *body = buf_steal(&out);
+	if (!body) /* an empty answer: cannot happen, but MHD needs a buffer it may free */
+		return reply_text(s, conn, r, 500, "empty admission response\n");
+	return reply(s, conn, r, (unsigned)status, status == 200 ? "application/json" : "text/plain; charset=utf-8", body,
+		     len, 1);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+			      const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	struct webhook_server *s = cls;
+	struct request *r = *req_cls;
+	enum admission_endpoint ep;
+	(void)version;
+
+	if (!r) {
+		/* Headers are in; no byte of the body has been read yet. */
+		if (admission_endpoint_for_path(url, &ep) != SO_OK)
+			return reply_text(s, conn, NULL, 404, "404 page not found\n");
+		if (!(r = calloc(1, sizeof *r)))
+			return MHD_NO;
+		r->ep = ep;
+		r->method = method;
+		clock_gettime(CLOCK_MONOTONIC, &r->t0);
+		buf_init(&r->body, s->max_body);
+		*req_cls = r;
+		atomic_fetch_add(&s->active, 1);
+		pthread_mutex_lock(&s->stats_mu);
+		s->eps[ep].in_flight++;
+		pthread_mutex_unlock(&s->stats_mu);
+
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return reply_text(s, conn, r, 405, "method %s not allowed: admission reviews are POSTed\n",
+					  method);
+		const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (!is_json(ctype))
+			return reply_text(s, conn, r, 415, "contentType=%.64s, expected application/json\n",
+					  ctype ? ctype : "");
+		char why[256] = "not ready";
+		if (s->o.ready && !s->o.ready(s->o.ready_user, why, sizeof why))
+			return reply_text(s, conn, r, 503, "the webhook is not ready: %s\n", why);
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		long len;
+		if (cl && parse_long(cl, 0, LONG_MAX, &len) == SO_OK && (unsigned long)len > s->max_body) {
+			r->too_large = 1;
+			if ((unsigned long)len > DRAIN_LIMIT)
+				return reply_text(s, conn, r, 413, "request body is larger than %zu bytes\n", s->max_body);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		r->received += n;
+		if (!r->too_large && !r->nomem) {
+			int rc = buf_append(&r->body, upload_data, n);
+			if (rc == SO_E_TOO_LARGE) {
+				r->too_large = 1;
+				buf_free(&r->body);
+			} else if (rc != SO_OK) {
+				r->nomem = 1;
+				buf_free(&r->body);
+			}
+		}
+		if ((r->too_large || r->nomem) && r->received > DRAIN_LIMIT)
+			return MHD_NO; /* a hostile stream: close the connection */
+		return MHD_YES;
+	}
+	if (r->answered)
+		return MHD_YES; /* answered early; MHD is finishing the request */
+	if (r->too_large)
+		return reply_text(s, conn, r, 413, "request body is larger than %zu bytes\n", s->max_body);
+	if (r->nomem)
+		return reply_text(s, conn, r, 500, "out of memory reading the request\n");
+	return answer_review(s, conn, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct webhook_server *s = cls;
+	struct request *r = *req_cls;
+	(void)conn;
+	if (!r)
+		return;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		log_debug("webhook", "%s %s: request ended early (libmicrohttpd code %d)", r->method, admission_path(r->ep),
+			  (int)toe);
+	pthread_mutex_lock(&s->stats_mu);
+	s->eps[r->ep].in_flight--;
+	pthread_mutex_unlock(&s->stats_mu);
+	atomic_fetch_sub(&s->active, 1);
+	buf_free(&r->body);
+	free(r);
+	*req_cls = NULL;
+}
+
+/* Every connection pins the certificate pair current when it was accepted (see certwatch.h), and its TLS
+ * session learns which server it belongs to: the certificate callback gets nothing else. */
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			      enum MHD_ConnectionNotificationCode toe)
+{
+	struct webhook_server *s = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (ci && ci->tls_session)
+			gnutls_session_set_ptr((gnutls_session_t)ci->tls_session, s);
+		*socket_context = certwatch_conn_open(s->certs);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		certwatch_conn_close(s->certs, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+static int cert_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+			 const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+			 unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+	struct webhook_server *s = gnutls_session_get_ptr(session);
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	*pcert_length = 0;
+	if (!s || certwatch_select(s->certs, pcert, pcert_length, pkey) != 0) {
+		log_debug("webhook", "TLS handshake refused: no serving certificate loaded");
+		return -1;
+	}
+	return 0;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	if (LOG_DEBUG < log_min_level)
+		return;
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	if (n < 0)
+		return;
+	size_t len = strlen(msg);
+	while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+		msg[--len] = '\0';
+	log_debug("webhook", "libmicrohttpd: %s", msg);
+}
+
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 2)
+		n = 2;
+	if (n > 8)
+		n = 8;
+	return (unsigned)n;
+}
+
+static void server_free(struct webhook_server *s)
+{
+	if (!s)
+		return;
+	certwatch_free(s->certs);
+	free(s->cert_file);
+	free(s->key_file);
+	pthread_mutex_destroy(&s->stats_mu);
+	free(s);
+}
+
+int webhook_server_start(const struct webhook_server_opts *o, struct webhook_server **out, unsigned short *port,
+			 char *err, size_t errlen)
+{
+	struct sockaddr_in sa;
+	int rc;
+
+	*out = NULL;
+	if (port)
+		*port = 0;
+	if (!o->bind_addr || !strcmp(o->bind_addr, "0"))
+		return SO_OK;
+	if ((rc = health_parse_bind_addr(o->bind_addr, &sa, err, errlen)))
+		return rc;
+	if (!o->cert_file || !*o->cert_file || !o->key_file || !*o->key_file) {
+		snprintf(err, errlen, "the webhook needs a certificate file and a key file");
+		return SO_E_CONFIG;
+	}
+	const char *prio = o->tls_priorities ? o->tls_priorities : WEBHOOK_TLS_PRIORITIES;
+	gnutls_priority_t pc;
+	const char *bad = NULL;
+	if (gnutls_priority_init(&pc, prio, &bad) < 0) {
+		snprintf(err, errlen, "bad TLS priority string \"%s\" (at \"%s\")", prio, bad ? bad : "?");
+		return SO_E_CONFIG;
+	}
+	gnutls_priority_deinit(pc);
+
+	struct webhook_server *s = calloc(1, sizeof *s);
+	if (!s)
+		return SO_E_NOMEM;
+	pthread_mutex_init(&s->stats_mu, NULL);
+	s->o = *o;
+	s->max_body = o->max_body ? o->max_body : ADMISSION_MAX_BODY;
+	s->cert_file = strdup(o->cert_file);
+	s->key_file = strdup(o->key_file);
+	if (!s->cert_file || !s->key_file) {
+		server_free(s);
+		return SO_E_NOMEM;
+	}
+	s->o.cert_file = s->cert_file;
+	s->o.key_file = s->key_file;
+	s->o.tls_priorities = NULL; /* not kept: only used below */
+	s->o.bind_addr = NULL;
+
+	struct certwatch_opts co = { .cert_file = s->cert_file, .key_file = s->key_file, .interval_s = o->cert_poll_s };
+	if ((rc = certwatch_new(&co, &s->certs)) || (rc = certwatch_start(s->certs))) {
+		snprintf(err, errlen, "cannot set up the certificate watcher: %s", so_strerror(rc));
+		server_free(s);
+		return rc;
+	}
+	if (!certwatch_loaded(s->certs))
+		log_warn("webhook", "no serving certificate yet: TLS handshakes fail and /readyz says not ready until %s "
+				    "and %s hold a certificate and its key (checked every %.0f s)",
+			 s->cert_file, s->key_file, o->cert_poll_s > 0 ? o->cert_poll_s : 10.0);
+
+	unsigned threads = o->threads ? o->threads : default_threads();
+	s->d = MHD_start_daemon(MHD_USE_ERROR_LOG | MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+					MHD_USE_ITC,
+				0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)s,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+				MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CERT_CALLBACK, cert_callback,
+				MHD_OPTION_NOTIFY_CONNECTION, connection_notify, (void *)s, MHD_OPTION_NOTIFY_COMPLETED,
+				completed, (void *)s, MHD_OPTION_END);
+	if (!s->d) {
+		snprintf(err, errlen, "cannot listen on %s (address in use?)", o->bind_addr);
+		server_free(s);
+		return SO_E_IO;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	if (port && info)
+		*port = info->port;
+	*out = s;
+	return SO_OK;
+}
+
+void webhook_server_stop(struct webhook_server *s, double grace_s)
+{
+	if (!s)
+		return;
+	MHD_socket fd = MHD_quiesce_daemon(s->d);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&s->active) > 0 && since(&t0) < grace_s) {
+		struct timespec nap = { 0, 10 * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+	}
+	MHD_stop_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	server_free(s);
+}
+
+int webhook_server_cert_loaded(struct webhook_server *s)
+{
+	return s && certwatch_loaded(s->certs);
+}
+
+int webhook_server_check_certs(struct webhook_server *s)
+{
+	return certwatch_check(s->certs);
+}
+
+void webhook_server_cert_status(struct webhook_server *s, char *why, size_t whylen)
+{
+	if (!s || certwatch_loaded(s->certs))
+		snprintf(why, whylen, "%s", "");
+	else
+		snprintf(why, whylen, "webhook: no serving certificate loaded from %s and %s", s->cert_file, s->key_file);
+}
+
+void webhook_server_metrics(struct webhook_server *s, struct buf *out)
+{
+	struct ep_stats e[NEP];
+	struct certwatch_stats cs;
+	size_t i, k;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->stats_mu);
+	memcpy(e, s->eps, sizeof e);
+	pthread_mutex_unlock(&s->stats_mu);
+	certwatch_get_stats(s->certs, &cs);
+
+	buf_appends(out, "# HELP controller_runtime_webhook_requests_total Total number of admission requests by HTTP "
+			 "status code.\n# TYPE controller_runtime_webhook_requests_total counter\n");
+	for (i = 0; i < NEP; i++)
+		for (k = 0; k < NCODES; k++)
+			if (e[i].requests[k] || codes[k] == 200)
+				buf_appendf(out, "controller_runtime_webhook_requests_total{code=\"%u\",webhook=\"%s\"} %lu\n",
+					    codes[k], admission_path((enum admission_endpoint)i), e[i].requests[k]);
+	buf_appends(out, "# HELP controller_runtime_webhook_requests_in_flight Current number of admission requests "
+			 "being served.\n# TYPE controller_runtime_webhook_requests_in_flight gauge\n");
+	for (i = 0; i < NEP; i++)
+		buf_appendf(out, "controller_runtime_webhook_requests_in_flight{webhook=\"%s\"} %lu\n",
+			    admission_path((enum admission_endpoint)i), e[i].in_flight);
+	buf_appends(out, "# HELP controller_runtime_webhook_latency_seconds Histogram of the latency of processing "
+			 "admission requests\n# TYPE controller_runtime_webhook_latency_seconds histogram\n");
+	for (i = 0; i < NEP; i++) {
+		const char *p = admission_path((enum admission_endpoint)i);
+		unsigned long cum = 0;
+		for (k = 0; k < NBUCKETS; k++) {
+			cum += e[i].bucket[k];
+			buf_appendf(out, "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"%g\"} %lu\n", p,
+				    buckets[k], cum);
+		}
+		buf_appendf(out, "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"+Inf\"} %lu\n", p,
+			    e[i].count);
+		buf_appendf(out, "controller_runtime_webhook_latency_seconds_sum{webhook=\"%s\"} %.9g\n", p, e[i].sum);
+		buf_appendf(out, "controller_runtime_webhook_latency_seconds_count{webhook=\"%s\"} %lu\n", p, e[i].count);
+	}
+	buf_appendf(out,
+		    "# HELP certwatcher_read_certificate_total Total number of certificate reads\n"
+		    "# TYPE certwatcher_read_certificate_total counter\ncertwatcher_read_certificate_total %lu\n"
+		    "# HELP certwatcher_read_certificate_errors_total Total number of certificate read errors\n"
+		    "# TYPE certwatcher_read_certificate_errors_total counter\ncertwatcher_read_certificate_errors_total %lu\n"
+		    "# HELP spin_operator_webhook_certificate_expiry_seconds When the served certificate expires (Unix "
+		    "time; 0 when none is loaded).\n# TYPE spin_operator_webhook_certificate_expiry_seconds gauge\n"
+		    "spin_operator_webhook_certificate_expiry_seconds %lld\n",
+		    cs.reads, cs.read_errors, cs.loaded ? (long long)cs.not_after : 0LL);
+}
