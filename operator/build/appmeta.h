@@ -8,8 +8,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Formats one line into err (when err != NULL) and returns code, so callers can `return build_fail(...)`. */
-int build_fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#include "util/err.h"
+
 
 /* obj[key] when it is a string, else NULL. */
 const char *build_str(const json_t *obj, const char *key);

@@ -24,7 +24,7 @@
 #define QUANTITY_FORMAT_ERR                                                                                       \
 	"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
-#define NOMEM(err, errlen) build_fail((err), (errlen), SO_E_NOMEM, "out of memory")
+#define NOMEM(err, errlen) so_fail((err), (errlen), SO_E_NOMEM, "out of memory")
 
 /* Sets obj[key] = v (reference stolen), mapping every failure (v NULL included) to SO_E_NOMEM. */
 static int put(json_t *obj, const char *key, json_t *v)
@@ -47,7 +47,7 @@ static int append_copies(json_t *dst, const json_t *spec, const char *key, char 
 	if (!src || json_is_null(src))
 		return SO_OK;
 	if (!json_is_array(src))
-		return build_fail(err, errlen, SO_E_INVAL, "spec.%s: must be a list", key);
+		return so_fail(err, errlen, SO_E_INVAL, "spec.%s: must be a list", key);
 	json_array_foreach(src, i, v) {
 		if (push(dst, json_deep_copy(v)) != SO_OK)
 			return NOMEM(err, errlen);
@@ -91,9 +91,9 @@ static int volumes_for_app(const json_t *spec, const json_t *dc, const char *run
 	if (runtime_secret && !*runtime_secret)
 		runtime_secret = NULL;
 	if (generated && !runtime_secret)
-		return build_fail(err, errlen, SO_E_INVAL, "a generated runtime config secret needs a name");
+		return so_fail(err, errlen, SO_E_INVAL, "a generated runtime config secret needs a name");
 	if (generated && user_secret)
-		return build_fail(err, errlen, SO_E_INVAL,
+		return so_fail(err, errlen, SO_E_INVAL,
 				  "cannot specify both a user-provided runtime secret and a generated one");
 	selected = runtime_secret ? runtime_secret : user_secret;
 	if (selected && secret_volume(volumes, mounts, RUNTIME_CONFIG_VOLUME, selected, SPIN_RUNTIME_CONFIG_KEY,
@@ -139,12 +139,12 @@ static int variable_env(json_t *env, const json_t *var, size_t i, char *err, siz
 	int rc;
 
 	if (!name)
-		return build_fail(err, errlen, SO_E_INVAL, "spec.variables[%zu]: name is required", i);
+		return so_fail(err, errlen, SO_E_INVAL, "spec.variables[%zu]: name is required", i);
 	rc = buf_appends(&b, VAR_PREFIX);
 	if (rc == SO_OK)
 		rc = buf_appends(&b, name);
 	if (rc == SO_E_TOO_LARGE)
-		rc = build_fail(err, errlen, rc, "spec.variables[%zu]: name is too long", i);
+		rc = so_fail(err, errlen, rc, "spec.variables[%zu]: name is too long", i);
 	if (rc != SO_OK)
 		goto out;
 	/* strings.ToUpper; Spin variable names are ASCII (lowercase letters, digits, '_'). */
@@ -158,7 +158,7 @@ static int variable_env(json_t *env, const json_t *var, size_t i, char *err, siz
 		goto out;
 	if (value_from && !json_is_null(value_from)) {
 		if (!json_is_object(value_from)) {
-			rc = build_fail(err, errlen, SO_E_INVAL, "spec.variables[%zu].valueFrom: must be an object", i);
+			rc = so_fail(err, errlen, SO_E_INVAL, "spec.variables[%zu].valueFrom: must be an object", i);
 			goto out;
 		}
 		if (put(e, "valueFrom", json_deep_copy(value_from)) != SO_OK)
@@ -186,14 +186,14 @@ static int memory_env(json_t *env, const json_t *spec, char *err, size_t errlen)
 	if (!mem)
 		return SO_OK;
 	if (!json_is_string(mem))
-		return build_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit: not a string");
+		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit: not a string");
 	q = json_string_value(mem);
 	rc = quantity_value(q, &bytes);
 	if (rc == SO_E_TOO_LARGE)
-		return build_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit \"%s\": value out of range",
+		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit \"%s\": value out of range",
 				  q);
 	if (rc != SO_OK)
-		return build_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit \"%s\": " QUANTITY_FORMAT_ERR,
+		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit \"%s\": " QUANTITY_FORMAT_ERR,
 				  q);
 	snprintf(num, sizeof num, "%" PRId64, bytes);
 	return push_env(env, "SPIN_MAX_INSTANCE_MEMORY", num, err, errlen);
@@ -216,7 +216,7 @@ static int env_for_app(const json_t *spec, const json_t *dc, const char *compone
 	int rc;
 
 	if (vars && !json_is_null(vars) && !json_is_array(vars))
-		return build_fail(err, errlen, SO_E_INVAL, "spec.variables: must be a list");
+		return so_fail(err, errlen, SO_E_INVAL, "spec.variables: must be a list");
 	json_array_foreach(vars, i, var) {
 		rc = variable_env(env, var, i, err, errlen);
 		if (rc != SO_OK)
@@ -246,19 +246,19 @@ static int components_of(const json_t *spec, struct buf *joined, const json_t **
 	if (!c || json_is_null(c))
 		return SO_OK;
 	if (!json_is_array(c))
-		return build_fail(err, errlen, SO_E_INVAL, "spec.components: must be a list");
+		return so_fail(err, errlen, SO_E_INVAL, "spec.components: must be a list");
 	if (buf_append(joined, "", 0) != SO_OK)
 		return NOMEM(err, errlen);
 	json_array_foreach(c, i, v) {
 		if (!json_is_string(v))
-			return build_fail(err, errlen, SO_E_INVAL, "spec.components[%zu]: must be a string", i);
+			return so_fail(err, errlen, SO_E_INVAL, "spec.components[%zu]: must be a string", i);
 		int rc = i > 0 ? buf_appends(joined, ",") : SO_OK;
 		if (rc == SO_OK)
 			rc = buf_appends(joined, json_string_value(v));
 		if (rc == SO_E_NOMEM)
 			return NOMEM(err, errlen);
 		if (rc != SO_OK)
-			return build_fail(err, errlen, rc, "spec.components: list is too long");
+			return so_fail(err, errlen, rc, "spec.components: list is too long");
 	}
 	*list = c;
 	return SO_OK;
@@ -274,7 +274,7 @@ static int resource_list(json_t *resources, const json_t *src, const char *key, 
 	if (!map || json_is_null(map))
 		return SO_OK;
 	if (!json_is_object(map))
-		return build_fail(err, errlen, SO_E_INVAL, "spec.resources.%s: must be a map of quantities", key);
+		return so_fail(err, errlen, SO_E_INVAL, "spec.resources.%s: must be a map of quantities", key);
 	if (json_object_size(map) == 0)
 		return SO_OK;
 	out = json_object();
@@ -290,7 +290,7 @@ static int resource_list(json_t *resources, const json_t *src, const char *key, 
 			q = json_string(num);
 		} else {
 			json_decref(out);
-			return build_fail(err, errlen, SO_E_INVAL, "spec.resources.%s.%s: not a quantity", key, name);
+			return so_fail(err, errlen, SO_E_INVAL, "spec.resources.%s.%s: not a quantity", key, name);
 		}
 		if (put(out, name, q) != SO_OK) {
 			json_decref(out);
@@ -309,7 +309,7 @@ static int probe_int(json_t *probe, const json_t *src, const char *key, const ch
 	if (!v || json_is_null(v))
 		return SO_OK;
 	if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)
-		return build_fail(err, errlen, SO_E_INVAL, "failed to construct %s probe: %s must be an int32", which,
+		return so_fail(err, errlen, SO_E_INVAL, "failed to construct %s probe: %s must be an int32", which,
 				  key);
 	if (json_integer_value(v) == 0)
 		return SO_OK;
@@ -333,7 +333,7 @@ static int probe_for(const json_t *checks, const char *which, json_t **out, char
 		return SO_OK;
 	http = json_object_get(src, "httpGet");
 	if (!json_is_object(src) || !json_is_object(http))
-		return build_fail(err, errlen, SO_E_INVAL,
+		return so_fail(err, errlen, SO_E_INVAL,
 				  "failed to construct %s probe: probe exists but with unknown configuration, expected "
 				  "httpGet",
 				  which);
@@ -388,7 +388,7 @@ static int build_container(const json_t *dc, struct container_parts *p, json_t *
 
 	*out = NULL;
 	if (!json_is_string(rcn) && !json_is_string(spin_image))
-		return build_fail(err, errlen, SO_E_INVAL, "must specify either runtimeClassName or spinImage");
+		return so_fail(err, errlen, SO_E_INVAL, "must specify either runtimeClassName or spinImage");
 	c = json_pack("{s:s}", "name", p->name);
 	if (!c)
 		goto fail;
@@ -453,12 +453,12 @@ static const json_t *deployment_config(const json_t *executor, char *err, size_t
 	if (!name)
 		name = "";
 	if (!json_is_true(json_object_get(spec, "createDeployment"))) {
-		*rc = build_fail(err, errlen, SO_E_INVAL,
+		*rc = so_fail(err, errlen, SO_E_INVAL,
 				 "executor \"%s\" has createDeployment: false; its apps get no Deployment", name);
 		return NULL;
 	}
 	if (!dc)
-		*rc = build_fail(err, errlen, SO_E_INVAL,
+		*rc = so_fail(err, errlen, SO_E_INVAL,
 				 "executor \"%s\" has createDeployment: true but no deploymentConfig", name);
 	return dc;
 }
@@ -471,7 +471,7 @@ static int replicas_of(const json_t *spec, json_int_t *n, char *err, size_t errl
 	if (!r || json_is_null(r))
 		return SO_OK;
 	if (!json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > INT32_MAX)
-		return build_fail(err, errlen, SO_E_INVAL, "spec.replicas: must be a non-negative int32");
+		return so_fail(err, errlen, SO_E_INVAL, "spec.replicas: must be a non-negative int32");
 	*n = json_integer_value(r);
 	return SO_OK;
 }
@@ -523,7 +523,7 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 		goto out;
 	image = build_str(spec, "image");
 	if (!image || !*image) {
-		rc = build_fail(err, errlen, SO_E_INVAL, "SpinApp \"%s\" has no spec.image", name);
+		rc = so_fail(err, errlen, SO_E_INVAL, "SpinApp \"%s\" has no spec.image", name);
 		goto out;
 	}
 	rc = build_ready_label_key(name, &ready_key, err, errlen);

@@ -34,7 +34,7 @@ static int int_field(const json_t *as, const char *key, json_int_t *v, int *pres
 	if (!j || json_is_null(j))
 		return SO_OK;
 	if (!json_is_integer(j) || json_integer_value(j) < INT32_MIN || json_integer_value(j) > INT32_MAX)
-		return build_fail(err, errlen, SO_E_INVAL, FIELD "%s: must be an int32", key);
+		return so_fail(err, errlen, SO_E_INVAL, FIELD "%s: must be an int32", key);
 	*v = json_integer_value(j);
 	*present = 1;
 	return SO_OK;
@@ -44,7 +44,7 @@ static int target_field(const json_t *as, const char *key, json_int_t *v, int *p
 {
 	int rc = int_field(as, key, v, present, err, errlen);
 	if (rc == SO_OK && *present && (*v < 1 || *v > MAX_TARGET))
-		rc = build_fail(err, errlen, SO_E_INVAL,
+		rc = so_fail(err, errlen, SO_E_INVAL,
 				FIELD "%s: must be between 1 and %d (got %" JSON_INTEGER_FORMAT ")", key, MAX_TARGET,
 				*v);
 	return rc;
@@ -70,19 +70,19 @@ int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 	if (!json_is_true(json_object_get(spec, "enableAutoscaling")) || !as || json_is_null(as))
 		return SO_OK;
 	if (!json_is_object(as))
-		return build_fail(err, errlen, SO_E_INVAL, "spec.autoscaler: must be an object");
+		return so_fail(err, errlen, SO_E_INVAL, "spec.autoscaler: must be an object");
 	rc = build_app_identity(app, &name, &ns, err, errlen);
 	if (rc == SO_OK)
 		rc = int_field(as, "minReplicas", &min, &has_min, err, errlen);
 	if (rc == SO_OK && has_min && min < 1)
-		rc = build_fail(err, errlen, SO_E_INVAL,
+		rc = so_fail(err, errlen, SO_E_INVAL,
 				FIELD "minReplicas: must be >= 1 (got %" JSON_INTEGER_FORMAT ")", min);
 	if (rc == SO_OK)
 		rc = int_field(as, "maxReplicas", &max, &has_max, err, errlen);
 	if (rc == SO_OK && !has_max)
-		rc = build_fail(err, errlen, SO_E_INVAL, FIELD "maxReplicas: required");
+		rc = so_fail(err, errlen, SO_E_INVAL, FIELD "maxReplicas: required");
 	if (rc == SO_OK && max < min)
-		rc = build_fail(err, errlen, SO_E_INVAL,
+		rc = so_fail(err, errlen, SO_E_INVAL,
 				FIELD "maxReplicas: must be >= minReplicas (%" JSON_INTEGER_FORMAT ")", min);
 	if (rc == SO_OK)
 		rc = target_field(as, "targetCPUUtilizationPercentage", &cpu, &has_cpu, err, errlen);
@@ -90,7 +90,7 @@ int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 		rc = target_field(as, "targetMemoryUtilizationPercentage", &mem, &has_mem, err, errlen);
 	behavior = json_object_get(as, "behavior");
 	if (rc == SO_OK && behavior && !json_is_null(behavior) && !json_is_object(behavior))
-		rc = build_fail(err, errlen, SO_E_INVAL, FIELD "behavior: must be an object");
+		rc = so_fail(err, errlen, SO_E_INVAL, FIELD "behavior: must be an object");
 	if (rc != SO_OK)
 		return rc;
 
@@ -123,7 +123,7 @@ int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 	rc = SO_OK;
 	goto out;
 fail:
-	build_fail(err, errlen, rc, "out of memory");
+	so_fail(err, errlen, rc, "out of memory");
 out:
 	json_decref(meta);
 	json_decref(metrics);

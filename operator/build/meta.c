@@ -19,17 +19,6 @@
 #define READY_SUFFIX ".status"
 #define READY_NAME_MAX (LABEL_NAME_MAX - (sizeof READY_PREFIX - 1) - (sizeof READY_SUFFIX - 1))
 
-int build_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 const char *build_str(const json_t *obj, const char *key)
 {
 	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
@@ -48,7 +37,7 @@ int build_app_identity(const json_t *app, const char **name, const char **ns, ch
 	*name = build_str(meta, "name");
 	*ns = build_str(meta, "namespace");
 	if (!*name || !**name)
-		return build_fail(err, errlen, SO_E_INVAL, "SpinApp has no metadata.name");
+		return so_fail(err, errlen, SO_E_INVAL, "SpinApp has no metadata.name");
 	if (*ns && !**ns)
 		*ns = NULL;
 	return SO_OK;
@@ -64,12 +53,12 @@ int build_copy_string_map(json_t *dst, const json_t *src, const char *key, const
 	if (!map || json_is_null(map))
 		return SO_OK;
 	if (!json_is_object(map))
-		return build_fail(err, errlen, SO_E_INVAL, "%s: must be a map of strings", field);
+		return so_fail(err, errlen, SO_E_INVAL, "%s: must be a map of strings", field);
 	json_object_foreach((json_t *)map, k, v) {
 		if (!json_is_string(v))
-			return build_fail(err, errlen, SO_E_INVAL, "%s[\"%s\"]: must be a string", field, k);
+			return so_fail(err, errlen, SO_E_INVAL, "%s[\"%s\"]: must be a string", field, k);
 		if (json_object_set(dst, k, v))
-			return build_fail(err, errlen, SO_E_NOMEM, "out of memory");
+			return so_fail(err, errlen, SO_E_NOMEM, "out of memory");
 	}
 	return SO_OK;
 }
@@ -87,9 +76,9 @@ int build_ready_label_key(const char *app_name, struct buf *out, char *err, size
 	size_t n = app_name ? strlen(app_name) : 0;
 
 	if (n == 0)
-		return build_fail(err, errlen, SO_E_INVAL, "SpinApp has no name to build the ready label key from");
+		return so_fail(err, errlen, SO_E_INVAL, "SpinApp has no name to build the ready label key from");
 	if (n > READY_NAME_MAX)
-		return build_fail(err, errlen, SO_E_INVAL,
+		return so_fail(err, errlen, SO_E_INVAL,
 				  "SpinApp name \"%s\" is too long: the ready label key \"" SPIN_GROUP "/" READY_PREFIX
 				  "%s" READY_SUFFIX "\" would exceed the %d-character limit of a label name "
 				  "(names up to %zu characters fit)",
@@ -97,13 +86,13 @@ int build_ready_label_key(const char *app_name, struct buf *out, char *err, size
 	/* The prefix starts and the suffix ends with a letter, so every name character may be a middle one. */
 	for (size_t i = 0; i < n; i++) {
 		if (!label_char(app_name[i], 0))
-			return build_fail(err, errlen, SO_E_INVAL,
+			return so_fail(err, errlen, SO_E_INVAL,
 					  "SpinApp name \"%s\" cannot be used in the ready label key: \"" READY_PREFIX
 					  "%s" READY_SUFFIX "\" is not a valid label name",
 					  app_name, app_name);
 	}
 	if (buf_appendf(out, SPIN_GROUP "/" READY_PREFIX "%s" READY_SUFFIX, app_name) != SO_OK)
-		return build_fail(err, errlen, SO_E_NOMEM, "out of memory");
+		return so_fail(err, errlen, SO_E_NOMEM, "out of memory");
 	return SO_OK;
 }
 
@@ -180,6 +169,6 @@ fail:
 	json_decref(annotations);
 	json_decref(meta);
 	if (rc == SO_E_NOMEM)
-		build_fail(err, errlen, rc, "out of memory");
+		so_fail(err, errlen, rc, "out of memory");
 	return rc;
 }

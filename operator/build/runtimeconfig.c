@@ -28,7 +28,7 @@
 
 #define BUILD_ERR "failed to construct RuntimeConfig: "
 #define MARSHAL_ERR "failed to marshal RuntimeConfig: "
-#define NOMEM(err, errlen) build_fail((err), (errlen), SO_E_NOMEM, "out of memory")
+#define NOMEM(err, errlen) so_fail((err), (errlen), SO_E_NOMEM, "out of memory")
 /* EVP_EncodeBlock takes an int length and writes 4 bytes per 3. */
 #define BASE64_MAX_INPUT ((size_t)INT_MAX / 4 * 3)
 
@@ -178,10 +178,10 @@ static int check_ref(const struct render_ctx *ctx, const json_t *objs, const jso
 	if (!ref)
 		return SO_OK;
 	if (len == 0)
-		return build_fail(ctx->err, ctx->errlen, SO_E_CONFIG, BUILD_ERR "resource name may not be empty");
+		return so_fail(ctx->err, ctx->errlen, SO_E_CONFIG, BUILD_ERR "resource name may not be empty");
 	if (ref_object(objs, ref))
 		return SO_OK;
-	return build_fail(ctx->err, ctx->errlen, SO_E_CONFIG, BUILD_ERR "%s \"%s\" not found", resource, name);
+	return so_fail(ctx->err, ctx->errlen, SO_E_CONFIG, BUILD_ERR "%s \"%s\" not found", resource, name);
 }
 
 static int check_refs(const json_t *option, void *arg)
@@ -255,7 +255,7 @@ static int option_value(const struct render_ctx *ctx, const json_t *option, json
 	}
 	rc = base64_decode(json_string_value(v), json_string_length(v), &bytes, &len);
 	if (rc == SO_E_INVAL)
-		return build_fail(ctx->err, ctx->errlen, rc, BUILD_ERR "secret \"%s\" key \"%s\": data is not base64",
+		return so_fail(ctx->err, ctx->errlen, rc, BUILD_ERR "secret \"%s\" key \"%s\": data is not base64",
 				  str_or_empty(sec_ref, "name", &klen), key);
 	if (rc != SO_OK)
 		return rc;
@@ -315,7 +315,7 @@ static int render_named(const struct render_ctx *ctx, const json_t *rc, const ch
 			continue;
 		name = str_or_empty(item, "name", &len);
 		if (json_object_getn(map, name, len)) {
-			r = build_fail(ctx->err, ctx->errlen, SO_E_INVAL, BUILD_ERR "duplicate definition for %s with name: %s",
+			r = so_fail(ctx->err, ctx->errlen, SO_E_INVAL, BUILD_ERR "duplicate definition for %s with name: %s",
 				       what, name);
 			goto fail;
 		}
@@ -383,9 +383,9 @@ int build_runtime_config_toml(const json_t *app, const json_t *refs, struct buf 
 
 	r = toml_encode(root, toml);
 	if (r == SO_E_TOO_LARGE)
-		build_fail(err, errlen, r, MARSHAL_ERR "the TOML exceeds %zu bytes", toml->cap);
+		so_fail(err, errlen, r, MARSHAL_ERR "the TOML exceeds %zu bytes", toml->cap);
 	else if (r != SO_OK && r != SO_E_NOMEM)
-		build_fail(err, errlen, r, MARSHAL_ERR "unsupported document shape");
+		so_fail(err, errlen, r, MARSHAL_ERR "unsupported document shape");
 	if (r == SO_OK)
 		*generated = 1;
 out:
@@ -473,13 +473,13 @@ int build_runtime_config_secret(const json_t *app, const char *toml, size_t len,
 	if (rc != SO_OK)
 		return rc;
 	if (len > BASE64_MAX_INPUT) {
-		rc = build_fail(err, errlen, SO_E_TOO_LARGE, "the runtime config (%zu bytes) is too large for a Secret",
+		rc = so_fail(err, errlen, SO_E_TOO_LARGE, "the runtime config (%zu bytes) is too large for a Secret",
 				len);
 		goto out;
 	}
 	rc = build_runtime_config_secret_name(app_name, toml, len, &name);
 	if (rc != SO_OK) {
-		build_fail(err, errlen, rc, "cannot name the runtime config Secret of SpinApp \"%s\": %s", app_name,
+		so_fail(err, errlen, rc, "cannot name the runtime config Secret of SpinApp \"%s\": %s", app_name,
 			   so_strerror(rc));
 		goto out;
 	}

@@ -31,7 +31,7 @@ int build_service(const json_t *app, json_t **out, char *err, size_t errlen)
 			SPIN_HTTP_PORT, "targetPort", SPIN_HTTP_PORT_NAME, "selector", ready_key.data,
 			SPIN_READY_VALUE);
 	if (!svc) {
-		rc = build_fail(err, errlen, SO_E_NOMEM, "out of memory");
+		rc = so_fail(err, errlen, SO_E_NOMEM, "out of memory");
 		goto out;
 	}
 	*out = svc;

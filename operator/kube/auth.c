@@ -55,20 +55,6 @@ struct kube_auth {
 	int exec_stale;
 };
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 static time_t mono_now(const struct kube_auth *a)
 {
 	struct timespec ts;
@@ -153,10 +139,10 @@ int kube_auth_new(const struct kube_config *cfg, struct kube_auth **out, char *e
 	*out = NULL;
 	a = calloc(1, sizeof *a);
 	if (!a)
-		return fail(err, errlen, SO_E_NOMEM, "credentials: out of memory");
+		return so_fail(err, errlen, SO_E_NOMEM, "credentials: out of memory");
 	if (pthread_mutex_init(&a->mu, NULL)) {
 		free(a);
-		return fail(err, errlen, SO_E_NOMEM, "credentials: cannot create a mutex");
+		return so_fail(err, errlen, SO_E_NOMEM, "credentials: cannot create a mutex");
 	}
 	if (dup_opt(&a->token, cfg->token) || dup_opt(&a->token_file, cfg->token_file) ||
 	    kube_pem_dup(&a->client_cert, &cfg->client_cert) || kube_pem_dup(&a->client_key, &cfg->client_key) ||
@@ -167,7 +153,7 @@ int kube_auth_new(const struct kube_config *cfg, struct kube_auth **out, char *e
 	if (cfg->exec) {
 		if (!cfg->exec->command || !cfg->exec->api_version) {
 			kube_auth_free(a);
-			return fail(err, errlen, SO_E_CONFIG, "credentials: exec plugin without command or apiVersion");
+			return so_fail(err, errlen, SO_E_CONFIG, "credentials: exec plugin without command or apiVersion");
 		}
 		if (dup_opt(&a->exec.command, cfg->exec->command) ||
 		    dup_opt(&a->exec.api_version, cfg->exec->api_version) ||
@@ -179,7 +165,7 @@ int kube_auth_new(const struct kube_config *cfg, struct kube_auth **out, char *e
 	return SO_OK;
 nomem:
 	kube_auth_free(a);
-	return fail(err, errlen, SO_E_NOMEM, "credentials: out of memory");
+	return so_fail(err, errlen, SO_E_NOMEM, "credentials: out of memory");
 }
 
 void kube_auth_invalidate(struct kube_auth *a)
@@ -205,7 +191,7 @@ static int refresh_token_file(struct kube_auth *a, char *err, size_t errlen)
 	rc = kube_token_file_read(a->token_file, &tok, msg, sizeof msg);
 	if (rc) {
 		if (!a->file_token)
-			return fail(err, errlen, rc, "%s", msg);
+			return so_fail(err, errlen, rc, "%s", msg);
 		/* Keep serving the last good token; msg names the file only. */
 		log_warn("kube", "re-reading the token failed, using the previous one: %s", msg);
 		return SO_OK;
@@ -232,7 +218,7 @@ static int refresh_exec(struct kube_auth *a, char *err, size_t errlen)
 	rc = kube_exec_run(&a->exec, &cl, &r, msg, sizeof msg);
 	if (rc) {
 		if (!usable)
-			return fail(err, errlen, rc, "%s", msg);
+			return so_fail(err, errlen, rc, "%s", msg);
 		log_warn("kube", "refreshing exec credentials failed, using the cached ones until they expire: %s",
 			 msg);
 		return SO_OK;
@@ -279,7 +265,7 @@ int kube_auth_get(struct kube_auth *a, struct kube_credentials *out, char *err, 
 	rc = SO_OK;
 	goto out;
 nomem:
-	fail(err, errlen, rc, "credentials: out of memory");
+	so_fail(err, errlen, rc, "credentials: out of memory");
 out:
 	pthread_mutex_unlock(&a->mu);
 	if (rc)

@@ -63,20 +63,6 @@ void kube_credentials_free(struct kube_credentials *c)
 	c->token = NULL;
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* ---- in-cluster ---- */
 
 static int valid_port(const char *s)
@@ -135,13 +121,13 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	if (err && errlen)
 		err[0] = '\0';
 	if (!host || !*host || !port || !*port)
-		return fail(err, errlen, SO_E_CONFIG,
+		return so_fail(err, errlen, SO_E_CONFIG,
 			    "in-cluster: not running in a cluster (KUBERNETES_SERVICE_HOST and "
 			    "KUBERNETES_SERVICE_PORT are not set)");
 	if (!valid_port(port))
-		return fail(err, errlen, SO_E_CONFIG, "in-cluster: KUBERNETES_SERVICE_PORT: not a port number");
+		return so_fail(err, errlen, SO_E_CONFIG, "in-cluster: KUBERNETES_SERVICE_PORT: not a port number");
 	if (!valid_host(host))
-		return fail(err, errlen, SO_E_CONFIG, "in-cluster: KUBERNETES_SERVICE_HOST: not a host name or address");
+		return so_fail(err, errlen, SO_E_CONFIG, "in-cluster: KUBERNETES_SERVICE_HOST: not a host name or address");
 
 	/* An IPv6 literal needs brackets in a URL. */
 	if (strchr(host, ':') && host[0] != '[')
@@ -162,22 +148,22 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	rc = kube_token_file_read(out->token_file, &token, msg, sizeof msg);
 	kube_secret_free(token);
 	if (rc) {
-		rc = fail(err, errlen, rc == SO_E_NOMEM ? rc : SO_E_CONFIG, "in-cluster: %s", msg);
+		rc = so_fail(err, errlen, rc == SO_E_NOMEM ? rc : SO_E_CONFIG, "in-cluster: %s", msg);
 		goto out;
 	}
 
 	rc = kube_file_read(ca_path, KUBE_CONFIG_MAX_FILE, &b, &e);
 	if (rc == SO_E_IO) {
-		rc = fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: %s", ca_path, kube_file_strerror(e));
+		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: %s", ca_path, kube_file_strerror(e));
 		goto out;
 	} else if (rc == SO_E_TOO_LARGE) {
-		rc = fail(err, errlen, rc, "in-cluster: %s: larger than %u MiB", ca_path, KUBE_CONFIG_MAX_FILE >> 20);
+		rc = so_fail(err, errlen, rc, "in-cluster: %s: larger than %u MiB", ca_path, KUBE_CONFIG_MAX_FILE >> 20);
 		goto out;
 	} else if (rc) {
 		goto nomem;
 	}
 	if (b.len == 0) {
-		rc = fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: empty", ca_path);
+		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: empty", ca_path);
 		goto out;
 	}
 	out->ca.len = b.len;
@@ -192,7 +178,7 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 			n--;
 		if (n > s) {
 			if (!valid_namespace(b.data + s, n - s)) {
-				rc = fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
+				rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
 				goto out;
 			}
 			out->namespace = strndup(b.data + s, n - s);
@@ -202,10 +188,10 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	} else if (rc == SO_E_NOMEM) {
 		goto nomem;
 	} else if (rc == SO_E_TOO_LARGE) {
-		rc = fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
+		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
 		goto out;
 	} else if (e != ENOENT) {
-		rc = fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: %s", ns_path, kube_file_strerror(e));
+		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: %s", ns_path, kube_file_strerror(e));
 		goto out;
 	}
 	if (!out->namespace && !(out->namespace = strdup("default")))
@@ -213,7 +199,7 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	rc = SO_OK;
 	goto out;
 nomem:
-	rc = fail(err, errlen, SO_E_NOMEM, "in-cluster: out of memory");
+	rc = so_fail(err, errlen, SO_E_NOMEM, "in-cluster: out of memory");
 out:
 	buf_free(&b);
 	buf_free(&srv);
@@ -253,14 +239,14 @@ static int load_file(const char *path, int skip_missing, struct kube_kubeconfig 
 	if (rc == SO_E_IO && e == ENOENT && skip_missing)
 		return SO_OK;
 	if (rc == SO_E_IO)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s", path, kube_file_strerror(e));
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s", path, kube_file_strerror(e));
 	if (rc == SO_E_TOO_LARGE)
-		return fail(err, errlen, rc, "kubeconfig %s: larger than %u MiB", path, KUBE_CONFIG_MAX_FILE >> 20);
+		return so_fail(err, errlen, rc, "kubeconfig %s: larger than %u MiB", path, KUBE_CONFIG_MAX_FILE >> 20);
 	if (rc)
-		return fail(err, errlen, rc, "kubeconfig %s: out of memory", path);
+		return so_fail(err, errlen, rc, "kubeconfig %s: out of memory", path);
 	dir = dir_of(path);
 	if (!dir) {
-		rc = fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", path);
+		rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", path);
 		goto out;
 	}
 	rc = kube_kubeconfig_parse(b.data, b.len, path, dir, out, err, errlen);
@@ -290,7 +276,7 @@ static int load_files(char *const *paths, size_t n, int skip_missing, const char
 			continue;
 		files[nf++] = f;
 		if ((label.len && buf_append(&label, ":", 1)) || buf_appends(&label, paths[i])) {
-			rc = fail(err, errlen, SO_E_NOMEM, "kubeconfig: out of memory");
+			rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig: out of memory");
 			goto out;
 		}
 	}
@@ -315,7 +301,7 @@ static int split_list(const char *list, char ***out, size_t *n, char *err, size_
 	*out = NULL;
 	*n = 0;
 	if (!v)
-		return fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
+		return so_fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
 	while (*p) {
 		size_t len = strcspn(p, ":");
 		int dup = 0;
@@ -326,13 +312,13 @@ static int split_list(const char *list, char ***out, size_t *n, char *err, size_
 			if (!dup) {
 				if (k == KUBECONFIG_MAX_FILES) {
 					free_strv(v);
-					return fail(err, errlen, SO_E_CONFIG, "KUBECONFIG: more than %d files",
+					return so_fail(err, errlen, SO_E_CONFIG, "KUBECONFIG: more than %d files",
 						    KUBECONFIG_MAX_FILES);
 				}
 				v[k] = strndup(p, len);
 				if (!v[k]) {
 					free_strv(v);
-					return fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
+					return so_fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
 				}
 				k++;
 			}
@@ -394,7 +380,7 @@ int kube_config_load(const char *kubeconfig_path, const char *context, struct ku
 	}
 	if (env && *env) {
 		/* As in client-go, a set KUBECONFIG replaces $HOME/.kube/config. */
-		rc = fail(err, errlen, SO_E_CONFIG, "KUBECONFIG: none of the listed files exist");
+		rc = so_fail(err, errlen, SO_E_CONFIG, "KUBECONFIG: none of the listed files exist");
 		goto out;
 	}
 
@@ -402,7 +388,7 @@ int kube_config_load(const char *kubeconfig_path, const char *context, struct ku
 	if (home && *home) {
 		home_cfg = kube_path_join(home, ".kube/config");
 		if (!home_cfg) {
-			rc = fail(err, errlen, SO_E_NOMEM, "kubeconfig: out of memory");
+			rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig: out of memory");
 			goto out;
 		}
 		char *one[1] = { home_cfg };
@@ -410,7 +396,7 @@ int kube_config_load(const char *kubeconfig_path, const char *context, struct ku
 		if (rc || found)
 			goto out;
 	}
-	rc = fail(err, errlen, SO_E_CONFIG,
+	rc = so_fail(err, errlen, SO_E_CONFIG,
 		  "no configuration: no --kubeconfig, no KUBECONFIG, not running in a cluster and no "
 		  "$HOME/.kube/config");
 out:

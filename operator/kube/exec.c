@@ -43,20 +43,6 @@ static long exec_timeout_ms(void)
 	return ms > 0 ? ms : KUBE_EXEC_TIMEOUT_MS;
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 void kube_exec_result_free(struct kube_exec_result *r)
 {
 	if (!r)
@@ -185,50 +171,50 @@ int kube_exec_parse_credential(const char *json, size_t len, const char *api_ver
 
 	memset(out, 0, sizeof *out);
 	if (len == 0)
-		return fail(msg, msglen, rc, "empty output");
+		return so_fail(msg, msglen, rc, "empty output");
 	/* je.text can quote the input (a token), so only the position is reported. */
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
-		return fail(msg, msglen, rc, "not valid JSON (line %d, column %d)", je.line, je.column);
+		return so_fail(msg, msglen, rc, "not valid JSON (line %d, column %d)", je.line, je.column);
 	if (!json_is_object(root)) {
-		fail(msg, msglen, rc, "not a JSON object");
+		so_fail(msg, msglen, rc, "not a JSON object");
 		goto out;
 	}
 	if (opt_string(root, "apiVersion", &s) || !s) {
-		fail(msg, msglen, rc, "missing apiVersion");
+		so_fail(msg, msglen, rc, "missing apiVersion");
 		goto out;
 	}
 	if (strcmp(s, api_version) != 0) {
-		fail(msg, msglen, rc, "apiVersion does not match the configured %s", api_version);
+		so_fail(msg, msglen, rc, "apiVersion does not match the configured %s", api_version);
 		goto out;
 	}
 	if (opt_string(root, "kind", &s) || !s || strcmp(s, "ExecCredential") != 0) {
-		fail(msg, msglen, rc, "kind is not ExecCredential");
+		so_fail(msg, msglen, rc, "kind is not ExecCredential");
 		goto out;
 	}
 	status = json_object_get(root, "status");
 	if (!status || json_is_null(status)) {
-		fail(msg, msglen, rc, "missing status");
+		so_fail(msg, msglen, rc, "missing status");
 		goto out;
 	}
 	if (!json_is_object(status)) {
-		fail(msg, msglen, rc, "status is not an object");
+		so_fail(msg, msglen, rc, "status is not an object");
 		goto out;
 	}
 	if (opt_string(status, "token", &token)) {
-		fail(msg, msglen, rc, "status.token is not a string");
+		so_fail(msg, msglen, rc, "status.token is not a string");
 		goto out;
 	}
 	if (opt_string(status, "clientCertificateData", &cert)) {
-		fail(msg, msglen, rc, "status.clientCertificateData is not a string");
+		so_fail(msg, msglen, rc, "status.clientCertificateData is not a string");
 		goto out;
 	}
 	if (opt_string(status, "clientKeyData", &key)) {
-		fail(msg, msglen, rc, "status.clientKeyData is not a string");
+		so_fail(msg, msglen, rc, "status.clientKeyData is not a string");
 		goto out;
 	}
 	if (opt_string(status, "expirationTimestamp", &exp)) {
-		fail(msg, msglen, rc, "status.expirationTimestamp is not a string");
+		so_fail(msg, msglen, rc, "status.expirationTimestamp is not a string");
 		goto out;
 	}
 	if (token && !*token)
@@ -238,20 +224,20 @@ int kube_exec_parse_credential(const char *json, size_t len, const char *api_ver
 	if (key && !*key)
 		key = NULL;
 	if (!cert != !key) {
-		fail(msg, msglen, rc, "%s is set without %s", cert ? "status.clientCertificateData" : "status.clientKeyData",
+		so_fail(msg, msglen, rc, "%s is set without %s", cert ? "status.clientCertificateData" : "status.clientKeyData",
 		     cert ? "status.clientKeyData" : "status.clientCertificateData");
 		goto out;
 	}
 	if (!token && !cert) {
-		fail(msg, msglen, rc, "missing status.token");
+		so_fail(msg, msglen, rc, "missing status.token");
 		goto out;
 	}
 	if (token && kube_has_ctl(token)) {
-		fail(msg, msglen, rc, "status.token contains control characters");
+		so_fail(msg, msglen, rc, "status.token contains control characters");
 		goto out;
 	}
 	if (exp && kube_parse_rfc3339(exp, &out->expiry) != SO_OK) {
-		fail(msg, msglen, rc, "status.expirationTimestamp is not an RFC 3339 time");
+		so_fail(msg, msglen, rc, "status.expirationTimestamp is not an RFC 3339 time");
 		goto out;
 	}
 	rc = SO_E_NOMEM;
@@ -262,7 +248,7 @@ int kube_exec_parse_credential(const char *json, size_t len, const char *api_ver
 	rc = SO_OK;
 	goto out;
 nomem:
-	fail(msg, msglen, rc, "out of memory");
+	so_fail(msg, msglen, rc, "out of memory");
 out:
 	json_decref(root);
 	if (rc)
@@ -423,7 +409,7 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 	memset(out, 0, sizeof *out);
 	kube_sanitize(cmd, sizeof cmd, exec->command ? exec->command : "");
 	if (!exec->command || !exec->command[0] || !exec->api_version)
-		return fail(err, errlen, SO_E_CONFIG, "exec plugin: no command or apiVersion configured");
+		return so_fail(err, errlen, SO_E_CONFIG, "exec plugin: no command or apiVersion configured");
 
 	while (exec->args && exec->args[nargs])
 		nargs++;
@@ -443,11 +429,11 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 	rc = SO_E_IO;
 	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || raise_fd(&outp[0]) || raise_fd(&outp[1]) ||
 	    raise_fd(&errp[0]) || raise_fd(&errp[1])) {
-		fail(err, errlen, rc, "exec plugin %s: pipe: %s", cmd, strerror(errno));
+		so_fail(err, errlen, rc, "exec plugin %s: pipe: %s", cmd, strerror(errno));
 		goto out;
 	}
 	if (fcntl(outp[0], F_SETFL, O_NONBLOCK) || fcntl(errp[0], F_SETFL, O_NONBLOCK)) {
-		fail(err, errlen, rc, "exec plugin %s: fcntl: %s", cmd, strerror(errno));
+		so_fail(err, errlen, rc, "exec plugin %s: fcntl: %s", cmd, strerror(errno));
 		goto out;
 	}
 
@@ -533,7 +519,7 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 		if (poll(nfds ? pf : NULL, nfds, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
-			fail(err, errlen, SO_E_IO, "exec plugin %s: poll: %s", cmd, strerror(errno));
+			so_fail(err, errlen, SO_E_IO, "exec plugin %s: poll: %s", cmd, strerror(errno));
 			timed_out = -1; /* kill and reap below */
 			break;
 		}
@@ -590,9 +576,9 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 
 	if (timed_out > 0) {
 		if (timeout % 1000 == 0)
-			rc = fail(err, errlen, SO_E_TIMEOUT, "exec plugin %s: timed out after %ld s", cmd, timeout / 1000);
+			rc = so_fail(err, errlen, SO_E_TIMEOUT, "exec plugin %s: timed out after %ld s", cmd, timeout / 1000);
 		else
-			rc = fail(err, errlen, SO_E_TIMEOUT, "exec plugin %s: timed out after %ld ms", cmd, timeout);
+			rc = so_fail(err, errlen, SO_E_TIMEOUT, "exec plugin %s: timed out after %ld ms", cmd, timeout);
 		goto out;
 	}
 	if (timed_out < 0) {
@@ -600,19 +586,19 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 		goto out;
 	}
 	if (too_big > 0) {
-		rc = fail(err, errlen, SO_E_TOO_LARGE, "exec plugin %s: output exceeds %u MiB", cmd,
+		rc = so_fail(err, errlen, SO_E_TOO_LARGE, "exec plugin %s: output exceeds %u MiB", cmd,
 			  KUBE_EXEC_MAX_OUTPUT >> 20);
 		goto out;
 	}
 	if (too_big < 0)
 		goto nomem;
 	if (WIFSIGNALED(status)) {
-		rc = fail(err, errlen, SO_E_IO, "exec plugin %s: killed by signal %d%s%s", cmd, WTERMSIG(status),
+		rc = so_fail(err, errlen, SO_E_IO, "exec plugin %s: killed by signal %d%s%s", cmd, WTERMSIG(status),
 			  elen ? ": " : "", elen ? first_line(line, sizeof line, ebuf, elen) : "");
 		goto out;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-		rc = fail(err, errlen, SO_E_IO, "exec plugin %s: exited with status %d%s%s", cmd, WEXITSTATUS(status),
+		rc = so_fail(err, errlen, SO_E_IO, "exec plugin %s: exited with status %d%s%s", cmd, WEXITSTATUS(status),
 			  elen ? ": " : "", elen ? first_line(line, sizeof line, ebuf, elen) : "");
 		goto out;
 	}
@@ -621,17 +607,17 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 	if (rc == SO_E_NOMEM)
 		goto nomem;
 	if (rc) {
-		fail(err, errlen, rc, "exec plugin %s: invalid ExecCredential: %s", cmd, msg);
+		so_fail(err, errlen, rc, "exec plugin %s: invalid ExecCredential: %s", cmd, msg);
 		goto out;
 	}
 	rc = SO_OK;
 	goto out;
 
 spawn_err:
-	rc = fail(err, errlen, SO_E_IO, "exec plugin %s: cannot run: %s", cmd, strerror(e));
+	rc = so_fail(err, errlen, SO_E_IO, "exec plugin %s: cannot run: %s", cmd, strerror(e));
 	goto out;
 nomem:
-	rc = fail(err, errlen, SO_E_NOMEM, "exec plugin %s: out of memory", cmd);
+	rc = so_fail(err, errlen, SO_E_NOMEM, "exec plugin %s: out of memory", cmd);
 out:
 	if (pid > 0 && !reaped) {
 		kill(-pid, SIGKILL);

@@ -96,20 +96,6 @@ struct kube_kubeconfig {
 
 /* ---- messages ---- */
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 /* ---- converting the YAML tree ---- */
 
 struct kc_ctx {
@@ -158,7 +144,7 @@ static const char *subkey(char *dst, size_t n, const char *path, const char *key
 
 static int too_complex(struct kc_ctx *c)
 {
-	return fail(c->err, c->errlen, SO_E_TOO_LARGE,
+	return so_fail(c->err, c->errlen, SO_E_TOO_LARGE,
 		    "kubeconfig %s: document too complex (too many aliases or nodes)", c->label);
 }
 
@@ -168,7 +154,7 @@ static int visit(struct kc_ctx *c, int id, yaml_node_t **out)
 		return too_complex(c);
 	*out = yaml_document_get_node(c->doc, id);
 	if (!*out)
-		return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: malformed YAML document", c->label);
+		return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: malformed YAML document", c->label);
 	return SO_OK;
 }
 
@@ -194,7 +180,7 @@ static int is_merge_key(const yaml_node_t *k)
 
 static int merge_key_error(struct kc_ctx *c, const char *path)
 {
-	return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: YAML merge keys (<<) are not supported",
+	return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: YAML merge keys (<<) are not supported",
 		    c->label, path);
 }
 
@@ -209,7 +195,7 @@ static const char *node_kind(const yaml_node_t *n)
 
 static int type_error(struct kc_ctx *c, const char *path, const char *want, const yaml_node_t *got)
 {
-	return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: expected %s, found %s", c->label, path, want,
+	return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: expected %s, found %s", c->label, path, want,
 		    node_kind(got));
 }
 
@@ -220,13 +206,13 @@ static int copy_scalar(struct kc_ctx *c, const yaml_node_t *n, const char *path,
 	char *p;
 
 	if (memchr(n->data.scalar.value, 0, len))
-		return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: contains a NUL byte", c->label, path);
+		return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: contains a NUL byte", c->label, path);
 	if (len > KC_MAX_COPY - c->copied)
 		return too_complex(c);
 	c->copied += len;
 	p = malloc(len + 1);
 	if (!p)
-		return fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
+		return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 	memcpy(p, n->data.scalar.value, len);
 	p[len] = '\0';
 	*dst = p;
@@ -287,7 +273,7 @@ static int kc_strlist(struct kc_ctx *c, const yaml_node_t *seq, const char *path
 	int rc;
 
 	if (!v)
-		return fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
+		return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 	*dst = v;
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item;
@@ -298,7 +284,7 @@ static int kc_strlist(struct kc_ctx *c, const yaml_node_t *seq, const char *path
 		if (is_null(item)) {
 			v[i] = strdup("");
 			if (!v[i])
-				return fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
+				return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 			continue;
 		}
 		if (item->type != YAML_SCALAR_NODE)
@@ -320,7 +306,7 @@ static int kc_envlist(struct kc_ctx *c, const yaml_node_t *seq, const char *path
 	int rc = SO_OK;
 
 	if (!v)
-		return fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
+		return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 	*dst = v;
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item;
@@ -339,18 +325,18 @@ static int kc_envlist(struct kc_ctx *c, const yaml_node_t *seq, const char *path
 			goto out;
 		rc = SO_E_CONFIG;
 		if (!e.name || !e.name[0]) {
-			fail(c->err, c->errlen, rc, "kubeconfig %s: %s.name: not set", c->label, subpath);
+			so_fail(c->err, c->errlen, rc, "kubeconfig %s: %s.name: not set", c->label, subpath);
 			goto out;
 		}
 		if (strchr(e.name, '=')) {
-			fail(c->err, c->errlen, rc, "kubeconfig %s: %s.name: must not contain '='", c->label, subpath);
+			so_fail(c->err, c->errlen, rc, "kubeconfig %s: %s.name: must not contain '='", c->label, subpath);
 			goto out;
 		}
 		nl = strlen(e.name);
 		vl = e.value ? strlen(e.value) : 0;
 		v[i] = malloc(nl + 1 + vl + 1);
 		if (!v[i]) {
-			rc = fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
+			rc = so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 			goto out;
 		}
 		memcpy(v[i], e.name, nl);
@@ -401,7 +387,7 @@ static int kc_value(struct kc_ctx *c, const yaml_node_t *v, const char *path, co
 				return SO_OK;
 			}
 		}
-		return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: expected true or false", c->label,
+		return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: expected true or false", c->label,
 			    path);
 	}
 	case KC_STRLIST:
@@ -421,7 +407,7 @@ static int kc_value(struct kc_ctx *c, const yaml_node_t *v, const char *path, co
 			return type_error(c, path, "a mapping", v);
 		*dst = calloc(1, sizeof **dst);
 		if (!*dst)
-			return fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
+			return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 		return kc_map(c, v, path, exec_fields, sizeof exec_fields / sizeof exec_fields[0], *dst);
 	}
 	case KC_LIST: {
@@ -461,7 +447,7 @@ static int kc_map(struct kc_ctx *c, const yaml_node_t *map, const char *path, co
 		if (rc)
 			return rc;
 		if (k->type != YAML_SCALAR_NODE)
-			return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: mapping keys must be strings",
+			return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: mapping keys must be strings",
 				    c->label, path[0] ? path : "top level");
 		if (is_merge_key(k))
 			return merge_key_error(c, path[0] ? path : "top level");
@@ -472,7 +458,7 @@ static int kc_map(struct kc_ctx *c, const yaml_node_t *map, const char *path, co
 			continue;
 		subkey(subpath, sizeof subpath, path, fields[i].key);
 		if (seen & (UINT32_C(1) << i))
-			return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key", c->label,
+			return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key", c->label,
 				    subpath);
 		seen |= UINT32_C(1) << i;
 		rc = visit(c, p->value, &v);
@@ -496,7 +482,7 @@ static int kc_named_list(struct kc_ctx *c, const yaml_node_t *seq, const char *k
 
 	a = calloc(n ? n : 1, l->size);
 	if (!a)
-		return fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
+		return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 	*arr = a;
 	*count = n;
 	for (size_t i = 0; i < n; i++) {
@@ -518,14 +504,14 @@ static int kc_named_list(struct kc_ctx *c, const yaml_node_t *seq, const char *k
 			if (rc)
 				return rc;
 			if (k->type != YAML_SCALAR_NODE)
-				return fail(c->err, c->errlen, SO_E_CONFIG,
+				return so_fail(c->err, c->errlen, SO_E_CONFIG,
 					    "kubeconfig %s: %s: mapping keys must be strings", c->label, path);
 			if (is_merge_key(k))
 				return merge_key_error(c, path);
 			if (scalar_is(k, "name")) {
 				subkey(subpath, sizeof subpath, path, "name");
 				if (seen_name++)
-					return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key",
+					return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key",
 						    c->label, subpath);
 				rc = visit(c, p->value, &v);
 				if (rc)
@@ -542,7 +528,7 @@ static int kc_named_list(struct kc_ctx *c, const yaml_node_t *seq, const char *k
 			} else if (scalar_is(k, l->inner)) {
 				subkey(subpath, sizeof subpath, path, l->inner);
 				if (seen_inner++)
-					return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key",
+					return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key",
 						    c->label, subpath);
 				rc = visit(c, p->value, &v);
 				if (rc)
@@ -557,7 +543,7 @@ static int kc_named_list(struct kc_ctx *c, const yaml_node_t *seq, const char *k
 			}
 		}
 		if (!e->name)
-			return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s.name: not set", c->label, path);
+			return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s.name: not set", c->label, path);
 	}
 	return SO_OK;
 }
@@ -625,9 +611,9 @@ static int kc_convert(struct kc_ctx *c, struct kube_kubeconfig *f)
 	if (rc)
 		return rc;
 	if (f->kind && strcmp(f->kind, "Config") != 0)
-		return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: kind: expected Config", c->label);
+		return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: kind: expected Config", c->label);
 	if (f->api_version && strcmp(f->api_version, "v1") != 0)
-		return fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: apiVersion: expected v1", c->label);
+		return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: apiVersion: expected v1", c->label);
 	return SO_OK;
 }
 
@@ -638,11 +624,11 @@ static int yaml_fail(const yaml_parser_t *p, const char *label, char *err, size_
 	const char *problem = p->problem ? p->problem : "unknown error";
 
 	if (p->error == YAML_MEMORY_ERROR)
-		return fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
+		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
 	if (p->error == YAML_READER_ERROR)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: invalid YAML: %s at byte %zu", label, problem,
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: invalid YAML: %s at byte %zu", label, problem,
 			    p->problem_offset);
-	return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: invalid YAML: %s at line %zu column %zu", label,
+	return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: invalid YAML: %s at line %zu column %zu", label,
 		    problem, p->problem_mark.line + 1, p->problem_mark.column + 1);
 }
 
@@ -655,7 +641,7 @@ static int kc_prescan(const unsigned char *in, size_t len, const char *label, ch
 	int rc = SO_OK, done = 0;
 
 	if (!yaml_parser_initialize(&p))
-		return fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
+		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
 	yaml_parser_set_input_string(&p, in, len);
 	while (!done) {
 		const yaml_char_t *anchor = NULL;
@@ -668,7 +654,7 @@ static int kc_prescan(const unsigned char *in, size_t len, const char *label, ch
 		case YAML_STREAM_END_EVENT: done = 1; break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1)
-				rc = fail(err, errlen, SO_E_CONFIG,
+				rc = so_fail(err, errlen, SO_E_CONFIG,
 					  "kubeconfig %s: more than one YAML document (line %zu)", label,
 					  ev.start_mark.line + 1);
 			break;
@@ -677,7 +663,7 @@ static int kc_prescan(const unsigned char *in, size_t len, const char *label, ch
 			anchor = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
 								      : ev.data.mapping_start.anchor;
 			if (++depth > KC_MAX_DEPTH)
-				rc = fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: nested deeper than %d (line %zu)",
+				rc = so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: nested deeper than %d (line %zu)",
 					  label, KC_MAX_DEPTH, ev.start_mark.line + 1);
 			break;
 		case YAML_SEQUENCE_END_EVENT:
@@ -685,13 +671,13 @@ static int kc_prescan(const unsigned char *in, size_t len, const char *label, ch
 		case YAML_SCALAR_EVENT: anchor = ev.data.scalar.anchor; break;
 		case YAML_ALIAS_EVENT:
 			if (++aliases > KC_MAX_ALIASES)
-				rc = fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: more than %d aliases", label,
+				rc = so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: more than %d aliases", label,
 					  KC_MAX_ALIASES);
 			break;
 		default: break;
 		}
 		if (anchor && ++anchors > KC_MAX_ANCHORS)
-			rc = fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: more than %d anchors", label,
+			rc = so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: more than %d anchors", label,
 				  KC_MAX_ANCHORS);
 		yaml_event_delete(&ev);
 		if (rc)
@@ -769,7 +755,7 @@ int kube_kubeconfig_parse(const char *yaml, size_t len, const char *label, const
 	if (!yaml)
 		len = 0;
 	if (len > KUBE_CONFIG_MAX_FILE)
-		return fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: larger than %u MiB", label,
+		return so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: larger than %u MiB", label,
 			    KUBE_CONFIG_MAX_FILE >> 20);
 	rc = SO_E_NOMEM;
 	f = calloc(1, sizeof *f);
@@ -804,7 +790,7 @@ int kube_kubeconfig_parse(const char *yaml, size_t len, const char *label, const
 	rc = SO_OK;
 	goto out;
 nomem:
-	rc = fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
+	rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
 out:
 	if (have_doc)
 		yaml_document_delete(&doc);
@@ -860,7 +846,7 @@ static int find_entry(struct kube_kubeconfig *const *files, size_t nfiles, enum 
 			if (strcmp(e->name, name) != 0)
 				continue;
 			if (*found)
-				return fail(err, errlen, SO_E_CONFIG,
+				return so_fail(err, errlen, SO_E_CONFIG,
 					    "kubeconfig %s: %s[%zu].name: duplicate name \"%s\" (also %s[%zu])",
 					    files[fi]->label, which_name[w], i, kube_sanitize(q, sizeof q, name),
 					    which_name[w], (*found)->index);
@@ -891,27 +877,27 @@ static int check_server(const char *server, char **out, const char *label, const
 	else if (has_prefix_ci(server, "http://"))
 		auth = server + 7;
 	else
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: must start with https:// or http://", label,
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: must start with https:// or http://", label,
 			    path);
 	for (const char *s = server; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 		if (ch <= 0x20 || ch >= 0x7f || ch == '?' || ch == '#')
-			return fail(err, errlen, SO_E_CONFIG,
+			return so_fail(err, errlen, SO_E_CONFIG,
 				    "kubeconfig %s: %s: not a valid URL (spaces, non-ASCII, query or fragment)", label,
 				    path);
 	}
 	alen = strcspn(auth, "/");
 	if (alen == 0)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: no host", label, path);
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: no host", label, path);
 	if (memchr(auth, '@', alen))
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: credentials in the URL are not supported",
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: credentials in the URL are not supported",
 			    label, path);
 	len = strlen(server);
 	while (len > (size_t)(auth - server) + alen && server[len - 1] == '/')
 		len--;
 	*out = strndup(server, len);
 	if (!*out)
-		return fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
+		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
 	return SO_OK;
 }
 
@@ -988,18 +974,18 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 	out->data = NULL;
 	out->len = 0;
 	if (file && data)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: both %s and %s are set", f->label, path,
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: both %s and %s are set", f->label, path,
 			    file_key, data_key);
 	if (data) {
 		rc = b64_decode(data, out);
 		if (rc == SO_E_NOMEM)
-			return fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
+			return so_fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
 		if (rc)
-			return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: invalid base64", f->label, path,
+			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: invalid base64", f->label, path,
 				    data_key);
 		if (!has_pem(out)) {
 			kube_pem_free(out);
-			return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: not PEM data", f->label, path,
+			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: not PEM data", f->label, path,
 				    data_key);
 		}
 		return SO_OK;
@@ -1008,23 +994,23 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 		return SO_OK;
 	full = kube_path_join(f->dir, file);
 	if (!full)
-		return fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 	rc = kube_file_read(full, KUBE_CONFIG_MAX_FILE, &b, &e);
 	if (rc == SO_E_IO)
-		rc = fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s: %s", f->label, path, file_key, full,
+		rc = so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s: %s", f->label, path, file_key, full,
 			  kube_file_strerror(e));
 	else if (rc == SO_E_TOO_LARGE)
-		rc = fail(err, errlen, rc, "kubeconfig %s: %s.%s: %s: larger than %u MiB", f->label, path, file_key,
+		rc = so_fail(err, errlen, rc, "kubeconfig %s: %s.%s: %s: larger than %u MiB", f->label, path, file_key,
 			  full, KUBE_CONFIG_MAX_FILE >> 20);
 	else if (rc)
-		rc = fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
+		rc = so_fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
 	if (rc)
 		goto out;
 	out->len = b.len;
 	out->data = buf_steal(&b);
 	if (!has_pem(out)) {
 		kube_pem_free(out);
-		rc = fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s: not PEM data", f->label, path,
+		rc = so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s: not PEM data", f->label, path,
 			  file_key, full);
 		goto out;
 	}
@@ -1076,22 +1062,22 @@ static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const
 
 	*out = NULL;
 	if (!x->cfg.command)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.command: not set", f->label, path);
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.command: not set", f->label, path);
 	if (!api)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.apiVersion: not set", f->label, path);
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.apiVersion: not set", f->label, path);
 	if (strcmp(api, "client.authentication.k8s.io/v1") != 0 &&
 	    strcmp(api, "client.authentication.k8s.io/v1beta1") != 0)
-		return fail(err, errlen, SO_E_CONFIG,
+		return so_fail(err, errlen, SO_E_CONFIG,
 			    "kubeconfig %s: %s.apiVersion: not supported (use client.authentication.k8s.io/v1 or "
 			    "v1beta1)",
 			    f->label, path);
 	if (mode && strcmp(mode, "Always") == 0)
-		return fail(err, errlen, SO_E_CONFIG,
+		return so_fail(err, errlen, SO_E_CONFIG,
 			    "kubeconfig %s: %s.interactiveMode: Always is not supported (the operator has no "
 			    "terminal)",
 			    f->label, path);
 	if (mode && strcmp(mode, "Never") != 0 && strcmp(mode, "IfAvailable") != 0)
-		return fail(err, errlen, SO_E_CONFIG,
+		return so_fail(err, errlen, SO_E_CONFIG,
 			    "kubeconfig %s: %s.interactiveMode: expected Never, IfAvailable or Always", f->label, path);
 	e = calloc(1, sizeof *e);
 	if (!e)
@@ -1114,7 +1100,7 @@ nomem:
 		free(e->api_version);
 		free(e);
 	}
-	return fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+	return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 }
 
 static const char *unsupported_reason(const char *key)
@@ -1136,16 +1122,16 @@ static int resolve_cluster(const struct kube_kubeconfig *f, const struct kc_clus
 
 	snprintf(path, sizeof path, "clusters[%zu].cluster", k->e.index);
 	if (k->unsupported)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s", f->label, path, k->unsupported,
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s", f->label, path, k->unsupported,
 			    unsupported_reason(k->unsupported));
 	subkey(fpath, sizeof fpath, path, "server");
 	if (!k->server)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: not set", f->label, fpath);
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: not set", f->label, fpath);
 	rc = check_server(k->server, &out->server, f->label, fpath, err, errlen);
 	if (rc)
 		return rc;
 	if (k->insecure && (k->ca_file || k->ca_data))
-		return fail(err, errlen, SO_E_CONFIG,
+		return so_fail(err, errlen, SO_E_CONFIG,
 			    "kubeconfig %s: %s: insecure-skip-tls-verify cannot be combined with "
 			    "certificate-authority(-data)",
 			    f->label, path);
@@ -1157,11 +1143,11 @@ static int resolve_cluster(const struct kube_kubeconfig *f, const struct kc_clus
 	if (k->tls_server_name) {
 		if (kube_has_ctl(k->tls_server_name) || strchr(k->tls_server_name, ' ') ||
 		    strchr(k->tls_server_name, ':') || strchr(k->tls_server_name, '/'))
-			return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.tls-server-name: not a host name",
+			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.tls-server-name: not a host name",
 				    f->label, path);
 		out->tls_server_name = strdup(k->tls_server_name);
 		if (!out->tls_server_name)
-			return fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 	}
 	return SO_OK;
 }
@@ -1175,11 +1161,11 @@ static int resolve_user(const struct kube_kubeconfig *f, const struct kc_user *u
 
 	snprintf(path, sizeof path, "users[%zu].user", u->e.index);
 	if (u->unsupported)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s", f->label, path, u->unsupported,
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s", f->label, path, u->unsupported,
 			    unsupported_reason(u->unsupported));
 	methods = !!u->token + !!u->token_file + !!u->exec;
 	if (methods > 1)
-		return fail(err, errlen, SO_E_CONFIG,
+		return so_fail(err, errlen, SO_E_CONFIG,
 			    "kubeconfig %s: %s: token, tokenFile and exec are mutually exclusive", f->label, path);
 	rc = load_pem(f, path, "client-certificate", u->cert_file, "client-certificate-data", u->cert_data,
 		      &out->client_cert, err, errlen);
@@ -1190,28 +1176,28 @@ static int resolve_user(const struct kube_kubeconfig *f, const struct kc_user *u
 	if (rc)
 		return rc;
 	if (!out->client_cert.data != !out->client_key.data)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: %s is set without %s", f->label, path,
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: %s is set without %s", f->label, path,
 			    out->client_cert.data ? "client-certificate" : "client-key",
 			    out->client_cert.data ? "client-key" : "client-certificate");
 	if (u->token) {
 		if (kube_has_ctl(u->token))
-			return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.token: contains control characters",
+			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.token: contains control characters",
 				    f->label, path);
 		out->token = strdup(u->token);
 		if (!out->token)
-			return fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 	}
 	if (u->token_file) {
 		char *tok = NULL, msg[512];
 
 		out->token_file = kube_path_join(f->dir, u->token_file);
 		if (!out->token_file)
-			return fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 		/* Read once now so a wrong path fails at start-up; kube_auth re-reads it as it rotates. */
 		rc = kube_token_file_read(out->token_file, &tok, msg, sizeof msg);
 		kube_secret_free(tok);
 		if (rc)
-			return fail(err, errlen, rc == SO_E_NOMEM ? rc : SO_E_CONFIG, "kubeconfig %s: %s.tokenFile: %s",
+			return so_fail(err, errlen, rc == SO_E_NOMEM ? rc : SO_E_CONFIG, "kubeconfig %s: %s.tokenFile: %s",
 				    f->label, path, msg);
 	}
 	if (u->exec) {
@@ -1258,29 +1244,29 @@ int kube_kubeconfig_resolve(struct kube_kubeconfig *const *files, size_t n, cons
 			name = files[i]->current_context;
 	}
 	if (!any)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: empty (no clusters, users or contexts)", label);
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: empty (no clusters, users or contexts)", label);
 	if (!name || !name[0])
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: current-context is not set and no --context given",
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: current-context is not set and no --context given",
 			    label);
 	rc = find_entry(files, n, KC_CONTEXTS, name, &e, &cf, err, errlen);
 	if (rc)
 		return rc;
 	if (!e)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s \"%s\" not found in contexts", label,
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s \"%s\" not found in contexts", label,
 			    context ? "context" : "current-context", kube_sanitize(q1, sizeof q1, name));
 	ctx = (const struct kc_context *)(const void *)e;
 	kube_sanitize(q1, sizeof q1, name);
 	if (!ctx->cluster)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: contexts[%zu].context.cluster: not set (context "
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: contexts[%zu].context.cluster: not set (context "
 			    "\"%s\")", cf->label, ctx->e.index, q1);
 	if (!ncl)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: clusters: not set (context \"%s\" needs cluster "
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: clusters: not set (context \"%s\" needs cluster "
 			    "\"%s\")", label, q1, kube_sanitize(q2, sizeof q2, ctx->cluster));
 	rc = find_entry(files, n, KC_CLUSTERS, ctx->cluster, &e, &kf, err, errlen);
 	if (rc)
 		return rc;
 	if (!e)
-		return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: context \"%s\": cluster \"%s\" not found",
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: context \"%s\": cluster \"%s\" not found",
 			    cf->label, q1, kube_sanitize(q2, sizeof q2, ctx->cluster));
 	cl = (const struct kc_cluster *)(const void *)e;
 	if (ctx->user) {
@@ -1288,12 +1274,12 @@ int kube_kubeconfig_resolve(struct kube_kubeconfig *const *files, size_t n, cons
 		if (rc)
 			return rc;
 		if (!e)
-			return fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: context \"%s\": user \"%s\" not found",
+			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: context \"%s\": user \"%s\" not found",
 				    cf->label, q1, kube_sanitize(q2, sizeof q2, ctx->user));
 		us = (const struct kc_user *)(const void *)e;
 	}
 	if (ctx->namespace && !valid_namespace(ctx->namespace)) {
-		rc = fail(err, errlen, SO_E_CONFIG,
+		rc = so_fail(err, errlen, SO_E_CONFIG,
 			  "kubeconfig %s: contexts[%zu].context.namespace: not a valid namespace name", cf->label,
 			  ctx->e.index);
 		goto bad;
@@ -1311,7 +1297,7 @@ int kube_kubeconfig_resolve(struct kube_kubeconfig *const *files, size_t n, cons
 	out->context = strdup(name);
 	out->source = n == 1 ? strdup(files[0]->label) : join_labels(files, n);
 	if (!out->namespace || !out->context || !out->source) {
-		fail(err, errlen, rc, "kubeconfig %s: out of memory", label);
+		so_fail(err, errlen, rc, "kubeconfig %s: out of memory", label);
 		goto bad;
 	}
 	return SO_OK;

@@ -1,5 +1,19 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
+int so_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
 const char *so_strerror(int err)
 {
 	switch (err) {

@@ -40,6 +40,12 @@ enum so_err {
 /* so_strerror returns a static, stable name for an so_err ("NotFound", "Conflict", "no memory", ...). */
 const char *so_strerror(int err);
 
+#include <stddef.h>
+
+/* Writes one formatted line into err (when err is non-NULL and errlen > 0) and returns rc, so that error
+ * paths read `return so_fail(err, errlen, SO_E_CONFIG, "...", ...);`. */
+int so_fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* so_err_retriable tells whether trying the same request again later can succeed. */
 int so_err_retriable(int err);
 
