@@ -385,7 +385,9 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 			 s->cert_file, s->key_file, o->cert_poll_s > 0 ? o->cert_poll_s : 10.0);
 
 	unsigned threads = o->threads ? o->threads : default_threads();
-	s->d = MHD_start_daemon(MHD_USE_ERROR_LOG | MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+	/* poll(), not epoll: with a thread pool, MHD_quiesce_daemon aborts the process when a worker has taken the
+	 * listen socket out of its epoll set at its share of the connection limit (libmicrohttpd 0.9.75). */
+	s->d = MHD_start_daemon(MHD_USE_ERROR_LOG | MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 					MHD_USE_ITC,
 				0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
