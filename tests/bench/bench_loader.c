@@ -1,11 +1,12 @@
 /*
  * bench_loader: the "simple parallel loader" of the reconciler benchmark (tests/bench/run.sh, issue 3 §6).
  *
- *   bench_loader -f FILE -n NAMESPACE [-t THREADS] [--strip-owners]
+ *   bench_loader -f FILE -n NAMESPACE [-t THREADS] [--strip-owners] [--apply]
  *
  * FILE is JSON: a v1 List (as `spin-operator render -o json` prints it) or an array of objects. Every object is
  * created (POST, our C client, QPS unlimited) in NAMESPACE by THREADS threads (default 8) taking the objects in
- * file order. Objects that occur twice (the CA Secret render prints once per app) are created once; an object that
+ * file order; with --apply it is written the way the operator writes it instead: server-side apply (PATCH,
+ * field manager spin-operator, force). Objects that occur twice (the CA Secret render prints once per app) are created once; an object that
  * already exists counts as accepted. Transient failures (transport, 429, 5xx, timeouts) are retried up to 5 times.
  *
  * Prints, on stdout, `key=value` lines for run.sh:
@@ -53,6 +54,7 @@ static struct job *jobs;
 static size_t njobs;
 static atomic_size_t next_job;
 static atomic_ulong n_created, n_existed, n_failed;
+static int use_apply;
 
 static double now_s(clockid_t clk)
 {
@@ -80,7 +82,8 @@ static void *worker(void *arg)
 		for (int attempt = 0; attempt < 6; attempt++) {
 			kube_response_free(&resp);
 			memset(&resp, 0, sizeof resp);
-			rc = kube_create(client, j->r, ns, j->obj, NULL, &resp);
+			rc = use_apply ? kube_apply(client, j->r, ns, j->obj, NULL, "spin-operator", 1, NULL, &resp)
+				       : kube_create(client, j->r, ns, j->obj, NULL, &resp);
 			if (!transient(rc))
 				break;
 			usleep(200000u * (unsigned)(attempt + 1));
@@ -115,7 +118,7 @@ static const struct kube_resource *resource_of(const json_t *obj)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_loader -f FILE -n NAMESPACE [-t THREADS] [--strip-owners]\n");
+	fprintf(stderr, "usage: bench_loader -f FILE -n NAMESPACE [-t THREADS] [--strip-owners] [--apply]\n");
 }
 
 int main(int argc, char **argv)
@@ -133,6 +136,8 @@ int main(int argc, char **argv)
 			threads = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--strip-owners"))
 			strip_owners = 1;
+		else if (!strcmp(argv[i], "--apply"))
+			use_apply = 1;
 		else {
 			usage();
 			return 2;
