@@ -583,6 +583,12 @@ static int create_event(struct recorder *r, const struct pending *p)
 		goto out;
 	}
 	rc = kube_create(r->client, &KUBE_EVENTS, p->event_ns, ev, NULL, &resp);
+	if (rc == SO_E_API_NAMESPACE_TERMINATING) {
+		/* The object goes with its namespace; so does any Event about it. */
+		log_debug(LOG_COMPONENT, "dropping Event %s %s on %s %s: namespace %s is being deleted", p->type,
+			  p->reason, p->kind ? p->kind : "?", p->name, p->event_ns);
+		goto out;
+	}
 	if (rc) {
 		log_warn(LOG_COMPONENT, "create Event %s/%s (%s %s on %s %s) failed: %s: %s", p->event_ns, name, p->type,
 			 p->reason, p->kind ? p->kind : "?", p->name, so_strerror(rc), resp_message(&resp));

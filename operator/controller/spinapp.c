@@ -49,6 +49,11 @@ static int terminal(struct app_ctx *x, const char *reason)
 
 static int api_error(struct app_ctx *x, const char *what, int rc, const struct kube_response *resp)
 {
+	if (rc == SO_E_API_NAMESPACE_TERMINATING) {
+		/* Expected while a namespace goes: the SpinApp is deleted with it, and retries stop then. */
+		log_info("spinapp", "%s/%s: %s: namespace is being deleted", x->ns, x->name, what);
+		return rc;
+	}
 	log_warn("spinapp", "%s/%s: %s: %s: %s", x->ns, x->name, what, so_strerror(rc),
 		 resp && resp->message ? resp->message : "");
 	return rc;

@@ -63,6 +63,20 @@ static char *dup_max(const char *s, size_t max)
 	return p;
 }
 
+/* details.causes[].reason == type? The apiserver marks writes into a namespace being deleted this way. */
+static int has_cause(const json_t *details, const char *type)
+{
+	size_t i;
+	json_t *cause;
+
+	json_array_foreach(json_object_get(details, "causes"), i, cause) {
+		const char *t = json_string_value(json_object_get(cause, "reason")); /* StatusCause.Type is "reason" in JSON */
+		if (t && strcmp(t, type) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 int kube_status_map(long http_code, const char *body, size_t len, char **reason, char **message,
 		    long *retry_after_s)
 {
@@ -88,6 +102,8 @@ int kube_status_map(long http_code, const char *body, size_t len, char **reason,
 				break;
 			}
 		}
+		if (err == SO_E_API_FORBIDDEN && has_cause(json_object_get(root, "details"), "NamespaceTerminating"))
+			err = SO_E_API_NAMESPACE_TERMINATING;
 	}
 	if (r && *r)
 		*reason = dup_max(r, 256);

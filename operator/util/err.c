@@ -41,6 +41,7 @@ const char *so_strerror(int err)
 	case SO_E_API_UNAVAILABLE: return "ServiceUnavailable";
 	case SO_E_API_TIMEOUT: return "Timeout";
 	case SO_E_API_UNSUPPORTED_MEDIA: return "UnsupportedMediaType";
+	case SO_E_API_NAMESPACE_TERMINATING: return "Forbidden (namespace terminating)";
 	case SO_E_API_OTHER: return "unexpected API status";
 	default: return "unknown error";
 	}

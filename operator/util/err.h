@@ -34,6 +34,7 @@ enum so_err {
 	SO_E_API_UNAVAILABLE = -111,      /* 503 ServiceUnavailable */
 	SO_E_API_TIMEOUT = -112,          /* 504 / Timeout / ServerTimeout */
 	SO_E_API_UNSUPPORTED_MEDIA = -113, /* 415 UnsupportedMediaType */
+	SO_E_API_NAMESPACE_TERMINATING = -114, /* 403 with cause NamespaceTerminating: nothing new may be created there */
 	SO_E_API_OTHER = -199,            /* any other non-2xx answer */
 };
 

@@ -475,7 +475,6 @@ report="$OUT/results.md"
 	done
 	echo "Targets met: $(IFS=';'; echo "${met[*]:-none}" | sed 's/;/; /g'). Not met: $(IFS=';'; echo "${notmet[*]:-none}" | sed 's/;/; /g')."
 	[ "$base_ok" = 1 ] && [ "$op_ok" = 1 ] || echo "Incomplete: a wait timed out after $TIMEOUT s (see $OUT)."
-	echo
 } >"$report"
 
 echo

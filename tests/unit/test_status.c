@@ -77,6 +77,43 @@ static void http_code_without_status_body(void **state)
 	free(message);
 }
 
+/* The body the NamespaceLifecycle admission plugin returns, recorded from kube-apiserver v1.36.3. */
+static void namespace_terminating_is_its_own_error(void **state)
+{
+	(void)state;
+	char *reason, *message;
+	long ra;
+	const char *recorded =
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":"
+		"\"configmaps \\\"y\\\" is forbidden: unable to create new content in namespace term2 because it is being "
+		"terminated\",\"reason\":\"Forbidden\",\"details\":{\"name\":\"y\",\"kind\":\"configmaps\",\"causes\":"
+		"[{\"reason\":\"NamespaceTerminating\",\"message\":\"namespace term2 is being terminated\",\"field\":"
+		"\"metadata.namespace\"}]},\"code\":403}";
+	assert_int_equal(map(403, recorded, &reason, &message, &ra), SO_E_API_NAMESPACE_TERMINATING);
+	assert_string_equal(reason, "Forbidden");
+	assert_non_null(strstr(message, "because it is being terminated"));
+	free(reason);
+	free(message);
+	/* Another cause, or causes that are not an array of objects, leave plain Forbidden and never crash. */
+	static const char *const others[] = {
+		"{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"details\":{\"causes\":[{\"reason\":\"FieldValueForbidden\"}]}}",
+		"{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"details\":{\"causes\":{\"reason\":\"NamespaceTerminating\"}}}",
+		"{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"details\":{\"causes\":[1,null,{\"reason\":7}]}}",
+		"{\"kind\":\"Status\",\"reason\":\"Forbidden\",\"details\":\"NamespaceTerminating\"}",
+	};
+	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+		assert_int_equal(map(403, others[i], &reason, &message, &ra), SO_E_API_FORBIDDEN);
+		free(reason);
+		free(message);
+	}
+	/* Only a Forbidden carries this meaning. */
+	const char *conflict = "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"details\":{\"causes\":"
+			       "[{\"reason\":\"NamespaceTerminating\"}]}}";
+	assert_int_equal(map(409, conflict, &reason, &message, &ra), SO_E_API_CONFLICT);
+	free(reason);
+	free(message);
+}
+
 static void retry_after_seconds_kept(void **state)
 {
 	(void)state;
@@ -126,6 +163,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reasons_win_over_codes),
 		cmocka_unit_test(http_code_without_status_body),
+		cmocka_unit_test(namespace_terminating_is_its_own_error),
 		cmocka_unit_test(retry_after_seconds_kept),
 		cmocka_unit_test(unknown_reason_falls_back_to_code),
 		cmocka_unit_test(names_and_retriability),
