@@ -1,0 +1,36 @@
+/*
+ * OCI image references, parsed and normalised as distribution/reference does (image-signatures.md §4.1):
+ * "nginx" → registry docker.io, repository library/nginx, tag latest. Pure; no I/O.
+ */
+#ifndef SO_VERIFY_REF_H
+#define SO_VERIFY_REF_H
+
+#include <stddef.h>
+
+#define IMAGE_DIGEST_LEN 71 /* "sha256:" + 64 hex */
+
+struct image_ref {
+	char *registry;   /* "docker.io", "ghcr.io", "127.0.0.1:5000" (familiar name; see image_ref_api_host) */
+	char *repository; /* "library/nginx" */
+	char *tag;        /* "latest" when neither tag nor digest was given; NULL when only a digest was */
+	char digest[IMAGE_DIGEST_LEN + 1]; /* "sha256:<hex>" or "" */
+};
+
+/* Parses s (at most 4096 bytes). SO_E_INVAL with one line in err for anything the grammar refuses. Free with
+ * image_ref_free. */
+int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errlen);
+void image_ref_free(struct image_ref *r);
+
+/* The host the /v2/ API is served on: "index.docker.io" for docker.io, else the registry itself. */
+const char *image_ref_api_host(const struct image_ref *r);
+
+/* "<registry>/<repository>" (for policy globs and cache keys), and the same with ":<tag>" when there is a tag
+ * (untagged digest references match as ":latest", as policy-controller does). malloc'd; NULL on no memory. */
+char *image_ref_name(const struct image_ref *r);
+char *image_ref_name_tag(const struct image_ref *r);
+
+/* The pinned form the webhook patches in: the user's spelling of registry/repository, ":tag" when there was
+ * one, then "@<digest>" (digest must be "sha256:<hex>"). malloc'd; NULL on no memory. */
+char *image_ref_pinned(const char *original, const struct image_ref *r, const char *digest);
+
+#endif
