@@ -88,7 +88,7 @@ struct fake {
 	int storage_port;
 	/* observations */
 	atomic_int requests, token_requests, oauth_posts, storage_requests, storage_auth_seen, flaky;
-	atomic_int token_gen, token_seq;
+	atomic_int token_gen, token_seq, proxied;
 	atomic_int stop;
 };
 
@@ -241,6 +241,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 	atomic_fetch_add(&f->requests, 1);
+	/* As a forward proxy the fake sees absolute URLs: only the path matters. */
+	if (!strncmp(url, "http://", 7)) {
+		atomic_fetch_add(&f->proxied, 1);
+		url = strchr(url + 7, '/') ? strchr(url + 7, '/') : "/";
+	}
 	if (!strcmp(url, "/token"))
 		return token_endpoint(f, c, method, cn);
 	if (!strncmp(url, "/storage/", 9)) {
@@ -334,6 +339,7 @@ static void fake_reset(struct fake *f, int auth)
 	atomic_store(&f->storage_requests, 0);
 	atomic_store(&f->storage_auth_seen, 0);
 	atomic_store(&f->flaky, 0);
+	atomic_store(&f->proxied, 0);
 	atomic_fetch_add(&f->token_gen, 1); /* tokens of earlier tests are no longer valid */
 }
 
@@ -820,8 +826,28 @@ static void realm_checks(void **state)
 	snprintf(plain.realm, sizeof plain.realm, "file:///etc/passwd");
 	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
 			 SO_E_BAD_RESPONSE);
+	/* Behind a proxy the address seen is the proxy's (private here): the realm's name cannot be checked, the
+	 * request goes through. The registry itself is exempted by no_proxy. */
+	char proxy[64];
+	snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", plain.port);
+	setenv("http_proxy", proxy, 1);
+	setenv("no_proxy", "127.0.0.1,localhost", 1);
+	snprintf(plain.realm, sizeof plain.realm, "http://realm.invalid/token");
+	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err), SO_OK);
+	registry_blob_free(&m);
+	assert_int_equal(atomic_load(&plain.proxied), 1);
+	assert_int_equal(atomic_load(&plain.token_requests), 1);
+	/* but a private IP literal is refused before anything is sent, proxy or not */
+	snprintf(plain.realm, sizeof plain.realm, "http://10.0.0.1/token");
+	atomic_fetch_add(&plain.token_gen, 1);
+	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_BAD_RESPONSE);
+	assert_int_equal(atomic_load(&plain.proxied), 1);
+	unsetenv("http_proxy");
+	unsetenv("no_proxy");
 	registry_free(r);
 	/* allowed by the option */
+	atomic_store(&plain.token_requests, 0);
 	r = client(1, NULL);
 	snprintf(plain.realm, sizeof plain.realm, "http://localhost:%d/token", plain.port);
 	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err), SO_OK);
@@ -1048,6 +1074,40 @@ static void token_cache_expiry(void **state)
 	tokencache_destroy(&tc);
 }
 
+static void proxy_environment(void **state)
+{
+	(void)state;
+	char out[128];
+	static const char *const vars[] = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+					    "ALL_PROXY", "no_proxy", "NO_PROXY" };
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		unsetenv(vars[i]);
+	assert_int_equal(proxy_from_env("https", "auth.docker.io", out, sizeof out), 0);
+	setenv("HTTPS_PROXY", "http://proxy:3128", 1);
+	assert_int_equal(proxy_from_env("https", "auth.docker.io", out, sizeof out), 1);
+	assert_string_equal(out, "http://proxy:3128");
+	setenv("https_proxy", "http://lower:3128", 1); /* lower case first */
+	assert_int_equal(proxy_from_env("https", "auth.docker.io", out, sizeof out), 1);
+	assert_string_equal(out, "http://lower:3128");
+	/* HTTP_PROXY (upper case) is never used; all_proxy is */
+	setenv("HTTP_PROXY", "http://cgi:1", 1);
+	assert_int_equal(proxy_from_env("http", "example.com", out, sizeof out), 0);
+	setenv("ALL_PROXY", "http://all:1", 1);
+	assert_int_equal(proxy_from_env("http", "example.com", out, sizeof out), 1);
+	assert_string_equal(out, "http://all:1");
+	/* no_proxy: names, domain suffixes (with or without a leading dot), "*" */
+	setenv("NO_PROXY", "internal.example, .corp.local,auth.docker.io.", 1);
+	assert_int_equal(proxy_from_env("https", "internal.example", out, sizeof out), 0);
+	assert_int_equal(proxy_from_env("https", "reg.internal.example", out, sizeof out), 0);
+	assert_int_equal(proxy_from_env("https", "notinternal.example", out, sizeof out), 1);
+	assert_int_equal(proxy_from_env("https", "x.corp.local", out, sizeof out), 0);
+	assert_int_equal(proxy_from_env("https", "AUTH.docker.io", out, sizeof out), 0);
+	setenv("no_proxy", "*", 1);
+	assert_int_equal(proxy_from_env("https", "anything", out, sizeof out), 0);
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		unsetenv(vars[i]);
+}
+
 static void address_classes(void **state)
 {
 	(void)state;
@@ -1083,6 +1143,7 @@ int main(void)
 		cmocka_unit_test(concurrent_callers),
 		cmocka_unit_test(token_cache_expiry),
 		cmocka_unit_test(address_classes),
+		cmocka_unit_test(proxy_environment),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -64,9 +64,14 @@ struct registry *registry_new(const struct registry_options *o, char *err, size_
 		return NULL;
 	}
 	r = calloc(1, sizeof *r);
-	if (!r)
-		goto nomem;
+	if (!r) {
+		so_fail(err, errlen, SO_E_NOMEM, "out of memory creating the registry client");
+		return NULL;
+	}
+	/* Locks and cache first: from here on registry_free can undo any partial state. */
 	tokencache_init(&r->tokens, TOKEN_CACHE_ENTRIES);
+	if (reg_http_init(r, o ? o->extra_ca_file : NULL, err, errlen) != SO_OK)
+		goto fail;
 	r->connect_timeout_ms = o && o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000;
 	r->allow_private_realms = o ? o->allow_private_realms : 0;
 	while (o && o->insecure && o->insecure[n])
@@ -80,21 +85,11 @@ struct registry *registry_new(const struct registry_options *o, char *err, size_
 		for (char *p = r->insecure[i]; *p; p++)
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 	}
-	if (reg_http_init(r, o ? o->extra_ca_file : NULL, err, errlen) != SO_OK) {
-		registry_free(r);
-		return NULL;
-	}
 	return r;
 nomem:
 	so_fail(err, errlen, SO_E_NOMEM, "out of memory creating the registry client");
-	if (r && !r->share) {
-		/* reg_http_init has not run: only what was allocated here */
-		for (size_t i = 0; r->insecure && r->insecure[i]; i++)
-			free(r->insecure[i]);
-		free(r->insecure);
-		tokencache_destroy(&r->tokens);
-		free(r);
-	}
+fail:
+	registry_free(r);
 	return NULL;
 }
 
@@ -366,6 +361,7 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 	int rc;
 	struct buf url = BUF_INIT(16384), form = BUF_INIT(65536);
 	struct reg_resp p;
+	struct reg_req q = { 0 };
 	char guard[256];
 	const struct registry_cred *c = a->cred;
 	long ttl = TOKEN_MIN_TTL_S;
@@ -389,10 +385,13 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 	    (buf_appends(&url, "&scope=") || buf_append_urlenc(&url, w->scope)))
 		goto nomem;
 
-	struct reg_req q = {
-		.method = "GET", .url = url.data, .max = TOKEN_MAX_ANSWER, .follow = 0, .plain_http = a->plain_http,
-		.guard_host = guard[0] ? guard : NULL, .deadline_ms = a->deadline_ms,
-	};
+	q.method = "GET";
+	q.url = url.data;
+	q.max = TOKEN_MAX_ANSWER;
+	q.follow = 0; /* Basic goes to the realm host only */
+	q.plain_http = a->plain_http;
+	q.guard_host = guard[0] ? guard : NULL;
+	q.deadline_ms = a->deadline_ms;
 	atomic_fetch_add(&a->r->token_fetches, 1);
 	if (oauth) {
 		/* OAuth2 refresh-token grant (distribution oauth.md): POST to the realm itself. */
