@@ -629,7 +629,7 @@ static void not_found_and_error_bodies(void **state)
 	/* HEAD has no body: the status alone */
 	assert_int_equal(registry_resolve(r, &ref, NULL, now_ms() + 5000, digest, err, sizeof err), SO_E_API_NOT_FOUND);
 	show(err);
-	assert_non_null(strstr(err, "404"));
+	assert_non_null(strstr(err, "answered 404 Not Found (manifest app:missing)"));
 	/* control characters from the server are not passed on */
 	assert_int_equal(registry_get_manifest(r, &ref, NULL, "evil", NULL, now_ms() + 5000, &m, err, sizeof err),
 			 SO_E_API_NOT_FOUND);

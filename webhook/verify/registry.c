@@ -205,6 +205,25 @@ static int status_err(long status)
 	}
 }
 
+static const char *reason_phrase(long status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 408: return "Request Timeout";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "";
+	}
+}
+
 /*
  * "registry <host> answered <status> <CODE>: <message> (<what>)" from a distribution error body
  * {"errors":[{"code","message","detail"}]}; the code and message are the server's, cleaned and cut short.
@@ -220,6 +239,8 @@ static int fail_status(char *err, size_t errlen, const char *host, const struct 
 	if (!e0 && doc)
 		clean_text(msg, sizeof msg, json_string_value(json_object_get(doc, "details"))); /* some token servers */
 	json_decref(doc);
+	if (!code[0] && !msg[0]) /* HEAD, or a body that is not a distribution error */
+		snprintf(code, sizeof code, "%s", reason_phrase(p->status));
 	return so_fail(err, errlen, status_err(p->status), "registry %s answered %ld%s%s%s%s (%s)%s", host, p->status,
 		       code[0] ? " " : "", code, msg[0] ? ": " : "", msg, what, hint ? hint : "");
 }
