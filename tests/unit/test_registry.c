@@ -57,7 +57,7 @@ static void sha256_of(const void *p, size_t n, char out[80])
 	unsigned char d[32];
 	unsigned int dl = 0;
 	EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL);
-	strcpy(out, "sha256:");
+	memcpy(out, "sha256:", 8);
 	for (int i = 0; i < 32; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
 }
