@@ -84,6 +84,7 @@ struct fake {
 	int omit_digest;         /* no Docker-Content-Digest header */
 	int referrers;           /* 0: 404, 1: an OCI index, 2: 200 with application/json */
 	int expires_in;          /* 0: none in the token answer */
+	int token_redirect;      /* the token endpoint answers 307 to the storage server */
 	char realm[256];
 	int storage_port;
 	/* observations */
@@ -146,6 +147,11 @@ static enum MHD_Result token_endpoint(struct fake *f, struct MHD_Connection *c, 
 		snprintf(body, sizeof body, "{\"access_token\":\"tok-%d-%d\",\"expires_in\":300}",
 			 atomic_load(&f->token_gen), atomic_fetch_add(&f->token_seq, 1));
 		return reply(c, 200, "application/json", body, strlen(body), NULL, NULL);
+	}
+	if (f->token_redirect) {
+		char loc[128];
+		snprintf(loc, sizeof loc, "http://127.0.0.1:%d/storage/token", f->storage_port);
+		return reply(c, 307, "text/plain", "", 0, "Location", loc);
 	}
 	const char *scope = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "scope");
 	const char *service = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
@@ -331,6 +337,7 @@ static void fake_reset(struct fake *f, int auth)
 	f->omit_digest = 0;
 	f->referrers = 0;
 	f->expires_in = 300;
+	f->token_redirect = 0;
 	snprintf(f->realm, sizeof f->realm, "%s://127.0.0.1:%d/token", f->tls ? "https" : "http", f->port);
 	f->storage_port = storage.port;
 	atomic_store(&f->requests, 0);
@@ -759,7 +766,32 @@ static void token_variants(void **state)
 	char err[256] = "";
 	ref_of(&plain, "app:v1", &ref);
 
+	/* a token server that redirects: not followed, so the Basic credentials stay with the realm host */
+	plain.token_needs_basic = 1;
+	plain.token_redirect = 1;
+	atomic_store(&storage.storage_requests, 0);
+	assert_int_equal(registry_get_manifest(r, &ref, &alice, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_API_OTHER);
+	show(err);
+	assert_non_null(strstr(err, "answered 307"));
+	assert_int_equal(atomic_load(&storage.storage_requests), 0);
+	plain.token_needs_basic = 0;
+	plain.token_redirect = 0;
+
+	/* expires_in below the 60 s minimum: still reused */
+	plain.expires_in = 1;
+	struct registry_cred other = { .username = "bob", .password = "x" };
+	uint64_t f1 = fetches(r);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(registry_get_manifest(r, &ref, &other, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
+				 SO_OK);
+		registry_blob_free(&m);
+	}
+	assert_int_equal(fetches(r) - f1, 1);
+
 	/* no expires_in: still cached (60 s default) */
+	registry_free(r);
+	r = client(0, NULL);
 	plain.expires_in = 0;
 	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err), SO_OK);
 	registry_blob_free(&m);
