@@ -155,7 +155,7 @@ static enum MHD_Result token_endpoint(struct fake *f, struct MHD_Connection *c, 
 	}
 	const char *scope = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "scope");
 	const char *service = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
-	if (!scope || strcmp(scope, "repository:app:pull") || !service || strcmp(service, "fake"))
+	if (!scope || strncmp(scope, "repository:", 11) || !strstr(scope, ":pull") || !service || strcmp(service, "fake"))
 		return error_reply(c, 400, "BAD_REQUEST", "scope or service missing", NULL, NULL);
 	if (f->token_needs_basic) {
 		const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -725,6 +725,15 @@ static void bearer_tokens_reused(void **state)
 	}
 	assert_int_equal(reqs(r), 8);
 	assert_int_equal(fetches(r), 1);
+	/* another repository on the same host: its token is fetched at once, no 401 round trip */
+	struct image_ref other;
+	ref_of(&plain, "other/repo:v1", &other);
+	uint64_t r0 = reqs(r);
+	assert_int_equal(registry_get_manifest(r, &other, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_API_NOT_FOUND);
+	assert_int_equal(reqs(r) - r0, 2);
+	assert_int_equal(fetches(r), 2);
+	image_ref_free(&other);
 	/* blobs too; the redirect to storage carries no token */
 	atomic_store(&storage.storage_requests, 0);
 	atomic_store(&storage.storage_auth_seen, 0);
@@ -732,12 +741,12 @@ static void bearer_tokens_reused(void **state)
 	registry_blob_free(&m);
 	assert_int_equal(atomic_load(&storage.storage_requests), 1);
 	assert_int_equal(atomic_load(&storage.storage_auth_seen), 0);
-	assert_int_equal(fetches(r), 1);
+	assert_int_equal(fetches(r), 2);
 	/* other credentials get their own token */
 	plain.token_needs_basic = 1;
 	assert_int_equal(registry_get_manifest(r, &ref, &alice, "v1", NULL, now_ms() + 5000, &m, err, sizeof err), SO_OK);
 	registry_blob_free(&m);
-	assert_int_equal(fetches(r), 2);
+	assert_int_equal(fetches(r), 3);
 	/* wrong credentials at the token server: a clear refusal, no secret in it */
 	assert_int_equal(registry_get_manifest(r, &ref, &mallory, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
 			 SO_E_API_UNAUTHORIZED);

@@ -6,6 +6,7 @@
  * Authentication of one request (image-signatures.md §4.5):
  *   1. A Bearer token cached for (API host, "repository:<repo>:pull", credential fingerprint) is sent at once;
  *      so are Basic credentials when this host asked for Basic before; a registrytoken is always sent as is.
+ *      When the host gave a Bearer challenge before (another repository), the token is fetched up front.
  *   2. A 401 is answered once: Basic → resend with the credentials (none: fail); Bearer → fetch a token from
  *      the realm (anonymous, Basic to the realm host only, or the OAuth2 refresh-token grant for an
  *      identitytoken), cache it for expires_in (at least 60 s) minus 10 s, resend. A second 401 fails.
@@ -34,7 +35,7 @@
 #define TOKEN_MIN_TTL_S 60
 #define TOKEN_MAX_TTL_S 3600
 #define TOKEN_SKEW_S 10
-#define BASIC_MEMORY_S 600
+#define BASIC_MEMORY_S 600 /* how long a host's Basic or Bearer challenge is remembered */
 #define TOKEN_CACHE_ENTRIES 256
 #define RETRY_MIN_LEFT_MS 300
 #define RETRY_WAIT_CAP_MS 1000
@@ -280,7 +281,7 @@ struct authctx {
 	const char *host;            /* API host */
 	char scope[1024];            /* repository:<repo>:pull */
 	char fp[65];
-	char bearer_key[1400], basic_key[400];
+	char bearer_key[1400], basic_key[400], challenge_key[300];
 	int cacheable;               /* the fingerprint could be computed */
 	int plain_http;
 	int64_t deadline_ms;
@@ -476,6 +477,17 @@ out:
 
 /* ---- one authenticated request ---- */
 
+/* Keeps a host's Bearer realm and service (not secret) so the next repository's token is fetched up front. */
+static void remember_challenge(const struct authctx *a, const struct www_authenticate *w)
+{
+	struct buf v = BUF_INIT(16384);
+	if (!strchr(w->realm, '\n') && !(w->service && strchr(w->service, '\n')) &&
+	    buf_appendf(&v, "%s\n%s", w->realm, w->service ? w->service : "") == SO_OK)
+		tokencache_put(&a->r->tokens, a->challenge_key, TOK_CHALLENGE, v.data,
+			       reg_now_ms() + (int64_t)BASIC_MEMORY_S * 1000);
+	buf_free(&v);
+}
+
 static int retriable_status(long s)
 {
 	return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
@@ -516,6 +528,7 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 	snprintf(a.scope, sizeof a.scope, "repository:%s:pull", ref->repository);
 	snprintf(a.bearer_key, sizeof a.bearer_key, "%s|%s|%s", a.host, a.scope, a.fp);
 	snprintf(a.basic_key, sizeof a.basic_key, "%s|basic|%s", a.host, a.fp);
+	snprintf(a.challenge_key, sizeof a.challenge_key, "%s|challenge", a.host);
 	if (buf_appendf(&url, "%s://%s/v2/%s/%s", a.plain_http ? "http" : "https", a.host, ref->repository, path)) {
 		rc = so_fail(err, errlen, SO_E_NOMEM, "registry %s: out of memory", ref->registry);
 		goto out;
@@ -530,6 +543,25 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 		wipe_free(token); /* only a marker: this host wants Basic */
 		token = NULL;
 		sent = SENT_BASIC;
+	} else if ((token = tokencache_get(&r->tokens, a.challenge_key, reg_now_ms(), &kind)) != NULL) {
+		/* This host challenged before: fetch the token for this repository now, saving the 401 round trip. */
+		struct www_authenticate w = { .scheme = "Bearer" };
+		char *nl = strchr(token, '\n');
+		w.realm = token;
+		if (nl) {
+			*nl = '\0';
+			w.service = nl + 1;
+		}
+		char *t = NULL;
+		if (fetch_token(&a, &w, &t, err, errlen) == SO_OK) {
+			sent = SENT_BEARER_CACHED; /* a 401 still gets one fresh token from the registry's own challenge */
+		} else {
+			tokencache_drop(&r->tokens, a.challenge_key);
+			if (err && errlen)
+				err[0] = '\0';
+		}
+		wipe_free(token);
+		token = t;
 	}
 
 	for (;;) {
@@ -576,6 +608,8 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 			wipe_free(token);
 			token = NULL;
 			rc = fetch_token(&a, &w, &token, err, errlen);
+			if (rc == SO_OK)
+				remember_challenge(&a, &w);
 			www_authenticate_free(&w);
 			if (rc)
 				goto out;

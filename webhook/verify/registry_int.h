@@ -16,7 +16,7 @@
 
 /* ---- token cache (tokencache.c) ---- */
 
-enum tok_kind { TOK_BEARER = 1, TOK_BASIC = 2 };
+enum tok_kind { TOK_BEARER = 1, TOK_BASIC = 2, TOK_CHALLENGE = 3 /* "realm\nservice" of a host */ };
 
 struct tok_entry;
 struct tokencache {
