@@ -210,11 +210,15 @@ static int sync_secret(struct selfmanaged *m, struct certset *out)
 			    : kube_create(m->c, &KUBE_SECRETS, m->namespace, secret, NULL, &resp);
 		if (rc == SO_OK) {
 			struct selfcert_info ci = { 0 }, li = { 0 };
+			char until[32] = "?";
+			struct tm tm;
 			selfcert_inspect(out->ca_crt, out->ca_crt_len, &ci);
 			selfcert_inspect(out->tls_crt, out->tls_crt_len, &li);
-			log_info(COMPONENT, "Secret %s/%s %s: %s; serving serial %s (valid to %lld, renewal due in %ld s), CA "
+			if (gmtime_r(&li.not_after, &tm))
+				strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			log_info(COMPONENT, "Secret %s/%s %s: %s; serving serial %s (valid to %s, renewal due in %ld s), CA "
 					    "serial %s", m->namespace, m->secret_name, exists ? "updated" : "created", what,
-				 li.serial, (long long)li.not_after, m->next_s, ci.serial);
+				 li.serial, until, m->next_s, ci.serial);
 			kube_response_free(&resp);
 			goto out;
 		}
