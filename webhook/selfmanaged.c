@@ -355,8 +355,7 @@ static int inject(struct selfmanaged *m, int which, const json_t *bundle)
 			log_warn(COMPONENT, "%s %s does not exist (yet): its caBundle is set when it appears", r->kind,
 				 m->configs[which]);
 		m->missing_logged[which] = 1;
-		rc = SO_OK; /* nothing to inject into is not a failure of this round */
-		goto out;
+		goto out; /* not an error to log, but the round is retried sooner: the configuration is likely on its way */
 	}
 	if (rc) {
 		fail_once(m, "cannot read %s %s: %s: %s", r->kind, m->configs[which], so_strerror(rc),

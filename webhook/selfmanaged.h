@@ -12,8 +12,8 @@
  *      clientConfig.caBundle = ca.crt (a JSON patch per configuration, only when one differs), so an
  *      overwritten caBundle is put back within one interval.
  *
- * One round every interval_s (10 s by default), sooner when a renewal falls due, and after a failure again
- * after 1 s, doubling up to the interval. The thread has its own API client, so stopping it never waits for a
+ * One round every interval_s (10 s by default), sooner when a renewal falls due, and after a failure (or while
+ * a webhook configuration does not exist yet) again after 1 s, doubling up to the interval. The thread has its own API client, so stopping it never waits for a
  * request of the controllers. Errors are logged once each until they change; no key material is ever logged.
  */
 #ifndef SO_WEBHOOK_SELFMANAGED_H
@@ -47,7 +47,8 @@ struct selfmanaged_opts {
 /* Checks the options and sets up (no I/O yet). SO_E_CONFIG with err set for a bad option. */
 int selfmanaged_new(const struct kube_config *cfg, const struct selfmanaged_opts *o, struct selfmanaged **out,
 		    char *err, size_t errlen);
-/* One round on the caller's thread: SO_OK when the Secret, the files and every caBundle are as they should be. */
+/* One round on the caller's thread: SO_OK when the Secret, the files and every caBundle are as they should be;
+ * SO_E_API_NOT_FOUND when a webhook configuration does not exist (yet); another so_err after a failure. */
 int selfmanaged_sync(struct selfmanaged *m);
 /* Starts the thread (its first round at once). */
 int selfmanaged_start(struct selfmanaged *m);
