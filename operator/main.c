@@ -2,7 +2,8 @@
  * spin-operator: flags, wiring, signals and shutdown order.
  *
  * Start-up: load the API configuration (kubectl's order), start the health, metrics and admission webhook
- * endpoints, check the server version, start one informer per watched resource and wait until their caches
+ * endpoints (with, in the self-managed certificate mode, the thread keeping the webhook's certificates:
+ * webhook/selfmanaged.h), check the server version, start one informer per watched resource and wait until their caches
  * are synced. The webhook answers 503 until then, and /readyz says ready once the caches are synced and the
  * webhook (when enabled) serves a certificate. Shutdown (first SIGTERM/SIGINT): stop the informers (each ends
  * its watch within about a second; the webhook keeps answering from the cache meanwhile), stop the endpoints,
