@@ -67,6 +67,8 @@ static void fail_once(struct selfmanaged *m, const char *fmt, ...)
 {
 	char msg[sizeof m->last_error];
 	va_list ap;
+	if (kube_client_cancelled(m->c))
+		return; /* stopping: a cancelled request is not an error */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
