@@ -405,14 +405,16 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 	return rc;
 }
 
-/* Self-managed certificate mode: the thread that keeps the Secret, the files and the caBundles (webhook/cli.h). */
+/* Self-managed certificate mode: the thread that keeps the Secret, the files and the caBundles (webhook/cli.h),
+ * started before the server so that the server finds its files. */
 static int start_webhook_certs(const struct options *o, const struct kube_config *cfg, struct kube_client *client,
 			       struct daemon *dm)
 {
 	char err[512] = "";
-	if (!dm->webhook || webhook_cli_mode(&o->wh, o->webhook_cert_paths_set) != WEBHOOK_CERTS_SELF_MANAGED)
+	if (!o->webhook_addr || !strcmp(o->webhook_addr, "0") ||
+	    webhook_cli_mode(&o->wh, o->webhook_cert_paths_set) != WEBHOOK_CERTS_SELF_MANAGED)
 		return SO_OK;
-	int rc = webhook_cli_start_certs(&o->wh, cfg, kube_client_namespace(client), o->webhook_cert_dir, dm->webhook,
+	int rc = webhook_cli_start_certs(&o->wh, cfg, kube_client_namespace(client), o->webhook_cert_dir,
 					 &dm->webhook_certs, err, sizeof err);
 	if (rc)
 		log_error("main", "self-managed webhook certificates: %s", err);
@@ -512,8 +514,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.ctl = ctl;
-	if (start_webhook(&o, ctl, &dm.webhook) || start_webhook_certs(&o, &cfg, client, &dm))
+	if (start_webhook_certs(&o, &cfg, client, &dm) || start_webhook(&o, ctl, &dm.webhook))
 		goto out;
+	webhook_cli_certs_attach(&dm.webhook_certs, dm.webhook);
 	struct health_handlers hh = { ready, NULL, &dm }, mh = { NULL, metrics, &dm };
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
 	    start_endpoint("metrics", o.metrics_addr, &mh, &metrics_srv))

@@ -129,8 +129,7 @@ static void reload(void *user)
 }
 
 int webhook_cli_start_certs(const struct webhook_cli *w, const struct kube_config *cfg, const char *client_ns,
-			    const char *cert_dir, struct webhook_server *srv, struct selfmanaged **out, char *err,
-			    size_t errlen)
+			    const char *cert_dir, struct selfmanaged **out, char *err, size_t errlen)
 {
 	const char *env = getenv("POD_NAMESPACE");
 	const char *ns = w->namespace ? w->namespace : env && *env ? env : client_ns;
@@ -145,8 +144,6 @@ int webhook_cli_start_certs(const struct webhook_cli *w, const struct kube_confi
 		.ca_validity_s = (long)w->ca_validity_s,
 		.cert_validity_s = (long)w->cert_validity_s,
 		.interval_s = w->interval_s,
-		.on_files = reload,
-		.user = srv,
 	};
 	int rc;
 
@@ -161,5 +158,23 @@ int webhook_cli_start_certs(const struct webhook_cli *w, const struct kube_confi
 		*out = NULL;
 		return so_fail(err, errlen, rc, "cannot start the certificate thread");
 	}
+	/* With the API server at hand the first round takes a fraction of a second: the server then starts with
+	 * its certificate instead of logging that the files are missing. */
+	if (!selfmanaged_wait_first_round(*out, WEBHOOK_CLI_FIRST_ROUND_S))
+		log_warn("main", "self-managed webhook certificates: not written yet (the API server is slow or out of "
+				 "reach); the webhook starts without them and loads them when they are");
 	return SO_OK;
+}
+
+void webhook_cli_certs_attach(struct selfmanaged **m, struct webhook_server *srv)
+{
+	if (!*m)
+		return;
+	if (!srv) { /* the webhook did not start after all: no certificates to keep */
+		selfmanaged_free(*m);
+		*m = NULL;
+		return;
+	}
+	selfmanaged_set_on_files(*m, reload, srv);
+	webhook_server_check_certs(srv); /* files written between the server's first read and now */
 }

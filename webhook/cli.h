@@ -1,8 +1,9 @@
 /*
  * The daemon's flags for the webhook's certificate mode and rule set, kept out of operator/main.c: main.c
  * appends webhook_cli_longopts to its own getopt_long table, hands every option id from WEBHOOK_CLI_OPT_BASE
- * on to webhook_cli_parse, prints webhook_cli_usage after its own help, and, with the webhook server
- * running, calls webhook_cli_start_certs. docs/webhook.md describes each flag.
+ * on to webhook_cli_parse, prints webhook_cli_usage after its own help, and in the self-managed mode calls
+ * webhook_cli_start_certs before starting the server and webhook_cli_certs_attach after. docs/webhook.md
+ * describes each flag.
  */
 #ifndef SO_WEBHOOK_CLI_H
 #define SO_WEBHOOK_CLI_H
@@ -48,13 +49,19 @@ enum webhook_cert_mode webhook_cli_mode(const struct webhook_cli *w, int cert_pa
 /* The admission_ctx flags the rule set asks for (ADMISSION_UPSTREAM_ONLY). */
 unsigned webhook_cli_admission_flags(const struct webhook_cli *w);
 
+/* How long webhook_cli_start_certs waits for the first round before the server starts anyway. */
+#define WEBHOOK_CLI_FIRST_ROUND_S 2.0
+
 /*
- * Self-managed mode: sets up and starts the certificate thread for server srv, writing into cert_dir.
+ * Self-managed mode, before the server starts: sets up and starts the certificate thread writing into
+ * cert_dir, and waits up to WEBHOOK_CLI_FIRST_ROUND_S for its first round, so the server finds its files.
  * client_ns is the namespace the API client defaults to (in-cluster: the pod's), used when neither
  * --webhook-namespace nor $POD_NAMESPACE says otherwise. *out is freed with selfmanaged_free.
  */
 int webhook_cli_start_certs(const struct webhook_cli *w, const struct kube_config *cfg, const char *client_ns,
-			    const char *cert_dir, struct webhook_server *srv, struct selfmanaged **out, char *err,
-			    size_t errlen);
+			    const char *cert_dir, struct selfmanaged **out, char *err, size_t errlen);
+/* After the server start: the thread reloads srv whenever it rewrites the files. With srv NULL (the webhook
+ * did not start) the thread is stopped and *m freed. NULL *m is fine. */
+void webhook_cli_certs_attach(struct selfmanaged **m, struct webhook_server *srv);
 
 #endif

@@ -46,7 +46,7 @@ struct selfmanaged {
 	char *sans_text;
 	struct certplan_opts plan;
 	double interval_s;
-	void (*on_files)(void *user);
+	void (*on_files)(void *user); /* under mu: set at start or later (selfmanaged_set_on_files) */
 	void *user;
 	long next_s; /* seconds until the next renewal, from the last round */
 
@@ -58,6 +58,8 @@ struct selfmanaged {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	int stop;
+	int rounds;        /* rounds finished (under mu), for selfmanaged_wait_first_round */
+	int first_ok;      /* the first round's verdict */
 };
 
 /* ---- small helpers ---- */
@@ -417,8 +419,12 @@ int selfmanaged_sync(struct selfmanaged *m)
 		goto out;
 	if (written) {
 		log_info(COMPONENT, "serving certificate written to %s", m->cert_dir);
-		if (m->on_files)
-			m->on_files(m->user);
+		pthread_mutex_lock(&m->mu);
+		void (*fn)(void *) = m->on_files;
+		void *user = m->user;
+		pthread_mutex_unlock(&m->mu);
+		if (fn)
+			fn(user);
 	}
 	if (!(bundle = b64_string(s.ca_crt, s.ca_crt_len))) {
 		rc = SO_E_NOMEM;
@@ -445,7 +451,13 @@ static void *run(void *arg)
 	double retry = FIRST_RETRY_S;
 	for (;;) {
 		double wait = m->interval_s;
-		if (selfmanaged_sync(m)) {
+		int rc = selfmanaged_sync(m);
+		pthread_mutex_lock(&m->mu);
+		if (m->rounds++ == 0)
+			m->first_ok = rc == SO_OK || rc == SO_E_API_NOT_FOUND; /* the files exist either way */
+		pthread_cond_broadcast(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+		if (rc) {
 			wait = retry < m->interval_s ? retry : m->interval_s;
 			retry *= 2;
 		} else {
@@ -463,7 +475,7 @@ static void *run(void *arg)
 		}
 		pthread_mutex_lock(&m->mu);
 		while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &deadline) == 0)
-			;
+			; /* our own broadcasts wake us too: wait on until the deadline */
 		int stop = m->stop;
 		pthread_mutex_unlock(&m->mu);
 		if (stop)
@@ -603,6 +615,32 @@ int selfmanaged_new(const struct kube_config *cfg, const struct selfmanaged_opts
 fail:
 	selfmanaged_free(m);
 	return rc;
+}
+
+int selfmanaged_wait_first_round(struct selfmanaged *m, double timeout_s)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)timeout_s;
+	deadline.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->mu);
+	while (m->rounds == 0 && m->started && pthread_cond_timedwait(&m->cv, &m->mu, &deadline) == 0)
+		;
+	int ok = m->rounds > 0 && m->first_ok;
+	pthread_mutex_unlock(&m->mu);
+	return ok;
+}
+
+void selfmanaged_set_on_files(struct selfmanaged *m, void (*on_files)(void *user), void *user)
+{
+	pthread_mutex_lock(&m->mu);
+	m->on_files = on_files;
+	m->user = user;
+	pthread_mutex_unlock(&m->mu);
 }
 
 int selfmanaged_start(struct selfmanaged *m)

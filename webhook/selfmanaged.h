@@ -52,6 +52,10 @@ int selfmanaged_new(const struct kube_config *cfg, const struct selfmanaged_opts
 int selfmanaged_sync(struct selfmanaged *m);
 /* Starts the thread (its first round at once). */
 int selfmanaged_start(struct selfmanaged *m);
+/* Waits up to timeout_s for the thread's first round: 1 when it ended with the files written, else 0. */
+int selfmanaged_wait_first_round(struct selfmanaged *m, double timeout_s);
+/* Replaces on_files (e.g. once the server it reloads exists); thread-safe. */
+void selfmanaged_set_on_files(struct selfmanaged *m, void (*on_files)(void *user), void *user);
 /* Stops the thread (cancelling a request in progress) and frees everything. NULL is fine. */
 void selfmanaged_free(struct selfmanaged *m);
 
