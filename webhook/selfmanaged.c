@@ -226,12 +226,14 @@ static int sync_secret(struct selfmanaged *m, struct certset *out)
 			kube_response_free(&resp);
 			goto out;
 		}
-		kube_response_free(&resp);
-		if (rc != SO_E_API_ALREADY_EXISTS && rc != SO_E_API_CONFLICT) {
-			fail_once(m, "cannot %s Secret %s/%s: %s", exists ? "update" : "create", m->namespace,
-				  m->secret_name, so_strerror(rc));
+		/* AlreadyExists, Conflict, or NotFound for an update: someone else created, changed or deleted it */
+		if (rc != SO_E_API_ALREADY_EXISTS && rc != SO_E_API_CONFLICT && !(exists && rc == SO_E_API_NOT_FOUND)) {
+			fail_once(m, "cannot %s Secret %s/%s: %s: %s", exists ? "update" : "create", m->namespace,
+				  m->secret_name, so_strerror(rc), resp.message ? resp.message : "");
+			kube_response_free(&resp);
 			goto out;
 		}
+		kube_response_free(&resp);
 		/* another replica wrote first: read what it wrote and use that */
 		log_info(COMPONENT, "Secret %s/%s was %s by someone else first (%s): reading it again", m->namespace,
 			 m->secret_name, exists ? "changed" : "created", so_strerror(rc));
