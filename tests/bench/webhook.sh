@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # the R_<run>_* figures are set by run() with declare -g
 # The admission webhook benchmark (issue 4 §5): keep-alive TLS load from wrk, a separate process, at 64
 # connections with real AdmissionReview bodies (tests/bench/webhook/review.json, a SpinApp CREATE as the API
 # server sends it, 3 KB) against the operator's defaulting and validation endpoints. Reports reviews/s, the

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Self-managed webhook certificates through the real kube-apiserver, bootstrapped from nothing: the webhook
 # configurations are registered with url https://127.0.0.1:<port>/<path> and no caBundle
 # (tests/webhook/register-local.sh register <port> -), and the operator, in --webhook-cert-mode self-managed
