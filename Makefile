@@ -70,7 +70,7 @@ FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 .PHONY: all build deps tools test test-unit test-integration test-fuzz fuzz-bins test-bins demo demo-down \
-	cluster-up cluster-down bench clean help
+	cluster-up cluster-down bench bench-webhook clean help
 .DEFAULT_GOAL := build
 
 all build: bin/spin-operator
@@ -156,7 +156,14 @@ test-fuzz: fuzz-bins
 
 # Benchmarks: figures go to docs/performance.md with the command that produced them. Not part of make test.
 bench: deps tools build $(BENCH_BINS)
+	@scripts/deps.sh bench
 	@BUILD=$(BUILD) tests/bench/run.sh
+	@BUILD=$(BUILD) tests/bench/webhook.sh
+
+# The admission webhook benchmark alone (tests/bench/webhook.sh).
+bench-webhook: deps tools build
+	@scripts/deps.sh bench
+	@BUILD=$(BUILD) tests/bench/webhook.sh
 
 cluster-up: deps tools
 	@tests/cluster/up.sh

@@ -2,7 +2,8 @@
  * spin-operator: flags, wiring, signals and shutdown order.
  *
  * Start-up: load the API configuration (kubectl's order), start the health, metrics and admission webhook
- * endpoints, check the server version, start one informer per watched resource and wait until their caches
+ * endpoints (with, in the self-managed certificate mode, the thread keeping the webhook's certificates:
+ * webhook/selfmanaged.h), check the server version, start one informer per watched resource and wait until their caches
  * are synced. The webhook answers 503 until then, and /readyz says ready once the caches are synced and the
  * webhook (when enabled) serves a certificate. Shutdown (first SIGTERM/SIGINT): stop the informers (each ends
  * its watch within about a second; the webhook keeps answering from the cache meanwhile), stop the endpoints,
@@ -27,6 +28,8 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "webhook/cli.h"
+#include "webhook/selfmanaged.h"
 #include "webhook/server.h"
 
 #ifndef SPIN_OPERATOR_VERSION
@@ -55,12 +58,15 @@ struct options {
 	const char *webhook_cert_dir;
 	const char *webhook_cert_file;
 	const char *webhook_key_file;
+	int webhook_cert_paths_set; /* one of the three above given: certificate mode "files" unless told otherwise */
+	struct webhook_cli wh;      /* certificate mode and rule-set flags (webhook/cli.h) */
 };
 
 /* What the endpoints' callbacks read. */
 struct daemon {
 	struct controller *ctl;
 	struct webhook_server *webhook;
+	struct selfmanaged *webhook_certs; /* self-managed certificate mode only */
 };
 
 static const char usage[] =
@@ -186,6 +192,11 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	};
 	int opt;
 	enum log_level level;
+	/* main's flags, then the webhook's (webhook/cli.h) */
+	struct option all[sizeof longopts / sizeof longopts[0] + WEBHOOK_CLI_NOPTS];
+	memcpy(all, longopts, sizeof longopts - sizeof longopts[0]);
+	memcpy(all + sizeof longopts / sizeof longopts[0] - 1, webhook_cli_longopts, sizeof webhook_cli_longopts);
+	webhook_cli_defaults(&o->wh);
 
 	o->qps = 20;
 	o->burst = 30;
@@ -196,7 +207,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	o->metrics_addr = ":8080";
 	o->webhook_addr = WEBHOOK_DEFAULT_ADDR;
 	o->webhook_cert_dir = WEBHOOK_DEFAULT_CERT_DIR;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", all, NULL)) != -1) {
 		switch (opt) {
 		case F_KUBECONFIG: o->kubeconfig = optarg; break;
 		case F_CONTEXT: o->context = optarg; break;
@@ -238,9 +249,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			o->webhook_addr = optarg;
 			o->webhook_addr_set = 1;
 			break;
-		case F_CERT_DIR: o->webhook_cert_dir = optarg; break;
-		case F_CERT_FILE: o->webhook_cert_file = optarg; break;
-		case F_KEY_FILE: o->webhook_key_file = optarg; break;
+		case F_CERT_DIR: o->webhook_cert_dir = optarg; o->webhook_cert_paths_set = 1; break;
+		case F_CERT_FILE: o->webhook_cert_file = optarg; o->webhook_cert_paths_set = 1; break;
+		case F_KEY_FILE: o->webhook_key_file = optarg; o->webhook_cert_paths_set = 1; break;
 		case F_LOG_LEVEL:
 			if (log_parse_level(optarg, &level)) {
 				fprintf(stderr, "spin-operator: --log-level: \"%s\" is not debug, info, warn or error\n", optarg);
@@ -256,12 +267,25 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			log_set_json(strcmp(optarg, "json") == 0);
 			break;
 		case F_VERSION: printf("spin-operator %s\n", SPIN_OPERATOR_VERSION); return 1;
-		case 'h': fputs(usage, stdout); return 1;
-		default: fputs(usage, stderr); return 2;
+		case 'h': fputs(usage, stdout); fputs(webhook_cli_usage, stdout); return 1;
+		default:
+			if (opt >= WEBHOOK_CLI_OPT_BASE) {
+				if (webhook_cli_parse(&o->wh, opt, optarg))
+					return 2;
+				break;
+			}
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "spin-operator: unexpected argument \"%s\"\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (webhook_cli_mode(&o->wh, o->webhook_cert_paths_set) == WEBHOOK_CERTS_SELF_MANAGED &&
+	    (o->webhook_cert_file || o->webhook_key_file)) {
+		fprintf(stderr, "spin-operator: --webhook-cert-mode self-managed writes <cert-dir>/tls.crt and tls.key: "
+				"use --webhook-cert-dir, not --webhook-cert-file or --webhook-key-file\n");
 		return 2;
 	}
 	return 0;
@@ -360,7 +384,8 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 		.bind_addr = o->webhook_addr,
 		.cert_file = cert,
 		.key_file = key,
-		.admission = { .list_executors = list_executors, .get_executor = get_executor, .user = ctl },
+		.admission = { .list_executors = list_executors, .get_executor = get_executor, .user = ctl,
+			       .flags = webhook_cli_admission_flags(&o->wh) },
 		.ready = webhook_ready,
 		.ready_user = ctl,
 	};
@@ -377,6 +402,22 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 			 o->webhook_addr, port, cert, key);
 	else
 		log_info("main", "admission webhook disabled (--webhook-bind-address 0)");
+	return rc;
+}
+
+/* Self-managed certificate mode: the thread that keeps the Secret, the files and the caBundles (webhook/cli.h),
+ * started before the server so that the server finds its files. */
+static int start_webhook_certs(const struct options *o, const struct kube_config *cfg, struct kube_client *client,
+			       struct daemon *dm)
+{
+	char err[512] = "";
+	if (!o->webhook_addr || !strcmp(o->webhook_addr, "0") ||
+	    webhook_cli_mode(&o->wh, o->webhook_cert_paths_set) != WEBHOOK_CERTS_SELF_MANAGED)
+		return SO_OK;
+	int rc = webhook_cli_start_certs(&o->wh, cfg, kube_client_namespace(client), o->webhook_cert_dir,
+					 &dm->webhook_certs, err, sizeof err);
+	if (rc)
+		log_error("main", "self-managed webhook certificates: %s", err);
 	return rc;
 }
 
@@ -473,8 +514,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.ctl = ctl;
-	if (start_webhook(&o, ctl, &dm.webhook))
+	if (start_webhook_certs(&o, &cfg, client, &dm) || start_webhook(&o, ctl, &dm.webhook))
 		goto out;
+	webhook_cli_certs_attach(&dm.webhook_certs, dm.webhook);
 	struct health_handlers hh = { ready, NULL, &dm }, mh = { NULL, metrics, &dm };
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
 	    start_endpoint("metrics", o.metrics_addr, &mh, &metrics_srv))
@@ -505,6 +547,7 @@ int main(int argc, char **argv)
 out:
 	health_server_stop(health);
 	health_server_stop(metrics_srv);
+	selfmanaged_free(dm.webhook_certs); /* before the server it reloads */
 	webhook_server_stop(dm.webhook, WEBHOOK_GRACE_S); /* after the endpoints that read it */
 	controller_free(ctl);
 	kube_client_free(client);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, the tests and the demo need, only when one is missing.
 # Idempotent: a machine that has them all runs no apt command at all.
+#   scripts/deps.sh          what make build, make test and make demo need
+#   scripts/deps.sh bench    that, plus what make bench needs (wrk, the webhook benchmark's load generator)
 set -euo pipefail
 
 pkgs=(
@@ -10,6 +12,7 @@ pkgs=(
 	clang libclang-rt-14-dev llvm
 	openssl ca-certificates curl jq procps iproute2
 )
+[ "${1:-}" = bench ] && pkgs+=(wrk)
 
 missing=()
 for p in "${pkgs[@]}"; do

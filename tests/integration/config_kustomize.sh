@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The kustomize configuration in config/ against a real kube-apiserver: config/default renders into
-# exactly the expected objects and names, its CRDs are crds/*.yaml unchanged, the Deployment has the
-# flags, probes and hardening it should, server-side dry-run accepts every object, the ClusterRole holds
-# exactly the permissions docs/rbac.md lists (an extra permission fails), there is no namespaced Role (no
-# leader election yet, so no Lease permissions), and,
-# once config/rbac is really applied in a throw-away namespace, `kubectl auth can-i` answers as the
-# operator's ServiceAccount what it should.
+# exactly the expected objects and names (with the admission webhook in the self-managed certificate mode),
+# its CRDs are crds/*.yaml unchanged, the Deployment has the flags, probes, webhook port, certificate volume
+# and hardening it should, server-side dry-run accepts every object, the ClusterRole holds exactly the
+# permissions docs/rbac.md lists (an extra permission fails), the self-managed mode's ClusterRole and Role
+# hold exactly theirs (limited by resourceNames), there is no other namespaced Role (no leader election yet,
+# so no Lease permissions), config/default-certmanager (cert-manager's CRDs are not installed here, so
+# only rendered) swaps the self-managed mode for cert-manager's Issuer, Certificate, cainjector annotations
+# and Secret volume, and, once config/rbac is really applied in a throw-away namespace, `kubectl auth can-i`
+# answers as the operator's ServiceAccount what it should.
 #
 # Cleans up everything it created (the RBAC objects, its namespaces, the spin-operator Namespace when it
 # created it); leaves the CRDs as they were.
@@ -101,6 +104,20 @@ node.k8s.io runtimeclasses patch
 node.k8s.io runtimeclasses delete
 '
 
+# The self-managed certificate mode's rules (config/rbac/webhook_cert_role.yaml) as "apiGroup resource verb
+# resourceNames" lines.
+CERT_CLUSTER_RULES='
+admissionregistration.k8s.io mutatingwebhookconfigurations get spin-operator-mutating-webhook-configuration
+admissionregistration.k8s.io mutatingwebhookconfigurations patch spin-operator-mutating-webhook-configuration
+admissionregistration.k8s.io validatingwebhookconfigurations get spin-operator-validating-webhook-configuration
+admissionregistration.k8s.io validatingwebhookconfigurations patch spin-operator-validating-webhook-configuration
+'
+CERT_ROLE_RULES='
+"" secrets create -
+"" secrets get spin-operator-webhook-server-cert
+"" secrets update spin-operator-webhook-server-cert
+'
+
 # --- helpers (each returns the status of its check and explains a failure on stdout) ---------------
 
 render() { kubectl kustomize "$REPO/config/$1" >"$tmp/$1.yaml"; }
@@ -118,11 +135,18 @@ objects_are() {
 	want=$(printf '%s\n' \
 		"ClusterRole/-/spin-operator-manager-role" \
 		"ClusterRoleBinding/-/spin-operator-manager-rolebinding" \
+		"ClusterRole/-/spin-operator-webhook-cert-role" \
+		"ClusterRoleBinding/-/spin-operator-webhook-cert-rolebinding" \
+		"Role/$NS/spin-operator-webhook-cert-role" \
+		"RoleBinding/$NS/spin-operator-webhook-cert-rolebinding" \
 		"CustomResourceDefinition/-/spinappexecutors.core.spinkube.dev" \
 		"CustomResourceDefinition/-/spinapps.core.spinkube.dev" \
 		"Deployment/$NS/spin-operator-controller-manager" \
 		"Namespace/-/$NS" \
-		"ServiceAccount/$NS/spin-operator-controller-manager" | sort)
+		"ServiceAccount/$NS/spin-operator-controller-manager" \
+		"Service/$NS/spin-operator-webhook-service" \
+		"MutatingWebhookConfiguration/-/spin-operator-mutating-webhook-configuration" \
+		"ValidatingWebhookConfiguration/-/spin-operator-validating-webhook-configuration" | sort)
 	[ "$got" = "$want" ] || { diff <(echo "$want") <(echo "$got"); return 1; }
 }
 
@@ -147,8 +171,11 @@ deployment_is_right() {
 		and (.spec.template.spec.containers[0] as $c
 			| $c.name == "manager"
 			and $c.image == "ghcr.io/spinkube/spin-operator-c:latest"
-			and ($c.args | sort) == (["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080"] | sort)
-			and ($c.ports | map({name, containerPort}) | sort_by(.name)) == [{"name": "health", "containerPort": 8082}, {"name": "metrics", "containerPort": 8080}]
+			and $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080",
+				"--webhook-bind-address=:9443", "--webhook-cert-mode=self-managed"]
+			and ($c.ports | map({name, containerPort}) | sort_by(.name)) == [{"name": "health", "containerPort": 8082}, {"name": "metrics", "containerPort": 8080}, {"name": "webhook-server", "containerPort": 9443}]
+			and $c.env == [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
+			and $c.volumeMounts == [{"name": "cert", "mountPath": "/tmp/k8s-webhook-server/serving-certs", "readOnly": false}]
 			and $c.livenessProbe.httpGet == {"path": "/healthz", "port": 8082}
 			and $c.readinessProbe.httpGet == {"path": "/readyz", "port": 8082}
 			and $c.resources.limits == {"cpu": "500m", "memory": "128Mi"}
@@ -157,24 +184,45 @@ deployment_is_right() {
 			and $c.securityContext.readOnlyRootFilesystem == true
 			and $c.securityContext.capabilities == {"drop": ["ALL"]}
 			and $c.securityContext.seccompProfile.type == "RuntimeDefault")
+		and .spec.template.spec.volumes == [{"name": "cert", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}]
 		and .spec.template.spec.securityContext.runAsNonRoot == true
 		and .spec.template.spec.securityContext.seccompProfile.type == "RuntimeDefault"' >/dev/null ||
 		{ obj Deployment spin-operator-controller-manager | jq .spec.template.spec; return 1; }
 }
 
-# bindings_are_right: the binding points at the prefixed ClusterRole and the prefixed ServiceAccount in $NS.
+# bindings_are_right: each binding points at its prefixed role and the prefixed ServiceAccount in $NS.
 bindings_are_right() {
-	local sa
+	local sa kind name role
 	sa=$(jq -nc --arg ns "$NS" '[{kind: "ServiceAccount", name: "spin-operator-controller-manager", namespace: $ns}]')
-	obj ClusterRoleBinding | jq -e --argjson sa "$sa" '.roleRef == {apiGroup: "rbac.authorization.k8s.io",
-		kind: "ClusterRole", name: "spin-operator-manager-role"} and .subjects == $sa' >/dev/null || { obj ClusterRoleBinding; return 1; }
+	for spec in "ClusterRoleBinding spin-operator-manager-rolebinding ClusterRole spin-operator-manager-role" \
+		"ClusterRoleBinding spin-operator-webhook-cert-rolebinding ClusterRole spin-operator-webhook-cert-role" \
+		"RoleBinding spin-operator-webhook-cert-rolebinding Role spin-operator-webhook-cert-role"; do
+		read -r kind name rkind role <<<"$spec"
+		obj "$kind" "$name" | jq -e --argjson sa "$sa" --arg k "$rkind" --arg r "$role" '.roleRef == {apiGroup:
+			"rbac.authorization.k8s.io", kind: $k, name: $r} and .subjects == $sa' >/dev/null || { obj "$kind" "$name"; return 1; }
+	done
+}
+
+# cert_rules_are <kind> <lines>: the self-managed mode's role grants exactly these (apiGroup, resource, verb,
+# resourceNames) lines, every rule but create limited to one name, no wildcards.
+cert_rules_are() {
+	local role got want
+	role=$(obj "$1" spin-operator-webhook-cert-role)
+	jq -e '(has("aggregationRule") | not) and ([.rules[] | has("nonResourceURLs")] | any | not)
+		and ([.rules[] | .apiGroups[], .resources[], .verbs[], (.resourceNames // [])[] | select(test("\\*"))] | length == 0)
+		and all(.rules[]; (.resourceNames | length) == 1 or .verbs == ["create"])' <<<"$role" >/dev/null ||
+		{ echo "wildcards, nonResourceURLs, aggregation or unlimited rules in: $role"; return 1; }
+	got=$(jq -r '.rules[] | .apiGroups[] as $g | .resources[] as $r | .verbs[] as $v
+		| "\(if $g == "" then "\"\"" else $g end) \($r) \($v) \((.resourceNames // ["-"]) | join(","))"' <<<"$role" | sort)
+	want=$(grep -v '^$' <<<"$2" | sort)
+	[ "$got" = "$want" ] || { echo "diff want got:"; diff <(echo "$want") <(echo "$got"); return 1; }
 }
 
 # rules_are <kind> <triples>: the role's rules grant exactly these (apiGroup, resource, verb) triples, with no
 # resourceNames, nonResourceURLs, wildcards or aggregation (any of which would widen them).
 rules_are() {
 	local role got want
-	role=$(obj "$1")
+	role=$(obj "$1" "${3:-}")
 	jq -e '(has("aggregationRule") | not) and ([.rules[] | has("resourceNames") or has("nonResourceURLs")] | any | not)
 		and ([.rules[] | .apiGroups[], .resources[], .verbs[] | select(test("\\*"))] | length == 0)' <<<"$role" >/dev/null ||
 		{ echo "wildcards, resourceNames, nonResourceURLs or aggregation in: $role"; return 1; }
@@ -198,13 +246,13 @@ doc_triples() {
 		}' "$REPO/docs/rbac.md" | sort
 }
 
-# doc_matches <kind> <heading prefix>: docs/rbac.md's table equals the rendered role's rules.
+# doc_matches <kind> <name> <heading prefix>: docs/rbac.md's table equals the rendered role's rules.
 doc_matches() {
 	local got want
-	want=$(obj "$1" | jq -r '.rules[] | .apiGroups[] as $g | .resources[] as $r | .verbs[] as $v
+	want=$(obj "$1" "$2" | jq -r '.rules[] | .apiGroups[] as $g | .resources[] as $r | .verbs[] as $v
 		| "\(if $g == "" then "\"\"" else $g end) \($r) \($v)"' | sort)
-	got=$(doc_triples "$2")
-	[ -n "$got" ] || { echo "no table under '$2' in docs/rbac.md"; return 1; }
+	got=$(doc_triples "$3")
+	[ -n "$got" ] || { echo "no table under '$3' in docs/rbac.md"; return 1; }
 	[ "$got" = "$want" ] || { echo "diff role docs:"; diff <(echo "$want") <(echo "$got"); return 1; }
 }
 
@@ -219,8 +267,8 @@ rules_commented() {
 
 no_roles() {
 	local n
-	n=$(jq '[.[] | select(.kind == "Role" or .kind == "RoleBinding")] | length' "$tmp/default.json")
-	[ "$n" = 0 ] || { echo "$n Role/RoleBinding objects rendered"; return 1; }
+	n=$(jq '[.[] | select((.kind == "Role" or .kind == "RoleBinding") and (.metadata.name | startswith("spin-operator-webhook-cert-") | not))] | length' "$tmp/default.json")
+	[ "$n" = 0 ] || { echo "$n Role/RoleBinding objects rendered besides the webhook certificates' ones"; return 1; }
 	[ ! -e "$REPO/config/rbac/leader_election_role.yaml" ] && [ ! -e "$REPO/config/rbac/leader_election_role_binding.yaml" ] ||
 		{ echo "config/rbac still has leader_election_role*.yaml"; return 1; }
 }
@@ -235,9 +283,9 @@ dry_run_default() {
 	local out
 	out=$(kubectl apply --dry-run=server -k "$REPO/config/default" 2>&1) || { echo "$out"; return 1; }
 	echo "$out"
-	# seven objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
+	# fourteen objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
 	# Namespace made without `kubectl apply` (if one existed already) is not about the manifests
-	[ "$(grep -c '(server dry run)$' <<<"$out")" = 7 ] || return 1
+	[ "$(grep -c '(server dry run)$' <<<"$out")" = 14 ] || return 1
 	! grep -i 'warning' <<<"$out" | grep -v 'missing the kubectl.kubernetes.io/last-applied-configuration annotation'
 
 }
@@ -291,24 +339,89 @@ crds_before=$(crds_state)
 
 # --- render ------------------------------------------------------------------------------------------
 
-for d in crd rbac manager default; do
+for d in crd rbac manager webhook default default-certmanager; do
 	t_check "kubectl kustomize config/$d renders" render "$d"
 done
 as_json "$tmp/default.yaml" >"$tmp/default.json" || {
 	t_fail "the rendered config/default parses"
 	exit 1
 }
-t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRole(+Binding), Deployment with the spin-operator names (no leader-election Role)" objects_are
+t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRoles, Role, bindings, Deployment, webhook Service and configurations with the spin-operator names (no leader-election Role)" objects_are
 t_check "config/default: the CRDs are crds/*.yaml unchanged" crds_unchanged
-t_check "config/default: Deployment (1 replica) runs the placeholder image with the flags (no --leader-elect, plain-HTTP metrics on :8080), probes on :8082, ports, resources and hardening" deployment_is_right
-t_check "config/default: the binding names the prefixed ClusterRole and ServiceAccount in $NS" bindings_are_right
+t_check "config/default: Deployment (1 replica) runs the placeholder image with the flags (no --leader-elect, plain-HTTP metrics on :8080, self-managed webhook certificates on :9443), POD_NAMESPACE, the certificate emptyDir, probes on :8082, ports, resources and hardening" deployment_is_right
+t_check "config/default: the bindings name the prefixed roles and ServiceAccount in $NS" bindings_are_right
+webhooks_are_right() {
+	jq -e --arg ns "$NS" '[.[] | select(.kind | endswith("WebhookConfiguration")) | .webhooks[]] as $w
+		| ($w | length) == 4 and all($w[]; .clientConfig.service.name == "spin-operator-webhook-service"
+			and .clientConfig.service.namespace == $ns and (.clientConfig | has("caBundle") | not)
+			and .failurePolicy == "Fail" and .sideEffects == "None")' "$tmp/default.json" >/dev/null &&
+		obj Service spin-operator-webhook-service | jq -e '.spec.ports == [{"name": "webhook-server", "port": 443,
+			"protocol": "TCP", "targetPort": 9443}] and .spec.selector == {"control-plane": "controller-manager"}' >/dev/null
+}
+t_check "config/default: the four webhooks call spin-operator-webhook-service in $NS (443 -> 9443), no caBundle (the operator sets it)" webhooks_are_right
+t_check "ClusterRole spin-operator-webhook-cert-role grants get and patch of the two webhook configurations, by name" \
+	cert_rules_are ClusterRole "$CERT_CLUSTER_RULES"
+t_check "Role spin-operator-webhook-cert-role grants secrets create, and get and update of its Secret by name" \
+	cert_rules_are Role "$CERT_ROLE_RULES"
+cert_doc_matches() {
+	local got want
+	want=$( (obj ClusterRole spin-operator-webhook-cert-role; obj Role spin-operator-webhook-cert-role) |
+		jq -r '.rules[] | .apiGroups[] as $g | .resources[] as $r | .verbs[] as $v
+		| "\(if $g == "" then "\"\"" else $g end) \($r) \($v)"' | sort -u)
+	got=$(doc_triples '## Self-managed webhook certificates' | sort -u)
+	[ -n "$got" ] || { echo "no table under '## Self-managed webhook certificates' in docs/rbac.md"; return 1; }
+	[ "$got" = "$want" ] || { echo "diff roles docs:"; diff <(echo "$want") <(echo "$got"); return 1; }
+}
+t_check "docs/rbac.md's self-managed certificates table lists exactly those rules" cert_doc_matches
 t_check "config/default: Namespace enforces the restricted Pod Security Standard" namespace_restricted
-t_check "ClusterRole spin-operator-manager-role grants exactly the documented rules" rules_are ClusterRole "$MANAGER_RULES"
-t_check "config/rbac: no Role or RoleBinding (no leader election yet, so no Lease permissions)" no_roles
+t_check "ClusterRole spin-operator-manager-role grants exactly the documented rules" rules_are ClusterRole "$MANAGER_RULES" spin-operator-manager-role
+t_check "config/rbac: no Role or RoleBinding but the webhook certificates' (no leader election yet, so no Lease permissions)" no_roles
 t_check "every rule in config/rbac carries a comment naming its user" rules_commented
 t_check "docs/rbac.md's ClusterRole table lists exactly the ClusterRole's rules" \
-	doc_matches ClusterRole '## ClusterRole '
+	doc_matches ClusterRole spin-operator-manager-role '## ClusterRole '
 t_check "docs/rbac.md has no Role table (leader election is not implemented)" no_role_table
+
+# --- config/default-certmanager: rendered only (cert-manager's CRDs are not in this cluster) -------------
+
+# kubectl turns only kinds the cluster knows into JSON: the Certificate and Issuer are checked on the YAML text,
+# everything else as JSON.
+cm_objects() {
+	grep -E '^kind: ' "$tmp/default-certmanager.yaml" | sort | uniq -c | awk '{print $3 "=" $1}' | tr '\n' ' '
+}
+t_eq() { if [ "$2" = "$3" ]; then t_ok "$1"; else t_fail "$1: got \"$2\", want \"$3\""; fi; }
+t_eq "config/default-certmanager: config/default's objects less the self-managed RBAC, plus an Issuer and a Certificate" \
+	"$(cm_objects)" "Certificate=1 ClusterRole=1 ClusterRoleBinding=1 CustomResourceDefinition=2 Deployment=1 Issuer=1 MutatingWebhookConfiguration=1 Namespace=1 Service=1 ServiceAccount=1 ValidatingWebhookConfiguration=1 "
+# the objects kubectl knows, as JSON (cert-manager's kinds are filtered out first)
+awk 'BEGIN { RS = "\n---\n"; ORS = "\n---\n" } !/\napiVersion: cert-manager.io|^apiVersion: cert-manager.io/' \
+	"$tmp/default-certmanager.yaml" >"$tmp/cm-known.yaml"
+as_json "$tmp/cm-known.yaml" >"$tmp/cm.json"
+cm_deployment() {
+	jq -e '.[] | select(.kind == "Deployment") | .spec.template.spec as $s | $s.containers[0] as $c
+		| $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080",
+			"--webhook-bind-address=:9443", "--webhook-cert-mode=files"]
+		and $s.volumes == [{"name": "cert", "secret": {"secretName": "webhook-server-cert", "defaultMode": 420}}]
+		and $c.volumeMounts == [{"name": "cert", "mountPath": "/tmp/k8s-webhook-server/serving-certs", "readOnly": true}]
+		and ($c.ports | map(select(.name == "webhook-server")) | .[0].containerPort) == 9443' "$tmp/cm.json" >/dev/null
+}
+t_check "config/default-certmanager: the Deployment runs --webhook-cert-mode=files with Secret webhook-server-cert mounted read-only at /tmp/k8s-webhook-server/serving-certs, port 9443 webhook-server" cm_deployment
+cm_annotations() {
+	jq -e --arg ns "$NS" '[.[] | select(.kind | endswith("WebhookConfiguration"))] | length == 2 and all(.[];
+		.metadata.annotations == {"cert-manager.io/inject-ca-from": ($ns + "/spin-operator-serving-cert")})' "$tmp/cm.json" >/dev/null
+}
+t_check "config/default-certmanager: both webhook configurations carry cert-manager.io/inject-ca-from: $NS/spin-operator-serving-cert" cm_annotations
+cm_certificate() {
+	local doc
+	doc=$(awk 'BEGIN { RS = "\n---\n" } /\nkind: Certificate\n/' "$tmp/default-certmanager.yaml")
+	for want in "name: spin-operator-serving-cert" "namespace: $NS" "- spin-operator-webhook-service.$NS.svc$" \
+		"- spin-operator-webhook-service.$NS.svc.cluster.local$" "name: spin-operator-selfsigned-issuer" \
+		"secretName: webhook-server-cert"; do
+		grep -q -- "$want" <<<"$doc" || { echo "missing \"$want\" in: $doc"; return 1; }
+	done
+	awk 'BEGIN { RS = "\n---\n" } /\nkind: Issuer\n/' "$tmp/default-certmanager.yaml" |
+		grep -q 'name: spin-operator-selfsigned-issuer' && grep -q 'selfSigned: {}' "$tmp/default-certmanager.yaml"
+}
+t_check "config/default-certmanager: Certificate spin-operator-serving-cert for the Service's DNS names from Issuer spin-operator-selfsigned-issuer into Secret webhook-server-cert" cm_certificate
+t_check_fails "config/default-certmanager: none of the self-managed mode's RBAC" grep -q webhook-cert-role "$tmp/default-certmanager.yaml"
 
 # --- server-side dry-run -----------------------------------------------------------------------------
 
@@ -359,7 +472,17 @@ t_check "cannot delete replicasets" can no delete replicasets.apps -n default
 t_check "cannot delete events" can no delete events -n default
 t_check "cannot get, create or update leases (no leader election yet), not even in its own namespace" \
 	cans no "get leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n default"
-t_check "cannot touch RBAC, nodes or webhooks" cans no "create clusterrolebindings.rbac.authorization.k8s.io" "get nodes" "create mutatingwebhookconfigurations.admissionregistration.k8s.io"
+t_check "cannot touch RBAC, nodes, or create webhook configurations" cans no "create clusterrolebindings.rbac.authorization.k8s.io" "get nodes" "create mutatingwebhookconfigurations.admissionregistration.k8s.io"
+t_check "can get and patch its two webhook configurations (caBundle)" cans yes \
+	"get mutatingwebhookconfigurations.admissionregistration.k8s.io/spin-operator-mutating-webhook-configuration" \
+	"patch mutatingwebhookconfigurations.admissionregistration.k8s.io/spin-operator-mutating-webhook-configuration" \
+	"get validatingwebhookconfigurations.admissionregistration.k8s.io/spin-operator-validating-webhook-configuration" \
+	"patch validatingwebhookconfigurations.admissionregistration.k8s.io/spin-operator-validating-webhook-configuration"
+t_check "cannot patch, list or delete other webhook configurations" cans no \
+	"patch mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-elses" \
+	"get validatingwebhookconfigurations.admissionregistration.k8s.io/someone-elses" \
+	"list mutatingwebhookconfigurations.admissionregistration.k8s.io" \
+	"delete validatingwebhookconfigurations.admissionregistration.k8s.io/spin-operator-validating-webhook-configuration"
 t_check "cannot do everything ('*' '*')" can no '*' '*' --all-namespaces
 
 # --- cleanup -----------------------------------------------------------------------------------------

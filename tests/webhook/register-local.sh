@@ -10,10 +10,14 @@
 #                                                  config/webhook/manifests.yaml with each service reference
 #                                                  replaced by url https://127.0.0.1:<port><path> and caBundle
 #                                                  set to <cert-dir>/ca.crt
+#   register-local.sh register <port> -            the same without caBundle: for an operator in self-managed
+#                                                  mode, which sets it (--webhook-cert-extra-sans 127.0.0.1)
 #   register-local.sh unregister                   deletes both configurations
 #   register-local.sh up <port> <cert-dir>         certs, then register
 #
 # Then run: spin-operator --webhook-bind-address 127.0.0.1:<port> --webhook-cert-dir <cert-dir>
+# or, with "register <port> -": spin-operator --webhook-bind-address 127.0.0.1:<port> --webhook-cert-mode
+#   self-managed --webhook-cert-extra-sans 127.0.0.1 --webhook-cert-dir <a folder of its own>
 #
 # Environment:
 #   NAME_PREFIX   prefix of the configuration names (default "spin-operator-", as config/default names them:
@@ -87,9 +91,13 @@ register() {
 	if ! [[ $port =~ ^[0-9]{1,5}$ ]] || [ "$port" -eq 0 ] || [ "$port" -gt 65535 ]; then
 		die "\"$port\" is not a port"
 	fi
-	[ -s "$dir/ca.crt" ] || die "$dir/ca.crt is missing (run: $0 certs $dir)"
 	command -v jq >/dev/null || die "jq is not installed"
-	ca=$(base64 -w0 <"$dir/ca.crt")
+	if [ "$dir" = - ]; then
+		ca="" # the self-managed operator sets it
+	else
+		[ -s "$dir/ca.crt" ] || die "$dir/ca.crt is missing (run: $0 certs $dir)"
+		ca=$(base64 -w0 <"$dir/ca.crt")
+	fi
 	if [ -n "$MATCH_LABEL" ]; then
 		[[ $MATCH_LABEL == *=* ]] || die "MATCH_LABEL \"$MATCH_LABEL\" is not key=value"
 		selector=$(jq -cn --arg k "${MATCH_LABEL%%=*}" --arg v "${MATCH_LABEL#*=}" '{matchLabels: {($k): $v}}')
@@ -101,7 +109,8 @@ register() {
 			.metadata.name = $prefix + .metadata.name
 			| .metadata.labels["app.kubernetes.io/managed-by"] = "register-local.sh"
 			| .webhooks[] |= (
-				.clientConfig = {url: ($base + .clientConfig.service.path), caBundle: $ca}
+				.clientConfig = ({url: ($base + .clientConfig.service.path)}
+					+ if $ca == "" then {} else {caBundle: $ca} end)
 				| if $selector then .namespaceSelector = $selector else . end)' |
 		kubectl apply -f - >/dev/null || die "cannot apply the webhook configurations"
 	echo "registered: ${NAME_PREFIX}mutating-webhook-configuration, ${NAME_PREFIX}validating-webhook-configuration" \
