@@ -125,6 +125,8 @@ static void error_reason(const struct check *c, int rc, const char *msg, char *o
 	const char *host = c->ref.registry ? c->ref.registry : "?";
 	if (rc == SO_E_TIMEOUT)
 		snprintf(out, n, "verification deadline exceeded");
+	else if (msg && strncmp(msg, "registry ", 9) == 0)
+		snprintf(out, n, "%s", msg); /* the registry client's lines already name the registry */
 	else if (rc == SO_E_TRANSPORT)
 		snprintf(out, n, "registry %s unreachable: %s", host, msg && *msg ? msg : so_strerror(rc));
 	else
