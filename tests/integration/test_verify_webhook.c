@@ -184,9 +184,27 @@ static int setup(void **state)
 		fprintf(stderr, "namespace/executor: %s\n", so_strerror(rc));
 		return -1;
 	}
-	/* The webhook registration reaches the apiserver's cache within a moment: wait for the first answer. */
-	for (int i = 0; i < 100 && !log_has("mspinappexecutor.kb.io") && !log_has("image="); i++)
-		usleep(100000);
+	/* The registration reaches the apiserver's webhook cache within a moment: probe with an unsigned image
+	 * until it is denied (an app admitted before that is deleted again). */
+	char image[256];
+	snprintf(image, sizeof image, "%s/spin/app:unsigned", t.host);
+	json_t *probe = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:i}}", "apiVersion", "core.spinkube.dev/v1alpha1",
+				  "kind", "SpinApp", "metadata", "name", "probe", "spec", "image", image, "executor",
+				  "containerd-shim-spin", "replicas", 1);
+	rc = SO_OK;
+	for (int i = 0; i < 100; i++) {
+		rc = kube_create(t.c, &KUBE_SPINAPPS, t.ns, probe, NULL, NULL);
+		if (rc == SO_E_API_FORBIDDEN)
+			break;
+		if (rc == SO_OK)
+			kube_delete(t.c, &KUBE_SPINAPPS, t.ns, "probe", NULL, NULL);
+		usleep(200000);
+	}
+	json_decref(probe);
+	if (rc != SO_E_API_FORBIDDEN) {
+		fprintf(stderr, "the webhook never denied the probe: %s\n", so_strerror(rc));
+		return -1;
+	}
 	return 0;
 }
 
