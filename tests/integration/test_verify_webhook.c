@@ -214,9 +214,14 @@ static int teardown(void **state)
 	const char *repo = getenv("REPO");
 	if (repo)
 		sh("%s/tests/webhook/register-local.sh unregister >/dev/null 2>&1", repo);
+	int status = 0, clean = 1;
 	if (t.op > 0) {
 		kill(t.op, SIGTERM);
-		waitpid(t.op, NULL, 0);
+		waitpid(t.op, &status, 0);
+		/* A clean shutdown with verification on (under ASan this includes the leak check). */
+		clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (!clean)
+			sh("echo 'the operator did not exit cleanly:' >&2; tail -40 %s >&2", t.log);
 	}
 	if (t.c && *t.ns)
 		kube_delete(t.c, &KUBE_NAMESPACES, NULL, t.ns, NULL, NULL);
@@ -227,7 +232,7 @@ static int teardown(void **state)
 	kube_config_free(&t.cfg);
 	if (*t.dir)
 		sh("rm -rf %s", t.dir);
-	return 0;
+	return clean ? 0 : -1;
 }
 
 /* Creates SpinApp name with image; SO_OK or the error with the apiserver's message in msg. */
