@@ -31,6 +31,7 @@
 #include "webhook/cli.h"
 #include "webhook/selfmanaged.h"
 #include "webhook/server.h"
+#include "webhook/verify/setup.h"
 
 #ifndef SPIN_OPERATOR_VERSION
 #define SPIN_OPERATOR_VERSION "0.1.0-dev"
@@ -60,6 +61,7 @@ struct options {
 	const char *webhook_key_file;
 	int webhook_cert_paths_set; /* one of the three above given: certificate mode "files" unless told otherwise */
 	struct webhook_cli wh;      /* certificate mode and rule-set flags (webhook/cli.h) */
+	struct verify_setup_opts verify; /* --verify-*, --registry-* */
 };
 
 /* What the endpoints' callbacks read. */
@@ -67,6 +69,7 @@ struct daemon {
 	struct controller *ctl;
 	struct webhook_server *webhook;
 	struct selfmanaged *webhook_certs; /* self-managed certificate mode only */
+	struct verify_setup *verify; /* NULL without --verify-policy */
 };
 
 static const char usage[] =
@@ -192,11 +195,14 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	};
 	int opt;
 	enum log_level level;
-	/* main's flags, then the webhook's (webhook/cli.h) */
-	struct option all[sizeof longopts / sizeof longopts[0] + WEBHOOK_CLI_NOPTS];
-	memcpy(all, longopts, sizeof longopts - sizeof longopts[0]);
-	memcpy(all + sizeof longopts / sizeof longopts[0] - 1, webhook_cli_longopts, sizeof webhook_cli_longopts);
+	/* main's flags, then the webhook's (webhook/cli.h), then image verification's (webhook/verify/setup.h) */
+	enum { N_MAIN = sizeof longopts / sizeof longopts[0] - 1 };
+	struct option all[N_MAIN + WEBHOOK_CLI_NOPTS + VERIFY_CLI_NOPTS + 1]; /* + the terminator */
+	memcpy(all, longopts, N_MAIN * sizeof longopts[0]);
+	memcpy(all + N_MAIN, webhook_cli_longopts, WEBHOOK_CLI_NOPTS * sizeof webhook_cli_longopts[0]);
+	memcpy(all + N_MAIN + WEBHOOK_CLI_NOPTS, verify_cli_longopts, sizeof verify_cli_longopts);
 	webhook_cli_defaults(&o->wh);
+	verify_cli_defaults(&o->verify);
 
 	o->qps = 20;
 	o->burst = 30;
@@ -267,8 +273,17 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			log_set_json(strcmp(optarg, "json") == 0);
 			break;
 		case F_VERSION: printf("spin-operator %s\n", SPIN_OPERATOR_VERSION); return 1;
-		case 'h': fputs(usage, stdout); fputs(webhook_cli_usage, stdout); return 1;
+		case 'h':
+			fputs(usage, stdout);
+			fputs(webhook_cli_usage, stdout);
+			fputs(verify_cli_usage, stdout);
+			return 1;
 		default:
+			if (opt >= VERIFY_CLI_OPT_BASE) {
+				if (verify_cli_parse(&o->verify, opt, optarg))
+					return 2;
+				break;
+			}
 			if (opt >= WEBHOOK_CLI_OPT_BASE) {
 				if (webhook_cli_parse(&o->wh, opt, optarg))
 					return 2;
@@ -312,6 +327,7 @@ static void metrics(void *ud, struct buf *out)
 	if (controller_ready(d->ctl))
 		controller_metrics(d->ctl, out);
 	webhook_server_metrics(d->webhook, out);
+	verify_setup_metrics(d->verify, out);
 }
 
 /* ---- the admission webhook's view of the cluster: the executor cache ---- */
@@ -371,7 +387,8 @@ static int get_executor(void *ud, const char *ns, const char *name, json_t **out
  * leaves the webhook off with an error in the log, so that a second local run does not die for a port it
  * never asked for.
  */
-static int start_webhook(const struct options *o, struct controller *ctl, struct webhook_server **out)
+static int start_webhook(const struct options *o, struct controller *ctl, struct verify_setup *verify,
+			 struct webhook_server **out)
 {
 	char cert[4096], key[4096], err[512] = "";
 	unsigned short port = 0;
@@ -389,6 +406,7 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 		.ready = webhook_ready,
 		.ready_user = ctl,
 	};
+	verify_setup_admission(verify, &wo.admission);
 	int rc = webhook_server_start(&wo, out, &port, err, sizeof err);
 	if (rc == SO_E_IO && !o->webhook_addr_set) {
 		log_error("main", "admission webhook: %s; running without the webhook (give --webhook-bind-address to "
@@ -514,7 +532,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.ctl = ctl;
-	if (start_webhook_certs(&o, &cfg, client, &dm) || start_webhook(&o, ctl, &dm.webhook))
+	if ((rc = verify_setup_start(&o.verify, client, &dm.verify, err, sizeof err))) {
+		log_error("main", "image verification: %s", err);
+		goto out;
+	}
+	if (start_webhook_certs(&o, &cfg, client, &dm) || start_webhook(&o, ctl, dm.verify, &dm.webhook))
 		goto out;
 	webhook_cli_certs_attach(&dm.webhook_certs, dm.webhook);
 	struct health_handlers hh = { ready, NULL, &dm }, mh = { NULL, metrics, &dm };
@@ -549,6 +571,7 @@ out:
 	health_server_stop(metrics_srv);
 	selfmanaged_free(dm.webhook_certs); /* before the server it reloads */
 	webhook_server_stop(dm.webhook, WEBHOOK_GRACE_S); /* after the endpoints that read it */
+	verify_setup_stop(dm.verify);                    /* after the webhook that calls it */
 	controller_free(ctl);
 	kube_client_free(client);
 	kube_config_free(&cfg);
