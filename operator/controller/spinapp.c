@@ -314,30 +314,25 @@ static void template_secrets(const json_t *workload, json_t *set)
  */
 static int collect_secrets(struct app_ctx *x)
 {
-	json_t *used = json_object(), *secrets = informer_list(x->ctl->secrets), *rss = NULL, *obj;
+	/* Both caches are indexed by the app-name label: only this app's objects are visited. */
+	json_t *used = json_object(), *secrets = informer_list_indexed(x->ctl->secrets, x->ns, x->name);
+	json_t *rss = informer_list_indexed(x->ctl->replicasets, x->ns, x->name), *obj;
 	size_t i, nlen = strlen(x->name);
 	int rc = SO_OK;
 
-	if (!used || !secrets)
+	if (!used || !secrets || !rss)
 		goto out;
-	if (x->deployment)
-		template_secrets(x->deployment, used);
-	rss = informer_list(x->ctl->replicasets);
-	json_array_foreach(rss, i, obj) {
-		const char *ns = meta_str(obj, "namespace");
-		const char *app = json_string_value(
-			json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), SPIN_LABEL_APP_NAME));
-		if (ns && app && !strcmp(ns, x->ns) && !strcmp(app, x->name))
-			template_secrets(obj, used);
-	}
+	if (!x->deployment)
+		goto out; /* without a Deployment we cannot tell what the next rollout needs */
+	template_secrets(x->deployment, used);
+	json_array_foreach(rss, i, obj)
+		template_secrets(obj, used);
 	json_array_foreach(secrets, i, obj) {
-		const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
-		if (!ns || !name || strcmp(ns, x->ns) || strncmp(name, x->name, nlen) || name[nlen] != '-' ||
+		const char *name = meta_str(obj, "name");
+		if (!name || strncmp(name, x->name, nlen) || name[nlen] != '-' ||
 		    !json_object_get(json_object_get(obj, "data"), SPIN_RUNTIME_CONFIG_KEY) || !owned_by(obj, x->app) ||
 		    json_object_get(used, name))
 			continue;
-		if (!x->deployment)
-			continue; /* without a Deployment we cannot tell what the next rollout needs */
 		int drc = delete_owned(x, &KUBE_SECRETS, obj);
 		if (drc && !rc)
 			rc = drc;
@@ -396,6 +391,12 @@ static int update_status(struct app_ctx *x, int create_deployment)
 
 	if (old && json_equal((json_t *)old, st)) {
 		rc = SO_OK;
+		goto out;
+	}
+	char key[512];
+	int kn = snprintf(key, sizeof key, "%s/%s", x->ns, x->name);
+	if (kn > 0 && (size_t)kn < sizeof key && deferrals_defer(x->ctl->deferrals, x->ctl->app_q, key)) {
+		rc = SO_OK; /* other apps are waiting for their children: this status follows them (defer.h) */
 		goto out;
 	}
 	/* A merge patch replaces arrays whole; fields we no longer report are nulled. */

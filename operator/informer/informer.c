@@ -31,6 +31,7 @@ struct informer {
 
 	pthread_rwlock_t store_mu;
 	json_t *store;          /* "ns/name" → trimmed object */
+	json_t *index;          /* with opts.index_label: "ns/label value" → { "ns/name" → object } (same refs) */
 	char *rv;               /* last resourceVersion seen (informer thread writes, readers copy under lock) */
 
 	pthread_mutex_t sync_mu;
@@ -78,6 +79,54 @@ static const char *object_rv(const json_t *obj)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
+/* Index slot of an object: "ns/<value of opts.index_label>", or 0 when it has none. */
+static int index_slot(const struct informer *inf, const json_t *obj, char *out, size_t outlen)
+{
+	const json_t *meta = json_object_get(obj, "metadata");
+	const char *v = json_string_value(json_object_get(json_object_get(meta, "labels"), inf->opts.index_label));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	if (!inf->index || !v)
+		return 0;
+	int n = snprintf(out, outlen, "%s/%s", ns ? ns : "", v);
+	return n > 0 && (size_t)n < outlen;
+}
+
+/* Index maintenance, with store_mu held for writing. A failed insert leaves the object out of the index,
+ * which index readers would miss: it is logged (only memory exhaustion can cause it). */
+static void index_add(struct informer *inf, const char *key, json_t *obj)
+{
+	char slot[512];
+	if (!index_slot(inf, obj, slot, sizeof slot))
+		return;
+	json_t *set = json_object_get(inf->index, slot);
+	if (!set && (!(set = json_object()) || json_object_set_new(inf->index, slot, set)))
+		set = NULL;
+	if (!set || json_object_set(set, key, obj))
+		log_error("informer", "out of memory: %s left out of the index", key);
+}
+
+static void index_del(struct informer *inf, const char *key, const json_t *obj)
+{
+	char slot[512];
+	if (!obj || !index_slot(inf, obj, slot, sizeof slot))
+		return;
+	json_t *set = json_object_get(inf->index, slot);
+	json_object_del(set, key);
+	if (set && json_object_size(set) == 0)
+		json_object_del(inf->index, slot);
+}
+
+static void index_rebuild(struct informer *inf)
+{
+	const char *k;
+	json_t *obj;
+	if (!inf->index)
+		return;
+	json_object_clear(inf->index);
+	json_object_foreach(inf->store, k, obj)
+		index_add(inf, k, obj);
+}
+
 /* List items come without apiVersion/kind (the list carries them); cached objects always have both, so a
  * reader can compare them with what it would apply or use them as owners. */
 static void set_type_meta(struct informer *inf, json_t *obj)
@@ -96,9 +145,9 @@ static void set_type_meta(struct informer *inf, json_t *obj)
 static void trim(struct informer *inf, json_t *obj)
 {
 	set_type_meta(inf, obj);
-	json_object_del(json_object_get(obj, "metadata"), "managedFields");
 	if (inf->opts.trim)
-		inf->opts.trim(obj);
+		inf->opts.trim(obj); /* first: it may read managedFields (which fields are whose) */
+	json_object_del(json_object_get(obj, "metadata"), "managedFields");
 }
 
 static int set_rv(struct informer *inf, const char *rv)
@@ -128,11 +177,13 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 	inf->namespace = opts->namespace && *opts->namespace ? strdup(opts->namespace) : NULL;
 	inf->label_selector = opts->label_selector && *opts->label_selector ? strdup(opts->label_selector) : NULL;
 	inf->store = json_object();
+	if (opts->index_label)
+		inf->index = json_object();
 	pthread_rwlock_init(&inf->store_mu, NULL);
 	pthread_mutex_init(&inf->sync_mu, NULL);
 	pthread_cond_init(&inf->sync_cv, NULL);
 	inf->rand_state = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)inf;
-	if (!inf->store || (opts->namespace && *opts->namespace && !inf->namespace) ||
+	if (!inf->store || (opts->index_label && !inf->index) || (opts->namespace && *opts->namespace && !inf->namespace) ||
 	    (opts->label_selector && *opts->label_selector && !inf->label_selector)) {
 		informer_free(inf);
 		return SO_E_NOMEM;
@@ -153,6 +204,7 @@ void informer_free(struct informer *inf)
 	if (!inf)
 		return;
 	informer_stop(inf);
+	json_decref(inf->index);
 	json_decref(inf->store);
 	free(inf->rv);
 	free(inf->namespace);
@@ -189,33 +241,40 @@ static int backoff(struct informer *inf)
 	return atomic_load(&inf->stop);
 }
 
-/* Replaces the store with a fresh list and emits the difference. */
-static int apply_list(struct informer *inf, json_t *items, const char *rv)
-{
-	json_t *fresh = json_object(), *obj;
-	size_t i;
-	char key[512];
-	int rc = SO_E_NOMEM;
+/* Collects a list into a fresh store, one item at a time as the parser decodes it (trimmed before the next
+ * item is read, so a list of thousands of objects never exists untrimmed all at once). */
+struct list_ctx {
+	struct informer *inf;
+	json_t *fresh; /* "ns/name" → trimmed object */
+};
 
-	if (!fresh)
-		goto out;
-	json_array_foreach(items, i, obj) {
-		if (object_key(obj, key, sizeof key))
-			continue; /* nameless items cannot be addressed; the server never sends them */
-		trim(inf, obj);
-		if (json_object_set(fresh, key, obj))
-			goto out;
-	}
+static int on_list_item(void *ud, json_t *obj)
+{
+	struct list_ctx *lc = ud;
+	char key[512];
+
+	if (object_key(obj, key, sizeof key))
+		return SO_OK; /* nameless items cannot be addressed; the server never sends them */
+	trim(lc->inf, obj);
+	return json_object_set(lc->fresh, key, obj) ? SO_E_NOMEM : SO_OK;
+}
+
+/* Replaces the store with fresh (taking the reference) and emits the difference. */
+static void replace_store(struct informer *inf, json_t *fresh, char *rv)
+{
+	json_t *obj;
+	const char *k;
+
 	pthread_rwlock_wrlock(&inf->store_mu);
 	json_t *old = inf->store;
 	inf->store = fresh;
+	index_rebuild(inf);
 	inf->stats.lists++;
 	free(inf->rv);
-	inf->rv = strdup(rv ? rv : "");
+	inf->rv = rv;
 	pthread_rwlock_unlock(&inf->store_mu);
 
 	/* The store is now current; tell handlers in a stable order: adds/updates, then deletes. */
-	const char *k;
 	json_object_foreach(fresh, k, obj) {
 		json_t *prev = json_object_get(old, k);
 		if (!prev) {
@@ -232,31 +291,33 @@ static int apply_list(struct informer *inf, json_t *items, const char *rv)
 			inf->opts.handlers.on_delete(inf->opts.ud, obj);
 	}
 	json_decref(old);
-	fresh = NULL;
-	rc = SO_OK;
-out:
-	json_decref(fresh);
-	return rc;
 }
 
 static int do_list(struct informer *inf, const char *list_rv)
 {
 	struct kube_list_opts lo = { inf->label_selector, NULL, list_rv, LIST_PAGE };
 	struct kube_response resp = { 0 };
-	json_t *items = NULL;
+	struct list_ctx lc = { inf, json_object() };
 	char *rv = NULL;
+	int rc = SO_E_NOMEM;
 
-	int rc = kube_list(inf->client, inf->opts.resource, inf->namespace, &lo, &items, &rv, &resp);
+	if (!lc.fresh)
+		goto out;
+	rc = kube_list_stream(inf->client, inf->opts.resource, inf->namespace, &lo, inf->opts.max_event, on_list_item,
+			      &lc, &inf->stop, &rv, &resp);
 	if (rc == SO_OK) {
-		rc = apply_list(inf, items, rv);
-		if (rc == SO_OK)
-			log_info("informer", "%s: listed %zu objects at resourceVersion %s", res_name(inf),
-				 json_array_size(items), rv);
+		size_t n = json_object_size(lc.fresh);
+		replace_store(inf, lc.fresh, rv); /* takes both */
+		lc.fresh = NULL;
+		log_info("informer", "%s: listed %zu objects at resourceVersion %s", res_name(inf), n,
+			 inf->rv ? inf->rv : "");
+		rv = NULL;
 	} else if (rc != SO_E_CANCELLED) {
 		log_warn("informer", "%s: list failed: %s: %s", res_name(inf), so_strerror(rc),
 			 resp.message ? resp.message : "");
 	}
-	json_decref(items);
+out:
+	json_decref(lc.fresh);
 	free(rv);
 	kube_response_free(&resp);
 	return rc;
@@ -295,10 +356,13 @@ static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 	pthread_rwlock_wrlock(&inf->store_mu);
 	json_t *old = json_incref(json_object_get(inf->store, key));
 	int rc = SO_OK;
+	index_del(inf, key, old);
 	if (type == KUBE_EVENT_DELETED)
 		json_object_del(inf->store, key);
 	else if (json_object_set(inf->store, key, copy))
 		rc = SO_E_NOMEM;
+	else
+		index_add(inf, key, copy);
 	if (rc == SO_OK && rv && *rv) {
 		char *nrv = strdup(rv);
 		if (nrv) {
@@ -512,6 +576,26 @@ json_t *informer_list(struct informer *inf)
 		return NULL;
 	pthread_rwlock_rdlock(&inf->store_mu);
 	json_object_foreach(inf->store, k, obj) {
+		if (json_array_append(arr, obj)) {
+			json_decref(arr);
+			arr = NULL;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&inf->store_mu);
+	return arr;
+}
+
+json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *value)
+{
+	char slot[512];
+	json_t *arr = json_array(), *obj;
+	const char *k;
+	int n = snprintf(slot, sizeof slot, "%s/%s", ns ? ns : "", value ? value : "");
+	if (!arr || !inf->index || n < 0 || (size_t)n >= sizeof slot)
+		return arr;
+	pthread_rwlock_rdlock(&inf->store_mu);
+	json_object_foreach(json_object_get(inf->index, slot), k, obj) {
 		if (json_array_append(arr, obj)) {
 			json_decref(arr);
 			arr = NULL;

@@ -41,8 +41,12 @@ struct informer_opts {
 	 * kept its last resourceVersion across a restart). The store starts empty and fills from events; a 410
 	 * Gone falls back to a full list. Synced is reported at the first list or watch event. */
 	const char *resource_version;
-	/* Optional: reduce an object to what readers need, in place (managedFields are already gone). */
+	/* Optional: reduce an object to what readers need, in place. It still sees metadata.managedFields, which
+	 * the informer drops right after it. */
 	void (*trim)(json_t *obj);
+	/* Optional: also index the cache by the value of this label (with the namespace), so
+	 * informer_list_indexed finds an app's objects without scanning the whole cache. Not copied: a constant. */
+	const char *index_label;
 	struct informer_handlers handlers;
 	void *ud;
 };
@@ -70,6 +74,9 @@ void informer_free(struct informer *inf);
 json_t *informer_get(struct informer *inf, const char *ns, const char *name);
 /* A new JSON array holding a reference to every cached object. */
 json_t *informer_list(struct informer *inf);
+/* A new JSON array holding a reference to every cached object in namespace ns whose opts.index_label label
+ * has the value value (empty without an index). */
+json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *value);
 size_t informer_count(struct informer *inf);
 const struct kube_resource *informer_resource(const struct informer *inf);
 void informer_get_stats(struct informer *inf, struct informer_stats *out);
