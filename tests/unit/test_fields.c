@@ -170,7 +170,9 @@ static void index_and_value_elements(void **state)
 	assert_int_equal(kube_prune_fields(v, f), SO_OK);
 	json_t *want = load("{\"a\":[\"y\"],\"b\":[{\"n\":3}],\"c\":[{\"q\":1}]}");
 	assert_true(json_equal(v, want));
-	assert_int_equal(kube_prune_fields(v, json_integer(1)), SO_E_INVAL);
+	json_t *not_a_set = json_integer(1);
+	assert_int_equal(kube_prune_fields(v, not_a_set), SO_E_INVAL);
+	json_decref(not_a_set);
 	json_decref(v);
 	json_decref(f);
 	json_decref(want);
