@@ -172,7 +172,7 @@ int kube_prune_to_applied(json_t *obj, const char *manager)
 
 	if (!json_is_object(fields))
 		return 0;
-	json_incref((json_t *)fields); /* managedFields may be dropped below by a caller's keep list */
+	json_incref((json_t *)fields); /* held while obj changes around it */
 	json_object_foreach_safe(obj, tmp, k, v) {
 		if (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "status") || !strcmp(k, "metadata"))
 			continue;
