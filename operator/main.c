@@ -526,7 +526,8 @@ int main(int argc, char **argv)
 	/* The controller does no I/O until started; the endpoints can serve /healthz (and an unready /readyz)
 	 * while the API server is still out of reach. */
 	struct controller_opts ko = { .namespace = o.namespace, .app_workers = (int)o.workers, .resync_s = o.resync_s,
-				      .ca_bundle = spin_ca_bundle, .ca_bundle_len = spin_ca_bundle_len };
+				      .ca_bundle = spin_ca_bundle, .ca_bundle_len = spin_ca_bundle_len,
+				      .stop_requested = should_stop };
 	if ((rc = controller_new(client, &ko, &ctl))) {
 		log_error("main", "cannot set up the controllers: %s", so_strerror(rc));
 		goto out;

@@ -8,6 +8,7 @@
 
 #include "build/build.h"
 #include "controller/internal.h"
+#include "kube/fields.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -54,6 +55,8 @@ void count_write(struct controller *ctl, int wrote)
 	else
 		atomic_fetch_add(&ctl->skipped_applies, 1);
 }
+
+#define STATUS_DEFER_MAX_S 30.0 /* longest a status write waits for other apps' children (defer.h) */
 
 /* ---- event → key mapping ---- */
 
@@ -158,10 +161,40 @@ static void owned_changed(void *ud, json_t *obj)
 	enqueue_key(ctl->app_q, meta_str(obj, "namespace"), app);
 }
 
+/* Whether two cached (trimmed) versions differ in more than their resourceVersion. */
+static int differs_beyond_rv(const json_t *a, const json_t *b)
+{
+	const char *k;
+	json_t *v;
+	if (json_object_size(a) != json_object_size(b))
+		return 1;
+	json_object_foreach((json_t *)a, k, v) {
+		json_t *w = json_object_get(b, k);
+		if (!w)
+			return 1;
+		if (strcmp(k, "metadata")) {
+			if (!json_equal(v, w))
+				return 1;
+			continue;
+		}
+		const char *mk;
+		json_t *mv;
+		if (json_object_size(v) != json_object_size(w))
+			return 1;
+		json_object_foreach(v, mk, mv) {
+			if (strcmp(mk, "resourceVersion") && !json_equal(mv, json_object_get(w, mk)))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* The caches keep only what reconciles read, so an update that leaves the cached object the same (a
+ * Deployment's replica counters, a ReplicaSet's status) cannot change a reconcile's outcome: no requeue. */
 static void owned_updated(void *ud, json_t *old_obj, json_t *new_obj)
 {
-	(void)old_obj;
-	owned_changed(ud, new_obj);
+	if (differs_beyond_rv(old_obj, new_obj))
+		owned_changed(ud, new_obj);
 }
 
 /* A RuntimeClass appearing or vanishing changes the status of the executors that name it. */
@@ -215,6 +248,53 @@ static void trim_secret(json_t *obj)
 	json_object_del(json_object_get(obj, "metadata"), "annotations");
 }
 
+/* Deployments, Services, HPAs: what we applied (for the apply-skip comparison, apply.h) and nothing the
+ * server or other controllers added. Without our apply entry (an object someone else made) the object stays
+ * whole, so the comparison sees everything. */
+static void trim_applied(json_t *obj)
+{
+	if (kube_prune_to_applied(obj, SPIN_FIELD_MANAGER) < 0)
+		log_warn("cache", "%s %s/%s: cannot prune to the applied fields: kept whole", json_string_value(json_object_get(obj, "kind")),
+			 meta_str(obj, "namespace"), meta_str(obj, "name"));
+}
+
+/* Of a Deployment's status the SpinApp status mirrors readyReplicas and the Available/Progressing conditions. */
+static void trim_deployment(json_t *obj)
+{
+	json_t *st = json_object_get(obj, "status"), *keep = json_object(), *conds = json_array(), *c;
+	size_t i;
+	static const char *const fields[] = { "type", "status", "reason", "message" };
+
+	trim_applied(obj);
+	if (!keep || !conds)
+		goto out;
+	json_array_foreach(json_object_get(st, "conditions"), i, c) {
+		json_t *kc = json_object();
+		for (size_t f = 0; kc && f < sizeof fields / sizeof fields[0]; f++) {
+			json_t *v = json_object_get(c, fields[f]);
+			if (v)
+				json_object_set(kc, fields[f], v);
+		}
+		if (!kc || json_array_append_new(conds, kc))
+			goto out;
+	}
+	if (json_object_get(st, "readyReplicas"))
+		json_object_set(keep, "readyReplicas", json_object_get(st, "readyReplicas"));
+	if (json_array_size(conds))
+		json_object_set(keep, "conditions", conds);
+	json_object_set(obj, "status", keep); /* replaces st */
+out:
+	json_decref(keep);
+	json_decref(conds);
+}
+
+/* Services and HPAs: nothing of their status is read. */
+static void trim_applied_no_status(json_t *obj)
+{
+	trim_applied(obj);
+	json_object_del(obj, "status");
+}
+
 /* ---- workers ---- */
 
 struct split_key {
@@ -254,6 +334,8 @@ static void work(struct controller *ctl, struct queue *q, int executor)
 			queue_forget(q, key); /* success, or an error only a change can fix */
 		}
 		queue_done(q, key);
+		if (!executor)
+			deferrals_after_run(ctl->deferrals, q, key);
 		free(key);
 	}
 }
@@ -309,8 +391,10 @@ static void *resync(void *arg)
 static int new_informer(struct controller *ctl, const struct kube_resource *r, const char *selector,
 			void (*trim)(json_t *), struct informer_handlers h, struct informer **out)
 {
+	/* Owned objects are also indexed by app, for the reconcilers that look at all of one app's objects. */
 	struct informer_opts o = { .resource = r, .namespace = r->namespaced ? ctl->namespace : NULL,
-				   .label_selector = selector, .trim = trim, .handlers = h, .ud = ctl };
+				   .label_selector = selector, .trim = trim, .handlers = h, .ud = ctl,
+				   .index_label = selector ? SPIN_LABEL_APP_NAME : NULL };
 	return informer_new(ctl->c, &o, out);
 }
 
@@ -333,10 +417,11 @@ int controller_new(struct kube_client *c, const struct controller_opts *o, struc
 	ctl->namespace = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
 	ctl->known_ca = json_object();
 	ctl->applier = applier_new();
+	ctl->deferrals = deferrals_new(STATUS_DEFER_MAX_S);
 	queue_opts_default(&qo);
 	ctl->app_q = queue_new(&qo);
 	ctl->exec_q = queue_new(&qo);
-	if ((o->namespace && *o->namespace && !ctl->namespace) || !ctl->known_ca || !ctl->applier || !ctl->app_q ||
+	if ((o->namespace && *o->namespace && !ctl->namespace) || !ctl->known_ca || !ctl->applier || !ctl->deferrals || !ctl->app_q ||
 	    !ctl->exec_q)
 		goto fail;
 	if ((rc = recorder_new(c, APP_RECORDER, &ctl->app_rec)) || (rc = recorder_new(c, EXECUTOR_RECORDER, &ctl->exec_rec)))
@@ -349,10 +434,10 @@ int controller_new(struct kube_client *c, const struct controller_opts *o, struc
 	struct informer_handlers rc_h = { runtimeclass_changed, runtimeclass_updated, runtimeclass_changed };
 	if ((rc = new_informer(ctl, &KUBE_SPINAPPS, NULL, NULL, apps_h, &ctl->apps)) ||
 	    (rc = new_informer(ctl, &KUBE_SPINAPPEXECUTORS, NULL, NULL, exec_h, &ctl->executors)) ||
-	    (rc = new_informer(ctl, &KUBE_DEPLOYMENTS, owned, NULL, owned_h, &ctl->deployments)) ||
-	    (rc = new_informer(ctl, &KUBE_SERVICES, owned, NULL, owned_h, &ctl->services)) ||
+	    (rc = new_informer(ctl, &KUBE_DEPLOYMENTS, owned, trim_deployment, owned_h, &ctl->deployments)) ||
+	    (rc = new_informer(ctl, &KUBE_SERVICES, owned, trim_applied_no_status, owned_h, &ctl->services)) ||
 	    (rc = new_informer(ctl, &KUBE_SECRETS, owned, trim_secret, owned_h, &ctl->secrets)) ||
-	    (rc = new_informer(ctl, &KUBE_HPAS, owned, NULL, owned_h, &ctl->hpas)) ||
+	    (rc = new_informer(ctl, &KUBE_HPAS, owned, trim_applied_no_status, owned_h, &ctl->hpas)) ||
 	    (rc = new_informer(ctl, &KUBE_REPLICASETS, owned, trim_replicaset, owned_h, &ctl->replicasets)) ||
 	    (rc = new_informer(ctl, &KUBE_RUNTIMECLASSES, NULL, NULL, rc_h, &ctl->runtimeclasses)))
 		goto fail;
@@ -364,6 +449,7 @@ fail:
 }
 
 #define NINFORMERS 8
+#define SYNC_SLICE_MS 100 /* how often controller_start looks at stop_requested while caches sync */
 
 /* Every informer, in start order (entries may be NULL after a failed controller_new). */
 static void informers(const struct controller *ctl, struct informer *all[NINFORMERS])
@@ -388,8 +474,20 @@ int controller_start(struct controller *ctl, double timeout_s)
 		if ((rc = informer_start(all[i])))
 			return rc;
 	}
-	for (int i = 0; i < NINFORMERS; i++) {
-		if ((rc = informer_wait_synced(all[i], (long)(timeout_s * 1000))))
+	/* Waits in short slices so that a shutdown request during a slow sync is seen at once. */
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < NINFORMERS;) {
+		if (ctl->o.stop_requested && ctl->o.stop_requested())
+			return SO_E_CANCELLED;
+		rc = informer_wait_synced(all[i], SYNC_SLICE_MS);
+		if (rc == SO_OK) {
+			i++;
+			continue;
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 >= timeout_s)
 			return rc;
 	}
 	ctl->workers = calloc((size_t)ctl->o.app_workers, sizeof *ctl->workers);
@@ -477,6 +575,7 @@ void controller_free(struct controller *ctl)
 	queue_free(ctl->app_q);
 	queue_free(ctl->exec_q);
 	applier_free(ctl->applier);
+	deferrals_free(ctl->deferrals);
 	json_decref(ctl->known_ca);
 	free(ctl->workers);
 	free(ctl->namespace);

@@ -33,10 +33,13 @@ struct controller_opts {
 	double resync_s;            /* periodic re-reconcile of every app; 0 disables */
 	const char *ca_bundle;      /* PEM bundle for installDefaultCACerts Secrets */
 	size_t ca_bundle_len;
+	/* Optional: polled while controller_start waits for the caches; non-zero makes it return SO_E_CANCELLED. */
+	int (*stop_requested)(void);
 };
 
 int controller_new(struct kube_client *c, const struct controller_opts *o, struct controller **out);
-/* Starts informers, waits until their caches are synced (up to timeout_s), then starts the workers. */
+/* Starts informers, waits until their caches are synced (up to timeout_s, or until opts.stop_requested says
+ * stop: SO_E_CANCELLED), then starts the workers. */
 int controller_start(struct controller *ctl, double timeout_s);
 /* Stops taking work, waits up to grace_s for in-flight reconciles, stops everything. */
 void controller_stop(struct controller *ctl, double grace_s);

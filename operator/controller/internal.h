@@ -7,6 +7,7 @@
 
 #include "controller/apply.h"
 #include "controller/controller.h"
+#include "controller/defer.h"
 #include "controller/events.h"
 #include "controller/queue.h"
 #include "informer/informer.h"
@@ -29,6 +30,7 @@ struct controller {
 	struct queue *app_q, *exec_q;
 	struct recorder *app_rec, *exec_rec;
 	struct applier *applier;
+	struct deferrals *deferrals; /* SpinApp status writes put off while other apps wait */
 
 	pthread_t *workers;
 	int nworkers;

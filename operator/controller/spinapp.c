@@ -10,6 +10,7 @@
  * Reads come from the informer caches except the Secrets/ConfigMaps a runtime config refers to (fetched when
  * the app is reconciled, so we cache no user Secret) and CA Secrets (checked once, then remembered).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,7 +236,37 @@ static int delete_owned(struct app_ctx *x, const struct kube_resource *r, const 
 	return rc;
 }
 
-static int reconcile_deployment(struct app_ctx *x)
+/* A new app's Service, applied on a helper thread while the worker applies the Deployment: the two do not
+ * depend on each other, and a burst of new apps then gets its children in two round trips instead of three. */
+struct service_job {
+	struct app_ctx x;  /* a copy of the worker's context with its own err buffer; app/executor are shared
+			    * read-only (jansson reference counts are atomic) */
+	json_t *svc;       /* desired Service (owned), or NULL: no job */
+	json_t *result;    /* the Service as applied (owned) */
+	int rc;
+	int started;
+	pthread_t thread;
+};
+
+static void *service_job_run(void *arg)
+{
+	struct service_job *j = arg;
+	j->rc = apply(&j->x, &KUBE_SERVICES, j->x.ctl->services, j->svc, &j->result);
+	return NULL;
+}
+
+static void service_job_start(struct app_ctx *x, struct service_job *j)
+{
+	if (!j || !j->svc)
+		return;
+	char err[ERRLEN];
+	memcpy(err, j->x.err, sizeof err);
+	j->x = *x;
+	memcpy(j->x.err, err, sizeof err);
+	j->started = pthread_create(&j->thread, NULL, service_job_run, j) == 0; /* else: applied after, in line */
+}
+
+static int reconcile_deployment(struct app_ctx *x, struct service_job *job)
 {
 	const json_t *dc = json_object_get(json_object_get(x->executor, "spec"), "deploymentConfig");
 	char *secret_name = NULL;
@@ -258,6 +289,7 @@ static int reconcile_deployment(struct app_ctx *x)
 		rc = terminal(x, "ReconcileFailed");
 		goto out;
 	}
+	service_job_start(x, job);
 	rc = apply(x, &KUBE_DEPLOYMENTS, x->ctl->deployments, desired, &x->deployment);
 out:
 	json_decref(desired);
@@ -314,30 +346,25 @@ static void template_secrets(const json_t *workload, json_t *set)
  */
 static int collect_secrets(struct app_ctx *x)
 {
-	json_t *used = json_object(), *secrets = informer_list(x->ctl->secrets), *rss = NULL, *obj;
+	/* Both caches are indexed by the app-name label: only this app's objects are visited. */
+	json_t *used = json_object(), *secrets = informer_list_indexed(x->ctl->secrets, x->ns, x->name);
+	json_t *rss = informer_list_indexed(x->ctl->replicasets, x->ns, x->name), *obj;
 	size_t i, nlen = strlen(x->name);
 	int rc = SO_OK;
 
-	if (!used || !secrets)
+	if (!used || !secrets || !rss)
 		goto out;
-	if (x->deployment)
-		template_secrets(x->deployment, used);
-	rss = informer_list(x->ctl->replicasets);
-	json_array_foreach(rss, i, obj) {
-		const char *ns = meta_str(obj, "namespace");
-		const char *app = json_string_value(
-			json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), SPIN_LABEL_APP_NAME));
-		if (ns && app && !strcmp(ns, x->ns) && !strcmp(app, x->name))
-			template_secrets(obj, used);
-	}
+	if (!x->deployment)
+		goto out; /* without a Deployment we cannot tell what the next rollout needs */
+	template_secrets(x->deployment, used);
+	json_array_foreach(rss, i, obj)
+		template_secrets(obj, used);
 	json_array_foreach(secrets, i, obj) {
-		const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
-		if (!ns || !name || strcmp(ns, x->ns) || strncmp(name, x->name, nlen) || name[nlen] != '-' ||
+		const char *name = meta_str(obj, "name");
+		if (!name || strncmp(name, x->name, nlen) || name[nlen] != '-' ||
 		    !json_object_get(json_object_get(obj, "data"), SPIN_RUNTIME_CONFIG_KEY) || !owned_by(obj, x->app) ||
 		    json_object_get(used, name))
 			continue;
-		if (!x->deployment)
-			continue; /* without a Deployment we cannot tell what the next rollout needs */
 		int drc = delete_owned(x, &KUBE_SECRETS, obj);
 		if (drc && !rc)
 			rc = drc;
@@ -398,6 +425,12 @@ static int update_status(struct app_ctx *x, int create_deployment)
 		rc = SO_OK;
 		goto out;
 	}
+	char key[512];
+	int kn = snprintf(key, sizeof key, "%s/%s", x->ns, x->name);
+	if (kn > 0 && (size_t)kn < sizeof key && deferrals_defer(x->ctl->deferrals, x->ctl->app_q, key)) {
+		rc = SO_OK; /* other apps are waiting for their children: this status follows them (defer.h) */
+		goto out;
+	}
 	/* A merge patch replaces arrays whole; fields we no longer report are nulled. */
 	json_t *body = json_deep_copy(st);
 	const char *k;
@@ -443,6 +476,7 @@ static void check_runtime_class(struct app_ctx *x)
 int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 {
 	struct app_ctx x = { .ctl = ctl, .ns = ns, .name = name };
+	struct service_job job = { 0 };
 	int rc = SO_OK;
 
 	x.app = informer_get(ctl->apps, ns, name);
@@ -461,20 +495,36 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 	int create_deployment = json_is_true(json_object_get(json_object_get(x.executor, "spec"), "createDeployment"));
 	if (create_deployment) {
 		check_runtime_class(&x);
-		rc = reconcile_deployment(&x);
+		/* No Service yet: it goes out alongside the Deployment (service_job). Otherwise it is checked below. */
+		json_t *live_svc = informer_get(ctl->services, ns, name);
+		if (!live_svc && build_service(x.app, &job.svc, job.x.err, sizeof job.x.err) != SO_OK)
+			job.svc = NULL; /* reported in line below */
+		json_decref(live_svc);
+		rc = reconcile_deployment(&x, &job);
 	} else {
 		rc = remove_deployment(&x);
+	}
+	if (job.started) {
+		pthread_join(job.thread, NULL);
+		x.service = job.result;
+		job.result = NULL;
+		if (!rc && job.rc) {
+			rc = job.rc;
+			memcpy(x.err, job.x.err, sizeof x.err);
+		}
 	}
 	if (rc)
 		goto out;
 
-	json_t *svc = NULL;
-	if ((rc = build_service(x.app, &svc, x.err, sizeof x.err))) {
-		rc = terminal(&x, "ReconcileFailed");
-		goto out;
+	if (!job.started) {
+		json_t *svc = NULL;
+		if ((rc = build_service(x.app, &svc, x.err, sizeof x.err))) {
+			rc = terminal(&x, "ReconcileFailed");
+			goto out;
+		}
+		rc = apply(&x, &KUBE_SERVICES, ctl->services, svc, &x.service);
+		json_decref(svc);
 	}
-	rc = apply(&x, &KUBE_SERVICES, ctl->services, svc, &x.service);
-	json_decref(svc);
 	if (rc || (rc = reconcile_hpa(&x)))
 		goto out;
 	if ((rc = update_status(&x, create_deployment)))
@@ -482,6 +532,8 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 	if (create_deployment)
 		rc = collect_secrets(&x);
 out:
+	json_decref(job.svc);
+	json_decref(job.result);
 	json_decref(x.app);
 	json_decref(x.executor);
 	json_decref(x.deployment);

@@ -30,7 +30,11 @@ struct informer {
 	atomic_int stop;
 
 	pthread_rwlock_t store_mu;
-	json_t *store;          /* "ns/name" → trimmed object */
+	/* Objects are kept as compact JSON text (a jansson string each) and decoded for every reader: the text of
+	 * a trimmed object takes about a sixth of the memory of its jansson tree, which dominated the process. */
+	json_t *store;          /* "ns/name" → JSON string: the trimmed object's compact serialisation */
+	json_t *slots;          /* with opts.index_label: "ns/name" → its index slot "ns/label value" */
+	json_t *index;          /* with opts.index_label: slot → { "ns/name" → true } */
 	char *rv;               /* last resourceVersion seen (informer thread writes, readers copy under lock) */
 
 	pthread_mutex_t sync_mu;
@@ -78,6 +82,69 @@ static const char *object_rv(const json_t *obj)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
+/* Index slot of an object: "ns/<value of opts.index_label>", or 0 when it has none. */
+static int index_slot(const struct informer *inf, const json_t *obj, char *out, size_t outlen)
+{
+	const json_t *meta = json_object_get(obj, "metadata");
+	const char *v = json_string_value(json_object_get(json_object_get(meta, "labels"), inf->opts.index_label));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	if (!inf->index || !v)
+		return 0;
+	int n = snprintf(out, outlen, "%s/%s", ns ? ns : "", v);
+	return n > 0 && (size_t)n < outlen;
+}
+
+/* Index maintenance, with store_mu held for writing (or on a store no reader sees yet). A failed insert leaves
+ * the object out of the index, which index readers would miss: it is logged (only memory exhaustion can cause
+ * it). */
+static void index_put(json_t *index, const char *slot, const char *key)
+{
+	json_t *set = json_object_get(index, slot);
+	if (!set && (!(set = json_object()) || json_object_set_new(index, slot, set)))
+		set = NULL;
+	if (!set || json_object_set_new(set, key, json_true()))
+		log_error("informer", "out of memory: %s left out of the index", key);
+}
+
+/* Records obj (just stored under key) in slots and index. */
+static void index_add(struct informer *inf, json_t *slots, json_t *index, const char *key, const json_t *obj)
+{
+	char slot[512];
+	if (!index || !index_slot(inf, obj, slot, sizeof slot))
+		return;
+	if (json_object_set_new(slots, key, json_string(slot)))
+		log_error("informer", "out of memory: %s left out of the index", key);
+	else
+		index_put(index, slot, key);
+}
+
+static void index_del(struct informer *inf, const char *key)
+{
+	const char *slot = json_string_value(json_object_get(inf->slots, key));
+	if (!slot)
+		return;
+	json_t *set = json_object_get(inf->index, slot);
+	json_object_del(set, key);
+	if (set && json_object_size(set) == 0)
+		json_object_del(inf->index, slot);
+	json_object_del(inf->slots, key); /* slot is gone from here on */
+}
+
+/* The stored text of an object (new reference to a JSON string), for a reader to decode outside the lock. */
+static json_t *entry_text(const json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+	json_t *s = text ? json_stringn_nocheck(text, strlen(text)) : NULL;
+	free(text);
+	return s;
+}
+
+/* Decodes a stored entry: a new object, or NULL (out of memory; the text was produced by json_dumps). */
+static json_t *entry_decode(const json_t *entry)
+{
+	return entry ? json_loadb(json_string_value(entry), json_string_length(entry), 0, NULL) : NULL;
+}
+
 /* List items come without apiVersion/kind (the list carries them); cached objects always have both, so a
  * reader can compare them with what it would apply or use them as owners. */
 static void set_type_meta(struct informer *inf, json_t *obj)
@@ -96,9 +163,9 @@ static void set_type_meta(struct informer *inf, json_t *obj)
 static void trim(struct informer *inf, json_t *obj)
 {
 	set_type_meta(inf, obj);
-	json_object_del(json_object_get(obj, "metadata"), "managedFields");
 	if (inf->opts.trim)
-		inf->opts.trim(obj);
+		inf->opts.trim(obj); /* first: it may read managedFields (which fields are whose) */
+	json_object_del(json_object_get(obj, "metadata"), "managedFields");
 }
 
 static int set_rv(struct informer *inf, const char *rv)
@@ -128,11 +195,15 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 	inf->namespace = opts->namespace && *opts->namespace ? strdup(opts->namespace) : NULL;
 	inf->label_selector = opts->label_selector && *opts->label_selector ? strdup(opts->label_selector) : NULL;
 	inf->store = json_object();
+	if (opts->index_label) {
+		inf->index = json_object();
+		inf->slots = json_object();
+	}
 	pthread_rwlock_init(&inf->store_mu, NULL);
 	pthread_mutex_init(&inf->sync_mu, NULL);
 	pthread_cond_init(&inf->sync_cv, NULL);
 	inf->rand_state = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)inf;
-	if (!inf->store || (opts->namespace && *opts->namespace && !inf->namespace) ||
+	if (!inf->store || (opts->index_label && (!inf->index || !inf->slots)) || (opts->namespace && *opts->namespace && !inf->namespace) ||
 	    (opts->label_selector && *opts->label_selector && !inf->label_selector)) {
 		informer_free(inf);
 		return SO_E_NOMEM;
@@ -153,6 +224,8 @@ void informer_free(struct informer *inf)
 	if (!inf)
 		return;
 	informer_stop(inf);
+	json_decref(inf->index);
+	json_decref(inf->slots);
 	json_decref(inf->store);
 	free(inf->rv);
 	free(inf->namespace);
@@ -189,74 +262,110 @@ static int backoff(struct informer *inf)
 	return atomic_load(&inf->stop);
 }
 
-/* Replaces the store with a fresh list and emits the difference. */
-static int apply_list(struct informer *inf, json_t *items, const char *rv)
-{
-	json_t *fresh = json_object(), *obj;
-	size_t i;
-	char key[512];
-	int rc = SO_E_NOMEM;
+/* Collects a list into a fresh store, one item at a time as the parser decodes it (trimmed and serialised
+ * before the next item is read, so a list of thousands of objects never exists as one JSON tree). */
+struct list_ctx {
+	struct informer *inf;
+	json_t *fresh;        /* "ns/name" → stored text */
+	json_t *slots, *index; /* for fresh, when indexed */
+};
 
-	if (!fresh)
-		goto out;
-	json_array_foreach(items, i, obj) {
-		if (object_key(obj, key, sizeof key))
-			continue; /* nameless items cannot be addressed; the server never sends them */
-		trim(inf, obj);
-		if (json_object_set(fresh, key, obj))
-			goto out;
-	}
+static int on_list_item(void *ud, json_t *obj)
+{
+	struct list_ctx *lc = ud;
+	char key[512];
+
+	if (object_key(obj, key, sizeof key))
+		return SO_OK; /* nameless items cannot be addressed; the server never sends them */
+	trim(lc->inf, obj);
+	if (json_object_set_new(lc->fresh, key, entry_text(obj)))
+		return SO_E_NOMEM;
+	index_add(lc->inf, lc->slots, lc->index, key, obj);
+	return SO_OK;
+}
+
+/* Replaces the store with lc's (taking its references and rv) and emits the difference. */
+static void replace_store(struct informer *inf, struct list_ctx *lc, char *rv)
+{
+	const struct informer_handlers *h = &inf->opts.handlers;
+	json_t *fresh = lc->fresh, *entry;
+	const char *k;
+
 	pthread_rwlock_wrlock(&inf->store_mu);
-	json_t *old = inf->store;
+	json_t *old = inf->store, *old_slots = inf->slots, *old_index = inf->index;
 	inf->store = fresh;
+	inf->slots = lc->slots;
+	inf->index = lc->index;
 	inf->stats.lists++;
 	free(inf->rv);
-	inf->rv = strdup(rv ? rv : "");
+	inf->rv = rv;
 	pthread_rwlock_unlock(&inf->store_mu);
+	lc->fresh = lc->slots = lc->index = NULL;
+	json_decref(old_slots);
+	json_decref(old_index);
 
 	/* The store is now current; tell handlers in a stable order: adds/updates, then deletes. */
-	const char *k;
-	json_object_foreach(fresh, k, obj) {
+	json_object_foreach(fresh, k, entry) {
 		json_t *prev = json_object_get(old, k);
-		if (!prev) {
-			if (inf->opts.handlers.on_add)
-				inf->opts.handlers.on_add(inf->opts.ud, obj);
+		if (prev && json_equal(prev, entry))
+			continue; /* unchanged: the same text, resourceVersion included */
+		json_t *obj = entry_decode(entry), *pobj = prev ? entry_decode(prev) : NULL;
+		if (!obj || (prev && !pobj)) {
+			log_error("informer", "%s: out of memory: change of %s not reported", res_name(inf), k);
+		} else if (!prev) {
+			if (h->on_add)
+				h->on_add(inf->opts.ud, obj);
 		} else {
-			const char *a = object_rv(prev), *b = object_rv(obj);
-			if ((!a || !b || strcmp(a, b) != 0) && inf->opts.handlers.on_update)
-				inf->opts.handlers.on_update(inf->opts.ud, prev, obj);
+			const char *a = object_rv(pobj), *b = object_rv(obj);
+			if ((!a || !b || strcmp(a, b) != 0) && h->on_update)
+				h->on_update(inf->opts.ud, pobj, obj);
 		}
+		json_decref(obj);
+		json_decref(pobj);
 	}
-	json_object_foreach(old, k, obj) {
-		if (!json_object_get(fresh, k) && inf->opts.handlers.on_delete)
-			inf->opts.handlers.on_delete(inf->opts.ud, obj);
+	json_object_foreach(old, k, entry) {
+		if (json_object_get(fresh, k) || !h->on_delete)
+			continue;
+		json_t *obj = entry_decode(entry);
+		if (obj)
+			h->on_delete(inf->opts.ud, obj);
+		else
+			log_error("informer", "%s: out of memory: deletion of %s not reported", res_name(inf), k);
+		json_decref(obj);
 	}
 	json_decref(old);
-	fresh = NULL;
-	rc = SO_OK;
-out:
-	json_decref(fresh);
-	return rc;
 }
 
 static int do_list(struct informer *inf, const char *list_rv)
 {
 	struct kube_list_opts lo = { inf->label_selector, NULL, list_rv, LIST_PAGE };
 	struct kube_response resp = { 0 };
-	json_t *items = NULL;
+	struct list_ctx lc = { inf, json_object(), NULL, NULL };
 	char *rv = NULL;
+	int rc = SO_E_NOMEM;
 
-	int rc = kube_list(inf->client, inf->opts.resource, inf->namespace, &lo, &items, &rv, &resp);
+	if (inf->opts.index_label) {
+		lc.slots = json_object();
+		lc.index = json_object();
+	}
+	if (!lc.fresh || (inf->opts.index_label && (!lc.slots || !lc.index)))
+		goto out;
+	rc = kube_list_stream(inf->client, inf->opts.resource, inf->namespace, &lo, inf->opts.max_event, on_list_item,
+			      &lc, &inf->stop, &rv, &resp);
 	if (rc == SO_OK) {
-		rc = apply_list(inf, items, rv);
-		if (rc == SO_OK)
-			log_info("informer", "%s: listed %zu objects at resourceVersion %s", res_name(inf),
-				 json_array_size(items), rv);
+		size_t n = json_object_size(lc.fresh);
+		replace_store(inf, &lc, rv); /* takes lc's objects and rv */
+		log_info("informer", "%s: listed %zu objects at resourceVersion %s", res_name(inf), n,
+			 inf->rv ? inf->rv : "");
+		rv = NULL;
 	} else if (rc != SO_E_CANCELLED) {
 		log_warn("informer", "%s: list failed: %s: %s", res_name(inf), so_strerror(rc),
 			 resp.message ? resp.message : "");
 	}
-	json_decref(items);
+out:
+	json_decref(lc.fresh);
+	json_decref(lc.slots);
+	json_decref(lc.index);
 	free(rv);
 	kube_response_free(&resp);
 	return rc;
@@ -288,17 +397,23 @@ static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 	if (object_key(obj, key, sizeof key))
 		return SO_E_BAD_RESPONSE;
 
-	/* The parser decoded this event for us alone, so the store can keep obj itself once trimmed. */
+	/* The parser decoded this event for us alone: trim it in place, store its text. */
 	json_t *copy = json_incref(obj);
 	trim(inf, copy);
+	json_t *text = type == KUBE_EVENT_DELETED ? NULL : entry_text(copy);
+	int rc = type == KUBE_EVENT_DELETED || text ? SO_OK : SO_E_NOMEM;
 
 	pthread_rwlock_wrlock(&inf->store_mu);
 	json_t *old = json_incref(json_object_get(inf->store, key));
-	int rc = SO_OK;
-	if (type == KUBE_EVENT_DELETED)
-		json_object_del(inf->store, key);
-	else if (json_object_set(inf->store, key, copy))
-		rc = SO_E_NOMEM;
+	if (rc == SO_OK) {
+		index_del(inf, key);
+		if (type == KUBE_EVENT_DELETED)
+			json_object_del(inf->store, key);
+		else if (json_object_set(inf->store, key, text))
+			rc = SO_E_NOMEM;
+		else
+			index_add(inf, inf->slots, inf->index, key, copy);
+	}
 	if (rc == SO_OK && rv && *rv) {
 		char *nrv = strdup(rv);
 		if (nrv) {
@@ -312,17 +427,21 @@ static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 
 	if (rc == SO_OK) {
 		const struct informer_handlers *h = &inf->opts.handlers;
+		json_t *prev = old && (type == KUBE_EVENT_DELETED ? h->on_delete != NULL : h->on_update != NULL)
+				       ? entry_decode(old) : NULL;
 		if (type == KUBE_EVENT_DELETED) {
 			if (h->on_delete)
-				h->on_delete(inf->opts.ud, old ? old : copy);
+				h->on_delete(inf->opts.ud, prev ? prev : copy);
 		} else if (old) {
-			if (h->on_update)
-				h->on_update(inf->opts.ud, old, copy);
+			if (h->on_update && prev)
+				h->on_update(inf->opts.ud, prev, copy);
 		} else if (h->on_add) {
 			h->on_add(inf->opts.ud, copy);
 		}
+		json_decref(prev);
 	}
 	json_decref(old);
+	json_decref(text);
 	json_decref(copy);
 	return rc;
 }
@@ -499,27 +618,66 @@ json_t *informer_get(struct informer *inf, const char *ns, const char *name)
 	if (n < 0 || (size_t)n >= sizeof key)
 		return NULL;
 	pthread_rwlock_rdlock(&inf->store_mu);
-	json_t *obj = json_incref(json_object_get(inf->store, key));
+	json_t *entry = json_incref(json_object_get(inf->store, key)); /* entries are never modified, only replaced */
 	pthread_rwlock_unlock(&inf->store_mu);
+	json_t *obj = entry_decode(entry);
+	json_decref(entry);
 	return obj;
 }
 
-json_t *informer_list(struct informer *inf)
+/* Decodes every entry of entries (an array of stored texts) into a new array; NULL when out of memory. */
+static json_t *decode_all(json_t *entries)
 {
-	json_t *arr = json_array(), *obj;
-	const char *k;
-	if (!arr)
-		return NULL;
-	pthread_rwlock_rdlock(&inf->store_mu);
-	json_object_foreach(inf->store, k, obj) {
-		if (json_array_append(arr, obj)) {
+	json_t *arr = entries ? json_array() : NULL, *entry;
+	size_t i;
+	json_array_foreach(entries, i, entry) {
+		if (!arr || json_array_append_new(arr, entry_decode(entry))) {
 			json_decref(arr);
 			arr = NULL;
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&inf->store_mu);
+	json_decref(entries);
 	return arr;
+}
+
+json_t *informer_list(struct informer *inf)
+{
+	json_t *entries = json_array(), *entry;
+	const char *k;
+	if (!entries)
+		return NULL;
+	pthread_rwlock_rdlock(&inf->store_mu);
+	json_object_foreach(inf->store, k, entry) {
+		if (json_array_append(entries, entry)) {
+			json_decref(entries);
+			entries = NULL;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&inf->store_mu);
+	return decode_all(entries);
+}
+
+json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *value)
+{
+	char slot[512];
+	json_t *entries = json_array(), *v;
+	const char *k;
+	int n = snprintf(slot, sizeof slot, "%s/%s", ns ? ns : "", value ? value : "");
+	if (!entries || !inf->opts.index_label || n < 0 || (size_t)n >= sizeof slot)
+		return entries;
+	pthread_rwlock_rdlock(&inf->store_mu);
+	json_object_foreach(json_object_get(inf->index, slot), k, v) {
+		json_t *entry = json_object_get(inf->store, k);
+		if (entry && json_array_append(entries, entry)) {
+			json_decref(entries);
+			entries = NULL;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&inf->store_mu);
+	return decode_all(entries);
 }
 
 const struct kube_resource *informer_resource(const struct informer *inf)

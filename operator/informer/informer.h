@@ -12,10 +12,10 @@
  *
  * Backoff is 800 ms × 2^n with full jitter on top, capped at 30 s, and resets after 2 minutes without failure.
  *
- * Store objects are trimmed before they are kept (metadata.managedFields always; more through opts.trim) and
- * are immutable from then on: readers get a new reference and must json_deep_copy before modifying.
- * Handlers run on the informer thread, after the store has been updated, in event order; they must not block
- * for long (enqueue a key and return).
+ * Lists are decoded one item at a time as they arrive. Objects are trimmed before they are kept (opts.trim, then
+ * metadata.managedFields always) and stored as compact JSON text: every reader gets its own decoded copy.
+ * Handlers run on the informer thread, after the store has been updated, in event order, with objects borrowed
+ * for the call; they must not block for long (enqueue a key and return).
  */
 #ifndef SO_INFORMER_INFORMER_H
 #define SO_INFORMER_INFORMER_H
@@ -41,8 +41,12 @@ struct informer_opts {
 	 * kept its last resourceVersion across a restart). The store starts empty and fills from events; a 410
 	 * Gone falls back to a full list. Synced is reported at the first list or watch event. */
 	const char *resource_version;
-	/* Optional: reduce an object to what readers need, in place (managedFields are already gone). */
+	/* Optional: reduce an object to what readers need, in place. It still sees metadata.managedFields, which
+	 * the informer drops right after it. */
 	void (*trim)(json_t *obj);
+	/* Optional: also index the cache by the value of this label (with the namespace), so
+	 * informer_list_indexed finds an app's objects without scanning the whole cache. Not copied: a constant. */
+	const char *index_label;
 	struct informer_handlers handlers;
 	void *ud;
 };
@@ -66,10 +70,13 @@ void informer_stop(struct informer *inf);
 void informer_signal_stop(struct informer *inf);
 void informer_free(struct informer *inf);
 
-/* A new reference to the cached object, or NULL. ns is ignored for cluster-scoped resources. */
+/* A decoded copy of the cached object (the caller's), or NULL. ns is ignored for cluster-scoped resources. */
 json_t *informer_get(struct informer *inf, const char *ns, const char *name);
-/* A new JSON array holding a reference to every cached object. */
+/* A new JSON array holding a decoded copy of every cached object. */
 json_t *informer_list(struct informer *inf);
+/* A new JSON array holding a reference to every cached object in namespace ns whose opts.index_label label
+ * has the value value (empty without an index). */
+json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *value);
 size_t informer_count(struct informer *inf);
 const struct kube_resource *informer_resource(const struct informer *inf);
 void informer_get_stats(struct informer *inf, struct informer_stats *out);

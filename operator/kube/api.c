@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/listparse.h"
 #include "util/err.h"
 
 #define PATH_CAP 8192
@@ -64,6 +65,33 @@ static const char *meta_string(const json_t *obj, const char *key)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
+/* The path of one list page: selectors, limit, and either the continue token or the resourceVersion. */
+static int list_path(struct buf *path, const struct kube_resource *r, const char *ns, const struct kube_list_opts *o,
+		     const char *cont)
+{
+	char limit[32];
+	int rc;
+
+	buf_reset(path);
+	if ((rc = kube_path(path, r, ns, NULL, NULL)))
+		return rc;
+	if (o && o->label_selector && *o->label_selector && (rc = add_query(path, "labelSelector", o->label_selector)))
+		return rc;
+	if (o && o->field_selector && *o->field_selector && (rc = add_query(path, "fieldSelector", o->field_selector)))
+		return rc;
+	if (o && o->limit > 0) {
+		snprintf(limit, sizeof limit, "%ld", o->limit);
+		if ((rc = add_query(path, "limit", limit)))
+			return rc;
+	}
+	/* The continue token pins the snapshot; resourceVersion may only go on the first page. */
+	if (cont)
+		return add_query(path, "continue", cont);
+	if (o && o->resource_version)
+		return add_query(path, "resourceVersion", o->resource_version);
+	return SO_OK;
+}
+
 int kube_list(struct kube_client *c, const struct kube_resource *r, const char *ns, const struct kube_list_opts *o,
 	      json_t **items, char **rv, struct kube_response *resp)
 {
@@ -71,7 +99,6 @@ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *
 	struct buf path = BUF_INIT(PATH_CAP);
 	json_t *all = json_array(), *page = NULL;
 	char *cont = NULL;
-	char limit[32];
 
 	*items = NULL;
 	if (rv)
@@ -79,25 +106,7 @@ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *
 	if (!all)
 		goto out;
 	do {
-		buf_reset(&path);
-		if ((rc = kube_path(&path, r, ns, NULL, NULL)))
-			goto out;
-		if (o && o->label_selector && *o->label_selector && (rc = add_query(&path, "labelSelector", o->label_selector)))
-			goto out;
-		if (o && o->field_selector && *o->field_selector && (rc = add_query(&path, "fieldSelector", o->field_selector)))
-			goto out;
-		if (o && o->limit > 0) {
-			snprintf(limit, sizeof limit, "%ld", o->limit);
-			if ((rc = add_query(&path, "limit", limit)))
-				goto out;
-		}
-		/* The continue token pins the snapshot; resourceVersion may only go on the first page. */
-		if (cont) {
-			rc = add_query(&path, "continue", cont);
-		} else if (o && o->resource_version) {
-			rc = add_query(&path, "resourceVersion", o->resource_version);
-		}
-		if (rc)
+		if ((rc = list_path(&path, r, ns, o, cont)))
 			goto out;
 		json_decref(page);
 		page = NULL;
@@ -134,6 +143,52 @@ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *
 out:
 	json_decref(all);
 	json_decref(page);
+	free(cont);
+	buf_free(&path);
+	return rc;
+}
+
+static int on_list_data(void *ud, const char *data, size_t len)
+{
+	return kube_list_parser_feed(ud, data, len);
+}
+
+int kube_list_stream(struct kube_client *c, const struct kube_resource *r, const char *ns,
+		     const struct kube_list_opts *o, size_t max_item, kube_list_item_fn on_item, void *ud,
+		     const atomic_int *stop, char **rv, struct kube_response *resp)
+{
+	struct buf path = BUF_INIT(PATH_CAP);
+	struct kube_list_parser p;
+	char *cont = NULL;
+	int rc;
+
+	*rv = NULL;
+	kube_list_parser_init(&p, max_item, on_item, ud);
+	do {
+		if ((rc = list_path(&path, r, ns, o, cont)))
+			goto out;
+		kube_list_parser_free(&p);
+		kube_list_parser_init(&p, max_item, on_item, ud);
+		rc = kube_stream(c, path.data, on_list_data, &p, stop, resp);
+		if (rc == SO_OK || p.failed)
+			rc = kube_list_parser_finish(&p);
+		if (rc) {
+			if (p.failed && rc != SO_E_CANCELLED && resp) {
+				free(resp->message);
+				resp->message = strdup(p.error);
+			}
+			goto out;
+		}
+		free(cont);
+		cont = p.cont; /* taken from the parser */
+		p.cont = NULL;
+	} while (cont);
+	*rv = p.resource_version ? p.resource_version : strdup("");
+	p.resource_version = NULL;
+	if (!*rv)
+		rc = SO_E_NOMEM;
+out:
+	kube_list_parser_free(&p);
 	free(cont);
 	buf_free(&path);
 	return rc;

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "kube/client.h"
+#include "kube/listparse.h"
 
 struct kube_resource {
 	const char *group;    /* "" for the core group */
@@ -50,6 +51,14 @@ struct kube_list_opts {
  * non-NULL, *rv the list's resourceVersion (malloc'd). */
 int kube_list(struct kube_client *c, const struct kube_resource *r, const char *ns, const struct kube_list_opts *o,
 	      json_t **items, char **rv, struct kube_response *resp);
+
+/* Lists every page like kube_list, but decodes the items one at a time as they arrive (kube/listparse.h) and
+ * hands each to on_item (borrowed; incref to keep), so a large list never exists as one response or one JSON
+ * tree. An item larger than max_item bytes fails the list. *rv receives the list's resourceVersion (malloc'd).
+ * When *stop (may be NULL) becomes non-zero the list ends within about a second with SO_E_CANCELLED. */
+int kube_list_stream(struct kube_client *c, const struct kube_resource *r, const char *ns,
+		     const struct kube_list_opts *o, size_t max_item, kube_list_item_fn on_item, void *ud,
+		     const atomic_int *stop, char **rv, struct kube_response *resp);
 
 int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns, const char *name, json_t **out,
 	     struct kube_response *resp);

@@ -79,6 +79,34 @@ else
 fi
 t_check "shutdown is logged" log_has "stopped (exit 0)"
 
+# SIGTERM while the caches cannot sync (a token with no permission to list anything: every list is Forbidden):
+# exit 0 at once, not after the sync timeout (120 s).
+token=$(kubectl -n "$ns" create token default --duration=10m)
+server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+cat >"$work/nobody.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: u, user: {token: "$token"}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+EOF
+"$OPERATOR" --kubeconfig "$work/nobody.kubeconfig" --namespace "$ns" --webhook-bind-address 0 \
+	--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 >"$work/nosync.log" 2>&1 &
+pid=$!
+t_check "without permissions the caches cannot sync" retry 30 grep -q "list failed: .*orbidden" "$work/nosync.log"
+kill -TERM "$pid"
+start=$SECONDS
+wait "$pid"
+status=$?
+pid=""
+if [ $status -eq 0 ] && [ $((SECONDS - start)) -le 5 ] && ! grep -q "caches synced" "$work/nosync.log"; then
+	t_ok "SIGTERM during the initial cache sync exits 0 in $((SECONDS - start)) s"
+else
+	t_fail "SIGTERM during the sync: exit $status after $((SECONDS - start)) s: $(tail -3 "$work/nosync.log")"
+fi
+
 # JSON logs are one object per line.
 "$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --log-format json --webhook-bind-address 0 \
 	--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 >"$work/json.log" 2>&1 &

@@ -234,6 +234,58 @@ static void list_follows_pages(void **state)
 	json_decref(items);
 }
 
+struct names {
+	int n;
+	char seen[32][32];
+};
+
+static int collect_name(void *ud, json_t *item)
+{
+	struct names *nm = ud;
+	const char *name = json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+	if (nm->n < 32)
+		snprintf(nm->seen[nm->n], sizeof nm->seen[0], "%s", name ? name : "");
+	nm->n++;
+	return SO_OK;
+}
+
+/* The streamed list decodes every page's items one by one: every object exactly once, a resourceVersion at the end. */
+static void list_stream_follows_pages(void **state)
+{
+	struct fixture *f = *state;
+	char name[32];
+	for (int i = 0; i < 23; i++) {
+		snprintf(name, sizeof name, "stream-%02d", i);
+		json_t *cm = configmap(name, "i", name);
+		assert_int_equal(kube_create(f->c, &KUBE_CONFIGMAPS, f->ns, cm, NULL, NULL), SO_OK);
+		json_decref(cm);
+	}
+	struct names nm = { 0 };
+	char *rv = NULL;
+	struct kube_list_opts o = { "suite=kube-client", NULL, NULL, 5 }; /* 5 pages */
+	assert_int_equal(kube_list_stream(f->c, &KUBE_CONFIGMAPS, f->ns, &o, 1 << 20, collect_name, &nm, NULL, &rv, NULL),
+			 SO_OK);
+	assert_int_equal(nm.n, 23);
+	assert_non_null(rv);
+	assert_true(strlen(rv) > 0);
+	free(rv);
+	for (int i = 0; i < 23; i++) {
+		int seen = 0;
+		snprintf(name, sizeof name, "stream-%02d", i);
+		for (int j = 0; j < nm.n; j++)
+			seen += !strcmp(nm.seen[j], name);
+		assert_int_equal(seen, 1);
+	}
+	/* An item over the cap fails the list instead of buffering it. */
+	struct kube_response resp = { 0 };
+	memset(&nm, 0, sizeof nm);
+	assert_int_equal(kube_list_stream(f->c, &KUBE_CONFIGMAPS, f->ns, &o, 64, collect_name, &nm, NULL, &rv, &resp),
+			 SO_E_TOO_LARGE);
+	assert_null(rv);
+	assert_non_null(resp.message);
+	kube_response_free(&resp);
+}
+
 static json_t *spinapp(const char *name, const char *image)
 {
 	return json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:i}}", "apiVersion", "core.spinkube.dev/v1alpha1", "kind",
@@ -427,6 +479,59 @@ static void informer_lists_and_watches(void **state)
 	informer_free(inf);
 }
 
+static json_t *labelled(const char *name, const char *group)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+			 name, "labels", "suite", "kube-client", "group", group);
+}
+
+static size_t indexed(struct informer *inf, const char *ns, const char *group)
+{
+	json_t *arr = informer_list_indexed(inf, ns, group);
+	size_t n = json_array_size(arr);
+	json_decref(arr);
+	return n;
+}
+
+/* The index by label follows lists, adds, relabelling and deletes. */
+static void informer_index_by_label(void **state)
+{
+	struct fixture *f = *state;
+	struct informer *inf = NULL;
+	struct informer_opts o = { .resource = &KUBE_CONFIGMAPS, .namespace = f->ns, .label_selector = "suite=kube-client",
+				   .index_label = "group" };
+	const char *names[] = { "a1", "a2", "b1" }, *groups[] = { "a", "a", "b" };
+	for (int i = 0; i < 3; i++) {
+		json_t *cm = labelled(names[i], groups[i]);
+		assert_int_equal(kube_create(f->c, &KUBE_CONFIGMAPS, f->ns, cm, NULL, NULL), SO_OK);
+		json_decref(cm);
+	}
+	assert_int_equal(informer_new(f->c, &o, &inf), SO_OK);
+	assert_int_equal(informer_start(inf), SO_OK);
+	assert_int_equal(informer_wait_synced(inf, 10000), SO_OK);
+	assert_int_equal(indexed(inf, f->ns, "a"), 2);
+	assert_int_equal(indexed(inf, f->ns, "b"), 1);
+	assert_int_equal(indexed(inf, "other-namespace", "a"), 0);
+
+	json_t *cm = labelled("b2", "b");
+	assert_int_equal(kube_create(f->c, &KUBE_CONFIGMAPS, f->ns, cm, NULL, NULL), SO_OK);
+	json_decref(cm);
+	json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "group", "b");
+	assert_int_equal(kube_merge_patch(f->c, &KUBE_CONFIGMAPS, f->ns, "a1", NULL, patch, NULL, NULL), SO_OK);
+	json_decref(patch);
+	assert_int_equal(kube_delete(f->c, &KUBE_CONFIGMAPS, f->ns, "a2", NULL, NULL), SO_OK);
+	for (int i = 0; i < 200 && (indexed(inf, f->ns, "a") != 0 || indexed(inf, f->ns, "b") != 3); i++)
+		sleep_ms(50);
+	assert_int_equal(indexed(inf, f->ns, "a"), 0);
+	assert_int_equal(indexed(inf, f->ns, "b"), 3);
+	json_t *arr = informer_list_indexed(inf, f->ns, "b"), *it;
+	size_t i;
+	json_array_foreach(arr, i, it)
+		assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(it, "metadata"), "labels"), "group")), "b");
+	json_decref(arr);
+	informer_free(inf);
+}
+
 /* Resuming from an expired resourceVersion: 410, then a relist recovers every object. */
 static void informer_relists_after_gone(void **state)
 {
@@ -508,10 +613,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(merge_patch_and_apply, setup, teardown),
 		cmocka_unit_test_setup_teardown(delete_with_preconditions, setup, teardown),
 		cmocka_unit_test_setup_teardown(list_follows_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(list_stream_follows_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(status_subresource, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_errors_are_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(watch_from_expired_rv, setup, teardown),
 		cmocka_unit_test_setup_teardown(informer_lists_and_watches, setup, teardown),
+		cmocka_unit_test_setup_teardown(informer_index_by_label, setup, teardown),
 		cmocka_unit_test_setup_teardown(informer_relists_after_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(informer_survives_apiserver_restart, setup, teardown),
 	};
