@@ -287,11 +287,22 @@ const char *kube_client_namespace(const struct kube_client *c)
 	return c->namespace;
 }
 
-static enum kube_method method_of(const char *method, int stream)
+/* A watch is a GET with watch=1 (or true) in its query; a streamed list is counted as the GET it is. */
+static int is_watch(const char *path)
 {
-	if (stream)
-		return KUBE_LIST_WATCH;
+	const char *q = strchr(path, '?');
+	for (const char *p = q; p; p = strchr(p + 1, '&')) {
+		if (!strncmp(p + 1, "watch=1", 7) || !strncmp(p + 1, "watch=true", 10))
+			return 1;
+	}
+	return 0;
+}
+
+static enum kube_method method_of(const char *method, const char *path)
+{
 	static const char *const names[] = { "GET", NULL, "POST", "PUT", "PATCH", "DELETE" };
+	if (!strcmp(method, "GET") && is_watch(path))
+		return KUBE_WATCH;
 	for (int i = 0; i < 6; i++) {
 		if (names[i] && !strcmp(method, names[i]))
 			return (enum kube_method)i;
@@ -537,7 +548,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 		curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 
-	atomic_fetch_add(&c->requests[method_of(method, on_data != NULL)], 1);
+	atomic_fetch_add(&c->requests[method_of(method, path)], 1);
 	CURLcode cc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->http_code);
 	long version = 0;

@@ -46,8 +46,9 @@ void kube_client_free(struct kube_client *c);
 void kube_client_cancel(struct kube_client *c);
 int kube_client_cancelled(const struct kube_client *c);
 
-/* Requests sent (each attempt counts; watches are GET streams), by method, and those that failed. */
-enum kube_method { KUBE_GET, KUBE_LIST_WATCH, KUBE_POST, KUBE_PUT, KUBE_PATCH, KUBE_DELETE, KUBE_OTHER, KUBE_NMETHODS };
+/* Requests sent (each attempt counts), by method, and those that failed. KUBE_WATCH: a GET with watch=1; lists,
+ * streamed or not, are KUBE_GET. */
+enum kube_method { KUBE_GET, KUBE_WATCH, KUBE_POST, KUBE_PUT, KUBE_PATCH, KUBE_DELETE, KUBE_OTHER, KUBE_NMETHODS };
 struct kube_client_stats {
 	unsigned long requests[KUBE_NMETHODS];
 	unsigned long failures; /* transport errors and non-2xx answers */
