@@ -28,6 +28,8 @@
 #include "util/log.h"
 #include "util/parse.h"
 #include "webhook/server.h"
+#include "webhook/verify/policy.h"
+#include "webhook/verify/setup.h"
 
 #ifndef SPIN_OPERATOR_VERSION
 #define SPIN_OPERATOR_VERSION "0.1.0-dev"
@@ -55,12 +57,14 @@ struct options {
 	const char *webhook_cert_dir;
 	const char *webhook_cert_file;
 	const char *webhook_key_file;
+	struct verify_setup_opts verify; /* --verify-*, --registry-* */
 };
 
 /* What the endpoints' callbacks read. */
 struct daemon {
 	struct controller *ctl;
 	struct webhook_server *webhook;
+	struct verify_setup *verify; /* NULL without --verify-policy */
 };
 
 static const char usage[] =
@@ -92,6 +96,19 @@ static const char usage[] =
 	"                           (default /tmp/k8s-webhook-server/serving-certs)\n"
 	"  --webhook-cert-file PATH the webhook's PEM certificate chain, instead of <cert-dir>/tls.crt\n"
 	"  --webhook-key-file PATH  the webhook's PEM private key, instead of <cert-dir>/tls.key\n"
+	"  --verify-policy FILE     verify SpinApp image signatures by this policy (reloaded when it changes;\n"
+	"                           see docs/verify-images.md); absent: no verification\n"
+	"  --verify-pin-digest[=BOOL]\n"
+	"                           patch verified images to name:tag@sha256:... (default true)\n"
+	"  --verify-timeout DURATION\n"
+	"                           budget of one verification, below the webhook's timeoutSeconds (default 8s)\n"
+	"  --registry-ca-file FILE  extra PEM CA certificates for registries, added to the system ones\n"
+	"  --registry-insecure HOST[,HOST]\n"
+	"                           registries spoken to over plain http (repeatable)\n"
+	"  --registry-allow-private-realms\n"
+	"                           allow token realms on loopback and private addresses\n"
+	"  --registry-credentials-secret NAMESPACE/NAME\n"
+	"                           a dockerconfigjson Secret used for registries in every namespace\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --log-format FORMAT      text or json (default text)\n"
 	"  --version                print the version and exit\n"
@@ -162,7 +179,9 @@ static int wait_shutdown(double seconds)
 static int parse_flags(int argc, char **argv, struct options *o)
 {
 	enum { F_KUBECONFIG = 1, F_CONTEXT, F_NAMESPACE, F_QPS, F_BURST, F_LOG_LEVEL, F_LOG_FORMAT, F_VERSION,
-	       F_WORKERS, F_RESYNC, F_SHUTDOWN, F_HEALTH, F_METRICS, F_WEBHOOK, F_CERT_DIR, F_CERT_FILE, F_KEY_FILE };
+	       F_WORKERS, F_RESYNC, F_SHUTDOWN, F_HEALTH, F_METRICS, F_WEBHOOK, F_CERT_DIR, F_CERT_FILE, F_KEY_FILE,
+	       F_VERIFY_POLICY, F_VERIFY_PIN, F_VERIFY_TIMEOUT, F_REG_CA, F_REG_INSECURE, F_REG_PRIVATE_REALMS,
+	       F_REG_SECRET };
 	static const struct option longopts[] = {
 		{ "kubeconfig", required_argument, NULL, F_KUBECONFIG },
 		{ "context", required_argument, NULL, F_CONTEXT },
@@ -181,6 +200,13 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		{ "webhook-cert-dir", required_argument, NULL, F_CERT_DIR },
 		{ "webhook-cert-file", required_argument, NULL, F_CERT_FILE },
 		{ "webhook-key-file", required_argument, NULL, F_KEY_FILE },
+		{ "verify-policy", required_argument, NULL, F_VERIFY_POLICY },
+		{ "verify-pin-digest", optional_argument, NULL, F_VERIFY_PIN },
+		{ "verify-timeout", required_argument, NULL, F_VERIFY_TIMEOUT },
+		{ "registry-ca-file", required_argument, NULL, F_REG_CA },
+		{ "registry-insecure", required_argument, NULL, F_REG_INSECURE },
+		{ "registry-allow-private-realms", optional_argument, NULL, F_REG_PRIVATE_REALMS },
+		{ "registry-credentials-secret", required_argument, NULL, F_REG_SECRET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -196,6 +222,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	o->metrics_addr = ":8080";
 	o->webhook_addr = WEBHOOK_DEFAULT_ADDR;
 	o->webhook_cert_dir = WEBHOOK_DEFAULT_CERT_DIR;
+	o->verify.pin = 1;
+	o->verify.timeout_ms = 8000;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case F_KUBECONFIG: o->kubeconfig = optarg; break;
@@ -241,6 +269,38 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		case F_CERT_DIR: o->webhook_cert_dir = optarg; break;
 		case F_CERT_FILE: o->webhook_cert_file = optarg; break;
 		case F_KEY_FILE: o->webhook_key_file = optarg; break;
+		case F_VERIFY_POLICY: o->verify.policy_file = optarg; break;
+		case F_VERIFY_PIN:
+		case F_REG_PRIVATE_REALMS: {
+			int *flag = opt == F_VERIFY_PIN ? &o->verify.pin : &o->verify.allow_private_realms;
+			if (!optarg || !strcmp(optarg, "true"))
+				*flag = 1;
+			else if (!strcmp(optarg, "false"))
+				*flag = 0;
+			else {
+				fprintf(stderr, "spin-operator: --%s: \"%s\" is not true or false\n",
+					opt == F_VERIFY_PIN ? "verify-pin-digest" : "registry-allow-private-realms", optarg);
+				return 2;
+			}
+			break;
+		}
+		case F_VERIFY_TIMEOUT:
+			if (verify_parse_duration_ms(optarg, &o->verify.timeout_ms) || o->verify.timeout_ms < 100 ||
+			    o->verify.timeout_ms > 30000) {
+				fprintf(stderr, "spin-operator: --verify-timeout: \"%s\" is not a duration in [100ms, 30s]\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case F_REG_CA: o->verify.ca_file = optarg; break;
+		case F_REG_INSECURE:
+			if (verify_setup_add_insecure(&o->verify, optarg)) {
+				fprintf(stderr, "spin-operator: --registry-insecure: empty host or more than %d hosts\n",
+					VERIFY_MAX_INSECURE);
+				return 2;
+			}
+			break;
+		case F_REG_SECRET: o->verify.secret = optarg; break;
 		case F_LOG_LEVEL:
 			if (log_parse_level(optarg, &level)) {
 				fprintf(stderr, "spin-operator: --log-level: \"%s\" is not debug, info, warn or error\n", optarg);
@@ -288,6 +348,7 @@ static void metrics(void *ud, struct buf *out)
 	if (controller_ready(d->ctl))
 		controller_metrics(d->ctl, out);
 	webhook_server_metrics(d->webhook, out);
+	verify_setup_metrics(d->verify, out);
 }
 
 /* ---- the admission webhook's view of the cluster: the executor cache ---- */
@@ -347,7 +408,8 @@ static int get_executor(void *ud, const char *ns, const char *name, json_t **out
  * leaves the webhook off with an error in the log, so that a second local run does not die for a port it
  * never asked for.
  */
-static int start_webhook(const struct options *o, struct controller *ctl, struct webhook_server **out)
+static int start_webhook(const struct options *o, struct controller *ctl, struct verify_setup *verify,
+			 struct webhook_server **out)
 {
 	char cert[4096], key[4096], err[512] = "";
 	unsigned short port = 0;
@@ -364,6 +426,7 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 		.ready = webhook_ready,
 		.ready_user = ctl,
 	};
+	verify_setup_admission(verify, &wo.admission);
 	int rc = webhook_server_start(&wo, out, &port, err, sizeof err);
 	if (rc == SO_E_IO && !o->webhook_addr_set) {
 		log_error("main", "admission webhook: %s; running without the webhook (give --webhook-bind-address to "
@@ -473,7 +536,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.ctl = ctl;
-	if (start_webhook(&o, ctl, &dm.webhook))
+	if ((rc = verify_setup_start(&o.verify, client, &dm.verify, err, sizeof err))) {
+		log_error("main", "image verification: %s", err);
+		goto out;
+	}
+	if (start_webhook(&o, ctl, dm.verify, &dm.webhook))
 		goto out;
 	struct health_handlers hh = { ready, NULL, &dm }, mh = { NULL, metrics, &dm };
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
@@ -506,6 +573,7 @@ out:
 	health_server_stop(health);
 	health_server_stop(metrics_srv);
 	webhook_server_stop(dm.webhook, WEBHOOK_GRACE_S); /* after the endpoints that read it */
+	verify_setup_stop(dm.verify);                    /* after the webhook that calls it */
 	controller_free(ctl);
 	kube_client_free(client);
 	kube_config_free(&cfg);

@@ -986,6 +986,80 @@ static int decode_typed(const json_t *obj, int spinapp, struct buf *msg)
 	return spinapp ? spinapp_check_decode(obj, msg) : executor_check_decode(obj, msg);
 }
 
+/* A refusal by image verification: a Forbidden status whose message the apiserver shows after "admission
+ * webhook ... denied the request: ". */
+static int forbidden(struct answer *a, const char *message)
+{
+	a->allowed = 0;
+	a->status = status_new();
+	if (!a->status || set_str(a->status, "status", "Failure") != SO_OK ||
+	    set_str(a->status, "message", message) != SO_OK || set_str(a->status, "reason", "Forbidden") != SO_OK ||
+	    json_object_set_new(a->status, "code", json_integer(403)))
+		return SO_E_NOMEM;
+	return SO_OK;
+}
+
+static const char *spec_image(const json_t *app)
+{
+	return json_string_value(json_object_get(json_object_get(app, "spec"), "image"));
+}
+
+/*
+ * Signature verification of spec.image (ctx->verify_image) for CREATE, and for UPDATE when the image changed or
+ * carries no digest (an unchanged pinned image was verified when it was set). app is the object as it will be
+ * stored (defaulted, on the mutating path). *deny is set when the request must be refused (a->status is then
+ * filled); warnings go to a->warnings; on the mutating path a pinned reference replaces spec.image in app.
+ */
+static int verify_image(const struct review *r, const struct admission_ctx *ctx, json_t *app, int validating,
+			struct answer *a, int *deny)
+{
+	struct admission_image_verdict out = { 0 };
+	const char *image = spec_image(app), *old = r->old_object ? spec_image(r->old_object) : NULL;
+	int rc;
+
+	*deny = 0;
+	if (!ctx->verify_image || !image || !*image)
+		return SO_OK;
+	if (strcmp(r->operation, "CREATE") != 0 && strcmp(r->operation, "UPDATE") != 0)
+		return SO_OK;
+	if (strcmp(r->operation, "UPDATE") == 0 && old && strcmp(old, image) == 0 && strstr(image, "@sha256:"))
+		return SO_OK;
+	struct admission_image_check in = {
+		.ns = r->ns,
+		.image = image,
+		.pull_secrets = json_object_get(json_object_get(app, "spec"), "imagePullSecrets"),
+		.validating = validating,
+	};
+	rc = ctx->verify_image(ctx->verify_user, &in, &out);
+	if (rc == SO_E_NOMEM)
+		goto out;
+	if (rc != SO_OK) {
+		/* No verdict at all: fail closed. */
+		*deny = 1;
+		rc = forbidden(a, *out.message ? out.message : so_strerror(rc));
+		goto out;
+	}
+	switch (out.decision) {
+	case ADMISSION_IMAGE_DENY:
+		*deny = 1;
+		rc = forbidden(a, out.message);
+		break;
+	case ADMISSION_IMAGE_WARN:
+		/* The mutating webhook warns; the validating one would only repeat it. */
+		if (!validating && json_array_append_new(a->warnings, json_string(out.message)))
+			rc = SO_E_NOMEM;
+		break;
+	case ADMISSION_IMAGE_ADMIT:
+		if (out.pinned && !validating &&
+		    json_object_set_new(json_object_get(app, "spec"), "image", json_string(out.pinned)))
+			rc = SO_E_NOMEM;
+		break;
+	}
+out:
+	free(out.pinned);
+	return rc;
+}
+
 /* The defaulting webhooks (controller-runtime's defaulterForType). */
 static int mutate(const struct review *r, const struct admission_ctx *ctx, struct answer *a)
 {
@@ -1020,6 +1094,13 @@ static int mutate(const struct review *r, const struct admission_ctx *ctx, struc
 	if (rc != SO_OK) {
 		json_decref(copy);
 		return denied(a, *msg ? msg : so_strerror(rc));
+	}
+	/* Verification after defaulting, so that the pinning patch joins the defaulting one. */
+	int deny = 0;
+	rc = verify_image(r, ctx, copy, 0, a, &deny);
+	if (rc != SO_OK || deny) {
+		json_decref(copy);
+		return rc;
 	}
 	rc = jsonpatch_diff(r->object, copy, &ops);
 	json_decref(copy);
@@ -1081,7 +1162,13 @@ static int validate(const struct review *r, const struct admission_ctx *ctx, str
 	if (rc != SO_OK)
 		goto out;
 	if (errs.n == 0) {
-		rc = allowed(a);
+		int deny = 0;
+		/* The same check as the mutating webhook's (answered from its caches): a later mutating webhook cannot
+		 * swap in an unverified image, and a cluster without the mutating registration still verifies. */
+		if (spinapp)
+			rc = verify_image(r, ctx, (json_t *)obj, 1, a, &deny);
+		if (rc == SO_OK && !deny)
+			rc = allowed(a);
 	} else {
 		const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 		a->allowed = 0;

@@ -48,6 +48,30 @@ enum admission_endpoint { MUTATE_SPINAPP, VALIDATE_SPINAPP, MUTATE_EXECUTOR, VAL
 /* ctx->flags */
 #define ADMISSION_UPSTREAM_ONLY 0x1u /* run upstream's checks only, none of the stricter ones (docs/compat.md) */
 
+/*
+ * Image signature verification (docs/verify-images.md), an optional callback so that this layer stays pure.
+ * Called for SpinApp CREATE, and UPDATE when spec.image changed or carries no digest, after defaulting (mutating
+ * path) or with the object as stored (validating path). The callback decides whether a rule applies.
+ */
+enum admission_image_decision {
+	ADMISSION_IMAGE_ADMIT, /* no rule applies, or verified */
+	ADMISSION_IMAGE_WARN,  /* not verified under a warn rule: admit with message as a warning */
+	ADMISSION_IMAGE_DENY,  /* not verified under an enforce rule: deny with message */
+};
+
+struct admission_image_check {
+	const char *ns;              /* the request's namespace */
+	const char *image;           /* spec.image */
+	const json_t *pull_secrets;  /* spec.imagePullSecrets ([{name}]), or NULL */
+	int validating;              /* the validating webhook: nothing will be patched */
+};
+
+struct admission_image_verdict {
+	enum admission_image_decision decision;
+	char *pinned;       /* malloc'd: the value to patch spec.image with ("name:tag@sha256:..."), or NULL */
+	char message[1024]; /* WARN/DENY: "image <image> (<digest>) is not verified: <reason>" */
+};
+
 struct admission_ctx {
 	enum admission_endpoint endpoint; /* which path the review was posted to */
 	/*
@@ -64,6 +88,13 @@ struct admission_ctx {
 	int (*get_executor)(void *user, const char *ns, const char *name, json_t **out);
 	void *user;
 	unsigned flags;
+	/*
+	 * NULL: no verification. Otherwise fills *out (out->pinned is freed by the caller) and returns 0, or a
+	 * negative so_err when no verdict could be formed at all (the review is then denied with out->message).
+	 */
+	int (*verify_image)(void *verify_user, const struct admission_image_check *in,
+			    struct admission_image_verdict *out);
+	void *verify_user;
 };
 
 /* ADMISSION_PATH_* of an endpoint, and back (SO_E_INVAL for any other path). */

@@ -122,7 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
 		for (unsigned flags = 0; flags < 2; flags++) {
-			struct admission_ctx ctx = { eps[i], fake_list, fake_get, NULL, flags };
+			struct admission_ctx ctx = { .endpoint = eps[i], .list_executors = fake_list,
+						     .get_executor = fake_get, .flags = flags };
 			struct buf out = BUF_INIT(ADMISSION_RESPONSE_CAP);
 			int http = 0, rc = admission_handle((const char *)data, size, &ctx, &out, &http);
 			if (rc != SO_OK)

@@ -78,6 +78,7 @@ apps replicasets watch
 "" secrets update
 "" secrets patch
 "" secrets delete
+"" serviceaccounts get
 "" configmaps get
 "" configmaps list
 "" configmaps watch
@@ -357,6 +358,8 @@ t_check "cannot create configmaps" can no create configmaps -n default
 t_check "cannot list pods" can no list pods --all-namespaces
 t_check "cannot delete replicasets" can no delete replicasets.apps -n default
 t_check "cannot delete events" can no delete events -n default
+t_check "can get serviceaccounts (image verification's pull secrets)" can yes get serviceaccounts -n default
+t_check "cannot list or change serviceaccounts" cans no "list serviceaccounts -n default" "update serviceaccounts -n default"
 t_check "cannot get, create or update leases (no leader election yet), not even in its own namespace" \
 	cans no "get leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n default"
 t_check "cannot touch RBAC, nodes or webhooks" cans no "create clusterrolebindings.rbac.authorization.k8s.io" "get nodes" "create mutatingwebhookconfigurations.admissionregistration.k8s.io"

@@ -86,7 +86,8 @@ static void result_free(struct result *r)
 
 static struct result run_body(enum admission_endpoint ep, unsigned flags, const char *body, size_t len)
 {
-	struct admission_ctx ctx = { ep, fake_list, fake_get, NULL, flags };
+	struct admission_ctx ctx = { .endpoint = ep, .list_executors = fake_list, .get_executor = fake_get,
+				     .flags = flags };
 	struct result r = { 0, 0, BUF_INIT(16 << 20), NULL, NULL };
 	json_error_t e;
 

@@ -72,7 +72,8 @@ static int fake_get(void *user, const char *ns, const char *name, json_t **out)
 
 static struct admission_ctx ctx_with(unsigned flags)
 {
-	struct admission_ctx c = { VALIDATE_SPINAPP, fake_list, fake_get, NULL, flags };
+	struct admission_ctx c = { .endpoint = VALIDATE_SPINAPP, .list_executors = fake_list, .get_executor = fake_get,
+				   .flags = flags };
 	return c;
 }
 

@@ -31,7 +31,8 @@ int creds_add_secret(struct creds *c, const json_t *secret, char *err, size_t er
 /* The credential for host[:port]/repository, or NULL for anonymous. Borrowed from c. */
 const struct registry_cred *creds_lookup(const struct creds *c, const char *registry, const char *repository);
 
-/* A stable fingerprint of the credential (sha256 hex of its fields; "" for NULL) for token-cache keys. */
+/* A stable fingerprint of the credential (sha256 hex of its fields; "" for NULL) for token-cache keys; "!" when
+ * it could not be computed (no memory), which must not be used as a cache key. */
 void creds_fingerprint(const struct registry_cred *cred, char out[65]);
 
 #endif

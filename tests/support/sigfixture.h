@@ -1,0 +1,28 @@
+/*
+ * Signature fixtures built at test time with OpenSSL, in the exact formats cosign writes
+ * (image-signatures.md §6.3): keys, simple-signing payloads and their base64 DER signatures, DSSE envelopes
+ * with in-toto statements wrapped in Sigstore bundles, and messageSignature bundles. Every string returned is
+ * malloc'd (free()).
+ */
+#ifndef SO_TEST_SIGFIXTURE_H
+#define SO_TEST_SIGFIXTURE_H
+
+#include <openssl/evp.h>
+#include <stddef.h>
+
+/* "ec" (P-256), "ec384", "rsa" (2048), "ed25519". Aborts on failure (tests only). */
+EVP_PKEY *fx_keygen(const char *type);
+char *fx_pubpem(EVP_PKEY *k);
+char *fx_b64(const void *p, size_t n);
+/* The base64 of k's signature over msg (SHA-256 for EC/RSA, pure Ed25519). */
+char *fx_sign_b64(EVP_PKEY *k, const void *msg, size_t n);
+/* "sha256:<hex>" of bytes. */
+void fx_digest(const void *p, size_t n, char out[72]);
+/* cosign's simple-signing payload binding digest, as cosign serialises it. */
+char *fx_simple_payload(const char *digest);
+/* A v0.3 bundle holding a DSSE envelope over an in-toto statement whose subject is digest (sha256 part). */
+char *fx_bundle_dsse(EVP_PKEY *k, const char *digest, const char *predicate_type);
+/* A v0.3 bundle holding a messageSignature over digest. */
+char *fx_bundle_message(EVP_PKEY *k, const char *digest);
+
+#endif

@@ -1,0 +1,195 @@
+#include "verify/policywatch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+#define DEFAULT_INTERVAL_S 5.0
+
+/* What stat(2) says about the file. */
+struct filesig {
+	int err;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+};
+
+struct policywatch {
+	char *path;
+	double interval_s;
+
+	pthread_mutex_t mu; /* cur and the counters */
+	struct policy *cur;
+	unsigned long reloads, errors;
+
+	pthread_mutex_t check_mu; /* one check at a time; seen */
+	struct filesig seen;
+
+	pthread_t thread;
+	int started;
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+	int stop;
+};
+
+static void sig_of(const char *path, struct filesig *s)
+{
+	struct stat st;
+	memset(s, 0, sizeof *s);
+	if (stat(path, &st)) {
+		s->err = errno;
+		return;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->size = st.st_size;
+	s->mtim = st.st_mtim;
+}
+
+static int sig_eq(const struct filesig *a, const struct filesig *b)
+{
+	return a->err == b->err && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec;
+}
+
+int policywatch_new(const char *path, double interval_s, struct policywatch **out, char *err, size_t errlen)
+{
+	struct policywatch *w;
+	int rc;
+
+	*out = NULL;
+	w = calloc(1, sizeof *w);
+	if (!w || !(w->path = strdup(path))) {
+		free(w);
+		return SO_E_NOMEM;
+	}
+	w->interval_s = interval_s > 0 ? interval_s : DEFAULT_INTERVAL_S;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->check_mu, NULL);
+	pthread_mutex_init(&w->stop_mu, NULL);
+	pthread_cond_init(&w->stop_cv, NULL);
+	sig_of(path, &w->seen); /* before reading: a change while reading is seen at the next poll */
+	if ((rc = policy_load_file(path, &w->cur, err, errlen))) {
+		policywatch_free(w);
+		return rc;
+	}
+	log_info("verify", "policy %s loaded: %zu rules, hash %.12s", path, w->cur->n_rules, w->cur->hash);
+	*out = w;
+	return SO_OK;
+}
+
+int policywatch_check(struct policywatch *w)
+{
+	struct filesig now;
+	struct policy *p = NULL, *old = NULL;
+	char err[512] = "";
+	int rc;
+
+	pthread_mutex_lock(&w->check_mu);
+	sig_of(w->path, &now);
+	if (sig_eq(&now, &w->seen)) {
+		rc = 0;
+		goto out;
+	}
+	w->seen = now; /* a refused file is logged once, not at every poll */
+	rc = policy_load_file(w->path, &p, err, sizeof err);
+	if (rc) {
+		pthread_mutex_lock(&w->mu);
+		w->errors++;
+		pthread_mutex_unlock(&w->mu);
+		log_error("verify", "policy %s changed but is refused, the previous policy stays in force: %s", w->path,
+			  err);
+		goto out;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (strcmp(p->hash, w->cur->hash) == 0) {
+		old = p; /* touched, same content */
+		rc = 0;
+	} else {
+		old = w->cur;
+		w->cur = p;
+		w->reloads++;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (rc == 1)
+		log_info("verify", "policy %s reloaded: %zu rules, hash %.12s", w->path, p->n_rules, p->hash);
+	policy_unref(old);
+out:
+	pthread_mutex_unlock(&w->check_mu);
+	return rc;
+}
+
+struct policy *policywatch_get(struct policywatch *w)
+{
+	pthread_mutex_lock(&w->mu);
+	struct policy *p = policy_ref(w->cur);
+	pthread_mutex_unlock(&w->mu);
+	return p;
+}
+
+void policywatch_get_stats(struct policywatch *w, struct policywatch_stats *out)
+{
+	pthread_mutex_lock(&w->mu);
+	out->reloads = w->reloads;
+	out->errors = w->errors;
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void *poll_thread(void *arg)
+{
+	struct policywatch *w = arg;
+	for (;;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)w->interval_s;
+		until.tv_nsec += (long)((w->interval_s - (double)(time_t)w->interval_s) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&w->stop_mu);
+		while (!w->stop && pthread_cond_timedwait(&w->stop_cv, &w->stop_mu, &until) == 0)
+			;
+		int stop = w->stop;
+		pthread_mutex_unlock(&w->stop_mu);
+		if (stop)
+			return NULL;
+		policywatch_check(w);
+	}
+}
+
+int policywatch_start(struct policywatch *w)
+{
+	if (pthread_create(&w->thread, NULL, poll_thread, w))
+		return SO_E_NOMEM;
+	w->started = 1;
+	return SO_OK;
+}
+
+void policywatch_free(struct policywatch *w)
+{
+	if (!w)
+		return;
+	if (w->started) {
+		pthread_mutex_lock(&w->stop_mu);
+		w->stop = 1;
+		pthread_cond_broadcast(&w->stop_cv);
+		pthread_mutex_unlock(&w->stop_mu);
+		pthread_join(w->thread, NULL);
+	}
+	policy_unref(w->cur);
+	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->check_mu);
+	pthread_mutex_destroy(&w->stop_mu);
+	pthread_cond_destroy(&w->stop_cv);
+	free(w->path);
+	free(w);
+}

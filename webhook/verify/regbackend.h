@@ -1,0 +1,13 @@
+/*
+ * The real registry client (registry.h) as the verifier's backend (verify.h struct verify_backend).
+ */
+#ifndef SO_VERIFY_REGBACKEND_H
+#define SO_VERIFY_REGBACKEND_H
+
+#include "verify/registry.h"
+#include "verify/verify.h"
+
+/* A backend whose ud is r (borrowed: r must outlive the verifier). */
+struct verify_backend verify_backend_registry(struct registry *r);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * Internals of the registry client shared by its files (not for callers outside webhook/verify/registry*.c):
+ * the client object, one HTTP exchange (registry_http.c), the bearer/basic token cache (tokencache.c) and the
+ * address classes used to refuse realms on private networks (netaddr.c).
+ */
+#ifndef SO_VERIFY_REGISTRY_INT_H
+#define SO_VERIFY_REGISTRY_INT_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "verify/registry.h"
+
+/* ---- token cache (tokencache.c) ---- */
+
+enum tok_kind { TOK_BEARER = 1, TOK_BASIC = 2 };
+
+struct tok_entry;
+struct tokencache {
+	pthread_mutex_t mu;
+	struct tok_entry *v;  /* owned; n used of max */
+	size_t n, max;
+	uint64_t tick;        /* for least-recently-used eviction */
+};
+
+void tokencache_init(struct tokencache *tc, size_t max);
+void tokencache_destroy(struct tokencache *tc);
+/* A malloc'd copy of the token under key (caller wipes and frees) when one is there and now_ms < its expiry;
+ * NULL otherwise. *kind tells which kind it is. */
+char *tokencache_get(struct tokencache *tc, const char *key, int64_t now_ms, enum tok_kind *kind);
+/* Stores (or replaces) key; when full, the least recently used entry is evicted. */
+int tokencache_put(struct tokencache *tc, const char *key, enum tok_kind kind, const char *token, int64_t expires_ms);
+void tokencache_drop(struct tokencache *tc, const char *key);
+
+/* ---- addresses (netaddr.c) ---- */
+
+/* 1 when the numeric address (IPv4 dotted or IPv6, optionally in brackets) is loopback, private (RFC 1918, ULA),
+ * link-local (cloud metadata lives there), carrier-grade NAT, unspecified or an IPv4-mapped form of those; 0 when
+ * public; -1 when s is not a numeric address. */
+int netaddr_is_private(const char *s);
+
+/* ---- the client ---- */
+
+struct pooled_easy {
+	CURL *easy;
+	struct pooled_easy *next;
+};
+
+struct registry {
+	char **insecure;            /* owned, NULL-terminated, lower-case */
+	int allow_private_realms;
+	long connect_timeout_ms;
+	struct curl_blob ca_blob;   /* system bundle + extra CA file; data NULL when no extra CA was given */
+
+	CURLSH *share;              /* DNS cache and TLS sessions across handles */
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t pool_mu;
+	struct pooled_easy *pool;   /* idle handles, each keeping its connections alive */
+	int pool_len;
+
+	struct tokencache tokens;
+	atomic_uint_fast64_t requests, token_fetches;
+};
+
+/* One HTTP exchange. */
+struct reg_req {
+	const char *method;         /* "GET", "HEAD" or "POST" */
+	const char *url;
+	const char *accept;         /* Accept header value, or NULL */
+	const char *post;           /* application/x-www-form-urlencoded body of a POST */
+	const char *user, *pass;    /* Basic credentials, or NULL */
+	const char *bearer;         /* Bearer token, or NULL */
+	size_t max;                 /* body cap */
+	int follow;                 /* follow redirects (credentials are never sent to another host) */
+	int plain_http;             /* http allowed (insecure registry); https only otherwise */
+	const char *guard_host;     /* when set, a connection to any other host may not reach a private address */
+	int64_t deadline_ms;
+};
+
+#define REG_MAX_AUTH_HEADERS 4
+
+struct reg_resp {
+	long status;
+	struct buf body;            /* capped at reg_req.max (error bodies at 64 KiB) */
+	char content_type[128];     /* without parameters, lower-case */
+	char docker_digest[IMAGE_DIGEST_LEN + 1]; /* Docker-Content-Digest when well-formed, else "" */
+	char *www_auth[REG_MAX_AUTH_HEADERS]; /* WWW-Authenticate values, malloc'd */
+	long retry_after_s;         /* -1 when absent */
+	char final_host[256];       /* host of the last URL (after redirects) */
+	int refused_private;        /* the guard refused a private address */
+	int tls_failed;             /* the transport failure was TLS (handshake, certificate) */
+	char refused_ip[64];
+	char error[CURL_ERROR_SIZE]; /* libcurl's text for a transport failure */
+};
+
+void reg_resp_init(struct reg_resp *p, size_t max);
+void reg_resp_free(struct reg_resp *p);
+
+int64_t reg_now_ms(void);
+
+/* SO_OK when an HTTP answer arrived (whatever its status); SO_E_TIMEOUT, SO_E_TRANSPORT (p->error says why, or
+ * p->refused_private), SO_E_TOO_LARGE or SO_E_NOMEM otherwise. Counts the request. */
+int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_resp *p);
+
+/* Transport setup and teardown (registry_http.c). */
+int reg_http_init(struct registry *r, const char *extra_ca_file, char *err, size_t errlen);
+void reg_http_destroy(struct registry *r);
+
+#endif

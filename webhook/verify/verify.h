@@ -1,0 +1,80 @@
+/*
+ * Image signature verification for the admission webhook (docs/verify-images.md, docs/internals/verify.md):
+ * policy → rule → digest (tag resolved, cached briefly) → verified-result cache (repository, digest, rule trust
+ * hash; single-flight) → on a miss, signature discovery on the registry in cosign v3's order: OCI referrers
+ * API, else the sha256-<hex> fallback tag index, Sigstore bundles first; then the classic sha256-<hex>.sig
+ * manifest. The first signature a trusted key verifies for the digest admits the image. Every registry call
+ * shares one deadline (the verify timeout, below the webhook's timeoutSeconds); passing it fails closed.
+ *
+ * The registry and the credentials come through two interfaces so that tests can drive the flow with fakes:
+ * struct verify_backend (registry.h's calls; verify_backend_registry() adapts the real client) and
+ * verify_creds_fn (the daemon reads pull Secrets through the kube client: kubecreds.h).
+ */
+#ifndef SO_VERIFY_VERIFY_H
+#define SO_VERIFY_VERIFY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "admission.h"
+#include "util/buf.h"
+#include "verify/creds.h"
+#include "verify/ref.h"
+#include "verify/registry.h"
+
+struct verify_backend {
+	void *ud;
+	int (*resolve)(void *ud, const struct image_ref *ref, const struct registry_cred *cred, int64_t deadline_ms,
+		       char digest[IMAGE_DIGEST_LEN + 1], char *err, size_t errlen);
+	int (*get_manifest)(void *ud, const struct image_ref *ref, const struct registry_cred *cred,
+			    const char *reference, const char *accept, int64_t deadline_ms, struct registry_blob *out,
+			    char *err, size_t errlen);
+	int (*get_blob)(void *ud, const struct image_ref *ref, const struct registry_cred *cred, const char *digest,
+			size_t max, int64_t deadline_ms, struct registry_blob *out, char *err, size_t errlen);
+	int (*get_referrers)(void *ud, const struct image_ref *ref, const struct registry_cred *cred,
+			     const char *digest, int64_t deadline_ms, struct registry_blob *out, char *err,
+			     size_t errlen);
+	void (*stats)(void *ud, struct registry_stats *out);
+};
+
+/* The credential for ref in namespace ns (the Secrets named by pull_secrets, the namespace's default
+ * ServiceAccount's imagePullSecrets, the configured Secret), as a new struct in *out (verify_cred_free), or
+ * NULL for anonymous. A negative so_err with one line in err when the Secrets cannot be read. */
+typedef int (*verify_creds_fn)(void *ud, const char *ns, const json_t *pull_secrets, const struct image_ref *ref,
+			       struct registry_cred **out, char *err, size_t errlen);
+void verify_cred_free(struct registry_cred *c);
+struct registry_cred *verify_cred_dup(const struct registry_cred *c);
+
+struct verifier_opts {
+	const char *policy_file;
+	double policy_poll_s;     /* 0 = 5 s */
+	int pin;                  /* patch spec.image to name:tag@digest after a verification */
+	int64_t timeout_ms;       /* the whole verification's budget; 0 = 8000 */
+	int64_t tag_ttl_ms;       /* tag → digest resolutions; 0 = 10 s, < 0 = not cached */
+	size_t cache_entries;     /* verified results kept; 0 = 1024 */
+	struct verify_backend backend;
+	verify_creds_fn creds;    /* NULL = anonymous */
+	void *creds_ud;
+	int64_t (*now_ms)(void *clock_ud); /* cache TTL clock; NULL = CLOCK_MONOTONIC (tests inject one) */
+	void *clock_ud;
+};
+
+struct verifier;
+
+/* Loads the policy (a bad file fails here) and starts its watcher. */
+int verifier_new(const struct verifier_opts *o, struct verifier **out, char *err, size_t errlen);
+void verifier_free(struct verifier *v);
+
+/* The admission callback (struct admission_ctx.verify_image; verify_user is the verifier). Thread-safe. */
+int verifier_admission(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out);
+
+/* Checks the policy file now (policywatch_check). */
+int verifier_reload(struct verifier *v);
+
+/* Prometheus text: spin_operator_image_verifications_total{result}, spin_operator_registry_requests_total,
+ * spin_operator_image_verification_cache_total{result}, spin_operator_verify_policy_reloads_total,
+ * spin_operator_verify_policy_errors_total. */
+void verifier_metrics(struct verifier *v, struct buf *out);
+
+#endif
