@@ -157,6 +157,7 @@ test-fuzz: fuzz-bins
 # Benchmarks: figures go to docs/performance.md with the command that produced them. Not part of make test.
 bench: deps tools build $(BENCH_BINS)
 	@BUILD=$(BUILD) tests/bench/run.sh
+	@BUILD=$(BUILD) tests/bench/verify.sh
 
 cluster-up: deps tools
 	@tests/cluster/up.sh
