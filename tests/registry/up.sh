@@ -107,7 +107,7 @@ write_config() {
 	token)
 		auth_block="auth:
   token:
-    realm: https://127.0.0.1:$TOKEN_PORT/token
+    realm: $TOKEN_URL
     service: $SERVICE
     issuer: $ISSUER
     rootcertbundle: $REGISTRY_DIR/token/signing.crt"
@@ -156,7 +156,9 @@ start_tokenserver() {
 	done
 	[ -s "$REGISTRY_DIR/token/port" ] || fail "tokenserver did not start in $WAIT_SECS s"
 	TOKEN_PORT=$(cat "$REGISTRY_DIR/token/port")
-	TOKEN_URL="https://127.0.0.1:$TOKEN_PORT/token"
+	# "localhost", not 127.0.0.1: go-containerregistry (cosign) refuses a token realm that is a loopback or
+	# private IP literal other than the registry's own host:port (transport/bearer.go validateRealmURL).
+	TOKEN_URL="https://localhost:$TOKEN_PORT/token"
 }
 
 # start_registry: one attempt on a fresh port; returns 2 when the port was taken meanwhile.
@@ -167,8 +169,10 @@ start_registry() {
 	REGISTRY_HOST=127.0.0.1:$REGISTRY_PORT
 	REGISTRY_URL=https://$REGISTRY_HOST
 	write_config
-	# OTEL_TRACES_EXPORTER=none: distribution v3 would otherwise export traces to an OTLP collector.
-	r_launch registry env OTEL_TRACES_EXPORTER=none OTEL_SDK_DISABLED=true \
+	# A clean environment: distribution reads every REGISTRY_* variable as a configuration override (ours,
+	# REGISTRY_AUTH=token for one, would replace the auth section). OTEL_TRACES_EXPORTER=none: it would otherwise
+	# export traces to an OTLP collector.
+	r_launch registry env -i PATH=/usr/bin:/bin HOME=/nonexistent OTEL_TRACES_EXPORTER=none OTEL_SDK_DISABLED=true \
 		"$TOOLS_BIN/registry" serve "$REGISTRY_DIR/config.yml"
 	for ((i = 0; i < WAIT_SECS * 5; i++)); do
 		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$REGISTRY_DIR/pki/ca.crt" \

@@ -60,7 +60,7 @@ export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 mkdir -p "$DOCKER_CONFIG"
 [ -f "$DOCKER_CONFIG/config.json" ] || echo '{}' >"$DOCKER_CONFIG/config.json"
 
-oras() { "$TOOLS_BIN/oras" "$@" --registry-config "$DOCKER_CONFIG/config.json"; }
+oras() { "$TOOLS_BIN/oras" "$@"; }
 cosign() { "$TOOLS_BIN/cosign" "$@"; }
 
 # Offline signing with a key (cosign v3.1.2): no Rekor upload, no TUF signing config (which --tlog-upload=false
@@ -208,8 +208,7 @@ private_set() {
 	expect_ok trusted "$(ref private-bundle)"
 	expect_fail other "$(ref private)"
 	# Without credentials the registry refuses to serve the artifact at all.
-	if DOCKER_CONFIG=$work/nocreds "$TOOLS_BIN/oras" manifest fetch --registry-config "$work/nocreds.json" \
-		"$(ref private)" >/dev/null 2>&1; then
+	if DOCKER_CONFIG=$work/nocreds "$TOOLS_BIN/oras" manifest fetch "$(ref private)" >/dev/null 2>&1; then
 		die "$REGISTRY_HOST serves $(ref private) without credentials"
 	fi
 }
