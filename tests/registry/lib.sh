@@ -105,6 +105,7 @@ r_remove_state() {
 }
 
 # r_pick_port: sets PORT to a TCP port nobody listens on, below the ephemeral range (as tests/cluster/up.sh).
+# shellcheck disable=SC2034 # PORT is the result
 r_pick_port() {
 	local lo=20000 hi=32767 range listening p i
 	if range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null); then

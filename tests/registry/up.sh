@@ -189,6 +189,7 @@ start_registry() {
 	fail "the registry did not answer /v2/ in $WAIT_SECS s"
 }
 
+# shellcheck disable=SC2034 # the variables are read through ${!v}
 write_env() {
 	local tmp="$REGISTRY_DIR/env.tmp" v
 	{
@@ -205,7 +206,7 @@ login() {
 	[ "$AUTH" != none ] || return 0
 	mkdir -p "$DOCKER_CONFIG"
 	# oras writes docker config.json "auths" entries, which cosign reads as well.
-	printf '%s' "$PASSWORD" | SSL_CERT_FILE=$SSL_CERT_FILE DOCKER_CONFIG=$DOCKER_CONFIG \
+	printf '%s' "$PASSWORD" | env SSL_CERT_FILE="$SSL_CERT_FILE" DOCKER_CONFIG="$DOCKER_CONFIG" \
 		"$TOOLS_BIN/oras" login --registry-config "$DOCKER_CONFIG/config.json" -u "$USER_NAME" --password-stdin \
 		"$REGISTRY_HOST" >/dev/null 2>"$REGISTRY_DIR/logs/login.log" || fail "oras login to $REGISTRY_HOST failed"
 }
@@ -242,10 +243,12 @@ main() {
 	REGISTRY_CA=$REGISTRY_DIR/pki/ca.crt
 	SSL_CERT_FILE=$REGISTRY_DIR/ca-bundle.crt
 	DOCKER_CONFIG=$REGISTRY_DIR/docker
+	# shellcheck disable=SC2034 # written to env by write_env
 	REGISTRY_LOG=$REGISTRY_DIR/logs/registry.log
 	TOKEN_LOG="" TOKEN_URL="" TOKEN_PORT=""
 	if [ "$AUTH" = token ]; then
 		start_tokenserver
+		# shellcheck disable=SC2034 # written to env by write_env
 		TOKEN_LOG=$REGISTRY_DIR/logs/tokenserver.log
 	fi
 	local attempt rc

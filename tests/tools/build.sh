@@ -22,7 +22,6 @@ export GOMAXPROCS=${GOMAXPROCS:-$(nproc)}
 K8S_VERSION=v1.36.3
 HELM_VERSION=v3.21.4
 COSIGN_VERSION=v3.1.2
-ORAS_VERSION=v1.3.3
 REGISTRY_VERSION=v3.1.1
 
 # module_dir <module>: the cache folder for one wrapper module, named after its pin hash.
