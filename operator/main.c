@@ -28,7 +28,6 @@
 #include "util/log.h"
 #include "util/parse.h"
 #include "webhook/server.h"
-#include "webhook/verify/policy.h"
 #include "webhook/verify/setup.h"
 
 #ifndef SPIN_OPERATOR_VERSION
@@ -96,19 +95,6 @@ static const char usage[] =
 	"                           (default /tmp/k8s-webhook-server/serving-certs)\n"
 	"  --webhook-cert-file PATH the webhook's PEM certificate chain, instead of <cert-dir>/tls.crt\n"
 	"  --webhook-key-file PATH  the webhook's PEM private key, instead of <cert-dir>/tls.key\n"
-	"  --verify-policy FILE     verify SpinApp image signatures by this policy (reloaded when it changes;\n"
-	"                           see docs/verify-images.md); absent: no verification\n"
-	"  --verify-pin-digest[=BOOL]\n"
-	"                           patch verified images to name:tag@sha256:... (default true)\n"
-	"  --verify-timeout DURATION\n"
-	"                           budget of one verification, below the webhook's timeoutSeconds (default 8s)\n"
-	"  --registry-ca-file FILE  extra PEM CA certificates for registries, added to the system ones\n"
-	"  --registry-insecure HOST[,HOST]\n"
-	"                           registries spoken to over plain http (repeatable)\n"
-	"  --registry-allow-private-realms\n"
-	"                           allow token realms on loopback and private addresses\n"
-	"  --registry-credentials-secret NAMESPACE/NAME\n"
-	"                           a dockerconfigjson Secret used for registries in every namespace\n"
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --log-format FORMAT      text or json (default text)\n"
 	"  --version                print the version and exit\n"
@@ -179,9 +165,7 @@ static int wait_shutdown(double seconds)
 static int parse_flags(int argc, char **argv, struct options *o)
 {
 	enum { F_KUBECONFIG = 1, F_CONTEXT, F_NAMESPACE, F_QPS, F_BURST, F_LOG_LEVEL, F_LOG_FORMAT, F_VERSION,
-	       F_WORKERS, F_RESYNC, F_SHUTDOWN, F_HEALTH, F_METRICS, F_WEBHOOK, F_CERT_DIR, F_CERT_FILE, F_KEY_FILE,
-	       F_VERIFY_POLICY, F_VERIFY_PIN, F_VERIFY_TIMEOUT, F_REG_CA, F_REG_INSECURE, F_REG_PRIVATE_REALMS,
-	       F_REG_SECRET };
+	       F_WORKERS, F_RESYNC, F_SHUTDOWN, F_HEALTH, F_METRICS, F_WEBHOOK, F_CERT_DIR, F_CERT_FILE, F_KEY_FILE };
 	static const struct option longopts[] = {
 		{ "kubeconfig", required_argument, NULL, F_KUBECONFIG },
 		{ "context", required_argument, NULL, F_CONTEXT },
@@ -200,18 +184,16 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		{ "webhook-cert-dir", required_argument, NULL, F_CERT_DIR },
 		{ "webhook-cert-file", required_argument, NULL, F_CERT_FILE },
 		{ "webhook-key-file", required_argument, NULL, F_KEY_FILE },
-		{ "verify-policy", required_argument, NULL, F_VERIFY_POLICY },
-		{ "verify-pin-digest", optional_argument, NULL, F_VERIFY_PIN },
-		{ "verify-timeout", required_argument, NULL, F_VERIFY_TIMEOUT },
-		{ "registry-ca-file", required_argument, NULL, F_REG_CA },
-		{ "registry-insecure", required_argument, NULL, F_REG_INSECURE },
-		{ "registry-allow-private-realms", optional_argument, NULL, F_REG_PRIVATE_REALMS },
-		{ "registry-credentials-secret", required_argument, NULL, F_REG_SECRET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 	enum log_level level;
+	/* main's flags, then image verification's (webhook/verify/setup.h) */
+	struct option all[sizeof longopts / sizeof longopts[0] + VERIFY_CLI_NOPTS];
+	memcpy(all, longopts, sizeof longopts - sizeof longopts[0]);
+	memcpy(all + sizeof longopts / sizeof longopts[0] - 1, verify_cli_longopts, sizeof verify_cli_longopts);
+	verify_cli_defaults(&o->verify);
 
 	o->qps = 20;
 	o->burst = 30;
@@ -222,9 +204,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	o->metrics_addr = ":8080";
 	o->webhook_addr = WEBHOOK_DEFAULT_ADDR;
 	o->webhook_cert_dir = WEBHOOK_DEFAULT_CERT_DIR;
-	o->verify.pin = 1;
-	o->verify.timeout_ms = 8000;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", all, NULL)) != -1) {
 		switch (opt) {
 		case F_KUBECONFIG: o->kubeconfig = optarg; break;
 		case F_CONTEXT: o->context = optarg; break;
@@ -269,38 +249,6 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		case F_CERT_DIR: o->webhook_cert_dir = optarg; break;
 		case F_CERT_FILE: o->webhook_cert_file = optarg; break;
 		case F_KEY_FILE: o->webhook_key_file = optarg; break;
-		case F_VERIFY_POLICY: o->verify.policy_file = optarg; break;
-		case F_VERIFY_PIN:
-		case F_REG_PRIVATE_REALMS: {
-			int *flag = opt == F_VERIFY_PIN ? &o->verify.pin : &o->verify.allow_private_realms;
-			if (!optarg || !strcmp(optarg, "true"))
-				*flag = 1;
-			else if (!strcmp(optarg, "false"))
-				*flag = 0;
-			else {
-				fprintf(stderr, "spin-operator: --%s: \"%s\" is not true or false\n",
-					opt == F_VERIFY_PIN ? "verify-pin-digest" : "registry-allow-private-realms", optarg);
-				return 2;
-			}
-			break;
-		}
-		case F_VERIFY_TIMEOUT:
-			if (verify_parse_duration_ms(optarg, &o->verify.timeout_ms) || o->verify.timeout_ms < 100 ||
-			    o->verify.timeout_ms > 30000) {
-				fprintf(stderr, "spin-operator: --verify-timeout: \"%s\" is not a duration in [100ms, 30s]\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case F_REG_CA: o->verify.ca_file = optarg; break;
-		case F_REG_INSECURE:
-			if (verify_setup_add_insecure(&o->verify, optarg)) {
-				fprintf(stderr, "spin-operator: --registry-insecure: empty host or more than %d hosts\n",
-					VERIFY_MAX_INSECURE);
-				return 2;
-			}
-			break;
-		case F_REG_SECRET: o->verify.secret = optarg; break;
 		case F_LOG_LEVEL:
 			if (log_parse_level(optarg, &level)) {
 				fprintf(stderr, "spin-operator: --log-level: \"%s\" is not debug, info, warn or error\n", optarg);
@@ -316,8 +264,15 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			log_set_json(strcmp(optarg, "json") == 0);
 			break;
 		case F_VERSION: printf("spin-operator %s\n", SPIN_OPERATOR_VERSION); return 1;
-		case 'h': fputs(usage, stdout); return 1;
-		default: fputs(usage, stderr); return 2;
+		case 'h': fputs(usage, stdout); fputs(verify_cli_usage, stdout); return 1;
+		default:
+			if (opt >= VERIFY_CLI_OPT_BASE) {
+				if (verify_cli_parse(&o->verify, opt, optarg))
+					return 2;
+				break;
+			}
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {

@@ -161,6 +161,7 @@ static void key_matching(void **state)
 		"localhost:5000/v2/=local",
 		"http://insecure.test=insecure",
 		"Upper.Example.ORG=upper",
+		"[::1]:5000=v6",
 		NULL,
 	};
 	struct creds *c = ring(pairs);
@@ -185,6 +186,9 @@ static void key_matching(void **state)
 	assert_string_equal(who(c, "localhost:5001", "app"), "(anonymous)");
 	assert_string_equal(who(c, "insecure.test", "app"), "insecure");
 	assert_string_equal(who(c, "upper.example.org", "app"), "upper");
+	assert_string_equal(who(c, "[::1]:5000", "app"), "v6");
+	assert_string_equal(who(c, "[::1]:5001", "app"), "(anonymous)");
+	assert_string_equal(who(c, "[::2]:5000", "app"), "(anonymous)");
 	assert_string_equal(who(c, "ghcr.io", "a/b"), "(anonymous)");
 	creds_free(c);
 

@@ -57,7 +57,7 @@ static void sha256_of(const void *p, size_t n, char out[80])
 	unsigned char d[32];
 	unsigned int dl = 0;
 	EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL);
-	strcpy(out, "sha256:");
+	memcpy(out, "sha256:", 8);
 	for (int i = 0; i < 32; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", d[i]);
 }
@@ -84,11 +84,12 @@ struct fake {
 	int omit_digest;         /* no Docker-Content-Digest header */
 	int referrers;           /* 0: 404, 1: an OCI index, 2: 200 with application/json */
 	int expires_in;          /* 0: none in the token answer */
+	int token_redirect;      /* the token endpoint answers 307 to the storage server */
 	char realm[256];
 	int storage_port;
 	/* observations */
 	atomic_int requests, token_requests, oauth_posts, storage_requests, storage_auth_seen, flaky;
-	atomic_int token_gen, token_seq;
+	atomic_int token_gen, token_seq, proxied;
 	atomic_int stop;
 };
 
@@ -147,9 +148,14 @@ static enum MHD_Result token_endpoint(struct fake *f, struct MHD_Connection *c, 
 			 atomic_load(&f->token_gen), atomic_fetch_add(&f->token_seq, 1));
 		return reply(c, 200, "application/json", body, strlen(body), NULL, NULL);
 	}
+	if (f->token_redirect) {
+		char loc[128];
+		snprintf(loc, sizeof loc, "http://127.0.0.1:%d/storage/token", f->storage_port);
+		return reply(c, 307, "text/plain", "", 0, "Location", loc);
+	}
 	const char *scope = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "scope");
 	const char *service = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
-	if (!scope || strcmp(scope, "repository:app:pull") || !service || strcmp(service, "fake"))
+	if (!scope || strncmp(scope, "repository:", 11) || !strstr(scope, ":pull") || !service || strcmp(service, "fake"))
 		return error_reply(c, 400, "BAD_REQUEST", "scope or service missing", NULL, NULL);
 	if (f->token_needs_basic) {
 		const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -241,6 +247,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 	atomic_fetch_add(&f->requests, 1);
+	/* As a forward proxy the fake sees absolute URLs: only the path matters. */
+	if (!strncmp(url, "http://", 7)) {
+		atomic_fetch_add(&f->proxied, 1);
+		url = strchr(url + 7, '/') ? strchr(url + 7, '/') : "/";
+	}
 	if (!strcmp(url, "/token"))
 		return token_endpoint(f, c, method, cn);
 	if (!strncmp(url, "/storage/", 9)) {
@@ -326,6 +337,7 @@ static void fake_reset(struct fake *f, int auth)
 	f->omit_digest = 0;
 	f->referrers = 0;
 	f->expires_in = 300;
+	f->token_redirect = 0;
 	snprintf(f->realm, sizeof f->realm, "%s://127.0.0.1:%d/token", f->tls ? "https" : "http", f->port);
 	f->storage_port = storage.port;
 	atomic_store(&f->requests, 0);
@@ -334,6 +346,7 @@ static void fake_reset(struct fake *f, int auth)
 	atomic_store(&f->storage_requests, 0);
 	atomic_store(&f->storage_auth_seen, 0);
 	atomic_store(&f->flaky, 0);
+	atomic_store(&f->proxied, 0);
 	atomic_fetch_add(&f->token_gen, 1); /* tokens of earlier tests are no longer valid */
 }
 
@@ -623,7 +636,7 @@ static void not_found_and_error_bodies(void **state)
 	/* HEAD has no body: the status alone */
 	assert_int_equal(registry_resolve(r, &ref, NULL, now_ms() + 5000, digest, err, sizeof err), SO_E_API_NOT_FOUND);
 	show(err);
-	assert_non_null(strstr(err, "404"));
+	assert_non_null(strstr(err, "answered 404 Not Found (manifest app:missing)"));
 	/* control characters from the server are not passed on */
 	assert_int_equal(registry_get_manifest(r, &ref, NULL, "evil", NULL, now_ms() + 5000, &m, err, sizeof err),
 			 SO_E_API_NOT_FOUND);
@@ -712,6 +725,15 @@ static void bearer_tokens_reused(void **state)
 	}
 	assert_int_equal(reqs(r), 8);
 	assert_int_equal(fetches(r), 1);
+	/* another repository on the same host: its token is fetched at once, no 401 round trip */
+	struct image_ref other;
+	ref_of(&plain, "other/repo:v1", &other);
+	uint64_t r0 = reqs(r);
+	assert_int_equal(registry_get_manifest(r, &other, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_API_NOT_FOUND);
+	assert_int_equal(reqs(r) - r0, 2);
+	assert_int_equal(fetches(r), 2);
+	image_ref_free(&other);
 	/* blobs too; the redirect to storage carries no token */
 	atomic_store(&storage.storage_requests, 0);
 	atomic_store(&storage.storage_auth_seen, 0);
@@ -719,12 +741,12 @@ static void bearer_tokens_reused(void **state)
 	registry_blob_free(&m);
 	assert_int_equal(atomic_load(&storage.storage_requests), 1);
 	assert_int_equal(atomic_load(&storage.storage_auth_seen), 0);
-	assert_int_equal(fetches(r), 1);
+	assert_int_equal(fetches(r), 2);
 	/* other credentials get their own token */
 	plain.token_needs_basic = 1;
 	assert_int_equal(registry_get_manifest(r, &ref, &alice, "v1", NULL, now_ms() + 5000, &m, err, sizeof err), SO_OK);
 	registry_blob_free(&m);
-	assert_int_equal(fetches(r), 2);
+	assert_int_equal(fetches(r), 3);
 	/* wrong credentials at the token server: a clear refusal, no secret in it */
 	assert_int_equal(registry_get_manifest(r, &ref, &mallory, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
 			 SO_E_API_UNAUTHORIZED);
@@ -753,7 +775,32 @@ static void token_variants(void **state)
 	char err[256] = "";
 	ref_of(&plain, "app:v1", &ref);
 
+	/* a token server that redirects: not followed, so the Basic credentials stay with the realm host */
+	plain.token_needs_basic = 1;
+	plain.token_redirect = 1;
+	atomic_store(&storage.storage_requests, 0);
+	assert_int_equal(registry_get_manifest(r, &ref, &alice, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_API_OTHER);
+	show(err);
+	assert_non_null(strstr(err, "answered 307"));
+	assert_int_equal(atomic_load(&storage.storage_requests), 0);
+	plain.token_needs_basic = 0;
+	plain.token_redirect = 0;
+
+	/* expires_in below the 60 s minimum: still reused */
+	plain.expires_in = 1;
+	struct registry_cred other = { .username = "bob", .password = "x" };
+	uint64_t f1 = fetches(r);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(registry_get_manifest(r, &ref, &other, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
+				 SO_OK);
+		registry_blob_free(&m);
+	}
+	assert_int_equal(fetches(r) - f1, 1);
+
 	/* no expires_in: still cached (60 s default) */
+	registry_free(r);
+	r = client(0, NULL);
 	plain.expires_in = 0;
 	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err), SO_OK);
 	registry_blob_free(&m);
@@ -820,8 +867,28 @@ static void realm_checks(void **state)
 	snprintf(plain.realm, sizeof plain.realm, "file:///etc/passwd");
 	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
 			 SO_E_BAD_RESPONSE);
+	/* Behind a proxy the address seen is the proxy's (private here): the realm's name cannot be checked, the
+	 * request goes through. The registry itself is exempted by no_proxy. */
+	char proxy[64];
+	snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", plain.port);
+	setenv("http_proxy", proxy, 1);
+	setenv("no_proxy", "127.0.0.1,localhost", 1);
+	snprintf(plain.realm, sizeof plain.realm, "http://realm.invalid/token");
+	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err), SO_OK);
+	registry_blob_free(&m);
+	assert_int_equal(atomic_load(&plain.proxied), 1);
+	assert_int_equal(atomic_load(&plain.token_requests), 1);
+	/* but a private IP literal is refused before anything is sent, proxy or not */
+	snprintf(plain.realm, sizeof plain.realm, "http://10.0.0.1/token");
+	atomic_fetch_add(&plain.token_gen, 1);
+	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_BAD_RESPONSE);
+	assert_int_equal(atomic_load(&plain.proxied), 1);
+	unsetenv("http_proxy");
+	unsetenv("no_proxy");
 	registry_free(r);
 	/* allowed by the option */
+	atomic_store(&plain.token_requests, 0);
 	r = client(1, NULL);
 	snprintf(plain.realm, sizeof plain.realm, "http://localhost:%d/token", plain.port);
 	assert_int_equal(registry_get_manifest(r, &ref, NULL, "v1", NULL, now_ms() + 5000, &m, err, sizeof err), SO_OK);
@@ -1048,6 +1115,40 @@ static void token_cache_expiry(void **state)
 	tokencache_destroy(&tc);
 }
 
+static void proxy_environment(void **state)
+{
+	(void)state;
+	char out[128];
+	static const char *const vars[] = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+					    "ALL_PROXY", "no_proxy", "NO_PROXY" };
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		unsetenv(vars[i]);
+	assert_int_equal(proxy_from_env("https", "auth.docker.io", out, sizeof out), 0);
+	setenv("HTTPS_PROXY", "http://proxy:3128", 1);
+	assert_int_equal(proxy_from_env("https", "auth.docker.io", out, sizeof out), 1);
+	assert_string_equal(out, "http://proxy:3128");
+	setenv("https_proxy", "http://lower:3128", 1); /* lower case first */
+	assert_int_equal(proxy_from_env("https", "auth.docker.io", out, sizeof out), 1);
+	assert_string_equal(out, "http://lower:3128");
+	/* HTTP_PROXY (upper case) is never used; all_proxy is */
+	setenv("HTTP_PROXY", "http://cgi:1", 1);
+	assert_int_equal(proxy_from_env("http", "example.com", out, sizeof out), 0);
+	setenv("ALL_PROXY", "http://all:1", 1);
+	assert_int_equal(proxy_from_env("http", "example.com", out, sizeof out), 1);
+	assert_string_equal(out, "http://all:1");
+	/* no_proxy: names, domain suffixes (with or without a leading dot), "*" */
+	setenv("NO_PROXY", "internal.example, .corp.local,auth.docker.io.", 1);
+	assert_int_equal(proxy_from_env("https", "internal.example", out, sizeof out), 0);
+	assert_int_equal(proxy_from_env("https", "reg.internal.example", out, sizeof out), 0);
+	assert_int_equal(proxy_from_env("https", "notinternal.example", out, sizeof out), 1);
+	assert_int_equal(proxy_from_env("https", "x.corp.local", out, sizeof out), 0);
+	assert_int_equal(proxy_from_env("https", "AUTH.docker.io", out, sizeof out), 0);
+	setenv("no_proxy", "*", 1);
+	assert_int_equal(proxy_from_env("https", "anything", out, sizeof out), 0);
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		unsetenv(vars[i]);
+}
+
 static void address_classes(void **state)
 {
 	(void)state;
@@ -1083,6 +1184,7 @@ int main(void)
 		cmocka_unit_test(concurrent_callers),
 		cmocka_unit_test(token_cache_expiry),
 		cmocka_unit_test(address_classes),
+		cmocka_unit_test(proxy_environment),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -403,6 +403,15 @@ static int entry_matches(const struct entry *e, const char *host, const char *pa
 	eh[ehl] = '\0';
 	memcpy(th, host, thl);
 	th[thl] = '\0';
+	/* An IPv6 literal loses its brackets, as net.SplitHostPort does (and '[' would start an fnmatch class). */
+	if (eh[0] == '[' && ehl > 1 && eh[ehl - 1] == ']') {
+		memmove(eh, eh + 1, ehl - 2);
+		eh[ehl - 2] = '\0';
+	}
+	if (th[0] == '[' && thl > 1 && th[thl - 1] == ']') {
+		memmove(th, th + 1, thl - 2);
+		th[thl - 2] = '\0';
+	}
 	/* label by label */
 	char *es = eh, *ts = th;
 	for (;;) {

@@ -73,10 +73,13 @@ int kubecreds_lookup(void *ud, const char *ns, const json_t *pull_secrets, const
 		rc = add_list(kc->client, keyring, ns, pull_secrets, &budget, err, errlen);
 	/* The default ServiceAccount's imagePullSecrets, which the kubelet adds to the app's pods. */
 	if (rc == SO_OK && ns && is_dns1123_subdomain(ns)) {
-		buf_appendf(&path, "/api/v1/namespaces/%s/serviceaccounts/default", ns);
-		int src = kube_get_json(kc->client, path.data, &sa, &resp);
+		int src = buf_appendf(&path, "/api/v1/namespaces/%s/serviceaccounts/default", ns);
+		if (src == SO_OK)
+			src = kube_get_json(kc->client, path.data, &sa, &resp);
 		if (src == SO_OK)
 			rc = add_list(kc->client, keyring, ns, json_object_get(sa, "imagePullSecrets"), &budget, err, errlen);
+		else if (src == SO_E_NOMEM)
+			rc = SO_E_NOMEM;
 		else if (src != SO_E_API_NOT_FOUND)
 			rc = so_fail(err, errlen, src, "reading ServiceAccount %s/default: %s", ns,
 				     resp.message ? resp.message : so_strerror(src));

@@ -6,6 +6,7 @@
  * Authentication of one request (image-signatures.md §4.5):
  *   1. A Bearer token cached for (API host, "repository:<repo>:pull", credential fingerprint) is sent at once;
  *      so are Basic credentials when this host asked for Basic before; a registrytoken is always sent as is.
+ *      When the host gave a Bearer challenge before (another repository), the token is fetched up front.
  *   2. A 401 is answered once: Basic → resend with the credentials (none: fail); Bearer → fetch a token from
  *      the realm (anonymous, Basic to the realm host only, or the OAuth2 refresh-token grant for an
  *      identitytoken), cache it for expires_in (at least 60 s) minus 10 s, resend. A second 401 fails.
@@ -34,7 +35,7 @@
 #define TOKEN_MIN_TTL_S 60
 #define TOKEN_MAX_TTL_S 3600
 #define TOKEN_SKEW_S 10
-#define BASIC_MEMORY_S 600
+#define BASIC_MEMORY_S 600 /* how long a host's Basic or Bearer challenge is remembered */
 #define TOKEN_CACHE_ENTRIES 256
 #define RETRY_MIN_LEFT_MS 300
 #define RETRY_WAIT_CAP_MS 1000
@@ -64,9 +65,14 @@ struct registry *registry_new(const struct registry_options *o, char *err, size_
 		return NULL;
 	}
 	r = calloc(1, sizeof *r);
-	if (!r)
-		goto nomem;
+	if (!r) {
+		so_fail(err, errlen, SO_E_NOMEM, "out of memory creating the registry client");
+		return NULL;
+	}
+	/* Locks and cache first: from here on registry_free can undo any partial state. */
 	tokencache_init(&r->tokens, TOKEN_CACHE_ENTRIES);
+	if (reg_http_init(r, o ? o->extra_ca_file : NULL, err, errlen) != SO_OK)
+		goto fail;
 	r->connect_timeout_ms = o && o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000;
 	r->allow_private_realms = o ? o->allow_private_realms : 0;
 	while (o && o->insecure && o->insecure[n])
@@ -80,21 +86,11 @@ struct registry *registry_new(const struct registry_options *o, char *err, size_
 		for (char *p = r->insecure[i]; *p; p++)
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 	}
-	if (reg_http_init(r, o ? o->extra_ca_file : NULL, err, errlen) != SO_OK) {
-		registry_free(r);
-		return NULL;
-	}
 	return r;
 nomem:
 	so_fail(err, errlen, SO_E_NOMEM, "out of memory creating the registry client");
-	if (r && !r->share) {
-		/* reg_http_init has not run: only what was allocated here */
-		for (size_t i = 0; r->insecure && r->insecure[i]; i++)
-			free(r->insecure[i]);
-		free(r->insecure);
-		tokencache_destroy(&r->tokens);
-		free(r);
-	}
+fail:
+	registry_free(r);
 	return NULL;
 }
 
@@ -210,6 +206,25 @@ static int status_err(long status)
 	}
 }
 
+static const char *reason_phrase(long status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 408: return "Request Timeout";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "";
+	}
+}
+
 /*
  * "registry <host> answered <status> <CODE>: <message> (<what>)" from a distribution error body
  * {"errors":[{"code","message","detail"}]}; the code and message are the server's, cleaned and cut short.
@@ -225,6 +240,8 @@ static int fail_status(char *err, size_t errlen, const char *host, const struct 
 	if (!e0 && doc)
 		clean_text(msg, sizeof msg, json_string_value(json_object_get(doc, "details"))); /* some token servers */
 	json_decref(doc);
+	if (!code[0] && !msg[0]) /* HEAD, or a body that is not a distribution error */
+		snprintf(code, sizeof code, "%s", reason_phrase(p->status));
 	return so_fail(err, errlen, status_err(p->status), "registry %s answered %ld%s%s%s%s (%s)%s", host, p->status,
 		       code[0] ? " " : "", code, msg[0] ? ": " : "", msg, what, hint ? hint : "");
 }
@@ -264,7 +281,7 @@ struct authctx {
 	const char *host;            /* API host */
 	char scope[1024];            /* repository:<repo>:pull */
 	char fp[65];
-	char bearer_key[1400], basic_key[400];
+	char bearer_key[1400], basic_key[400], challenge_key[300];
 	int cacheable;               /* the fingerprint could be computed */
 	int plain_http;
 	int64_t deadline_ms;
@@ -366,6 +383,7 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 	int rc;
 	struct buf url = BUF_INIT(16384), form = BUF_INIT(65536);
 	struct reg_resp p;
+	struct reg_req q = { 0 };
 	char guard[256];
 	const struct registry_cred *c = a->cred;
 	long ttl = TOKEN_MIN_TTL_S;
@@ -389,10 +407,13 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 	    (buf_appends(&url, "&scope=") || buf_append_urlenc(&url, w->scope)))
 		goto nomem;
 
-	struct reg_req q = {
-		.method = "GET", .url = url.data, .max = TOKEN_MAX_ANSWER, .follow = 0, .plain_http = a->plain_http,
-		.guard_host = guard[0] ? guard : NULL, .deadline_ms = a->deadline_ms,
-	};
+	q.method = "GET";
+	q.url = url.data;
+	q.max = TOKEN_MAX_ANSWER;
+	q.follow = 0; /* Basic goes to the realm host only */
+	q.plain_http = a->plain_http;
+	q.guard_host = guard[0] ? guard : NULL;
+	q.deadline_ms = a->deadline_ms;
 	atomic_fetch_add(&a->r->token_fetches, 1);
 	if (oauth) {
 		/* OAuth2 refresh-token grant (distribution oauth.md): POST to the realm itself. */
@@ -456,6 +477,17 @@ out:
 
 /* ---- one authenticated request ---- */
 
+/* Keeps a host's Bearer realm and service (not secret) so the next repository's token is fetched up front. */
+static void remember_challenge(const struct authctx *a, const struct www_authenticate *w)
+{
+	struct buf v = BUF_INIT(16384);
+	if (!strchr(w->realm, '\n') && !(w->service && strchr(w->service, '\n')) &&
+	    buf_appendf(&v, "%s\n%s", w->realm, w->service ? w->service : "") == SO_OK)
+		tokencache_put(&a->r->tokens, a->challenge_key, TOK_CHALLENGE, v.data,
+			       reg_now_ms() + (int64_t)BASIC_MEMORY_S * 1000);
+	buf_free(&v);
+}
+
 static int retriable_status(long s)
 {
 	return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
@@ -496,6 +528,7 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 	snprintf(a.scope, sizeof a.scope, "repository:%s:pull", ref->repository);
 	snprintf(a.bearer_key, sizeof a.bearer_key, "%s|%s|%s", a.host, a.scope, a.fp);
 	snprintf(a.basic_key, sizeof a.basic_key, "%s|basic|%s", a.host, a.fp);
+	snprintf(a.challenge_key, sizeof a.challenge_key, "%s|challenge", a.host);
 	if (buf_appendf(&url, "%s://%s/v2/%s/%s", a.plain_http ? "http" : "https", a.host, ref->repository, path)) {
 		rc = so_fail(err, errlen, SO_E_NOMEM, "registry %s: out of memory", ref->registry);
 		goto out;
@@ -510,6 +543,25 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 		wipe_free(token); /* only a marker: this host wants Basic */
 		token = NULL;
 		sent = SENT_BASIC;
+	} else if ((token = tokencache_get(&r->tokens, a.challenge_key, reg_now_ms(), &kind)) != NULL) {
+		/* This host challenged before: fetch the token for this repository now, saving the 401 round trip. */
+		struct www_authenticate w = { .scheme = "Bearer" };
+		char *nl = strchr(token, '\n');
+		w.realm = token;
+		if (nl) {
+			*nl = '\0';
+			w.service = nl + 1;
+		}
+		char *t = NULL;
+		if (fetch_token(&a, &w, &t, err, errlen) == SO_OK) {
+			sent = SENT_BEARER_CACHED; /* a 401 still gets one fresh token from the registry's own challenge */
+		} else {
+			tokencache_drop(&r->tokens, a.challenge_key);
+			if (err && errlen)
+				err[0] = '\0';
+		}
+		wipe_free(token);
+		token = t;
 	}
 
 	for (;;) {
@@ -556,6 +608,8 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 			wipe_free(token);
 			token = NULL;
 			rc = fetch_token(&a, &w, &token, err, errlen);
+			if (rc == SO_OK)
+				remember_challenge(&a, &w);
 			www_authenticate_free(&w);
 			if (rc)
 				goto out;

@@ -152,6 +152,7 @@ int reg_http_init(struct registry *r, const char *extra_ca_file, char *err, size
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&r->share_locks[i], NULL);
 	pthread_mutex_init(&r->pool_mu, NULL);
+	r->http_ready = 1;
 	r->share = curl_share_init();
 	if (!r->share)
 		return so_fail(err, errlen, SO_E_NOMEM, "out of memory creating the registry client");
@@ -167,6 +168,8 @@ int reg_http_init(struct registry *r, const char *extra_ca_file, char *err, size
 
 void reg_http_destroy(struct registry *r)
 {
+	if (!r->http_ready)
+		return;
 	while (r->pool) {
 		struct pooled_easy *p = r->pool;
 		r->pool = p->next;
@@ -219,6 +222,7 @@ struct xfer {
 	CURL *easy;
 	struct reg_resp *p;
 	const struct reg_req *q;
+	int via_proxy;          /* a guarded request sent through a proxy: the address seen is the proxy's */
 	int too_large;
 	int decided, collect;   /* status known; whether the body is kept whole (2xx) */
 };
@@ -259,7 +263,7 @@ static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_por
 	int ok = 1;
 	CURLU *u;
 
-	if (!t->q->guard_host)
+	if (!t->q->guard_host || t->via_proxy)
 		return CURL_PREREQFUNC_OK;
 	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || !url)
 		return CURL_PREREQFUNC_ABORT;
@@ -380,6 +384,25 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 	curl_easy_setopt(easy, CURLOPT_PREREQDATA, &t);
 	if (r->ca_blob.data)
 		curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &r->ca_blob);
+	if (q->guard_host) {
+		/* The proxy decision is made here, not by libcurl, so the guard knows what the address it sees is. */
+		char proxy[1024], *scheme = NULL, *host = NULL;
+		CURLU *u = curl_url();
+		if (!u || curl_url_set(u, CURLUPART_URL, q->url, 0) != CURLUE_OK ||
+		    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+			curl_url_cleanup(u);
+			rc = SO_E_TRANSPORT;
+			snprintf(p->error, sizeof p->error, "not a URL");
+			goto out;
+		}
+		t.via_proxy = proxy_from_env(scheme, host, proxy, sizeof proxy);
+		curl_easy_setopt(easy, CURLOPT_PROXY, t.via_proxy ? proxy : "");
+		curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
+		curl_free(scheme);
+		curl_free(host);
+		curl_url_cleanup(u);
+	}
 	if (q->user) {
 		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(easy, CURLOPT_USERNAME, q->user);

@@ -16,7 +16,7 @@
 
 /* ---- token cache (tokencache.c) ---- */
 
-enum tok_kind { TOK_BEARER = 1, TOK_BASIC = 2 };
+enum tok_kind { TOK_BEARER = 1, TOK_BASIC = 2, TOK_CHALLENGE = 3 /* "realm\nservice" of a host */ };
 
 struct tok_entry;
 struct tokencache {
@@ -42,6 +42,11 @@ void tokencache_drop(struct tokencache *tc, const char *key);
  * public; -1 when s is not a numeric address. */
 int netaddr_is_private(const char *s);
 
+/* ---- proxies (proxyenv.c) ---- */
+
+/* 1 and the proxy URL in out when libcurl's environment rules send scheme://host through a proxy; 0 otherwise. */
+int proxy_from_env(const char *scheme, const char *host, char *out, size_t outlen);
+
 /* ---- the client ---- */
 
 struct pooled_easy {
@@ -55,6 +60,7 @@ struct registry {
 	long connect_timeout_ms;
 	struct curl_blob ca_blob;   /* system bundle + extra CA file; data NULL when no extra CA was given */
 
+	int http_ready;             /* reg_http_init has set up the locks below */
 	CURLSH *share;              /* DNS cache and TLS sessions across handles */
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_mu;
@@ -105,7 +111,7 @@ int64_t reg_now_ms(void);
  * p->refused_private), SO_E_TOO_LARGE or SO_E_NOMEM otherwise. Counts the request. */
 int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_resp *p);
 
-/* Transport setup and teardown (registry_http.c). */
+/* Transport setup and teardown (registry_http.c). reg_http_destroy is safe after a failed or missing init. */
 int reg_http_init(struct registry *r, const char *extra_ca_file, char *err, size_t errlen);
 void reg_http_destroy(struct registry *r);
 

@@ -7,6 +7,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "verify/kubecreds.h"
+#include "verify/policy.h"
 #include "verify/regbackend.h"
 #include "verify/registry.h"
 #include "verify/verify.h"
@@ -17,6 +18,89 @@ struct verify_setup {
 	struct kubecreds kc;
 	char *secret_ns, *secret_name;
 };
+
+enum {
+	F_POLICY = VERIFY_CLI_OPT_BASE,
+	F_PIN,
+	F_TIMEOUT,
+	F_CA,
+	F_INSECURE,
+	F_PRIVATE_REALMS,
+	F_SECRET,
+};
+
+const struct option verify_cli_longopts[VERIFY_CLI_NOPTS + 1] = {
+	{ "verify-policy", required_argument, NULL, F_POLICY },
+	{ "verify-pin-digest", optional_argument, NULL, F_PIN },
+	{ "verify-timeout", required_argument, NULL, F_TIMEOUT },
+	{ "registry-ca-file", required_argument, NULL, F_CA },
+	{ "registry-insecure", required_argument, NULL, F_INSECURE },
+	{ "registry-allow-private-realms", optional_argument, NULL, F_PRIVATE_REALMS },
+	{ "registry-credentials-secret", required_argument, NULL, F_SECRET },
+	{ NULL, 0, NULL, 0 },
+};
+
+const char verify_cli_usage[] =
+	"\n"
+	"Image signature verification (docs/verify-images.md):\n"
+	"  --verify-policy FILE     verify SpinApp image signatures by this policy (reloaded when it changes);\n"
+	"                           absent: no verification\n"
+	"  --verify-pin-digest[=BOOL]\n"
+	"                           patch verified images to name:tag@sha256:... (default true)\n"
+	"  --verify-timeout DURATION\n"
+	"                           budget of one verification, below the webhook's timeoutSeconds (default 8s)\n"
+	"  --registry-ca-file FILE  extra PEM CA certificates for registries, added to the system ones\n"
+	"  --registry-insecure HOST[,HOST]\n"
+	"                           registries spoken to over plain http (repeatable)\n"
+	"  --registry-allow-private-realms[=BOOL]\n"
+	"                           allow token realms on loopback and private addresses\n"
+	"  --registry-credentials-secret NAMESPACE/NAME\n"
+	"                           a dockerconfigjson Secret used for registries in every namespace\n";
+
+void verify_cli_defaults(struct verify_setup_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->pin = 1;
+	o->timeout_ms = 8000;
+}
+
+static int parse_bool(const char *flag, const char *arg, int *out)
+{
+	if (!arg || !strcmp(arg, "true")) {
+		*out = 1;
+	} else if (!strcmp(arg, "false")) {
+		*out = 0;
+	} else {
+		fprintf(stderr, "spin-operator: --%s: \"%s\" is not true or false\n", flag, arg);
+		return 2;
+	}
+	return 0;
+}
+
+int verify_cli_parse(struct verify_setup_opts *o, int opt, char *arg)
+{
+	switch (opt) {
+	case F_POLICY: o->policy_file = arg; return 0;
+	case F_PIN: return parse_bool("verify-pin-digest", arg, &o->pin);
+	case F_PRIVATE_REALMS: return parse_bool("registry-allow-private-realms", arg, &o->allow_private_realms);
+	case F_TIMEOUT:
+		if (verify_parse_duration_ms(arg, &o->timeout_ms) || o->timeout_ms < 100 || o->timeout_ms > 30000) {
+			fprintf(stderr, "spin-operator: --verify-timeout: \"%s\" is not a duration in [100ms, 30s]\n", arg);
+			return 2;
+		}
+		return 0;
+	case F_CA: o->ca_file = arg; return 0;
+	case F_INSECURE:
+		if (verify_setup_add_insecure(o, arg)) {
+			fprintf(stderr, "spin-operator: --registry-insecure: empty host or more than %d hosts\n",
+				VERIFY_MAX_INSECURE);
+			return 2;
+		}
+		return 0;
+	case F_SECRET: o->secret = arg; return 0;
+	default: fprintf(stderr, "spin-operator: unknown verification flag %d\n", opt); return 2;
+	}
+}
 
 int verify_setup_add_insecure(struct verify_setup_opts *o, char *value)
 {

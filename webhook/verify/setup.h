@@ -7,6 +7,7 @@
 #ifndef SO_VERIFY_SETUP_H
 #define SO_VERIFY_SETUP_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,8 +29,24 @@ struct verify_setup_opts {
 
 struct verify_setup;
 
-/* Adds the comma-separated hosts of one --registry-insecure value (kept by pointer into a copy owned by the
- * caller's string: value must outlive o). SO_E_INVAL when too many or empty. */
+/*
+ * The flags, kept out of operator/main.c as webhook/cli.h does: main.c appends verify_cli_longopts to its
+ * getopt_long table, hands every option id from VERIFY_CLI_OPT_BASE on to verify_cli_parse and prints
+ * verify_cli_usage after its own help. docs/verify-images.md describes each flag.
+ */
+#define VERIFY_CLI_OPT_BASE 0x2000 /* getopt ids of these flags start here */
+#define VERIFY_CLI_NOPTS 7         /* entries of verify_cli_longopts before its terminator */
+
+extern const struct option verify_cli_longopts[VERIFY_CLI_NOPTS + 1];
+extern const char verify_cli_usage[];
+
+void verify_cli_defaults(struct verify_setup_opts *o);
+/* One flag (opt from verify_cli_longopts; arg is optarg, kept by pointer and, for --registry-insecure, split in
+ * place). 0, or 2 after a message on stderr for a bad value. */
+int verify_cli_parse(struct verify_setup_opts *o, int opt, char *arg);
+
+/* Adds the comma-separated hosts of one --registry-insecure value (split in place; value must outlive o).
+ * SO_E_INVAL when too many or empty. */
 int verify_setup_add_insecure(struct verify_setup_opts *o, char *value);
 
 int verify_setup_start(const struct verify_setup_opts *o, struct kube_client *client, struct verify_setup **out,

@@ -210,6 +210,11 @@ static const char *str_at(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+static unsigned hexval(char c)
+{
+	return c >= 'a' ? (unsigned)(c - 'a' + 10) : (unsigned)(c - '0');
+}
+
 static int valid_digest(const char *digest)
 {
 	if (!digest || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 71)
@@ -448,11 +453,8 @@ static int check_message_signature(const char *digest, const json_t *ms, const s
 		out->verdict = SIG_UNTRUSTED;
 		goto out;
 	}
-	for (size_t i = 0; i < 32; i++) {
-		unsigned hi, lo;
-		sscanf(digest + 7 + 2 * i, "%1x%1x", &hi, &lo);
-		want[i] = (unsigned char)(hi << 4 | lo);
-	}
+	for (size_t i = 0; i < 32; i++) /* valid_digest checked: lower-case hex */
+		want[i] = (unsigned char)(hexval(digest[7 + 2 * i]) << 4 | hexval(digest[8 + 2 * i]));
 	if (memcmp(want, dgst, 32) == 0) {
 		out->verdict = SIG_VERIFIED;
 	} else {
