@@ -159,6 +159,7 @@ bench: deps tools build $(BENCH_BINS)
 	@scripts/deps.sh bench
 	@BUILD=$(BUILD) tests/bench/run.sh
 	@BUILD=$(BUILD) tests/bench/webhook.sh
+	@BUILD=$(BUILD) tests/bench/verify.sh
 
 # The admission webhook benchmark alone (tests/bench/webhook.sh).
 bench-webhook: deps tools build

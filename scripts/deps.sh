@@ -11,6 +11,7 @@ pkgs=(
 	libcmocka-dev
 	clang libclang-rt-14-dev llvm
 	openssl ca-certificates curl jq procps iproute2
+	apache2-utils # htpasswd -B (bcrypt) for the Basic-auth test registry, tests/registry/up.sh
 )
 [ "${1:-}" = bench ] && pkgs+=(wrk)
 

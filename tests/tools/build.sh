@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds the test toolchain (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, helm)
+# Builds the test toolchain (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, helm,
+# and for the image-verification tests cosign, oras, the distribution registry and a test token server)
 # from the Go modules pinned by the go.mod/go.sum files beside this script.
 #
 # Binaries are cached outside the clone, keyed by tool version and by a hash of the pinning go.mod/go.sum, in
 #   ${SPIN_CACHE:-$HOME/.cache/spin-operator}/tools/<module>-<hash>/
-# and linked into <repo>/.tools/bin. A warm cache rebuilds nothing. Usage: build.sh [k8s|etcd|kwok|helm ...]
+# and linked into <repo>/.tools/bin. A warm cache rebuilds nothing.
+# Usage: build.sh [k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver ...]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,11 +21,15 @@ export GOMAXPROCS=${GOMAXPROCS:-$(nproc)}
 
 K8S_VERSION=v1.36.3
 HELM_VERSION=v3.21.4
+COSIGN_VERSION=v3.1.2
+REGISTRY_VERSION=v3.1.1
 
 # module_dir <module>: the cache folder for one wrapper module, named after its pin hash.
 module_dir() {
-	local sum
-	sum=$(cat "$here/$1/go.mod" "$here/$1/go.sum" | sha256sum | cut -c1-12)
+	local sum f files=("$here/$1/go.mod")
+	# go.sum may be absent for a module without dependencies; *.go covers the test tools' own sources.
+	for f in "$here/$1/go.sum" "$here/$1"/*.go; do [ -f "$f" ] && files+=("$f"); done
+	sum=$(cat "${files[@]}" | sha256sum | cut -c1-12)
 	echo "$cache/tools/$1-$sum"
 }
 
@@ -104,13 +110,43 @@ build_helm() {
 		helm.sh/helm/v3/cmd/helm
 }
 
+build_cosign() {
+	build_module cosign cosign -- -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION \
+-X sigs.k8s.io/release-utils/version.gitTreeState=clean -X sigs.k8s.io/release-utils/version.buildDate=1970-01-01T00:00:00Z" \
+		github.com/sigstore/cosign/v3/cmd/cosign
+}
+
+build_oras() {
+	build_module oras oras -- -ldflags "-s -w -X oras.land/oras/internal/version.GitTreeState=clean" \
+		oras.land/oras/cmd/oras
+}
+
+build_registry() {
+	# The binary is named "registry" by its package; keep that name (tests/registry/up.sh runs it).
+	build_module registry registry -- -ldflags "-s -w -X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" \
+		github.com/distribution/distribution/v3/cmd/registry
+}
+
+build_tokenserver() {
+	# Our own test token server (tests/tools/tokenserver/main.go, standard library only). Its cache hash also
+	# covers main.go, so an edit rebuilds it.
+	local out; out=$(module_dir tokenserver)
+	if [ ! -x "$out/tokenserver" ]; then
+		echo "tools: building tokenserver into $out" >&2
+		mkdir -p "$out.tmp"
+		(cd "$here/tokenserver" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/tokenserver" .)
+		rm -rf "$out" && mv "$out.tmp" "$out"
+	fi
+	ln -sfn "$out/tokenserver" "$linkdir/tokenserver"
+}
+
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(etcd kwok k8s helm)
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kwok k8s helm registry oras cosign tokenserver)
 start=$SECONDS
 for t in "${targets[@]}"; do
 	case "$t" in
-	k8s|etcd|kwok|helm) "build_$t" ;;
-	*) echo "tools: unknown target '$t' (k8s, etcd, kwok, helm)" >&2; exit 2 ;;
+	k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver) "build_$t" ;;
+	*) echo "tools: unknown target '$t' (k8s, etcd, kwok, helm, cosign, oras, registry, tokenserver)" >&2; exit 2 ;;
 	esac
 done
 echo "tools: ready in $linkdir ($((SECONDS - start)) s)" >&2

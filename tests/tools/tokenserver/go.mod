@@ -1,0 +1,3 @@
+module spin-operator/tests/tools/tokenserver
+
+go 1.26.0
