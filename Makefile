@@ -2,7 +2,7 @@
 #
 #   make            build bin/spin-operator
 #   make test       everything: deps, build, test toolchain, unit + integration + fuzz-smoke suites
-#   make demo       local control plane + CRDs + the daemon + a sample SpinApp
+#   make demo       local control plane + CRDs + the daemon + a sample SpinApp + signed/unsigned images
 #   make SANITIZE=address,undefined test    the same suites under ASan + UBSan
 #
 # Conventions (no edits here needed when adding files):

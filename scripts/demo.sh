@@ -98,7 +98,23 @@ port=$(sed -n 's/.*admission webhook listening on .* (port \([0-9]*\).*/\1/p' "$
 [ -n "$port" ] || { echo "demo: the admission webhook did not start (see $state/operator.log)" >&2; exit 1; }
 "$repo/tests/webhook/register-local.sh" register "$port" - >/dev/null
 echo "demo: admission webhook registered at https://127.0.0.1:$port; waiting for the daemon to set its caBundle"
-for _ in $(seq 100); do grep -q "caBundle set in ValidatingWebhookConfiguration" "$state/operator.log" && break; sleep 0.1; done
+# On a second run the configurations usually carry the right caBundle already (the CA lives in the Secret, which
+# outlives the daemon), and the daemon has nothing to set or log.
+ca_bundle_current() {
+	local ca c bundles
+	ca=$(kubectl get secret spin-operator-webhook-server-cert -o jsonpath='{.data.ca\.crt}' 2>/dev/null) || return 1
+	[ -n "$ca" ] || return 1
+	for c in mutating validating; do
+		bundles=$(kubectl get "${c}webhookconfiguration" "spin-operator-$c-webhook-configuration" \
+			-o jsonpath='{range .webhooks[*]}{.clientConfig.caBundle}{"\n"}{end}' 2>/dev/null) || return 1
+		[ -n "$bundles" ] && ! grep -qvxF -e "$ca" <<<"$bundles" || return 1
+	done
+}
+for _ in $(seq 100); do
+	grep -q "caBundle set in ValidatingWebhookConfiguration" "$state/operator.log" && break
+	ca_bundle_current && break
+	sleep 0.1
+done
 
 kubectl apply -f "$repo/config/samples/spin-runtime-class.yaml" -f "$repo/config/samples/spin-shim-executor.yaml" \
 	-f "$repo/config/samples/simple.yaml" >/dev/null
