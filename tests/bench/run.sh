@@ -149,7 +149,7 @@ wait_watch() {
 # The admission webhook (when the build has one) is not registered with the bench's apiserver: keep it off, so
 # its port (:9443 by default) cannot clash with another operator on the machine.
 op_extra=()
-"$OPERATOR" --help 2>&1 | grep -q -- '--webhook-bind-address' && op_extra+=(--webhook-bind-address 0)
+grep -q -- '--webhook-bind-address' <<<"$("$OPERATOR" --help 2>&1)" && op_extra+=(--webhook-bind-address 0)
 
 # start_operator <log> <workers> <namespace>: sets op_pid, op_t0 (epoch), op_port (metrics).
 start_operator() {

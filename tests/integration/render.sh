@@ -44,7 +44,7 @@ for flag in --filename --namespace --output --help; do
 done
 [ $st -eq 0 ] && [ -z "$missing" ] && t_ok "render --help exits 0 and documents its flags" ||
 	t_fail "render --help: exit $st, missing:$missing"
-"$OPERATOR" --help | grep -q "spin-operator render --help" && t_ok "the daemon's --help points to render" ||
+grep -q "spin-operator render --help" <<<"$("$OPERATOR" --help)" && t_ok "the daemon's --help points to render" ||
 	t_fail "the daemon's --help does not mention render"
 render usage --no-such-flag
 [ "$status" -eq 2 ] && t_ok "an unknown flag exits 2" || t_fail "an unknown flag: exit $status"

@@ -268,7 +268,7 @@ bad_san() {
 		grep -q '"a b" is neither an IP address nor a DNS name' "$work/badsan.log"
 }
 t_check "a bad --webhook-cert-extra-sans entry is fatal, saying why" bad_san
-help_lists() { "$OPERATOR" --help | grep -q -- "$1"; }
+help_lists() { grep -q -- "$1" <<<"$("$OPERATOR" --help)"; } # no pipe: grep -q would SIGPIPE the writer
 for flag in --webhook-cert-mode --webhook-namespace --webhook-service-name --webhook-secret-name \
 	--webhook-mutating-configuration --webhook-validating-configuration --webhook-cert-extra-sans \
 	--webhook-upstream-checks-only; do
