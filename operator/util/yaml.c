@@ -792,20 +792,19 @@ static int write_quoted(struct buf *b, const char *s, size_t n)
 	while (rc == SO_OK && i < n) {
 		uint32_t cp;
 		size_t len = utf8_decode(u + i, n - i, &cp);
-		char esc[16];
+		char esc[16] = "";
 
 		if (!len)
 			return SO_E_INVAL;
-		esc[0] = '\0';
 		switch (cp) {
-		case '"': strcpy(esc, "\\\""); break;
-		case '\\': strcpy(esc, "\\\\"); break;
-		case '\n': strcpy(esc, "\\n"); break;
-		case '\t': strcpy(esc, "\\t"); break;
-		case '\r': strcpy(esc, "\\r"); break;
-		case 0: strcpy(esc, "\\0"); break;
-		case 0x2028: strcpy(esc, "\\L"); break;
-		case 0x2029: strcpy(esc, "\\P"); break;
+		case '"': snprintf(esc, sizeof esc, "\\\""); break;
+		case '\\': snprintf(esc, sizeof esc, "\\\\"); break;
+		case '\n': snprintf(esc, sizeof esc, "\\n"); break;
+		case '\t': snprintf(esc, sizeof esc, "\\t"); break;
+		case '\r': snprintf(esc, sizeof esc, "\\r"); break;
+		case 0: snprintf(esc, sizeof esc, "\\0"); break;
+		case 0x2028: snprintf(esc, sizeof esc, "\\L"); break;
+		case 0x2029: snprintf(esc, sizeof esc, "\\P"); break;
 		default:
 			if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 				snprintf(esc, sizeof esc, "\\x%02X", (unsigned)cp);
@@ -840,13 +839,14 @@ static int write_real(struct buf *b, double d)
 	if (!isfinite(d))
 		return SO_E_INVAL;
 	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof tmp - 2, "%.*g", prec, d);
+		snprintf(tmp, sizeof tmp, "%.*g", prec, d);
 		if (strtod(tmp, NULL) == d)
 			break;
 	}
-	if (!strpbrk(tmp, ".eE"))
-		strcat(tmp, ".0");
-	return buf_appends(b, tmp);
+	int rc = buf_appends(b, tmp);
+	if (rc == SO_OK && !strpbrk(tmp, ".eE"))
+		rc = buf_appends(b, ".0"); /* would read back as an integer */
+	return rc;
 }
 
 /* A value on the rest of the current line: scalars and empty containers. */
