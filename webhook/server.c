@@ -311,11 +311,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 static unsigned default_threads(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 2)
-		n = 2;
-	if (n > 8)
-		n = 8;
+	long n = 2 * sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 4)
+		n = 4;
+	if (n > 16)
+		n = 16;
 	return (unsigned)n;
 }
 

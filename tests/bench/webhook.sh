@@ -181,7 +181,7 @@ report=$(
 ### $(date -u '+%Y-%m-%d %H:%M') UTC · commit $commit$dirty · \`make bench-webhook\`
 
 Machine: $cpus CPUs ($model), load average at start $load. wrk $wrkv and the operator share the CPUs (the
-operator: $threads threads at start, its request pool the CPU count within [2, 8]; extra flags: ${EXTRA_FLAGS:-none}).
+operator: $threads threads at start, its request pool twice the CPU count within [4, 16]; extra flags: ${EXTRA_FLAGS:-none}).
 Command per endpoint: \`WRK_BODY=<review> [WRK_DELAY_MS=$pause] wrk -t$THREADS -c$CONNS -d${SECONDS_EACH}s --timeout 5s --latency -s tests/bench/webhook/post.lua https://127.0.0.1:<port><path>\`
 (saturation without \`WRK_DELAY_MS\`; paced at about $RATE reviews/s with a $pause ms pause per connection after each answer).
 
