@@ -151,7 +151,12 @@ int selfcert_key_matches(const char *cert, size_t cert_len, const char *key, siz
 {
 	X509 *x = read_cert(cert, cert_len);
 	EVP_PKEY *k = read_key(key, key_len);
-	int ok = x && k && X509_check_private_key(x, k) == 1;
+	/* X509_check_private_key compares only the public halves, and a PKCS#8 key carries its public key
+	 * beside the private one: a corrupted private part would pass it and sign nothing the certificate
+	 * verifies. The pairwise check recomputes the public key from the private one. */
+	EVP_PKEY_CTX *c = k ? EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL) : NULL;
+	int ok = x && c && X509_check_private_key(x, k) == 1 && EVP_PKEY_pairwise_check(c) == 1;
+	EVP_PKEY_CTX_free(c);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	ERR_clear_error();

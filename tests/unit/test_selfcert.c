@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+
 #include "util/err.h"
 #include "webhook/certplan.h"
 #include "webhook/selfcert.h"
@@ -38,6 +40,34 @@ static void make_ca(struct selfcert_pem *ca, time_t now, long validity)
 {
 	char err[256] = "";
 	assert_int_equal(selfcert_make_ca("test CA", validity, now, ca, err, sizeof err), SO_OK);
+}
+
+/* key (PKCS#8 PEM of P-256) with one bit of the private scalar flipped and its embedded public key left as it
+ * was: the public halves still match the certificate, the pair does not (malloc'd). */
+static char *corrupt_private_part(const char *key, size_t key_len, size_t *out_len)
+{
+	BIO *in = BIO_new_mem_buf(key, (int)key_len), *out = BIO_new(BIO_s_mem());
+	char *name = NULL, *header = NULL, *pem = NULL;
+	unsigned char *der = NULL;
+	long der_len = 0;
+	assert_int_equal(PEM_read_bio(in, &name, &header, &der, &der_len), 1);
+	/* ECPrivateKey: INTEGER 1, OCTET STRING of 32 bytes (the scalar) */
+	static const unsigned char scalar_tag[] = { 0x02, 0x01, 0x01, 0x04, 0x20 };
+	long at = 0;
+	while (at + (long)sizeof scalar_tag + 32 <= der_len && memcmp(der + at, scalar_tag, sizeof scalar_tag))
+		at++;
+	assert_true(at + (long)sizeof scalar_tag + 32 <= der_len);
+	der[at + (long)sizeof scalar_tag + 31] ^= 1;
+	assert_int_equal(PEM_write_bio(out, name, header, der, der_len) > 0, 1);
+	char *data;
+	*out_len = (size_t)BIO_get_mem_data(out, &data);
+	pem = strndup(data, *out_len);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(in);
+	BIO_free(out);
+	return pem;
 }
 
 static void test_ca(void **state)
@@ -65,6 +95,11 @@ static void test_ca(void **state)
 	assert_int_equal(i.not_before, T0 - 3);
 	assert_int_equal(selfcert_issued_at(&i), T0);
 	assert_false(selfcert_key_matches(ca.cert, ca.cert_len, s.key, s.key_len));
+	/* the public halves match but the private part was corrupted: it signs nothing the certificate verifies */
+	size_t corrupt_len;
+	char *corrupt = corrupt_private_part(ca.key, ca.key_len, &corrupt_len);
+	assert_false(selfcert_key_matches(ca.cert, ca.cert_len, corrupt, corrupt_len));
+	free(corrupt);
 	selfcert_pem_free(&s);
 	selfcert_pem_free(&ca);
 
@@ -294,6 +329,17 @@ static void test_plan_broken(void **state)
 				    "of ca.crt)",
 				    NULL);
 	assert_int_equal(selfcert_count(fixed.ca_crt, fixed.ca_crt_len), 1);
+	assert_true(selfcert_signed_by(fixed.tls_crt, fixed.tls_crt_len, fixed.ca_crt, fixed.ca_crt_len));
+	certset_free(&fixed);
+
+	/* a CA key whose private part was corrupted (its embedded public key still the CA's) */
+	certset_free(&bad);
+	bad = plan(&s, T0, 0, NULL, NULL);
+	free(bad.ca_key);
+	bad.ca_key = corrupt_private_part(s.ca_key, s.ca_key_len, &bad.ca_key_len);
+	fixed = plan(&bad, T0 + 10, 1,
+		     "new CA (ca.key does not belong to ca.crt); new serving certificate (not signed by a CA of ca.crt)",
+		     NULL);
 	assert_true(selfcert_signed_by(fixed.tls_crt, fixed.tls_crt_len, fixed.ca_crt, fixed.ca_crt_len));
 	certset_free(&fixed);
 
