@@ -27,6 +27,7 @@
 #include "render.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/ticker.h"
 #include "util/parse.h"
 #include "webhook/cli.h"
 #include "webhook/selfmanaged.h"
@@ -151,13 +152,7 @@ static int wait_shutdown(double seconds)
 		pthread_mutex_unlock(&shutdown_mu);
 		return 1;
 	}
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += (time_t)seconds;
-	deadline.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = clock_in(CLOCK_REALTIME, seconds);
 	pthread_mutex_lock(&shutdown_mu);
 	while (!shutdown_requested) {
 		if (pthread_cond_timedwait(&shutdown_cv, &shutdown_mu, &deadline))

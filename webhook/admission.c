@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "webhook/admission.h"
 #include "webhook/jsonpatch.h"
+#include "webhook/reviewslim.h"
 
 #define REVIEW_API_VERSION "admission.k8s.io/v1"
 #define REVIEW_KIND "AdmissionReview"
@@ -1083,9 +1084,14 @@ static int mutate(const struct review *r, const struct admission_ctx *ctx, struc
 		return rc;
 	if (!spinapp) /* SpinAppExecutor defaulting is a no-op upstream */
 		return allowed(a);
-	copy = json_deep_copy(r->object);
-	if (!copy)
+	/* Defaulting and pinning write into spec only: the copy shares everything else with the request, and
+	 * the diff skips what is shared without looking inside. */
+	const json_t *spec = json_object_get(r->object, "spec");
+	copy = json_copy((json_t *)r->object); /* increments the children's counts only */
+	if (!copy || (spec && json_object_set_new(copy, "spec", json_deep_copy(spec)))) {
+		json_decref(copy);
 		return SO_E_NOMEM;
+	}
 	rc = spinapp_default(copy, r->ns, ctx, a->warnings, msg, sizeof msg);
 	if (rc == SO_E_NOMEM) {
 		json_decref(copy);
@@ -1256,7 +1262,15 @@ int admission_handle(const char *body, size_t len, const struct admission_ctx *c
 			 (size_t)ADMISSION_MAX_BODY);
 		return bad_request(out_response, http_status, what, NULL);
 	}
-	doc = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+	/* Decoded without the members no check reads (reviewslim.h); an error is about the body as sent. */
+	char *slim = NULL;
+	size_t slim_len = 0;
+	if (review_slim(body, len, &slim, &slim_len) < 0)
+		return SO_E_NOMEM;
+	doc = json_loadb(slim ? slim : body, slim ? slim_len : len, JSON_DECODE_ANY, &jerr);
+	if (!doc && slim)
+		doc = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+	free(slim);
 	if (!doc) {
 		snprintf(what, sizeof what, "the body is not valid JSON: %s at byte %d", jerr.text, jerr.position);
 		return bad_request(out_response, http_status, what, NULL);

@@ -13,6 +13,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/ticker.h"
 
 #define DEFAULT_INTERVAL_S 10.0
 #define MAX_CHAIN 16
@@ -54,10 +55,7 @@ struct certwatch {
 	int failing;        /* the last read failed: read again at the next poll even if nothing changed */
 	char last_error[256];
 
-	pthread_t thread;
-	int started;
-	pthread_mutex_t stop_mu;
-	pthread_cond_t stop_cv;
+	struct ticker *poller; /* NULL until certwatch_start */
 	int stop;
 };
 
@@ -371,14 +369,8 @@ int certwatch_new(const struct certwatch_opts *o, struct certwatch **out)
 	w->cert_file = strdup(o->cert_file);
 	w->key_file = strdup(o->key_file);
 	w->cur = w->oldest = calloc(1, sizeof *w->cur);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->check_mu, NULL);
-	pthread_mutex_init(&w->stop_mu, NULL);
-	pthread_cond_init(&w->stop_cv, &ca);
-	pthread_condattr_destroy(&ca);
 	if (!w->cert_file || !w->key_file || !w->cur) {
 		certwatch_free(w);
 		return SO_E_NOMEM;
@@ -388,51 +380,25 @@ int certwatch_new(const struct certwatch_opts *o, struct certwatch **out)
 	return SO_OK;
 }
 
-static void *poll_thread(void *arg)
+static double poll(void *arg)
 {
 	struct certwatch *w = arg;
-	struct timespec next;
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	for (;;) {
-		long long ns = (long long)(w->interval_s * 1e9);
-		next.tv_sec += (time_t)(ns / 1000000000LL);
-		next.tv_nsec += (long)(ns % 1000000000LL);
-		if (next.tv_nsec >= 1000000000L) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&w->stop_mu);
-		while (!w->stop && pthread_cond_timedwait(&w->stop_cv, &w->stop_mu, &next) == 0)
-			;
-		int stop = w->stop;
-		pthread_mutex_unlock(&w->stop_mu);
-		if (stop)
-			return NULL;
-		certwatch_check(w);
-	}
+	certwatch_check(w);
+	return w->interval_s;
 }
 
 int certwatch_start(struct certwatch *w)
 {
-	if (w->started)
+	if (w->poller)
 		return SO_OK;
-	if (pthread_create(&w->thread, NULL, poll_thread, w))
-		return SO_E_NOMEM;
-	w->started = 1;
-	return SO_OK;
+	return ticker_start(&w->poller, w->interval_s, poll, w);
 }
 
 void certwatch_free(struct certwatch *w)
 {
 	if (!w)
 		return;
-	if (w->started) {
-		pthread_mutex_lock(&w->stop_mu);
-		w->stop = 1;
-		pthread_cond_broadcast(&w->stop_cv);
-		pthread_mutex_unlock(&w->stop_mu);
-		pthread_join(w->thread, NULL);
-	}
+	ticker_stop(w->poller);
 	struct pair *p = w->oldest;
 	while (p) {
 		struct pair *next = p->newer;
@@ -443,8 +409,6 @@ void certwatch_free(struct certwatch *w)
 	free(w->key_file);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->check_mu);
-	pthread_mutex_destroy(&w->stop_mu);
-	pthread_cond_destroy(&w->stop_cv);
 	free(w);
 }
 

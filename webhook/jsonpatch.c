@@ -104,6 +104,8 @@ static int diff_arrays(const json_t *a, const json_t *b, struct buf *path, json_
 
 static int diff(const json_t *a, const json_t *b, struct buf *path, json_t *ops)
 {
+	if (a == b)
+		return SO_OK; /* shared by both documents */
 	if (json_typeof(a) == json_typeof(b)) {
 		if (json_is_object(a))
 			return diff_objects(a, b, path, ops);

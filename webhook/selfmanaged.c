@@ -21,6 +21,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/ticker.h"
 
 #define COMPONENT "webhook-certs"
 #define CA_NAME "spin-operator webhook CA"
@@ -53,11 +54,10 @@ struct selfmanaged {
 	char last_error[512]; /* logged once until it changes */
 	int missing_logged[2];
 
-	pthread_t thread;
-	int started;
+	struct ticker *rounds_ticker; /* NULL until selfmanaged_start */
+	double retry_s;               /* the wait after a failed round; doubles up to interval_s */
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* CLOCK_MONOTONIC */
-	int stop;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC; signalled after each round */
 	int rounds;        /* rounds finished (under mu), for selfmanaged_wait_first_round */
 	int first_ok;      /* the first round's verdict */
 };
@@ -447,42 +447,26 @@ out:
 	return rc;
 }
 
-static void *run(void *arg)
+/* One round; returns the seconds until the next. */
+static double round_once(void *arg)
 {
 	struct selfmanaged *m = arg;
-	double retry = FIRST_RETRY_S;
-	for (;;) {
-		double wait = m->interval_s;
-		int rc = selfmanaged_sync(m);
-		pthread_mutex_lock(&m->mu);
-		if (m->rounds++ == 0)
-			m->first_ok = rc == SO_OK || rc == SO_E_API_NOT_FOUND; /* the files exist either way */
-		pthread_cond_broadcast(&m->cv);
-		pthread_mutex_unlock(&m->mu);
-		if (rc) {
-			wait = retry < m->interval_s ? retry : m->interval_s;
-			retry *= 2;
-		} else {
-			retry = FIRST_RETRY_S;
-			if (m->next_s + 1 < wait)
-				wait = (double)(m->next_s + 1); /* a renewal falls due before the next round */
-		}
-		struct timespec deadline;
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += (time_t)wait;
-		deadline.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&m->mu);
-		while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &deadline) == 0)
-			; /* our own broadcasts wake us too: wait on until the deadline */
-		int stop = m->stop;
-		pthread_mutex_unlock(&m->mu);
-		if (stop)
-			return NULL;
+	double wait = m->interval_s;
+	int rc = selfmanaged_sync(m);
+	pthread_mutex_lock(&m->mu);
+	if (m->rounds++ == 0)
+		m->first_ok = rc == SO_OK || rc == SO_E_API_NOT_FOUND; /* the files exist either way */
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	if (rc) {
+		wait = m->retry_s < m->interval_s ? m->retry_s : m->interval_s;
+		m->retry_s *= 2;
+	} else {
+		m->retry_s = FIRST_RETRY_S;
+		if (m->next_s + 1 < wait)
+			wait = (double)(m->next_s + 1); /* a renewal falls due before the next round */
 	}
+	return wait;
 }
 
 /* ---- set-up ---- */
@@ -621,16 +605,9 @@ fail:
 
 int selfmanaged_wait_first_round(struct selfmanaged *m, double timeout_s)
 {
-	struct timespec deadline;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)timeout_s;
-	deadline.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	struct timespec deadline = clock_in(CLOCK_MONOTONIC, timeout_s);
 	pthread_mutex_lock(&m->mu);
-	while (m->rounds == 0 && m->started && pthread_cond_timedwait(&m->cv, &m->mu, &deadline) == 0)
+	while (m->rounds == 0 && m->rounds_ticker && pthread_cond_timedwait(&m->cv, &m->mu, &deadline) == 0)
 		;
 	int ok = m->rounds > 0 && m->first_ok;
 	pthread_mutex_unlock(&m->mu);
@@ -647,23 +624,19 @@ void selfmanaged_set_on_files(struct selfmanaged *m, void (*on_files)(void *user
 
 int selfmanaged_start(struct selfmanaged *m)
 {
-	if (pthread_create(&m->thread, NULL, run, m))
-		return SO_E_NOMEM;
-	m->started = 1;
-	return SO_OK;
+	if (m->rounds_ticker)
+		return SO_OK;
+	m->retry_s = FIRST_RETRY_S;
+	return ticker_start(&m->rounds_ticker, 0, round_once, m);
 }
 
 void selfmanaged_free(struct selfmanaged *m)
 {
 	if (!m)
 		return;
-	if (m->started) {
-		pthread_mutex_lock(&m->mu);
-		m->stop = 1;
-		pthread_cond_broadcast(&m->cv);
-		pthread_mutex_unlock(&m->mu);
-		kube_client_cancel(m->c);
-		pthread_join(m->thread, NULL);
+	if (m->rounds_ticker) {
+		kube_client_cancel(m->c); /* for good: a round in progress gives up at once */
+		ticker_stop(m->rounds_ticker);
 	}
 	kube_client_free(m->c);
 	free(m->namespace);

@@ -11,6 +11,7 @@
 #include "kube/watch.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/ticker.h"
 
 #define DEFAULT_MAX_EVENT (4u << 20)
 #define BACKOFF_BASE_S 0.8
@@ -570,15 +571,8 @@ int informer_start(struct informer *inf)
 
 int informer_wait_synced(struct informer *inf, long timeout_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = clock_in(CLOCK_REALTIME, (double)timeout_ms / 1000);
 	int rc = SO_OK;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&inf->sync_mu);
 	while (!inf->synced && rc == SO_OK) {
 		if (pthread_cond_timedwait(&inf->sync_cv, &inf->sync_mu, &deadline))

@@ -19,9 +19,10 @@
 # cache is what the rules read) and a certificate pair from tests/webhook/register-local.sh certs. wrk talks
 # to the webhook directly (no API server in between), like the API server's webhook client: HTTP/1.1 over TLS,
 # connections kept open. Each endpoint is first checked with curl (200, allowed, the expected patch), then
-# loaded twice: at saturation (each connection sends its next review as soon as the answer is in: the most
-# reviews/s; latency there is connections / throughput by Little's law) and paced at BENCH_WEBHOOK_RATE
-# reviews/s in all (each connection pauses connections/rate after each answer: the latency at that rate).
+# loaded three times: at saturation (each connection sends its next review as soon as the answer is in: the
+# most reviews/s; latency there is connections / throughput by Little's law), paced at BENCH_WEBHOOK_RATE
+# reviews/s in all (each connection pauses a random time of mean connections/rate after each answer: the
+# latency at that rate), and in lockstep (the same mean pause, fixed: bursts of 64 reviews).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -123,12 +124,13 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$op_pid/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$op_pid/stat"; }
 rss_idle=$(rss_kib)
 
-# run <name> <path> <body> [delay ms]: one wrk run; sets the figures in R_<name>_*
+# run <name> <path> <body> [delay ms [fixed]]: one wrk run; sets the figures in R_<name>_*. The pause after
+# each answer is drawn from [0, 2 x delay] unless "fixed" is given (post.lua).
 run() {
-	local name=$1 path=$2 body=$3 pause=${4:-} out="$OUT/wrk-$1.txt" peak=0 r t0 t1 sampler
-	say "wrk -t$THREADS -c$CONNS -d${SECONDS_EACH}s --latency https://127.0.0.1:$port$path ($(wc -c <"$body") bytes${pause:+, $pause ms pause per connection})"
+	local name=$1 path=$2 body=$3 pause=${4:-} fixed=${5:-} out="$OUT/wrk-$1.txt" peak=0 r t0 t1 sampler
+	say "wrk -t$THREADS -c$CONNS -d${SECONDS_EACH}s --latency https://127.0.0.1:$port$path ($(wc -c <"$body") bytes${pause:+, ${fixed:+fixed }$pause ms mean pause per connection})"
 	t0=$(cpu_ticks)
-	WRK_BODY=$body WRK_DELAY_MS=$pause wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 5s --latency -s "$LUA" \
+	WRK_BODY=$body WRK_DELAY_MS=$pause WRK_FIXED_DELAY=${fixed:+1} wrk -t"$THREADS" -c"$CONNS" -d"${SECONDS_EACH}s" --timeout 5s --latency -s "$LUA" \
 		"https://127.0.0.1:$port$path" >"$out" 2>&1 &
 	sampler=$!
 	while kill -0 "$sampler" 2>/dev/null; do
@@ -159,6 +161,8 @@ run mutate "$MUTATE" "$OUT/mutate.json"
 run validate "$VALIDATE" "$OUT/validate.json"
 run mutate_paced "$MUTATE" "$OUT/mutate.json" "$pause"
 run validate_paced "$VALIDATE" "$OUT/validate.json" "$pause"
+run mutate_lockstep "$MUTATE" "$OUT/mutate.json" "$pause" fixed
+run validate_lockstep "$VALIDATE" "$OUT/validate.json" "$pause" fixed
 rss_end=$(rss_kib)
 hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$op_pid/status")
 served=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^controller_runtime_webhook_requests_total/ && /code="200"/ { n += $NF } END { print n + 0 }')
@@ -183,7 +187,9 @@ report=$(
 Machine: $cpus CPUs ($model), load average at start $load. wrk $wrkv and the operator share the CPUs (the
 operator: $threads threads at start, its request pool twice the CPU count within [4, 16]; extra flags: ${EXTRA_FLAGS:-none}).
 Command per endpoint: \`WRK_BODY=<review> [WRK_DELAY_MS=$pause] wrk -t$THREADS -c$CONNS -d${SECONDS_EACH}s --timeout 5s --latency -s tests/bench/webhook/post.lua https://127.0.0.1:<port><path>\`
-(saturation without \`WRK_DELAY_MS\`; paced at about $RATE reviews/s with a $pause ms pause per connection after each answer).
+(saturation without \`WRK_DELAY_MS\`; paced at about $RATE reviews/s: each connection pauses after each answer for a time drawn
+uniformly from [0, $((2 * pause))] ms, mean $pause ms; lockstep: the same mean rate with a fixed $pause ms pause, \`WRK_FIXED_DELAY=1\`, where the
+64 connections stay synchronised and send their reviews in bursts).
 
 | measure | defaulting (\`$MUTATE\`) | validation (\`$VALIDATE\`) | target |
 | --- | --- | --- | --- |
@@ -191,6 +197,7 @@ Command per endpoint: \`WRK_BODY=<review> [WRK_DELAY_MS=$pause] wrk -t$THREADS -
 | saturation: latency p50 / p90 / p99 (ms) | $R_mutate_p50 / $R_mutate_p90 / $R_mutate_p99 | $R_validate_p50 / $R_validate_p90 / $R_validate_p99 | |
 | paced: reviews/s offered and answered | $R_mutate_paced_rps | $R_validate_paced_rps | ≈ $RATE |
 | paced: latency p50 / p90 / p99 (ms) | $R_mutate_paced_p50 / $R_mutate_paced_p90 / $R_mutate_paced_p99 ($(verdict "$R_mutate_paced_p99" "<=" 5)) | $R_validate_paced_p50 / $R_validate_paced_p90 / $R_validate_paced_p99 ($(verdict "$R_validate_paced_p99" "<=" 5)) | p99 ≤ 5 |
+| lockstep (fixed pause): reviews/s; latency p50 / p90 / p99 (ms) | $R_mutate_lockstep_rps; $R_mutate_lockstep_p50 / $R_mutate_lockstep_p90 / $R_mutate_lockstep_p99 | $R_validate_lockstep_rps; $R_validate_lockstep_p50 / $R_validate_lockstep_p90 / $R_validate_lockstep_p99 | |
 | reviews (saturation + paced); non-2xx; socket errors | $((R_mutate_total + R_mutate_paced_total)); $((${R_mutate_non2xx:-0} + ${R_mutate_paced_non2xx:-0})); ${R_mutate_errors:-none}${R_mutate_paced_errors:+, $R_mutate_paced_errors} | $((R_validate_total + R_validate_paced_total)); $((${R_validate_non2xx:-0} + ${R_validate_paced_non2xx:-0})); ${R_validate_errors:-none}${R_validate_paced_errors:+, $R_validate_paced_errors} | 0 failures |
 | operator CPU, cores busy (saturation / paced) | $R_mutate_cpu / $R_mutate_paced_cpu | $R_validate_cpu / $R_validate_paced_cpu | |
 | operator RSS under load, peak of 4 samples/s (saturation / paced) | $R_mutate_rss / $R_mutate_paced_rss MiB | $R_validate_rss / $R_validate_paced_rss MiB | |

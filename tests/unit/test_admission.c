@@ -241,6 +241,21 @@ static void test_defaulting_patch_round_trip(void **state)
 	check_json(ops, "[{'op': 'replace', 'path': '/spec/executor', 'value': 'containerd-shim-spin'}]");
 	json_decref(ops);
 	result_free(&r);
+
+	/* As kubectl apply sends it (managedFields, the last-applied annotation, in object and oldObject): the
+	 * same patch, which applies to the object as sent (reviewslim.h drops those members before decoding). */
+	const char *full = "{'kind': 'SpinApp', 'metadata': {'name': 'x', 'annotations': {"
+			   "'kubectl.kubernetes.io/last-applied-configuration': '{}', 'team': 'a'}, 'managedFields': "
+			   "[{'manager': 'kubectl', 'fieldsV1': {'f:spec': {}}}]}, 'spec': {'image': 'i:1'}}";
+	r = run(MUTATE_SPINAPP, "UPDATE", full, full, NULL);
+	ops = decoded_patch(&r);
+	check_json(ops, "[{'op': 'add', 'path': '/spec/executor', 'value': 'containerd-shim-spin'}]");
+	doc = J(full);
+	assert_int_equal(jsonpatch_apply(doc, ops), SO_OK);
+	assert_non_null(json_object_get(json_object_get(doc, "metadata"), "managedFields"));
+	json_decref(doc);
+	json_decref(ops);
+	result_free(&r);
 }
 
 static void test_defaulting_leaves_set_executor_alone(void **state)
@@ -518,6 +533,20 @@ static void test_malformed_bodies(void **state)
 	check_400(good, strlen(good) / 2, "not valid JSON"); /* truncated */
 	check_400(good, strlen(good) - 1, "not valid JSON");
 	check_400("{\"a\": 1} trailing", 17, "not valid JSON");
+	/* a review whose members to drop are fine but whose end is not: the position is in the body as sent */
+	{
+		char *review = review_text("CREATE", "SpinApp", "{'metadata': {'managedFields': [{'a': 1}]}}", NULL, NULL);
+		size_t n = strlen(review);
+		char *bad = malloc(n + 3), want[64];
+		memcpy(bad, review, n);
+		memcpy(bad + n, " x", 3);
+		json_error_t jerr;
+		assert_null(json_loadb(bad, n + 2, JSON_DECODE_ANY, &jerr));
+		snprintf(want, sizeof want, "at byte %d", jerr.position);
+		check_400(bad, n + 2, want);
+		free(bad);
+		free(review);
+	}
 	check_400("null", 4, "the body must be a JSON object, got null");
 	check_400("[1]", 3, "the body must be a JSON object, got an array");
 	check_400_literal("{'kind': 'AdmissionReview', 'request': {}}", "apiVersion must be \"admission.k8s.io/v1\"");

@@ -9,6 +9,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/ticker.h"
 
 #define DEFAULT_INTERVAL_S 5.0
 
@@ -32,10 +33,7 @@ struct policywatch {
 	pthread_mutex_t check_mu; /* one check at a time; seen */
 	struct filesig seen;
 
-	pthread_t thread;
-	int started;
-	pthread_mutex_t stop_mu;
-	pthread_cond_t stop_cv;
+	struct ticker *poller; /* NULL until policywatch_start */
 	int stop;
 };
 
@@ -73,8 +71,6 @@ int policywatch_new(const char *path, double interval_s, struct policywatch **ou
 	w->interval_s = interval_s > 0 ? interval_s : DEFAULT_INTERVAL_S;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->check_mu, NULL);
-	pthread_mutex_init(&w->stop_mu, NULL);
-	pthread_cond_init(&w->stop_cv, NULL);
 	sig_of(path, &w->seen); /* before reading: a change while reading is seen at the next poll */
 	if ((rc = policy_load_file(path, &w->cur, err, errlen))) {
 		policywatch_free(w);
@@ -143,53 +139,28 @@ void policywatch_get_stats(struct policywatch *w, struct policywatch_stats *out)
 	pthread_mutex_unlock(&w->mu);
 }
 
-static void *poll_thread(void *arg)
+static double poll(void *arg)
 {
 	struct policywatch *w = arg;
-	for (;;) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)w->interval_s;
-		until.tv_nsec += (long)((w->interval_s - (double)(time_t)w->interval_s) * 1e9);
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&w->stop_mu);
-		while (!w->stop && pthread_cond_timedwait(&w->stop_cv, &w->stop_mu, &until) == 0)
-			;
-		int stop = w->stop;
-		pthread_mutex_unlock(&w->stop_mu);
-		if (stop)
-			return NULL;
-		policywatch_check(w);
-	}
+	policywatch_check(w);
+	return w->interval_s;
 }
 
 int policywatch_start(struct policywatch *w)
 {
-	if (pthread_create(&w->thread, NULL, poll_thread, w))
-		return SO_E_NOMEM;
-	w->started = 1;
-	return SO_OK;
+	if (w->poller)
+		return SO_OK;
+	return ticker_start(&w->poller, w->interval_s, poll, w);
 }
 
 void policywatch_free(struct policywatch *w)
 {
 	if (!w)
 		return;
-	if (w->started) {
-		pthread_mutex_lock(&w->stop_mu);
-		w->stop = 1;
-		pthread_cond_broadcast(&w->stop_cv);
-		pthread_mutex_unlock(&w->stop_mu);
-		pthread_join(w->thread, NULL);
-	}
+	ticker_stop(w->poller);
 	policy_unref(w->cur);
 	pthread_mutex_destroy(&w->mu);
 	pthread_mutex_destroy(&w->check_mu);
-	pthread_mutex_destroy(&w->stop_mu);
-	pthread_cond_destroy(&w->stop_cv);
 	free(w->path);
 	free(w);
 }

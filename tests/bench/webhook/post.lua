@@ -8,12 +8,25 @@ f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, */*"
 
--- Paced runs: with $WRK_DELAY_MS set, each connection waits that long after an answer before its next
+-- Paced runs: with $WRK_DELAY_MS set, each connection waits a while after an answer before its next
 -- request, so 64 connections offer about 64000 / (WRK_DELAY_MS + latency) reviews/s: the latency at a given
--- rate rather than at saturation (where it is connections / throughput by Little's law).
+-- rate rather than at saturation (where it is connections / throughput by Little's law). The wait is drawn
+-- uniformly from [0, 2 x WRK_DELAY_MS] (mean WRK_DELAY_MS): with one fixed pause the connections stay in
+-- lockstep and 64 reviews arrive within a millisecond every pause, a burst no set of independent API server
+-- requests produces. $WRK_FIXED_DELAY=1 keeps the fixed pause (the lockstep case).
 local pause = tonumber(os.getenv("WRK_DELAY_MS") or "")
+local fixed = os.getenv("WRK_FIXED_DELAY") == "1"
 if pause and pause > 0 then
-	function delay()
-		return pause
+	if fixed then
+		function delay()
+			return pause
+		end
+	else
+		function init(args)
+			math.randomseed(os.time() + math.floor(os.clock() * 1e6) + tonumber(tostring({}):match("0x(%x+)"), 16) % 1000003)
+		end
+		function delay()
+			return math.random(0, 2 * pause)
+		end
 	end
 end
