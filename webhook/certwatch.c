@@ -56,7 +56,6 @@ struct certwatch {
 	char last_error[256];
 
 	struct ticker *poller; /* NULL until certwatch_start */
-	int stop;
 };
 
 static void pair_free(struct pair *p)
@@ -380,7 +379,7 @@ int certwatch_new(const struct certwatch_opts *o, struct certwatch **out)
 	return SO_OK;
 }
 
-static double poll(void *arg)
+static double poll_once(void *arg)
 {
 	struct certwatch *w = arg;
 	certwatch_check(w);
@@ -391,7 +390,7 @@ int certwatch_start(struct certwatch *w)
 {
 	if (w->poller)
 		return SO_OK;
-	return ticker_start(&w->poller, w->interval_s, poll, w);
+	return ticker_start(&w->poller, w->interval_s, poll_once, w);
 }
 
 void certwatch_free(struct certwatch *w)

@@ -34,7 +34,6 @@ struct policywatch {
 	struct filesig seen;
 
 	struct ticker *poller; /* NULL until policywatch_start */
-	int stop;
 };
 
 static void sig_of(const char *path, struct filesig *s)
@@ -139,7 +138,7 @@ void policywatch_get_stats(struct policywatch *w, struct policywatch_stats *out)
 	pthread_mutex_unlock(&w->mu);
 }
 
-static double poll(void *arg)
+static double poll_once(void *arg)
 {
 	struct policywatch *w = arg;
 	policywatch_check(w);
@@ -150,7 +149,7 @@ int policywatch_start(struct policywatch *w)
 {
 	if (w->poller)
 		return SO_OK;
-	return ticker_start(&w->poller, w->interval_s, poll, w);
+	return ticker_start(&w->poller, w->interval_s, poll_once, w);
 }
 
 void policywatch_free(struct policywatch *w)
