@@ -37,10 +37,7 @@ void ocifake_put(const char *repo, const char *ref, const char *mt, const char *
 
 void ocifake_put_digest(const char *repo, const char *tag, const char *mt, const char *body, char d[72])
 {
-	fx_digest(body, strlen(body), d);
-	ocifake_put(repo, d, mt, body);
-	if (tag)
-		ocifake_put(repo, tag, mt, body);
+	fx_put_digest(ocifake_put, repo, tag, mt, body, d);
 }
 
 int ocifake_requests(void)
@@ -123,52 +120,15 @@ void ocifake_stop(void)
 
 void ocifake_push_app(const char *repo, const char *tag, const char *salt, char d[72])
 {
-	char body[1024];
-	snprintf(body, sizeof body,
-		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"config\":{\"mediaType\":"
-		 "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:%064d\",\"size\":2},\"layers\":[{"
-		 "\"mediaType\":\"application/vnd.fermyon.spin.application.v1+config\",\"digest\":\"sha256:%064d\","
-		 "\"size\":10}],\"annotations\":{\"salt\":\"%s\"}}",
-		 1, 2, salt);
-	ocifake_put_digest(repo, tag, MT_OCI_MANIFEST, body, d);
+	fx_push_app(ocifake_put, repo, tag, salt, d);
 }
 
 void ocifake_sign_classic(const char *repo, const char *d, EVP_PKEY *key, const char *bound)
 {
-	char *payload = fx_simple_payload(bound), *sig = fx_sign_b64(key, payload, strlen(payload));
-	char pd[72], md[72], tag[80], body[2048];
-	ocifake_put_digest(repo, NULL, "", payload, pd);
-	snprintf(body, sizeof body,
-		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"config\":{\"mediaType\":"
-		 "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":"
-		 "\"" MT_SIMPLE_SIGNING "\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"" OCI_SIGNATURE_ANNOTATION
-		 "\":\"%s\"}}]}",
-		 pd, pd, strlen(payload), sig);
-	snprintf(tag, sizeof tag, "sha256-%s.sig", d + 7);
-	ocifake_put_digest(repo, tag, MT_OCI_MANIFEST, body, md);
-	free(payload);
-	free(sig);
+	fx_sign_classic(ocifake_put, repo, d, key, bound);
 }
 
 void ocifake_sign_bundle(const char *repo, const char *d, EVP_PKEY *key, const char *bound)
 {
-	char *bundle = fx_bundle_dsse(key, bound, "https://sigstore.dev/cosign/sign/v1");
-	const char *bt = "application/vnd.dev.sigstore.bundle.v0.3+json";
-	char bd[72], rd[72], tag[80], body[2048];
-	ocifake_put_digest(repo, NULL, "", bundle, bd);
-	snprintf(body, sizeof body,
-		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"artifactType\":\"%s\",\"config\":{"
-		 "\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e"
-		 "94fb4fc21fe77e8310c060f61caaff8a\",\"size\":2},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
-		 "\"size\":%zu}],\"subject\":{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1}}",
-		 bt, bt, bd, strlen(bundle), d);
-	ocifake_put_digest(repo, NULL, MT_OCI_MANIFEST, body, rd);
-	snprintf(body, sizeof body,
-		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST
-		 "\",\"artifactType\":\"application/spdx+json\",\"digest\":\"sha256:%064d\",\"size\":5},{\"mediaType\":\""
-		 MT_OCI_MANIFEST "\",\"artifactType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}]}",
-		 7, bt, rd, strlen(body));
-	snprintf(tag, sizeof tag, "sha256-%s", d + 7);
-	ocifake_put(repo, tag, MT_OCI_INDEX, body);
-	free(bundle);
+	fx_sign_bundle(ocifake_put, repo, d, key, bound);
 }

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verify/ocimanifest.h"
+#include "verify/registry.h"
+
 static void die(const char *what)
 {
 	fprintf(stderr, "sigfixture: %s failed\n", what);
@@ -147,4 +150,66 @@ char *fx_bundle_message(EVP_PKEY *k, const char *digest)
 	free(d64);
 	free(s64);
 	return out;
+}
+
+/* ---- artifacts in a registry ---- */
+
+void fx_put_digest(fx_put_fn put, const char *repo, const char *tag, const char *mt, const char *body, char d[72])
+{
+	fx_digest(body, strlen(body), d);
+	put(repo, d, mt, body);
+	if (tag)
+		put(repo, tag, mt, body);
+}
+
+void fx_push_app(fx_put_fn put, const char *repo, const char *tag, const char *salt, char d[72])
+{
+	char body[1024];
+	snprintf(body, sizeof body,
+		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"config\":{\"mediaType\":"
+		 "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:%064d\",\"size\":2},\"layers\":[{"
+		 "\"mediaType\":\"application/vnd.fermyon.spin.application.v1+config\",\"digest\":\"sha256:%064d\","
+		 "\"size\":10}],\"annotations\":{\"salt\":\"%s\"}}",
+		 1, 2, salt);
+	fx_put_digest(put, repo, tag, MT_OCI_MANIFEST, body, d);
+}
+
+void fx_sign_classic(fx_put_fn put, const char *repo, const char *d, EVP_PKEY *key, const char *bound)
+{
+	char *payload = fx_simple_payload(bound), *sig = fx_sign_b64(key, payload, strlen(payload));
+	char pd[72], md[72], tag[80], body[2048];
+	fx_put_digest(put, repo, NULL, "", payload, pd);
+	snprintf(body, sizeof body,
+		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"config\":{\"mediaType\":"
+		 "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":"
+		 "\"" MT_SIMPLE_SIGNING "\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"" OCI_SIGNATURE_ANNOTATION
+		 "\":\"%s\"}}]}",
+		 pd, pd, strlen(payload), sig);
+	snprintf(tag, sizeof tag, "sha256-%s.sig", d + 7);
+	fx_put_digest(put, repo, tag, MT_OCI_MANIFEST, body, md);
+	free(payload);
+	free(sig);
+}
+
+void fx_sign_bundle(fx_put_fn put, const char *repo, const char *d, EVP_PKEY *key, const char *bound)
+{
+	char *bundle = fx_bundle_dsse(key, bound, "https://sigstore.dev/cosign/sign/v1");
+	const char *bt = "application/vnd.dev.sigstore.bundle.v0.3+json";
+	char bd[72], rd[72], tag[80], body[2048];
+	fx_put_digest(put, repo, NULL, "", bundle, bd);
+	snprintf(body, sizeof body,
+		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"artifactType\":\"%s\",\"config\":{"
+		 "\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e"
+		 "94fb4fc21fe77e8310c060f61caaff8a\",\"size\":2},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
+		 "\"size\":%zu}],\"subject\":{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1}}",
+		 bt, bt, bd, strlen(bundle), d);
+	fx_put_digest(put, repo, NULL, MT_OCI_MANIFEST, body, rd);
+	snprintf(body, sizeof body,
+		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST
+		 "\",\"artifactType\":\"application/spdx+json\",\"digest\":\"sha256:%064d\",\"size\":5},{\"mediaType\":\""
+		 MT_OCI_MANIFEST "\",\"artifactType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}]}",
+		 7, bt, rd, strlen(body));
+	snprintf(tag, sizeof tag, "sha256-%s", d + 7);
+	put(repo, tag, MT_OCI_INDEX, body);
+	free(bundle);
 }

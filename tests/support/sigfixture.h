@@ -25,4 +25,20 @@ char *fx_bundle_dsse(EVP_PKEY *k, const char *digest, const char *predicate_type
 /* A v0.3 bundle holding a messageSignature over digest. */
 char *fx_bundle_message(EVP_PKEY *k, const char *digest);
 
+/*
+ * Artifacts as `oras push` and `cosign sign` leave them in a registry, written through put (a fake registry's
+ * store: ref is a tag or a digest). Digests are "sha256:<hex>" of the exact bytes stored.
+ */
+typedef void (*fx_put_fn)(const char *repo, const char *ref, const char *media_type, const char *body);
+/* Stores body under its digest (returned) and, when tag is not NULL, under tag. */
+void fx_put_digest(fx_put_fn put, const char *repo, const char *tag, const char *media_type, const char *body,
+		   char digest[72]);
+/* A Spin-shaped OCI manifest (its layers are never fetched); salt makes its digest unique. */
+void fx_push_app(fx_put_fn put, const char *repo, const char *tag, const char *salt, char digest[72]);
+/* A classic cosign .sig manifest (tag sha256-<hex>.sig) with one simple-signing layer signed by key over a
+ * payload binding bound. */
+void fx_sign_classic(fx_put_fn put, const char *repo, const char *digest, EVP_PKEY *key, const char *bound);
+/* A cosign v3 bundle as a referrer of digest, listed in the sha256-<hex> fallback index. */
+void fx_sign_bundle(fx_put_fn put, const char *repo, const char *digest, EVP_PKEY *key, const char *bound);
+
 #endif

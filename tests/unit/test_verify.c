@@ -63,14 +63,6 @@ static void put(const char *repo, const char *ref, const char *mt, const char *b
 	o->body = strdup(body);
 }
 
-/* Stores body by its digest (and tag), returning the digest. */
-static void put_digest(const char *repo, const char *tag, const char *mt, const char *body, char digest[72])
-{
-	fx_digest(body, strlen(body), digest);
-	put(repo, digest, mt, body);
-	if (tag)
-		put(repo, tag, mt, body);
-}
 
 static const struct obj *find(const char *repo, const char *ref)
 {
@@ -182,60 +174,8 @@ static EVP_PKEY *trusted, *stranger;
 static char tmpdir[] = "/tmp/test_verify.XXXXXX";
 static char policy_path[256];
 
-/* A Spin-shaped OCI manifest (the layers are not fetched). */
-static void push_app(const char *repo, const char *tag, const char *salt, char digest[72])
-{
-	char body[1024];
-	snprintf(body, sizeof body,
-		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"config\":{\"mediaType\":"
-		 "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:%064d\",\"size\":2},\"layers\":[{"
-		 "\"mediaType\":\"application/vnd.fermyon.spin.application.v1+config\",\"digest\":\"sha256:%064d\","
-		 "\"size\":10}],\"annotations\":{\"salt\":\"%s\"}}",
-		 1, 2, salt);
-	put_digest(repo, tag, MT_OCI_MANIFEST, body, digest);
-}
 
-/* A classic cosign .sig manifest with one simple-signing layer signed by key over a payload binding bound. */
-static void sign_classic(const char *repo, const char *digest, EVP_PKEY *key, const char *bound)
-{
-	char *payload = fx_simple_payload(bound), *sig = fx_sign_b64(key, payload, strlen(payload));
-	char pd[72], tag[80], body[2048], md[72];
-	put_digest(repo, NULL, "", payload, pd);
-	snprintf(body, sizeof body,
-		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"config\":{\"mediaType\":"
-		 "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":"
-		 "\"" MT_SIMPLE_SIGNING "\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"" OCI_SIGNATURE_ANNOTATION
-		 "\":\"%s\"}}]}",
-		 pd, pd, strlen(payload), sig);
-	snprintf(tag, sizeof tag, "sha256-%s.sig", digest + 7);
-	put_digest(repo, tag, MT_OCI_MANIFEST, body, md);
-	free(payload);
-	free(sig);
-}
 
-/* A cosign v3 bundle as a referrer, listed in the sha256-<hex> fallback index (also what the API serves). */
-static void sign_bundle(const char *repo, const char *digest, EVP_PKEY *key, const char *bound)
-{
-	char *bundle = fx_bundle_dsse(key, bound, "https://sigstore.dev/cosign/sign/v1");
-	char bd[72], rd[72], tag[80], body[2048];
-	const char *bt = "application/vnd.dev.sigstore.bundle.v0.3+json";
-	put_digest(repo, NULL, "", bundle, bd);
-	snprintf(body, sizeof body,
-		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"artifactType\":\"%s\",\"config\":{"
-		 "\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e"
-		 "94fb4fc21fe77e8310c060f61caaff8a\",\"size\":2},\"layers\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
-		 "\"size\":%zu}],\"subject\":{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"%s\",\"size\":1}}",
-		 bt, bt, bd, strlen(bundle), digest);
-	put_digest(repo, NULL, MT_OCI_MANIFEST, body, rd);
-	snprintf(body, sizeof body,
-		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX "\",\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST
-		 "\",\"artifactType\":\"application/spdx+json\",\"digest\":\"sha256:%064d\",\"size\":5},{\"mediaType\":\""
-		 MT_OCI_MANIFEST "\",\"artifactType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}]}",
-		 7, bt, rd, strlen(body));
-	snprintf(tag, sizeof tag, "sha256-%s", digest + 7);
-	put(repo, tag, MT_OCI_INDEX, body);
-	free(bundle);
-}
 
 /* ---- the verifier ---- */
 
@@ -365,8 +305,8 @@ static void classic_signed_admitted_pinned_and_cached(void **state)
 {
 	(void)state;
 	char d[72], want[256];
-	push_app("spin/app", "v1", "a", d);
-	sign_classic("spin/app", d, trusted, d);
+	fx_push_app(put, "spin/app", "v1", "a", d);
+	fx_sign_classic(put, "spin/app", d, trusted, d);
 	struct verifier *v = new_verifier(1, 2000);
 
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
@@ -396,8 +336,8 @@ static void classic_signed_admitted_pinned_and_cached(void **state)
 
 	/* Another image on the same registry: the missing referrers API is remembered, 4 round trips. */
 	char d2[72];
-	push_app("spin/app2", "v1", "b", d2);
-	sign_classic("spin/app2", d2, trusted, d2);
+	fx_push_app(put, "spin/app2", "v1", "b", d2);
+	fx_sign_classic(put, "spin/app2", d2, trusted, d2);
 	o = check(v, "default", REG "/spin/app2:v1", NULL, 0);
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
 	free(o.v.pinned);
@@ -424,7 +364,7 @@ static void unsigned_denied(void **state)
 {
 	(void)state;
 	char d[72], want[512];
-	push_app("spin/app", "v1", "a", d);
+	fx_push_app(put, "spin/app", "v1", "a", d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
 	assert_int_equal(o.rc, SO_OK);
@@ -433,7 +373,7 @@ static void unsigned_denied(void **state)
 	snprintf(want, sizeof want, "image " REG "/spin/app:v1 (%s) is not verified: no signatures found", d);
 	expect_message(&o, want);
 	/* A denial is not cached: signing afterwards admits at once. */
-	sign_classic("spin/app", d, trusted, d);
+	fx_sign_classic(put, "spin/app", d, trusted, d);
 	o = check(v, "default", REG "/spin/app:v1", NULL, 0);
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
 	free(o.v.pinned);
@@ -444,8 +384,8 @@ static void other_key_denied(void **state)
 {
 	(void)state;
 	char d[72], want[512];
-	push_app("spin/app", "v1", "a", d);
-	sign_classic("spin/app", d, stranger, d);
+	fx_push_app(put, "spin/app", "v1", "a", d);
+	fx_sign_classic(put, "spin/app", d, stranger, d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
@@ -459,10 +399,10 @@ static void payload_bound_to_other_digest_denied(void **state)
 {
 	(void)state;
 	char d[72], other[72], want[512];
-	push_app("spin/app", "v1", "a", d);
-	push_app("spin/app", "v0", "old", other);
+	fx_push_app(put, "spin/app", "v1", "a", d);
+	fx_push_app(put, "spin/app", "v0", "old", other);
 	/* A genuine signature of the old image copied onto the new one. */
-	sign_classic("spin/app", d, trusted, other);
+	fx_sign_classic(put, "spin/app", d, trusted, other);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
@@ -476,8 +416,8 @@ static void bundle_via_fallback_tag(void **state)
 {
 	(void)state;
 	char d[72];
-	push_app("spin/app", "v1", "a", d);
-	sign_bundle("spin/app", d, trusted, d);
+	fx_push_app(put, "spin/app", "v1", "a", d);
+	fx_sign_bundle(put, "spin/app", d, trusted, d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
@@ -492,8 +432,8 @@ static void bundle_via_referrers_api(void **state)
 	(void)state;
 	char d[72], want[512];
 	reg.referrers_api = 1;
-	push_app("spin/app", "v1", "a", d);
-	sign_bundle("spin/app", d, trusted, d);
+	fx_push_app(put, "spin/app", "v1", "a", d);
+	fx_sign_bundle(put, "spin/app", d, trusted, d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app@" "sha256:0000000000000000000000000000000000000000000000000000000000000000", NULL, 0);
 	/* Unknown digest: nothing refers to it. */
@@ -507,8 +447,8 @@ static void bundle_via_referrers_api(void **state)
 	assert_int_equal(reg.requests, 3); /* referrers, referrer manifest, bundle blob */
 	/* A bundle by another key, next to nothing else: untrusted. */
 	char d2[72];
-	push_app("spin/app", "v2", "c", d2);
-	sign_bundle("spin/app", d2, stranger, d2);
+	fx_push_app(put, "spin/app", "v2", "c", d2);
+	fx_sign_bundle(put, "spin/app", d2, stranger, d2);
 	o = check(v, "default", REG "/spin/app:v2", NULL, 0);
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
 	assert_non_null(strstr(o.v.message, "no signature verifies with a trusted key of rule acme"));
@@ -519,8 +459,8 @@ static void registry_down_and_deadline(void **state)
 {
 	(void)state;
 	char d[72], want[512];
-	push_app("spin/app", "v1", "a", d);
-	sign_classic("spin/app", d, trusted, d);
+	fx_push_app(put, "spin/app", "v1", "a", d);
+	fx_sign_classic(put, "spin/app", d, trusted, d);
 	struct verifier *v = new_verifier(1, 300);
 	reg.down = 1;
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
@@ -542,7 +482,7 @@ static void registry_down_and_deadline(void **state)
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
 	expect_message(&o, "image " REG "/spin/app:v9 (unresolved) is not verified: verification deadline exceeded");
 	char d3[72];
-	push_app("spin/app", "v3", "z", d3);
+	fx_push_app(put, "spin/app", "v3", "z", d3);
 	snprintf(want, sizeof want, REG "/spin/app@%s", d3);
 	o = check(v, "default", want, NULL, 0);
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
@@ -558,7 +498,7 @@ static void warn_mode(void **state)
 {
 	(void)state;
 	char d[72], want[512];
-	push_app("warn/app", "v1", "a", d);
+	fx_push_app(put, "warn/app", "v1", "a", d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/warn/app:v1", NULL, 0);
 	assert_int_equal(o.rc, SO_OK);
@@ -573,8 +513,8 @@ static void no_rule_pin_off_and_reload(void **state)
 {
 	(void)state;
 	char d[72];
-	push_app("spin/app", "v1", "a", d);
-	sign_classic("spin/app", d, trusted, d);
+	fx_push_app(put, "spin/app", "v1", "a", d);
+	fx_sign_classic(put, "spin/app", d, trusted, d);
 	struct verifier *v = new_verifier(0, 2000);
 	/* Images no rule matches are admitted untouched, without a registry request. */
 	struct outcome o = check(v, "default", "ghcr.io/other/app:v1", NULL, 0);
@@ -586,7 +526,7 @@ static void no_rule_pin_off_and_reload(void **state)
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
 	assert_null(o.v.pinned);
 	/* The warn rule turned to enforce by a reload. */
-	push_app("warn/app", "v1", "b", d);
+	fx_push_app(put, "warn/app", "v1", "b", d);
 	write_policy("enforce", "1m");
 	/* the file may keep its size and mtime within one tick: force a different inode */
 	char tmp[300];
@@ -616,8 +556,8 @@ static void private_registry_credentials(void **state)
 	(void)state;
 	char d[72];
 	reg.private_repo = "spin/private";
-	push_app("spin/private", "v1", "a", d);
-	sign_classic("spin/private", d, trusted, d);
+	fx_push_app(put, "spin/private", "v1", "a", d);
+	fx_sign_classic(put, "spin/private", d, trusted, d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/private:v1", NULL, 0);
 	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
