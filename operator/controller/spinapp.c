@@ -131,8 +131,7 @@ static int ensure_runtime_config(struct app_ctx *x, char **secret_name, int *gen
 		goto out;
 	}
 	const char *name = meta_str(secret, "name");
-	json_t *live = informer_get(x->ctl->secrets, x->ns, name);
-	if (!live) {
+	if (!informer_has(x->ctl->secrets, x->ns, name)) {
 		struct kube_response resp = { 0 };
 		int crc = kube_create(x->ctl->c, &KUBE_SECRETS, x->ns, secret, NULL, &resp);
 		count_write(x->ctl, 1);
@@ -142,7 +141,6 @@ static int ensure_runtime_config(struct app_ctx *x, char **secret_name, int *gen
 			log_info("spinapp", "%s/%s: runtime-config Secret %s created", x->ns, x->name, name);
 		kube_response_free(&resp);
 	}
-	json_decref(live);
 	if (!rc && !(*secret_name = strdup(name)))
 		rc = SO_E_NOMEM;
 out:
@@ -237,7 +235,8 @@ static int delete_owned(struct app_ctx *x, const struct kube_resource *r, const 
 }
 
 /* A new app's Service, applied on a helper thread while the worker applies the Deployment: the two do not
- * depend on each other, and a burst of new apps then gets its children in two round trips instead of three. */
+ * depend on each other, and a burst of new apps then gets its children in two round trips instead of three.
+ * (Creating the runtime-config Secret alongside too, for apps without a Deployment, measured no faster.) */
 struct service_job {
 	struct app_ctx x;  /* a copy of the worker's context with its own err buffer; app/executor are shared
 			    * read-only (jansson reference counts are atomic) */
@@ -496,10 +495,9 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 	if (create_deployment) {
 		check_runtime_class(&x);
 		/* No Service yet: it goes out alongside the Deployment (service_job). Otherwise it is checked below. */
-		json_t *live_svc = informer_get(ctl->services, ns, name);
-		if (!live_svc && build_service(x.app, &job.svc, job.x.err, sizeof job.x.err) != SO_OK)
+		if (!informer_has(ctl->services, ns, name) &&
+		    build_service(x.app, &job.svc, job.x.err, sizeof job.x.err) != SO_OK)
 			job.svc = NULL; /* reported in line below */
-		json_decref(live_svc);
 		rc = reconcile_deployment(&x, &job);
 	} else {
 		rc = remove_deployment(&x);

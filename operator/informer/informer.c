@@ -604,7 +604,8 @@ void informer_stop(struct informer *inf)
 	}
 }
 
-json_t *informer_get(struct informer *inf, const char *ns, const char *name)
+/* The stored text of ns/name (a new reference), or NULL. */
+static json_t *get_entry(struct informer *inf, const char *ns, const char *name)
 {
 	char key[512];
 	int n = inf->opts.resource->namespaced ? snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name)
@@ -614,9 +615,22 @@ json_t *informer_get(struct informer *inf, const char *ns, const char *name)
 	pthread_rwlock_rdlock(&inf->store_mu);
 	json_t *entry = json_incref(json_object_get(inf->store, key)); /* entries are never modified, only replaced */
 	pthread_rwlock_unlock(&inf->store_mu);
+	return entry;
+}
+
+json_t *informer_get(struct informer *inf, const char *ns, const char *name)
+{
+	json_t *entry = get_entry(inf, ns, name);
 	json_t *obj = entry_decode(entry);
 	json_decref(entry);
 	return obj;
+}
+
+int informer_has(struct informer *inf, const char *ns, const char *name)
+{
+	json_t *entry = get_entry(inf, ns, name);
+	json_decref(entry);
+	return entry != NULL;
 }
 
 /* Decodes every entry of entries (an array of stored texts) into a new array; NULL when out of memory. */

@@ -72,6 +72,8 @@ void informer_free(struct informer *inf);
 
 /* A decoded copy of the cached object (the caller's), or NULL. ns is ignored for cluster-scoped resources. */
 json_t *informer_get(struct informer *inf, const char *ns, const char *name);
+/* Whether ns/name is cached, without decoding it. */
+int informer_has(struct informer *inf, const char *ns, const char *name);
 /* A new JSON array holding a decoded copy of every cached object. */
 json_t *informer_list(struct informer *inf);
 /* A new JSON array holding a reference to every cached object in namespace ns whose opts.index_label label
