@@ -11,6 +11,9 @@
  * down exits 1 at once, as controller-runtime does.
  */
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,7 +90,7 @@ static const char usage[] =
 	"  --kube-api-qps N         client-side request rate limit, requests/s (default 20; 0 disables)\n"
 	"  --kube-api-burst N       client-side burst allowance (default 30)\n"
 	"  --max-concurrent-reconciles N\n"
-	"                           SpinApps reconciled in parallel (default 4); one key never runs twice at once\n"
+	"                           SpinApps reconciled in parallel (default 8); one key never runs twice at once\n"
 	"  --resync-period SECONDS  reconcile every object again this often (default 36000; 0 disables)\n"
 	"  --shutdown-timeout SECONDS\n"
 	"                           on SIGTERM, how long in-flight reconciles may finish (default 30)\n"
@@ -201,7 +204,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
 
 	o->qps = 20;
 	o->burst = 30;
-	o->workers = 4;
+	o->workers = 8;
 	o->resync_s = 36000;
 	o->shutdown_s = 30;
 	o->health_addr = ":8082";
@@ -471,6 +474,21 @@ static int check_server(struct kube_client *client)
 	}
 }
 
+/* glibc gives each thread that allocates an arena of its own, up to eight per core, and freed memory stays in
+ * the arena that held it; with a dozen informer, worker and server threads that is megabytes of idle heap.
+ * Two arenas took 3 MiB off peak RSS at no measured CPU cost (docs/performance.md). An explicit
+ * MALLOC_ARENA_MAX or glibc.malloc.arena_max tunable in the environment is left to win. */
+static void cap_malloc_arenas(void)
+{
+#ifdef __GLIBC__
+	const char *tunables = getenv("GLIBC_TUNABLES");
+
+	if (getenv("MALLOC_ARENA_MAX") || (tunables && strstr(tunables, "glibc.malloc.arena_max")))
+		return;
+	mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -487,6 +505,7 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "render"))
 		return render_main(argc - 1, argv + 1);
+	cap_malloc_arenas();
 	rc = parse_flags(argc, argv, &o);
 	if (rc)
 		return rc == 1 ? 0 : rc;

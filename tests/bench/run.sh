@@ -42,7 +42,7 @@ DOC=${BENCH_DOC-$REPO/docs/performance.md}
 STEADY_S=30
 RESTART_WINDOW_S=20
 LOADER_THREADS=8
-DEFAULT_WORKERS=4 # the operator's --max-concurrent-reconciles default (bin/spin-operator --help)
+DEFAULT_WORKERS=8 # the operator's --max-concurrent-reconciles default (bin/spin-operator --help)
 
 OPERATOR="$BUILD/bin/spin-operator"
 LOADER="$BUILD/tests/bench/bench_loader"
