@@ -150,10 +150,13 @@ out:
 	return rc;
 }
 
-/* installDefaultCACerts: create the CA Secret when absent; an existing one is never touched. */
+/* installDefaultCACerts: create the CA Secret when absent; an existing one is never touched. known_mu is held
+ * across the GET and the create: apps of a namespace tend to start together (operator start, a new executor),
+ * and each worker would otherwise send the whole CA bundle (about 200 KB) only to get AlreadyExists. */
 static int ensure_ca_secret(struct app_ctx *x, const json_t *dc)
 {
 	const char *name = json_string_value(json_object_get(dc, "caCertSecret"));
+	struct kube_response resp = { 0 };
 	char key[512];
 	int rc = SO_OK;
 
@@ -163,32 +166,29 @@ static int ensure_ca_secret(struct app_ctx *x, const json_t *dc)
 		name = SPIN_DEFAULT_CA_SECRET;
 	snprintf(key, sizeof key, "%s/%s", x->ns, name);
 	pthread_mutex_lock(&x->ctl->known_mu);
-	int known = json_object_get(x->ctl->known_ca, key) != NULL;
-	pthread_mutex_unlock(&x->ctl->known_mu);
-	if (known)
-		return SO_OK;
-
-	struct kube_response resp = { 0 };
+	if (json_object_get(x->ctl->known_ca, key))
+		goto out;
 	rc = kube_get(x->ctl->c, &KUBE_SECRETS, x->ns, name, NULL, &resp);
 	if (rc == SO_E_API_NOT_FOUND) {
 		json_t *secret = build_ca_secret(x->ns, name, x->ctl->o.ca_bundle, x->ctl->o.ca_bundle_len);
+		kube_response_free(&resp);
 		rc = secret ? kube_create(x->ctl->c, &KUBE_SECRETS, x->ns, secret, NULL, &resp) : SO_E_NOMEM;
 		count_write(x->ctl, 1);
 		json_decref(secret);
-		if (rc == SO_E_API_ALREADY_EXISTS)
-			rc = SO_OK;
 		if (!rc)
 			log_info("spinapp", "%s/%s: default CA Secret %s created", x->ns, x->name, name);
+		else if (rc == SO_E_API_ALREADY_EXISTS) /* made by someone else since our GET */
+			rc = SO_OK;
 	}
 	if (rc) {
 		snprintf(x->err, sizeof x->err, "unable to create default ca-certificate secret: %s",
 			 resp.message ? resp.message : so_strerror(rc));
 		api_error(x, "CA Secret", rc, &resp);
 	} else {
-		pthread_mutex_lock(&x->ctl->known_mu);
 		json_object_set_new(x->ctl->known_ca, key, json_true());
-		pthread_mutex_unlock(&x->ctl->known_mu);
 	}
+out:
+	pthread_mutex_unlock(&x->ctl->known_mu);
 	kube_response_free(&resp);
 	return rc;
 }

@@ -8,9 +8,9 @@
 # kubeconfig with only that token. Each check waits generously (retry) and never asserts on speed.
 #
 # Covers: generated objects (contract §2.6-§2.13), status, image/replica/executor/runtime-config changes, the
-# operator-owned HPA and RuntimeClass, createDeployment: false, MissingExecutor, blocked executor deletion,
-# garbage collection, over-long names, zero writes in steady state, and convergence of bursts across an
-# apiserver restart and a SIGKILL of the operator.
+# operator-owned HPA and RuntimeClass, createDeployment: false, MissingExecutor, one CA Secret for apps that
+# start together, blocked executor deletion, garbage collection, over-long names, zero writes in steady state,
+# and convergence of bursts across an apiserver restart and a SIGKILL of the operator.
 #
 # Cleans up what it created (namespaces, RBAC variant, RuntimeClasses); leaves the CRDs.
 # Run by tests/run.sh (KUBECONFIG, PATH with .tools/bin, REPO, OPERATOR, CLUSTER_DIR); by hand see
@@ -354,6 +354,19 @@ executor_yaml "$ns" later-exec true '{runtimeClassName: wasmtime-spin-v2}' | app
 t_check "g. creating the executor makes the app converge: its Deployment appears" \
 	retry 60 kubectl get deployment orphan-app -n "$ns"
 t_check "g. ... and it becomes Available" available "$ns" orphan-app
+
+# ---- g2. apps that start together make the CA Secret once --------------------------------------------------
+# Sixteen apps wait for a missing executor; creating it (installDefaultCACerts) requeues them all at once.
+
+cns=$(t_ns rec-ca) && namespaces+=("$cns")
+for i in $(seq -w 1 16); do echo ---; app_yaml "$cns" "ca-app-$i" ca-exec; done | apply
+t_check "g2. sixteen apps wait for their missing executor" \
+	retry 60 at_least 16 sh -c "kubectl get events -n $cns --field-selector reason=MissingExecutor -o name | wc -l"
+executor_yaml "$cns" ca-exec true '{runtimeClassName: wasmtime-spin-v2, installDefaultCACerts: true}' | apply
+t_check "g2. creating it makes all sixteen Deployments" \
+	retry 60 at_least 16 sh -c "kubectl get deployments -n $cns -o name | wc -l"
+t_check "g2. ... and the CA Secret spin-ca was created once, not once per worker" \
+	test "$(grep -c " $cns/ca-app-[0-9]*: default CA Secret spin-ca created" "$log")" = 1
 
 # ---- h. executor deletion blocked by dependants ----------------------------------------------------------
 
