@@ -40,7 +40,7 @@ struct controller {
 	pthread_cond_t stop_cv;
 	int stopping;
 
-	pthread_mutex_t known_mu;
+	pthread_mutex_t known_mu; /* guards known_ca; held across a CA Secret's GET and create (spinapp.c) */
 	json_t *known_ca; /* "ns/name" of CA Secrets known to exist */
 
 	atomic_int ready;
