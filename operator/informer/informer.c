@@ -629,8 +629,10 @@ json_t *informer_get(struct informer *inf, const char *ns, const char *name)
 int informer_has(struct informer *inf, const char *ns, const char *name)
 {
 	json_t *entry = get_entry(inf, ns, name);
+	int found = entry != NULL;
+
 	json_decref(entry);
-	return entry != NULL;
+	return found;
 }
 
 /* Decodes every entry of entries (an array of stored texts) into a new array; NULL when out of memory. */
