@@ -42,7 +42,6 @@ DOC=${BENCH_DOC-$REPO/docs/performance.md}
 STEADY_S=30
 RESTART_WINDOW_S=20
 LOADER_THREADS=8
-DEFAULT_WORKERS=8 # the operator's --max-concurrent-reconciles default (bin/spin-operator --help)
 
 OPERATOR="$BUILD/bin/spin-operator"
 LOADER="$BUILD/tests/bench/bench_loader"
@@ -71,6 +70,9 @@ done
 for t in kubectl jq curl awk; do
 	command -v "$t" >/dev/null || die "$t not found"
 done
+# The operator's own --max-concurrent-reconciles default, the one the operator phase measures.
+DEFAULT_WORKERS=$("$OPERATOR" --help 2>&1 | sed -n 's/.*SpinApps reconciled in parallel (default \([0-9]*\)).*/\1/p')
+[ -n "$DEFAULT_WORKERS" ] || die "no --max-concurrent-reconciles default in $OPERATOR --help"
 
 # ---- cleanup: operators and watchers we started, then the cluster ----------------------------------------
 
@@ -248,10 +250,9 @@ kubectl apply -f "$REPO/crds/core.spinkube.dev_spinapps.yaml" -f "$REPO/crds/cor
 	die "CRDs / RuntimeClass: $(tail -3 "$OUT/setup.log")"
 crds_established=$(now)
 
-# Extra kwok nodes, the shape up.sh uses, enough for every phase's pods (two per app, three with a variant).
-phases=2
-[ -n "$VARIANT" ] && phases=3
-nodes=$(((phases * APPS + 219) / 220))
+# Extra kwok nodes, the shape up.sh uses, enough for one phase's pods: each phase's namespace is deleted, pods
+# included, before the next one starts.
+nodes=$(((APPS + 219) / 220))
 {
 	for i in $(seq 0 $((nodes - 1))); do
 		cat <<-EOF
@@ -316,10 +317,11 @@ baseline_load() {
 	[ -n "${3:-}" ] && start_watch "$OUT/$tag-watch.kv" -n "$ns" -c "$APPS"
 	"$LOADER" -f "$OUT/$tag-children.json" -n "$ns" -t "$LOADER_THREADS" >"$OUT/$tag-loader.kv" \
 		2>"$OUT/$tag-loader.err" || die "baseline loader: $(tail -3 "$OUT/$tag-loader.err")"
-	eval "${tag}_t0=$(kv "$OUT/$tag-loader.kv" start_epoch)"
-	eval "${tag}_accept=$(kv "$OUT/$tag-loader.kv" accepted_s)"
-	eval "${tag}_objects=$(kv "$OUT/$tag-loader.kv" objects)"
-	say "BASELINE[$tag]: apiserver accepted $(kv "$OUT/$tag-loader.kv" objects) objects in $(kv "$OUT/$tag-loader.kv" accepted_s) s"
+	local accept objects
+	accept=$(kv "$OUT/$tag-loader.kv" accepted_s)
+	objects=$(kv "$OUT/$tag-loader.kv" objects)
+	eval "${tag}_t0=$(kv "$OUT/$tag-loader.kv" start_epoch) ${tag}_accept=$accept ${tag}_objects=$objects"
+	say "BASELINE[$tag]: apiserver accepted $objects objects in $accept s"
 }
 
 # ---- 1. baseline -------------------------------------------------------------------------------------------
@@ -563,8 +565,8 @@ if [ -n "$DOC" ] && [ "$DOC" != "-" ]; then
 
 			Issue 3 §6. Every phase runs in its own namespace of one local control plane and starts from the same
 			cluster: the namespace of the phase before is deleted first, and the first waits until the garbage
-			collector knows SpinApps. Baseline: the executor sample and the 1000 SpinApps are created in a namespace no operator watches,
-			then \`bench_loader\` (the operator's C client, 8 threads, no client-side rate limit) creates exactly the
+			collector knows SpinApps. Baseline: the executor sample and the $APPS SpinApps are created in a
+			namespace no operator watches, then \`bench_loader\` (the operator's C client, 8 threads, no client-side rate limit) creates exactly the
 			objects \`spin-operator render -o json\` prints for the stored apps (runtime-config Secret, Deployment and
 			Service per app, with their ownerReferences; one CA Secret). Operator: the same apps in another namespace,
 			then the operator starts; \`bench_watch\` (informers on the namespace) times the children and the SpinApps'
