@@ -234,9 +234,10 @@ static int delete_owned(struct app_ctx *x, const struct kube_resource *r, const 
 	return rc;
 }
 
-/* A new app's Service, applied on a helper thread while the worker applies the Deployment: the two do not
- * depend on each other, and a burst of new apps then gets its children in two round trips instead of three.
- * (Creating the runtime-config Secret alongside too, for apps without a Deployment, measured no faster.) */
+/* A new app's Service, applied on a helper thread from the start of the reconcile while the worker creates the
+ * runtime-config Secret and applies the Deployment: nothing depends on the Service, and the apiserver creates
+ * Services one at a time (its ClusterIP allocator holds a lock across each allocation), so the Service's
+ * wait in that line overlaps the worker's other round trips (internals/controller.md). */
 struct service_job {
 	struct app_ctx x;  /* a copy of the worker's context with its own err buffer; app/executor are shared
 			    * read-only (jansson reference counts are atomic) */
@@ -279,6 +280,7 @@ static int reconcile_deployment(struct app_ctx *x, struct service_job *job)
 			 spec_str(x->app, "executor"));
 		return terminal(x, "ReconcileFailed");
 	}
+	service_job_start(x, job);
 	if ((rc = ensure_runtime_config(x, &secret_name, &generated)))
 		goto out;
 	if ((rc = ensure_ca_secret(x, dc)))
@@ -288,7 +290,6 @@ static int reconcile_deployment(struct app_ctx *x, struct service_job *job)
 		rc = terminal(x, "ReconcileFailed");
 		goto out;
 	}
-	service_job_start(x, job);
 	rc = apply(x, &KUBE_DEPLOYMENTS, x->ctl->deployments, desired, &x->deployment);
 out:
 	json_decref(desired);
@@ -494,7 +495,8 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 	int create_deployment = json_is_true(json_object_get(json_object_get(x.executor, "spec"), "createDeployment"));
 	if (create_deployment) {
 		check_runtime_class(&x);
-		/* No Service yet: it goes out alongside the Deployment (service_job). Otherwise it is checked below. */
+		/* No Service yet: it goes out alongside the Secret and the Deployment (service_job). Otherwise it is
+		 * checked below. */
 		if (!informer_has(ctl->services, ns, name) &&
 		    build_service(x.app, &job.svc, job.x.err, sizeof job.x.err) != SO_OK)
 			job.svc = NULL; /* reported in line below */

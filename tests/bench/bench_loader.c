@@ -5,9 +5,10 @@
  *
  * FILE is JSON: a v1 List (as `spin-operator render -o json` prints it) or an array of objects. Every object is
  * created (POST, our C client, QPS unlimited) in NAMESPACE by THREADS threads (default 8) taking the objects in
- * file order; with --apply it is written the way the operator writes it instead: server-side apply (PATCH,
- * field manager spin-operator, force). Objects that occur twice (the CA Secret render prints once per app) are created once; an object that
- * already exists counts as accepted. Transient failures (transport, 429, 5xx, timeouts) are retried up to 5 times.
+ * file order; with --apply each is written the way the operator writes it instead: Secrets created (POST), every
+ * other kind server-side applied (PATCH, field manager spin-operator, force). Objects that occur twice (the CA
+ * Secret render prints once per app) are written once; an object that already exists counts as accepted.
+ * Transient failures (transport, 429, 5xx, timeouts) are retried up to 5 times.
  *
  * Prints, on stdout, `key=value` lines for run.sh:
  *   objects=N created=N existed=N failed=N accepted_s=SECONDS start_epoch=EPOCH end_epoch=EPOCH
@@ -27,6 +28,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "util/err.h"
+#include "util/parse.h"
 
 struct kindmap {
 	const char *api_version, *kind;
@@ -82,8 +84,9 @@ static void *worker(void *arg)
 		for (int attempt = 0; attempt < 6; attempt++) {
 			kube_response_free(&resp);
 			memset(&resp, 0, sizeof resp);
-			rc = use_apply ? kube_apply(client, j->r, ns, j->obj, NULL, "spin-operator", 1, NULL, &resp)
-				       : kube_create(client, j->r, ns, j->obj, NULL, &resp);
+			rc = use_apply && j->r != &KUBE_SECRETS
+				     ? kube_apply(client, j->r, ns, j->obj, NULL, "spin-operator", 1, NULL, &resp)
+				     : kube_create(client, j->r, ns, j->obj, NULL, &resp);
 			if (!transient(rc))
 				break;
 			usleep(200000u * (unsigned)(attempt + 1));
@@ -124,7 +127,8 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *file = NULL;
-	int threads = 8, strip_owners = 0;
+	long threads = 8;
+	int strip_owners = 0;
 	char err[512] = "";
 
 	for (int i = 1; i < argc; i++) {
@@ -132,8 +136,8 @@ int main(int argc, char **argv)
 			file = argv[++i];
 		else if (!strcmp(argv[i], "-n") && i + 1 < argc)
 			ns = argv[++i];
-		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
-			threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-t") && i + 1 < argc && parse_long(argv[i + 1], 1, 256, &threads) == SO_OK)
+			i++;
 		else if (!strcmp(argv[i], "--strip-owners"))
 			strip_owners = 1;
 		else if (!strcmp(argv[i], "--apply"))
@@ -143,7 +147,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!file || !ns || threads < 1 || threads > 256) {
+	if (!file || !ns) {
 		usage();
 		return 2;
 	}

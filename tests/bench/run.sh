@@ -20,6 +20,9 @@
 #      8 threads, QPS unlimited); times until the apiserver accepted them all and until every Deployment is
 #      Available (kwok makes pods Ready). Then the namespace is deleted: every measured phase starts from the
 #      same cluster, and none pays for another's 1000 Services and pods.
+#   1b. FLOOR: the same as 1 (accept time only), but bench_loader --apply writes each object the way the operator
+#      does (Secrets created, Deployments and Services server-side applied): what the operator's writes cost
+#      the apiserver with no operator, the least the operator phase can take.
 #   2. OPERATOR: the executor and the N SpinApps in another namespace, then the operator starts (release build,
 #      --kube-api-qps 0 = unlimited, --namespace <that namespace>); bench_watch times the children and the
 #      SpinApps' Available=True from the operator's start. Requests per app from rest_client_requests_total;
@@ -300,12 +303,13 @@ load_apps() {
 		die "loading the SpinApps: $(tail -3 "$OUT/$2-apps-loader.err")"
 }
 
-# baseline_load <namespace> <tag> [watch]: SpinApps that no operator watches, then what the operator would make
-# of them, rendered from the stored apps so that the children are the operator's, ownerReferences (uids)
-# included, written by bench_loader. With watch, bench_watch runs from before the load. Sets <tag>_t0,
-# <tag>_accept, <tag>_objects.
+# baseline_load <namespace> <tag> <create|apply> [watch]: SpinApps that no operator watches, then what the
+# operator would make of them, rendered from the stored apps so that the children are the operator's,
+# ownerReferences (uids) included, written by bench_loader: all created, or (apply) written as the operator
+# writes them. With watch, bench_watch runs from before the load. Sets <tag>_t0, <tag>_accept, <tag>_objects.
 baseline_load() {
-	local ns=$1 tag=$2
+	local ns=$1 tag=$2 mode=()
+	[ "$3" = apply ] && mode=(--apply)
 	load_apps "$ns" "$tag"
 	kubectl get spinapps -n "$ns" -o json >"$OUT/$tag-apps-stored.json" || die "listing the SpinApps of $ns"
 	jq -c '.items[] | {apiVersion, kind, metadata: {name: .metadata.name, uid: .metadata.uid}, spec}' \
@@ -313,9 +317,9 @@ baseline_load() {
 	"$OPERATOR" render -f "$OUT/$tag-apps.yaml" -f "$EXECUTOR_SAMPLE" -o json >"$OUT/$tag-children.json" \
 		2>"$OUT/$tag-render.log" || die "spin-operator render: $(head -3 "$OUT/$tag-render.log")"
 	say "BASELINE[$tag]: loading $(jq -r '[.items[].kind] | group_by(.) | map("\(length) \(.[0])") | join(", ")' \
-		"$OUT/$tag-children.json") into $ns ($LOADER_THREADS threads, QPS unlimited)"
-	[ -n "${3:-}" ] && start_watch "$OUT/$tag-watch.kv" -n "$ns" -c "$APPS"
-	"$LOADER" -f "$OUT/$tag-children.json" -n "$ns" -t "$LOADER_THREADS" >"$OUT/$tag-loader.kv" \
+		"$OUT/$tag-children.json") into $ns ($LOADER_THREADS threads, QPS unlimited${mode[*]:+, ${mode[*]}})"
+	[ -n "${4:-}" ] && start_watch "$OUT/$tag-watch.kv" -n "$ns" -c "$APPS"
+	"$LOADER" -f "$OUT/$tag-children.json" -n "$ns" -t "$LOADER_THREADS" "${mode[@]}" >"$OUT/$tag-loader.kv" \
 		2>"$OUT/$tag-loader.err" || die "baseline loader: $(tail -3 "$OUT/$tag-loader.err")"
 	local accept objects
 	accept=$(kv "$OUT/$tag-loader.kv" accepted_s)
@@ -331,7 +335,7 @@ baseline_load() {
 # load children only once it knows their owners, as it does for the rest of the run.
 sleep "$(awk -v t="$crds_established" -v n="$(now)" 'BEGIN { d = t + 35 - n; printf "%.1f", (d > 0 ? d : 0) }')"
 base_ns=bench-base-$RANDOM
-baseline_load "$base_ns" base watch
+baseline_load "$base_ns" base create watch
 base_watch_pid=$watch_pid
 say "BASELINE: waiting for $APPS Deployments Available"
 base_ok=1
@@ -350,6 +354,13 @@ say "BASELINE: all Deployments Available after $base_avail s"
 clear_namespace "$base_ns"
 base_cleared_s=$cleared_s
 say "BASELINE: $base_ns deleted in $base_cleared_s s ($(ip_addresses) IPAddresses left)"
+
+# ---- 1b. floor ---------------------------------------------------------------------------------------------
+
+floor_ns=bench-floor-$RANDOM
+baseline_load "$floor_ns" floor apply
+clear_namespace "$floor_ns"
+say "FLOOR: $floor_ns deleted in $cleared_s s"
 
 # ---- 2. operator -------------------------------------------------------------------------------------------
 
@@ -465,7 +476,7 @@ say "RESTART: caches synced in $restart_sync s ($restart_exec_to_sync s from exe
 clear_namespace "$op_ns"
 say "BASELINE[again]: $op_ns deleted in $cleared_s s"
 base2_ns=bench-base2-$RANDOM
-baseline_load "$base2_ns" base2
+baseline_load "$base2_ns" base2 create
 base_accept_mean=$(calc "($base_accept + $base2_accept) / 2" 3)
 
 # ---- 6. variant ---------------------------------------------------------------------------------------------
@@ -486,6 +497,8 @@ ratio() { case "$1$2" in *timeout*) echo "-" ;; *) calc "$1 / $2" ;; esac; }
 le() { case "$1$2" in *timeout* | *-*) echo 0 ;; *) awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }' ;; esac; }
 
 children_ratio=$(ratio "$op_children" "$base_accept_mean")
+floor_ratio=$(ratio "$floor_accept" "$base_accept_mean")
+over_floor=$(ratio "$op_children" "$floor_accept")
 avail_ratio=$(ratio "$op_avail" "$base_avail")
 t_children=$(le "$children_ratio" 1.5)
 t_avail=$(le "$avail_ratio" 1.5)
@@ -514,9 +527,10 @@ report="$OUT/results.md"
 	echo "| measure | value | target | |"
 	echo "| --- | --- | --- | --- |"
 	echo "| baseline: apiserver accepts the $base_objects child objects (bench_loader, $LOADER_THREADS threads) | $base_accept_mean s: mean of $base_accept s before and $base2_accept s after the operator phase ($(calc "$base_objects / $base_accept_mean" 0) objects/s) | | |"
+	echo "| floor: the same objects written as the operator writes them (Secrets created, the rest server-side applied; bench_loader --apply) | $floor_accept s ($floor_ratio × baseline) | | |"
 	echo "| baseline: all $APPS Deployments Available | $base_avail s (50 %: $base_avail_p50 s) | | |"
 	echo "| operator: caches synced at start ($APPS SpinApps, no children) | $op_sync s | | |"
-	echo "| operator: all children exist ($APPS Deployments, Services, runtime-config Secrets) | $op_children s (Deployments $op_dep, Services $op_svc, Secrets $op_sec; first Deployment $op_first) | ≤ 1.5 × baseline accept | $children_ratio × — $(verdict "$t_children") |"
+	echo "| operator: all children exist ($APPS Deployments, Services, runtime-config Secrets) | $op_children s (Deployments $op_dep, Services $op_svc, Secrets $op_sec; first Deployment $op_first; $over_floor × the floor) | ≤ 1.5 × baseline accept | $children_ratio × — $(verdict "$t_children") |"
 	echo "| operator: all $APPS SpinApps Available=True | $op_avail s (first $op_avail_first, 50 %: $op_avail_p50 s) | ≤ 1.5 × baseline Available | $avail_ratio × — $(verdict "$t_avail") |"
 	echo "| API requests per app, start to all children | $op_req_children | | |"
 	echo "| API requests per app, start to convergence | $op_req_per_app ($op_req_breakdown) | | |"
@@ -568,7 +582,10 @@ if [ -n "$DOC" ] && [ "$DOC" != "-" ]; then
 			collector knows SpinApps. Baseline: the executor sample and the $APPS SpinApps are created in a
 			namespace no operator watches, then \`bench_loader\` (the operator's C client, 8 threads, no client-side rate limit) creates exactly the
 			objects \`spin-operator render -o json\` prints for the stored apps (runtime-config Secret, Deployment and
-			Service per app, with their ownerReferences; one CA Secret). Operator: the same apps in another namespace,
+			Service per app, with their ownerReferences; one CA Secret). Floor: the same, but \`bench_loader --apply\`
+			writes each object as the operator does (Secrets created, Deployments and Services server-side applied,
+			field manager \`spin-operator\`, force): the apiserver's cost of the operator's writes, with no operator.
+			Operator: the same apps in another namespace,
 			then the operator starts; \`bench_watch\` (informers on the namespace) times the children and the SpinApps'
 			\`Available\` condition from the operator's start. The baseline load runs again after the operator phase and
 			the children ratio uses the mean of the two. Steady state is the 30 s after convergence; restart is SIGTERM

@@ -434,8 +434,6 @@ t_check "k. a ${#long}-character app name: Warning ReconcileFailed mentioning th
 	retry 60 event "$ns" SpinApp "$long" Warning ReconcileFailed "63-character" contains
 t_check "k. ... and no Deployment" absent deployment "$long" -n "$ns"
 
-# ---- l. runtime config changes and superseded Secrets ------------------------------------------------------
-
 # mounted_config <ns> <app> <url>: the Deployment mounts a generated kv-app-<hash> Secret holding that url.
 mounted_config() {
 	local s
@@ -443,6 +441,23 @@ mounted_config() {
 	kubectl get secret "$s" -n "$1" -o jsonpath='{.data.runtime-config\.toml}' | base64 -d | grep -qxF "url = '$3'" ||
 		{ echo "$s does not hold url $3"; return 1; }
 }
+
+# ---- k2. a runtime config waiting for a Secret it references ----------------------------------------------
+
+# The Service goes out at the start of a new app's reconcile (the apiserver makes Services one at a time), so
+# it exists while the Deployment waits for the Secret (docs/compat.md, "Order of writes in a burst").
+ref=kv-ref-$rand
+app_yaml "$ns" ref-app containerd-shim-spin "runtimeConfig: {keyValueStores: [{name: default, type: redis, options: [{name: url, valueFrom: {secretKeyRef: {name: $ref, key: url}}}]}]}" | apply
+t_check "k2. a runtimeConfig option naming a missing Secret: Warning ReconcileFailed 'secrets \"$ref\" not found'" \
+	retry 60 event "$ns" SpinApp ref-app Warning ReconcileFailed "secrets \"$ref\" not found" contains
+t_check "k2. ... no Deployment meanwhile" absent deployment ref-app -n "$ns"
+t_check "k2. ... but the app's Service already exists" retry 30 kubectl get service ref-app -n "$ns"
+kubectl create secret generic "$ref" -n "$ns" --from-literal=url=redis://c >/dev/null
+t_check "k2. creating the Secret: the Deployment appears, mounting a runtime config with its url" \
+	retry 90 mounted_config "$ns" ref-app redis://c
+
+# ---- l. runtime config changes and superseded Secrets ------------------------------------------------------
+
 app_yaml "$ns" kv-app containerd-shim-spin "runtimeConfig: {keyValueStores: [{name: default, type: redis, options: [{name: url, value: \"redis://a\"}]}]}" | apply
 t_check "l. runtimeConfig → a generated Secret kv-app-<hash1> mounted by the Deployment" \
 	retry 60 mounted_config "$ns" kv-app redis://a
