@@ -9,8 +9,9 @@
 #
 # Covers: generated objects (contract §2.6-§2.13), status, image/replica/executor/runtime-config changes, the
 # operator-owned HPA and RuntimeClass, createDeployment: false, MissingExecutor, one CA Secret for apps that
-# start together, blocked executor deletion, garbage collection, over-long names, zero writes in steady state,
-# and convergence of bursts across an apiserver restart and a SIGKILL of the operator.
+# start together, a runtime config waiting for a referenced Secret, blocked executor deletion, garbage
+# collection, over-long names, zero writes in steady state, and convergence of bursts across an apiserver
+# restart and a SIGKILL of the operator.
 #
 # Cleans up what it created (namespaces, RBAC variant, RuntimeClasses); leaves the CRDs.
 # Run by tests/run.sh (KUBECONFIG, PATH with .tools/bin, REPO, OPERATOR, CLUSTER_DIR); by hand see
@@ -434,7 +435,7 @@ t_check "k. a ${#long}-character app name: Warning ReconcileFailed mentioning th
 	retry 60 event "$ns" SpinApp "$long" Warning ReconcileFailed "63-character" contains
 t_check "k. ... and no Deployment" absent deployment "$long" -n "$ns"
 
-# mounted_config <ns> <app> <url>: the Deployment mounts a generated kv-app-<hash> Secret holding that url.
+# mounted_config <ns> <app> <url>: the Deployment mounts a generated <app>-<hash> Secret holding that url.
 mounted_config() {
 	local s
 	s=$(runtime_secret "$1" "$2") && [[ $s =~ ^$2-[0-9a-f]+$ ]] && [ "$s" != "$2-760b133c" ] || { echo "mounted: '$s'"; return 1; }
