@@ -34,6 +34,8 @@
 struct kube_auth {
 	pthread_mutex_t mu;
 	long clock_offset; /* test hook: seconds added to both clocks */
+	int clock_frozen;  /* test hook: the clocks read mono_frozen / wall_frozen (plus the offset) */
+	time_t mono_frozen, wall_frozen;
 
 	char *token; /* static */
 	char *token_file;
@@ -55,17 +57,31 @@ struct kube_auth {
 	int exec_stale;
 };
 
-static time_t mono_now(const struct kube_auth *a)
+static time_t mono_real(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + a->clock_offset;
+	return ts.tv_sec;
+}
+
+static time_t mono_now(const struct kube_auth *a)
+{
+	return (a->clock_frozen ? a->mono_frozen : mono_real()) + a->clock_offset;
 }
 
 static time_t wall_now(const struct kube_auth *a)
 {
-	return time(NULL) + a->clock_offset;
+	return (a->clock_frozen ? a->wall_frozen : time(NULL)) + a->clock_offset;
+}
+
+void kube_auth_freeze_clock(struct kube_auth *auth)
+{
+	pthread_mutex_lock(&auth->mu);
+	auth->mono_frozen = mono_real();
+	auth->wall_frozen = time(NULL);
+	auth->clock_frozen = 1;
+	pthread_mutex_unlock(&auth->mu);
 }
 
 void kube_auth_set_clock_offset(struct kube_auth *auth, long seconds)

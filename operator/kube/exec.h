@@ -53,10 +53,12 @@ void kube_exec_result_free(struct kube_exec_result *r);
 /* RFC 3339 ("2026-01-02T15:04:05Z", optional fraction, Z or ±hh:mm) → time_t. SO_OK or SO_E_INVAL. */
 int kube_parse_rfc3339(const char *s, time_t *out);
 
-/* Test hooks: the exec timeout in milliseconds (0 restores the 30 s default), and a shift applied to the
- * clocks of the given struct kube_auth (token-file age and credential expiry), so tests need not sleep. */
+/* Test hooks: the exec timeout in milliseconds (0 restores the 30 s default), a shift applied to the clocks
+ * of the given struct kube_auth (token-file age and credential expiry), so tests need not sleep, and a freeze
+ * of those clocks at the current second, so a test's offsets are exact (no second boundary can add one). */
 void kube_exec_set_timeout_ms(long ms);
 struct kube_auth;
 void kube_auth_set_clock_offset(struct kube_auth *auth, long seconds);
+void kube_auth_freeze_clock(struct kube_auth *auth);
 
 #endif
