@@ -255,18 +255,13 @@ static void *service_job_run(void *arg)
 	return NULL;
 }
 
-static void service_job_start(struct app_ctx *x, struct service_job *j)
+static void service_job_start(const struct app_ctx *x, struct service_job *j)
 {
-	if (!j || !j->svc)
-		return;
-	char err[ERRLEN];
-	memcpy(err, j->x.err, sizeof err);
 	j->x = *x;
-	memcpy(j->x.err, err, sizeof err);
 	j->started = pthread_create(&j->thread, NULL, service_job_run, j) == 0; /* else: applied after, in line */
 }
 
-static int reconcile_deployment(struct app_ctx *x, struct service_job *job)
+static int reconcile_deployment(struct app_ctx *x)
 {
 	const json_t *dc = json_object_get(json_object_get(x->executor, "spec"), "deploymentConfig");
 	char *secret_name = NULL;
@@ -280,7 +275,6 @@ static int reconcile_deployment(struct app_ctx *x, struct service_job *job)
 			 spec_str(x->app, "executor"));
 		return terminal(x, "ReconcileFailed");
 	}
-	service_job_start(x, job);
 	if ((rc = ensure_runtime_config(x, &secret_name, &generated)))
 		goto out;
 	if ((rc = ensure_ca_secret(x, dc)))
@@ -495,12 +489,12 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 	int create_deployment = json_is_true(json_object_get(json_object_get(x.executor, "spec"), "createDeployment"));
 	if (create_deployment) {
 		check_runtime_class(&x);
-		/* No Service yet: it goes out alongside the Secret and the Deployment (service_job). Otherwise it is
-		 * checked below. */
+		/* No Service yet: it goes out first, on a helper thread (service_job). Otherwise, or when it cannot
+		 * be built (reported below), it is handled in line after the Deployment. */
 		if (!informer_has(ctl->services, ns, name) &&
-		    build_service(x.app, &job.svc, job.x.err, sizeof job.x.err) != SO_OK)
-			job.svc = NULL; /* reported in line below */
-		rc = reconcile_deployment(&x, &job);
+		    build_service(x.app, &job.svc, job.x.err, sizeof job.x.err) == SO_OK)
+			service_job_start(&x, &job);
+		rc = reconcile_deployment(&x);
 	} else {
 		rc = remove_deployment(&x);
 	}
