@@ -1033,7 +1033,8 @@ static const char *variable_name_problem(const char *name)
 
 static int check_variables(const json_t *spec, struct field_list *errs, json_t *warnings)
 {
-	static const char *const sources[] = { "configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef" };
+	static const char *const sources[] = { "configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef",
+					       "fileKeyRef" };
 	const json_t *var;
 	char field[PATH_MAX_LEN];
 	size_t i;
@@ -1075,7 +1076,7 @@ static int check_variables(const json_t *spec, struct field_list *errs, json_t *
 			count += member(from, sources[s]) != NULL;
 		if (count == 0)
 			field_add(errs, FIELD_REQUIRED, field, NULL,
-				  "must specify one of: configMapKeyRef, secretKeyRef, fieldRef or resourceFieldRef");
+				  "must specify one of: configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef or fileKeyRef");
 		else if (count > 1)
 			field_add(errs, FIELD_FORBIDDEN, field, NULL,
 				  "may not have more than one field specified at a time");
@@ -1083,8 +1084,18 @@ static int check_variables(const json_t *spec, struct field_list *errs, json_t *
 	return rc;
 }
 
-#define RESERVED_PREFIX "spin-"
-#define RESERVED_MSG "the \"" RESERVED_PREFIX "\" prefix is reserved for the volumes the operator adds"
+/* The names of the volumes the operator adds to every pod (operator/build/deployment.c): a user volume of the same
+ * name would make the Deployment invalid. Other "spin-" names (spin-data) are fine, as upstream. */
+static const char *const reserved_volumes[] = { "spin-runtime-config", "spin-ca" };
+#define RESERVED_MSG "the name of a volume the operator adds"
+
+static int reserved_volume(const char *name)
+{
+	for (size_t i = 0; i < sizeof reserved_volumes / sizeof reserved_volumes[0]; i++)
+		if (strcmp(name, reserved_volumes[i]) == 0)
+			return 1;
+	return 0;
+}
 
 static void check_volumes(const json_t *spec, struct field_list *errs)
 {
@@ -1097,7 +1108,7 @@ static void check_volumes(const json_t *spec, struct field_list *errs)
 		snprintf(field, sizeof field, "spec.volumes[%zu].name", i);
 		if (!name)
 			continue;
-		if (strncmp(name, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0) {
+		if (reserved_volume(name)) {
 			field_invalid_str(errs, field, name, RESERVED_MSG);
 			continue;
 		}
@@ -1122,7 +1133,7 @@ static void check_volumes(const json_t *spec, struct field_list *errs)
 		snprintf(field, sizeof field, "spec.volumeMounts[%zu].name", i);
 		if (!name)
 			continue;
-		if (strncmp(name, RESERVED_PREFIX, strlen(RESERVED_PREFIX)) == 0) {
+		if (reserved_volume(name)) {
 			field_invalid_str(errs, field, name, RESERVED_MSG);
 			continue;
 		}

@@ -203,10 +203,10 @@ denied "an executor with neither" spinappexecutors \
 denied "a malformed image reference" spinapps \
 	"$(app "$ns" badimage '{"image":"Not An Image","executor":"beta-shim","replicas":1}')" vspinapp.kb.io \
 	'SpinApp.core.spinkube.dev "badimage" is invalid: spec.image: Invalid value: "Not An Image": must be an OCI image reference: [registry[:port]/]repository[:tag][@sha256:<64 hex digits>], with a lowercase repository path'
-denied "a volume using the reserved spin- prefix" spinapps \
-	"$(app "$ns" vol "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":1,\"volumes\":[{\"name\":\"spin-data\",\"emptyDir\":{}}]}")" \
+denied "a volume named like one the operator adds" spinapps \
+	"$(app "$ns" vol "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":1,\"volumes\":[{\"name\":\"spin-runtime-config\",\"emptyDir\":{}}]}")" \
 	vspinapp.kb.io \
-	'SpinApp.core.spinkube.dev "vol" is invalid: spec.volumes[0].name: Invalid value: "spin-data": the "spin-" prefix is reserved for the volumes the operator adds'
+	'SpinApp.core.spinkube.dev "vol" is invalid: spec.volumes[0].name: Invalid value: "spin-runtime-config": the name of a volume the operator adds'
 
 # What kubectl users see for the same refusal.
 app "$ns" r0 "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":0}" | kubectl apply -f - >"$work/kubectl.out" 2>&1

@@ -380,14 +380,14 @@ static void test_stricter_checks_and_upstream_only(void **state)
 {
 	char *body = review_text("CREATE", "SpinApp",
 				 APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': 1, "
-				     "'volumes': [{'name': 'spin-data'}]}"),
+				     "'volumes': [{'name': 'spin-ca'}]}"),
 				 NULL, NULL);
 	struct result r = run_body(VALIDATE_SPINAPP, 0, body, strlen(body));
 	(void)state;
 
 	expect(status_str(&r, "message"),
-	       "SpinApp.core.spinkube.dev \"my-app\" is invalid: spec.volumes[0].name: Invalid value: \"spin-data\": the "
-	       "\"spin-\" prefix is reserved for the volumes the operator adds");
+	       "SpinApp.core.spinkube.dev \"my-app\" is invalid: spec.volumes[0].name: Invalid value: \"spin-ca\": "
+	       "the name of a volume the operator adds");
 	result_free(&r);
 	r = run_body(VALIDATE_SPINAPP, ADMISSION_UPSTREAM_ONLY, body, strlen(body));
 	assert_true(json_is_true(json_object_get(r.response, "allowed")));

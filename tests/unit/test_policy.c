@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "verify/policy.h"
+#include "verify/ref.h"
 #include "verify/policywatch.h"
 
 static char *pem_a, *pem_b;
@@ -222,6 +223,78 @@ static void globs(void **state)
 			fail_msg("glob %s vs %s: want %d", cases[i].pattern, cases[i].s, cases[i].match);
 }
 
+/* Every spelling containerd pulls from the same registry lands on the same rule, whichever way the rule spells
+ * the host: rules cannot be sidestepped by writing an image's registry differently. */
+static void spellings_land_on_one_rule(void **state)
+{
+	static const struct {
+		const char *image, *rule;
+	} cases[] = {
+		{ "ghcr.io/acme/app:v1", "ghcr" },
+		{ "ghcr.io:443/acme/app:v1", "ghcr" },
+		{ "GHCR.IO/acme/app:v1", "ghcr" },
+		{ "Ghcr.Io:443/acme/app", "ghcr" },
+		{ "ghcr.io/acme/team/app@sha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr" },
+		{ "docker.io/acme/app:v1", "hub" },
+		{ "acme/app:v1", "hub" },
+		{ "index.docker.io/acme/app", "hub" },
+		{ "registry-1.docker.io/acme/app:v1", "hub" },
+		{ "registry-1.docker.io:443/acme/app:v1", "hub" },
+		{ "Registry-1.Docker.IO/acme/app", "hub" },
+		{ "registry.hub.docker.com/acme/app", "hub" },
+		{ "docker.io:443/acme/app", "hub" },
+		{ "INDEX.DOCKER.IO:443/acme/app:v2", "hub" },
+		{ "nginx", "library" },
+		{ "nginx:1.27", "library" },
+		{ "library/nginx", "library" },
+		{ "docker.io/nginx", "library" },
+		{ "docker.io/library/nginx:1", "library" },
+		{ "registry-1.docker.io/library/nginx", "library" },
+		{ "registry-1.docker.io/nginx", "library" },
+		{ "index.docker.io:443/nginx", "library" },
+		{ "Registry.Example.com:443/x/y", "example" },
+		{ "registry.example.com/x/y:z", "example" },
+		{ "registry.example.com:5000/x/y", NULL }, /* another port is another registry */
+		{ "ghcr.io:8443/acme/app", NULL },
+		{ "ghcr.io/other/app", NULL },
+	};
+	struct buf y = BUF_INIT(1 << 20);
+	struct policy *p = NULL;
+	char err[512] = "";
+	(void)state;
+
+	/* Each rule spells its host another way than most images do. */
+	static const char *const rules[][2] = {
+		{ "ghcr", "GHCR.io:443/acme/**" },
+		{ "hub", "registry-1.docker.io/acme/*" },
+		{ "library", "index.docker.io/library/nginx" },
+		{ "example", "registry.example.com/x/**" },
+	};
+	buf_appends(&y, "rules:\n");
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		buf_appendf(&y, "- name: %s\n  images: ['%s']\n  keys:\n  - name: k\n    publicKey: ", rules[i][0],
+			    rules[i][1]);
+		pem_block(&y, pem_a, "      ");
+	}
+	assert_int_equal(policy_parse(y.data, y.len, "p.yaml", &p, err, sizeof err), SO_OK);
+	assert_string_equal(p->rules[0].images[0], "ghcr.io/acme/**");
+	assert_string_equal(p->rules[1].images[0], "docker.io/acme/*");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct image_ref r;
+		assert_int_equal(image_ref_parse(cases[i].image, &r, err, sizeof err), SO_OK);
+		char *name = image_ref_name(&r), *name_tag = image_ref_name_tag(&r);
+		const struct policy_rule *rule = policy_match(p, "ns", name_tag, name);
+		if (!cases[i].rule != !rule || (rule && strcmp(rule->name, cases[i].rule) != 0))
+			fail_msg("%s (%s): rule %s, want %s", cases[i].image, name_tag, rule ? rule->name : "none",
+				 cases[i].rule ? cases[i].rule : "none");
+		free(name);
+		free(name_tag);
+		image_ref_free(&r);
+	}
+	policy_unref(p);
+	buf_free(&y);
+}
+
 static void durations(void **state)
 {
 	(void)state;
@@ -333,7 +406,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_policy), cmocka_unit_test(no_match_and_defaults), cmocka_unit_test(parse_errors),
-		cmocka_unit_test(globs),       cmocka_unit_test(durations),             cmocka_unit_test(reload),
+		cmocka_unit_test(globs), cmocka_unit_test(spellings_land_on_one_rule),       cmocka_unit_test(durations),             cmocka_unit_test(reload),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -45,6 +45,12 @@ static const struct row table[] = {
 	{ "nginx@" DIG, "docker.io", "library/nginx", NULL, DIG, "index.docker.io" },
 	{ "ghcr.io/a/b:v1@" DIG, "ghcr.io", "a/b", "v1", DIG, "ghcr.io" },
 	{ "a.b/c__d/e-f/g.h/i--j_k:T_a.g-1", "a.b", "c__d/e-f/g.h/i--j_k", "T_a.g-1", "", "a.b" },
+	/* Beyond distribution: one host for every spelling of the same registry (policy bypass otherwise). */
+	{ "ghcr.io:443/a/b", "ghcr.io", "a/b", "latest", "", "ghcr.io" },
+	{ "[::1]:443/app", "[::1]", "app", "latest", "", "[::1]" },
+	{ "registry-1.docker.io/nginx", "docker.io", "library/nginx", "latest", "", "index.docker.io" },
+	{ "Registry.Hub.Docker.com:443/acme/app:v1", "docker.io", "acme/app", "v1", "", "index.docker.io" },
+	{ "ghcr.io:4430/a/b", "ghcr.io:4430", "a/b", "latest", "", "ghcr.io:4430" },
 };
 
 static void normalisation_table(void **state)

@@ -532,7 +532,14 @@ static void test_stricter_variables(void **state)
 		  "spec.variables[0].valueFrom: Forbidden: may not be specified when value is not empty");
 	check_app(APP("{" GOOD ", 'variables': [{'name': 'v', 'valueFrom': {}}]}"),
 		  "spec.variables[0].valueFrom: Required value: must specify one of: configMapKeyRef, secretKeyRef, "
-		  "fieldRef or resourceFieldRef");
+		  "fieldRef, resourceFieldRef or fileKeyRef");
+	/* fileKeyRef (Kubernetes' EnvFiles, in upstream main's CRD) is a source like the others */
+	check_app(APP("{" GOOD ", 'variables': [{'name': 'v', 'valueFrom': {'fileKeyRef': {'volumeName': 'cfg', "
+		      "'path': 'app.env', 'key': 'v'}}}]}"),
+		  "");
+	check_app(APP("{" GOOD ", 'variables': [{'name': 'v', 'valueFrom': {'fileKeyRef': {'key': 'k'}, "
+		      "'secretKeyRef': {'key': 'k'}}}]}"),
+		  "spec.variables[0].valueFrom: Forbidden: may not have more than one field specified at a time");
 	check_app(APP("{" GOOD ", 'variables': [{'name': 'v', 'valueFrom': {'secretKeyRef': {'key': 'k'}, "
 		      "'configMapKeyRef': {'key': 'k'}}}]}"),
 		  "spec.variables[0].valueFrom: Forbidden: may not have more than one field specified at a time");
@@ -554,11 +561,13 @@ static void test_stricter_volumes(void **state)
 		      "'mountPath': '/data'}]}"),
 		  "");
 	check_app(APP("{" GOOD ", 'volumes': [{'name': 'spin-ca', 'emptyDir': {}}]}"),
-		  "spec.volumes[0].name: Invalid value: \"spin-ca\": the \"spin-\" prefix is reserved for the volumes "
-		  "the operator adds");
+		  "spec.volumes[0].name: Invalid value: \"spin-ca\": the name of a volume the operator adds");
+	/* upstream accepts other names with the prefix, and so do we */
+	check_app(APP("{" GOOD ", 'volumes': [{'name': 'spin-data', 'emptyDir': {}}], 'volumeMounts': [{'name': "
+		      "'spin-data', 'mountPath': '/data'}]}"),
+		  "");
 	check_app(APP("{" GOOD ", 'volumeMounts': [{'name': 'spin-runtime-config', 'mountPath': '/x'}]}"),
-		  "spec.volumeMounts[0].name: Invalid value: \"spin-runtime-config\": the \"spin-\" prefix is reserved "
-		  "for the volumes the operator adds");
+		  "spec.volumeMounts[0].name: Invalid value: \"spin-runtime-config\": the name of a volume the operator adds");
 	check_app(APP("{" GOOD ", 'volumes': [{'name': 'd'}, {'name': 'd'}]}"),
 		  "spec.volumes[1].name: Duplicate value: \"d\"");
 	check_app(APP("{" GOOD ", 'volumes': [{'name': 'd'}], 'volumeMounts': [{'name': 'e', 'mountPath': '/e'}]}"),
@@ -653,13 +662,13 @@ static void test_stricter_after_upstream(void **state)
 	(void)state;
 	/* One aggregated message: upstream's errors first, then ours. */
 	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'Bad Image', 'replicas': 0, 'variables': "
-		      "[{'name': 'x-y'}], 'volumes': [{'name': 'spin-x'}]}"),
+		      "[{'name': 'x-y'}], 'volumes': [{'name': 'spin-ca'}]}"),
 		  "[spec.replicas: Invalid value: 0: replicas must be > 0, spec.image: Invalid value: \"Bad Image\": "
 		  IMAGE_REFERENCE_MSG ", spec.variables[0].name: Invalid value: \"x-y\": Spin variable names may "
-		  "contain only letters, digits and '_', spec.volumes[0].name: Invalid value: \"spin-x\": the \"spin-\" "
-		  "prefix is reserved for the volumes the operator adds]");
+		  "contain only letters, digits and '_', spec.volumes[0].name: Invalid value: \"spin-ca\": "
+		  "the name of a volume the operator adds]");
 	check_app_upstream(APP("{'executor': 'containerd-shim-spin', 'image': 'Bad Image', 'replicas': 0, "
-			       "'variables': [{'name': 'x-y'}], 'volumes': [{'name': 'spin-x'}]}"),
+			       "'variables': [{'name': 'x-y'}], 'volumes': [{'name': 'spin-ca'}]}"),
 			   "spec.replicas: Invalid value: 0: replicas must be > 0");
 }
 

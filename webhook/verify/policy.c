@@ -13,6 +13,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/yaml.h"
+#include "verify/ref.h"
 
 #define MAX_RULES 256
 #define MAX_GLOBS 256
@@ -205,6 +206,32 @@ static int want_string(const json_t *v, size_t max, const char *name, const char
 	return SO_OK;
 }
 
+/*
+ * An image glob whose first component is a literal registry host (GHCR.io:443/acme/...) gets the host spelling
+ * image references are matched with (image_ref_canonical_host), so that rule and image agree however either is
+ * written. A first component with a glob character, or one that is not a host (acme/...), is left alone.
+ */
+static void canonical_glob_host(char *glob)
+{
+	char *slash = strchr(glob, '/');
+	size_t n, canon;
+	if (!slash || memchr(glob, '*', (size_t)(slash - glob)))
+		return;
+	n = (size_t)(slash - glob);
+	if (!memchr(glob, '.', n) && !memchr(glob, ':', n) && !(n == 9 && !memcmp(glob, "localhost", 9))) {
+		int upper = 0;
+		for (size_t i = 0; i < n; i++)
+			upper |= glob[i] >= 'A' && glob[i] <= 'Z';
+		if (!upper)
+			return;
+	}
+	*slash = '\0';
+	image_ref_canonical_host(glob);
+	canon = strlen(glob);
+	memmove(glob + canon, slash, strlen(slash + 1) + 2); /* "/" + the rest + NUL, over the shortened host */
+	glob[canon] = '/';
+}
+
 /* A list of globs (strings) into *out. */
 static int want_globs(const json_t *v, const char *name, const char *field, char ***out, size_t *n, char *err,
 		      size_t errlen)
@@ -378,6 +405,8 @@ static int parse_rule(const json_t *v, size_t idx, const char *name, struct poli
 	snprintf(field, sizeof field, "rules[%zu].images", idx);
 	if ((rc = want_globs(json_object_get(v, "images"), name, field, &r->images, &r->n_images, err, errlen)))
 		return rc;
+	for (i = 0; i < r->n_images; i++)
+		canonical_glob_host(r->images[i]);
 	ns = json_object_get(v, "namespaces");
 	snprintf(field, sizeof field, "rules[%zu].namespaces", idx);
 	if (ns && !json_is_null(ns) &&

@@ -204,6 +204,30 @@ void image_ref_free(struct image_ref *r)
 	r->digest[0] = '\0';
 }
 
+/*
+ * Every spelling containerd pulls from the same registry gets one name, so that a policy rule, a cache key or a
+ * credential lookup cannot be sidestepped by writing the host differently: host names are case-insensitive, 443
+ * is the port an https registry is reached on anyway, and Docker Hub answers under several names (distribution
+ * maps index.docker.io; containerd pulls docker.io from registry-1.docker.io).
+ */
+static const char *const docker_hub_aliases[] = { "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com" };
+
+void image_ref_canonical_host(char *host)
+{
+	size_t n;
+	for (char *p = host; *p; p++)
+		*p = lower(*p);
+	n = strlen(host);
+	if (n > 4 && !strcmp(host + n - 4, ":443"))
+		host[n - 4] = '\0';
+	for (size_t i = 0; i < sizeof docker_hub_aliases / sizeof docker_hub_aliases[0]; i++) {
+		if (!strcmp(host, docker_hub_aliases[i])) {
+			memcpy(host, "docker.io", sizeof "docker.io"); /* every alias is longer */
+			break;
+		}
+	}
+}
+
 int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errlen)
 {
 	int rc = SO_E_INVAL;
@@ -267,18 +291,10 @@ int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errl
 	}
 
 	rc = SO_E_NOMEM;
-	if (dom_len) {
-		out->registry = dup_n(s, dom_len);
-		if (!out->registry)
-			goto out;
-		/* Host names are case-insensitive: one spelling for cache keys and credential lookup. */
-		for (char *p = out->registry; *p; p++)
-			*p = lower(*p);
-		if (!strcmp(out->registry, "index.docker.io")) {
-			free(out->registry);
-			out->registry = NULL;
-		}
-	}
+	if (dom_len && !(out->registry = dup_n(s, dom_len)))
+		goto out;
+	if (out->registry)
+		image_ref_canonical_host(out->registry);
 	if (!out->registry && !(out->registry = strdup(domain)))
 		goto out;
 	/* Docker Hub's official images live under library/. */

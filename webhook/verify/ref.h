@@ -1,6 +1,7 @@
 /*
  * OCI image references, parsed and normalised as distribution/reference does (image-signatures.md §4.1):
- * "nginx" → registry docker.io, repository library/nginx, tag latest. Pure; no I/O.
+ * "nginx" → registry docker.io, repository library/nginx, tag latest; and, beyond it, every spelling of the
+ * same registry to one host name (image_ref_canonical_host). Pure; no I/O.
  */
 #ifndef SO_VERIFY_REF_H
 #define SO_VERIFY_REF_H
@@ -20,6 +21,11 @@ struct image_ref {
  * image_ref_free. */
 int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errlen);
 void image_ref_free(struct image_ref *r);
+
+/* Rewrites a registry host[:port] in place to the one spelling used for policy, cache keys and credentials:
+ * lower case, no ":443", Docker Hub's aliases (index.docker.io, registry-1.docker.io, registry.hub.docker.com)
+ * as "docker.io". The result is never longer. */
+void image_ref_canonical_host(char *host);
 
 /* The host the /v2/ API is served on: "index.docker.io" for docker.io, else the registry itself. */
 const char *image_ref_api_host(const struct image_ref *r);
