@@ -492,6 +492,13 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 		set_message(resp, "credentials: %s", autherr);
 		goto out;
 	}
+	if (cred.token && strncmp(c->base_url, "https://", 8) != 0) {
+		/* Anyone on the path would read the token: client-go sends it, we refuse. */
+		rc = SO_E_CONFIG;
+		set_message(resp, "refusing to send a bearer token to %s over plain HTTP: use an https:// server",
+			    c->base_url);
+		goto out;
+	}
 	rc = SO_E_NOMEM;
 	easy = handle_get(c);
 	if (!easy || buf_appends(&url, c->base_url) || buf_appends(&url, path))

@@ -1,6 +1,6 @@
 /*
- * kube/client against an in-process HTTP server (libmicrohttpd on 127.0.0.1): path prefixes, bearer tokens
- * re-read after a 401, 429 with Retry-After, Status mapping over the wire, response caps, malformed bodies,
+ * kube/client against an in-process HTTPS server (libmicrohttpd on 127.0.0.1, a self-signed certificate made
+ * at start): path prefixes, bearer tokens re-read after a 401, no token ever sent over plain HTTP, 429 with Retry-After, Status mapping over the wire, response caps, malformed bodies,
  * streaming and cancellation. The token bucket is tested as pure arithmetic.
  */
 #include <setjmp.h>
@@ -32,6 +32,8 @@ struct server {
 	unsigned short port;
 	char dir[64];
 	char token_path[128];
+	char cert_path[128];
+	char *key_pem, *cert_pem;
 	pthread_mutex_t mu;
 	int throttled;        /* 429s sent so far on /throttle */
 	int unauth_calls;
@@ -155,21 +157,46 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		     NULL, NULL);
 }
 
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 16384);
+	assert_non_null(f);
+	assert_non_null(text);
+	size_t n = fread(text, 1, 16383, f);
+	assert_true(n > 0 && n < 16383);
+	fclose(f);
+	return text;
+}
+
 static int server_start(void **state)
 {
+	char cmd[1024];
 	(void)state;
 	memset(&srv, 0, sizeof srv);
 	pthread_mutex_init(&srv.mu, NULL);
 	snprintf(srv.dir, sizeof srv.dir, "/tmp/test-client-XXXXXX");
 	assert_non_null(mkdtemp(srv.dir));
 	snprintf(srv.token_path, sizeof srv.token_path, "%s/token", srv.dir);
+	snprintf(srv.cert_path, sizeof srv.cert_path, "%s/server.crt", srv.dir);
+	snprintf(cmd, sizeof cmd,
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
+		 "-addext subjectAltName=IP:127.0.0.1 -keyout '%s/server.key' -out '%s' 2>/dev/null",
+		 srv.dir, srv.cert_path);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof cmd, "%s/server.key", srv.dir);
+	srv.key_pem = read_text(cmd);
+	srv.cert_pem = read_text(srv.cert_path);
 	struct sockaddr_in sa = { 0 };
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, handle,
-				 NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+	srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_TLS, 0, NULL,
+				 NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				 MHD_OPTION_HTTPS_MEM_KEY, srv.key_pem, MHD_OPTION_HTTPS_MEM_CERT, srv.cert_pem,
+				 MHD_OPTION_END);
 	assert_non_null(srv.d);
 	srv.port = MHD_get_daemon_info(srv.d, MHD_DAEMON_INFO_BIND_PORT)->port;
+	unlink(cmd);
 	return 0;
 }
 
@@ -177,13 +204,16 @@ static int server_stop(void **state)
 {
 	(void)state;
 	MHD_stop_daemon(srv.d);
+	free(srv.key_pem);
+	free(srv.cert_pem);
+	unlink(srv.cert_path);
 	unlink(srv.token_path);
 	rmdir(srv.dir);
 	pthread_mutex_destroy(&srv.mu);
 	return 0;
 }
 
-/* A client for http://127.0.0.1:<port>/prefix/ with a token file holding "token-one". */
+/* A client for https://127.0.0.1:<port>/prefix/ with a token file holding "token-one". */
 static struct kube_client *client(struct kube_config *cfg, size_t max_response)
 {
 	char yaml[1024], err[256] = "";
@@ -193,10 +223,10 @@ static struct kube_client *client(struct kube_config *cfg, size_t max_response)
 	fclose(f);
 	snprintf(yaml, sizeof yaml,
 		 "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
-		 "clusters: [{name: c, cluster: {server: \"http://127.0.0.1:%u/prefix/\"}}]\n"
+		 "clusters: [{name: c, cluster: {server: \"https://127.0.0.1:%u/prefix/\", certificate-authority: %s}}]\n"
 		 "users: [{name: u, user: {tokenFile: %s}}]\n"
 		 "contexts: [{name: t, context: {cluster: c, user: u, namespace: ns}}]\n",
-		 srv.port, srv.token_path);
+		 srv.port, srv.cert_path, srv.token_path);
 	int rc = kube_config_parse_kubeconfig(yaml, strlen(yaml), "test", NULL, NULL, cfg, err, sizeof err);
 	if (rc)
 		fprintf(stderr, "%s\n", err);
@@ -224,7 +254,7 @@ static void prefix_token_and_status(void **state)
 	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
 	assert_string_equal(srv.last_path, "/prefix/api/v1/namespaces/ns/configmaps/ok");
 	assert_string_equal(srv.last_auth, "Bearer token-one");
-	assert_int_equal(resp.http_version, 1); /* plain HTTP: no ALPN, so HTTP/1.1 */
+	assert_int_equal(resp.http_version, 1); /* libmicrohttpd offers no h2 by ALPN: HTTP/1.1 */
 	json_decref(obj);
 
 	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "conflict", NULL, &resp), SO_E_API_CONFLICT);
@@ -297,13 +327,42 @@ static void bodies_are_capped_and_checked(void **state)
 	kube_config_free(&cfg);
 }
 
+/* A token never goes to a plain-HTTP server, whatever the kubeconfig says; without one, HTTP is allowed
+ * (kubectl proxy). */
+static void no_token_over_plain_http(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	char err[256], yaml[512];
+	snprintf(yaml, sizeof yaml,
+		 "clusters: [{name: c, cluster: {server: \"http://127.0.0.1:%u\"}}]\n"
+		 "users: [{name: u, user: {token: secret-token}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+		 "current-context: x\n",
+		 srv.port);
+	assert_int_equal(kube_config_parse_kubeconfig(yaml, strlen(yaml), "t", NULL, NULL, &cfg, err, sizeof err), SO_OK);
+	struct kube_client *c = NULL;
+	assert_int_equal(kube_client_new(&cfg, NULL, &c, err, sizeof err), SO_OK);
+	struct kube_response resp = { 0 };
+	srv.last_auth[0] = srv.last_path[0] = '\0';
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", NULL, &resp), SO_E_CONFIG);
+	assert_int_equal(resp.http_code, 0);
+	assert_non_null(resp.message);
+	assert_non_null(strstr(resp.message, "refusing to send a bearer token"));
+	assert_null(strstr(resp.message, "secret-token"));
+	assert_string_equal(srv.last_path, ""); /* nothing reached the server */
+	assert_string_equal(srv.last_auth, "");
+	kube_response_free(&resp);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
 static void unreachable_server_is_a_transport_error(void **state)
 {
 	(void)state;
 	struct kube_config cfg = { 0 };
 	char err[256];
 	const char *yaml = "clusters: [{name: c, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
-			   "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+			   "users: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
 			   "current-context: x\n";
 	assert_int_equal(kube_config_parse_kubeconfig(yaml, strlen(yaml), "t", NULL, NULL, &cfg, err, sizeof err), SO_OK);
 	struct kube_client *c = NULL;
@@ -410,7 +469,7 @@ int main(void)
 		cmocka_unit_test(unauthorized_rereads_token),
 		cmocka_unit_test(too_many_requests_honours_retry_after),
 		cmocka_unit_test(bodies_are_capped_and_checked),
-		cmocka_unit_test(unreachable_server_is_a_transport_error),
+		cmocka_unit_test(no_token_over_plain_http), cmocka_unit_test(unreachable_server_is_a_transport_error),
 		cmocka_unit_test(streams_stop_on_request),
 		cmocka_unit_test(token_bucket_arithmetic),
 	};

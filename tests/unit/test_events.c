@@ -240,7 +240,7 @@ static int setup(void **state)
 	snprintf(yaml, sizeof yaml,
 		 "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
 		 "clusters: [{name: c, cluster: {server: \"http://127.0.0.1:%u\"}}]\n"
-		 "users: [{name: u, user: {token: t}}]\n"
+		 "users: [{name: u, user: {}}]\n"
 		 "contexts: [{name: t, context: {cluster: c, user: u, namespace: ns}}]\n",
 		 srv.port);
 	if (kube_config_parse_kubeconfig(yaml, strlen(yaml), "test", NULL, NULL, &f->cfg, err, sizeof err)) {

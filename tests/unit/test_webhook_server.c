@@ -257,6 +257,9 @@ static size_t read_zeros(char *p, size_t size, size_t n, void *ud)
 
 enum { F_CHUNKED = 1, F_TLS11 = 2, F_TLS12 = 4, F_TLS13 = 8 };
 
+/* With F_TLS12: the only OpenSSL cipher suites the client offers (NULL: its defaults). */
+static const char *tls12_ciphers;
+
 /* Sends one request on handle h (or a fresh handle when h is NULL). body NULL means no body. */
 static struct resp req(CURL *h, unsigned short port, const char *method, const char *p, const char *ctype,
 		       const char *body, size_t len, int flags)
@@ -293,6 +296,12 @@ static struct resp req(CURL *h, unsigned short port, const char *method, const c
 		curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
 	} else if (flags & F_TLS12) {
 		curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+		/* SECLEVEL=0 lets OpenSSL offer the weak suites the server must refuse. */
+		if (tls12_ciphers) {
+			char list[256];
+			snprintf(list, sizeof list, "%s:@SECLEVEL=0", tls12_ciphers);
+			curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, list);
+		}
 	} else if (flags & F_TLS13) {
 		curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)(CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_TLSv1_3));
 	} else {
@@ -538,6 +547,37 @@ static void test_tls_versions(void **state)
 	free(body);
 	webhook_server_stop(loose.s, 1);
 	webhook_server_stop(v.s, 1);
+
+	/* TLS 1.2 offers forward-secret AEAD suites only: with an RSA certificate (static RSA would be possible)
+	 * and an ECDSA one, each suite alone. */
+	static const struct {
+		const char *pair, *cipher;
+		int ok;
+	} suites[] = {
+		{ "pair2", "ECDHE-RSA-AES128-GCM-SHA256", 1 },  { "pair2", "ECDHE-RSA-AES256-GCM-SHA384", 1 },
+		{ "pair2", "ECDHE-RSA-CHACHA20-POLY1305", 1 },  { "pair2", "AES128-GCM-SHA256", 0 },
+		{ "pair2", "AES256-GCM-SHA384", 0 },            { "pair2", "AES128-SHA", 0 },
+		{ "pair2", "AES256-SHA256", 0 },                { "pair2", "ECDHE-RSA-AES128-SHA", 0 },
+		{ "pair2", "ECDHE-RSA-AES256-SHA384", 0 },      { "pair2", "DHE-RSA-AES128-GCM-SHA256", 0 },
+		{ "pair1", "ECDHE-ECDSA-AES128-GCM-SHA256", 1 }, { "pair1", "ECDHE-ECDSA-AES256-SHA", 0 },
+	};
+	body = review("tls", 1, ",\"executor\":\"alpha\"");
+	for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
+		char crt[32], key[32];
+		snprintf(crt, sizeof crt, "%s.crt", suites[i].pair);
+		snprintf(key, sizeof key, "%s.key", suites[i].pair);
+		install("tls-suites", crt, key);
+		start(&v, "tls-suites", NULL, 0);
+		tls12_ciphers = suites[i].cipher;
+		r = req(NULL, v.port, "POST", V_APP, "application/json", body, strlen(body), F_TLS12);
+		tls12_ciphers = NULL;
+		if ((r.cc == CURLE_OK && r.code == 200) != suites[i].ok)
+			fail_msg("TLS 1.2 with %s only (%s): curl %d, HTTP %ld; want %s", suites[i].cipher, suites[i].pair,
+				 (int)r.cc, r.code, suites[i].ok ? "a handshake" : "no handshake");
+		buf_free(&r.body);
+		webhook_server_stop(v.s, 1);
+	}
+	free(body);
 
 	/* A bad priority string is refused at start with a message. */
 	char err[256] = "";
