@@ -48,6 +48,28 @@ static size_t json_escape(char *out, size_t len, size_t cap, const char *s)
 	return len;
 }
 
+/*
+ * Appends s to out (bounded by cap) for the text format: a record is one line whatever its message holds, so
+ * a name or an error text from the network cannot start a line of its own that reads like another record.
+ * CR, LF and tab become \r, \n, \t; other control bytes and DEL \xNN. Stops at least 2 bytes short of cap;
+ * returns the new length.
+ */
+static size_t text_escape(char *out, size_t len, size_t cap, const char *s)
+{
+	for (; *s && len + 5 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n' || c == '\r' || c == '\t') {
+			out[len++] = '\\';
+			out[len++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			len += (size_t)snprintf(out + len, cap - len, "\\x%02x", c);
+		} else {
+			out[len++] = (char)c;
+		}
+	}
+	return len;
+}
+
 void log_write(enum log_level level, const char *component, const char *fmt, ...)
 {
 	static const char *const text_names[] = { "DEBUG", "INFO ", "WARN ", "ERROR" };
@@ -77,7 +99,13 @@ void log_write(enum log_level level, const char *component, const char *fmt, ...
 		len = json_escape(line, len, sizeof line, msg);
 		len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
 	} else {
-		len = (size_t)snprintf(line, sizeof line, "%s %s %s: %s\n", ts, text_names[level], component, msg);
+		len = (size_t)snprintf(line, sizeof line, "%s %s ", ts, text_names[level]);
+		/* each escape stops 2 bytes short of its cap: room for ": " and for the newline */
+		len = text_escape(line, len, sizeof line - 4, component);
+		line[len++] = ':';
+		line[len++] = ' ';
+		len = text_escape(line, len, sizeof line - 1, msg);
+		line[len++] = '\n';
 	}
 	if (len >= sizeof line) {
 		len = sizeof line - 1;

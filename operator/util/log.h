@@ -4,6 +4,10 @@
  * or, with log_set_json(1), one JSON object per line
  *   {"ts":"2026-11-23T10:00:00.123Z","level":"info","component":"informer","msg":"watch started resource=..."}
  *
+ * A record is always one line: the text format escapes CR, LF, tab and other control bytes in the component
+ * and message (\r, \n, \t, \xNN), the JSON format escapes them as JSON does, so text from the network
+ * (object names, registry errors) cannot forge a record.
+ *
  * Records below the current level are discarded before their arguments are formatted. Callers never pass
  * credentials (tokens, keys, Secret data) to these functions; kube/ and webhook/ keep such values out of every
  * message by construction (they log names and sizes, never contents). The logger is thread-safe: each record
