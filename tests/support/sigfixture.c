@@ -22,6 +22,8 @@ EVP_PKEY *fx_keygen(const char *type)
 		k = EVP_EC_gen("P-256");
 	else if (!strcmp(type, "ec384"))
 		k = EVP_EC_gen("P-384");
+	else if (!strcmp(type, "ec521"))
+		k = EVP_EC_gen("P-521");
 	else if (!strcmp(type, "rsa"))
 		k = EVP_RSA_gen(2048);
 	else if (!strcmp(type, "ed25519"))
@@ -59,11 +61,15 @@ char *fx_b64(const void *p, size_t n)
 
 char *fx_sign_b64(EVP_PKEY *k, const void *msg, size_t n)
 {
+	return fx_sign_b64_md(k, EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519 ? NULL : EVP_sha256(), msg, n);
+}
+
+char *fx_sign_b64_md(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t n)
+{
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ed = EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519;
 	unsigned char sig[1024];
 	size_t siglen = sizeof sig;
-	if (!ctx || EVP_DigestSignInit(ctx, NULL, ed ? NULL : EVP_sha256(), NULL, k) != 1 ||
+	if (!ctx || EVP_DigestSignInit(ctx, NULL, md, NULL, k) != 1 ||
 	    EVP_DigestSign(ctx, sig, &siglen, msg, n) != 1)
 		die("EVP_DigestSign");
 	EVP_MD_CTX_free(ctx);

@@ -10,12 +10,14 @@
 #include <openssl/evp.h>
 #include <stddef.h>
 
-/* "ec" (P-256), "ec384", "rsa" (2048), "ed25519". Aborts on failure (tests only). */
+/* "ec" (P-256), "ec384", "ec521", "rsa" (2048), "ed25519". Aborts on failure (tests only). */
 EVP_PKEY *fx_keygen(const char *type);
 char *fx_pubpem(EVP_PKEY *k);
 char *fx_b64(const void *p, size_t n);
 /* The base64 of k's signature over msg (SHA-256 for EC/RSA, pure Ed25519). */
 char *fx_sign_b64(EVP_PKEY *k, const void *msg, size_t n);
+/* The same with a chosen hash (NULL for Ed25519). */
+char *fx_sign_b64_md(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t n);
 /* "sha256:<hex>" of bytes. */
 void fx_digest(const void *p, size_t n, char out[72]);
 /* cosign's simple-signing payload binding digest, as cosign serialises it. */

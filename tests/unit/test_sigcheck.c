@@ -240,6 +240,39 @@ static void bundle_malformed(void **state)
 	assert_int_equal(r.verdict, SIG_UNTRUSTED);
 }
 
+/* The hash goes with the curve: P-384 signs with SHA-384 and P-521 with SHA-512 in sigstore today, every key
+ * with SHA-256 in older cosign; both verify, another hash does not. */
+static void ecdsa_hash_per_curve(void **state)
+{
+	static const struct {
+		const char *type;
+		const EVP_MD *(*md)(void);
+		int ok;
+	} cases[] = {
+		{ "ec384", EVP_sha384, 1 }, { "ec384", EVP_sha256, 1 }, { "ec384", EVP_sha512, 0 },
+		{ "ec521", EVP_sha512, 1 }, { "ec521", EVP_sha256, 1 }, { "ec521", EVP_sha384, 0 },
+		{ "ec", EVP_sha256, 1 },    { "ec", EVP_sha384, 0 },    { "rsa", EVP_sha512, 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		EVP_PKEY *k = fx_keygen(cases[i].type);
+		struct sig_key key = { "release", trusted_copy(k) };
+		char *payload = fx_simple_payload(D_A);
+		char *sig = fx_sign_b64_md(k, cases[i].md(), payload, strlen(payload));
+		struct sig_result r;
+		assert_int_equal(sigcheck_simple(D_A, (unsigned char *)payload, strlen(payload), sig, strlen(sig), &key, 1,
+						 &r),
+				 SO_OK);
+		if ((r.verdict == SIG_VERIFIED) != cases[i].ok)
+			fail_msg("%s key, %s signature: verdict %d", cases[i].type, EVP_MD_get0_name(cases[i].md()),
+				 (int)r.verdict);
+		free(payload);
+		free(sig);
+		EVP_PKEY_free(key.pkey);
+		EVP_PKEY_free(k);
+	}
+}
+
 static void key_parsing(void **state)
 {
 	(void)state;
@@ -269,7 +302,14 @@ static void key_parsing(void **state)
 	free(pem);
 	EVP_PKEY_free(small);
 
-	/* A curve other than P-256/P-384. */
+	/* P-521 is accepted; a curve other than P-256/P-384/P-521 is not. */
+	EVP_PKEY *k521 = fx_keygen("ec521");
+	pem = fx_pubpem(k521);
+	assert_int_equal(sig_key_from_pem(pem, strlen(pem), &k, err, sizeof err), SO_OK);
+	EVP_PKEY_free(k);
+	k = NULL;
+	free(pem);
+	EVP_PKEY_free(k521);
 	EVP_PKEY *k1 = EVP_EC_gen("secp256k1");
 	pem = fx_pubpem(k1);
 	assert_int_equal(sig_key_from_pem(pem, strlen(pem), &k, err, sizeof err), SO_E_INVAL);
@@ -311,7 +351,7 @@ int main(void)
 		ALL_TYPES(setup_ed),
 		cmocka_unit_test_setup_teardown(simple_signing_claims, setup_ec, teardown),
 		cmocka_unit_test_setup_teardown(bundle_malformed, setup_ec, teardown),
-		cmocka_unit_test(key_parsing),
+		cmocka_unit_test(key_parsing), cmocka_unit_test(ecdsa_hash_per_curve),
 		cmocka_unit_test(base64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

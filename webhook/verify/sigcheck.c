@@ -104,8 +104,9 @@ int sig_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, char *err, siz
 		char group[64] = "";
 		size_t glen = 0;
 		if (!EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) ||
-		    (strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0)) {
-			rc = so_fail(err, errlen, SO_E_INVAL, "EC key on curve %s; P-256 or P-384 expected",
+		    (strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0 &&
+		     strcmp(group, "secp521r1") != 0)) {
+			rc = so_fail(err, errlen, SO_E_INVAL, "EC key on curve %s; P-256, P-384 or P-521 expected",
 				     *group ? group : "(unknown)");
 			goto out;
 		}
@@ -151,18 +152,46 @@ int sig_key_der(EVP_PKEY *pkey, unsigned char **der, size_t *len)
 	return SO_OK;
 }
 
-/* 1 when pkey verifies sig over msg (SHA-256 for ECDSA and RSA, none for Ed25519), 0 when not. */
+/*
+ * The hashes a key's signatures may be made with, in the order to try them: sigstore signs with SHA-384 for
+ * P-384 keys and SHA-512 for P-521 ones (its algorithm registry), older cosign releases with SHA-256 for every
+ * key, so those curves accept both; P-256 and RSA keys SHA-256 only. Ed25519 hashes nothing (one NULL entry).
+ * Returns how many entries of mds it filled.
+ */
+static size_t key_hashes(EVP_PKEY *pkey, const EVP_MD *mds[2])
+{
+	int bits = EVP_PKEY_get_bits(pkey);
+	switch (EVP_PKEY_get_base_id(pkey)) {
+	case EVP_PKEY_ED25519: mds[0] = NULL; return 1;
+	case EVP_PKEY_EC:
+		if (bits == 384 || bits == 521) {
+			mds[0] = bits == 384 ? EVP_sha384() : EVP_sha512();
+			mds[1] = EVP_sha256();
+			return 2;
+		}
+		break;
+	default: break;
+	}
+	mds[0] = EVP_sha256();
+	return 1;
+}
+
+/* 1 when pkey verifies sig over msg with one of its hashes (key_hashes), 0 when not. */
 static int verify_message(EVP_PKEY *pkey, const unsigned char *msg, size_t len, const unsigned char *sig,
 			  size_t siglen)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ed = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519, ok = 0;
+	const EVP_MD *mds[2];
+	size_t n = key_hashes(pkey, mds);
+	int ok = 0;
 
-	if (!ctx)
-		return 0;
-	if (EVP_DigestVerifyInit(ctx, NULL, ed ? NULL : EVP_sha256(), NULL, pkey) == 1)
-		ok = EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1;
-	EVP_MD_CTX_free(ctx);
+	for (size_t i = 0; !ok && i < n; i++) {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		if (!ctx)
+			break;
+		if (EVP_DigestVerifyInit(ctx, NULL, mds[i], NULL, pkey) == 1)
+			ok = EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1;
+		EVP_MD_CTX_free(ctx);
+	}
 	ERR_clear_error();
 	return ok;
 }
