@@ -267,6 +267,25 @@ void field_list_free(struct field_list *l)
 	memset(l, 0, sizeof *l);
 }
 
+/* A copy of a rendered value, cut at FIELD_VALUE_SHOWN bytes (back to a UTF-8 boundary) with "..." added. */
+static char *shown_value(const char *value)
+{
+	size_t n = strnlen(value, FIELD_VALUE_SHOWN + 1);
+	char *v;
+
+	if (n <= FIELD_VALUE_SHOWN)
+		return strdup(value);
+	n = FIELD_VALUE_SHOWN;
+	while (n > 0 && ((unsigned char)value[n] & 0xC0) == 0x80)
+		n--;
+	v = malloc(n + 4);
+	if (v) {
+		memcpy(v, value, n);
+		memcpy(v + n, "...", 4);
+	}
+	return v;
+}
+
 static void field_vadd(struct field_list *l, enum field_error_type type, const char *field, const char *value,
 		       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
@@ -282,9 +301,14 @@ static void field_vadd(struct field_list *l, enum field_error_type type, const c
 		vsnprintf(tmp, sizeof tmp, fmt, ap);
 	if (buf_appends(&detail, tmp) != SO_OK)
 		goto nomem;
+	if (l->n >= FIELD_LIST_MAX) {
+		l->dropped++;
+		buf_free(&detail);
+		return;
+	}
 	e.detail = buf_steal(&detail);
-	e.field = strdup(field);
-	e.value = value ? strdup(value) : NULL;
+	e.field = strndup(field, FIELD_VALUE_SHOWN);
+	e.value = value ? shown_value(value) : NULL;
 	if (!e.detail || !e.field || (value && !e.value))
 		goto nomem;
 	if (l->n == l->alloc) {
@@ -319,7 +343,8 @@ void field_invalid_str(struct field_list *l, const char *field, const char *valu
 	struct buf q = BUF_INIT(SIZE_MAX / 2);
 	va_list ap;
 
-	if (go_quote(&q, value ? value : "", value ? strlen(value) : 0) != SO_OK) {
+	/* One byte past what is shown is enough for shown_value to cut and mark it. */
+	if (go_quote(&q, value ? value : "", value ? strnlen(value, FIELD_VALUE_SHOWN + 1) : 0) != SO_OK) {
 		buf_free(&q);
 		l->nomem = 1;
 		return;
@@ -410,6 +435,8 @@ int field_list_aggregate(const struct field_list *l, struct buf *out)
 		if (rc == SO_OK)
 			rc = buf_append(out, msgs[j].data, msgs[j].len);
 	}
+	if (rc == SO_OK && l->dropped)
+		rc = buf_appendf(out, ", and %zu more errors", l->dropped);
 	if (rc == SO_OK && unique > 1)
 		rc = buf_append(out, "]", 1);
 	for (size_t j = 0; j < unique; j++)
@@ -428,8 +455,12 @@ int admission_invalid_message(const char *group, const char *kind, const char *n
 		rc = buf_appendf(out, ".%s", group);
 	if (rc == SO_OK)
 		rc = buf_append(out, " ", 1);
-	if (rc == SO_OK)
-		rc = go_quote(out, name ? name : "", name ? strlen(name) : 0);
+	if (rc == SO_OK) {
+		size_t n = name ? strnlen(name, FIELD_VALUE_SHOWN + 1) : 0;
+		rc = go_quote(out, name ? name : "", n > FIELD_VALUE_SHOWN ? FIELD_VALUE_SHOWN : n);
+		if (rc == SO_OK && n > FIELD_VALUE_SHOWN)
+			rc = buf_appends(out, "...");
+	}
 	if (rc == SO_OK)
 		rc = buf_appends(out, " is invalid: ");
 	return rc == SO_OK ? field_list_aggregate(l, out) : rc;
@@ -463,7 +494,8 @@ json_t *admission_invalid_status(const char *group, const char *kind, const char
 	if (rc == SO_OK)
 		rc = set_str(st, "reason", "Invalid");
 	if (rc == SO_OK && name && *name)
-		rc = set_str(details, "name", name);
+		rc = json_object_set_new(details, "name", json_stringn(name, strnlen(name, FIELD_VALUE_SHOWN)))
+			     ? SO_E_NOMEM : SO_OK;
 	if (rc == SO_OK && group && *group)
 		rc = set_str(details, "group", group);
 	if (rc == SO_OK && kind && *kind)
@@ -1285,10 +1317,16 @@ int admission_handle(const char *body, size_t len, const struct admission_ctx *c
 		json_decref(doc);
 		return SO_E_NOMEM;
 	}
-	if (ctx->endpoint == MUTATE_SPINAPP || ctx->endpoint == MUTATE_EXECUTOR)
+	size_t object_size = r.object ? json_dumpb(r.object, NULL, 0, JSON_COMPACT) : 0;
+	if (object_size > ADMISSION_MAX_OBJECT) {
+		snprintf(what, sizeof what, "the object is %zu bytes, more than the %zu bytes etcd stores", object_size,
+			 (size_t)ADMISSION_MAX_OBJECT);
+		rc = errored(&a, 413, what);
+	} else if (ctx->endpoint == MUTATE_SPINAPP || ctx->endpoint == MUTATE_EXECUTOR) {
 		rc = mutate(&r, ctx, &a);
-	else
+	} else {
 		rc = validate(&r, ctx, &a);
+	}
 	if (rc == SO_OK) {
 		log_debug("webhook", "%s uid=%s op=%s dryRun=%d allowed=%d code=%" JSON_INTEGER_FORMAT " patch=%d",
 			  admission_webhook_name(ctx->endpoint), r.uid, r.operation, r.dry_run, a.allowed,

@@ -35,7 +35,10 @@
 /* Larger bodies are refused (400). The server should cap its reads at the same size. */
 #define ADMISSION_MAX_BODY ((size_t)3 << 20)
 /* A cap for out_response that no answer exceeds (see admission_handle). */
-#define ADMISSION_RESPONSE_CAP ((size_t)64 << 20)
+#define ADMISSION_RESPONSE_CAP ((size_t)1 << 20)
+/* etcd's default request limit (--max-request-bytes): an object larger than this can never be stored, so a
+ * review of one is refused before any rule reads it (413). */
+#define ADMISSION_MAX_OBJECT ((size_t)3 << 19)
 
 /* The four upstream registrations (contract §3.1). */
 enum admission_endpoint { MUTATE_SPINAPP, VALIDATE_SPINAPP, MUTATE_EXECUTOR, VALIDATE_EXECUTOR };
@@ -108,9 +111,9 @@ const char *admission_webhook_name(enum admission_endpoint ep);
  * Handles one review. On SO_OK, *http_status is 200 and out_response holds the response AdmissionReview (JSON),
  * or *http_status is 400 and out_response holds a one-line plain-text reason. A negative so_err (SO_E_NOMEM,
  * SO_E_TOO_LARGE when out_response's cap is too small) means no answer could be built: the server should
- * answer 500. out_response is reset and filled. Messages quote the rejected values in full, as apimachinery
- * does, so an answer can be larger than the review (several times, for a hostile one): ADMISSION_RESPONSE_CAP
- * is a cap that holds every answer to a body of at most ADMISSION_MAX_BODY bytes.
+ * answer 500. out_response is reset and filled. Messages quote rejected values as apimachinery does, cut at
+ * FIELD_VALUE_SHOWN bytes, with at most FIELD_LIST_MAX errors and ADMISSION_MAX_WARNINGS warnings, so every
+ * answer fits ADMISSION_RESPONSE_CAP, however hostile the review.
  */
 int admission_handle(const char *body, size_t len, const struct admission_ctx *ctx, struct buf *out_response,
 		     int *http_status);
@@ -135,10 +138,21 @@ struct field_error {
 	char *detail; /* may be empty */
 };
 
+/*
+ * Bounds that keep a hostile review from making a huge answer: a rendered value longer than FIELD_VALUE_SHOWN
+ * bytes is cut there and ends "..."; a list keeps its first FIELD_LIST_MAX errors and counts the rest, which
+ * the message sums up as "and N more errors". Real objects stay far below both, so their messages are
+ * upstream's, byte for byte.
+ */
+#define FIELD_VALUE_SHOWN 1024
+#define FIELD_LIST_MAX 64
+#define ADMISSION_MAX_WARNINGS 32 /* warnings past this many are dropped */
+
 struct field_list {
 	struct field_error *items;
 	size_t n, alloc;
-	int nomem; /* an append failed for lack of memory (sticky) */
+	size_t dropped; /* errors past FIELD_LIST_MAX, counted but not kept */
+	int nomem;      /* an append failed for lack of memory (sticky) */
 };
 
 void field_list_free(struct field_list *l);

@@ -726,7 +726,7 @@ static int add_warning(json_t *warnings, const char *fmt, ...)
 	char text[512];
 	va_list ap;
 
-	if (!warnings)
+	if (!warnings || json_array_size(warnings) >= ADMISSION_MAX_WARNINGS)
 		return SO_OK;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);

@@ -158,6 +158,12 @@ rules:
     publicKey: |
 $(sed 's/^/      /' "$1")
 EOF
+		cat <<EOF
+  - name: curve-p384
+    publicKeyFile: $FX_P384_PUB
+  - name: curve-p521
+    publicKeyFile: $FX_P521_PUB
+EOF
 		if [ -n "${2:-}" ]; then
 			cat <<EOF
   - name: second
@@ -268,6 +274,12 @@ admitted "signed by the trusted key (classic .sig) -> admitted, spec.image pinne
 	"$ns" "$FX_SIGNED_CLASSIC" "$FX_SIGNED_CLASSIC@$FX_SIGNED_CLASSIC_DIGEST"
 admitted "signed by the trusted key (cosign v3 bundle, fallback tag) -> admitted and pinned" \
 	"$ns" "$FX_SIGNED_BUNDLE" "$FX_SIGNED_BUNDLE@$FX_SIGNED_BUNDLE_DIGEST"
+admitted "P-384 key made by openssl, imported into cosign, classic signature ($FX_P384_HASH) -> admitted and pinned" \
+	"$ns" "$FX_P384_CLASSIC" "$FX_P384_CLASSIC@$FX_P384_CLASSIC_DIGEST"
+admitted "P-384 key, cosign v3 bundle -> admitted and pinned" \
+	"$ns" "$FX_P384_BUNDLE" "$FX_P384_BUNDLE@$FX_P384_BUNDLE_DIGEST"
+admitted "P-521 key made by openssl, imported into cosign, v3 bundle -> admitted and pinned" \
+	"$ns" "$FX_P521_BUNDLE" "$FX_P521_BUNDLE@$FX_P521_BUNDLE_DIGEST"
 admitted "two signatures, one by the trusted key -> admitted and pinned" \
 	"$ns" "$FX_TWO_SIGS" "$FX_TWO_SIGS@$FX_TWO_SIGS_DIGEST"
 admitted "already pinned (tag@digest) and signed -> admitted unchanged" \

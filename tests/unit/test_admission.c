@@ -88,7 +88,7 @@ static struct result run_body(enum admission_endpoint ep, unsigned flags, const 
 {
 	struct admission_ctx ctx = { .endpoint = ep, .list_executors = fake_list, .get_executor = fake_get,
 				     .flags = flags };
-	struct result r = { 0, 0, BUF_INIT(16 << 20), NULL, NULL };
+	struct result r = { 0, 0, BUF_INIT(ADMISSION_RESPONSE_CAP), NULL, NULL };
 	json_error_t e;
 
 	r.rc = admission_handle(body, len, &ctx, &r.body, &r.http);
@@ -376,6 +376,91 @@ static void test_executor_review_messages(void **state)
 	result_free(&r);
 }
 
+/* A review whose object is a SpinApp with spec (stolen), as compact JSON text. */
+static char *big_review(const char *op, json_t *spec, json_t *metadata_extra)
+{
+	json_t *meta = json_pack("{s:s, s:s}", "name", "my-app", "namespace", "default");
+	if (metadata_extra)
+		json_object_update(meta, metadata_extra);
+	json_t *doc = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:{s:s, s:s, "
+				"s:o, s:o}}}",
+				"apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid", UID,
+				"kind", "group", "core.spinkube.dev", "version", "v1alpha1", "kind", "SpinApp",
+				"resource", "group", "core.spinkube.dev", "version", "v1alpha1", "resource", "spinapps",
+				"name", "my-app", "namespace", "default", "operation", op, "object", "apiVersion",
+				"core.spinkube.dev/v1alpha1", "kind", "SpinApp", "metadata", meta, "spec", spec);
+	assert_non_null(doc);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	json_decref(metadata_extra);
+	assert_non_null(text);
+	return text;
+}
+
+/* A hostile review cannot make a huge answer: values are cut, errors and warnings counted past a bound, objects
+ * etcd would refuse are refused first, and every answer fits ADMISSION_RESPONSE_CAP (run_body's buffer). */
+static void test_hostile_reviews_stay_bounded(void **state)
+{
+	(void)state;
+	/* An image of 1.2 MB: quoted up to FIELD_VALUE_SHOWN bytes, then "...". */
+	size_t n = 1200 * 1000;
+	char *image = malloc(n + 1);
+	memset(image, 'A', n);
+	image[n] = '\0';
+	char *body = big_review("CREATE", json_pack("{s:s, s:s, s:i}", "executor", "containerd-shim-spin", "image", image,
+						    "replicas", 1),
+				NULL);
+	struct result r = run_body(VALIDATE_SPINAPP, 0, body, strlen(body));
+	const char *msg = status_str(&r, "message");
+	char want[FIELD_VALUE_SHOWN + 128];
+	snprintf(want, sizeof want, "spec.image: Invalid value: \"%.*s...: ", FIELD_VALUE_SHOWN - 1, image);
+	if (!strstr(msg, want))
+		fail_msg("message does not quote the image cut at %d bytes: %.300s", FIELD_VALUE_SHOWN, msg);
+	assert_true(r.body.len < 16 * 1024);
+	result_free(&r);
+	free(body);
+	free(image);
+
+	/* 5,000 bad variable names: the first FIELD_LIST_MAX errors, then a count of the rest. */
+	json_t *vars = json_array();
+	for (int i = 0; i < 5000; i++)
+		json_array_append_new(vars, json_pack("{s:s+}", "name", "BAD-", i % 2 ? "x" : "y"));
+	body = big_review("CREATE", json_pack("{s:s, s:s, s:i, s:o}", "executor", "containerd-shim-spin", "image",
+					      "ghcr.io/a/b:v1", "replicas", 1, "variables", vars),
+			  NULL);
+	r = run_body(VALIDATE_SPINAPP, 0, body, strlen(body));
+	msg = status_str(&r, "message");
+	snprintf(want, sizeof want, ", and %d more errors]", 5000 - FIELD_LIST_MAX);
+	if (!strstr(msg, want))
+		fail_msg("no \"%s\" in %.200s", want, msg);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(json_object_get(r.response, "status"),
+									   "details"),
+							 "causes")),
+			 FIELD_LIST_MAX);
+	assert_true(json_array_size(json_object_get(r.response, "warnings")) <= ADMISSION_MAX_WARNINGS);
+	result_free(&r);
+	free(body);
+
+	/* An object over etcd's limit is refused before the rules read it, on both endpoints. */
+	n = ADMISSION_MAX_OBJECT;
+	char *note = malloc(n + 1);
+	memset(note, 'n', n);
+	note[n] = '\0';
+	for (int m = 0; m < 2; m++) {
+		body = big_review("CREATE", json_pack("{s:s, s:s, s:i}", "executor", "containerd-shim-spin", "image",
+						      "ghcr.io/a/b:v1", "replicas", 1),
+				  json_pack("{s:{s:s}}", "annotations", "note", note));
+		r = run_body(m ? MUTATE_SPINAPP : VALIDATE_SPINAPP, 0, body, strlen(body));
+		assert_false(json_is_true(json_object_get(r.response, "allowed")));
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(r.response, "status"), "code")), 413);
+		assert_non_null(strstr(status_str(&r, "message"), "more than the 1572864 bytes etcd stores"));
+		assert_null(json_object_get(r.response, "patch"));
+		result_free(&r);
+		free(body);
+	}
+	free(note);
+}
+
 static void test_stricter_checks_and_upstream_only(void **state)
 {
 	char *body = review_text("CREATE", "SpinApp",
@@ -646,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_aggregated_message),
 		cmocka_unit_test(test_executor_review_messages),
 		cmocka_unit_test(test_stricter_checks_and_upstream_only),
+		cmocka_unit_test(test_hostile_reviews_stay_bounded),
 		cmocka_unit_test(test_warnings_on_allowed),
 		cmocka_unit_test(test_delete_connect_and_unknown_operations),
 		cmocka_unit_test(test_dry_run_accepted),

@@ -9,7 +9,8 @@
 #                           trusted key; for a registry with auth
 #
 # Keys (cosign generate-key-pair, ECDSA P-256, COSIGN_PASSWORD set) are made once in <out-dir>/keys (or
-# KEYS_DIR) and shared by every registry: trusted.{key,pub} and other.{key,pub}.
+# KEYS_DIR) and shared by every registry: trusted.{key,pub} and other.{key,pub}; and p384.{key,pub},
+# p521.{key,pub}: ECDSA P-384 and P-521 keys made by openssl and imported with cosign import-key-pair.
 #
 # Fixtures (public set), each with its own content so every digest differs:
 #   signed-classic  classic signature (tag sha256-<hex>.sig, simple-signing payload) by the trusted key
@@ -22,6 +23,8 @@
 #   wrong-digest    the .sig manifest of signed-classic copied to this artifact's sha256-<hex>.sig tag: signed by
 #                   the trusted key, but its payload binds signed-classic's digest
 #   wrong-digest-bundle  the same with signed-bundle's fallback index (statement subject = signed-bundle)
+#   p384-classic, p384-bundle, p521-bundle  signed by the imported P-384 / P-521 keys (cosign picks the hash:
+#                   the hash it used for p384-classic is recorded as FX_P384_HASH, found with openssl)
 #
 # Artifact shapes (Spin's media types; spinframework/spin crates/oci/src/client.rs): signed-classic and most
 # others are the original `spin registry push` shape, config application/vnd.fermyon.spin.application.v1+config
@@ -91,6 +94,34 @@ keys() {
 			mv -f "$work/$k.key" "$KEYS/$k.key"
 		fi
 	done
+	for k in p384:secp384r1 p521:secp521r1; do
+		local name=${k%%:*} curve=${k#*:}
+		if [ ! -s "$KEYS/$name.key" ] || [ ! -s "$KEYS/$name.pub" ]; then
+			openssl ecparam -name "$curve" -genkey -noout 2>/dev/null |
+				openssl pkcs8 -topk8 -nocrypt -out "$work/$name.pem" || die "openssl: $curve key"
+			(cd "$work" && cosign import-key-pair --key "$name.pem" --output-key-prefix "$name" \
+				>"$work/import.log" 2>&1) || { cat "$work/import.log" >&2; die "cosign import-key-pair ($curve)"; }
+			mv -f "$work/$name.pub" "$KEYS/$name.pub"
+			mv -f "$work/$name.key" "$KEYS/$name.key"
+		fi
+	done
+}
+
+# signature_hash <name> <pub>: the hash cosign signed <name>'s classic signature with (sha384, sha512 or sha256).
+signature_hash() {
+	local h md
+	h=$(hexof "${DIGEST[$1]}")
+	oras manifest fetch "$REGISTRY_HOST/spin/$1:sha256-$h.sig" >"$work/hsig.json" || die "no signature of $1"
+	jq -r '.layers[0].annotations["dev.cosignproject.cosign/signature"]' "$work/hsig.json" | base64 -d >"$work/hsig.der"
+	oras blob fetch --output "$work/hpayload" "$REGISTRY_HOST/spin/$1@$(jq -r '.layers[0].digest' "$work/hsig.json")" \
+		>/dev/null || die "payload of $1"
+	for md in sha384 sha512 sha256; do
+		if openssl dgst "-$md" -verify "$2" -signature "$work/hsig.der" "$work/hpayload" >/dev/null 2>&1; then
+			echo "$md"
+			return 0
+		fi
+	done
+	die "no hash verifies $1's signature with $2"
 }
 
 # push <name> <shape>: pushes <registry>/spin/<name>:v1 and prints its manifest digest.
@@ -135,9 +166,15 @@ public_set() {
 	local n
 	add signed-classic "$(push signed-classic v1)"
 	add signed-bundle "$(push signed-bundle oci)"
-	for n in unsigned other-key other-key-bundle two-sigs wrong-digest wrong-digest-bundle; do
+	for n in unsigned other-key other-key-bundle two-sigs wrong-digest wrong-digest-bundle p384-classic; do
 		add "$n" "$(push "$n" v1)"
 	done
+	add p384-bundle "$(push p384-bundle oci)"
+	add p521-bundle "$(push p521-bundle oci)"
+	sign_classic p384 "$(ref p384-classic)"
+	sign_bundle p384 "$(ref p384-bundle)"
+	sign_bundle p521 "$(ref p521-bundle)"
+	printf 'FX_P384_HASH=%q\n' "$(signature_hash p384-classic "$KEYS/p384.pub")" >>"$envfile.tmp"
 	sign_classic trusted "$(ref signed-classic)"
 	sign_bundle trusted "$(ref signed-bundle)"
 	sign_classic other "$(ref other-key)"
@@ -166,6 +203,10 @@ public_set() {
 	expect_fail trusted "$(ref wrong-digest-bundle)"
 	expect_fail other "$(ref signed-classic)"
 	expect_fail other "$(ref signed-bundle)"
+	expect_ok p384 "$(ref p384-classic)"
+	expect_ok p384 "$(ref p384-bundle)"
+	expect_ok p521 "$(ref p521-bundle)"
+	expect_fail trusted "$(ref p384-classic)"
 	check_layout
 }
 
@@ -217,8 +258,8 @@ main() {
 	local t0=$SECONDS
 	keys
 	rm -f "$envfile.tmp"
-	printf 'FX_REGISTRY=%q\nFX_TRUSTED_PUB=%q\nFX_OTHER_PUB=%q\n' "$REGISTRY_HOST" "$KEYS/trusted.pub" "$KEYS/other.pub" \
-		>"$envfile.tmp"
+	printf 'FX_REGISTRY=%q\nFX_TRUSTED_PUB=%q\nFX_OTHER_PUB=%q\nFX_P384_PUB=%q\nFX_P521_PUB=%q\n' "$REGISTRY_HOST" \
+		"$KEYS/trusted.pub" "$KEYS/other.pub" "$KEYS/p384.pub" "$KEYS/p521.pub" >"$envfile.tmp"
 	case "$SET" in
 	public) public_set ;;
 	private) private_set ;;
