@@ -1,5 +1,6 @@
 #include "informer/informer.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "kube/watch.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "util/ticker.h"
 
 #define DEFAULT_MAX_EVENT (4u << 20)
@@ -51,7 +53,7 @@ struct informer {
 
 	/* Per-watch state. */
 	unsigned long watch_events;
-	int watch_gone;
+	int watch_gone;         /* the watch ended in 410 (1) or "too large resource version" (2): relist */
 };
 
 static double mono_now(void)
@@ -374,6 +376,23 @@ out:
 
 static void mark_synced(struct informer *inf);
 
+/*
+ * client-go's isTooLargeResourceVersionError: the API server is behind the resourceVersion asked for (504 with
+ * the cause ResourceVersionTooLarge, or its older message). After etcd is restored from a backup every
+ * resourceVersion we hold is in its future, so watching from it again would fail forever: relist instead.
+ */
+static int rv_too_large(const json_t *status, const char *message)
+{
+	const json_t *cause;
+	size_t i;
+	json_array_foreach(json_object_get(json_object_get(status, "details"), "causes"), i, cause) {
+		const char *r = json_string_value(json_object_get(cause, "reason"));
+		if (r && !strcmp(r, "ResourceVersionTooLarge"))
+			return 1;
+	}
+	return message && strstr(message, "Too large resource version") != NULL;
+}
+
 static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 {
 	struct informer *inf = ud;
@@ -387,6 +406,10 @@ static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 			 reason ? reason : "", msg ? msg : "");
 		if (code == 410 || (reason && (!strcmp(reason, "Expired") || !strcmp(reason, "Gone")))) {
 			inf->watch_gone = 1;
+			return SO_E_API_GONE;
+		}
+		if (rv_too_large(obj, msg)) {
+			inf->watch_gone = 2;
 			return SO_E_API_GONE;
 		}
 		return SO_E_API_OTHER;
@@ -484,7 +507,9 @@ static int do_watch(struct informer *inf)
 	pthread_rwlock_unlock(&inf->store_mu);
 	log_debug("informer", "%s: watching from resourceVersion %s", res_name(inf), rv);
 	double started = mono_now();
-	rc = kube_stream(inf->client, path.data, on_watch_data, &parser, &inf->stop, &resp);
+	rc = kube_stream(inf->client, path.data, 0, on_watch_data, &parser, &inf->stop, &resp);
+	if (rc == SO_E_API_TIMEOUT && rv_too_large(NULL, resp.message))
+		inf->watch_gone = 2; /* the same, as the answer to the request rather than an event */
 	if (inf->watch_gone)
 		rc = SO_E_API_GONE;
 	if (rc == SO_OK && parser.pending.len)
@@ -505,6 +530,38 @@ out:
 	return rc;
 }
 
+/*
+ * Whether the resourceVersion we would watch from is ahead of the API server's: etcd restored from a backup
+ * (without etcdutl's --bump-revision) moves every version back. A watch from a future version does not fail:
+ * the API server answers 200 and sends nothing until its revision passes ours, so the informer would miss
+ * every change meanwhile. Asked of a consistent one-item list, whose resourceVersion is etcd's current revision.
+ * 0 when not ahead or when it cannot tell (versions are opaque strings; these are etcd's integers).
+ */
+static int rv_ahead_of_server(struct informer *inf)
+{
+	char *ours = informer_resource_version(inf);
+	struct buf path = BUF_INIT(8192);
+	json_t *list = NULL;
+	long mine, theirs;
+	int ahead = 0;
+
+	if (!ours || parse_long(ours, 0, LONG_MAX, &mine) ||
+	    kube_path(&path, inf->opts.resource, inf->namespace, NULL, NULL) || buf_appends(&path, "?limit=1") ||
+	    kube_get_json(inf->client, path.data, &list, NULL) != SO_OK)
+		goto out;
+	const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+	if (rv && parse_long(rv, 0, LONG_MAX, &theirs) == SO_OK && theirs < mine) {
+		ahead = 1;
+		log_warn("informer", "%s: our resourceVersion %s is ahead of the API server's %s (etcd restored from a "
+				     "backup?)", res_name(inf), ours, rv);
+	}
+out:
+	json_decref(list);
+	buf_free(&path);
+	free(ours);
+	return ahead;
+}
+
 static void mark_synced(struct informer *inf)
 {
 	pthread_mutex_lock(&inf->sync_mu);
@@ -520,11 +577,25 @@ static void *run(void *arg)
 	struct informer *inf = arg;
 	char *resume = informer_resource_version(inf);
 	int need_list = resume == NULL;
+	/* Before watching from a version this informer did not just list: a resumed one, or after the watch failed
+	 * (the API server may have come back on a restored etcd) or brought nothing for a whole timeout. */
+	int check_rv = resume != NULL;
 	const char *list_rv = "0";
 
 	free(resume);
 
 	while (!atomic_load(&inf->stop)) {
+		if (!need_list && check_rv) {
+			check_rv = 0;
+			if (rv_ahead_of_server(inf)) {
+				inf->watch_gone = 2;
+				pthread_rwlock_wrlock(&inf->store_mu);
+				inf->stats.relists_gone++;
+				pthread_rwlock_unlock(&inf->store_mu);
+				need_list = 1;
+				list_rv = NULL;
+			}
+		}
 		if (need_list) {
 			int rc = do_list(inf, list_rv);
 			if (rc == SO_E_API_GONE) {
@@ -541,6 +612,7 @@ static void *run(void *arg)
 		}
 		int rc = do_watch(inf);
 		if (rc == SO_OK) {
+			check_rv = inf->watch_events == 0;
 			continue; /* the server's timeout: watch again from where we are */
 		} else if (rc == SO_E_CANCELLED) {
 			break;
@@ -548,11 +620,15 @@ static void *run(void *arg)
 			pthread_rwlock_wrlock(&inf->store_mu);
 			inf->stats.relists_gone++;
 			pthread_rwlock_unlock(&inf->store_mu);
-			log_info("informer", "%s: resourceVersion expired, relisting", res_name(inf));
+			log_info("informer", "%s: %s, relisting", res_name(inf),
+				 inf->watch_gone == 2 ? "resourceVersion newer than the API server's (etcd restored?)"
+						      : "resourceVersion expired");
 			need_list = 1;
 			list_rv = NULL;
 		} else if (backoff(inf)) {
 			break;
+		} else {
+			check_rv = 1;
 		}
 	}
 	log_debug("informer", "%s: stopped", res_name(inf));

@@ -169,7 +169,7 @@ int kube_list_stream(struct kube_client *c, const struct kube_resource *r, const
 			goto out;
 		kube_list_parser_free(&p);
 		kube_list_parser_init(&p, max_item, on_item, ud);
-		rc = kube_stream(c, path.data, on_list_data, &p, stop, resp);
+		rc = kube_stream(c, path.data, kube_client_list_timeout_ms(c), on_list_data, &p, stop, resp);
 		if (rc == SO_OK || p.failed)
 			rc = kube_list_parser_finish(&p);
 		if (rc) {

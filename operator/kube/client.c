@@ -73,6 +73,8 @@ void kube_client_opts_default(struct kube_client_opts *opts)
 	opts->burst = 30;
 	opts->timeout_ms = 30000;
 	opts->connect_timeout_ms = 10000;
+	opts->stream_idle_ms = 150000;
+	opts->list_timeout_ms = 60000;
 	opts->max_response = 32u << 20;
 	opts->user_agent = "spin-operator";
 }
@@ -466,8 +468,8 @@ static int set_message(struct kube_response *resp, const char *fmt, ...)
 
 /* One attempt: no retries here. */
 static int perform(struct kube_client *c, const char *method, const char *path, const char *content_type,
-		   const char *body, size_t body_len, kube_stream_fn on_data, void *ud, const atomic_int *stop,
-		   struct kube_response *resp)
+		   const char *body, size_t body_len, long deadline_ms, kube_stream_fn on_data, void *ud,
+		   const atomic_int *stop, struct kube_response *resp)
 {
 	int rc;
 	CURL *easy = NULL;
@@ -544,7 +546,10 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, on_data ? 0L : c->opts.timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, deadline_ms);
+	/* Below 1 byte/s for stream_idle_ms: the peer has stopped (handles are reused: set or clear it each time). */
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, on_data ? 1L : 0L);
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, on_data ? (c->opts.stream_idle_ms + 999) / 1000 : 0L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 15L);
@@ -627,8 +632,8 @@ out:
 }
 
 static int request(struct kube_client *c, const char *method, const char *path, const char *content_type,
-		   const char *body, size_t body_len, kube_stream_fn on_data, void *ud, const atomic_int *stop,
-		   struct kube_response *resp)
+		   const char *body, size_t body_len, long deadline_ms, kube_stream_fn on_data, void *ud,
+		   const atomic_int *stop, struct kube_response *resp)
 {
 	struct kube_response local;
 	int rc, reauthed = 0, throttled = 0;
@@ -646,7 +651,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 			break;
 		}
 		resp->retry_after_s = 0;
-		rc = perform(c, method, path, content_type, body, body_len, on_data, ud, stop, resp);
+		rc = perform(c, method, path, content_type, body, body_len, deadline_ms, on_data, ud, stop, resp);
 		if (rc == SO_E_API_UNAUTHORIZED && !reauthed) {
 			reauthed = 1;
 			kube_auth_invalidate(c->auth);
@@ -672,13 +677,18 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 int kube_request(struct kube_client *c, const char *method, const char *path, const char *content_type,
 		 const char *body, size_t body_len, struct kube_response *resp)
 {
-	return request(c, method, path, content_type, body, body_len, NULL, NULL, NULL, resp);
+	return request(c, method, path, content_type, body, body_len, c->opts.timeout_ms, NULL, NULL, NULL, resp);
 }
 
-int kube_stream(struct kube_client *c, const char *path, kube_stream_fn on_data, void *ud, const atomic_int *stop,
-		struct kube_response *resp)
+int kube_stream(struct kube_client *c, const char *path, long deadline_ms, kube_stream_fn on_data, void *ud,
+		const atomic_int *stop, struct kube_response *resp)
 {
-	return request(c, "GET", path, NULL, NULL, 0, on_data, ud, stop, resp);
+	return request(c, "GET", path, NULL, NULL, 0, deadline_ms, on_data, ud, stop, resp);
+}
+
+long kube_client_list_timeout_ms(const struct kube_client *c)
+{
+	return c->opts.list_timeout_ms;
 }
 
 int kube_get_json(struct kube_client *c, const char *path, json_t **out, struct kube_response *resp)

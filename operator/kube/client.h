@@ -30,11 +30,14 @@ struct kube_client_opts {
 	int burst;
 	long timeout_ms;           /* whole-request deadline for non-watch calls */
 	long connect_timeout_ms;
+	long stream_idle_ms;       /* a stream that brings no byte for this long ends with SO_E_TIMEOUT */
+	long list_timeout_ms;      /* whole-request deadline for one LIST page (kube_list_stream) */
 	size_t max_response;       /* cap on one response body */
 	const char *user_agent;
 };
 
-/* Defaults: qps 20, burst 30, timeout 30 s, connect 10 s, 32 MiB responses. */
+/* Defaults: qps 20, burst 30, timeout 30 s, connect 10 s, stream idle 150 s (the API server sends a watch
+ * bookmark at least every minute), LIST page 60 s, 32 MiB responses. */
 void kube_client_opts_default(struct kube_client_opts *opts);
 
 /* cfg is copied; the client does not keep the pointer. */
@@ -78,12 +81,16 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
 		 const char *body, size_t body_len, struct kube_response *resp);
 
 /* Streaming GET: every received chunk is passed to on_data; a non-zero return from it aborts the request
- * and is returned. Non-2xx answers are collected and mapped like kube_request. No total timeout: the
- * caller bounds the stream with the server-side timeoutSeconds; dead peers are found by TCP keepalive.
- * When *stop (may be NULL) becomes non-zero the stream ends within about a second with SO_E_CANCELLED. */
+ * and is returned. Non-2xx answers are collected and mapped like kube_request. deadline_ms bounds the whole
+ * stream (0: no bound; a watch is bounded by its server-side timeoutSeconds); whatever it is, a stream that
+ * brings no byte for stream_idle_ms ends with SO_E_TIMEOUT, so a peer that stops answering (a stopped API
+ * server still ACKs TCP keepalives) is left. When *stop (may be NULL) becomes non-zero the stream ends within
+ * about a second with SO_E_CANCELLED. */
 typedef int (*kube_stream_fn)(void *ud, const char *data, size_t len);
-int kube_stream(struct kube_client *c, const char *path, kube_stream_fn on_data, void *ud, const atomic_int *stop,
-		struct kube_response *resp);
+int kube_stream(struct kube_client *c, const char *path, long deadline_ms, kube_stream_fn on_data, void *ud,
+		const atomic_int *stop, struct kube_response *resp);
+/* The deadline of one LIST page (opts.list_timeout_ms), for kube_list_stream. */
+long kube_client_list_timeout_ms(const struct kube_client *c);
 
 /* The mapping used for non-2xx answers: HTTP code plus an optional Status body → so_err, reason, message,
  * retryAfterSeconds. Pure; exposed for tests. reason/message are malloc'd (or NULL). */

@@ -361,7 +361,7 @@ static int watch_rv1(struct fixture *f, const char *path, long *code, long *http
 	struct kube_watch_parser p;
 	*code = 0;
 	kube_watch_parser_init(&p, 1 << 20, expect_error, code);
-	int rc = kube_stream(f->c, path, feed, &p, NULL, &resp);
+	int rc = kube_stream(f->c, path, 0, feed, &p, NULL, &resp);
 	*http_code = resp.http_code;
 	kube_watch_parser_free(&p);
 	kube_response_free(&resp);
@@ -556,6 +556,31 @@ static void informer_relists_after_gone(void **state)
 	informer_free(inf);
 }
 
+/* Resuming from a resourceVersion the API server has not reached (what every informer holds after etcd is
+ * restored from a backup): the server answers "Too large resource version"; retrying it would fail forever,
+ * so the informer relists and recovers every object. */
+static void informer_relists_after_too_large_rv(void **state)
+{
+	struct fixture *f = *state;
+	struct counts n = { 0 };
+	struct informer *inf = NULL;
+	struct informer_stats st;
+	struct informer_opts o = { .resource = &KUBE_SPINAPPS, .namespace = f->ns, .resource_version = "999999999",
+				   .handlers = { c_add, c_update, c_delete }, .ud = &n };
+
+	create_apps(f, "ahead", 3);
+	assert_int_equal(informer_new(f->c, &o, &inf), SO_OK);
+	assert_int_equal(informer_start(inf), SO_OK);
+	/* The watch cache waits up to 3 s for the version before it answers. */
+	assert_true(wait_count(inf, 3, 30));
+	assert_int_equal(informer_wait_synced(inf, 1000), SO_OK);
+	informer_get_stats(inf, &st);
+	assert_int_equal(st.relists_gone, 1);
+	assert_int_equal(st.lists, 1);
+	assert_int_equal(n.adds, 3);
+	informer_free(inf);
+}
+
 /* Runs a control-plane script on the cluster named by CLUSTER_DIR; never on a default one by accident. */
 static int run_script(const char *script)
 {
@@ -620,6 +645,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(informer_lists_and_watches, setup, teardown),
 		cmocka_unit_test_setup_teardown(informer_index_by_label, setup, teardown),
 		cmocka_unit_test_setup_teardown(informer_relists_after_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(informer_relists_after_too_large_rv, setup, teardown),
 		cmocka_unit_test_setup_teardown(informer_survives_apiserver_restart, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

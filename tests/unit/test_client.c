@@ -72,6 +72,25 @@ static ssize_t endless(void *cls, uint64_t pos, char *buf, size_t max)
 	return 1;
 }
 
+/* A stream that stops talking: one event, then nothing (the connection stays open) until the test releases it
+ * (or 30 s pass). */
+static atomic_int silent_release;
+
+static ssize_t silent(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	static const char ev[] = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"s\",\"resourceVersion\":\"5\"}}}\n";
+	int *ticks = cls;
+	if (pos == 0 && max >= sizeof ev - 1) {
+		memcpy(buf, ev, sizeof ev - 1);
+		return (ssize_t)(sizeof ev - 1);
+	}
+	if (atomic_load(&silent_release) || ++*ticks > 300)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	return 0; /* nothing yet: libmicrohttpd calls again (thread per connection) */
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 			      const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
@@ -143,6 +162,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return reply(conn, 200, "<html>proxy error</html>", NULL, NULL);
 	if (!strcmp(url, "/api/v1/namespaces/ns/configmaps") && !strcmp(method, "GET")) {
 		const char *watch = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "watch");
+		if (watch && MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "silent")) {
+			int *ticks = calloc(1, sizeof *ticks);
+			struct MHD_Response *r =
+				MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, silent, ticks, free);
+			enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+			MHD_destroy_response(r);
+			return ret;
+		}
 		if (watch) {
 			struct MHD_Response *r =
 				MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, endless, NULL, NULL);
@@ -234,6 +261,7 @@ static struct kube_client *client(struct kube_config *cfg, size_t max_response)
 	struct kube_client_opts o;
 	kube_client_opts_default(&o);
 	o.qps = 0;
+	o.stream_idle_ms = 1000; /* streams_have_bounds */
 	if (max_response)
 		o.max_response = max_response;
 	struct kube_client *c = NULL;
@@ -424,7 +452,7 @@ static void streams_stop_on_request(void **state)
 		pthread_t t;
 		kube_watch_parser_init(&ctx.parser, 4096, count_event, &ctx);
 		assert_int_equal(pthread_create(&t, NULL, cancel_later, &k), 0);
-		int rc = kube_stream(c, "/api/v1/namespaces/ns/configmaps?watch=1", feed, &ctx, &stop, NULL);
+		int rc = kube_stream(c, "/api/v1/namespaces/ns/configmaps?watch=1", 0, feed, &ctx, &stop, NULL);
 		pthread_join(t, NULL);
 		assert_int_equal(rc, SO_E_CANCELLED);
 		assert_int_equal(ctx.events, 1);
@@ -432,6 +460,33 @@ static void streams_stop_on_request(void **state)
 	}
 	assert_true(kube_client_cancelled(c));
 	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", NULL, NULL), SO_E_CANCELLED);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
+/* A stream whose peer stops talking ends with SO_E_TIMEOUT once stream_idle_ms (here 1 s) passes below 1 byte/s
+ * (libcurl averages the speed over its last 5 s, so about 6 s after the last byte), and a stream that keeps
+ * talking ends at its deadline: neither holds a caller forever. */
+static void streams_have_bounds(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_client *c = client(&cfg, 0);
+	struct kube_response resp = { 0 };
+	for (int mode = 0; mode < 2; mode++) {
+		struct stream_ctx ctx = { 0 };
+		kube_watch_parser_init(&ctx.parser, 4096, count_event, &ctx);
+		int rc = kube_stream(c, mode ? "/api/v1/namespaces/ns/configmaps?watch=1"
+					     : "/api/v1/namespaces/ns/configmaps?watch=1&silent=1",
+				     mode ? 1500 : 0, feed, &ctx, NULL, &resp);
+		if (rc != SO_E_TIMEOUT)
+			fail_msg("%s stream: %s (%s)", mode ? "a talking" : "a silent", so_strerror(rc),
+				 resp.message ? resp.message : "");
+		assert_int_equal(ctx.events, 1);
+		kube_watch_parser_free(&ctx.parser);
+	}
+	atomic_store(&silent_release, 1);
+	kube_response_free(&resp);
 	kube_client_free(c);
 	kube_config_free(&cfg);
 }
@@ -471,7 +526,7 @@ int main(void)
 		cmocka_unit_test(bodies_are_capped_and_checked),
 		cmocka_unit_test(no_token_over_plain_http), cmocka_unit_test(unreachable_server_is_a_transport_error),
 		cmocka_unit_test(streams_stop_on_request),
-		cmocka_unit_test(token_bucket_arithmetic),
+		cmocka_unit_test(streams_have_bounds), cmocka_unit_test(token_bucket_arithmetic),
 	};
 	return cmocka_run_group_tests(tests, server_start, server_stop);
 }
