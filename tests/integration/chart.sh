@@ -205,8 +205,9 @@ fi
 
 dry_run() {
 	local name=$1 file=$2 out n
+	shift 2
 	# the executors go to the apps test namespace; everything else to the restricted one
-	render "$file" "$ns" --set "shimExecutor.namespaces={$exec_ns}" >"$tmp/dry-$name.yaml" || return 1
+	render "$file" "$ns" --set "shimExecutor.namespaces={$exec_ns}" "$@" >"$tmp/dry-$name.yaml" || return 1
 	n=$(grep -c '^kind: ' "$tmp/dry-$name.yaml")
 	out=$(kubectl apply --dry-run=server -f "$tmp/dry-$name.yaml" 2>&1) || { echo "$out"; return 1; }
 	[ "$(grep -c '(server dry run)$' <<<"$out")" = "$n" ] || { echo "$out"; echo "want $n objects"; return 1; }
@@ -216,6 +217,10 @@ while read -r name file; do
 	t_check "kubectl apply --dry-run=server accepts every object of case $name, no PodSecurity or other warning" \
 		dry_run "$name" "$file"
 done < <(cases)
+
+# the check above sees Pod Security: a container allowed to escalate privileges draws the warning
+t_check_fails "control: a privilege-escalating container draws the restricted namespace's PodSecurity warning" \
+	dry_run escalating "$FIX/cases/default.yaml" --set controllerManager.manager.containerSecurityContext.allowPrivilegeEscalation=true
 
 # --- the same objects as config/default ------------------------------------------------------------------
 
@@ -245,9 +250,9 @@ normalise() {
 CHART_ONLY='["ClusterRole/spin-operator-metrics-auth-role", "ClusterRoleBinding/spin-operator-metrics-auth-rolebinding",
 	"ClusterRole/spin-operator-metrics-reader", "Service/spin-operator-metrics-service",
 	"Secret/spin-operator-webhook-server-cert"]'
-same_as_kustomize() {
+same_as_kustomize() { # [helm args...]
 	kubectl kustomize "$REPO/config/default" >"$tmp/kustomize.yaml" &&
-		render "$FIX/cases/config-default.yaml" spin-operator >"$tmp/chart-default.yaml" || return 1
+		render "$FIX/cases/config-default.yaml" spin-operator "$@" >"$tmp/chart-default.yaml" || return 1
 	as_json "$tmp/kustomize.yaml" | normalise >"$tmp/k.json"
 	as_json "$tmp/chart-default.yaml" | normalise >"$tmp/c.json"
 	jq -n --slurpfile k "$tmp/k.json" --slurpfile c "$tmp/c.json" --argjson only "$CHART_ONLY" '
@@ -269,6 +274,10 @@ kustomize_ids_match() {
 	jq -e '[keys[] | select(test("^(Deployment|ClusterRole|ClusterRoleBinding|Role|RoleBinding|Service|ServiceAccount|MutatingWebhookConfiguration|ValidatingWebhookConfiguration)/"))] | length >= 11' "$tmp/k.json" >/dev/null
 }
 t_check "the comparison covers config/default's 11 Deployment, RBAC, Service and webhook objects" kustomize_ids_match
+t_check_fails "control: the comparison sees a different webhook timeout" same_as_kustomize --set webhook.timeoutSeconds=11
+t_check_fails "control: the comparison sees another arg" same_as_kustomize --set 'controllerManager.manager.extraArgs={--log-level=debug}'
+t_check_fails "control: the comparison sees objects missing from the chart" same_as_kustomize \
+	--show-only templates/rbac-manager.yaml
 
 # --- package, push, install from the OCI registry, upgrade, uninstall -----------------------------------
 
