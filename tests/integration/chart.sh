@@ -188,6 +188,27 @@ accepts_old_upstream() {
 }
 t_check "schema: upstream's older controllerManager.kubeRbacProxy values are accepted (and ignored)" accepts_old_upstream
 
+# --- the README documents every value -------------------------------------------------------------------
+
+# Every value of values.yaml (a path to a scalar, a list or an empty map) has a row "| `<path or a parent>` |"
+# in the README's tables. The values come from helm itself (a client-side dry run prints the chart's values).
+readme_documents_values() {
+	local p q missing=""
+	helm install readme-check "$CHART" --dry-run=client --set crds.install=false -o json |
+		jq -r '.chart.values | [paths(type != "object" or length == 0)] | map(map(tostring) | join(".")) | .[]
+			| select(test("\\.[0-9]+(\\.|$)") | not)' >"$tmp/paths" || return 1
+	[ "$(wc -l <"$tmp/paths")" -gt 40 ] || { echo "only $(wc -l <"$tmp/paths") values found"; return 1; }
+	while read -r p; do
+		q=$p
+		until grep -qF "| \`$q\` |" "$CHART/README.md"; do
+			[[ $q == *.* ]] || { missing+=" $p"; break; }
+			q=${q%.*}
+		done
+	done <"$tmp/paths"
+	[ -z "$missing" ] || { echo "not in charts/spin-operator/README.md:$missing"; return 1; }
+}
+t_check "charts/spin-operator/README.md has a row for every value of values.yaml" readme_documents_values
+
 # --- server-side dry-run ----------------------------------------------------------------------------------
 
 ns=$(t_ns chart) || { t_fail "create a test namespace"; exit 1; }
