@@ -358,6 +358,17 @@ installed() {
 }
 t_check "installed: Deployment Ready (pods admitted under restricted PSS), webhooks, Secret, RBAC, Services, RuntimeClass, executor, kept CRDs" installed
 
+# The operator fills the chart's empty certificate Secret (here: a stand-in for its write); upgrades must keep it.
+fill_secret() {
+	kubectl -n "$ns" patch secret "$full-webhook-server-cert" --type merge \
+		-p '{"data": {"ca.crt": "Y2E=", "tls.crt": "Y3J0", "tls.key": "a2V5"}}' >/dev/null
+}
+t_check "write certificate data into the chart's Secret as the operator does" fill_secret
+secret_kept() {
+	kubectl -n "$ns" get secret "$full-webhook-server-cert" -o json |
+		jq -e '.data == {"ca.crt": "Y2E=", "tls.crt": "Y3J0", "tls.key": "a2V5"}' >/dev/null
+}
+
 # policy_values <images glob>: a values file with verifyImages on and one rule for those images.
 policy_values() {
 	cat >"$tmp/policy.yaml" <<-EOF
@@ -384,6 +395,7 @@ upgraded() {
 		kubectl -n "$ns" get configmap "$full-verify-policy" -o jsonpath='{.data.policy\.yaml}' | grep -q 'registry.example/\*\*'
 }
 t_check "upgraded: 2 Ready replicas, a PodDisruptionBudget (minAvailable 1), the policy ConfigMap mounted for --verify-policy" upgraded
+t_check "helm upgrade left the certificate Secret's data alone (the chart renders none)" secret_kept
 
 policy_only() {
 	local gen0 gen1
