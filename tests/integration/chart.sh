@@ -182,6 +182,8 @@ refused "a verifyImages rule without keys" 'keys' --set verifyImages.enabled=tru
 refused "a verifyImages rule mode audit" 'mode' --set 'verifyImages.policy.rules[0].name=a' \
 	--set 'verifyImages.policy.rules[0].images[0]=x' --set 'verifyImages.policy.rules[0].keys[0].name=k' \
 	--set 'verifyImages.policy.rules[0].mode=audit'
+refused "verifyImages.timeout not below webhook.timeoutSeconds" 'verifyImages.timeout \(10s\) must be below webhook.timeoutSeconds' \
+	--set verifyImages.enabled=true --set verifyImages.timeout=10s
 accepts_old_upstream() {
 	# upstream's chart before v0.5 had a kube-rbac-proxy sidecar: its values file still works (the key is ignored)
 	helm template spin-operator "$CHART" --set controllerManager.kubeRbacProxy.image.tag=v0.15.0 >/dev/null
