@@ -17,7 +17,9 @@
 # - helm package, helm push to a local TLS OCI registry (tests/registry/up.sh), helm install oci://... from
 #   it (--wait: the pods are admitted under restricted PSS and become Ready on the kwok nodes), helm upgrade
 #   (two replicas: PodDisruptionBudget; verifyImages: ConfigMap and --verify-policy), a policy-only upgrade
-#   rolling no pod, and helm uninstall leaving no object with the release's label but the kept CRDs.
+#   rolling no pod, and helm uninstall leaving no object with the release's label but the kept CRDs;
+# - a first install on a second control plane without the CRDs (started and stopped here, ≈ 15 s): the shim
+#   executor made by the post-install hook, adopted by the next upgrade, removed by uninstall.
 #
 # The suite cluster's CRDs (installed by tests/run.sh from crds/) are adopted by the release for the install
 # (labels and annotations, as docs/install.md tells users with CRDs applied by hand) and put back as they
@@ -42,6 +44,7 @@ tmp=$(mktemp -d)
 export HELM_CACHE_HOME=$tmp/helm/cache HELM_CONFIG_HOME=$tmp/helm/config HELM_DATA_HOME=$tmp/helm/data
 export REGISTRY_DIR=$tmp/registry
 ns="" exec_ns="" rel="" foreign=0 adopted=0
+fresh=$tmp/fresh-cluster # a second control plane without the CRDs (the first-install case)
 
 cleanup() {
 	if [ -n "$rel" ]; then
@@ -53,6 +56,7 @@ cleanup() {
 		[ -z "$n" ] || kubectl delete namespace "$n" --ignore-not-found --wait=false >/dev/null 2>&1 || true
 	done
 	[ ! -f "$REGISTRY_DIR/env" ] || "$REPO/tests/registry/down.sh" >/dev/null 2>&1 || true
+	[ ! -d "$fresh" ] || CLUSTER_DIR=$fresh "$REPO/tests/cluster/down.sh" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -448,4 +452,39 @@ crds_plain() {
 		and (.metadata.annotations // {} | has("helm.sh/resource-policy") | not)] | all' >/dev/null
 }
 t_check "the CRDs carry no release label or keep policy any more" crds_plain
+
+# --- a first install on a cluster without the CRDs ---------------------------------------------------------
+
+# Helm maps every object to an API before creating any, so on a cluster that does not serve SpinAppExecutor
+# yet the chart makes the executors a post-install hook (with the release's ownership metadata); the next
+# upgrade makes them release objects, which uninstall removes. That needs a cluster without the CRDs: a second
+# control plane, started for these checks only.
+t_check "start a second control plane, without the CRDs" env CLUSTER_DIR="$fresh" "$REPO/tests/cluster/up.sh"
+fk() { kubectl --kubeconfig "$fresh/kubeconfig" "$@"; }
+fh() { helm --kubeconfig "$fresh/kubeconfig" "$@"; }
+# release_executors: the SpinAppExecutor objects of the release manifest (not the hooks)
+release_executors() { fh get manifest first -n default | grep -c '^kind: SpinAppExecutor$' || true; }
+first_install() {
+	fh install first "$pkg" -n default --set runtimeClass.create=true --set shimExecutor.create=true >/dev/null &&
+		fk get spinappexecutor containerd-shim-spin -n default -o json | jq -e '.metadata.annotations["helm.sh/hook"] == "post-install"
+			and .metadata.annotations["meta.helm.sh/release-name"] == "first"
+			and .metadata.labels["app.kubernetes.io/managed-by"] == "Helm"' >/dev/null &&
+		[ "$(release_executors)" = 0 ] && fh get hooks first -n default | grep -q '^kind: SpinAppExecutor$'
+}
+t_check "first install with the CRDs: the executor is created by the post-install hook, with the release's ownership metadata" first_install
+adopted_by_upgrade() {
+	local uid0 uid1
+	uid0=$(fk get spinappexecutor containerd-shim-spin -n default -o jsonpath='{.metadata.uid}')
+	fh upgrade first "$pkg" -n default --reuse-values >/dev/null && [ "$(release_executors)" = 1 ] || return 1
+	uid1=$(fk get spinappexecutor containerd-shim-spin -n default -o jsonpath='{.metadata.uid}')
+	[ -n "$uid0" ] && [ "$uid0" = "$uid1" ] || { echo "uid $uid0 -> $uid1"; return 1; }
+}
+t_check "the next helm upgrade makes the executor a release object (adopted, not re-created)" adopted_by_upgrade
+fresh_uninstalled() {
+	fh uninstall first -n default --wait --timeout 60s >/dev/null &&
+		! fk get spinappexecutor containerd-shim-spin -n default >/dev/null 2>&1 &&
+		fk get crd spinappexecutors.core.spinkube.dev spinapps.core.spinkube.dev >/dev/null
+}
+t_check "helm uninstall then removes the executor and keeps the CRDs" fresh_uninstalled
+t_check "stop the second control plane" env CLUSTER_DIR="$fresh" "$REPO/tests/cluster/down.sh"
 exit 0
