@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Generates crds/core.spinkube.dev_*.yaml from the skeletons in crds/src/ (see crds/README.md), and
-# crds/Kustomization listing them.
+# Generates crds/core.spinkube.dev_*.yaml from the skeletons in crds/src/ (see crds/README.md),
+# crds/Kustomization listing them, and the Helm chart's copies (charts/spin-operator/files/crds/, which the
+# chart renders: a chart cannot read files outside its folder).
 #
 #   crds/generate.sh           rewrite the CRD files
 #   crds/generate.sh --check   exit 1 (and show a diff) if regenerating would change them
@@ -73,6 +74,7 @@ jq -n --slurpfile a "$spec" --slurpfile b "$spec_as" '
 	awk -v pkg=io.k8s.apimachinery.pkg.apis.meta.v1. -f "$here/gen/markers.awk" "$meta_dir/pkg/apis/meta/v1/types.go"
 } >"$work/markers.tsv"
 
+chart_crds="$here/../charts/spin-operator/files/crds"
 status=0
 for src in "$here"/src/*.json; do
 	name=$(basename "$src" .json)
@@ -83,23 +85,26 @@ for src in "$here"/src/*.json; do
 		jq -S --slurpfile spec "$work/spec.json" --rawfile markers "$work/markers.tsv" -f "$here/gen/schema.jq" "$src" |
 			jq -r -f "$here/gen/yaml.jq"
 	} >"$out"
-	if [ $check = 1 ]; then
-		if ! cmp -s "$out" "$here/$name.yaml"; then
-			echo "crds/$name.yaml is out of date; run crds/generate.sh" >&2
-			diff -u "$here/$name.yaml" "$out" 2>&1 | head -40 >&2 || true
-			status=1
+	for dest in "$here/$name.yaml" "$chart_crds/$name.yaml"; do
+		if [ $check = 1 ]; then
+			if ! cmp -s "$out" "$dest"; then
+				echo "$(realpath -m --relative-to="$here/.." "$dest") is out of date; run crds/generate.sh" >&2
+				diff -u "$dest" "$out" 2>&1 | head -40 >&2 || true
+				status=1
+			fi
+		else
+			mkdir -p "$(dirname "$dest")"
+			cp "$out" "$dest"
 		fi
-	else
-		cp "$out" "$here/$name.yaml"
-	fi
+	done
 done
 
 # stale outputs: a CRD file without a skeleton
-for f in "$here"/core.spinkube.dev_*.yaml; do
+for f in "$here"/core.spinkube.dev_*.yaml "$chart_crds"/core.spinkube.dev_*.yaml; do
 	[ -e "$f" ] || continue
 	[ -f "$here/src/$(basename "$f" .yaml).json" ] && continue
 	if [ $check = 1 ]; then
-		echo "crds/$(basename "$f") has no skeleton in crds/src/" >&2
+		echo "$(realpath -m --relative-to="$here/.." "$f") has no skeleton in crds/src/" >&2
 		status=1
 	else
 		rm -f "$f"
