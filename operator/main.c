@@ -37,8 +37,12 @@
 #include "webhook/server.h"
 #include "webhook/verify/setup.h"
 
+/* The Makefile passes both, from the file VERSION and git (docs/image.md: one version source). */
 #ifndef SPIN_OPERATOR_VERSION
 #define SPIN_OPERATOR_VERSION "0.1.0-dev"
+#endif
+#ifndef SPIN_OPERATOR_REVISION
+#define SPIN_OPERATOR_REVISION "unknown"
 #endif
 
 #define SYNC_TIMEOUT_S 120.0 /* controller-runtime's CacheSyncTimeout */
@@ -270,7 +274,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			}
 			log_set_json(strcmp(optarg, "json") == 0);
 			break;
-		case F_VERSION: printf("spin-operator %s\n", SPIN_OPERATOR_VERSION); return 1;
+		case F_VERSION:
+			printf("spin-operator %s (revision %s)\n", SPIN_OPERATOR_VERSION, SPIN_OPERATOR_REVISION);
+			return 1;
 		case 'h':
 			fputs(usage, stdout);
 			fputs(webhook_cli_usage, stdout);
@@ -522,7 +528,7 @@ int main(int argc, char **argv)
 	}
 	pthread_detach(sigthread);
 
-	log_info("main", "spin-operator %s starting", SPIN_OPERATOR_VERSION);
+	log_info("main", "spin-operator %s (revision %s) starting", SPIN_OPERATOR_VERSION, SPIN_OPERATOR_REVISION);
 
 	if ((rc = kube_config_load(o.kubeconfig, o.context, &cfg, err, sizeof err))) {
 		log_error("main", "%s", err);
