@@ -36,6 +36,7 @@
 #include "webhook/selfmanaged.h"
 #include "webhook/server.h"
 #include "webhook/verify/setup.h"
+#include "webhook/verify/verifycmd.h"
 
 /* The Makefile passes both, from the file VERSION and git (docs/image.md: one version source). */
 #ifndef SPIN_OPERATOR_VERSION
@@ -84,7 +85,8 @@ static const char usage[] =
 	"Usage: spin-operator [flags]\n"
 	"\n"
 	"Runs SpinKube's SpinApp and SpinAppExecutor controllers against a Kubernetes cluster.\n"
-	"To print the objects for SpinApp manifests without a cluster, see spin-operator render --help.\n"
+	"To print the objects for SpinApp manifests without a cluster, see spin-operator render --help;\n"
+	"to check image signatures against a verification policy, spin-operator verify --help.\n"
 	"\n"
 	"Flags:\n"
 	"  --kubeconfig PATH        kubeconfig to use; otherwise $KUBECONFIG, then in-cluster service account,\n"
@@ -511,6 +513,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "render"))
 		return render_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "verify"))
+		return verifycmd_main(argc - 1, argv + 1);
 	cap_malloc_arenas();
 	rc = parse_flags(argc, argv, &o);
 	if (rc)

@@ -376,7 +376,20 @@ static void deny_text(struct admission_image_verdict *out, const char *image, co
 		 digest && *digest ? digest : "unresolved", reason);
 }
 
+/* The reason of a verdict that is not ADMIT-verified, for verify_explain (NULL: not asked). */
+static void explain_reason(struct verify_explain *ex, const char *reason)
+{
+	if (ex)
+		snprintf(ex->reason, sizeof ex->reason, "%s", reason);
+}
+
 int verifier_admission(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out)
+{
+	return verifier_explain(verifier, in, out, NULL);
+}
+
+int verifier_explain(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out,
+		     struct verify_explain *ex)
 {
 	struct verifier *v = verifier;
 	struct check c = { .v = v, .in = in };
@@ -390,6 +403,8 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 	int rc = SO_OK, vrc;
 
 	memset(out, 0, sizeof *out);
+	if (ex)
+		memset(ex, 0, sizeof *ex);
 	out->decision = ADMISSION_IMAGE_ADMIT;
 	c.pol = pol;
 	c.deadline = t0 + v->timeout_ms;
@@ -404,6 +419,7 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 		if (pol->n_rules > 0) {
 			out->decision = ADMISSION_IMAGE_DENY;
 			deny_text(out, in->image, NULL, perr);
+			explain_reason(ex, perr);
 		} else {
 			label = R_SKIPPED;
 		}
@@ -430,6 +446,7 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 		if (vrc) {
 			out->decision = c.rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
 			deny_text(out, in->image, NULL, value ? value : so_strerror(vrc));
+			explain_reason(ex, value ? value : so_strerror(vrc));
 			goto out;
 		}
 		snprintf(c.digest, sizeof c.digest, "%s", value);
@@ -458,7 +475,20 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 	out->decision = c.rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
 	deny_text(out, in->image, c.digest,
 		  value ? value : vrc == SO_E_TIMEOUT ? "verification deadline exceeded" : so_strerror(vrc));
+	explain_reason(ex, value ? value : vrc == SO_E_TIMEOUT ? "verification deadline exceeded" : so_strerror(vrc));
 out:
+	if (ex) {
+		static const enum verify_result results[N_RESULTS] = { VERIFY_VERIFIED, VERIFY_FAILED, VERIFY_ERROR,
+								       VERIFY_SKIPPED };
+		ex->result = results[label];
+		if (c.rule) {
+			snprintf(ex->rule, sizeof ex->rule, "%s", c.rule->name);
+			ex->warn = c.rule->warn;
+		}
+		snprintf(ex->digest, sizeof ex->digest, "%s", c.digest);
+		if (label == R_VERIFIED)
+			snprintf(ex->by, sizeof ex->by, "%s", c.how);
+	}
 	if (c.rule) {
 		if (v->be.stats)
 			v->be.stats(v->be.ud, &s1);
