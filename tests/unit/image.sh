@@ -55,7 +55,7 @@ manifest=$(blob "$da")
 t_check "the manifest's digest is the sha256 of its bytes" \
 	test "sha256:$(sha256sum "$manifest" | cut -d' ' -f1)" = "$da"
 config=$(blob "$(jq -r .config.digest "$manifest")")
-created=$(date -u -d "@$(git -C "$REPO" log -1 --format=%ct)" +%Y-%m-%dT%H:%M:%SZ)
+created=$(date -u -d "@${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct)}" +%Y-%m-%dT%H:%M:%SZ)
 t_check "config: user 65532:65532, entrypoint /spin-operator, no Cmd or Env, created = commit time" \
 	jq -e --arg c "$created" '.config.User == "65532:65532" and .config.Entrypoint == ["/spin-operator"]
 		and .config.Cmd == null and .config.Env == null and .created == $c and .os == "linux"

@@ -18,7 +18,7 @@
 #define MAX_SIGNATURES 32             /* signature layers and bundles examined per image */
 #define MAX_REFERRERS 16              /* referrer manifests fetched per image */
 
-enum result_label { R_VERIFIED, R_FAILED, R_ERROR, R_SKIPPED, N_RESULTS };
+#define N_RESULTS 4 /* enum verify_result (verify.h) */
 static const char *const result_names[N_RESULTS] = { "verified", "failed", "error", "skipped" };
 
 struct verifier {
@@ -131,6 +131,11 @@ static void error_reason(const struct check *c, int rc, const char *msg, char *o
 		snprintf(out, n, "registry %s unreachable: %s", host, msg && *msg ? msg : so_strerror(rc));
 	else
 		snprintf(out, n, "registry %s: %s", host, msg && *msg ? msg : so_strerror(rc));
+}
+
+const char *verify_result_name(enum verify_result r)
+{
+	return (unsigned)r < N_RESULTS ? result_names[r] : "?";
 }
 
 static void blob_release(struct registry_blob *b)
@@ -397,7 +402,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	struct registry_stats s0 = { 0 }, s1 = { 0 };
 	char perr[256] = "", *name = NULL, *name_tag = NULL, *key = NULL, *value = NULL;
 	enum vcache_how how = VCACHE_MISS;
-	enum result_label label = R_ERROR;
+	enum verify_result label = VERIFY_ERROR;
 	int64_t t0 = vcache_mono_ms();
 	size_t klen;
 	int rc = SO_OK, vrc;
@@ -411,7 +416,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	if (v->be.stats)
 		v->be.stats(v->be.ud, &s0);
 	if (!in->image || !*in->image) {
-		label = R_SKIPPED; /* the validator reports a missing image */
+		label = VERIFY_SKIPPED; /* the validator reports a missing image */
 		goto out;
 	}
 	if (image_ref_parse(in->image, &c.ref, perr, sizeof perr)) {
@@ -421,7 +426,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 			deny_text(out, in->image, NULL, perr);
 			explain_reason(ex, perr);
 		} else {
-			label = R_SKIPPED;
+			label = VERIFY_SKIPPED;
 		}
 		goto out;
 	}
@@ -433,7 +438,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	}
 	c.rule = policy_match(pol, in->ns, name_tag, name);
 	if (!c.rule) {
-		label = R_SKIPPED;
+		label = VERIFY_SKIPPED;
 		goto out;
 	}
 	/* The digest: as given (the tag is then only advisory), else the tag resolved (briefly cached). */
@@ -462,7 +467,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	snprintf(key, klen, "%s@%s#%s", name, c.digest, c.rule->hash);
 	vrc = vcache_get(v->verified, key, c.deadline, verify_fill, &c, &value, &how);
 	if (vrc == SO_OK) {
-		label = R_VERIFIED;
+		label = VERIFY_VERIFIED;
 		snprintf(c.how, sizeof c.how, "%s", value ? value : "");
 		if (v->pin && !in->validating && !*c.ref.digest) {
 			out->pinned = image_ref_pinned(in->image, &c.ref, c.digest);
@@ -471,22 +476,20 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 		}
 		goto out;
 	}
-	label = vrc == SO_E_INVAL ? R_FAILED : R_ERROR;
+	label = vrc == SO_E_INVAL ? VERIFY_FAILED : VERIFY_ERROR;
 	out->decision = c.rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
 	deny_text(out, in->image, c.digest,
 		  value ? value : vrc == SO_E_TIMEOUT ? "verification deadline exceeded" : so_strerror(vrc));
 	explain_reason(ex, value ? value : vrc == SO_E_TIMEOUT ? "verification deadline exceeded" : so_strerror(vrc));
 out:
 	if (ex) {
-		static const enum verify_result results[N_RESULTS] = { VERIFY_VERIFIED, VERIFY_FAILED, VERIFY_ERROR,
-								       VERIFY_SKIPPED };
-		ex->result = results[label];
+		ex->result = label;
 		if (c.rule) {
 			snprintf(ex->rule, sizeof ex->rule, "%s", c.rule->name);
 			ex->warn = c.rule->warn;
 		}
 		snprintf(ex->digest, sizeof ex->digest, "%s", c.digest);
-		if (label == R_VERIFIED)
+		if (label == VERIFY_VERIFIED)
 			snprintf(ex->by, sizeof ex->by, "%s", c.how);
 	}
 	if (c.rule) {
@@ -499,9 +502,9 @@ out:
 			 in->image, *c.digest ? c.digest : "unresolved", c.rule->name, c.rule->warn ? "warn" : "enforce",
 			 result_names[label], how_name(how), (long long)(vcache_mono_ms() - t0),
 			 (unsigned long long)(s1.requests - s0.requests), in->validating ? " webhook=validating" : "",
-			 *c.how && label == R_VERIFIED ? " by=\"" : "", label == R_VERIFIED ? c.how : "",
-			 *c.how && label == R_VERIFIED ? "\"" : "");
-		if (label != R_VERIFIED)
+			 *c.how && label == VERIFY_VERIFIED ? " by=\"" : "", label == VERIFY_VERIFIED ? c.how : "",
+			 *c.how && label == VERIFY_VERIFIED ? "\"" : "");
+		if (label != VERIFY_VERIFIED)
 			log_info("verify", "%s", out->message);
 	} else if (!in->validating) {
 		atomic_fetch_add(&v->results[label], 1);

@@ -76,6 +76,9 @@ enum verify_result {
 	VERIFY_ERROR,    /* the registry could not be read (fail closed), or the image name is invalid */
 	VERIFY_SKIPPED,  /* no rule applies: admitted without verification */
 };
+/* "verified", "failed", "error", "skipped": the result label of the log line and of the metrics. */
+const char *verify_result_name(enum verify_result r);
+
 struct verify_explain {
 	enum verify_result result;
 	char rule[256];                      /* the rule that applied; "" when none did */

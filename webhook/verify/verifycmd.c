@@ -96,17 +96,6 @@ static int load_config(const char *path, struct creds **out, FILE *errout)
 	return rc;
 }
 
-static const char *result_name(enum verify_result r)
-{
-	switch (r) {
-	case VERIFY_VERIFIED: return "verified";
-	case VERIFY_FAILED: return "failed";
-	case VERIFY_ERROR: return "error";
-	case VERIFY_SKIPPED: return "skipped";
-	}
-	return "?";
-}
-
 static const char *decision_name(enum admission_image_decision d)
 {
 	return d == ADMISSION_IMAGE_ADMIT ? "admit" : d == ADMISSION_IMAGE_WARN ? "warn" : "deny";
@@ -152,7 +141,7 @@ static int append_json(json_t *arr, const char *image, const char *ns, const str
 	int bad = !o;
 	bad = bad || set_str(o, "image", image) || set_str(o, "namespace", ns) || set_str(o, "rule", ex->rule) ||
 	      set_str(o, "mode", *ex->rule ? (ex->warn ? "warn" : "enforce") : NULL) ||
-	      set_str(o, "digest", ex->digest) || set_str(o, "result", result_name(ex->result)) ||
+	      set_str(o, "digest", ex->digest) || set_str(o, "result", verify_result_name(ex->result)) ||
 	      set_str(o, "decision", decision_name(vd->decision)) ||
 	      set_str(o, "verifiedBy", ex->result == VERIFY_VERIFIED ? ex->by : NULL) ||
 	      set_str(o, "reason", ex->result == VERIFY_FAILED || ex->result == VERIFY_ERROR ? ex->reason : NULL) ||
