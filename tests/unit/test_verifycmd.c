@@ -53,10 +53,7 @@ static void write_policy(void)
 		if (!strcmp(rules[r][0], "prod"))
 			fprintf(f, "  namespaces: [prod]\n");
 		fprintf(f, "  keys:\n  - name: release\n    publicKey: |\n");
-		for (char *p = pem, *nl; *p; p = nl + 1) {
-			nl = strchr(p, '\n');
-			fprintf(f, "      %.*s\n", (int)(nl - p), p);
-		}
+		fx_fprint_indented(f, pem, "      ");
 	}
 	fclose(f);
 	free(pem);
