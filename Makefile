@@ -3,11 +3,14 @@
 #   make            build bin/spin-operator
 #   make test       everything: deps, build, test toolchain, unit + integration + fuzz-smoke suites
 #   make demo       local control plane + CRDs + the daemon + a sample SpinApp + signed/unsigned images
+#   make image      the container image (OCI layout + tar, umoci, no Docker) in build/image: docs/image.md
+#   make set-version V=x.y.z   stamp a new version into VERSION, config/manager, the chart, the Dockerfile
 #   make SANITIZE=address,undefined test    the same suites under ASan + UBSan
 #
 # Conventions (no edits here needed when adding files):
 #   operator/**/*.c, webhook/**/*.c   the daemon; every file but operator/main.c also goes into the test library
 #   tests/unit/test_*.c                one cmocka binary each
+#   tests/unit/*.sh                    shell suites that need no cluster (the image, the version stamps)
 #   tests/integration/test_*.c         one cmocka binary each, run against the local control plane
 #   tests/integration/*.sh             shell suites, run against the local control plane
 #   tests/fuzz/fuzz_*.c                one libFuzzer target each (clang), corpus in tests/fuzz/corpus/<name>/
@@ -46,6 +49,12 @@ endif
 ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(SAN_FLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(SAN_FLAGS)
 
+# One version source: VERSION. It stamps --version (with the git revision), the image tag, config/manager and
+# the chart (scripts/set-version.sh writes them, scripts/version-check.sh checks them).
+VERSION := $(shell tr -d ' \n' < VERSION 2>/dev/null)
+GIT_REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+VERSION_STAMP := $(BUILD)/gen/version.stamp
+
 SRC := $(shell find operator webhook -name '*.c' 2>/dev/null | sort)
 LIB_SRC := $(filter-out operator/main.c,$(SRC))
 # The default CA bundle for installDefaultCACerts: Mozilla's roots as Debian's ca-certificates ships them.
@@ -69,14 +78,14 @@ FUZZ_BUILD := build/fuzz
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all build deps tools test test-unit test-integration test-fuzz fuzz-bins test-bins demo demo-down \
+.PHONY: all build image set-version version-check FORCE deps tools test test-unit test-integration test-fuzz fuzz-bins test-bins demo demo-down \
 	cluster-up cluster-down bench bench-webhook clean help
 .DEFAULT_GOAL := build
 
 all build: bin/spin-operator
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -98,6 +107,25 @@ $(LIB): $(LIB_OBJ)
 	$(Q)rm -f $@
 	$(say) "  AR    $@"
 	$(Q)ar rcs $@ $^
+
+# main.o carries the version and revision; the stamp changes (and main.o is rebuilt) only when they do.
+$(VERSION_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION) $(GIT_REVISION)' | cmp -s - $@ || echo '$(VERSION) $(GIT_REVISION)' >$@
+
+$(MAIN_OBJ): $(VERSION_STAMP)
+$(MAIN_OBJ): ALL_CFLAGS += -DSPIN_OPERATOR_VERSION='"$(VERSION)"' -DSPIN_OPERATOR_REVISION='"$(GIT_REVISION)"'
+
+# The container image (docs/image.md): always from the release build, whatever SANITIZE says.
+image: deps
+	@$(MAKE) --no-print-directory SANITIZE= build
+	@scripts/image.sh
+
+set-version:
+	@scripts/set-version.sh $(V)
+
+version-check:
+	@scripts/version-check.sh
 
 $(GEN_CA): $(CA_BUNDLE) scripts/embed.sh
 	@mkdir -p $(dir $@)

@@ -36,9 +36,14 @@
 #include "webhook/selfmanaged.h"
 #include "webhook/server.h"
 #include "webhook/verify/setup.h"
+#include "webhook/verify/verifycmd.h"
 
+/* The Makefile passes both, from the file VERSION and git (docs/image.md: one version source). */
 #ifndef SPIN_OPERATOR_VERSION
 #define SPIN_OPERATOR_VERSION "0.1.0-dev"
+#endif
+#ifndef SPIN_OPERATOR_REVISION
+#define SPIN_OPERATOR_REVISION "unknown"
 #endif
 
 #define SYNC_TIMEOUT_S 120.0 /* controller-runtime's CacheSyncTimeout */
@@ -80,7 +85,8 @@ static const char usage[] =
 	"Usage: spin-operator [flags]\n"
 	"\n"
 	"Runs SpinKube's SpinApp and SpinAppExecutor controllers against a Kubernetes cluster.\n"
-	"To print the objects for SpinApp manifests without a cluster, see spin-operator render --help.\n"
+	"To print the objects for SpinApp manifests without a cluster, see spin-operator render --help;\n"
+	"to check image signatures against a verification policy, spin-operator verify --help.\n"
 	"\n"
 	"Flags:\n"
 	"  --kubeconfig PATH        kubeconfig to use; otherwise $KUBECONFIG, then in-cluster service account,\n"
@@ -270,7 +276,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			}
 			log_set_json(strcmp(optarg, "json") == 0);
 			break;
-		case F_VERSION: printf("spin-operator %s\n", SPIN_OPERATOR_VERSION); return 1;
+		case F_VERSION:
+			printf("spin-operator %s (revision %s)\n", SPIN_OPERATOR_VERSION, SPIN_OPERATOR_REVISION);
+			return 1;
 		case 'h':
 			fputs(usage, stdout);
 			fputs(webhook_cli_usage, stdout);
@@ -505,6 +513,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "render"))
 		return render_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "verify"))
+		return verifycmd_main(argc - 1, argv + 1);
 	cap_malloc_arenas();
 	rc = parse_flags(argc, argv, &o);
 	if (rc)
@@ -522,7 +532,7 @@ int main(int argc, char **argv)
 	}
 	pthread_detach(sigthread);
 
-	log_info("main", "spin-operator %s starting", SPIN_OPERATOR_VERSION);
+	log_info("main", "spin-operator %s (revision %s) starting", SPIN_OPERATOR_VERSION, SPIN_OPERATOR_REVISION);
 
 	if ((rc = kube_config_load(o.kubeconfig, o.context, &cfg, err, sizeof err))) {
 		log_error("main", "%s", err);

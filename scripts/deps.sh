@@ -3,17 +3,26 @@
 # Idempotent: a machine that has them all runs no apt command at all.
 #   scripts/deps.sh          what make build, make test and make demo need
 #   scripts/deps.sh bench    that, plus what make bench needs (wrk, the webhook benchmark's load generator)
+#   scripts/deps.sh build    only what make build needs (the Dockerfile's build stage)
 set -euo pipefail
 
-pkgs=(
+build_pkgs=(
 	build-essential pkg-config
 	libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev libgnutls28-dev zlib1g-dev
+	ca-certificates # the CA bundle embedded in the binary and copied into the image
+)
+pkgs=(
+	"${build_pkgs[@]}"
 	libcmocka-dev
 	clang libclang-rt-14-dev llvm
-	openssl ca-certificates curl jq procps iproute2
+	openssl curl jq procps iproute2
 	apache2-utils # htpasswd -B (bcrypt) for the Basic-auth test registry, tests/registry/up.sh
+	umoci         # make image: the OCI image without a Docker engine (scripts/image.sh)
 )
-[ "${1:-}" = bench ] && pkgs+=(wrk)
+case "${1:-}" in
+bench) pkgs+=(wrk) ;;
+build) pkgs=("${build_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

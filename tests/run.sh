@@ -3,7 +3,8 @@
 #
 #   tests/run.sh [unit|integration|fuzz|all]...      (default: all)
 #
-# unit:         every $BUILD/tests/unit/test_* (cmocka); each test case counts once.
+# unit:         every $BUILD/tests/unit/test_* (cmocka); each test case counts once; then every
+#               tests/unit/*.sh (ok/not ok lines: suites that need no cluster, e.g. the image and the versions).
 # fuzz:         every build/fuzz/fuzz_* for FUZZ_SECONDS (default 15) on its seed corpus; a run counts once.
 # integration:  starts a private control plane (tests/cluster/up.sh) in $BUILD/test-cluster, then runs every
 #               tests/integration/*.sh (ok/not ok lines) and $BUILD/tests/integration/test_* (cmocka), and
@@ -90,6 +91,9 @@ suite_unit() {
 	fi
 	for t in "$BUILD"/tests/unit/test_*; do
 		[ -x "$t" ] && run_cmocka "$t"
+	done
+	for t in "$REPO"/tests/unit/*.sh; do
+		[ -f "$t" ] && run_shell "$t"
 	done
 }
 

@@ -1,10 +1,13 @@
 #include "buf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -122,4 +125,32 @@ int buf_append_urlenc(struct buf *b, const char *s)
 			return rc;
 	}
 	return SO_OK;
+}
+
+int buf_read_file(const char *path, size_t max, struct buf *out, char *err, size_t errlen)
+{
+	char chunk[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = SO_OK;
+	ssize_t n;
+
+	buf_init(out, max);
+	if (fd < 0)
+		return so_fail(err, errlen, SO_E_IO, "%s: %s", path, strerror(errno));
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = so_fail(err, errlen, SO_E_IO, "%s: %s", path, strerror(errno));
+			break;
+		}
+		if ((rc = buf_append(out, chunk, (size_t)n))) {
+			if (rc == SO_E_TOO_LARGE)
+				so_fail(err, errlen, rc, "%s: larger than %zu bytes", path, max);
+			break;
+		}
+	}
+	close(fd);
+	if (rc)
+		buf_free(out);
+	return rc;
 }

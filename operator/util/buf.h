@@ -30,4 +30,8 @@ char *buf_steal(struct buf *b);              /* hands the data to the caller (fr
 /* Appends s with every byte outside [A-Za-z0-9-._~] percent-encoded (for URL query values and paths). */
 int buf_append_urlenc(struct buf *b, const char *s);
 
+/* Reads the file at path into out (initialised here with cap max; freed on failure). SO_E_IO ("<path>:
+ * <strerror>") or SO_E_TOO_LARGE ("<path>: larger than <max> bytes") with one line in err. */
+int buf_read_file(const char *path, size_t max, struct buf *out, char *err, size_t errlen);
+
 #endif

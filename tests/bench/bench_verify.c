@@ -87,8 +87,7 @@ int main(int argc, char **argv)
 	if (!f)
 		return 1;
 	fprintf(f, "rules:\n- name: bench\n  images: [\"**\"]\n  keys:\n  - name: k\n    publicKey: |\n");
-	for (char *p = pem, *nl; (nl = strchr(p, '\n')); p = nl + 1)
-		fprintf(f, "      %.*s\n", (int)(nl - p), p);
+	fx_fprint_indented(f, pem, "      ");
 	fclose(f);
 	free(pem);
 

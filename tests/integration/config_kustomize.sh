@@ -163,7 +163,9 @@ crds_unchanged() {
 }
 
 deployment_is_right() {
-	obj Deployment spin-operator-controller-manager | jq -e --arg ns "$NS" '
+	local image
+	image="ghcr.io/spinkube/spin-operator-c:v$(tr -d ' \n' <"$REPO/VERSION")" # the one version source
+	obj Deployment spin-operator-controller-manager | jq -e --arg ns "$NS" --arg image "$image" '
 		.spec.replicas == 1
 		and .spec.selector.matchLabels == {"control-plane": "controller-manager"}
 		and .spec.template.metadata.labels["control-plane"] == "controller-manager"
@@ -171,7 +173,7 @@ deployment_is_right() {
 		and (.spec.template.spec.containers | length) == 1
 		and (.spec.template.spec.containers[0] as $c
 			| $c.name == "manager"
-			and $c.image == "ghcr.io/spinkube/spin-operator-c:latest"
+			and $c.image == $image
 			and $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080",
 				"--webhook-bind-address=:9443", "--webhook-cert-mode=self-managed"]
 			and ($c.ports | map({name, containerPort}) | sort_by(.name)) == [{"name": "health", "containerPort": 8082}, {"name": "metrics", "containerPort": 8080}, {"name": "webhook-server", "containerPort": 9443}]

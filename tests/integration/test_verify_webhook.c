@@ -91,8 +91,7 @@ static void write_policy(void)
 	for (int r = 0; r < 2; r++) {
 		fprintf(f, "- name: %s\n  images: [\"%s/%s\"]\n  mode: %s\n  keys:\n  - name: release\n    publicKey: |\n",
 			rules[r][0], t.host, rules[r][1], r ? "warn" : "enforce");
-		for (char *p = good, *nl; (nl = strchr(p, '\n')); p = nl + 1)
-			fprintf(f, "      %.*s\n", (int)(nl - p), p);
+		fx_fprint_indented(f, good, "      ");
 	}
 	fclose(f);
 	free(good);

@@ -193,6 +193,76 @@ EOF
 }
 write_policy "$FX_TRUSTED_PUB"
 
+# ---- spin-operator verify: the same policy and registries from the command line (no cluster) -----------
+
+# cli <out> args...: runs `spin-operator verify` with the policy and the test CA; stdout in <out>, stderr in
+# <out>.err, the exit status in $cli_status. A sanitizer report counts as a failure of its own.
+cli() {
+	local out=$1
+	shift
+	"$OPERATOR" verify --policy "$work/policy.yaml" --registry-ca-file "$ca_dir/ca.crt" \
+		--registry-allow-private-realms --verify-timeout "$VERIFY_TIMEOUT" "$@" >"$out" 2>"$out.err"
+	cli_status=$?
+	if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$out.err"; then
+		t_fail "spin-operator verify $*: sanitizer report"
+		head -30 "$out.err" | sed 's/^/    /'
+	fi
+}
+# block_of <out> <image>: the lines of one image's block.
+block_of() { awk -v img="$2" '$0 == img { on = 1; print; next } /^[^ ]/ { on = 0 } on' "$1"; }
+cli_has() { # cli_has <what> <out> <image> <line>...
+	local what=$1 out=$2 img=$3 b l
+	shift 3
+	b=$(block_of "$out" "$img")
+	for l in "$@"; do
+		grep -qxF -- "$l" <<<"$b" || {
+			t_fail "$what: no line \"$l\" in:"
+			sed 's/^/    /' <<<"$b" "$out.err"
+			return
+		}
+	done
+	t_ok "$what"
+}
+
+cli "$work/cli-ok" "$FX_SIGNED_CLASSIC" "$FX_SIGNED_BUNDLE"
+t_eq "verify: signed images (real cosign, classic and bundle) exit 0" "$cli_status" 0
+cli_has "verify: classic signature: rule, digest, key and pinned reference printed" "$work/cli-ok" \
+	"$FX_SIGNED_CLASSIC" "  rule:     spin-public (enforce)" "  digest:   $FX_SIGNED_CLASSIC_DIGEST" \
+	"  verified: simple-signing key release" "  pinned:   $FX_SIGNED_CLASSIC@$FX_SIGNED_CLASSIC_DIGEST"
+cli_has "verify: v3 bundle (referrers fallback tag) verified by the bundle" "$work/cli-ok" "$FX_SIGNED_BUNDLE" \
+	"  digest:   $FX_SIGNED_BUNDLE_DIGEST" "  verified: bundle key release" "  webhook:  admits it"
+
+cli "$work/cli-bad" "$FX_SIGNED_CLASSIC" "$FX_UNSIGNED" "$FX_OTHER_KEY" "$FX_WRONG_DIGEST"
+t_eq "verify: one unverified image among four exits 1" "$cli_status" 1
+cli_has "verify: unsigned -> no signatures found, refused" "$work/cli-bad" "$FX_UNSIGNED" \
+	"  digest:   $FX_UNSIGNED_DIGEST" "  failed:   no signatures found" "  webhook:  refuses it"
+cli_has "verify: signed by another key -> no trusted key of the rule" "$work/cli-bad" "$FX_OTHER_KEY" \
+	"  failed:   no signature verifies with a trusted key of rule spin-public"
+cli_has "verify: a trusted signature of another digest -> names both digests" "$work/cli-bad" "$FX_WRONG_DIGEST" \
+	"  failed:   signature payload binds $FX_SIGNED_CLASSIC_DIGEST not $FX_WRONG_DIGEST_DIGEST"
+
+cli "$work/cli-warn" -n "$warnns" "$FX_UNSIGNED"
+t_eq "verify -n <warn namespace>: unverified under a warn rule still exits 1" "$cli_status" 1
+cli_has "verify -n: the namespace selects the warn rule; the webhook would admit with a warning" "$work/cli-warn" \
+	"$FX_UNSIGNED" "  rule:     warn-only (warn)" "  webhook:  admits it with a warning (mode warn)"
+
+cli "$work/cli-anon" "$FX_TOKEN_PRIVATE"
+t_eq "verify: a private image without credentials is not verified (exit 1)" "$cli_status" 1
+cli_has "verify: ... the registry's refusal is the reason" "$work/cli-anon" "$FX_TOKEN_PRIVATE" \
+	"  rule:     private-token (enforce)" "  webhook:  refuses it"
+cli "$work/cli-auth" --registry-config "${regs[1]}/docker/config.json" "$FX_TOKEN_PRIVATE" "$FX_TOKEN_PRIVATE_BUNDLE"
+t_eq "verify --registry-config <oras login's config.json>: Bearer-token registry, exit 0" "$cli_status" 0
+cli_has "verify --registry-config: private classic image verified" "$work/cli-auth" "$FX_TOKEN_PRIVATE" \
+	"  digest:   $FX_TOKEN_PRIVATE_DIGEST" "  verified: simple-signing key release"
+cli "$work/cli-basic" --registry-config "${regs[2]}/docker/config.json" -o json "$FX_BASIC_PRIVATE"
+t_check "verify -o json --registry-config: Basic-auth registry, verified" jq -e --arg d "$FX_BASIC_PRIVATE_DIGEST" '
+	length == 1 and .[0].result == "verified" and .[0].decision == "admit" and .[0].digest == $d
+	and .[0].rule == "private-basic" and .[0].verifiedBy == "simple-signing key release"' "$work/cli-basic"
+cli "$work/cli-dead" "$DEAD/spin/x:v1"
+t_eq "verify: a registry that is down is an error, exit 1" "$cli_status" 1
+cli_has "verify: ... reported as an error, refused" "$work/cli-dead" "$DEAD/spin/x:v1" \
+	"  rule:     unreachable (enforce)" "  webhook:  refuses it"
+
 certs=$work/certs
 "$REGISTER" certs "$certs" >/dev/null 2>&1
 start_operator() { # start_operator [extra flags...]

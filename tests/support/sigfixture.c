@@ -219,3 +219,13 @@ void fx_sign_bundle(fx_put_fn put, const char *repo, const char *d, EVP_PKEY *ke
 	put(repo, tag, MT_OCI_INDEX, body);
 	free(bundle);
 }
+
+void fx_fprint_indented(FILE *f, const char *text, const char *indent)
+{
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		fprintf(f, "%s%.*s\n", indent, (int)n, p);
+		p += n + (nl != NULL);
+	}
+}

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* "ec" (P-256), "ec384", "ec521", "rsa" (2048), "ed25519". Aborts on failure (tests only). */
 EVP_PKEY *fx_keygen(const char *type);
@@ -18,6 +19,8 @@ char *fx_b64(const void *p, size_t n);
 char *fx_sign_b64(EVP_PKEY *k, const void *msg, size_t n);
 /* The same with a chosen hash (NULL for Ed25519). */
 char *fx_sign_b64_md(EVP_PKEY *k, const EVP_MD *md, const void *msg, size_t n);
+/* Writes text to f with indent before every line (a PEM key into a YAML block scalar of a policy file). */
+void fx_fprint_indented(FILE *f, const char *text, const char *indent);
 /* "sha256:<hex>" of bytes. */
 void fx_digest(const void *p, size_t n, char out[72]);
 /* cosign's simple-signing payload binding digest, as cosign serialises it. */

@@ -259,6 +259,57 @@ static void malformed(void **state)
 	creds_free(NULL);
 }
 
+/* A docker config file (spin-operator verify --registry-config): the same entries, matching and checks as a
+ * pull Secret's .dockerconfigjson, errors labelled with the file name instead of "pull secret". */
+static void docker_config_file(void **state)
+{
+	(void)state;
+	static const char cfg[] = "{\"auths\": {\"https://index.docker.io/v1/\": {\"auth\": \"aHViOnB3\"},"
+				  " \"ghcr.io/acme\": {\"username\": \"u\", \"password\": \"p\"},"
+				  " \"empty.example.com\": {}},"
+				  " \"credsStore\": \"desktop\", \"credHelpers\": {\"gcr.io\": \"gcloud\"}}";
+	struct creds *c = creds_new();
+	char err[256] = "";
+	assert_int_equal(creds_add_dockerconfig(c, cfg, strlen(cfg), "/home/u/.docker/config.json", err, sizeof err),
+			 SO_OK);
+	const struct registry_cred *r = creds_lookup(c, "docker.io", "library/nginx");
+	assert_non_null(r);
+	assert_string_equal(r->username, "hub");
+	assert_string_equal(r->password, "pw");
+	r = creds_lookup(c, "ghcr.io", "acme/app");
+	assert_non_null(r);
+	assert_string_equal(r->username, "u");
+	assert_null(creds_lookup(c, "ghcr.io", "other/app")); /* path prefix */
+	assert_null(creds_lookup(c, "empty.example.com", "x")); /* nothing to authenticate with */
+	assert_null(creds_lookup(c, "gcr.io", "x"));            /* helpers are not run */
+	creds_free(c);
+
+	/* Only helpers: nothing added, no error. */
+	c = creds_new();
+	assert_int_equal(creds_add_dockerconfig(c, "{\"credsStore\": \"pass\"}", 22, "cfg.json", err, sizeof err),
+			 SO_OK);
+	assert_null(creds_lookup(c, "docker.io", "library/nginx"));
+	creds_free(c);
+
+	static const struct {
+		const char *text, *expect;
+	} rows[] = {
+		{ "{\"auths\":{\"x.io\":{\"password\":\"hunter2", "cfg.json is not valid JSON (line 1" },
+		{ "[\"hunter2\"]", "cfg.json is not a JSON object" },
+		{ "{\"auths\":[\"hunter2\"]}", "cfg.json: \"auths\" is not an object" },
+		{ "{\"auths\":{\"x.io\":{\"auth\":\"hunter2!\"}}}", "cfg.json: entry \"x.io\" " },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		c = creds_new();
+		int rc = creds_add_dockerconfig(c, rows[i].text, strlen(rows[i].text), "cfg.json", err, sizeof err);
+		if (rc != SO_E_INVAL || strncmp(err, rows[i].expect, strlen(rows[i].expect)) != 0)
+			fail_msg("row %zu: rc %d err \"%s\"", i, rc, err);
+		assert_null(strstr(err, "hunter2"));
+		assert_null(strstr(err, "pull secret"));
+		creds_free(c);
+	}
+}
+
 static void fingerprints(void **state)
 {
 	(void)state;
@@ -286,7 +337,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(auth_field_and_pairs), cmocka_unit_test(legacy_dockercfg_and_other_types),
 		cmocka_unit_test(key_matching),         cmocka_unit_test(malformed),
-		cmocka_unit_test(fingerprints),
+		cmocka_unit_test(fingerprints),         cmocka_unit_test(docker_config_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

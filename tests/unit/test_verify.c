@@ -212,17 +212,11 @@ static void write_policy(const char *extra_rule_mode, const char *cache_ttl)
 	assert_non_null(f);
 	fprintf(f, "rules:\n- name: acme\n  images: [\"" REG "/spin/**\"]\n  mode: enforce\n  keys:\n"
 		   "  - name: release\n    publicKey: |\n");
-	for (char *p = pem, *nl; *p; p = nl + 1) {
-		nl = strchr(p, '\n');
-		fprintf(f, "      %.*s\n", (int)(nl - p), p);
-	}
+	fx_fprint_indented(f, pem, "      ");
 	fprintf(f, "- name: relaxed\n  images: [\"" REG "/warn/**\"]\n  mode: %s\n  keys:\n  - name: release\n"
 		   "    publicKey: |\n",
 		extra_rule_mode);
-	for (char *p = pem, *nl; *p; p = nl + 1) {
-		nl = strchr(p, '\n');
-		fprintf(f, "      %.*s\n", (int)(nl - p), p);
-	}
+	fx_fprint_indented(f, pem, "      ");
 	if (cache_ttl)
 		fprintf(f, "cacheTTL: %s\n", cache_ttl);
 	fclose(f);

@@ -49,10 +49,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	fprintf(f, "rules:\n- name: acme\n  images: [\"127.0.0.1:*/spin/**\"]\n  keys:\n  - name: release\n"
 		   "    publicKey: |\n");
-	for (char *p = pem, *nl; *p; p = nl + 1) {
-		nl = strchr(p, '\n');
-		fprintf(f, "      %.*s\n", (int)(nl - p), p);
-	}
+	fx_fprint_indented(f, pem, "      ");
 	fclose(f);
 	free(pem);
 	return 0;

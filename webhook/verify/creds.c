@@ -253,14 +253,14 @@ out:
 	return rc;
 }
 
-static int add_auths(struct creds *c, const json_t *auths, const char *secret_name, char *err, size_t errlen)
+static int add_auths(struct creds *c, const json_t *auths, const char *label, char *err, size_t errlen)
 {
 	const char *key;
 	json_t *e;
 	size_t idx = 0;
 
 	if (!json_is_object(auths))
-		return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: \"auths\" is not an object", secret_name);
+		return so_fail(err, errlen, SO_E_INVAL, "%s: \"auths\" is not an object", label);
 	json_object_foreach((json_t *)auths, key, e) {
 		struct entry ent = { 0 };
 		const char *what = "";
@@ -271,8 +271,8 @@ static int add_auths(struct creds *c, const json_t *auths, const char *secret_na
 			free(ent.host);
 			free(ent.path);
 			/* not quoted: a malformed key may carry user:password@ */
-			return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: invalid registry key (entry %zu)",
-				       secret_name, idx);
+			return so_fail(err, errlen, SO_E_INVAL, "%s: invalid registry key (entry %zu)",
+				       label, idx);
 		}
 		rc = parse_entry(e, &ent.cred, &what);
 		if (rc == SO_OK && !ent.cred.username && !ent.cred.identity_token && !ent.cred.registry_token) {
@@ -308,16 +308,49 @@ static int add_auths(struct creds *c, const json_t *auths, const char *secret_na
 			free(ent.key);
 			cred_clear(&ent.cred);
 			if (rc == SO_E_NOMEM)
-				return so_fail(err, errlen, rc, "pull secret %s: out of memory", secret_name);
+				return so_fail(err, errlen, rc, "%s: out of memory", label);
 			if (rc == SO_E_TOO_LARGE)
-				return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: more than %d registry entries",
-					       secret_name, ENTRIES_MAX);
-			return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: entry \"%.64s\" %s", secret_name, key,
+				return so_fail(err, errlen, SO_E_INVAL, "%s: more than %d registry entries",
+					       label, ENTRIES_MAX);
+			return so_fail(err, errlen, SO_E_INVAL, "%s: entry \"%.64s\" %s", label, key,
 				       what);
 		}
 		c->v[c->n++] = ent;
 	}
 	return SO_OK;
+}
+
+/* The JSON of a pull secret's data (decoded) or of a docker config file: {"auths": {...}}, or with dockercfg the
+ * auths map itself. name labels errors, with "data[<datakey>]" when datakey is not NULL (a Secret). */
+static int add_config(struct creds *c, const char *text, size_t len, int dockercfg, const char *name,
+		      const char *datakey, char *err, size_t errlen)
+{
+	char what[320], label[280];
+	json_error_t jerr;
+	json_t *doc;
+	int rc;
+
+	/* label names the source in add_auths' messages, what the document here */
+	snprintf(label, sizeof label, "%s%.260s", datakey ? "pull secret " : "", name);
+	if (datakey)
+		snprintf(what, sizeof what, "%s: data[%s]", label, datakey);
+	else
+		snprintf(what, sizeof what, "%s", label);
+	/* jansson's error text quotes the input near the error: only line and column are reported. */
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc)
+		return so_fail(err, errlen, SO_E_INVAL, "%s is not valid JSON (line %d, column %d)", what, jerr.line,
+			       jerr.column);
+	if (!json_is_object(doc)) {
+		rc = so_fail(err, errlen, SO_E_INVAL, "%s is not a JSON object", what);
+	} else if (dockercfg) {
+		rc = add_auths(c, doc, label, err, errlen);
+	} else {
+		const json_t *auths = json_object_get(doc, "auths");
+		rc = auths ? add_auths(c, auths, label, err, errlen) : SO_OK; /* a config with only credHelpers */
+	}
+	json_decref(doc);
+	return rc;
 }
 
 int creds_add_secret(struct creds *c, const json_t *secret, char *err, size_t errlen)
@@ -328,8 +361,6 @@ int creds_add_secret(struct creds *c, const json_t *secret, char *err, size_t er
 	const json_t *meta, *data, *v;
 	char *decoded = NULL;
 	size_t dlen = 0;
-	json_t *doc = NULL;
-	json_error_t jerr;
 
 	if (!json_is_object(secret))
 		return so_fail(err, errlen, SO_E_INVAL, "pull secret: not a JSON object");
@@ -357,30 +388,18 @@ int creds_add_secret(struct creds *c, const json_t *secret, char *err, size_t er
 		return so_fail(err, errlen, rc, "pull secret %s: out of memory", name);
 	if (rc)
 		return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: data[%s] is not base64", name, datakey);
-	/* jansson's error text quotes the input near the error: only line and column are reported. */
-	doc = json_loadb(decoded, dlen, JSON_REJECT_DUPLICATES, &jerr);
-	if (!doc) {
-		rc = so_fail(err, errlen, SO_E_INVAL, "pull secret %s: data[%s] is not valid JSON (line %d, column %d)",
-			     name, datakey, jerr.line, jerr.column);
-		goto out;
-	}
-	if (!json_is_object(doc)) {
-		rc = so_fail(err, errlen, SO_E_INVAL, "pull secret %s: data[%s] is not a JSON object", name, datakey);
-		goto out;
-	}
-	if (!strcmp(datakey, ".dockercfg")) {
-		rc = add_auths(c, doc, name, err, errlen);
-	} else {
-		const json_t *auths = json_object_get(doc, "auths");
-		rc = auths ? add_auths(c, auths, name, err, errlen) : SO_OK; /* a config with only credHelpers */
-	}
-out:
-	json_decref(doc);
-	if (decoded) {
-		OPENSSL_cleanse(decoded, dlen);
-		free(decoded);
-	}
+	rc = add_config(c, decoded, dlen, !strcmp(datakey, ".dockercfg"), name, datakey, err, errlen);
+	OPENSSL_cleanse(decoded, dlen);
+	free(decoded);
 	return rc;
+}
+
+int creds_add_dockerconfig(struct creds *c, const char *text, size_t len, const char *name, char *err,
+			   size_t errlen)
+{
+	if (len > SECRET_DATA_MAX)
+		return so_fail(err, errlen, SO_E_INVAL, "%s: larger than 1 MiB", name);
+	return add_config(c, text, len, 0, name, NULL, err, errlen);
 }
 
 /* kubelet's URLsMatch between a stored entry and the target host[:port] + "/" + repository. */

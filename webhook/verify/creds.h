@@ -28,6 +28,12 @@ void creds_free(struct creds *c);
  * secret values) when the content is malformed. */
 int creds_add_secret(struct creds *c, const json_t *secret, char *err, size_t errlen);
 
+/* Adds the "auths" entries of a docker config file (~/.docker/config.json: {"auths": {"host": {"auth": ...}}}),
+ * text of len bytes; name (the file) labels errors. credsStore and credHelpers are not run (no helper programs):
+ * a config with only those adds nothing. Same checks and messages as creds_add_secret. */
+int creds_add_dockerconfig(struct creds *c, const char *text, size_t len, const char *name, char *err,
+			   size_t errlen);
+
 /* The credential for host[:port]/repository, or NULL for anonymous. Borrowed from c. */
 const struct registry_cred *creds_lookup(const struct creds *c, const char *registry, const char *repository);
 

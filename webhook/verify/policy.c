@@ -259,34 +259,6 @@ static int want_globs(const json_t *v, const char *name, const char *field, char
 	return SO_OK;
 }
 
-static int read_file(const char *path, size_t max, struct buf *out, char *err, size_t errlen)
-{
-	char chunk[8192];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = SO_OK;
-	ssize_t n;
-
-	if (fd < 0)
-		return so_fail(err, errlen, SO_E_IO, "%s: %s", path, strerror(errno));
-	buf_init(out, max);
-	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = so_fail(err, errlen, SO_E_IO, "%s: %s", path, strerror(errno));
-			break;
-		}
-		if ((rc = buf_append(out, chunk, (size_t)n))) {
-			if (rc == SO_E_TOO_LARGE)
-				so_fail(err, errlen, rc, "%s: larger than %zu bytes", path, max);
-			break;
-		}
-	}
-	close(fd);
-	if (rc)
-		buf_free(out);
-	return rc;
-}
-
 static int parse_key(const json_t *k, const char *name, const char *field, struct sig_key *out, char *err,
 		     size_t errlen)
 {
@@ -318,7 +290,7 @@ static int parse_key(const json_t *k, const char *name, const char *field, struc
 		snprintf(path_field, sizeof path_field, "%s.publicKeyFile", field);
 		if ((rc = want_string(file, 4096, name, path_field, &path, err, errlen)))
 			return rc;
-		if ((rc = read_file(path, MAX_KEY_FILE, &b, kerr, sizeof kerr)) == SO_OK)
+		if ((rc = buf_read_file(path, MAX_KEY_FILE, &b, kerr, sizeof kerr)) == SO_OK)
 			rc = sig_key_from_pem(b.data, b.len, &out->pkey, kerr, sizeof kerr);
 		buf_free(&b);
 	}
@@ -527,7 +499,7 @@ int policy_load_file(const char *path, struct policy **out, char *err, size_t er
 	int rc;
 
 	*out = NULL;
-	if ((rc = read_file(path, POLICY_MAX_FILE, &b, err, errlen)))
+	if ((rc = buf_read_file(path, POLICY_MAX_FILE, &b, err, errlen)))
 		return rc;
 	rc = policy_parse(b.data ? b.data : "", b.len, path, out, err, errlen);
 	buf_free(&b);

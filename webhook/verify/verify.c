@@ -18,7 +18,7 @@
 #define MAX_SIGNATURES 32             /* signature layers and bundles examined per image */
 #define MAX_REFERRERS 16              /* referrer manifests fetched per image */
 
-enum result_label { R_VERIFIED, R_FAILED, R_ERROR, R_SKIPPED, N_RESULTS };
+#define N_RESULTS 4 /* enum verify_result (verify.h) */
 static const char *const result_names[N_RESULTS] = { "verified", "failed", "error", "skipped" };
 
 struct verifier {
@@ -131,6 +131,11 @@ static void error_reason(const struct check *c, int rc, const char *msg, char *o
 		snprintf(out, n, "registry %s unreachable: %s", host, msg && *msg ? msg : so_strerror(rc));
 	else
 		snprintf(out, n, "registry %s: %s", host, msg && *msg ? msg : so_strerror(rc));
+}
+
+const char *verify_result_name(enum verify_result r)
+{
+	return (unsigned)r < N_RESULTS ? result_names[r] : "?";
 }
 
 static void blob_release(struct registry_blob *b)
@@ -376,7 +381,20 @@ static void deny_text(struct admission_image_verdict *out, const char *image, co
 		 digest && *digest ? digest : "unresolved", reason);
 }
 
+/* The reason of a verdict that is not ADMIT-verified, for verify_explain (NULL: not asked). */
+static void explain_reason(struct verify_explain *ex, const char *reason)
+{
+	if (ex)
+		snprintf(ex->reason, sizeof ex->reason, "%s", reason);
+}
+
 int verifier_admission(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out)
+{
+	return verifier_explain(verifier, in, out, NULL);
+}
+
+int verifier_explain(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out,
+		     struct verify_explain *ex)
 {
 	struct verifier *v = verifier;
 	struct check c = { .v = v, .in = in };
@@ -384,19 +402,21 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 	struct registry_stats s0 = { 0 }, s1 = { 0 };
 	char perr[256] = "", *name = NULL, *name_tag = NULL, *key = NULL, *value = NULL;
 	enum vcache_how how = VCACHE_MISS;
-	enum result_label label = R_ERROR;
+	enum verify_result label = VERIFY_ERROR;
 	int64_t t0 = vcache_mono_ms();
 	size_t klen;
 	int rc = SO_OK, vrc;
 
 	memset(out, 0, sizeof *out);
+	if (ex)
+		memset(ex, 0, sizeof *ex);
 	out->decision = ADMISSION_IMAGE_ADMIT;
 	c.pol = pol;
 	c.deadline = t0 + v->timeout_ms;
 	if (v->be.stats)
 		v->be.stats(v->be.ud, &s0);
 	if (!in->image || !*in->image) {
-		label = R_SKIPPED; /* the validator reports a missing image */
+		label = VERIFY_SKIPPED; /* the validator reports a missing image */
 		goto out;
 	}
 	if (image_ref_parse(in->image, &c.ref, perr, sizeof perr)) {
@@ -404,8 +424,9 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 		if (pol->n_rules > 0) {
 			out->decision = ADMISSION_IMAGE_DENY;
 			deny_text(out, in->image, NULL, perr);
+			explain_reason(ex, perr);
 		} else {
-			label = R_SKIPPED;
+			label = VERIFY_SKIPPED;
 		}
 		goto out;
 	}
@@ -417,7 +438,7 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 	}
 	c.rule = policy_match(pol, in->ns, name_tag, name);
 	if (!c.rule) {
-		label = R_SKIPPED;
+		label = VERIFY_SKIPPED;
 		goto out;
 	}
 	/* The digest: as given (the tag is then only advisory), else the tag resolved (briefly cached). */
@@ -430,6 +451,7 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 		if (vrc) {
 			out->decision = c.rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
 			deny_text(out, in->image, NULL, value ? value : so_strerror(vrc));
+			explain_reason(ex, value ? value : so_strerror(vrc));
 			goto out;
 		}
 		snprintf(c.digest, sizeof c.digest, "%s", value);
@@ -445,7 +467,7 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 	snprintf(key, klen, "%s@%s#%s", name, c.digest, c.rule->hash);
 	vrc = vcache_get(v->verified, key, c.deadline, verify_fill, &c, &value, &how);
 	if (vrc == SO_OK) {
-		label = R_VERIFIED;
+		label = VERIFY_VERIFIED;
 		snprintf(c.how, sizeof c.how, "%s", value ? value : "");
 		if (v->pin && !in->validating && !*c.ref.digest) {
 			out->pinned = image_ref_pinned(in->image, &c.ref, c.digest);
@@ -454,11 +476,22 @@ int verifier_admission(void *verifier, const struct admission_image_check *in, s
 		}
 		goto out;
 	}
-	label = vrc == SO_E_INVAL ? R_FAILED : R_ERROR;
+	label = vrc == SO_E_INVAL ? VERIFY_FAILED : VERIFY_ERROR;
 	out->decision = c.rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
 	deny_text(out, in->image, c.digest,
 		  value ? value : vrc == SO_E_TIMEOUT ? "verification deadline exceeded" : so_strerror(vrc));
+	explain_reason(ex, value ? value : vrc == SO_E_TIMEOUT ? "verification deadline exceeded" : so_strerror(vrc));
 out:
+	if (ex) {
+		ex->result = label;
+		if (c.rule) {
+			snprintf(ex->rule, sizeof ex->rule, "%s", c.rule->name);
+			ex->warn = c.rule->warn;
+		}
+		snprintf(ex->digest, sizeof ex->digest, "%s", c.digest);
+		if (label == VERIFY_VERIFIED)
+			snprintf(ex->by, sizeof ex->by, "%s", c.how);
+	}
 	if (c.rule) {
 		if (v->be.stats)
 			v->be.stats(v->be.ud, &s1);
@@ -469,9 +502,9 @@ out:
 			 in->image, *c.digest ? c.digest : "unresolved", c.rule->name, c.rule->warn ? "warn" : "enforce",
 			 result_names[label], how_name(how), (long long)(vcache_mono_ms() - t0),
 			 (unsigned long long)(s1.requests - s0.requests), in->validating ? " webhook=validating" : "",
-			 *c.how && label == R_VERIFIED ? " by=\"" : "", label == R_VERIFIED ? c.how : "",
-			 *c.how && label == R_VERIFIED ? "\"" : "");
-		if (label != R_VERIFIED)
+			 *c.how && label == VERIFY_VERIFIED ? " by=\"" : "", label == VERIFY_VERIFIED ? c.how : "",
+			 *c.how && label == VERIFY_VERIFIED ? "\"" : "");
+		if (label != VERIFY_VERIFIED)
 			log_info("verify", "%s", out->message);
 	} else if (!in->validating) {
 		atomic_fetch_add(&v->results[label], 1);

@@ -69,6 +69,29 @@ void verifier_free(struct verifier *v);
 /* The admission callback (struct admission_ctx.verify_image; verify_user is the verifier). Thread-safe. */
 int verifier_admission(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out);
 
+/* What one check found, beyond the verdict: for `spin-operator verify` (verifycmd.h), which prints it. */
+enum verify_result {
+	VERIFY_VERIFIED, /* a trusted key verified a signature bound to the digest */
+	VERIFY_FAILED,   /* a definitive no: no signatures, untrusted ones, bound to another digest */
+	VERIFY_ERROR,    /* the registry could not be read (fail closed), or the image name is invalid */
+	VERIFY_SKIPPED,  /* no rule applies: admitted without verification */
+};
+/* "verified", "failed", "error", "skipped": the result label of the log line and of the metrics. */
+const char *verify_result_name(enum verify_result r);
+
+struct verify_explain {
+	enum verify_result result;
+	char rule[256];                      /* the rule that applied; "" when none did */
+	int warn;                            /* that rule's mode is warn */
+	char digest[IMAGE_DIGEST_LEN + 1];   /* the digest checked; "" when unresolved */
+	char by[160];                        /* VERIFIED: what verified, "bundle key release" */
+	char reason[768];                    /* otherwise (under a rule): why not, "no signatures found" */
+};
+
+/* verifier_admission, also filling *ex when it is not NULL. The verdict and the log line are the same. */
+int verifier_explain(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out,
+		     struct verify_explain *ex);
+
 /* Checks the policy file now (policywatch_check). */
 int verifier_reload(struct verifier *v);
 
