@@ -13,6 +13,8 @@
 #   REGISTRY_CA_DIR    folder with (or to receive) the test CA ca.crt/ca.key, to share one CA between several
 #                      registries (default REGISTRY_DIR/pki)
 #   REGISTRY_WAIT_SECS how long to wait for the registry (default 30)
+#   REGISTRY_ADDR      the IPv4 address to serve on (default 127.0.0.1); another one of this host's own, such as
+#                      the real test node's bridge address, lets pods reach the registry (it is in the certificate)
 #
 # The env file in REGISTRY_DIR has what clients need; DOCKER_CONFIG and SSL_CERT_FILE from it make oras and
 # cosign trust the CA and log in (credentials written with `oras login`). Idempotent: a registry of this
@@ -28,6 +30,7 @@ USER_NAME=${REGISTRY_USER:-spin}
 PASSWORD=${REGISTRY_PASSWORD:-}
 CA_DIR=${REGISTRY_CA_DIR:-$REGISTRY_DIR/pki}
 WAIT_SECS=${REGISTRY_WAIT_SECS:-30}
+ADDR=${REGISTRY_ADDR:-127.0.0.1}
 SERVICE=spin-operator-test-registry
 ISSUER=spin-operator-test-tokenserver
 
@@ -82,7 +85,9 @@ make_pki() {
 	fi
 	local p="$REGISTRY_DIR/pki"
 	gen_ec_key "$p/tls.key"
-	printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+	local san="IP:127.0.0.1,DNS:localhost"
+	[ "$ADDR" = 127.0.0.1 ] || san+=",IP:$ADDR"
+	printf '%s\n' "subjectAltName=$san" "basicConstraints=critical,CA:FALSE" \
 		"keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$p/ext.cnf"
 	openssl req -new -key "$p/tls.key" -subj "/CN=localhost" -out "$p/tls.csr" 2>/dev/null &&
 		openssl x509 -req -in "$p/tls.csr" -CA "$CA_DIR/ca.crt" -CAkey "$CA_DIR/ca.key" \
@@ -127,7 +132,7 @@ storage:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:$REGISTRY_PORT
+  addr: $ADDR:$REGISTRY_PORT
   secret: $(openssl rand -hex 16)
   tls:
     certificate: $REGISTRY_DIR/pki/tls.crt
@@ -166,7 +171,7 @@ start_registry() {
 	local i code
 	r_pick_port || exit 1
 	REGISTRY_PORT=$PORT
-	REGISTRY_HOST=127.0.0.1:$REGISTRY_PORT
+	REGISTRY_HOST=$ADDR:$REGISTRY_PORT
 	REGISTRY_URL=https://$REGISTRY_HOST
 	write_config
 	# A clean environment: distribution reads every REGISTRY_* variable as a configuration override (ours,
