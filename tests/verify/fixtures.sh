@@ -174,7 +174,10 @@ public_set() {
 	sign_classic p384 "$(ref p384-classic)"
 	sign_bundle p384 "$(ref p384-bundle)"
 	sign_bundle p521 "$(ref p521-bundle)"
-	printf 'FX_P384_HASH=%q\n' "$(signature_hash p384-classic "$KEYS/p384.pub")" >>"$envfile.tmp"
+	local h384
+	h384=$(signature_hash p384-classic "$KEYS/p384.pub")
+	[ "$h384" = sha384 ] || die "cosign signed p384-classic with $h384, not sha384 (did cosign change?)"
+	printf 'FX_P384_HASH=%q\n' "$h384" >>"$envfile.tmp"
 	sign_classic trusted "$(ref signed-classic)"
 	sign_bundle trusted "$(ref signed-bundle)"
 	sign_classic other "$(ref other-key)"
@@ -203,9 +206,12 @@ public_set() {
 	expect_fail trusted "$(ref wrong-digest-bundle)"
 	expect_fail other "$(ref signed-classic)"
 	expect_fail other "$(ref signed-bundle)"
-	expect_ok p384 "$(ref p384-classic)"
-	expect_ok p384 "$(ref p384-bundle)"
-	expect_ok p521 "$(ref p521-bundle)"
+	# cosign v3.1.2 signs with SHA-384 for P-384 keys and SHA-512 for P-521 ones (signature_hash above proves
+	# the classic one with openssl), but `cosign verify --key` checks them with SHA-256 and so rejects its own
+	# signatures. The operator verifies them (verify.sh). Should a new cosign accept them, these two lines fail:
+	# drop them and the note in docs/verify-images.md.
+	expect_fail p384 "$(ref p384-bundle)"
+	expect_fail p521 "$(ref p521-bundle)"
 	expect_fail trusted "$(ref p384-classic)"
 	check_layout
 }
