@@ -12,6 +12,9 @@ pkgs=(
 	clang libclang-rt-14-dev llvm
 	openssl ca-certificates curl jq procps iproute2
 	apache2-utils # htpasswd -B (bcrypt) for the Basic-auth test registry, tests/registry/up.sh
+	# The real test node (tests/cluster/node-up.sh): the OCI runtime, the CNI plugins (bridge, host-local),
+	# iptables for kube-proxy, and umoci to build OCI images without a Docker engine.
+	runc containernetworking-plugins iptables umoci
 )
 [ "${1:-}" = bench ] && pkgs+=(wrk)
 
