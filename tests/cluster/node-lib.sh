@@ -61,6 +61,14 @@ node_owner_alive() {
 	return 1
 }
 
+# node_taken_by_other <cluster dir>: true (printing the owner's CLUSTER_DIR) when the host's real node is in
+# use by another cluster. A quick check without the lock, for failing early; claiming re-checks under it.
+node_taken_by_other() {
+	node_read_owner
+	[ -n "$OWNER_DIR" ] && [ "$OWNER_DIR" != "$1" ] && node_owner_alive "$OWNER_DIR" "$OWNER_PID" "$OWNER_START" &&
+		echo "$OWNER_DIR"
+}
+
 # node_read_owner: sets OWNER_DIR OWNER_PID OWNER_START from $NODE_RUN/owner (empty when unclaimed).
 node_read_owner() {
 	OWNER_DIR="" OWNER_PID="" OWNER_START=""

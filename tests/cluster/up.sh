@@ -21,6 +21,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/cluster/pki.sh
 . "$(dirname "$0")/pki.sh"
+# shellcheck source=tests/cluster/node-lib.sh
+. "$(dirname "$0")/node-lib.sh"
 
 WAIT_SECS=${CLUSTER_WAIT_SECS:-60}
 WANT_REAL_NODE=${REAL_NODE:-0} # load_env (of a running cluster) overwrites REAL_NODE with what that one has
@@ -368,6 +370,13 @@ main() {
 	remove_state 0
 	if [ -n "$(ls -A "$CLUSTER_DIR" 2>/dev/null)" ]; then
 		log "$CLUSTER_DIR exists and is not a cluster directory of up.sh; choose another CLUSTER_DIR"
+		exit 1
+	fi
+	local owner
+	if [ "$REAL_NODE" = 1 ] && owner=$(node_taken_by_other "$(mkdir -p "$CLUSTER_DIR" && cd "$CLUSTER_DIR" && pwd)"); then
+		log "REAL_NODE=1: the host's one real node runs for the cluster in $owner; stop it first:" \
+			"CLUSTER_DIR=$owner tests/cluster/node-down.sh (or down.sh)"
+		rmdir -- "$CLUSTER_DIR" 2>/dev/null || true
 		exit 1
 	fi
 	# load_env above may have filled these from the dead cluster; start from a clean slate.

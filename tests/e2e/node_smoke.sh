@@ -88,7 +88,7 @@ web_ready() {
 answer_is_web() {
 	local out
 	out=$(curl -s --noproxy '*' --max-time 5 -w '\n%{http_code}' "http://$1/") || { echo "curl: exit $?"; return 1; }
-	[ "$out" = $'spin-node-smoke web\n200' ] || { echo "got: $out"; return 1; }
+	[ "$out" = $'spin-node-smoke web\n\n200' ] || { echo "got: $out"; return 1; }
 }
 
 # kube-proxy programs the Service a moment after the endpoint turns ready: retried for up to 30 s.
