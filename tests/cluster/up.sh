@@ -5,7 +5,8 @@
 # With REAL_NODE=1 it also starts a real node (kubelet + containerd + kube-proxy, tests/cluster/node-up.sh)
 # and gives the apiserver what that needs: it listens on all addresses (pods reach it through the
 # "kubernetes" Service, whose endpoint is the advertise address) and has a kubelet client certificate
-# (kubectl logs/exec). Without REAL_NODE the cluster is exactly as before.
+# (kubectl logs/exec). Without REAL_NODE the cluster is exactly as before. There is one real node per host:
+# REAL_NODE_WAIT=<s> waits that long for another cluster's node to go away (default: fail at once).
 #
 # Everything binds to 127.0.0.1 on free ports chosen at start, so several clusters can run side by side,
 # each in its own CLUSTER_DIR (default <repo>/.cluster; layout in lib.sh). Binaries come from
@@ -372,13 +373,21 @@ main() {
 		log "$CLUSTER_DIR exists and is not a cluster directory of up.sh; choose another CLUSTER_DIR"
 		exit 1
 	fi
-	local owner
-	if [ "$REAL_NODE" = 1 ] && owner=$(node_taken_by_other "$(mkdir -p "$CLUSTER_DIR" && cd "$CLUSTER_DIR" && pwd)"); then
-		log "REAL_NODE=1: the host's one real node runs for the cluster in $owner; stop it first:" \
-			"CLUSTER_DIR=$owner tests/cluster/node-down.sh (or down.sh)"
-		rmdir -- "$CLUSTER_DIR" 2>/dev/null || true
-		exit 1
-	fi
+	# The host's one real node may be another cluster's: fail at once, or wait up to REAL_NODE_WAIT seconds
+	# for it (tests/run.sh does, so that two test runs on one machine take turns).
+	local owner dir waited=0
+	dir=$(mkdir -p "$CLUSTER_DIR" && cd "$CLUSTER_DIR" && pwd)
+	while [ "$REAL_NODE" = 1 ] && owner=$(node_taken_by_other "$dir"); do
+		if [ "$waited" -ge "${REAL_NODE_WAIT:-0}" ]; then
+			log "REAL_NODE=1: the host's one real node runs for the cluster in $owner; stop it first:" \
+				"CLUSTER_DIR=$owner tests/cluster/node-down.sh (or down.sh)"
+			rmdir -- "$CLUSTER_DIR" 2>/dev/null || true
+			exit 1
+		fi
+		[ "$waited" -gt 0 ] || log "waiting up to ${REAL_NODE_WAIT} s for the real node of $owner to stop"
+		sleep 5
+		waited=$((waited + 5))
+	done
 	# load_env above may have filled these from the dead cluster; start from a clean slate.
 	ETCD_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KCM_PORT="" SCHEDULER_PORT="" KWOK_PORT=""
 	APISERVER_URL="" ETCD_URL=""
