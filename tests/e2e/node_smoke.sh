@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Smoke test of the real test node (tests/cluster/node-up.sh): if this suite fails, every other e2e result
 # is suspect. A pod built from a local image (no registry, no Docker) runs on the real kubelet + containerd,
-# passes its readiness probe, answers through a Service ClusterIP (kube-proxy) from the host, has its logs
-# readable with kubectl logs (apiserver -> kubelet), and reaches the apiserver through the "kubernetes"
-# Service with its own service-account token (in-cluster configuration). Pods that do not ask for the real
-# node stay on the kwok nodes.
+# passes its readiness probe, answers through a Service ClusterIP (kube-proxy) from the host and through the
+# apiserver's service proxy, has its logs readable with kubectl logs (apiserver -> kubelet), and reaches the
+# apiserver through the "kubernetes" Service with its own service-account token (in-cluster configuration).
+# Pods that do not ask for the real node stay on the kwok nodes.
 #
 # Run by tests/run.sh (e2e) against a cluster started with REAL_NODE=1; by hand:
 #   REAL_NODE=1 tests/cluster/up.sh
@@ -99,6 +99,13 @@ service_answers() {
 	retry 30 answer_is_web "$ip" >/dev/null || answer_is_web "$ip"
 }
 
+# The apiserver's own path to the pod network (its service proxy dials the endpoint's pod IP).
+apiserver_reaches_pod() {
+	local out
+	out=$(kubectl get --raw "/api/v1/namespaces/$ns/services/web:80/proxy/") || return 1
+	[ "$out" = "spin-node-smoke web" ] || { echo "got: $out"; return 1; }
+}
+
 web_logs() {
 	local out
 	out=$(kubectl -n "$ns" logs web) || return 1
@@ -145,6 +152,7 @@ t_check "local image built with umoci and imported into the node" build_image
 t_check "pod and Service created" create_web
 t_check "pod Ready on the real node with a bridge IP (readiness probe by the kubelet)" web_ready
 t_check "Service ClusterIP answers from the host through kube-proxy (status and body)" service_answers
+t_check "the apiserver reaches the pod through its service proxy" apiserver_reaches_pod
 t_check "kubectl logs reads the pod's output through the kubelet" web_logs
 t_check "the kubernetes Service has the first service IP" kubernetes_env
 t_check "a pod reaches the apiserver through the kubernetes Service with its service-account token" whoami_pod
