@@ -1,7 +1,7 @@
 # spin-operator: a Kubernetes operator for SpinKube's Spin apps, in C11.
 #
 #   make            build bin/spin-operator
-#   make test       everything: deps, build, test toolchain, unit + integration + fuzz-smoke suites
+#   make test       everything: deps, build, test toolchain, unit + integration + fuzz-smoke + e2e suites
 #   make demo       local control plane + CRDs + the daemon + a sample SpinApp + signed/unsigned images
 #   make image      the container image (OCI layout + tar, umoci, no Docker) in build/image: docs/image.md
 #   make set-version V=x.y.z   stamp a new version into VERSION, config/manager, the chart, the Dockerfile
@@ -78,7 +78,7 @@ FUZZ_BUILD := build/fuzz
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all build image set-version version-check FORCE deps tools test test-unit test-integration test-fuzz fuzz-bins test-bins demo demo-down \
+.PHONY: all build image set-version version-check FORCE deps tools test test-unit test-integration test-e2e test-fuzz fuzz-bins test-bins demo demo-down \
 	cluster-up cluster-down bench bench-webhook clean help
 .DEFAULT_GOAL := build
 
@@ -178,6 +178,10 @@ test-unit: test-bins
 
 test-integration: tools test-bins
 	@BUILD=$(BUILD) tests/run.sh integration
+
+# The real-node suites (tests/e2e/*.sh) against a cluster with a real kubelet + containerd (needs root).
+test-e2e: tools test-bins
+	@BUILD=$(BUILD) tests/run.sh e2e
 
 test-fuzz: fuzz-bins
 	@BUILD=$(BUILD) tests/run.sh fuzz

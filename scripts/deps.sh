@@ -17,7 +17,10 @@ pkgs=(
 	clang libclang-rt-14-dev llvm
 	openssl curl jq procps iproute2
 	apache2-utils # htpasswd -B (bcrypt) for the Basic-auth test registry, tests/registry/up.sh
-	umoci         # make image: the OCI image without a Docker engine (scripts/image.sh)
+	umoci         # make image: the OCI image without a Docker engine (scripts/image.sh), and the real node's images
+	# The real test node (tests/cluster/node-up.sh): the OCI runtime, the CNI plugins (bridge, host-local),
+	# iptables for kube-proxy.
+	runc containernetworking-plugins iptables
 )
 case "${1:-}" in
 bench) pkgs+=(wrk) ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints one summary line, "N passed, N failed", last.
 #
-#   tests/run.sh [unit|integration|fuzz|all]...      (default: all)
+#   tests/run.sh [unit|integration|fuzz|e2e|all]...      (default: all)
 #
 # unit:         every $BUILD/tests/unit/test_* (cmocka); each test case counts once; then every
 #               tests/unit/*.sh (ok/not ok lines: suites that need no cluster, e.g. the image and the versions).
@@ -9,6 +9,9 @@
 # integration:  starts a private control plane (tests/cluster/up.sh) in $BUILD/test-cluster, then runs every
 #               tests/integration/*.sh (ok/not ok lines) and $BUILD/tests/integration/test_* (cmocka), and
 #               stops the cluster afterwards, whatever happened.
+# e2e:          the same with a real node (REAL_NODE=1 tests/cluster/up.sh: kubelet + containerd + kube-proxy on
+#               this host, at most one per host) in $BUILD/e2e-cluster, then every tests/e2e/*.sh; the node's
+#               teardown restores the host (tests/cluster/node-down.sh).
 # A suite binary that crashes or exits non-zero without reporting a failed case counts as one failure.
 set -uo pipefail
 
@@ -156,6 +159,30 @@ suite_integration() {
 	trap - EXIT
 }
 
+suite_e2e() {
+	echo "== e2e (a real node: kubelet, containerd, kube-proxy, beside the kwok nodes)"
+	export CLUSTER_DIR="$BUILD/e2e-cluster"
+	# shellcheck disable=SC2064
+	trap "'$REPO/tests/cluster/down.sh' >/dev/null 2>&1" EXIT
+	# One real node per host: wait (up to 15 min by default) for another run's node instead of failing.
+	if ! REAL_NODE=1 REAL_NODE_WAIT=${REAL_NODE_WAIT:-900} "$REPO/tests/cluster/up.sh" >"$logdir/e2e-cluster-up.log" 2>&1; then
+		echo "  cluster with a real node did not start:"
+		tail -25 "$logdir/e2e-cluster-up.log" | sed 's/^/    /'
+		count e2e-cluster-up 0 1
+		"$REPO/tests/cluster/down.sh" >"$logdir/e2e-cluster-down.log" 2>&1
+		trap - EXIT
+		return
+	fi
+	tail -1 "$logdir/e2e-cluster-up.log" | sed 's/^/  /'
+	export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+	local t
+	for t in "$REPO"/tests/e2e/*.sh; do
+		[ -f "$t" ] && run_shell "$t"
+	done
+	"$REPO/tests/cluster/down.sh" >"$logdir/e2e-cluster-down.log" 2>&1
+	trap - EXIT
+}
+
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(all)
 for s in "${suites[@]}"; do
@@ -163,8 +190,9 @@ for s in "${suites[@]}"; do
 	unit) suite_unit ;;
 	fuzz) suite_fuzz ;;
 	integration) suite_integration ;;
-	all) suite_unit; suite_fuzz; suite_integration ;;
-	*) echo "run.sh: unknown suite '$s' (unit, integration, fuzz, all)" >&2; exit 2 ;;
+	e2e) suite_e2e ;;
+	all) suite_unit; suite_fuzz; suite_integration; suite_e2e ;;
+	*) echo "run.sh: unknown suite '$s' (unit, integration, fuzz, e2e, all)" >&2; exit 2 ;;
 	esac
 done
 

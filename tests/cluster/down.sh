@@ -17,6 +17,10 @@ main() {
 		return 0
 	fi
 	local c pid i
+	# The real node first (tests/cluster/node-down.sh): it needs the apiserver and undoes host state.
+	if compgen -G "$CLUSTER_DIR/pids/node-*" >/dev/null || [ -e "$CLUSTER_DIR/node" ]; then
+		CLUSTER_DIR=$CLUSTER_DIR "$CLUSTER_LIB_DIR/node-down.sh" >&2
+	fi
 	for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
 		c=${COMPONENTS[$i]}
 		if pid=$(pid_of "$c"); then

@@ -10,6 +10,8 @@
 #   logs/<c>.log            stdout+stderr of each component
 #   nodes.yaml, kwok/       the fake Nodes; kwok's private HOME and stages
 #   kcm/                    the controller-manager's (empty) flex-volume plugin dir
+#   node/                   the real node's configuration and pause image (REAL_NODE=1, node-lib.sh);
+#                           its processes are the components node-containerd, node-kubelet, node-kube-proxy
 #   .spin-operator-cluster  marker: this directory belongs to up.sh and down.sh may clear it
 # etcd's data lives on /dev/shm when it exists (ETCD_DATA_DIR in env), else in CLUSTER_DIR/etcd.
 
@@ -25,10 +27,12 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 # and only in a directory that carries up.sh's marker file, so a mistyped CLUSTER_DIR=$HOME cannot wipe
 # anything that is not ours.
 MARKER=.spin-operator-cluster
-STATE_ENTRIES=(env env.tmp kubeconfig kubeconfigs pki cmdline pids logs nodes.yaml kwok kcm etcd)
+STATE_ENTRIES=(env env.tmp kubeconfig kubeconfigs pki cmdline pids logs nodes.yaml kwok kcm etcd node)
 
 # Loopback connections must never go through a proxy set for the package registries.
 export NO_PROXY=127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY} no_proxy=127.0.0.1,localhost${no_proxy:+,$no_proxy}
+
+declare -A TAKEN_PORTS=() # ports handed out by this run, not yet bound when the next one is picked
 
 log() { echo "cluster: $*" >&2; }
 
@@ -222,4 +226,30 @@ remove_state() {
 	# Kept with the logs, so the next up.sh may clear them.
 	[ "$keep_logs" = 1 ] || rm -f -- "${CLUSTER_DIR:?}/$MARKER"
 	rmdir -- "$CLUSTER_DIR" 2>/dev/null || true
+}
+
+# pick_port: sets PORT to a TCP port nobody listens on (a global, not stdout: a $(...) subshell would
+# lose the TAKEN_PORTS bookkeeping). Candidates are random, below the kernel's ephemeral range
+# (outgoing connections take ports from there and could steal ours between pick and bind), and not
+# handed out earlier in this run. Parallel up.sh runs can still race for a port between pick and bind;
+# await_component catches "address already in use" and picks again.
+pick_port() {
+	local lo=20000 hi=32767 range listening p i
+	if range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null); then
+		range=${range%%[[:space:]]*}
+		if [[ $range =~ ^[0-9]+$ ]] && [ "$range" -gt 21000 ]; then hi=$((range - 1)); fi
+	fi
+	listening=$(ss -Hltn 2>/dev/null | tr -s ' ' | cut -d' ' -f4) || listening=""
+	for ((i = 0; i < 200; i++)); do
+		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+		[ -z "${TAKEN_PORTS[$p]:-}" ] || continue
+		# ss prints local addresses as 127.0.0.1:2379, [::]:80, *:22 ...
+		if ! grep -q ":$p\$" <<<"$listening"; then
+			TAKEN_PORTS[$p]=1
+			PORT=$p
+			return 0
+		fi
+	done
+	log "FAILED: no free TCP port found in $lo-$hi"
+	exit 1
 }

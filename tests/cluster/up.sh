@@ -2,6 +2,11 @@
 # Starts a real local Kubernetes control plane for the integration tests and the demo:
 #   etcd -> kube-apiserver (RBAC) -> kube-controller-manager + kube-scheduler + kwok (fake kubelets)
 # then registers two fake Nodes and waits until they are Ready.
+# With REAL_NODE=1 it also starts a real node (kubelet + containerd + kube-proxy, tests/cluster/node-up.sh)
+# and gives the apiserver what that needs: it listens on all addresses (pods reach it through the
+# "kubernetes" Service, whose endpoint is the advertise address) and has a kubelet client certificate
+# (kubectl logs/exec). Without REAL_NODE the cluster is exactly as before. There is one real node per host:
+# REAL_NODE_WAIT=<s> waits that long for another cluster's node to go away (default: fail at once).
 #
 # Everything binds to 127.0.0.1 on free ports chosen at start, so several clusters can run side by side,
 # each in its own CLUSTER_DIR (default <repo>/.cluster; layout in lib.sh). Binaries come from
@@ -15,8 +20,14 @@ set -euo pipefail
 
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/cluster/pki.sh
+. "$(dirname "$0")/pki.sh"
+# shellcheck source=tests/cluster/node-lib.sh
+. "$(dirname "$0")/node-lib.sh"
 
 WAIT_SECS=${CLUSTER_WAIT_SECS:-60}
+WANT_REAL_NODE=${REAL_NODE:-0} # load_env (of a running cluster) overwrites REAL_NODE with what that one has
+REAL_NODE=$WANT_REAL_NODE
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_FIRST_IP=10.96.0.1 # the "kubernetes" Service's ClusterIP; must be in the serving cert
 POD_CIDR=10.244.0.0/16     # kwok hands pod IPs out of this; must not overlap SERVICE_CIDR
@@ -32,7 +43,6 @@ ADMIN_KUBECONFIG=$CLUSTER_DIR/kubeconfig
 ETCD_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KCM_PORT="" SCHEDULER_PORT="" KWOK_PORT=""
 ETCD_DATA_DIR="" ADVERTISE_ADDRESS="" PORT=""
 declare -A LOG_OFFSET=() # component -> log size before its latest launch (to read only that attempt)
-declare -A TAKEN_PORTS=() # ports handed out by this run, not yet bound when the next one is picked
 launched=0
 succeeded=0
 T0=0
@@ -51,6 +61,7 @@ on_exit() {
 	[ "$succeeded" = 1 ] && return 0
 	if [ "$launched" = 1 ]; then
 		log "stopping what was started; logs kept in $CLUSTER_DIR/logs"
+		[ "$REAL_NODE" != 1 ] || CLUSTER_DIR=$CLUSTER_DIR "$CLUSTER_LIB_DIR/node-down.sh" >/dev/null 2>&1 || true
 		stop_all
 		remove_state 1
 	fi
@@ -104,39 +115,13 @@ detect_advertise_address() {
 	echo "${addr:-127.0.0.1}"
 }
 
-# pick_port: sets PORT to a TCP port nobody listens on (a global, not stdout: a $(...) subshell would
-# lose the TAKEN_PORTS bookkeeping). Candidates are random, below the kernel's ephemeral range
-# (outgoing connections take ports from there and could steal ours between pick and bind), and not
-# handed out earlier in this run. Parallel up.sh runs can still race for a port between pick and bind;
-# await_component catches "address already in use" and picks again.
-pick_port() {
-	local lo=20000 hi=32767 range listening p i
-	if range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null); then
-		range=${range%%[[:space:]]*}
-		if [[ $range =~ ^[0-9]+$ ]] && [ "$range" -gt 21000 ]; then hi=$((range - 1)); fi
-	fi
-	listening=$(ss -Hltn 2>/dev/null | tr -s ' ' | cut -d' ' -f4) || listening=""
-	for ((i = 0; i < 200; i++)); do
-		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
-		[ -z "${TAKEN_PORTS[$p]:-}" ] || continue
-		# ss prints local addresses as 127.0.0.1:2379, [::]:80, *:22 ...
-		if ! grep -q ":$p\$" <<<"$listening"; then
-			TAKEN_PORTS[$p]=1
-			PORT=$p
-			return 0
-		fi
-	done
-	log "FAILED: no free TCP port found in $lo-$hi"
-	exit 1
-}
-
 write_env() {
 	local tmp="$CLUSTER_DIR/env.tmp" v
 	{
 		echo "# Written by tests/cluster/up.sh; source it from a shell."
 		for v in CLUSTER_DIR KUBECONFIG APISERVER_URL APISERVER_PORT ETCD_URL ETCD_PORT ETCD_PEER_PORT \
 			KCM_PORT SCHEDULER_PORT KWOK_PORT ADVERTISE_ADDRESS SERVICE_CIDR POD_CIDR ETCD_DATA_DIR \
-			CA_CERT NODES WASM_NODE K8S_VERSION; do
+			CA_CERT NODES WASM_NODE K8S_VERSION REAL_NODE REAL_NODE_NAME; do
 			printf '%s=%q\n' "$v" "${!v:-}"
 		done
 	} >"$tmp"
@@ -144,42 +129,6 @@ write_env() {
 }
 
 # --- PKI (openssl CLI only) --------------------------------------------------------------------------
-
-# ECDSA P-256 for TLS keys: generated in milliseconds, unlike RSA, and accepted by Go, curl and
-# OpenSSL. The service-account signing key is RSA (RS256 tokens, the Kubernetes default).
-gen_ec_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-
-write_openssl_cnf() {
-	cat >"$PKI/openssl.cnf" <<-'EOF'
-		[req]
-		distinguished_name = dn
-		prompt = no
-		[dn]
-		CN = unused
-		[v3_ca]
-		basicConstraints = critical,CA:TRUE
-		keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-		subjectKeyIdentifier = hash
-	EOF
-}
-
-# issue <name> <subject> <serverAuth|clientAuth> [subjectAltName]: <name>.key/.crt signed by the CA.
-issue() {
-	local name=$1 subj=$2 usage=$3 san=${4:-}
-	gen_ec_key "$PKI/$name.key"
-	openssl req -new -config "$PKI/openssl.cnf" -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr"
-	{
-		echo "basicConstraints = critical,CA:FALSE"
-		echo "keyUsage = critical,digitalSignature,keyEncipherment"
-		echo "extendedKeyUsage = $usage"
-		echo "authorityKeyIdentifier = keyid"
-		[ -z "$san" ] || echo "subjectAltName = $san"
-	} >"$PKI/$name.ext"
-	openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
-		-CAcreateserial -CAserial "$PKI/ca.srl" -days 365 -extfile "$PKI/$name.ext" \
-		-out "$PKI/$name.crt" 2>/dev/null
-	rm -f "$PKI/$name.csr" "$PKI/$name.ext"
-}
 
 gen_pki() {
 	mkdir -p "$PKI"
@@ -202,37 +151,12 @@ gen_pki() {
 	issue kwok "/O=system:masters/CN=kwok-controller" clientAuth
 	issue kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
 	issue kube-scheduler "/CN=system:kube-scheduler" clientAuth
+	# The apiserver's client cert for kubelets (logs, exec, port-forward), only when there is one.
+	[ "$REAL_NODE" != 1 ] || issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
 	openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
 	chmod 600 "$PKI"/*.key
-}
-
-# write_kubeconfig <file> <cert name in pki/>: client-cert kubeconfig with embedded data, so it can be
-# copied anywhere (and read by clients that do not resolve relative paths).
-write_kubeconfig() {
-	local file=$1 cert=$2
-	cat >"$file" <<-EOF
-		apiVersion: v1
-		kind: Config
-		clusters:
-		- name: spin-operator-local
-		  cluster:
-		    server: $APISERVER_URL
-		    certificate-authority-data: $(base64 -w0 <"$PKI/ca.crt")
-		users:
-		- name: $cert
-		  user:
-		    client-certificate-data: $(base64 -w0 <"$PKI/$cert.crt")
-		    client-key-data: $(base64 -w0 <"$PKI/$cert.key")
-		contexts:
-		- name: spin-operator-local
-		  context:
-		    cluster: spin-operator-local
-		    user: $cert
-		current-context: spin-operator-local
-	EOF
-	chmod 600 "$file"
 }
 
 # --- components --------------------------------------------------------------------------------------
@@ -270,9 +194,20 @@ start_kube-apiserver() {
 	# close, as in a rolling apiserver update) instead of waiting for them: without it the HTTP server
 	# waits up to --request-timeout (60 s) for watch streams that only end at shutdown, so a restart with
 	# the KCM, scheduler and kwok still connected hits down.sh's 10 s SIGKILL.
+	local bind=127.0.0.1 node_flags=()
+	if [ "$REAL_NODE" = 1 ]; then
+		# Pods reach the apiserver at the kubernetes Service, which kube-proxy forwards to the advertise
+		# address: loopback alone would refuse them. Webhook Services are dialled by ClusterIP, which
+		# kube-proxy's rules on this host translate (no --enable-aggregator-routing needed).
+		bind=0.0.0.0
+		node_flags=(--kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt"
+			--kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+			--kubelet-certificate-authority="$PKI/ca.crt"
+			--kubelet-preferred-address-types=InternalIP,Hostname)
+	fi
 	launch kube-apiserver "$(readlink -f "$TOOLS_BIN/kube-apiserver")" \
 		--etcd-servers="$ETCD_URL" \
-		--bind-address=127.0.0.1 --secure-port="$APISERVER_PORT" --advertise-address="$ADVERTISE_ADDRESS" \
+		--bind-address="$bind" --secure-port="$APISERVER_PORT" --advertise-address="$ADVERTISE_ADDRESS" \
 		--cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
 		--client-ca-file="$PKI/ca.crt" \
 		--authorization-mode=Node,RBAC \
@@ -280,7 +215,7 @@ start_kube-apiserver() {
 		--service-account-issuer="$SA_ISSUER" \
 		--service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
 		--allow-privileged=true \
-		--shutdown-watch-termination-grace-period=2s
+		--shutdown-watch-termination-grace-period=2s "${node_flags[@]}"
 }
 check_kube-apiserver() { apiserver_ready; }
 
@@ -413,18 +348,46 @@ create_nodes() {
 main() {
 	require_tools
 	if cluster_healthy; then
+		if [ "$WANT_REAL_NODE" = 1 ]; then
+			if [ "${REAL_NODE:-0}" != 1 ]; then
+				log "the cluster in $CLUSTER_DIR runs without a real node; stop it (tests/cluster/down.sh) and" \
+					"start it again with REAL_NODE=1"
+				exit 1
+			fi
+			CLUSTER_DIR=$CLUSTER_DIR "$CLUSTER_LIB_DIR/node-up.sh"
+		fi
 		echo "cluster: already running in $CLUSTER_DIR ($APISERVER_URL, kubeconfig: $CLUSTER_DIR/kubeconfig)"
 		exit 0
 	fi
 	if [ -e "$CLUSTER_DIR/pids" ] || [ -e "$CLUSTER_DIR/env" ]; then
 		log "stale cluster state in $CLUSTER_DIR, cleaning it up"
 	fi
+	# A real node of the dead cluster: undo its host state first (node-down.sh knows what it changed).
+	if compgen -G "$CLUSTER_DIR/pids/node-*" >/dev/null || [ -e "$CLUSTER_DIR/node" ]; then
+		CLUSTER_DIR=$CLUSTER_DIR "$CLUSTER_LIB_DIR/node-down.sh" >&2
+	fi
+	REAL_NODE=$WANT_REAL_NODE
 	stop_all
 	remove_state 0
 	if [ -n "$(ls -A "$CLUSTER_DIR" 2>/dev/null)" ]; then
 		log "$CLUSTER_DIR exists and is not a cluster directory of up.sh; choose another CLUSTER_DIR"
 		exit 1
 	fi
+	# The host's one real node may be another cluster's: fail at once, or wait up to REAL_NODE_WAIT seconds
+	# for it (tests/run.sh does, so that two test runs on one machine take turns).
+	local owner dir waited=0
+	dir=$(mkdir -p "$CLUSTER_DIR" && cd "$CLUSTER_DIR" && pwd)
+	while [ "$REAL_NODE" = 1 ] && owner=$(node_taken_by_other "$dir"); do
+		if [ "$waited" -ge "${REAL_NODE_WAIT:-0}" ]; then
+			log "REAL_NODE=1: the host's one real node runs for the cluster in $owner; stop it first:" \
+				"CLUSTER_DIR=$owner tests/cluster/node-down.sh (or down.sh)"
+			rmdir -- "$CLUSTER_DIR" 2>/dev/null || true
+			exit 1
+		fi
+		[ "$waited" -gt 0 ] || log "waiting up to ${REAL_NODE_WAIT} s for the real node of $owner to stop"
+		sleep 5
+		waited=$((waited + 5))
+	done
 	# load_env above may have filled these from the dead cluster; start from a clean slate.
 	ETCD_PORT="" ETCD_PEER_PORT="" APISERVER_PORT="" KCM_PORT="" SCHEDULER_PORT="" KWOK_PORT=""
 	APISERVER_URL="" ETCD_URL=""
@@ -442,6 +405,10 @@ main() {
 	# shellcheck disable=SC2034
 	NODES="$NODE_WASM $NODE_PLAIN" WASM_NODE=$NODE_WASM K8S_VERSION=v1.36.3
 	ADVERTISE_ADDRESS=$(detect_advertise_address)
+	if [ "$REAL_NODE" = 1 ] && [ "$ADVERTISE_ADDRESS" = 127.0.0.1 ]; then
+		log "REAL_NODE=1 needs a non-loopback address (pods reach the apiserver there); set CLUSTER_ADVERTISE_ADDRESS"
+		exit 1
+	fi
 	# tmpfs makes etcd's writes free; --unsafe-no-fsync covers the fallback on disk.
 	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 		ETCD_DATA_DIR=$(mktemp -d /dev/shm/spin-operator-etcd.XXXXXX)
@@ -481,6 +448,13 @@ main() {
 	"$TOOLS_BIN/kubectl" --kubeconfig "$ADMIN_KUBECONFIG" wait --for=condition=Ready \
 		"node/$NODE_WASM" "node/$NODE_PLAIN" --timeout="${WAIT_SECS}s" >/dev/null ||
 		fail kwok "fake nodes did not become Ready within ${WAIT_SECS} s"
+
+	if [ "$REAL_NODE" = 1 ]; then
+		step "starting the real node"
+		CLUSTER_DIR=$CLUSTER_DIR "$CLUSTER_LIB_DIR/node-up.sh" >&2 || fail node-kubelet "the real node did not start (see above)"
+		REAL_NODE_NAME=spin-real-node
+		write_env
+	fi
 
 	succeeded=1
 	echo "cluster: $APISERVER_URL, etcd $ETCD_URL, state in $CLUSTER_DIR"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the test toolchain (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, helm,
-# and for the image-verification tests cosign, oras, the distribution registry and a test token server)
+# for the image-verification tests cosign, oras, the distribution registry and a test token server, and for
+# the real test node kubelet, kube-proxy, containerd, ctr and containerd-shim-runc-v2)
 # from the Go modules pinned by the go.mod/go.sum files beside this script.
 #
 # Binaries are cached outside the clone, keyed by tool version and by a hash of the pinning go.mod/go.sum, in
 #   ${SPIN_CACHE:-$HOME/.cache/spin-operator}/tools/<module>-<hash>/
 # and linked into <repo>/.tools/bin. A warm cache rebuilds nothing.
-# Usage: build.sh [k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver ...]
+# Usage: build.sh [k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|node ...]   (node = k8s-node + containerd)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +24,7 @@ K8S_VERSION=v1.36.3
 HELM_VERSION=v3.21.4
 COSIGN_VERSION=v3.1.2
 REGISTRY_VERSION=v3.1.1
+CONTAINERD_VERSION=v2.3.7
 
 # module_dir <module>: the cache folder for one wrapper module, named after its pin hash.
 module_dir() {
@@ -69,6 +71,30 @@ build_k8s() {
 		-tags selinux,notest,grpcnotrace -ldflags "$(k8s_ldflags)" \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+
+# kubelet and kube-proxy come from their own copy of the k8s wrapper module (same pins, plus the go.sum lines
+# of their extra packages), so that adding them left the control plane's cache hash, and its 10-minute build,
+# untouched. Same tags and version stamp as the control plane.
+build_k8s-node() {
+	build_module k8s-node kubelet kube-proxy -- \
+		-tags selinux,notest,grpcnotrace -ldflags "$(k8s_ldflags)" \
+		k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+}
+
+# containerd 2.x (kubelet 1.36 needs it; Debian's 1.6 is too old), static: the tags drop the snapshotters
+# that need C libraries, and the man-page generator.
+build_containerd() {
+	local pkg=github.com/containerd/containerd/v2
+	build_module containerd containerd ctr containerd-shim-runc-v2 -- \
+		-tags no_btrfs,no_devmapper,no_zfs,urfave_cli_no_docs \
+		-ldflags "-s -w -X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg" \
+		$pkg/cmd/containerd $pkg/cmd/ctr $pkg/cmd/containerd-shim-runc-v2
+}
+
+build_node() {
+	build_k8s-node
+	build_containerd
 }
 
 build_etcd() {
@@ -141,12 +167,12 @@ build_tokenserver() {
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(etcd kwok k8s helm registry oras cosign tokenserver)
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kwok k8s helm registry oras cosign tokenserver node)
 start=$SECONDS
 for t in "${targets[@]}"; do
 	case "$t" in
-	k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver) "build_$t" ;;
-	*) echo "tools: unknown target '$t' (k8s, etcd, kwok, helm, cosign, oras, registry, tokenserver)" >&2; exit 2 ;;
+	k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|node|k8s-node|containerd) "build_$t" ;;
+	*) echo "tools: unknown target '$t' (k8s, etcd, kwok, helm, cosign, oras, registry, tokenserver, node)" >&2; exit 2 ;;
 	esac
 done
 echo "tools: ready in $linkdir ($((SECONDS - start)) s)" >&2
