@@ -15,16 +15,12 @@
 #include "util/log.h"
 #include "util/ticker.h"
 
-enum state { ACQUIRING, LEADING, LOST };
-
 struct leader_elector {
 	struct leader_elector_opts o;
 	char *namespace, *name;
 	struct lease_core core;  /* the ticker thread's, and main's once the thread is stopped */
 	struct lease_lock lock;
 	json_t *lease;           /* the Lease last read or written: update PUTs it back with its resourceVersion */
-	enum state state;
-	double renew_until;      /* monotonic: past it, leadership is lost (last renewal + retry + renew deadline) */
 	char last_holder[LEASE_MAX_ID];
 	struct ticker *ticker;
 	unsigned int seed;       /* the acquire loop's jitter */
@@ -185,44 +181,41 @@ static void note_holder(struct leader_elector *el)
 		log_info("leader", "the leader is %s (lease %s/%s)", h, el->namespace, el->name);
 }
 
+static double clock_mono(void *ud)
+{
+	(void)ud;
+	return mono_now();
+}
+
+static double clock_wall(void *ud)
+{
+	(void)ud;
+	return wall_now();
+}
+
 static double round_fn(void *ud)
 {
 	struct leader_elector *el = ud;
-	double retry = el->o.retry_period_s;
+	double jitter = (double)rand_r(&el->seed) / ((double)RAND_MAX + 1);
+	struct lease_step st = lease_round(&el->core, &el->lock, clock_mono, clock_wall, NULL, jitter);
 
-	if (el->state == LOST)
-		return 3600; /* nothing left to do; the process is on its way out */
-	int held = lease_try_acquire_or_renew(&el->core, &el->lock, mono_now(), wall_now());
-	double now = mono_now();
 	atomic_store(&el->slowpath, el->core.slowpath);
 	note_holder(el);
-	if (el->state == ACQUIRING) {
-		if (!held) /* client-go's JitterUntil: retry .. retry × (1 + jitter) */
-			return retry * (1 + LEADER_JITTER * (double)rand_r(&el->seed) / (double)RAND_MAX);
-		el->state = LEADING;
-		el->renew_until = now + retry + el->o.renew_deadline_s;
-		set_leading(el, 1, el->renew_until);
+	if (el->core.state == LEASE_LEADING)
+		set_leading(el, 1, el->core.renew_until);
+	if (st.started) {
 		log_info("leader", "became the leader: %s holds lease %s/%s", el->o.identity, el->namespace, el->name);
 		if (el->o.on_started)
 			el->o.on_started(el->o.ud);
-		return retry;
 	}
-	if (held && now < el->renew_until) {
-		el->renew_until = now + retry + el->o.renew_deadline_s;
-		set_leading(el, 1, el->renew_until);
-		return retry;
+	if (st.lost) {
+		set_leading(el, 0, 0);
+		log_error("leader", "leader election lost: %s could not renew lease %s/%s within %.0f s; writes stopped",
+			  el->o.identity, el->namespace, el->name, el->o.renew_deadline_s);
+		if (el->o.on_stopped)
+			el->o.on_stopped(el->o.ud);
 	}
-	if (now < el->renew_until) { /* try again, and once more right at the deadline */
-		double left = el->renew_until - now;
-		return left < retry ? left : retry;
-	}
-	el->state = LOST;
-	set_leading(el, 0, 0);
-	log_error("leader", "leader election lost: %s could not renew lease %s/%s within %.0f s; writes stopped",
-		  el->o.identity, el->namespace, el->name, el->o.renew_deadline_s);
-	if (el->o.on_stopped)
-		el->o.on_stopped(el->o.ud);
-	return 3600;
+	return st.sleep_s;
 }
 
 /* ---- lifecycle ---- */
@@ -245,16 +238,15 @@ int leader_elector_start(const struct leader_elector_opts *opts, struct leader_e
 		el->o.renew_deadline_s = LEADER_RENEW_DEADLINE_S;
 	if (el->o.retry_period_s <= 0)
 		el->o.retry_period_s = LEADER_RETRY_PERIOD_S;
-	if (!(el->o.lease_duration_s > el->o.renew_deadline_s) ||
-	    !(el->o.renew_deadline_s > LEADER_JITTER * el->o.retry_period_s)) {
+	if (lease_core_init(&el->core, opts->identity, el->o.lease_duration_s, el->o.renew_deadline_s,
+			    el->o.retry_period_s)) {
 		free(el);
 		return so_fail(err, errlen, SO_E_CONFIG, "leader election: need lease duration > renew deadline > %.1f × "
-			       "retry period", LEADER_JITTER);
+			       "retry period > 0", LEASE_JITTER);
 	}
 	pthread_mutex_init(&el->mu, NULL);
 	el->namespace = strdup(opts->namespace);
 	el->name = strdup(opts->name);
-	lease_core_init(&el->core, opts->identity, (long)(el->o.lease_duration_s + 0.999));
 	el->o.identity = el->core.identity;
 	el->o.namespace = el->namespace;
 	el->o.name = el->name;
@@ -280,8 +272,8 @@ void leader_elector_stop(struct leader_elector *el, int release)
 	ticker_stop(el->ticker);
 	el->ticker = NULL;
 	set_leading(el, 0, 0); /* no write of ours may follow */
-	if (release && el->state == LEADING) {
-		el->state = LOST;
+	if (release && el->core.state == LEASE_LEADING) {
+		el->core.state = LEASE_LOST;
 		int rc = lease_release(&el->core, &el->lock, mono_now(), wall_now());
 		if (rc == SO_OK)
 			log_info("leader", "released lease %s/%s", el->namespace, el->name);

@@ -18,7 +18,6 @@
 #define LEADER_LEASE_DURATION_S 15.0
 #define LEADER_RENEW_DEADLINE_S 10.0
 #define LEADER_RETRY_PERIOD_S 2.0
-#define LEADER_JITTER 1.2 /* client-go's JitterFactor: an acquire try every retry .. retry * 2.2 */
 
 struct leader_elector;
 

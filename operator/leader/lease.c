@@ -6,11 +6,21 @@
 
 #include "util/err.h"
 
-void lease_core_init(struct lease_core *lc, const char *identity, long lease_duration_s)
+int lease_core_init(struct lease_core *lc, const char *identity, double lease_duration_s, double renew_deadline_s,
+		    double retry_period_s)
 {
 	memset(lc, 0, sizeof *lc);
+	if (!(retry_period_s > 0) || !(renew_deadline_s > LEASE_JITTER * retry_period_s) ||
+	    !(lease_duration_s > renew_deadline_s) || lease_duration_s > 1e6)
+		return SO_E_CONFIG;
 	snprintf(lc->identity, sizeof lc->identity, "%s", identity ? identity : "");
-	lc->lease_duration_s = lease_duration_s;
+	lc->lease_duration_s = (long)lease_duration_s;
+	if ((double)lc->lease_duration_s < lease_duration_s)
+		lc->lease_duration_s++; /* whole seconds on the wire, never shorter than asked */
+	lc->renew_deadline_s = renew_deadline_s;
+	lc->retry_period_s = retry_period_s;
+	lc->state = LEASE_ACQUIRING;
+	return SO_OK;
 }
 
 void lease_format_time(double wall, char out[LEASE_TIME_LEN])
@@ -117,4 +127,43 @@ int lease_release(struct lease_core *lc, const struct lease_lock *lock, double m
 	if (rc == SO_OK)
 		observe(lc, &rel, mono_now);
 	return rc;
+}
+
+struct lease_step lease_round(struct lease_core *lc, const struct lease_lock *lock, double (*mono_now)(void *),
+			      double (*wall_now)(void *), void *clock_ud, double jitter01)
+{
+	struct lease_step st = { lc->retry_period_s, 0, 0 };
+	double retry = lc->retry_period_s, now;
+
+	if (lc->state == LEASE_LOST) {
+		st.sleep_s = 3600; /* nothing left to do: the process is on its way out */
+		return st;
+	}
+	int held = lease_try_acquire_or_renew(lc, lock, mono_now(clock_ud), wall_now(clock_ud));
+	now = mono_now(clock_ud);
+	if (lc->state == LEASE_ACQUIRING) {
+		if (!held) {
+			st.sleep_s = retry * (1 + LEASE_JITTER * jitter01);
+			return st;
+		}
+		lc->state = LEASE_LEADING;
+		lc->renew_until = now + retry + lc->renew_deadline_s;
+		st.started = 1;
+		return st;
+	}
+	if (held && now < lc->renew_until) {
+		lc->renew_until = now + retry + lc->renew_deadline_s;
+		return st;
+	}
+	/* Someone else holds it (our term ran out unseen, or the Lease was edited): stop now, not at the deadline. */
+	if (now < lc->renew_until && !(lc->observed.holder[0] && !lease_is_leader(lc))) {
+		/* try again, and once more right at the deadline */
+		double left = lc->renew_until - now;
+		st.sleep_s = left < retry ? left : retry;
+		return st;
+	}
+	lc->state = LEASE_LOST;
+	st.lost = 1;
+	st.sleep_s = 3600;
+	return st;
 }

@@ -34,17 +34,44 @@ struct lease_lock {
 	void *ud;
 };
 
+enum lease_state { LEASE_ACQUIRING, LEASE_LEADING, LEASE_LOST };
+
 struct lease_core {
 	char identity[LEASE_MAX_ID];
 	long lease_duration_s;          /* leaseDurationSeconds we write (15) */
+	double renew_deadline_s, retry_period_s;
+	enum lease_state state;
+	double renew_until;             /* LEADING: past this (monotonic) without a renewal, leadership is lost */
 	struct lease_record observed;   /* the last record seen or written */
 	int have_observed;
 	double observed_at;             /* monotonic time the observed record was first seen or written */
 	unsigned long slowpath;         /* renewals that had to read the lease first (leader_election_slowpath_total) */
 };
 
-/* identity is copied (truncated to LEASE_MAX_ID - 1). */
-void lease_core_init(struct lease_core *lc, const char *identity, long lease_duration_s);
+#define LEASE_JITTER 1.2 /* client-go's JitterFactor: an acquire try every retry .. retry × 2.2 */
+
+/* identity is copied (truncated to LEASE_MAX_ID - 1). Timings as client-go checks them: lease duration > renew
+ * deadline > LEASE_JITTER × retry period > 0; SO_E_CONFIG otherwise. */
+int lease_core_init(struct lease_core *lc, const char *identity, double lease_duration_s, double renew_deadline_s,
+		    double retry_period_s);
+
+/* What a round of lease_round did. */
+struct lease_step {
+	double sleep_s; /* until the next round */
+	int started;    /* we became the leader in this round */
+	int lost;       /* we stopped being the leader in this round: the renew deadline passed */
+};
+
+/*
+ * client-go's acquire and renew loops as one state machine, a round at a time (the caller sleeps sleep_s in
+ * between). ACQUIRING: try; on success LEADING, else sleep retry × (1 + LEASE_JITTER × jitter01). LEADING: try
+ * to renew every retry period; a leader that has not renewed by its last renewal + retry + renew deadline (the
+ * end of client-go's PollUntil) is LOST, for good; so is one that reads the Lease and finds another holder
+ * (client-go would keep trying until the deadline). mono_now is read again after the requests (they take time):
+ * pass a function so that a fake clock can move during them too. jitter01 is in [0, 1).
+ */
+struct lease_step lease_round(struct lease_core *lc, const struct lease_lock *lock, double (*mono_now)(void *),
+			      double (*wall_now)(void *), void *clock_ud, double jitter01);
 
 /* One round: 1 when we hold the lease afterwards (acquired or renewed), 0 when another holder's lease is still
  * valid or a request failed. mono_now: the monotonic clock in seconds; wall_now: Unix time in seconds. */
