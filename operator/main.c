@@ -483,7 +483,7 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 		log_info("main", "admission webhook listening on %s (port %u, HTTPS), certificate %s, key %s",
 			 o->webhook_addr, port, cert, key);
 	else
-		log_info("main", "admission webhook disabled (--webhook-bind-address 0)");
+		log_info("main", "admission webhook disabled (--webhook-bind-address 0 or --enable-webhooks=false)");
 	return rc;
 }
 

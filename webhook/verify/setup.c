@@ -6,7 +6,6 @@
 
 #include "util/err.h"
 #include "util/log.h"
-#include "util/parse.h"
 #include "verify/kubecreds.h"
 #include "verify/policy.h"
 #include "verify/regbackend.h"
@@ -65,11 +64,13 @@ void verify_cli_defaults(struct verify_setup_opts *o)
 	o->timeout_ms = 8000;
 }
 
-static int flag_bool(const char *flag, const char *arg, int *out)
+static int parse_bool(const char *flag, const char *arg, int *out)
 {
-	if (!arg) {
+	if (!arg || !strcmp(arg, "true")) {
 		*out = 1;
-	} else if (parse_bool(arg, out)) {
+	} else if (!strcmp(arg, "false")) {
+		*out = 0;
+	} else {
 		fprintf(stderr, "spin-operator: --%s: \"%s\" is not true or false\n", flag, arg);
 		return 2;
 	}
@@ -80,8 +81,8 @@ int verify_cli_parse(struct verify_setup_opts *o, int opt, char *arg)
 {
 	switch (opt) {
 	case F_POLICY: o->policy_file = arg; return 0;
-	case F_PIN: return flag_bool("verify-pin-digest", arg, &o->pin);
-	case F_PRIVATE_REALMS: return flag_bool("registry-allow-private-realms", arg, &o->allow_private_realms);
+	case F_PIN: return parse_bool("verify-pin-digest", arg, &o->pin);
+	case F_PRIVATE_REALMS: return parse_bool("registry-allow-private-realms", arg, &o->allow_private_realms);
 	case F_TIMEOUT:
 		if (verify_parse_duration_ms(arg, &o->timeout_ms) || o->timeout_ms < 100 || o->timeout_ms > 30000) {
 			fprintf(stderr, "spin-operator: --verify-timeout: \"%s\" is not a duration in [100ms, 30s]\n", arg);
