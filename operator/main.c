@@ -703,6 +703,7 @@ int main(int argc, char **argv)
 	leader_elector_stop(dm.leader, 1); /* after the workers, as controller-runtime: then the lease is released */
 	exit_code = 0;
 out:
+	leader_elector_stop(dm.leader, exit_code == 0); /* a clean exit releases the lease (done already after workers) */
 	health_server_stop(health);
 	health_server_stop(metrics_srv);
 	selfmanaged_free(dm.webhook_certs); /* before the server it reloads */

@@ -159,7 +159,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 # read from $work/certs; the Lease goes to the test namespace. It must come up leading, with /healthz and
 # /readyz answering 200, and stop cleanly on SIGTERM.
 upstream() {
-	local name=$1 log="$work/upstream-$1.log" hp status
+	local name=$1 log="$work/upstream-$1.log" hp wp status
 	shift
 	POD_NAMESPACE=$ns "$OPERATOR" "$@" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
 		--health-probe-bind-address=127.0.0.1:0 --metrics-bind-address=127.0.0.1:0 \
@@ -171,6 +171,12 @@ upstream() {
 		retry 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:$hp$path)\" = 200 ]" ||
 			{ echo "$path is not 200: $(tail -5 "$log")"; return 1; }
 	done
+	# the webhook, when on, completes a TLS handshake and answers HTTP (any status)
+	wp=$(sed -n 's/.*admission webhook listening on .* (port \([0-9]*\), HTTPS).*/\1/p' "$log" | head -1)
+	if [ -n "$wp" ] && [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "https://127.0.0.1:$wp/healthz")" = 000 ]; then
+		echo "the webhook on port $wp does not answer HTTPS"
+		return 1
+	fi
 	kill -TERM "$pid"
 	wait "$pid"
 	status=$?
@@ -182,7 +188,7 @@ t_check "upstream's chart args verbatim: starts, leads, /healthz and /readyz 200
 t_check "upstream's kustomize args verbatim (metrics patch first): the same" \
 	upstream kustomize --metrics-bind-address=:8443 --leader-elect --enable-webhooks
 t_check "... and the webhook served HTTPS in both" \
-	bash -c "grep -q 'admission webhook listening on 127.0.0.1:0' '$work/upstream-chart.log' && grep -q 'admission webhook listening' '$work/upstream-kustomize.log'"
+	bash -c "for f in chart kustomize; do grep -q 'admission webhook listening on 127.0.0.1:0 (port [0-9]*, HTTPS)' '$work'/upstream-\$f.log || exit 1; done"
 t_check "one-dash forms and every zap flag: the same, with JSON logs at info" \
 	upstream dash -leader-elect=true -enable-webhooks -enable-http2=false -zap-devel=false -zap-encoder json \
 	-zap-log-level=info -zap-stacktrace-level=error -zap-time-encoding=iso8601

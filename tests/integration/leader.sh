@@ -32,6 +32,7 @@ opkc=$work/operator.kubeconfig
 overlay=$work/rbac-variant
 vns=""
 ns=""
+our_rc="" # the RuntimeClass, when this suite made it
 declare -A pid=()
 
 cleanup() {
@@ -43,6 +44,7 @@ cleanup() {
 		kubectl delete namespace "$ns" --ignore-not-found --wait=false >/dev/null 2>&1
 		kubectl patch spinappexecutor leader-exec -n "$ns" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
 	fi
+	[ -n "$our_rc" ] && kubectl delete runtimeclass "$our_rc" --ignore-not-found >/dev/null 2>&1
 	if [ -n "$vns" ]; then
 		kubectl delete -k "$overlay" --ignore-not-found --wait=false >/dev/null 2>&1
 		kubectl delete namespace "$vns" --ignore-not-found --wait=false >/dev/null 2>&1
@@ -119,11 +121,15 @@ vns=$(t_ns leader-rbac) || { t_fail "create the RBAC namespace"; exit 1; }
 t_check "config/rbac as variant $vns (its Role grants the Lease) and a kubeconfig with its token" \
 	t_rbac_kubeconfig "$vns" "$overlay" "$opkc"
 ns=$(t_ns leader) || { t_fail "create a test namespace"; exit 1; }
+# the samples' RuntimeClass, which the executor names (its pods are then admitted)
+if ! kubectl get runtimeclass wasmtime-spin-v2 >/dev/null 2>&1; then
+	kubectl apply -f "$REPO/config/samples/spin-runtime-class.yaml" >/dev/null && our_rc=wasmtime-spin-v2
+fi
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: $G/v1alpha1
 kind: SpinAppExecutor
 metadata: {name: leader-exec, namespace: $ns}
-spec: {createDeployment: true}
+spec: {createDeployment: true, deploymentConfig: {runtimeClassName: wasmtime-spin-v2}}
 YAML
 suite_start=$SECONDS
 
