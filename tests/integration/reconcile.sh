@@ -180,8 +180,10 @@ sa=$vns-controller-manager
 t_check "apply config/rbac as variant $vns (ServiceAccount $sa) and write a kubeconfig with its token" \
 	t_rbac_kubeconfig "$vns" "$overlay" "$opkc"
 [ -s "$opkc" ] || exit 1
-token=$(sed -n 's/.*{token: "\(.*\)"}.*/\1/p' "$opkc") # the log must never show it (p.)
-[ -n "$token" ] || { t_fail "read the token back from $opkc"; exit 1; }
+# the log must never show the token or the CA (p.)
+token=$(sed -n 's/.*{token: "\(.*\)"}.*/\1/p' "$opkc")
+cadata=$(sed -n 's/.*certificate-authority-data: "\(.*\)"}.*/\1/p' "$opkc")
+[ -n "$token" ] && [ -n "$cadata" ] || { t_fail "read the token and CA back from $opkc"; exit 1; }
 t_check "the operator's kubeconfig authenticates as the ServiceAccount" \
 	bash -c "kubectl --kubeconfig '$opkc' auth whoami -o jsonpath='{.status.userInfo.username}' | grep -qx 'system:serviceaccount:$vns:$sa'"
 t_check "the operator's kubeconfig is not admin (cannot create clusterrolebindings or list pods)" \
