@@ -14,8 +14,10 @@
 #      <= 6 s from the SIGTERM;
 #   d. an API server restart never yields two writers: either the leader keeps the lease and the standby
 #      writes nothing, or the leader could not renew within its deadline, logged the loss and exited 1 before
-#      the standby took over.
-# Runtime about a minute (b waits out a lease). Run by tests/run.sh (KUBECONFIG, PATH, REPO, OPERATOR,
+#      the standby took over; then an outage of 12 s (longer than the 10 s renew deadline) forces the second
+#      case: the leader logs the loss and exits non-zero, the standby takes over after it and converges;
+#   e. the rest stop with exit 0 on SIGTERM, and no replica's log holds a sanitizer report.
+# Runtime about a minute (b waits out a lease, d an outage). Run by tests/run.sh (KUBECONFIG, PATH, REPO, OPERATOR,
 # CLUSTER_DIR); cleans up its namespaces, the RBAC variant and every daemon it started.
 set -uo pipefail
 source "$REPO/tests/lib.sh"
@@ -159,8 +161,7 @@ fi
 # ---- b. SIGKILL of the leader: the standby takes over within the bound and converges the apps --------------
 
 t_kill=$(now)
-kill -9 "${pid[r1]}"
-wait "${pid[r1]}" 2>/dev/null
+{ kill -9 "${pid[r1]}" && wait "${pid[r1]}"; } 2>/dev/null
 unset 'pid[r1]'
 for i in 4 5 6; do app "a$i"; done # created while nobody leads
 if retry 40 has r2 "became the leader"; then
@@ -227,5 +228,42 @@ else
 	t_check "d. r3 kept the lease through the restart and the standby r4 wrote nothing" \
 		bash -c "[ '$w4' = 0 ] && ! grep -q 'leader election lost' '$work/r3.log'"
 fi
+
+# An outage longer than the renew deadline: the leader must give up (log, exit non-zero) before anyone else
+# leads. The leader is r3, or r4 if r3 already lost the lease in the restart above; then r5 stands by.
+lead=r3 standby=r4
+if [ -z "${pid[r3]:-}" ]; then
+	lead=r4 standby=r5
+	start r5
+	retry 30 has r5 "caches synced"
+fi
+t_check "d. the API server down for 12 s (longer than the 10 s renew deadline)" \
+	env RESTART_DOWNTIME=12 "$REPO/tests/cluster/restart-apiserver.sh"
+t_check "d. the leader $lead logs the loss of the lease" retry 30 has "$lead" "leader election lost"
+wait "${pid[$lead]}"
+status=$?
+unset "pid[$lead]"
+t_check "d. ... and exits non-zero ($status), as controller-runtime" test "$status" != 0
+if retry 30 has "$standby" "became the leader"; then
+	lost=$(ts "$lead" 'leader election lost') took=$(ts "$standby" 'became the leader')
+	t_check "d. $standby took over only after $lead had stopped writing ($(secs "$lost" "$took") s later)" le "$lost" "$took"
+else
+	t_fail "d. $standby never took over after the outage"
+fi
+app a9
+t_check "d. a SpinApp created after the outage converges" retry 90 converged 9
+
+# ---- e. the rest stop cleanly ------------------------------------------------------------------------------
+
+stopped=""
+for r in "${!pid[@]}"; do
+	kill -TERM "${pid[$r]}"
+	wait "${pid[$r]}"
+	status=$?
+	unset "pid[$r]"
+	[ $status = 0 ] || stopped+=" $r exited $status"
+done
+t_check "e. the remaining replicas exit 0 on SIGTERM" test -z "$stopped"
+t_check_fails "e. no sanitizer report in any replica's log" grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$work"/r*.log
 echo "# suite time after setup: $((SECONDS - suite_start)) s"
 exit 0
