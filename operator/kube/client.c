@@ -52,8 +52,9 @@ struct kube_client {
 	struct ratelimit rate;
 
 	atomic_int cancelled;
-	int (*write_gate)(void *ud); /* kube_client_set_write_gate */
-	void *write_gate_ud;
+	/* kube_client_set_write_gate: may be set while other threads send (ud first, then the function) */
+	_Atomic(kube_write_gate_fn) write_gate;
+	_Atomic(void *) write_gate_ud;
 	atomic_ulong requests[KUBE_NMETHODS];
 	atomic_ulong failures;
 };
@@ -283,10 +284,10 @@ void kube_client_cancel(struct kube_client *c)
 	atomic_store(&c->cancelled, 1);
 }
 
-void kube_client_set_write_gate(struct kube_client *c, int (*allow)(void *ud), void *ud)
+void kube_client_set_write_gate(struct kube_client *c, kube_write_gate_fn allow, void *ud)
 {
-	c->write_gate = allow;
-	c->write_gate_ud = ud;
+	atomic_store(&c->write_gate_ud, ud);
+	atomic_store(&c->write_gate, allow);
 }
 
 int kube_client_cancelled(const struct kube_client *c)
@@ -577,9 +578,10 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	}
 
 	enum kube_method m = method_of(method, path);
+	kube_write_gate_fn gate = atomic_load(&c->write_gate);
 	/* Asked last, right before the request leaves: a write the gate closed on meanwhile is never sent. */
-	if (c->write_gate && (m == KUBE_POST || m == KUBE_PUT || m == KUBE_PATCH || m == KUBE_DELETE) &&
-	    !c->write_gate(c->write_gate_ud)) {
+	if (gate && (m == KUBE_POST || m == KUBE_PUT || m == KUBE_PATCH || m == KUBE_DELETE) &&
+	    !gate(atomic_load(&c->write_gate_ud))) {
 		rc = SO_E_CANCELLED;
 		set_message(resp, "%s", "writes are held (not the leader)");
 		goto out;

@@ -50,8 +50,9 @@ int kube_client_cancelled(const struct kube_client *c);
 
 /* Leader election's hold on writes: when allow is set, every POST, PUT, PATCH and DELETE asks it right before
  * the request is sent, and a 0 answer fails the request with SO_E_CANCELLED without sending it (reads and
- * watches pass). Set it before other threads use the client. */
-void kube_client_set_write_gate(struct kube_client *c, int (*allow)(void *ud), void *ud);
+ * watches pass). Set once; other threads may be using the client meanwhile. */
+typedef int (*kube_write_gate_fn)(void *ud);
+void kube_client_set_write_gate(struct kube_client *c, kube_write_gate_fn allow, void *ud);
 
 /* Requests sent (each attempt counts), by method, and those that failed. KUBE_WATCH: a GET with watch=1; lists,
  * streamed or not, are KUBE_GET. */
