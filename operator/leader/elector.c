@@ -33,16 +33,12 @@ struct leader_elector {
 
 static double mono_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_now_s(CLOCK_MONOTONIC);
 }
 
 static double wall_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_now_s(CLOCK_REALTIME);
 }
 
 /* ---- the lock: the Lease through kube/ ---- */

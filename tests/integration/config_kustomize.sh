@@ -299,18 +299,7 @@ namespace_restricted() {
 	obj Namespace | jq -e '.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"' >/dev/null
 }
 
-write_overlay() {
-	mkdir -p "$overlay"
-	# kustomize takes only relative paths to other roots
-	cat >"$overlay/kustomization.yaml" <<-EOF
-		apiVersion: kustomize.config.k8s.io/v1beta1
-		kind: Kustomization
-		namespace: $vns
-		namePrefix: $vns-
-		resources:
-		- $(realpath --relative-to="$overlay" "$REPO/config/rbac")
-	EOF
-}
+write_overlay() { t_rbac_overlay "$vns" "$overlay"; }
 
 # can <yes|no> <verb> <resource> [flags...]: kubectl auth can-i as the variant's ServiceAccount.
 can() {

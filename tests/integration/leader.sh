@@ -97,6 +97,22 @@ now() { date +%s.%3N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
+# takes_over <phase> <replica> <t0> <signal> <bound>: the replica logs "became the leader" within bound seconds
+# of t0 (when the signal went to the leader); one check line with the time it took.
+takes_over() {
+	local took
+	if ! retry $(($5 + 15)) has "$2" "became the leader"; then
+		t_fail "$1. $2 never took over after the leader's $4"
+		return
+	fi
+	took=$(secs "$3" "$(ts "$2" 'became the leader')")
+	if le "$took" "$5"; then
+		t_ok "$1. $2 takes over $took s after the leader's $4 (bound $5 s)"
+	else
+		t_fail "$1. $2 took over $took s after the leader's $4 (bound $5 s)"
+	fi
+}
+
 app() {
 	kubectl apply -f - >/dev/null <<-YAML
 		apiVersion: $G/v1alpha1
@@ -164,16 +180,7 @@ t_kill=$(now)
 { kill -9 "${pid[r1]}" && wait "${pid[r1]}"; } 2>/dev/null
 unset 'pid[r1]'
 for i in 4 5 6; do app "a$i"; done # created while nobody leads
-if retry 40 has r2 "became the leader"; then
-	took=$(secs "$t_kill" "$(ts r2 'became the leader')")
-	if le "$took" "$KILL_BOUND_S"; then
-		t_ok "b. r2 takes over $took s after the leader's SIGKILL (bound ${KILL_BOUND_S} s)"
-	else
-		t_fail "b. r2 took over $took s after the SIGKILL (bound ${KILL_BOUND_S} s)"
-	fi
-else
-	t_fail "b. r2 never took over after the leader's SIGKILL"
-fi
+takes_over b r2 "$t_kill" SIGKILL "$KILL_BOUND_S"
 id2=$(identity r2)
 t_check "b. the Lease names r2, one transition later" \
 	bash -c "[ \"\$(kubectl get lease $LEASE -n $vns -o jsonpath='{.spec.holderIdentity}/{.spec.leaseTransitions}')\" = '$id2/1' ]"
@@ -192,16 +199,7 @@ wait "${pid[r2]}"
 status=$?
 unset 'pid[r2]'
 t_check "c. the leader exits 0 after SIGTERM and logs the release" bash -c "[ $status = 0 ] && grep -q 'released lease $vns/$LEASE' '$work/r2.log'"
-if retry 15 has r3 "became the leader"; then
-	took=$(secs "$t_term" "$(ts r3 'became the leader')")
-	if le "$took" "$TERM_BOUND_S"; then
-		t_ok "c. r3 takes over $took s after the leader's SIGTERM (bound ${TERM_BOUND_S} s)"
-	else
-		t_fail "c. r3 took over $took s after the SIGTERM (bound ${TERM_BOUND_S} s)"
-	fi
-else
-	t_fail "c. r3 never took over after the leader's SIGTERM"
-fi
+takes_over c r3 "$t_term" SIGTERM "$TERM_BOUND_S"
 app a7
 t_check "c. a SpinApp created after the handover converges" retry 60 converged 7
 
