@@ -9,6 +9,11 @@
  * its watch within about a second; the webhook keeps answering from the cache meanwhile), stop the endpoints,
  * then the webhook (requests in progress finish), release everything, exit 0. A second signal while shutting
  * down exits 1 at once, as controller-runtime does.
+ *
+ * With --leader-elect (leader/elector.h) every replica starts the same way and keeps its caches warm, but only
+ * the leader starts the workers; the controller's client refuses writes unless the elector says we lead.
+ * Losing the lease exits 1 at once (no release, no grace); on SIGTERM the leader stops its workers, then
+ * releases the lease.
  */
 #include <getopt.h>
 #ifdef __GLIBC__
@@ -27,7 +32,9 @@
 #include "kube/api.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "leader/elector.h"
 #include "render.h"
+#include "upstream_cli.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -70,6 +77,7 @@ struct options {
 	const char *webhook_key_file;
 	int webhook_cert_paths_set; /* one of the three above given: certificate mode "files" unless told otherwise */
 	struct webhook_cli wh;      /* certificate mode and rule-set flags (webhook/cli.h) */
+	struct upstream_cli up;     /* upstream's flags: --leader-elect, --enable-webhooks, --zap-* (upstream_cli.h) */
 	struct verify_setup_opts verify; /* --verify-*, --registry-* */
 };
 
@@ -79,6 +87,7 @@ struct daemon {
 	struct webhook_server *webhook;
 	struct selfmanaged *webhook_certs; /* self-managed certificate mode only */
 	struct verify_setup *verify; /* NULL without --verify-policy */
+	struct leader_elector *leader; /* NULL without --leader-elect */
 };
 
 static const char usage[] =
@@ -93,8 +102,9 @@ static const char usage[] =
 	"                           then ~/.kube/config\n"
 	"  --context NAME           kubeconfig context to use instead of current-context\n"
 	"  --namespace NS           watch only this namespace (default: all namespaces)\n"
-	"  --kube-api-qps N         client-side request rate limit, requests/s (default 20; 0 disables)\n"
-	"  --kube-api-burst N       client-side burst allowance (default 30)\n"
+	"  --kube-api-qps N         client-side request rate limit, requests/s (default 0: none, as controller-runtime;\n"
+	"                           the API server's Priority and Fairness paces us, 429 Retry-After is honoured)\n"
+	"  --kube-api-burst N       client-side burst allowance once --kube-api-qps sets a rate (default 30)\n"
 	"  --max-concurrent-reconciles N\n"
 	"                           SpinApps reconciled in parallel (default 8); one key never runs twice at once\n"
 	"  --resync-period SECONDS  reconcile every object again this often (default 36000; 0 disables)\n"
@@ -114,11 +124,13 @@ static const char usage[] =
 	"  --log-level LEVEL        debug, info, warn or error (default info)\n"
 	"  --log-format FORMAT      text or json (default text)\n"
 	"  --version                print the version and exit\n"
-	"  -h, --help               print this help and exit\n";
+	"  -h, --help               print this help and exit\n"
+	"Long flags may also be written with one dash (-leader-elect), and values after = (--flag=value).\n";
 
 static pthread_mutex_t shutdown_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t shutdown_cv = PTHREAD_COND_INITIALIZER;
 static int shutdown_requested;
+static int leader_started, leader_lost; /* leader election's news for main (under shutdown_mu) */
 
 /* Dedicated signal thread: every other thread has SIGTERM/SIGINT blocked. */
 static void *signal_thread(void *arg)
@@ -172,6 +184,39 @@ static int wait_shutdown(double seconds)
 	return s;
 }
 
+/* Leader election's callbacks (on its thread): wake main, which starts the workers or exits. */
+static void leader_news(int *flag)
+{
+	pthread_mutex_lock(&shutdown_mu);
+	*flag = 1;
+	pthread_cond_broadcast(&shutdown_cv);
+	pthread_mutex_unlock(&shutdown_mu);
+}
+
+static void on_started_leading(void *ud)
+{
+	(void)ud;
+	leader_news(&leader_started);
+}
+
+static void on_stopped_leading(void *ud)
+{
+	(void)ud;
+	leader_news(&leader_lost);
+}
+
+/* Waits for a shutdown request or leader election's news: 'S' shutdown, 'L' lost, 'W' start the workers. */
+static int wait_event(int workers_started)
+{
+	int ev;
+	pthread_mutex_lock(&shutdown_mu);
+	while (!shutdown_requested && !leader_lost && (workers_started || !leader_started))
+		pthread_cond_wait(&shutdown_cv, &shutdown_mu);
+	ev = leader_lost ? 'L' : shutdown_requested ? 'S' : 'W';
+	pthread_mutex_unlock(&shutdown_mu);
+	return ev;
+}
+
 static int parse_flags(int argc, char **argv, struct options *o)
 {
 	enum { F_KUBECONFIG = 1, F_CONTEXT, F_NAMESPACE, F_QPS, F_BURST, F_LOG_LEVEL, F_LOG_FORMAT, F_VERSION,
@@ -195,20 +240,28 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		{ "webhook-cert-file", required_argument, NULL, F_CERT_FILE },
 		{ "webhook-key-file", required_argument, NULL, F_KEY_FILE },
 		{ "help", no_argument, NULL, 'h' },
+		{ "h", no_argument, NULL, 'h' }, /* with getopt_long_only, -h would be an ambiguous prefix */
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 	enum log_level level;
-	/* main's flags, then the webhook's (webhook/cli.h), then image verification's (webhook/verify/setup.h) */
+	/* main's flags, then upstream's (upstream_cli.h), the webhook's (webhook/cli.h), image verification's
+	 * (webhook/verify/setup.h) */
 	enum { N_MAIN = sizeof longopts / sizeof longopts[0] - 1 };
-	struct option all[N_MAIN + WEBHOOK_CLI_NOPTS + VERIFY_CLI_NOPTS + 1]; /* + the terminator */
+	struct option all[N_MAIN + UPSTREAM_CLI_NOPTS + WEBHOOK_CLI_NOPTS + VERIFY_CLI_NOPTS + 1]; /* + terminator */
+	size_t n = 0;
 	memcpy(all, longopts, N_MAIN * sizeof longopts[0]);
-	memcpy(all + N_MAIN, webhook_cli_longopts, WEBHOOK_CLI_NOPTS * sizeof webhook_cli_longopts[0]);
-	memcpy(all + N_MAIN + WEBHOOK_CLI_NOPTS, verify_cli_longopts, sizeof verify_cli_longopts);
+	n += N_MAIN;
+	memcpy(all + n, upstream_cli_longopts, UPSTREAM_CLI_NOPTS * sizeof upstream_cli_longopts[0]);
+	n += UPSTREAM_CLI_NOPTS;
+	memcpy(all + n, webhook_cli_longopts, WEBHOOK_CLI_NOPTS * sizeof webhook_cli_longopts[0]);
+	n += WEBHOOK_CLI_NOPTS;
+	memcpy(all + n, verify_cli_longopts, sizeof verify_cli_longopts);
+	upstream_cli_defaults(&o->up);
 	webhook_cli_defaults(&o->wh);
 	verify_cli_defaults(&o->verify);
 
-	o->qps = 20;
+	o->qps = 0; /* no client-side limit, as controller-runtime (kube/client.h) */
 	o->burst = 30;
 	o->workers = 8;
 	o->resync_s = 36000;
@@ -217,7 +270,8 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	o->metrics_addr = ":8080";
 	o->webhook_addr = WEBHOOK_DEFAULT_ADDR;
 	o->webhook_cert_dir = WEBHOOK_DEFAULT_CERT_DIR;
-	while ((opt = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+	/* _only: upstream's Go flags are also written -flag; a single dash that names no long flag is -h */
+	while ((opt = getopt_long_only(argc, argv, "h", all, NULL)) != -1) {
 		switch (opt) {
 		case F_KUBECONFIG: o->kubeconfig = optarg; break;
 		case F_CONTEXT: o->context = optarg; break;
@@ -268,6 +322,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			log_set_level(level);
+			upstream_cli_note_log(&o->up, 1, 0);
 			break;
 		case F_LOG_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
@@ -275,16 +330,23 @@ static int parse_flags(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			log_set_json(strcmp(optarg, "json") == 0);
+			upstream_cli_note_log(&o->up, 0, 1);
 			break;
 		case F_VERSION:
 			printf("spin-operator %s (revision %s)\n", SPIN_OPERATOR_VERSION, SPIN_OPERATOR_REVISION);
 			return 1;
 		case 'h':
 			fputs(usage, stdout);
+			fputs(upstream_cli_usage, stdout);
 			fputs(webhook_cli_usage, stdout);
 			fputs(verify_cli_usage, stdout);
 			return 1;
-		default:
+		default: /* each module's ids from its base up: highest base first */
+			if (opt >= UPSTREAM_CLI_OPT_BASE) {
+				if (upstream_cli_parse(&o->up, opt, optarg))
+					return 2;
+				break;
+			}
 			if (opt >= VERIFY_CLI_OPT_BASE) {
 				if (verify_cli_parse(&o->verify, opt, optarg))
 					return 2;
@@ -303,6 +365,9 @@ static int parse_flags(int argc, char **argv, struct options *o)
 		fprintf(stderr, "spin-operator: unexpected argument \"%s\"\n%s", argv[optind], usage);
 		return 2;
 	}
+	upstream_cli_finish(&o->up);
+	if (!upstream_cli_webhooks(&o->up)) /* upstream registers no webhook then: no server, no certificates */
+		o->webhook_addr = "0";
 	if (webhook_cli_mode(&o->wh, o->webhook_cert_paths_set) == WEBHOOK_CERTS_SELF_MANAGED &&
 	    (o->webhook_cert_file || o->webhook_key_file)) {
 		fprintf(stderr, "spin-operator: --webhook-cert-mode self-managed writes <cert-dir>/tls.crt and tls.key: "
@@ -334,6 +399,7 @@ static void metrics(void *ud, struct buf *out)
 		controller_metrics(d->ctl, out);
 	webhook_server_metrics(d->webhook, out);
 	verify_setup_metrics(d->verify, out);
+	leader_elector_metrics(d->leader, out);
 }
 
 /* ---- the admission webhook's view of the cluster: the executor cache ---- */
@@ -425,7 +491,7 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 		log_info("main", "admission webhook listening on %s (port %u, HTTPS), certificate %s, key %s",
 			 o->webhook_addr, port, cert, key);
 	else
-		log_info("main", "admission webhook disabled (--webhook-bind-address 0)");
+		log_info("main", "admission webhook disabled (--webhook-bind-address 0 or --enable-webhooks=false)");
 	return rc;
 }
 
@@ -456,6 +522,43 @@ static int start_endpoint(const char *what, const char *addr, struct health_hand
 	else if (*out)
 		log_info("main", "%s listening on %s (port %u)", what, addr, port);
 	return rc;
+}
+
+/*
+ * --leader-elect: the elector on a client of its own (lease requests never wait behind reconciles; its request
+ * timeout is half the renew deadline), the Lease upstream names in $POD_NAMESPACE or the client's namespace,
+ * and the controller's client gated on it, so that no write leaves before we lead or after we stop leading.
+ */
+static int start_leader(const struct kube_config *cfg, struct kube_client *client, struct kube_client **lclient,
+			struct leader_elector **out)
+{
+	struct kube_client_opts lo;
+	char id[512], err[512] = "";
+	const char *ns = getenv("POD_NAMESPACE");
+	int rc;
+
+	if (!ns || !*ns)
+		ns = kube_client_namespace(client);
+	if ((rc = leader_identity(id, sizeof id))) {
+		log_error("main", "leader election: cannot make an identity (hostname, random suffix)");
+		return rc;
+	}
+	kube_client_opts_default(&lo);
+	lo.timeout_ms = (long)(LEADER_RENEW_DEADLINE_S * 1000 / 2);
+	lo.connect_timeout_ms = (long)(LEADER_RETRY_PERIOD_S * 1000);
+	if ((rc = kube_client_new(cfg, &lo, lclient, err, sizeof err))) {
+		log_error("main", "leader election: %s", err);
+		return rc;
+	}
+	struct leader_elector_opts eo = { .client = *lclient, .namespace = ns, .name = UPSTREAM_LEADER_ELECTION_ID,
+					  .identity = id, .on_started = on_started_leading,
+					  .on_stopped = on_stopped_leading };
+	if ((rc = leader_elector_start(&eo, out, err, sizeof err))) {
+		log_error("main", "%s", err);
+		return rc;
+	}
+	kube_client_set_write_gate(client, leader_elector_may_write, *out);
+	return SO_OK;
 }
 
 /* Retries /version with backoff until it answers or shutdown is requested. */
@@ -501,9 +604,10 @@ int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct kube_config cfg = { 0 };
-	struct kube_client *client = NULL;
+	struct kube_client *client = NULL, *lease_client = NULL;
 	struct kube_client_opts copts;
 	struct controller *ctl = NULL;
+	int workers = 0;
 	struct health_server *health = NULL, *metrics_srv = NULL;
 	struct daemon dm = { 0 };
 	char err[512] = "";
@@ -568,13 +672,18 @@ int main(int argc, char **argv)
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
 	    start_endpoint("metrics", o.metrics_addr, &mh, &metrics_srv))
 		goto out;
+	if (o.up.enable_http2)
+		log_info("main", "--enable-http2: accepted; the metrics and webhook servers speak HTTP/1.1 only");
 	if ((rc = check_server(client))) {
 		exit_code = rc == SO_E_CANCELLED ? 0 : 1;
 		goto out;
 	}
+	/* Before the caches: the election runs while they sync, as controller-runtime's does. */
+	if (o.up.leader_elect && start_leader(&cfg, client, &lease_client, &dm.leader))
+		goto out;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if ((rc = controller_start(ctl, SYNC_TIMEOUT_S))) {
+	if ((rc = controller_start_caches(ctl, SYNC_TIMEOUT_S))) {
 		if (should_stop()) {
 			exit_code = 0;
 			goto out;
@@ -588,16 +697,31 @@ int main(int argc, char **argv)
 	log_info("main", "caches synced in %.3f s: %zu SpinApps, %zu SpinAppExecutors",
 		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, st.apps, st.executors);
 
-	wait_shutdown(-1);
+	/* Without leader election the workers start now; with it, once we lead. */
+	for (int ev = dm.leader ? wait_event(0) : 'W'; ev != 'S'; ev = wait_event(workers)) {
+		if (ev == 'L') { /* writes are held already; what is in flight is cancelled; no release */
+			controller_stop(ctl, 0);
+			goto out;
+		}
+		if (!workers && (rc = controller_start_workers(ctl))) {
+			log_error("main", "cannot start the workers: %s", so_strerror(rc));
+			goto out;
+		}
+		workers = 1;
+	}
 	controller_stop(ctl, o.shutdown_s);
+	leader_elector_stop(dm.leader, 1); /* after the workers, as controller-runtime: then the lease is released */
 	exit_code = 0;
 out:
+	leader_elector_stop(dm.leader, exit_code == 0); /* a clean exit releases the lease (done already after workers) */
 	health_server_stop(health);
 	health_server_stop(metrics_srv);
 	selfmanaged_free(dm.webhook_certs); /* before the server it reloads */
 	webhook_server_stop(dm.webhook, WEBHOOK_GRACE_S); /* after the endpoints that read it */
 	verify_setup_stop(dm.verify);                    /* after the webhook that calls it */
 	controller_free(ctl);
+	leader_elector_free(dm.leader); /* after everything that writes through the gate it answers */
+	kube_client_free(lease_client);
 	kube_client_free(client);
 	kube_config_free(&cfg);
 	log_info("main", "stopped (exit %d)", exit_code);

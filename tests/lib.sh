@@ -52,3 +52,52 @@ t_ns() {
 	local ns="$1-$RANDOM$RANDOM"
 	kubectl create namespace "$ns" >/dev/null && echo "$ns"
 }
+
+# t_rbac_overlay <namespace> <dir>: writes a kustomization in dir that renders config/rbac into that namespace,
+# with the name prefix "<namespace>-" (a variant that cannot clash with config/default's objects).
+t_rbac_overlay() {
+	mkdir -p "$2"
+	# kustomize takes only relative paths to other roots
+	cat >"$2/kustomization.yaml" <<-EOF
+		apiVersion: kustomize.config.k8s.io/v1beta1
+		kind: Kustomization
+		namespace: $1
+		namePrefix: $1-
+		resources:
+		- $(realpath --relative-to="$2" "$REPO/config/rbac")
+	EOF
+}
+
+# t_rbac_kubeconfig <namespace> <overlay dir> <kubeconfig>: applies config/rbac as a variant (that namespace,
+# name prefix "<namespace>-"), mints a 2 h token for its ServiceAccount <namespace>-controller-manager and
+# writes a kubeconfig (mode 600) holding nothing but the test cluster and that token. The daemon then runs with
+# exactly the operator's permissions. Delete the variant with `kubectl delete -k <overlay dir>`.
+t_rbac_kubeconfig() {
+	local vns=$1 overlay=$2 out=$3 server cadata token
+	t_rbac_overlay "$vns" "$overlay"
+	kubectl apply -k "$overlay" >/dev/null || return 1
+	server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+	cadata=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+	token=$(kubectl create token "$vns-controller-manager" -n "$vns" --duration=2h 2>/dev/null)
+	[ -n "$token" ] && [ -n "$server" ] && [ -n "$cadata" ] || {
+		echo "could not mint a token for $vns-controller-manager or read the server and CA"
+		return 1
+	}
+	(
+		umask 077
+		cat >"$out" <<-EOF
+			apiVersion: v1
+			kind: Config
+			clusters:
+			- name: test
+			  cluster: {server: "$server", certificate-authority-data: "$cadata"}
+			users:
+			- name: spin-operator
+			  user: {token: "$token"}
+			contexts:
+			- name: spin-operator
+			  context: {cluster: test, user: spin-operator}
+			current-context: spin-operator
+		EOF
+	)
+}

@@ -466,6 +466,12 @@ static void informers(const struct controller *ctl, struct informer *all[NINFORM
 
 int controller_start(struct controller *ctl, double timeout_s)
 {
+	int rc = controller_start_caches(ctl, timeout_s);
+	return rc ? rc : controller_start_workers(ctl);
+}
+
+int controller_start_caches(struct controller *ctl, double timeout_s)
+{
 	struct informer *all[NINFORMERS];
 	int rc;
 
@@ -490,6 +496,14 @@ int controller_start(struct controller *ctl, double timeout_s)
 		if ((double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 >= timeout_s)
 			return rc;
 	}
+	atomic_store(&ctl->ready, 1);
+	return SO_OK;
+}
+
+int controller_start_workers(struct controller *ctl)
+{
+	if (ctl->started)
+		return SO_OK;
 	ctl->workers = calloc((size_t)ctl->o.app_workers, sizeof *ctl->workers);
 	if (!ctl->workers)
 		return SO_E_NOMEM;
@@ -501,7 +515,6 @@ int controller_start(struct controller *ctl, double timeout_s)
 	if (pthread_create(&ctl->exec_worker, NULL, exec_worker, ctl))
 		return SO_E_NOMEM;
 	ctl->started = 1;
-	atomic_store(&ctl->ready, 1);
 	if (ctl->o.resync_s > 0 && pthread_create(&ctl->resync_thread, NULL, resync, ctl) == 0)
 		ctl->started = 2;
 	return SO_OK;

@@ -41,6 +41,12 @@ int controller_new(struct kube_client *c, const struct controller_opts *o, struc
 /* Starts informers, waits until their caches are synced (up to timeout_s, or until opts.stop_requested says
  * stop: SO_E_CANCELLED), then starts the workers. */
 int controller_start(struct controller *ctl, double timeout_s);
+/* The two halves, for leader election: every replica keeps its caches synced (the webhook reads them, events
+ * queue keys), only the leader runs the workers. controller_start_caches makes controller_ready true;
+ * controller_start_workers (once; later calls do nothing) reconciles everything queued meanwhile. Both from
+ * the thread that calls controller_stop. */
+int controller_start_caches(struct controller *ctl, double timeout_s);
+int controller_start_workers(struct controller *ctl);
 /* Stops taking work, waits up to grace_s for in-flight reconciles, stops everything. */
 void controller_stop(struct controller *ctl, double grace_s);
 void controller_free(struct controller *ctl);
@@ -55,7 +61,7 @@ struct controller_stats {
 };
 void controller_get_stats(struct controller *ctl, struct controller_stats *out);
 
-/* Non-zero once every cache has synced and the workers run. */
+/* Non-zero once every cache has synced (controller_start_caches). */
 int controller_ready(struct controller *ctl);
 
 /* A new JSON array holding a reference to every cached SpinAppExecutor (read-only: copy before modifying).

@@ -23,6 +23,7 @@ const struct kube_resource KUBE_REPLICASETS = { "apps", "v1", "ReplicaSet", "rep
 const struct kube_resource KUBE_HPAS = { "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", 1 };
 const struct kube_resource KUBE_RUNTIMECLASSES = { "node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", 0 };
 const struct kube_resource KUBE_EVENTS = { "", "v1", "Event", "events", 1 };
+const struct kube_resource KUBE_LEASES = { "coordination.k8s.io", "v1", "Lease", "leases", 1 };
 
 int kube_api_version(struct buf *out, const struct kube_resource *r)
 {

@@ -31,6 +31,7 @@ extern const struct kube_resource KUBE_REPLICASETS;
 extern const struct kube_resource KUBE_HPAS;
 extern const struct kube_resource KUBE_RUNTIMECLASSES;
 extern const struct kube_resource KUBE_EVENTS;
+extern const struct kube_resource KUBE_LEASES;
 
 /* Appends the resource path: /apis/<g>/<v>[/namespaces/<ns>]/<plural>[/<name>[/<sub>]]. ns NULL or "" means
  * all namespaces (collections) for namespaced resources. */

@@ -52,6 +52,9 @@ struct kube_client {
 	struct ratelimit rate;
 
 	atomic_int cancelled;
+	/* kube_client_set_write_gate: may be set while other threads send (ud first, then the function) */
+	_Atomic(kube_write_gate_fn) write_gate;
+	_Atomic(void *) write_gate_ud;
 	atomic_ulong requests[KUBE_NMETHODS];
 	atomic_ulong failures;
 };
@@ -69,7 +72,7 @@ static void curl_init_once(void)
 
 void kube_client_opts_default(struct kube_client_opts *opts)
 {
-	opts->qps = 20;
+	opts->qps = 0; /* no client-side limit, as controller-runtime: the API server's Priority and Fairness is */
 	opts->burst = 30;
 	opts->timeout_ms = 30000;
 	opts->connect_timeout_ms = 10000;
@@ -281,6 +284,12 @@ void kube_client_free(struct kube_client *c)
 void kube_client_cancel(struct kube_client *c)
 {
 	atomic_store(&c->cancelled, 1);
+}
+
+void kube_client_set_write_gate(struct kube_client *c, kube_write_gate_fn allow, void *ud)
+{
+	atomic_store(&c->write_gate_ud, ud);
+	atomic_store(&c->write_gate, allow);
 }
 
 int kube_client_cancelled(const struct kube_client *c)
@@ -580,7 +589,16 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 		curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
 	}
 
-	atomic_fetch_add(&c->requests[method_of(method, path)], 1);
+	enum kube_method m = method_of(method, path);
+	kube_write_gate_fn gate = atomic_load(&c->write_gate);
+	/* Asked last, right before the request leaves: a write the gate closed on meanwhile is never sent. */
+	if (gate && (m == KUBE_POST || m == KUBE_PUT || m == KUBE_PATCH || m == KUBE_DELETE) &&
+	    !gate(atomic_load(&c->write_gate_ud))) {
+		rc = SO_E_CANCELLED;
+		set_message(resp, "%s", "writes are held (not the leader)");
+		goto out;
+	}
+	atomic_fetch_add(&c->requests[m], 1);
 	CURLcode cc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->http_code);
 	long version = 0;

@@ -5,7 +5,8 @@
  * pool, so a thread that makes many calls reuses the handle's live connection and TLS session (HTTP/2 is
  * negotiated by ALPN when the server offers it). TLS material is passed as in-memory blobs.
  *
- * Every request passes a client-side token bucket (--kube-api-qps / --kube-api-burst) and carries the
+ * Every request passes a client-side token bucket (--kube-api-qps / --kube-api-burst; off by default, as
+ * controller-runtime's, which leaves the pacing to the API server's Priority and Fairness) and carries the
  * credentials struct kube_auth serves at that moment; a 401 invalidates them and the request is retried once.
  * A 429 (or 503 with Retry-After) is retried up to three times after the server's Retry-After (capped at
  * 10 s); after that the caller sees SO_E_API_TOO_MANY_REQUESTS with retry_after_s set.
@@ -36,8 +37,8 @@ struct kube_client_opts {
 	const char *user_agent;
 };
 
-/* Defaults: qps 20, burst 30, timeout 30 s, connect 10 s, stream idle 150 s (the API server sends a watch
- * bookmark at least every minute), LIST page 60 s, 32 MiB responses. */
+/* Defaults: no rate limit (qps 0; burst 30 applies once a qps is set), timeout 30 s, connect 10 s, stream idle
+ * 150 s (the API server sends a watch bookmark at least every minute), LIST page 60 s, 32 MiB responses. */
 void kube_client_opts_default(struct kube_client_opts *opts);
 
 /* cfg is copied; the client does not keep the pointer. */
@@ -48,6 +49,12 @@ void kube_client_free(struct kube_client *c);
 /* Makes every in-flight and future request return SO_E_CANCELLED promptly (within about a second). */
 void kube_client_cancel(struct kube_client *c);
 int kube_client_cancelled(const struct kube_client *c);
+
+/* Leader election's hold on writes: when allow is set, every POST, PUT, PATCH and DELETE asks it right before
+ * the request is sent, and a 0 answer fails the request with SO_E_CANCELLED without sending it (reads and
+ * watches pass). Set once; other threads may be using the client meanwhile. */
+typedef int (*kube_write_gate_fn)(void *ud);
+void kube_client_set_write_gate(struct kube_client *c, kube_write_gate_fn allow, void *ud);
 
 /* Requests sent (each attempt counts), by method, and those that failed. KUBE_WATCH: a GET with watch=1; lists,
  * streamed or not, are KUBE_GET. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/err.h"
 
@@ -30,4 +31,19 @@ int parse_double(const char *s, double min, double max, double *out)
 		return SO_E_INVAL;
 	*out = v;
 	return SO_OK;
+}
+
+int parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
+	if (!s)
+		return SO_E_INVAL;
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (!strcmp(s, yes[i]) || !strcmp(s, no[i])) {
+			*out = !strcmp(s, yes[i]);
+			return SO_OK;
+		}
+	}
+	return SO_E_INVAL;
 }

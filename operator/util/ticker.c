@@ -31,6 +31,13 @@ struct timespec clock_in(clockid_t clk, double seconds)
 	return t;
 }
 
+double clock_now_s(clockid_t clk)
+{
+	struct timespec t;
+	clock_gettime(clk, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 /* Sleeps seconds or until stopped; non-zero when stopped. */
 static int sleep_unless_stopped(struct ticker *t, double seconds)
 {

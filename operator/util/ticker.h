@@ -23,5 +23,7 @@ void ticker_stop(struct ticker *t);
 
 /* The time seconds from now on clock clk, normalised (for pthread_cond_timedwait and the like). */
 struct timespec clock_in(clockid_t clk, double seconds);
+/* Now on clock clk, in seconds. */
+double clock_now_s(clockid_t clk);
 
 #endif

@@ -24,7 +24,7 @@
 #      does (Secrets created, Deployments and Services server-side applied): what the operator's writes cost
 #      the apiserver with no operator, the least the operator phase can take.
 #   2. OPERATOR: the executor and the N SpinApps in another namespace, then the operator starts (release build,
-#      --kube-api-qps 0 = unlimited, --namespace <that namespace>); bench_watch times the children and the
+#      its default client settings: no client-side rate limit, as a user gets; --namespace <that namespace>); bench_watch times the children and the
 #      SpinApps' Available=True from the operator's start. Requests per app from rest_client_requests_total;
 #      CPU (utime+stime) and VmHWM from /proc.
 #   3. STEADY STATE: 30 s after convergence, the change of spin_operator_api_writes_total and of reconciles.
@@ -164,7 +164,7 @@ grep -q -- '--webhook-bind-address' <<<"$("$OPERATOR" --help 2>&1)" && op_extra+
 start_operator() {
 	local log=$1 workers=$2 ns=$3
 	op_t0=$(now)
-	"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --kube-api-qps 0 \
+	"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
 		--max-concurrent-reconciles "$workers" --log-level "$LOG_LEVEL" \
 		--metrics-bind-address 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0 "${op_extra[@]}" >"$log" 2>&1 &
 	op_pid=$!
@@ -521,7 +521,7 @@ report="$OUT/results.md"
 	echo
 	echo "Machine: $machine. Kubernetes $(kubectl version -o json 2>/dev/null | jq -r .serverVersion.gitVersion) (local control plane, kwok, $nodes extra nodes)."
 	echo "$APPS SpinApps, executor \`config/samples/spin-shim-executor.yaml\` unchanged (installDefaultCACerts: true);"
-	echo "operator: release build, \`--kube-api-qps 0\` (unlimited), \`--max-concurrent-reconciles $DEFAULT_WORKERS\` (default),"
+	echo "operator: release build, default client settings (no client-side rate limit), \`--max-concurrent-reconciles $DEFAULT_WORKERS\` (default),"
 	echo "\`--namespace <bench namespace>\`, \`--log-level $LOG_LEVEL\`$([ ${#op_extra[@]} -gt 0 ] && echo ", \`${op_extra[*]}\`"). Times from the loader's (baseline) or the operator's (operator) start."
 	echo
 	echo "| measure | value | target | |"

@@ -4,8 +4,8 @@
 # its CRDs are crds/*.yaml unchanged, the Deployment has the flags, probes, webhook port, certificate volume
 # and hardening it should, server-side dry-run accepts every object, the ClusterRole holds exactly the
 # permissions docs/rbac.md lists (an extra permission fails), the self-managed mode's ClusterRole and Role
-# hold exactly theirs (limited by resourceNames), there is no other namespaced Role (no leader election yet,
-# so no Lease permissions), config/default-certmanager (cert-manager's CRDs are not installed here, so
+# hold exactly theirs (limited by resourceNames), the leader-election Role grants exactly get, create and update
+# of Leases (and no other Role is rendered), config/default-certmanager (cert-manager's CRDs are not installed here, so
 # only rendered) swaps the self-managed mode for cert-manager's Issuer, Certificate, cainjector annotations
 # and Secret volume, and, once config/rbac is really applied in a throw-away namespace, `kubectl auth can-i`
 # answers as the operator's ServiceAccount what it should.
@@ -119,6 +119,13 @@ CERT_ROLE_RULES='
 "" secrets update spin-operator-webhook-server-cert
 '
 
+# The leader-election Role's permissions (config/rbac/leader_election_role.yaml), in the operator's namespace.
+LEADER_RULES='
+coordination.k8s.io leases get
+coordination.k8s.io leases create
+coordination.k8s.io leases update
+'
+
 # --- helpers (each returns the status of its check and explains a failure on stdout) ---------------
 
 render() { kubectl kustomize "$REPO/config/$1" >"$tmp/$1.yaml"; }
@@ -140,6 +147,8 @@ objects_are() {
 		"ClusterRoleBinding/-/spin-operator-webhook-cert-rolebinding" \
 		"Role/$NS/spin-operator-webhook-cert-role" \
 		"RoleBinding/$NS/spin-operator-webhook-cert-rolebinding" \
+		"Role/$NS/spin-operator-leader-election-role" \
+		"RoleBinding/$NS/spin-operator-leader-election-rolebinding" \
 		"CustomResourceDefinition/-/spinappexecutors.core.spinkube.dev" \
 		"CustomResourceDefinition/-/spinapps.core.spinkube.dev" \
 		"Deployment/$NS/spin-operator-controller-manager" \
@@ -175,7 +184,7 @@ deployment_is_right() {
 			| $c.name == "manager"
 			and $c.image == $image
 			and $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080",
-				"--webhook-bind-address=:9443", "--webhook-cert-mode=self-managed"]
+				"--webhook-bind-address=:9443", "--webhook-cert-mode=self-managed", "--leader-elect"]
 			and ($c.ports | map({name, containerPort}) | sort_by(.name)) == [{"name": "health", "containerPort": 8082}, {"name": "metrics", "containerPort": 8080}, {"name": "webhook-server", "containerPort": 9443}]
 			and $c.env == [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
 			and $c.volumeMounts == [{"name": "cert", "mountPath": "/tmp/k8s-webhook-server/serving-certs", "readOnly": false}]
@@ -199,7 +208,8 @@ bindings_are_right() {
 	sa=$(jq -nc --arg ns "$NS" '[{kind: "ServiceAccount", name: "spin-operator-controller-manager", namespace: $ns}]')
 	for spec in "ClusterRoleBinding spin-operator-manager-rolebinding ClusterRole spin-operator-manager-role" \
 		"ClusterRoleBinding spin-operator-webhook-cert-rolebinding ClusterRole spin-operator-webhook-cert-role" \
-		"RoleBinding spin-operator-webhook-cert-rolebinding Role spin-operator-webhook-cert-role"; do
+		"RoleBinding spin-operator-webhook-cert-rolebinding Role spin-operator-webhook-cert-role" \
+		"RoleBinding spin-operator-leader-election-rolebinding Role spin-operator-leader-election-role"; do
 		read -r kind name rkind role <<<"$spec"
 		obj "$kind" "$name" | jq -e --argjson sa "$sa" --arg k "$rkind" --arg r "$role" '.roleRef == {apiGroup:
 			"rbac.authorization.k8s.io", kind: $k, name: $r} and .subjects == $sa' >/dev/null || { obj "$kind" "$name"; return 1; }
@@ -268,16 +278,10 @@ rules_commented() {
 	done
 }
 
-no_roles() {
+no_other_roles() {
 	local n
-	n=$(jq '[.[] | select((.kind == "Role" or .kind == "RoleBinding") and (.metadata.name | startswith("spin-operator-webhook-cert-") | not))] | length' "$tmp/default.json")
-	[ "$n" = 0 ] || { echo "$n Role/RoleBinding objects rendered besides the webhook certificates' ones"; return 1; }
-	[ ! -e "$REPO/config/rbac/leader_election_role.yaml" ] && [ ! -e "$REPO/config/rbac/leader_election_role_binding.yaml" ] ||
-		{ echo "config/rbac still has leader_election_role*.yaml"; return 1; }
-}
-
-no_role_table() {
-	! grep -n '^## Role ' "$REPO/docs/rbac.md"
+	n=$(jq '[.[] | select((.kind == "Role" or .kind == "RoleBinding") and (.metadata.name | test("^spin-operator-(webhook-cert|leader-election)-") | not))] | length' "$tmp/default.json")
+	[ "$n" = 0 ] || { echo "$n Role/RoleBinding objects rendered besides the webhook certificates' and leader election's"; return 1; }
 }
 
 create_namespace() { jq -c '.[] | select(.kind == "Namespace")' "$tmp/default.json" | kubectl apply -f -; }
@@ -286,9 +290,9 @@ dry_run_default() {
 	local out
 	out=$(kubectl apply --dry-run=server -k "$REPO/config/default" 2>&1) || { echo "$out"; return 1; }
 	echo "$out"
-	# fourteen objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
+	# sixteen objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
 	# Namespace made without `kubectl apply` (if one existed already) is not about the manifests
-	[ "$(grep -c '(server dry run)$' <<<"$out")" = 14 ] || return 1
+	[ "$(grep -c '(server dry run)$' <<<"$out")" = 16 ] || return 1
 	! grep -i 'warning' <<<"$out" | grep -v 'missing the kubectl.kubernetes.io/last-applied-configuration annotation'
 
 }
@@ -297,18 +301,7 @@ namespace_restricted() {
 	obj Namespace | jq -e '.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"' >/dev/null
 }
 
-write_overlay() {
-	mkdir -p "$overlay"
-	# kustomize takes only relative paths to other roots
-	cat >"$overlay/kustomization.yaml" <<-EOF
-		apiVersion: kustomize.config.k8s.io/v1beta1
-		kind: Kustomization
-		namespace: $vns
-		namePrefix: $vns-
-		resources:
-		- $(realpath --relative-to="$overlay" "$REPO/config/rbac")
-	EOF
-}
+write_overlay() { t_rbac_overlay "$vns" "$overlay"; }
 
 # can <yes|no> <verb> <resource> [flags...]: kubectl auth can-i as the variant's ServiceAccount.
 can() {
@@ -349,9 +342,9 @@ as_json "$tmp/default.yaml" >"$tmp/default.json" || {
 	t_fail "the rendered config/default parses"
 	exit 1
 }
-t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRoles, Role, bindings, Deployment, webhook Service and configurations with the spin-operator names (no leader-election Role)" objects_are
+t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRoles, Roles (webhook certificates, leader election), bindings, Deployment, webhook Service and configurations with the spin-operator names" objects_are
 t_check "config/default: the CRDs are crds/*.yaml unchanged" crds_unchanged
-t_check "config/default: Deployment (1 replica) runs the placeholder image with the flags (no --leader-elect, plain-HTTP metrics on :8080, self-managed webhook certificates on :9443), POD_NAMESPACE, the certificate emptyDir, probes on :8082, ports, resources and hardening" deployment_is_right
+t_check "config/default: Deployment (1 replica) runs the placeholder image with the flags (--leader-elect, plain-HTTP metrics on :8080, self-managed webhook certificates on :9443), POD_NAMESPACE, the certificate emptyDir, probes on :8082, ports, resources and hardening" deployment_is_right
 t_check "config/default: the bindings name the prefixed roles and ServiceAccount in $NS" bindings_are_right
 webhooks_are_right() {
 	jq -e --arg ns "$NS" '[.[] | select(.kind | endswith("WebhookConfiguration")) | .webhooks[]] as $w
@@ -378,11 +371,14 @@ cert_doc_matches() {
 t_check "docs/rbac.md's self-managed certificates table lists exactly those rules" cert_doc_matches
 t_check "config/default: Namespace enforces the restricted Pod Security Standard" namespace_restricted
 t_check "ClusterRole spin-operator-manager-role grants exactly the documented rules" rules_are ClusterRole "$MANAGER_RULES" spin-operator-manager-role
-t_check "config/rbac: no Role or RoleBinding but the webhook certificates' (no leader election yet, so no Lease permissions)" no_roles
+t_check "Role spin-operator-leader-election-role grants exactly get, create and update of Leases" \
+	rules_are Role "$LEADER_RULES" spin-operator-leader-election-role
+t_check "config/rbac: no Role or RoleBinding but the webhook certificates' and leader election's" no_other_roles
 t_check "every rule in config/rbac carries a comment naming its user" rules_commented
 t_check "docs/rbac.md's ClusterRole table lists exactly the ClusterRole's rules" \
 	doc_matches ClusterRole spin-operator-manager-role '## ClusterRole '
-t_check "docs/rbac.md has no Role table (leader election is not implemented)" no_role_table
+t_check "docs/rbac.md's leader-election Role table lists exactly the Role's rules" \
+	doc_matches Role spin-operator-leader-election-role '## Role `spin-operator-leader-election-role`'
 
 # --- config/default-certmanager: rendered only (cert-manager's CRDs are not in this cluster) -------------
 
@@ -393,7 +389,7 @@ cm_objects() {
 }
 t_eq() { if [ "$2" = "$3" ]; then t_ok "$1"; else t_fail "$1: got \"$2\", want \"$3\""; fi; }
 t_eq "config/default-certmanager: config/default's objects less the self-managed RBAC, plus an Issuer and a Certificate" \
-	"$(cm_objects)" "Certificate=1 ClusterRole=1 ClusterRoleBinding=1 CustomResourceDefinition=2 Deployment=1 Issuer=1 MutatingWebhookConfiguration=1 Namespace=1 Service=1 ServiceAccount=1 ValidatingWebhookConfiguration=1 "
+	"$(cm_objects)" "Certificate=1 ClusterRole=1 ClusterRoleBinding=1 CustomResourceDefinition=2 Deployment=1 Issuer=1 MutatingWebhookConfiguration=1 Namespace=1 Role=1 RoleBinding=1 Service=1 ServiceAccount=1 ValidatingWebhookConfiguration=1 "
 # the objects kubectl knows, as JSON (cert-manager's kinds are filtered out first)
 awk 'BEGIN { RS = "\n---\n"; ORS = "\n---\n" } !/\napiVersion: cert-manager.io|^apiVersion: cert-manager.io/' \
 	"$tmp/default-certmanager.yaml" >"$tmp/cm-known.yaml"
@@ -401,7 +397,7 @@ as_json "$tmp/cm-known.yaml" >"$tmp/cm.json"
 cm_deployment() {
 	jq -e '.[] | select(.kind == "Deployment") | .spec.template.spec as $s | $s.containers[0] as $c
 		| $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080",
-			"--webhook-bind-address=:9443", "--webhook-cert-mode=files"]
+			"--webhook-bind-address=:9443", "--webhook-cert-mode=files", "--leader-elect"]
 		and $s.volumes == [{"name": "cert", "secret": {"secretName": "webhook-server-cert", "defaultMode": 420}}]
 		and $c.volumeMounts == [{"name": "cert", "mountPath": "/tmp/k8s-webhook-server/serving-certs", "readOnly": true}]
 		and ($c.ports | map(select(.name == "webhook-server")) | .[0].containerPort) == 9443' "$tmp/cm.json" >/dev/null
@@ -435,7 +431,7 @@ else
 	created_ns=$NS
 	t_check "create Namespace $NS for real (from the rendered manifest)" create_namespace
 fi
-t_check "kubectl apply --dry-run=server -k config/default accepts all 7 objects without warnings" dry_run_default
+t_check "kubectl apply --dry-run=server -k config/default accepts all 16 objects without warnings" dry_run_default
 if [ -n "$created_ns" ]; then
 	t_check "delete Namespace $NS again" kubectl delete namespace "$NS" --timeout=60s
 	t_check "Namespace $NS is gone" retry 30 gone namespace/"$NS"
@@ -475,8 +471,10 @@ t_check "cannot delete replicasets" can no delete replicasets.apps -n default
 t_check "cannot delete events" can no delete events -n default
 t_check "can get serviceaccounts (image verification's pull secrets)" can yes get serviceaccounts -n default
 t_check "cannot list or change serviceaccounts" cans no "list serviceaccounts -n default" "update serviceaccounts -n default"
-t_check "cannot get, create or update leases (no leader election yet), not even in its own namespace" \
-	cans no "get leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n default"
+t_check "can get, create and update leases in its own namespace (leader election)" \
+	cans yes "get leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns"
+t_check "cannot list, delete or patch leases, nor touch them in another namespace" \
+	cans no "list leases.coordination.k8s.io -n $vns" "delete leases.coordination.k8s.io -n $vns" "patch leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n default" "get leases.coordination.k8s.io -n kube-system"
 t_check "cannot touch RBAC, nodes, or create webhook configurations" cans no "create clusterrolebindings.rbac.authorization.k8s.io" "get nodes" "create mutatingwebhookconfigurations.admissionregistration.k8s.io"
 t_check "can get and patch its two webhook configurations (caBundle)" cans yes \
 	"get mutatingwebhookconfigurations.admissionregistration.k8s.io/spin-operator-mutating-webhook-configuration" \

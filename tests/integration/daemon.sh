@@ -121,3 +121,82 @@ if [ $status -eq 0 ] && jq -e -s 'length > 2 and all(.[]; .ts and .level and .co
 else
 	t_fail "JSON log or SIGINT exit ($status): $(head -3 "$work/json.log")"
 fi
+
+# ---- upstream spin-operator's command line (docs/operations.md) ----------------------------------------------
+
+# Bad values of upstream's flags: exit 2 with a message naming the flag, before anything starts.
+bad_flag() { # bad_flag <flag name> <args...>
+	local name=$1 out status
+	shift
+	out=$("$OPERATOR" "$@" 2>&1)
+	status=$?
+	[ $status = 2 ] && grep -q -- "--$name" <<<"$out" || { echo "exit $status: $out"; return 1; }
+}
+for spec in "leader-elect --leader-elect=maybe" "leader-elect -leader-elect=yes" "enable-webhooks --enable-webhooks=2" \
+	"enable-http2 --enable-http2=on" "zap-devel -zap-devel=no" "zap-encoder --zap-encoder=xml" \
+	"zap-encoder -zap-encoder text" "zap-log-level --zap-log-level=warn" "zap-log-level -zap-log-level 0" \
+	"zap-stacktrace-level --zap-stacktrace-level=debug" "zap-time-encoding --zap-time-encoding=unix"; do
+	# shellcheck disable=SC2086 # the spec is split into words on purpose
+	t_check "a bad upstream flag value exits 2 naming the flag: ${spec#* }" bad_flag $spec
+done
+t_check "a boolean's value is never the next word (--leader-elect false: unexpected argument)" \
+	bash -c "'$OPERATOR' --leader-elect false 2>&1; [ \$? = 2 ]"
+help=$("$OPERATOR" -help)
+missing=""
+for flag in --leader-elect --enable-webhooks --enable-http2 --health-probe-bind-address --metrics-bind-address \
+	--kubeconfig --zap-devel --zap-encoder --zap-log-level --zap-stacktrace-level --zap-time-encoding; do
+	grep -q -- "$flag" <<<"$help" || missing+=" $flag"
+done
+[ -z "$missing" ] && t_ok "-help (one dash) documents upstream's flags" || t_fail "-help lacks:$missing"
+
+# A serving certificate for the webhook (files mode), so that --enable-webhooks has something to serve.
+mkdir -p "$work/certs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+	-keyout "$work/certs/tls.key" -out "$work/certs/tls.crt" >/dev/null 2>&1
+
+# upstream <name> <args...>: the daemon runs with those arguments verbatim, then (so that this test binds
+# loopback ports nobody else uses) the three bind addresses moved to 127.0.0.1:0 and the webhook's certificate
+# read from $work/certs; the Lease goes to the test namespace. It must come up leading, with /healthz and
+# /readyz answering 200, and stop cleanly on SIGTERM.
+upstream() {
+	local name=$1 log="$work/upstream-$1.log" hp wp status
+	shift
+	POD_NAMESPACE=$ns "$OPERATOR" "$@" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
+		--health-probe-bind-address=127.0.0.1:0 --metrics-bind-address=127.0.0.1:0 \
+		--webhook-bind-address=127.0.0.1:0 --webhook-cert-dir="$work/certs" >"$log" 2>&1 &
+	pid=$!
+	retry 30 grep -q "became the leader" "$log" || { echo "never led: $(tail -5 "$log")"; return 1; }
+	hp=$(sed -n 's/.*health probes listening on .* (port \([0-9]*\)).*/\1/p' "$log" | head -1)
+	for path in /healthz /readyz; do
+		retry 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:$hp$path)\" = 200 ]" ||
+			{ echo "$path is not 200: $(tail -5 "$log")"; return 1; }
+	done
+	# the webhook, when on, completes a TLS handshake and answers HTTP (any status)
+	wp=$(sed -n 's/.*admission webhook listening on .* (port \([0-9]*\), HTTPS).*/\1/p' "$log" | head -1)
+	if [ -n "$wp" ] && [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "https://127.0.0.1:$wp/healthz")" = 000 ]; then
+		echo "the webhook on port $wp does not answer HTTPS"
+		return 1
+	fi
+	kill -TERM "$pid"
+	wait "$pid"
+	status=$?
+	pid=""
+	[ $status = 0 ] && grep -q "released lease $ns/90ba2d18.spinkube.dev" "$log" || { echo "exit $status: $(tail -5 "$log")"; return 1; }
+}
+t_check "upstream's chart args verbatim: starts, leads, /healthz and /readyz 200, SIGTERM releases and exits 0" \
+	upstream chart --health-probe-bind-address=:8082 --metrics-bind-address=:8443 --leader-elect --enable-webhooks
+t_check "upstream's kustomize args verbatim (metrics patch first): the same" \
+	upstream kustomize --metrics-bind-address=:8443 --leader-elect --enable-webhooks
+t_check "... and the webhook served HTTPS in both" \
+	bash -c "for f in chart kustomize; do grep -q 'admission webhook listening on 127.0.0.1:0 (port [0-9]*, HTTPS)' '$work'/upstream-\$f.log || exit 1; done"
+t_check "one-dash forms and every zap flag: the same, with JSON logs at info" \
+	upstream dash -leader-elect=true -enable-webhooks -enable-http2=false -zap-devel=false -zap-encoder json \
+	-zap-log-level=info -zap-stacktrace-level=error -zap-time-encoding=iso8601
+t_check "... -zap-devel=false -zap-encoder json: every line is a JSON object" \
+	bash -c "jq -e -s 'length > 3 and all(.[]; .ts and .level and .msg)' '$work/upstream-dash.log' >/dev/null"
+t_check "--zap-devel=true: debug lines in the log" \
+	upstream devel --leader-elect --zap-devel=true
+t_check "... debug lines are there" grep -q " DEBUG " "$work/upstream-devel.log"
+t_check "--enable-webhooks=false: no webhook server, as upstream" upstream nowebhook --leader-elect --enable-webhooks=false
+t_check "... the log says so and no webhook port was bound" \
+	bash -c "grep -q 'admission webhook disabled' '$work/upstream-nowebhook.log' && ! grep -q 'admission webhook listening' '$work/upstream-nowebhook.log'"

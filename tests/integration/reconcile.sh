@@ -177,40 +177,13 @@ if [ ! -x "$OPERATOR" ]; then
 fi
 vns=$(t_ns rec-rbac) || { t_fail "create the RBAC namespace"; exit 1; }
 sa=$vns-controller-manager
-mkdir -p "$overlay"
-cat >"$overlay/kustomization.yaml" <<EOF
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-namespace: $vns
-namePrefix: $vns-
-resources:
-- $(realpath --relative-to="$overlay" "$REPO/config/rbac")
-EOF
-t_check "apply config/rbac as variant $vns (ServiceAccount $sa)" kubectl apply -k "$overlay"
-server=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
-cadata=$(kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
-token=$(kubectl create token "$sa" -n "$vns" --duration=2h 2>/dev/null)
-if [ -z "$token" ] || [ -z "$server" ] || [ -z "$cadata" ]; then
-	t_fail "mint a token for $sa and read the server and CA from the admin kubeconfig"
-	exit 1
-fi
-(
-	umask 077
-	cat >"$opkc" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: "$server", certificate-authority-data: "$cadata"}
-users:
-- name: spin-operator
-  user: {token: "$token"}
-contexts:
-- name: spin-operator
-  context: {cluster: test, user: spin-operator}
-current-context: spin-operator
-EOF
-)
+t_check "apply config/rbac as variant $vns (ServiceAccount $sa) and write a kubeconfig with its token" \
+	t_rbac_kubeconfig "$vns" "$overlay" "$opkc"
+[ -s "$opkc" ] || exit 1
+# the log must never show the token or the CA (p.)
+token=$(sed -n 's/.*{token: "\(.*\)"}.*/\1/p' "$opkc")
+cadata=$(sed -n 's/.*certificate-authority-data: "\(.*\)"}.*/\1/p' "$opkc")
+[ -n "$token" ] && [ -n "$cadata" ] || { t_fail "read the token and CA back from $opkc"; exit 1; }
 t_check "the operator's kubeconfig authenticates as the ServiceAccount" \
 	bash -c "kubectl --kubeconfig '$opkc' auth whoami -o jsonpath='{.status.userInfo.username}' | grep -qx 'system:serviceaccount:$vns:$sa'"
 t_check "the operator's kubeconfig is not admin (cannot create clusterrolebindings or list pods)" \

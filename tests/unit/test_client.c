@@ -1,7 +1,9 @@
 /*
  * kube/client against an in-process HTTPS server (libmicrohttpd on 127.0.0.1, a self-signed certificate made
- * at start): path prefixes, bearer tokens re-read after a 401, no token ever sent over plain HTTP, 429 with Retry-After, Status mapping over the wire, response caps, malformed bodies,
- * streaming and cancellation. The token bucket is tested as pure arithmetic.
+ * at start): path prefixes, bearer tokens re-read after a 401, no token ever sent over plain HTTP, 429 with
+ * Retry-After, Status mapping over the wire, response caps, malformed bodies, streaming, idle and deadline bounds
+ * and cancellation, leader election's write gate (writes held are never sent, reads pass), and no client-side
+ * rate limit by default. The token bucket is tested as pure arithmetic.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -304,6 +306,69 @@ static void prefix_token_and_status(void **state)
 	kube_config_free(&cfg);
 }
 
+static atomic_int gate_open, gate_asked;
+
+static int gate(void *ud)
+{
+	assert_ptr_equal(ud, &gate_open);
+	atomic_fetch_add(&gate_asked, 1);
+	return atomic_load(&gate_open);
+}
+
+/* Every request of a method, counted by the server. */
+static void write_gate_holds_writes(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_client *c = client(&cfg, 0);
+	struct kube_response resp = { 0 };
+	struct kube_client_stats before, after;
+	json_t *cm = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+			       "applied");
+
+	kube_client_set_write_gate(c, gate, &gate_open);
+	atomic_store(&gate_open, 0);
+	kube_client_get_stats(c, &before);
+	snprintf(srv.last_method, sizeof srv.last_method, "none");
+	/* held: apply (PATCH), create (POST), update (PUT), delete fail without reaching the server */
+	assert_int_equal(kube_apply(c, &KUBE_CONFIGMAPS, "ns", cm, NULL, "spin-operator", 1, NULL, &resp), SO_E_CANCELLED);
+	assert_string_equal(resp.message, "writes are held (not the leader)");
+	assert_int_equal(kube_create(c, &KUBE_CONFIGMAPS, "ns", cm, NULL, NULL), SO_E_CANCELLED);
+	assert_int_equal(kube_update(c, &KUBE_CONFIGMAPS, "ns", cm, NULL, NULL), SO_E_CANCELLED);
+	assert_int_equal(kube_delete(c, &KUBE_CONFIGMAPS, "ns", "applied", NULL, NULL), SO_E_CANCELLED);
+	assert_string_equal(srv.last_method, "none");
+	assert_int_equal(atomic_load(&gate_asked), 4);
+	/* reads pass, without asking */
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", NULL, NULL), SO_OK);
+	assert_string_equal(srv.last_method, "GET");
+	assert_int_equal(atomic_load(&gate_asked), 4);
+	kube_client_get_stats(c, &after);
+	for (int m = KUBE_POST; m <= KUBE_DELETE; m++) /* held writes are not counted as sent, nor as failures */
+		assert_int_equal(after.requests[m], before.requests[m]);
+	assert_int_equal(after.failures, before.failures);
+	/* open: the same write goes out */
+	atomic_store(&gate_open, 1);
+	assert_int_equal(kube_apply(c, &KUBE_CONFIGMAPS, "ns", cm, NULL, "spin-operator", 1, NULL, &resp), SO_OK);
+	assert_string_equal(srv.last_method, "PATCH");
+	json_decref(cm);
+	kube_response_free(&resp);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+}
+
+static void no_rate_limit_by_default(void **state)
+{
+	(void)state;
+	struct kube_client_opts o;
+	kube_client_opts_default(&o);
+	assert_true(o.qps <= 0); /* as controller-runtime: the API server's Priority and Fairness paces clients */
+	assert_int_equal(o.burst, 30);
+	struct ratelimit rl;
+	ratelimit_init(&rl, o.qps, o.burst, 0);
+	for (int i = 0; i < 1000; i++) /* a thousand requests at one instant: none waits */
+		assert_true(ratelimit_reserve(&rl, 0) <= 0);
+}
+
 static void unauthorized_rereads_token(void **state)
 {
 	(void)state;
@@ -526,7 +591,10 @@ int main(void)
 		cmocka_unit_test(bodies_are_capped_and_checked),
 		cmocka_unit_test(no_token_over_plain_http), cmocka_unit_test(unreachable_server_is_a_transport_error),
 		cmocka_unit_test(streams_stop_on_request),
-		cmocka_unit_test(streams_have_bounds), cmocka_unit_test(token_bucket_arithmetic),
+		cmocka_unit_test(streams_have_bounds),
+		cmocka_unit_test(token_bucket_arithmetic),
+		cmocka_unit_test(write_gate_holds_writes),
+		cmocka_unit_test(no_rate_limit_by_default),
 	};
 	return cmocka_run_group_tests(tests, server_start, server_stop);
 }
