@@ -11,8 +11,6 @@
 #include "util/log.h"
 #include "util/parse.h"
 
-#define METRICS_CAP (1u << 20)
-
 struct health_server {
 	struct MHD_Daemon *d;
 	struct health_handlers h;
@@ -53,14 +51,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		char body[300];
 		int n = snprintf(body, sizeof body, "[-]%s\n", why);
 		return send_text(conn, 500, "text/plain", body, n > 0 && (size_t)n < sizeof body ? (size_t)n : 0);
-	}
-	if (!strcmp(url, "/metrics") && s->h.metrics) {
-		struct buf b = BUF_INIT(METRICS_CAP);
-		s->h.metrics(s->h.ud, &b);
-		enum MHD_Result ret = send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
-						b.len);
-		buf_free(&b);
-		return ret;
 	}
 	return send_text(conn, 404, "text/plain", "not found\n", 10);
 }

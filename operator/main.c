@@ -27,6 +27,8 @@
 #include "kube/api.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "metrics/cli.h"
+#include "metrics/process.h"
 #include "render.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -66,6 +68,7 @@ struct options {
 	int webhook_cert_paths_set; /* one of the three above given: certificate mode "files" unless told otherwise */
 	struct webhook_cli wh;      /* certificate mode and rule-set flags (webhook/cli.h) */
 	struct verify_setup_opts verify; /* --verify-*, --registry-* */
+	struct metrics_cli metrics;      /* --metrics-secure, --metrics-cert-* (metrics/cli.h) */
 };
 
 /* What the endpoints' callbacks read. */
@@ -74,6 +77,7 @@ struct daemon {
 	struct webhook_server *webhook;
 	struct selfmanaged *webhook_certs; /* self-managed certificate mode only */
 	struct verify_setup *verify; /* NULL without --verify-policy */
+	struct kube_client *client;
 };
 
 static const char usage[] =
@@ -97,7 +101,8 @@ static const char usage[] =
 	"  --health-probe-bind-address ADDR\n"
 	"                           [host]:port serving /healthz and /readyz (default :8082; 0 disables)\n"
 	"  --metrics-bind-address ADDR\n"
-	"                           [host]:port serving Prometheus /metrics over HTTP (default :8080; 0 disables)\n"
+	"                           [host]:port serving Prometheus /metrics, over HTTPS unless --metrics-secure=false\n"
+	"                           (default :8080; 0 disables; upstream's manifests pass :8443)\n"
 	"  --webhook-bind-address ADDR\n"
 	"                           [host]:port serving the admission webhooks over HTTPS (default :9443;\n"
 	"                           0 disables)\n"
@@ -193,14 +198,17 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	};
 	int opt;
 	enum log_level level;
-	/* main's flags, then the webhook's (webhook/cli.h), then image verification's (webhook/verify/setup.h) */
+	/* main's flags, then the webhook's (webhook/cli.h), image verification's (webhook/verify/setup.h) and the
+	 * metrics endpoint's (metrics/cli.h) */
 	enum { N_MAIN = sizeof longopts / sizeof longopts[0] - 1 };
-	struct option all[N_MAIN + WEBHOOK_CLI_NOPTS + VERIFY_CLI_NOPTS + 1]; /* + the terminator */
+	struct option all[N_MAIN + WEBHOOK_CLI_NOPTS + VERIFY_CLI_NOPTS + METRICS_CLI_NOPTS + 1]; /* + the terminator */
 	memcpy(all, longopts, N_MAIN * sizeof longopts[0]);
 	memcpy(all + N_MAIN, webhook_cli_longopts, WEBHOOK_CLI_NOPTS * sizeof webhook_cli_longopts[0]);
-	memcpy(all + N_MAIN + WEBHOOK_CLI_NOPTS, verify_cli_longopts, sizeof verify_cli_longopts);
+	memcpy(all + N_MAIN + WEBHOOK_CLI_NOPTS, verify_cli_longopts, VERIFY_CLI_NOPTS * sizeof verify_cli_longopts[0]);
+	memcpy(all + N_MAIN + WEBHOOK_CLI_NOPTS + VERIFY_CLI_NOPTS, metrics_cli_longopts, sizeof metrics_cli_longopts);
 	webhook_cli_defaults(&o->wh);
 	verify_cli_defaults(&o->verify);
+	metrics_cli_defaults(&o->metrics);
 
 	o->qps = 20;
 	o->burst = 30;
@@ -275,8 +283,14 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			fputs(usage, stdout);
 			fputs(webhook_cli_usage, stdout);
 			fputs(verify_cli_usage, stdout);
+			fputs(metrics_cli_usage, stdout);
 			return 1;
 		default:
+			if (opt >= METRICS_CLI_OPT_BASE) {
+				if (metrics_cli_parse(&o->metrics, opt, optarg))
+					return 2;
+				break;
+			}
 			if (opt >= VERIFY_CLI_OPT_BASE) {
 				if (verify_cli_parse(&o->verify, opt, optarg))
 					return 2;
@@ -319,13 +333,17 @@ static int ready(void *ud, char *why, size_t whylen)
 	return 1;
 }
 
-static void metrics(void *ud, struct buf *out)
+static int metrics(void *ud, struct buf *out)
 {
 	struct daemon *d = ud;
-	if (controller_ready(d->ctl))
-		controller_metrics(d->ctl, out);
+	int rc = controller_metrics(d->ctl, out);
+	if (rc == SO_OK)
+		rc = kube_client_write_metrics(d->client, out);
+	if (rc == SO_OK)
+		rc = process_metrics_write(out);
 	webhook_server_metrics(d->webhook, out);
 	verify_setup_metrics(d->verify, out);
+	return rc;
 }
 
 /* ---- the admission webhook's view of the cluster: the executor cache ---- */
@@ -496,7 +514,8 @@ int main(int argc, char **argv)
 	struct kube_client *client = NULL;
 	struct kube_client_opts copts;
 	struct controller *ctl = NULL;
-	struct health_server *health = NULL, *metrics_srv = NULL;
+	struct health_server *health = NULL;
+	struct metrics_server *metrics_srv = NULL;
 	struct daemon dm = { 0 };
 	char err[512] = "";
 	sigset_t sigs;
@@ -547,6 +566,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.ctl = ctl;
+	dm.client = client;
 	if ((rc = verify_setup_start(&o.verify, client, &dm.verify, err, sizeof err))) {
 		log_error("main", "image verification: %s", err);
 		goto out;
@@ -554,9 +574,9 @@ int main(int argc, char **argv)
 	if (start_webhook_certs(&o, &cfg, client, &dm) || start_webhook(&o, ctl, dm.verify, &dm.webhook))
 		goto out;
 	webhook_cli_certs_attach(&dm.webhook_certs, dm.webhook);
-	struct health_handlers hh = { ready, NULL, &dm }, mh = { NULL, metrics, &dm };
+	struct health_handlers hh = { ready, &dm };
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
-	    start_endpoint("metrics", o.metrics_addr, &mh, &metrics_srv))
+	    metrics_cli_start(&o.metrics, o.metrics_addr, client, metrics, &dm, &metrics_srv))
 		goto out;
 	if ((rc = check_server(client))) {
 		exit_code = rc == SO_E_CANCELLED ? 0 : 1;
@@ -583,7 +603,7 @@ int main(int argc, char **argv)
 	exit_code = 0;
 out:
 	health_server_stop(health);
-	health_server_stop(metrics_srv);
+	metrics_server_stop(metrics_srv);
 	selfmanaged_free(dm.webhook_certs); /* before the server it reloads */
 	webhook_server_stop(dm.webhook, WEBHOOK_GRACE_S); /* after the endpoints that read it */
 	verify_setup_stop(dm.verify);                    /* after the webhook that calls it */
