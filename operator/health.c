@@ -80,6 +80,22 @@ int health_parse_bind_addr(const char *addr, struct sockaddr_in *sa, char *err, 
 	return SO_OK;
 }
 
+int health_listen_addr(const char *addr, struct sockaddr_in *sa, unsigned short *port, char *err, size_t errlen)
+{
+	if (port)
+		*port = 0;
+	if (!addr || !strcmp(addr, "0"))
+		return 1;
+	return health_parse_bind_addr(addr, sa, err, errlen);
+}
+
+void health_bound_port(struct MHD_Daemon *d, unsigned short *port)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (port && info)
+		*port = info->port;
+}
+
 int health_server_start(const char *addr, const struct health_handlers *h, struct health_server **out,
 			unsigned short *port, char *err, size_t errlen)
 {
@@ -87,12 +103,8 @@ int health_server_start(const char *addr, const struct health_handlers *h, struc
 	int rc;
 
 	*out = NULL;
-	if (port)
-		*port = 0;
-	if (!addr || !strcmp(addr, "0"))
-		return SO_OK;
-	if ((rc = health_parse_bind_addr(addr, &sa, err, errlen)))
-		return rc;
+	if ((rc = health_listen_addr(addr, &sa, port, err, errlen)))
+		return rc > 0 ? SO_OK : rc;
 	struct health_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return SO_E_NOMEM;
@@ -105,9 +117,7 @@ int health_server_start(const char *addr, const struct health_handlers *h, struc
 		free(s);
 		return SO_E_IO;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	if (port && info)
-		*port = info->port;
+	health_bound_port(s->d, port);
 	*out = s;
 	return SO_OK;
 }

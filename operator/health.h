@@ -26,6 +26,14 @@ int health_server_start(const char *addr, const struct health_handlers *h, struc
 			unsigned short *port, char *err, size_t errlen);
 void health_server_stop(struct health_server *s);
 
+/* The start of every server's start function: *port = 0 (when port is non-NULL), then 1 when addr is NULL or
+ * "0" (no server), 0 with sa filled, or SO_E_INVAL with a message in err. */
+int health_listen_addr(const char *addr, struct sockaddr_in *sa, unsigned short *port, char *err, size_t errlen);
+
+/* The port a started libmicrohttpd daemon listens on, into *port when port is non-NULL. */
+struct MHD_Daemon;
+void health_bound_port(struct MHD_Daemon *d, unsigned short *port);
+
 /* "[host]:port" → an IPv4 socket address (host empty or 0.0.0.0: every interface; "localhost": 127.0.0.1).
  * SO_E_INVAL with a message in err otherwise. Shared with the webhook and metrics servers. */
 int health_parse_bind_addr(const char *addr, struct sockaddr_in *sa, char *err, size_t errlen);

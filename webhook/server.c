@@ -291,12 +291,8 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 	int rc;
 
 	*out = NULL;
-	if (port)
-		*port = 0;
-	if (!o->bind_addr || !strcmp(o->bind_addr, "0"))
-		return SO_OK;
-	if ((rc = health_parse_bind_addr(o->bind_addr, &sa, err, errlen)))
-		return rc;
+	if ((rc = health_listen_addr(o->bind_addr, &sa, port, err, errlen)))
+		return rc > 0 ? SO_OK : rc;
 	if (!o->cert_file || !*o->cert_file || !o->key_file || !*o->key_file) {
 		snprintf(err, errlen, "the webhook needs a certificate file and a key file");
 		return SO_E_CONFIG;
@@ -356,9 +352,7 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 		server_free(s);
 		return SO_E_IO;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	if (port && info)
-		*port = info->port;
+	health_bound_port(s->d, port);
 	*out = s;
 	return SO_OK;
 }

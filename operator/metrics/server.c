@@ -93,7 +93,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (s->auth) {
 		char user[128];
 		const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-		enum metrics_auth_result res = metrics_auth_check(s->auth, authz, url, head ? "head" : "get", user, sizeof user);
+		/* HEAD is a GET without the body: authorized as get, as the API server treats HEAD of a resource */
+		enum metrics_auth_result res = metrics_auth_check(s->auth, authz, url, "get", user, sizeof user);
 		if (res != METRICS_AUTH_ALLOWED)
 			return refuse(conn, res, user, method);
 	}
@@ -151,12 +152,8 @@ int metrics_server_start(const struct metrics_server_opts *o, struct metrics_ser
 	int rc;
 
 	*out = NULL;
-	if (port)
-		*port = 0;
-	if (!o->bind_addr || !strcmp(o->bind_addr, "0"))
-		return SO_OK;
-	if ((rc = health_parse_bind_addr(o->bind_addr, &sa, err, errlen)))
-		return rc;
+	if ((rc = health_listen_addr(o->bind_addr, &sa, port, err, errlen)))
+		return rc > 0 ? SO_OK : rc;
 	if (o->secure && !o->auth)
 		return so_fail(err, errlen, SO_E_CONFIG, "secure metrics need the API server's reviews");
 	struct metrics_server *s = calloc(1, sizeof *s);
@@ -194,9 +191,7 @@ int metrics_server_start(const struct metrics_server_opts *o, struct metrics_ser
 		rc = so_fail(err, errlen, SO_E_IO, "cannot listen on %s (address in use?)", o->bind_addr);
 		goto fail;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	if (port && info)
-		*port = info->port;
+	health_bound_port(s->d, port);
 	*out = s;
 	return SO_OK;
 fail:

@@ -97,7 +97,8 @@ t_check "the token never appears in the log" bash -c "! grep -qF -- '${reader_to
 tls() { openssl s_client -connect "127.0.0.1:$port" "$@" </dev/null 2>/dev/null | grep -q '^    Cipher    : [A-Z]'; }
 t_check "TLS 1.3 handshakes" tls -tls1_3
 t_check "TLS 1.2 with ECDHE and AES-GCM handshakes" tls -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
-t_check_fails "TLS 1.1 is refused" tls -tls1_1
+# (@SECLEVEL=0 lets OpenSSL offer TLS 1.1 at all: the refusal is then the server's)
+t_check_fails "TLS 1.1 is refused" tls -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0'
 t_check_fails "TLS 1.2 with a CBC suite is refused" tls -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES128-SHA
 t_check "the self-signed certificate names localhost and 127.0.0.1" bash -c "openssl s_client -connect 127.0.0.1:$port </dev/null 2>/dev/null |
 	openssl x509 -noout -ext subjectAltName | grep -q 'DNS:localhost.*IP Address:127.0.0.1'"
@@ -174,14 +175,15 @@ t_check "process_start_time_seconds is within a minute of when the daemon starte
 
 # --- --metrics-cert-path, -name, -key: the given pair, reloaded when it changes --------------------------
 
-mkcert() { # mkcert <dir> <cn>
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$2" \
+mkcert() { # mkcert <dir> <cn> <key type: rsa:2048, or ec -pkeyopt ec_paramgen_curve:P-256>
+	# shellcheck disable=SC2086 # $3 is several words on purpose
+	openssl req -x509 -newkey $3 -nodes -days 2 -subj "/CN=$2" \
 		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$1/k.tmp" -out "$1/c.tmp" 2>/dev/null &&
 		mv "$1/k.tmp" "$1/metrics.key" && mv "$1/c.tmp" "$1/metrics.pem"
 }
 certs="$work/certs"
 mkdir -p "$certs"
-mkcert "$certs" first
+mkcert "$certs" first rsa:2048
 log2="$work/files.log"
 t_check "the daemon starts with --metrics-cert-path/-name/-key" \
 	start "$log2" --metrics-cert-path "$certs" --metrics-cert-name metrics.pem --metrics-cert-key metrics.key
@@ -189,7 +191,11 @@ port2=$(port_of "$log2" metrics)
 served_cn() { openssl s_client -connect "127.0.0.1:$port2" </dev/null 2>/dev/null | openssl x509 -noout -subject 2>/dev/null; }
 t_check "it serves the given certificate" bash -c "openssl s_client -connect 127.0.0.1:$port2 </dev/null 2>/dev/null | openssl x509 -noout -subject | grep -q 'CN *= *first'"
 t_eq "... and still wants a token" "$(get "https://127.0.0.1:$port2/metrics")" 401
-mkcert "$certs" second
+# with an RSA key the server could offer RSA key exchange, which has no forward secrecy: it must not
+tls2() { openssl s_client -connect "127.0.0.1:$port2" "$@" </dev/null 2>/dev/null | grep -q '^    Cipher    : [A-Z]'; }
+t_check "TLS 1.2 with ECDHE-RSA and AES-GCM handshakes" tls2 -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+t_check_fails "TLS 1.2 with RSA key exchange (no forward secrecy) is refused" tls2 -tls1_2 -cipher AES128-GCM-SHA256:AES256-GCM-SHA384
+mkcert "$certs" second "ec -pkeyopt ec_paramgen_curve:P-256"
 cn_is_second() { served_cn | grep -q 'CN *= *second'; }
 t_check "a new pair in the files is served within the 10 s poll" retry 30 cn_is_second
 t_check "... and logged as a reload" grep -q "metrics serving certificate reloaded from $certs/metrics.pem" "$log2"
