@@ -229,6 +229,10 @@ t_eq "three daemons ran" "${#pids[@]}" 3
 t_check "all three daemons stop on SIGTERM" retry 40 stopped
 exited_0() { local l; for l in "$log" "$log2" "$log3"; do grep -q 'stopped (exit 0)' "$l" || { tail -5 "$l"; return 1; }; done; }
 t_check "... with exit 0 logged" exited_0
+# and exit status 0 (under ASan a leak at exit would make it 1)
+statuses=""
+for p in "${pids[@]}"; do wait "$p"; statuses+="$? "; done
+t_eq "... and exit status 0" "$statuses" "0 0 0 "
 pids=()
 t_check "delete the test namespace and the reader's role and binding" bash -c "kubectl delete namespace '$ns' --timeout=60s &&
 	kubectl delete clusterrolebinding '$ns-reader' && kubectl delete clusterrole '$reader_role'"
