@@ -12,7 +12,6 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
-#include "util/buf.h"
 
 struct health_server;
 

@@ -230,7 +230,7 @@ enum metrics_auth_result metrics_auth_check(struct metrics_auth *a, const char *
 	memcpy(tok, token, token_len);
 	tok[token_len] = '\0';
 	int rc = a->be.token_review(a->be.ud, tok, &authenticated, &who);
-	memset(tok, 0, token_len);
+	explicit_bzero(tok, token_len); /* not a dead store the compiler may drop */
 	if (rc == SO_OK && authenticated) {
 		snprintf(name, sizeof name, "%s", json_string_value(json_object_get(who, "username")) ?
 							  json_string_value(json_object_get(who, "username")) : "");
