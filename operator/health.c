@@ -11,8 +11,6 @@
 #include "util/log.h"
 #include "util/parse.h"
 
-#define METRICS_CAP (1u << 20)
-
 struct health_server {
 	struct MHD_Daemon *d;
 	struct health_handlers h;
@@ -54,14 +52,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		int n = snprintf(body, sizeof body, "[-]%s\n", why);
 		return send_text(conn, 500, "text/plain", body, n > 0 && (size_t)n < sizeof body ? (size_t)n : 0);
 	}
-	if (!strcmp(url, "/metrics") && s->h.metrics) {
-		struct buf b = BUF_INIT(METRICS_CAP);
-		s->h.metrics(s->h.ud, &b);
-		enum MHD_Result ret = send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
-						b.len);
-		buf_free(&b);
-		return ret;
-	}
 	return send_text(conn, 404, "text/plain", "not found\n", 10);
 }
 
@@ -90,6 +80,22 @@ int health_parse_bind_addr(const char *addr, struct sockaddr_in *sa, char *err, 
 	return SO_OK;
 }
 
+int health_listen_addr(const char *addr, struct sockaddr_in *sa, unsigned short *port, char *err, size_t errlen)
+{
+	if (port)
+		*port = 0;
+	if (!addr || !strcmp(addr, "0"))
+		return 1;
+	return health_parse_bind_addr(addr, sa, err, errlen);
+}
+
+void health_bound_port(struct MHD_Daemon *d, unsigned short *port)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (port && info)
+		*port = info->port;
+}
+
 int health_server_start(const char *addr, const struct health_handlers *h, struct health_server **out,
 			unsigned short *port, char *err, size_t errlen)
 {
@@ -97,12 +103,8 @@ int health_server_start(const char *addr, const struct health_handlers *h, struc
 	int rc;
 
 	*out = NULL;
-	if (port)
-		*port = 0;
-	if (!addr || !strcmp(addr, "0"))
-		return SO_OK;
-	if ((rc = health_parse_bind_addr(addr, &sa, err, errlen)))
-		return rc;
+	if ((rc = health_listen_addr(addr, &sa, port, err, errlen)))
+		return rc > 0 ? SO_OK : rc;
 	struct health_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return SO_E_NOMEM;
@@ -115,9 +117,7 @@ int health_server_start(const char *addr, const struct health_handlers *h, struc
 		free(s);
 		return SO_E_IO;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	if (port && info)
-		*port = info->port;
+	health_bound_port(s->d, port);
 	*out = s;
 	return SO_OK;
 }

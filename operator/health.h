@@ -1,9 +1,8 @@
 /*
- * The probe and metrics endpoints, plain HTTP on libmicrohttpd (controller-runtime's --health-probe-bind-address
- * and --metrics-bind-address):
+ * The probe endpoints, plain HTTP on libmicrohttpd (controller-runtime's --health-probe-bind-address; the
+ * metrics endpoint is metrics/server.h):
  *   GET /healthz  200 "ok" while the process serves requests
  *   GET /readyz   200 "ok" once ready() says so (caches synced), else 500 with the failing check
- *   GET /metrics  Prometheus text exposition written by metrics()
  * Anything else is 404; request bodies are refused. An address is "[host]:port" (":8082" binds every IPv4
  * interface, port 0 picks a free port) or "0" to disable the server.
  */
@@ -13,13 +12,11 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
-#include "util/buf.h"
 
 struct health_server;
 
 struct health_handlers {
 	int (*ready)(void *ud, char *why, size_t whylen); /* non-zero when ready; else fills why */
-	void (*metrics)(void *ud, struct buf *out);        /* appends the exposition text */
 	void *ud;
 };
 
@@ -28,8 +25,16 @@ int health_server_start(const char *addr, const struct health_handlers *h, struc
 			unsigned short *port, char *err, size_t errlen);
 void health_server_stop(struct health_server *s);
 
+/* The start of every server's start function: *port = 0 (when port is non-NULL), then 1 when addr is NULL or
+ * "0" (no server), 0 with sa filled, or SO_E_INVAL with a message in err. */
+int health_listen_addr(const char *addr, struct sockaddr_in *sa, unsigned short *port, char *err, size_t errlen);
+
+/* The port a started libmicrohttpd daemon listens on, into *port when port is non-NULL. */
+struct MHD_Daemon;
+void health_bound_port(struct MHD_Daemon *d, unsigned short *port);
+
 /* "[host]:port" → an IPv4 socket address (host empty or 0.0.0.0: every interface; "localhost": 127.0.0.1).
- * SO_E_INVAL with a message in err otherwise. Shared with the webhook server. */
+ * SO_E_INVAL with a message in err otherwise. Shared with the webhook and metrics servers. */
 int health_parse_bind_addr(const char *addr, struct sockaddr_in *sa, char *err, size_t errlen);
 
 #endif

@@ -33,6 +33,8 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "leader/elector.h"
+#include "metrics/cli.h"
+#include "metrics/process.h"
 #include "render.h"
 #include "upstream_cli.h"
 #include "util/err.h"
@@ -79,6 +81,7 @@ struct options {
 	struct webhook_cli wh;      /* certificate mode and rule-set flags (webhook/cli.h) */
 	struct upstream_cli up;     /* upstream's flags: --leader-elect, --enable-webhooks, --zap-* (upstream_cli.h) */
 	struct verify_setup_opts verify; /* --verify-*, --registry-* */
+	struct metrics_cli metrics;      /* --metrics-secure, --metrics-cert-* (metrics/cli.h) */
 };
 
 /* What the endpoints' callbacks read. */
@@ -88,6 +91,7 @@ struct daemon {
 	struct selfmanaged *webhook_certs; /* self-managed certificate mode only */
 	struct verify_setup *verify; /* NULL without --verify-policy */
 	struct leader_elector *leader; /* NULL without --leader-elect */
+	struct kube_client *client;   /* the controller's, for its rest_client metrics */
 };
 
 static const char usage[] =
@@ -113,7 +117,8 @@ static const char usage[] =
 	"  --health-probe-bind-address ADDR\n"
 	"                           [host]:port serving /healthz and /readyz (default :8082; 0 disables)\n"
 	"  --metrics-bind-address ADDR\n"
-	"                           [host]:port serving Prometheus /metrics over HTTP (default :8080; 0 disables)\n"
+	"                           [host]:port serving Prometheus /metrics, over HTTPS unless --metrics-secure=false\n"
+	"                           (default :8080; 0 disables; upstream's manifests pass :8443)\n"
 	"  --webhook-bind-address ADDR\n"
 	"                           [host]:port serving the admission webhooks over HTTPS (default :9443;\n"
 	"                           0 disables)\n"
@@ -246,9 +251,10 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	int opt;
 	enum log_level level;
 	/* main's flags, then upstream's (upstream_cli.h), the webhook's (webhook/cli.h), image verification's
-	 * (webhook/verify/setup.h) */
+	 * (webhook/verify/setup.h) and the metrics endpoint's (metrics/cli.h) */
 	enum { N_MAIN = sizeof longopts / sizeof longopts[0] - 1 };
-	struct option all[N_MAIN + UPSTREAM_CLI_NOPTS + WEBHOOK_CLI_NOPTS + VERIFY_CLI_NOPTS + 1]; /* + terminator */
+	struct option all[N_MAIN + UPSTREAM_CLI_NOPTS + WEBHOOK_CLI_NOPTS + VERIFY_CLI_NOPTS + METRICS_CLI_NOPTS +
+			  1]; /* + the terminator */
 	size_t n = 0;
 	memcpy(all, longopts, N_MAIN * sizeof longopts[0]);
 	n += N_MAIN;
@@ -256,10 +262,13 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	n += UPSTREAM_CLI_NOPTS;
 	memcpy(all + n, webhook_cli_longopts, WEBHOOK_CLI_NOPTS * sizeof webhook_cli_longopts[0]);
 	n += WEBHOOK_CLI_NOPTS;
-	memcpy(all + n, verify_cli_longopts, sizeof verify_cli_longopts);
+	memcpy(all + n, verify_cli_longopts, VERIFY_CLI_NOPTS * sizeof verify_cli_longopts[0]);
+	n += VERIFY_CLI_NOPTS;
+	memcpy(all + n, metrics_cli_longopts, sizeof metrics_cli_longopts);
 	upstream_cli_defaults(&o->up);
 	webhook_cli_defaults(&o->wh);
 	verify_cli_defaults(&o->verify);
+	metrics_cli_defaults(&o->metrics);
 
 	o->qps = 0; /* no client-side limit, as controller-runtime (kube/client.h) */
 	o->burst = 30;
@@ -340,10 +349,16 @@ static int parse_flags(int argc, char **argv, struct options *o)
 			fputs(upstream_cli_usage, stdout);
 			fputs(webhook_cli_usage, stdout);
 			fputs(verify_cli_usage, stdout);
+			fputs(metrics_cli_usage, stdout);
 			return 1;
 		default: /* each module's ids from its base up: highest base first */
 			if (opt >= UPSTREAM_CLI_OPT_BASE) {
 				if (upstream_cli_parse(&o->up, opt, optarg))
+					return 2;
+				break;
+			}
+			if (opt >= METRICS_CLI_OPT_BASE) {
+				if (metrics_cli_parse(&o->metrics, opt, optarg))
 					return 2;
 				break;
 			}
@@ -392,14 +407,18 @@ static int ready(void *ud, char *why, size_t whylen)
 	return 1;
 }
 
-static void metrics(void *ud, struct buf *out)
+static int metrics(void *ud, struct buf *out)
 {
 	struct daemon *d = ud;
-	if (controller_ready(d->ctl))
-		controller_metrics(d->ctl, out);
+	int rc = controller_metrics(d->ctl, out);
+	if (rc == SO_OK)
+		rc = kube_client_write_metrics(d->client, out);
+	if (rc == SO_OK)
+		rc = process_metrics_write(out);
 	webhook_server_metrics(d->webhook, out);
 	verify_setup_metrics(d->verify, out);
 	leader_elector_metrics(d->leader, out);
+	return rc;
 }
 
 /* ---- the admission webhook's view of the cluster: the executor cache ---- */
@@ -608,7 +627,8 @@ int main(int argc, char **argv)
 	struct kube_client_opts copts;
 	struct controller *ctl = NULL;
 	int workers = 0;
-	struct health_server *health = NULL, *metrics_srv = NULL;
+	struct health_server *health = NULL;
+	struct metrics_server *metrics_srv = NULL;
 	struct daemon dm = { 0 };
 	char err[512] = "";
 	sigset_t sigs;
@@ -661,6 +681,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dm.ctl = ctl;
+	dm.client = client;
 	if ((rc = verify_setup_start(&o.verify, client, &dm.verify, err, sizeof err))) {
 		log_error("main", "image verification: %s", err);
 		goto out;
@@ -668,9 +689,9 @@ int main(int argc, char **argv)
 	if (start_webhook_certs(&o, &cfg, client, &dm) || start_webhook(&o, ctl, dm.verify, &dm.webhook))
 		goto out;
 	webhook_cli_certs_attach(&dm.webhook_certs, dm.webhook);
-	struct health_handlers hh = { ready, NULL, &dm }, mh = { NULL, metrics, &dm };
+	struct health_handlers hh = { ready, &dm };
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
-	    start_endpoint("metrics", o.metrics_addr, &mh, &metrics_srv))
+	    metrics_cli_start(&o.metrics, o.metrics_addr, client, metrics, &dm, &metrics_srv))
 		goto out;
 	if (o.up.enable_http2)
 		log_info("main", "--enable-http2: accepted; the metrics and webhook servers speak HTTP/1.1 only");
@@ -715,7 +736,7 @@ int main(int argc, char **argv)
 out:
 	leader_elector_stop(dm.leader, exit_code == 0); /* a clean exit releases the lease (done already after workers) */
 	health_server_stop(health);
-	health_server_stop(metrics_srv);
+	metrics_server_stop(metrics_srv);
 	selfmanaged_free(dm.webhook_certs); /* before the server it reloads */
 	webhook_server_stop(dm.webhook, WEBHOOK_GRACE_S); /* after the endpoints that read it */
 	verify_setup_stop(dm.verify);                    /* after the webhook that calls it */

@@ -42,7 +42,8 @@ struct filesig {
 };
 
 struct certwatch {
-	char *cert_file, *key_file;
+	const char *who;
+	char *cert_file, *key_file; /* NULL for a static pair */
 	double interval_s;
 
 	pthread_mutex_t mu; /* the pairs and the counters */
@@ -254,8 +255,8 @@ static void fmt_time(time_t t, char *out, size_t n)
 static void report_failure(struct certwatch *w, const char *why, int changed)
 {
 	if (changed || strcmp(w->last_error, why) != 0)
-		log_error("webhook", "serving certificate not %s: %s%s", w->cur && w->cur->npcerts ? "reloaded" : "loaded",
-			  why, w->cur && w->cur->npcerts ? " (still serving the previous one)" : "");
+		log_error(w->who, "%s serving certificate not %s: %s%s", w->who,
+			  w->cur && w->cur->npcerts ? "reloaded" : "loaded", why, w->cur && w->cur->npcerts ? " (still serving the previous one)" : "");
 	snprintf(w->last_error, sizeof w->last_error, "%s", why);
 	w->failing = 1;
 	pthread_mutex_lock(&w->mu);
@@ -270,6 +271,8 @@ int certwatch_check(struct certwatch *w)
 	size_t cert_len = 0, key_len = 0;
 	int rc, changed;
 
+	if (!w->cert_file)
+		return 0; /* a static pair */
 	pthread_mutex_lock(&w->check_mu);
 	/* A file replaced while we read it gives a torn pair: read again, a few times, until stat agrees. */
 	for (int attempt = 0;; attempt++) {
@@ -340,14 +343,14 @@ int certwatch_check(struct certwatch *w)
 	char nb[32], na[32];
 	fmt_time(p->not_before, nb, sizeof nb);
 	fmt_time(p->not_after, na, sizeof na);
-	log_info("webhook", "serving certificate %s from %s: serial %s, valid %s to %s, %u certificate%s in the chain",
-		 first ? "loaded" : "reloaded", w->cert_file, p->serial[0] ? p->serial : "?", nb, na, p->npcerts,
+	log_info(w->who, "%s serving certificate %s from %s: serial %s, valid %s to %s, %u certificate%s in the chain",
+		 w->who, first ? "loaded" : "reloaded", w->cert_file, p->serial[0] ? p->serial : "?", nb, na, p->npcerts,
 		 p->npcerts == 1 ? "" : "s");
 	time_t t = time(NULL);
 	if (p->not_after != (time_t)-1 && p->not_after < t)
-		log_warn("webhook", "the serving certificate expired at %s: the API server will refuse it", na);
+		log_warn(w->who, "the %s serving certificate expired at %s: clients that verify it will refuse it", w->who, na);
 	else if (p->not_before != (time_t)-1 && p->not_before > t)
-		log_warn("webhook", "the serving certificate is not valid before %s", nb);
+		log_warn(w->who, "the %s serving certificate is not valid before %s", w->who, nb);
 	rc = 1;
 out:
 	free(cert);
@@ -365,6 +368,7 @@ int certwatch_new(const struct certwatch_opts *o, struct certwatch **out)
 	if (!w)
 		return SO_E_NOMEM;
 	w->interval_s = o->interval_s > 0 ? o->interval_s : DEFAULT_INTERVAL_S;
+	w->who = o->who ? o->who : "webhook";
 	w->cert_file = strdup(o->cert_file);
 	w->key_file = strdup(o->key_file);
 	w->cur = w->oldest = calloc(1, sizeof *w->cur);
@@ -386,9 +390,42 @@ static double poll_once(void *arg)
 	return w->interval_s;
 }
 
+int certwatch_new_static(const char *who, const char *cert, size_t cert_len, const char *key, size_t key_len,
+			 struct certwatch **out, char *why, size_t whylen)
+{
+	int rc;
+	*out = NULL;
+	struct certwatch *w = calloc(1, sizeof *w);
+	if (!w)
+		return SO_E_NOMEM;
+	w->who = who ? who : "webhook";
+	w->interval_s = DEFAULT_INTERVAL_S;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->check_mu, NULL);
+	w->cur = w->oldest = calloc(1, sizeof *w->cur);
+	struct pair *p = calloc(1, sizeof *p);
+	if (!w->cur || !p) {
+		free(p);
+		certwatch_free(w);
+		return SO_E_NOMEM;
+	}
+	if ((rc = build_pair(p, cert, cert_len, key, key_len, why, whylen)) != SO_OK) {
+		pair_free(p);
+		certwatch_free(w);
+		return rc;
+	}
+	w->cur->retired = 1;
+	w->cur->newer = p;
+	w->cur = p;
+	w->reads = w->swaps = 1;
+	collect(w);
+	*out = w;
+	return SO_OK;
+}
+
 int certwatch_start(struct certwatch *w)
 {
-	if (w->poller)
+	if (w->poller || !w->cert_file)
 		return SO_OK;
 	return ticker_start(&w->poller, w->interval_s, poll_once, w);
 }
@@ -469,4 +506,36 @@ int certwatch_select(struct certwatch *w, gnutls_pcert_st **pcert, unsigned int 
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
+}
+
+void certwatch_mhd_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct certwatch *w = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (ci && ci->tls_session)
+			gnutls_session_set_ptr((gnutls_session_t)ci->tls_session, w);
+		*socket_context = certwatch_conn_open(w);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		certwatch_conn_close(w, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+int certwatch_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+		       unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+	struct certwatch *w = gnutls_session_get_ptr(session);
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	*pcert_length = 0;
+	if (!w || certwatch_select(w, pcert, pcert_length, pkey) != 0) {
+		log_debug(w ? w->who : "tls", "TLS handshake refused: no serving certificate loaded");
+		return -1;
+	}
+	return 0;
 }

@@ -18,8 +18,16 @@
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
+#include <microhttpd.h>
 #include <stddef.h>
 #include <time.h>
+
+/* The GnuTLS priorities of our HTTPS servers (webhook, metrics): TLS 1.3 and 1.2 only, and in TLS 1.2 only
+ * what Go's crypto/tls offers a controller-runtime server: ECDHE key exchanges (no static RSA, no finite-field
+ * DHE) with AEAD ciphers (AES-GCM, ChaCha20-Poly1305; no CBC, no SHA-1 MACs). */
+#define CERTWATCH_TLS_PRIORITIES                                                                              \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"               \
+	"+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
 
 /* Files above this size are refused (a certificate chain and key are a few KiB). */
 #define CERTWATCH_MAX_FILE ((size_t)1 << 20)
@@ -30,6 +38,7 @@ struct certwatch_opts {
 	const char *cert_file; /* PEM chain, leaf first */
 	const char *key_file;  /* PEM private key */
 	double interval_s;     /* poll period; 0 means 10 s */
+	const char *who;       /* the log component and what the certificate serves; NULL: "webhook" */
 };
 
 struct certwatch_stats {
@@ -43,6 +52,10 @@ struct certwatch_stats {
 
 /* Creates the watcher and tries a first load (a failure is logged, not returned). SO_E_NOMEM or SO_E_INVAL. */
 int certwatch_new(const struct certwatch_opts *o, struct certwatch **out);
+/* A watcher serving one fixed pair given in memory (a self-signed certificate): no files, no polling. SO_OK, or
+ * SO_E_INVAL with why when the pair does not parse, SO_E_NOMEM. */
+int certwatch_new_static(const char *who, const char *cert, size_t cert_len, const char *key, size_t key_len,
+			 struct certwatch **out, char *why, size_t whylen);
 /* Starts the polling thread. */
 int certwatch_start(struct certwatch *w);
 /* One check now, on the caller's thread: 1 when a new pair is being served, 0 when nothing changed, a
@@ -62,6 +75,17 @@ void certwatch_conn_close(struct certwatch *w, void *token);
  * loaded. The pointers stay valid while the connection that asked is open. */
 int certwatch_select(struct certwatch *w, gnutls_pcert_st **pcert, unsigned int *pcert_length,
 		     gnutls_privkey_t *pkey);
+
+/*
+ * libmicrohttpd + GnuTLS glue shared by the HTTPS servers: give MHD certwatch_mhd_notify as
+ * MHD_OPTION_NOTIFY_CONNECTION with the watcher as its closure (every connection pins the pair current when it
+ * was accepted, and its TLS session learns the watcher) and certwatch_retrieve as MHD_OPTION_HTTPS_CERT_CALLBACK.
+ */
+void certwatch_mhd_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe);
+int certwatch_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
+		       unsigned int *pcert_length, gnutls_privkey_t *pkey);
 
 /* Checks a PEM certificate chain and key the way a reload does. SO_OK, or SO_E_INVAL with a reason in why. */
 int certwatch_validate_pem(const char *cert, size_t cert_len, const char *key, size_t key_len, char *why,

@@ -18,6 +18,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "util/prom.h"
 
 #define NEP 4 /* enum admission_endpoint */
 /* An oversized body is read and dropped, so the client gets its 413 instead of a reset, up to this size;
@@ -29,16 +30,9 @@
 
 static const unsigned codes[] = { 200, 400, 404, 405, 413, 415, 500, 503 };
 #define NCODES (sizeof codes / sizeof codes[0])
-/* Prometheus' default buckets, as controller-runtime's webhook latency histogram uses them. */
-static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-#define NBUCKETS (sizeof buckets / sizeof buckets[0])
-
 struct ep_stats {
 	unsigned long requests[NCODES];
 	unsigned long in_flight;
-	unsigned long bucket[NBUCKETS]; /* per bucket, not cumulative */
-	unsigned long count;
-	double sum;
 };
 
 struct webhook_server {
@@ -49,6 +43,7 @@ struct webhook_server {
 	size_t max_body;
 	pthread_mutex_t stats_mu;
 	struct ep_stats eps[NEP];
+	struct prom_histogram latency[NEP]; /* Prometheus' default buckets, as controller-runtime's */
 	atomic_ulong active; /* requests between their first callback and their completion */
 };
 
@@ -80,15 +75,8 @@ static void count(struct webhook_server *s, struct request *r, unsigned code)
 			break;
 		}
 	}
-	for (i = 0; i < NBUCKETS; i++) {
-		if (dt <= buckets[i]) {
-			e->bucket[i]++;
-			break;
-		}
-	}
-	e->count++;
-	e->sum += dt;
 	pthread_mutex_unlock(&s->stats_mu);
+	prom_histogram_observe(&s->latency[r->ep], dt);
 }
 
 /* Queues an answer; body is copied unless must_free (then it is malloc'd and handed to MHD). */
@@ -258,40 +246,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls, en
 	*req_cls = NULL;
 }
 
-/* Every connection pins the certificate pair current when it was accepted (see certwatch.h), and its TLS
- * session learns which server it belongs to: the certificate callback gets nothing else. */
-static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-			      enum MHD_ConnectionNotificationCode toe)
-{
-	struct webhook_server *s = cls;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-		if (ci && ci->tls_session)
-			gnutls_session_set_ptr((gnutls_session_t)ci->tls_session, s);
-		*socket_context = certwatch_conn_open(s->certs);
-	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		certwatch_conn_close(s->certs, *socket_context);
-		*socket_context = NULL;
-	}
-}
-
-static int cert_callback(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
-			 const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length, gnutls_pcert_st **pcert,
-			 unsigned int *pcert_length, gnutls_privkey_t *pkey)
-{
-	struct webhook_server *s = gnutls_session_get_ptr(session);
-	(void)req_ca_dn;
-	(void)nreqs;
-	(void)pk_algos;
-	(void)pk_algos_length;
-	*pcert_length = 0;
-	if (!s || certwatch_select(s->certs, pcert, pcert_length, pkey) != 0) {
-		log_debug("webhook", "TLS handshake refused: no serving certificate loaded");
-		return -1;
-	}
-	return 0;
-}
-
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -337,12 +291,8 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 	int rc;
 
 	*out = NULL;
-	if (port)
-		*port = 0;
-	if (!o->bind_addr || !strcmp(o->bind_addr, "0"))
-		return SO_OK;
-	if ((rc = health_parse_bind_addr(o->bind_addr, &sa, err, errlen)))
-		return rc;
+	if ((rc = health_listen_addr(o->bind_addr, &sa, port, err, errlen)))
+		return rc > 0 ? SO_OK : rc;
 	if (!o->cert_file || !*o->cert_file || !o->key_file || !*o->key_file) {
 		snprintf(err, errlen, "the webhook needs a certificate file and a key file");
 		return SO_E_CONFIG;
@@ -360,6 +310,8 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 	if (!s)
 		return SO_E_NOMEM;
 	pthread_mutex_init(&s->stats_mu, NULL);
+	for (size_t i = 0; i < NEP; i++)
+		prom_histogram_init(&s->latency[i], prom_buckets_default, PROM_NBUCKETS_DEFAULT);
 	s->o = *o;
 	s->max_body = o->max_body ? o->max_body : ADMISSION_MAX_BODY;
 	s->cert_file = strdup(o->cert_file);
@@ -392,17 +344,15 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 				0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
 				MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
-				MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CERT_CALLBACK, cert_callback,
-				MHD_OPTION_NOTIFY_CONNECTION, connection_notify, (void *)s, MHD_OPTION_NOTIFY_COMPLETED,
+				MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CERT_CALLBACK, certwatch_retrieve,
+				MHD_OPTION_NOTIFY_CONNECTION, certwatch_mhd_notify, (void *)s->certs, MHD_OPTION_NOTIFY_COMPLETED,
 				completed, (void *)s, MHD_OPTION_END);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot listen on %s (address in use?)", o->bind_addr);
 		server_free(s);
 		return SO_E_IO;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	if (port && info)
-		*port = info->port;
+	health_bound_port(s->d, port);
 	*out = s;
 	return SO_OK;
 }
@@ -470,17 +420,9 @@ void webhook_server_metrics(struct webhook_server *s, struct buf *out)
 	buf_appends(out, "# HELP controller_runtime_webhook_latency_seconds Histogram of the latency of processing "
 			 "admission requests\n# TYPE controller_runtime_webhook_latency_seconds histogram\n");
 	for (i = 0; i < NEP; i++) {
-		const char *p = admission_path((enum admission_endpoint)i);
-		unsigned long cum = 0;
-		for (k = 0; k < NBUCKETS; k++) {
-			cum += e[i].bucket[k];
-			buf_appendf(out, "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"%g\"} %lu\n", p,
-				    buckets[k], cum);
-		}
-		buf_appendf(out, "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"+Inf\"} %lu\n", p,
-			    e[i].count);
-		buf_appendf(out, "controller_runtime_webhook_latency_seconds_sum{webhook=\"%s\"} %.9g\n", p, e[i].sum);
-		buf_appendf(out, "controller_runtime_webhook_latency_seconds_count{webhook=\"%s\"} %lu\n", p, e[i].count);
+		char labels[128];
+		snprintf(labels, sizeof labels, "webhook=\"%s\"", admission_path((enum admission_endpoint)i));
+		prom_histogram_write(out, "controller_runtime_webhook_latency_seconds", labels, &s->latency[i]);
 	}
 	buf_appendf(out,
 		    "# HELP certwatcher_read_certificate_total Total number of certificate reads\n"

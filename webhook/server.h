@@ -11,7 +11,7 @@
  * max_body (refused from Content-Length before any byte is read, or once a chunked body passes the cap, by
  * discarding the rest); 503 while ready() says no; 500 when no answer could be built.
  *
- * TLS 1.2 and 1.3 only, forward-secret AEAD suites only (WEBHOOK_TLS_PRIORITIES). The certificate and key come from files and are reloaded
+ * TLS 1.2 and 1.3 with forward-secret AEAD suites only (WEBHOOK_TLS_PRIORITIES). The certificate and key come from files and are reloaded
  * when they change (certwatch.h): new handshakes use the new pair, connections already open keep theirs.
  * Requests run on a pool of threads; the admission callbacks must be thread-safe.
  */
@@ -21,14 +21,11 @@
 #include <stddef.h>
 
 #include "admission.h"
+#include "certwatch.h"
 #include "util/buf.h"
 
-/* GnuTLS priorities: TLS 1.3 and 1.2 with forward-secret AEAD suites only, as Go's crypto/tls offers a
- * controller-runtime webhook: ECDHE key exchange (no static RSA, no finite-field DHE), AES-GCM or ChaCha20-Poly1305
- * (no CBC, no SHA-1 MACs). */
-#define WEBHOOK_TLS_PRIORITIES                                                                                    \
-	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:+AES-128-GCM:"       \
-	"+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
+/* GnuTLS priorities: TLS 1.3 and 1.2, forward-secret AEAD suites only (certwatch.h). */
+#define WEBHOOK_TLS_PRIORITIES CERTWATCH_TLS_PRIORITIES
 
 /* controller-runtime's defaults: port 9443, certificates in <TMPDIR>/k8s-webhook-server/serving-certs. */
 #define WEBHOOK_DEFAULT_ADDR ":9443"

@@ -314,16 +314,30 @@ static int split(const char *key, struct split_key *k)
 	return SO_OK;
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void work(struct controller *ctl, struct queue *q, int executor)
 {
 	char *key;
+	struct reconcile_metrics *m = &ctl->rm[executor];
 	while ((key = queue_get(q, -1)) != NULL) {
 		struct split_key k;
+		atomic_fetch_add(&m->active, 1);
+		double t0 = mono_s();
 		int rc = split(key, &k);
 		if (rc == SO_OK)
 			rc = executor ? reconcile_executor(ctl, k.ns, k.name) : reconcile_app(ctl, k.ns, k.name);
+		prom_histogram_observe(&m->time, mono_s() - t0);
+		atomic_fetch_sub(&m->active, 1);
 		atomic_fetch_add(executor ? &ctl->executor_reconciles : &ctl->reconciles, 1);
-		atomic_fetch_add(&ctl->results[executor][rc < 0], 1);
+		atomic_fetch_add(rc == SO_OK ? &m->success : &m->error, 1);
+		if (rc == RECONCILE_TERMINAL)
+			atomic_fetch_add(&m->terminal, 1);
 		if (rc < 0) {
 			atomic_fetch_add(&ctl->reconcile_errors, 1);
 			if (rc != SO_E_CANCELLED)
@@ -414,6 +428,8 @@ int controller_new(struct kube_client *c, const struct controller_opts *o, struc
 	pthread_mutex_init(&ctl->stop_mu, NULL);
 	pthread_cond_init(&ctl->stop_cv, NULL);
 	pthread_mutex_init(&ctl->known_mu, NULL);
+	for (int i = 0; i < 2; i++)
+		prom_histogram_init(&ctl->rm[i].time, prom_buckets_reconcile, PROM_NBUCKETS_RECONCILE);
 	ctl->namespace = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
 	ctl->known_ca = json_object();
 	ctl->applier = applier_new();
@@ -619,63 +635,154 @@ json_t *controller_executors(struct controller *ctl)
 	return ctl && ctl->executors ? informer_list(ctl->executors) : json_array();
 }
 
-void controller_metrics(struct controller *ctl, struct buf *out)
-{
-	static const char *const names[2] = { "spinapp", "spinappexecutor" };
-	struct queue *queues[2] = { ctl->app_q, ctl->exec_q };
-	struct informer *all[NINFORMERS];
+static const char *const controller_names[2] = { "spinapp", "spinappexecutor" }; /* upstream's */
 
-	buf_appends(out, "# HELP controller_runtime_reconcile_total Total number of reconciliations per controller.\n"
-			 "# TYPE controller_runtime_reconcile_total counter\n");
-	for (int c = 0; c < 2; c++) {
-		buf_appendf(out, "controller_runtime_reconcile_total{controller=\"%s\",result=\"success\"} %lu\n",
-			    names[c], atomic_load(&ctl->results[c][0]));
-		buf_appendf(out, "controller_runtime_reconcile_total{controller=\"%s\",result=\"error\"} %lu\n",
-			    names[c], atomic_load(&ctl->results[c][1]));
+/* What queue_family writes: a value of struct queue_metrics, or one of the two histograms. */
+enum qvalue { Q_ADDS, Q_DEPTH, Q_RETRIES, Q_UNFINISHED, Q_LONGEST, Q_DELAYED, Q_WAIT_H, Q_WORK_H };
+
+/* One workqueue_* family: its header, then the series of both queues (name and controller both the
+ * controller's name, as controller-runtime labels them). */
+static int queue_family(struct controller *ctl, struct buf *out, const char *name, const char *type,
+			const char *help, enum qvalue what)
+{
+	struct queue *queues[2] = { ctl->app_q, ctl->exec_q };
+	int rc = prom_family(out, name, type, help);
+	for (int c = 0; rc == SO_OK && c < 2; c++) {
+		struct queue_metrics qm;
+		char labels[96];
+		snprintf(labels, sizeof labels, "controller=\"%s\",name=\"%s\"", controller_names[c], controller_names[c]);
+		if (what == Q_WAIT_H || what == Q_WORK_H) {
+			rc = prom_histogram_write(out, name, labels,
+						  what == Q_WAIT_H ? queue_wait_histogram(queues[c]) : queue_work_histogram(queues[c]));
+			continue;
+		}
+		queue_get_metrics(queues[c], &qm);
+		const double v[] = { [Q_ADDS] = (double)qm.adds, [Q_DEPTH] = (double)qm.depth,
+				     [Q_RETRIES] = (double)qm.retries, [Q_UNFINISHED] = qm.unfinished_s,
+				     [Q_LONGEST] = qm.longest_s, [Q_DELAYED] = (double)qm.delayed };
+		if ((rc = buf_appendf(out, "%s{%s} ", name, labels)) == SO_OK && (rc = prom_append_value(out, v[what])) == SO_OK)
+			rc = buf_appends(out, "\n");
 	}
-	buf_appends(out, "# HELP controller_runtime_reconcile_errors_total Total number of reconciliation errors per "
-			 "controller.\n# TYPE controller_runtime_reconcile_errors_total counter\n");
-	for (int c = 0; c < 2; c++)
-		buf_appendf(out, "controller_runtime_reconcile_errors_total{controller=\"%s\"} %lu\n", names[c],
-			    atomic_load(&ctl->results[c][1]));
-	buf_appends(out, "# HELP workqueue_depth Current depth of the work queue.\n# TYPE workqueue_depth gauge\n");
-	for (int c = 0; c < 2; c++)
-		buf_appendf(out, "workqueue_depth{name=\"%s\",controller=\"%s\"} %zu\n", names[c], names[c],
-			    queue_len(queues[c]) + queue_delayed(queues[c]));
-	buf_appendf(out,
-		    "# HELP spin_operator_api_writes_total Create, apply, update, patch and delete requests made.\n"
-		    "# TYPE spin_operator_api_writes_total counter\nspin_operator_api_writes_total %lu\n"
-		    "# HELP spin_operator_applies_skipped_total Applies skipped because the cache already matched.\n"
-		    "# TYPE spin_operator_applies_skipped_total counter\nspin_operator_applies_skipped_total %lu\n",
-		    atomic_load(&ctl->writes), atomic_load(&ctl->skipped_applies));
-	struct kube_client_stats cs;
-	kube_client_get_stats(ctl->c, &cs);
-	buf_appends(out, "# HELP rest_client_requests_total Requests sent to the API server, by method (WATCH: list/watch "
-			 "streams).\n# TYPE rest_client_requests_total counter\n");
-	for (int m = 0; m < KUBE_NMETHODS; m++)
-		buf_appendf(out, "rest_client_requests_total{method=\"%s\"} %lu\n", kube_method_name((enum kube_method)m),
-			    cs.requests[m]);
-	buf_appendf(out, "# TYPE spin_operator_api_request_failures_total counter\nspin_operator_api_request_failures_total %lu\n",
-		    cs.failures);
-	buf_appends(out, "# HELP spin_operator_cached_objects Objects held in the informer caches.\n"
-			 "# TYPE spin_operator_cached_objects gauge\n");
-	informers(ctl, all);
-	for (int i = 0; i < NINFORMERS; i++) {
-		if (all[i])
-			buf_appendf(out, "spin_operator_cached_objects{resource=\"%s\"} %zu\n", informer_resource(all[i])->plural,
-				    informer_count(all[i]));
+	return rc;
+}
+
+/* controller_runtime_* families: counters and gauges with one series per controller. */
+static int per_controller(struct buf *out, const char *name, const char *type, const char *help,
+			  const unsigned long v[2])
+{
+	int rc = prom_family(out, name, type, help);
+	for (int c = 0; rc == SO_OK && c < 2; c++)
+		rc = buf_appendf(out, "%s{controller=\"%s\"} %lu\n", name, controller_names[c], v[c]);
+	return rc;
+}
+
+static int reconcile_families(struct controller *ctl, struct buf *out)
+{
+	const struct reconcile_metrics *m = ctl->rm;
+	int rc = prom_family(out, "controller_runtime_reconcile_total", "counter",
+			     "Total number of reconciliations per controller");
+	/* requeue and requeue_after stay 0: no reconciler here asks for a requeue without an error */
+	for (int c = 0; rc == SO_OK && c < 2; c++)
+		rc = buf_appendf(out,
+				 "controller_runtime_reconcile_total{controller=\"%s\",result=\"error\"} %lu\n"
+				 "controller_runtime_reconcile_total{controller=\"%s\",result=\"requeue\"} 0\n"
+				 "controller_runtime_reconcile_total{controller=\"%s\",result=\"requeue_after\"} 0\n"
+				 "controller_runtime_reconcile_total{controller=\"%s\",result=\"success\"} %lu\n",
+				 controller_names[c], atomic_load(&m[c].error), controller_names[c], controller_names[c],
+				 controller_names[c], atomic_load(&m[c].success));
+	unsigned long errors[2] = { atomic_load(&m[0].error), atomic_load(&m[1].error) };
+	unsigned long terminal[2] = { atomic_load(&m[0].terminal), atomic_load(&m[1].terminal) };
+	unsigned long workers[2] = { (unsigned long)ctl->o.app_workers, 1 };
+	unsigned long active[2] = { (unsigned long)atomic_load(&m[0].active), (unsigned long)atomic_load(&m[1].active) };
+	if (rc == SO_OK)
+		rc = per_controller(out, "controller_runtime_reconcile_errors_total", "counter",
+				    "Total number of reconciliation errors per controller", errors);
+	if (rc == SO_OK)
+		rc = per_controller(out, "controller_runtime_terminal_reconcile_errors_total", "counter",
+				    "Total number of terminal reconciliation errors per controller", terminal);
+	if (rc == SO_OK)
+		rc = prom_family(out, "controller_runtime_reconcile_time_seconds", "histogram",
+				 "Length of time per reconciliation per controller");
+	for (int c = 0; rc == SO_OK && c < 2; c++) {
+		char labels[64];
+		snprintf(labels, sizeof labels, "controller=\"%s\"", controller_names[c]);
+		rc = prom_histogram_write(out, "controller_runtime_reconcile_time_seconds", labels, &m[c].time);
 	}
+	if (rc == SO_OK)
+		rc = per_controller(out, "controller_runtime_max_concurrent_reconciles", "gauge",
+				    "Maximum number of concurrent reconciles per controller", workers);
+	if (rc == SO_OK)
+		rc = per_controller(out, "controller_runtime_active_workers", "gauge",
+				    "Number of currently used workers per controller", active);
+	return rc;
+}
+
+static int queue_families(struct controller *ctl, struct buf *out)
+{
+	int rc = queue_family(ctl, out, "workqueue_adds_total", "counter", "Total number of adds handled by workqueue",
+			      Q_ADDS);
+	if (rc == SO_OK)
+		rc = queue_family(ctl, out, "workqueue_depth", "gauge", "Current depth of workqueue", Q_DEPTH);
+	if (rc == SO_OK)
+		rc = queue_family(ctl, out, "workqueue_queue_duration_seconds", "histogram",
+				  "How long in seconds an item stays in workqueue before being requested", Q_WAIT_H);
+	if (rc == SO_OK)
+		rc = queue_family(ctl, out, "workqueue_work_duration_seconds", "histogram",
+				  "How long in seconds processing an item from workqueue takes.", Q_WORK_H);
+	if (rc == SO_OK)
+		rc = queue_family(ctl, out, "workqueue_unfinished_work_seconds", "gauge",
+				  "How many seconds of work has been done that is in progress and hasn't been observed by "
+				  "work_duration. Large values indicate stuck threads. One can deduce the number of stuck "
+				  "threads by observing the rate at which this increases.",
+				  Q_UNFINISHED);
+	if (rc == SO_OK)
+		rc = queue_family(ctl, out, "workqueue_longest_running_processor_seconds", "gauge",
+				  "How many seconds has the longest running processor for workqueue been running.", Q_LONGEST);
+	if (rc == SO_OK)
+		rc = queue_family(ctl, out, "workqueue_retries_total", "counter", "Total number of retries handled by workqueue",
+				  Q_RETRIES);
+	if (rc == SO_OK)
+		rc = queue_family(ctl, out, "spin_operator_workqueue_delayed", "gauge",
+				  "Keys waiting for a delay or a retry backoff (not in workqueue_depth).", Q_DELAYED);
+	return rc;
+}
+
+int controller_metrics(struct controller *ctl, struct buf *out)
+{
 	static const char *const stat_names[] = { "lists", "watches", "events", "relists_gone", "failures" };
-	for (int k = 0; k < 5; k++) {
-		buf_appendf(out, "# TYPE spin_operator_informer_%s_total counter\n", stat_names[k]);
-		for (int i = 0; i < NINFORMERS; i++) {
+	struct informer *all[NINFORMERS];
+	int rc = reconcile_families(ctl, out);
+
+	if (rc == SO_OK)
+		rc = queue_families(ctl, out);
+	if (rc == SO_OK)
+		rc = buf_appendf(out,
+				 "# HELP spin_operator_api_writes_total Create, apply, update, patch and delete requests made.\n"
+				 "# TYPE spin_operator_api_writes_total counter\nspin_operator_api_writes_total %lu\n"
+				 "# HELP spin_operator_applies_skipped_total Applies skipped because the cache already matched.\n"
+				 "# TYPE spin_operator_applies_skipped_total counter\nspin_operator_applies_skipped_total %lu\n",
+				 atomic_load(&ctl->writes), atomic_load(&ctl->skipped_applies));
+	if (rc == SO_OK)
+		rc = prom_family(out, "spin_operator_cached_objects", "gauge", "Objects held in the informer caches.");
+	informers(ctl, all);
+	for (int i = 0; rc == SO_OK && i < NINFORMERS; i++) {
+		if (all[i])
+			rc = buf_appendf(out, "spin_operator_cached_objects{resource=\"%s\"} %zu\n",
+					 informer_resource(all[i])->plural, informer_count(all[i]));
+	}
+	for (int k = 0; rc == SO_OK && k < 5; k++) {
+		char name[64], help[96];
+		snprintf(name, sizeof name, "spin_operator_informer_%s_total", stat_names[k]);
+		snprintf(help, sizeof help, "Informer %s, by resource.", stat_names[k]);
+		rc = prom_family(out, name, "counter", help);
+		for (int i = 0; rc == SO_OK && i < NINFORMERS; i++) {
 			struct informer_stats st;
 			if (!all[i])
 				continue;
 			informer_get_stats(all[i], &st);
 			unsigned long v[] = { st.lists, st.watches, st.events, st.relists_gone, st.failures };
-			buf_appendf(out, "spin_operator_informer_%s_total{resource=\"%s\"} %lu\n", stat_names[k],
-				    informer_resource(all[i])->plural, v[k]);
+			rc = buf_appendf(out, "%s{resource=\"%s\"} %lu\n", name, informer_resource(all[i])->plural, v[k]);
 		}
 	}
+	return rc;
 }

@@ -68,8 +68,9 @@ int controller_ready(struct controller *ctl);
  * Empty before the caches are started. The admission webhook reads executors through this. */
 json_t *controller_executors(struct controller *ctl);
 
-/* Prometheus text: controller-runtime's reconcile and workqueue metric names where one exists (so existing
- * dashboards keep working), spin_operator_* for the rest. */
-void controller_metrics(struct controller *ctl, struct buf *out);
+/* Prometheus text: controller-runtime's controller_runtime_* and workqueue_* families with its names, types,
+ * labels and buckets (controller="spinapp" / "spinappexecutor"), then spin_operator_* for the rest. The API
+ * client's rest_client_* families are kube_client_write_metrics'. SO_OK or SO_E_TOO_LARGE / SO_E_NOMEM. */
+int controller_metrics(struct controller *ctl, struct buf *out);
 
 #endif

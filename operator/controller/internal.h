@@ -11,6 +11,7 @@
 #include "controller/events.h"
 #include "controller/queue.h"
 #include "informer/informer.h"
+#include "util/prom.h"
 
 #define APP_RECORDER "spinapp-reconciler"
 #define EXECUTOR_RECORDER "spinappexecutor-reconciler"
@@ -19,6 +20,13 @@
 
 /* What a reconcile returns besides SO_OK: retry with backoff, or give up until something changes. */
 #define RECONCILE_TERMINAL 1
+
+/* controller-runtime's reconcile metrics for one controller. */
+struct reconcile_metrics {
+	atomic_ulong success, error, terminal; /* a terminal error counts as an error too */
+	atomic_int active;                      /* reconciles running now */
+	struct prom_histogram time;             /* seconds per reconcile */
+};
 
 struct controller {
 	struct kube_client *c;
@@ -45,7 +53,7 @@ struct controller {
 
 	atomic_int ready;
 	atomic_ulong reconciles, reconcile_errors, executor_reconciles, writes, skipped_applies;
-	atomic_ulong results[2][2]; /* [app, executor][success, error] */
+	struct reconcile_metrics rm[2]; /* [app, executor] */
 };
 
 /* spinapp.c / executor.c: reconcile one "namespace/name" key. 0, RECONCILE_TERMINAL, or a negative so_err. */

@@ -4,8 +4,9 @@
  *
  * State, all under mu:
  *   fifo        ready keys in order (a growable ring of owned strings);
- *   dirty       set of keys waiting to be processed (in fifo, or processing and added again);
- *   processing  set of keys held by workers;
+ *   dirty       keys waiting to be processed (in fifo, or processing and added again) -> when they were
+ *               added (for workqueue_queue_duration_seconds);
+ *   processing  keys held by workers -> when they were handed out (workqueue_work_duration_seconds);
  *   heap        binary min-heap of delayed entries (ready time, insertion sequence, owned key);
  *   waiting     key -> ready time of the key's live heap entry. A key is delayed at most once: a later
  *               add_after keeps the earlier ready time. Shortening a delay pushes a new heap entry and leaves
@@ -25,12 +26,14 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "util/log.h"
+#include "util/prom.h"
 #include "util/ratelimit.h"
 
 #define QUEUE_MAX_WAIT_S 10.0     /* longest single sleep in queue_get (client-go maxWait) */
@@ -52,8 +55,8 @@ struct queue {
 	double max_delay;
 	struct ratelimit bucket;   /* has its own lock, always taken inside mu */
 
-	json_t *dirty;             /* key -> true */
-	json_t *processing;        /* key -> true */
+	json_t *dirty;             /* key -> real (when added) */
+	json_t *processing;        /* key -> real (when handed out) */
 	json_t *waiting;           /* key -> real (ready time) */
 	json_t *failures;          /* key -> integer */
 
@@ -69,6 +72,10 @@ struct queue {
 
 	int shutting_down;
 	int drain;
+
+	/* client-go's workqueue metrics (updated under mu; read by queue_get_metrics) */
+	atomic_ulong adds, retries;
+	struct prom_histogram wait_h, work_h;
 };
 
 static double mono_now(void)
@@ -236,16 +243,18 @@ static void add_locked(struct queue *q, const char *key, char *owned)
 	if (q->shutting_down || json_object_get(q->dirty, key))
 		goto out;
 	if (json_object_get(q->processing, key)) {
-		if (json_object_set_new_nocheck(q->dirty, key, json_true()))
+		if (json_object_set_new_nocheck(q->dirty, key, json_real(q->now())))
 			goto oom;
+		atomic_fetch_add(&q->adds, 1);
 		goto out;
 	}
 	if (fifo_reserve(q))
 		goto oom;
 	if (!owned && !(owned = strdup(key)))
 		goto oom;
-	if (json_object_set_new_nocheck(q->dirty, key, json_true()))
+	if (json_object_set_new_nocheck(q->dirty, key, json_real(q->now())))
 		goto oom;
+	atomic_fetch_add(&q->adds, 1);
 	fifo_push(q, owned);
 	owned = NULL;
 	pthread_cond_signal(&q->cv);
@@ -274,6 +283,7 @@ static void add_after_locked(struct queue *q, const char *key, double delay_s, d
 {
 	if (q->shutting_down)
 		return;
+	atomic_fetch_add(&q->retries, 1); /* client-go counts every AddAfter as a retry */
 	promote_due(q, now);
 	if (!(delay_s > 0)) { /* also NaN */
 		add_locked(q, key, NULL);
@@ -369,6 +379,8 @@ struct queue *queue_new(const struct queue_opts *o)
 	have_cv = 1;
 	pthread_condattr_destroy(&ca);
 	ratelimit_init(&q->bucket, o->overall_qps, o->overall_burst, q->now());
+	prom_histogram_init(&q->wait_h, prom_buckets_workqueue, PROM_NBUCKETS_WORKQUEUE);
+	prom_histogram_init(&q->work_h, prom_buckets_workqueue, PROM_NBUCKETS_WORKQUEUE);
 	return q;
 fail:
 	if (have_ca)
@@ -475,8 +487,11 @@ char *queue_get(struct queue *q, double timeout_s)
 		if (q->count > 0) {
 			/* Record the handout before taking the key so a failure leaves the queue unchanged. */
 			const char *front = q->fifo[q->head];
-			if (json_object_set_new_nocheck(q->processing, front, json_true()) == 0) {
+			if (json_object_set_new_nocheck(q->processing, front, json_real(now)) == 0) {
 				key = fifo_pop(q);
+				json_t *added = json_object_get(q->dirty, key);
+				if (added)
+					prom_histogram_observe(&q->wait_h, now - json_real_value(added));
 				json_object_del(q->dirty, key);
 				if (q->count > 0)
 					pthread_cond_signal(&q->cv); /* more ready work: pass the wakeup on */
@@ -504,6 +519,9 @@ void queue_done(struct queue *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
 	/* Only a key that was handed out is requeued: done on an unknown key must not duplicate a queued one. */
+	json_t *started = json_object_get(q->processing, key);
+	if (started)
+		prom_histogram_observe(&q->work_h, q->now() - json_real_value(started));
 	if (json_object_del(q->processing, key) == 0 && json_object_get(q->dirty, key)) {
 		char *copy = NULL;
 		if (fifo_reserve(q) == 0 && (copy = strdup(key)) != NULL) {
@@ -564,4 +582,36 @@ size_t queue_processing(struct queue *q)
 	size_t n = json_object_size(q->processing);
 	pthread_mutex_unlock(&q->mu);
 	return n;
+}
+
+void queue_get_metrics(struct queue *q, struct queue_metrics *out)
+{
+	const char *key;
+	json_t *v;
+	pthread_mutex_lock(&q->mu);
+	double now = q->now();
+	promote_due(q, now);
+	out->adds = atomic_load(&q->adds);
+	out->retries = atomic_load(&q->retries);
+	out->depth = json_object_size(q->dirty);
+	out->delayed = json_object_size(q->waiting);
+	out->unfinished_s = 0;
+	out->longest_s = 0;
+	json_object_foreach(q->processing, key, v) {
+		double d = now - json_real_value(v);
+		out->unfinished_s += d;
+		if (d > out->longest_s)
+			out->longest_s = d;
+	}
+	pthread_mutex_unlock(&q->mu);
+}
+
+const struct prom_histogram *queue_wait_histogram(struct queue *q)
+{
+	return &q->wait_h;
+}
+
+const struct prom_histogram *queue_work_histogram(struct queue *q)
+{
+	return &q->work_h;
 }

@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include "util/prom.h"
+
 struct queue;
 
 struct queue_opts {
@@ -51,5 +53,19 @@ int queue_shutting_down(struct queue *q);
 size_t queue_len(struct queue *q);        /* ready keys */
 size_t queue_delayed(struct queue *q);    /* keys waiting for their delay */
 size_t queue_processing(struct queue *q); /* keys held by workers */
+
+/* client-go's workqueue metrics (controller-runtime's workqueue_* families), on the queue's clock. */
+struct queue_metrics {
+	unsigned long adds;     /* adds that queued a key (deduplicated ones are not counted) */
+	unsigned long retries;  /* delayed adds (queue_add_after, queue_add_rate_limited) */
+	size_t depth;           /* keys waiting to be handed out, those held and added again included */
+	size_t delayed;         /* keys waiting for their delay (not in depth, as in client-go) */
+	double unfinished_s;    /* the sum of how long each held key has been held */
+	double longest_s;       /* the longest of those */
+};
+void queue_get_metrics(struct queue *q, struct queue_metrics *out);
+/* Seconds from add to hand-out, and from hand-out to done. */
+const struct prom_histogram *queue_wait_histogram(struct queue *q);
+const struct prom_histogram *queue_work_histogram(struct queue *q);
 
 #endif

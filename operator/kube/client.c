@@ -20,12 +20,19 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/prom.h"
 #include "util/ratelimit.h"
 
 #define POOL_MAX 32             /* idle handles kept; more concurrent callers get temporary handles */
 #define RETRY_429_MAX 3
 #define RETRY_AFTER_CAP_S 10
 #define ERROR_BODY_CAP (1u << 20) /* a non-2xx body bigger than this is truncated before mapping */
+
+/* client-go's rest_client metrics: by HTTP method (verb) and status code; code slot 0 is "<error>" (no answer),
+ * slots 1..500 the codes 100..599. */
+enum { VERB_GET, VERB_POST, VERB_PUT, VERB_PATCH, VERB_DELETE, VERB_OTHER, NVERBS };
+static const char *const verb_names[NVERBS] = { "GET", "POST", "PUT", "PATCH", "DELETE", "OTHER" };
+#define NCODE_SLOTS 501
 
 struct pooled {
 	CURL *easy;
@@ -57,6 +64,10 @@ struct kube_client {
 	_Atomic(void *) write_gate_ud;
 	atomic_ulong requests[KUBE_NMETHODS];
 	atomic_ulong failures;
+
+	char *metrics_host; /* the API server's host:port, escaped for a label value */
+	atomic_ulong by_code[NVERBS][NCODE_SLOTS];
+	struct prom_histogram duration[NVERBS]; /* every attempt but watches */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -164,6 +175,15 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 		goto out;
 	}
 	rc = SO_E_NOMEM;
+	/* client-go labels its metrics with the URL's host:port (the real server, not tls-server-name) */
+	if (buf_appendf(&b, "%s:%s", host, port))
+		goto out;
+	struct buf esc = BUF_INIT(4096);
+	if (prom_escape(&esc, b.data) || !(c->metrics_host = buf_steal(&esc))) {
+		buf_free(&esc);
+		goto out;
+	}
+	buf_reset(&b);
 	if (cfg->tls_server_name && *cfg->tls_server_name) {
 		if (buf_appendf(&b, "%s:%s:%s:%s", cfg->tls_server_name, port, host, port))
 			goto out;
@@ -221,6 +241,8 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 		pthread_mutex_init(&c->share_locks[i], NULL);
 	pthread_mutex_init(&c->pool_mu, NULL);
 	ratelimit_init(&c->rate, c->opts.qps, c->opts.burst, now_s());
+	for (int v = 0; v < NVERBS; v++)
+		prom_histogram_init(&c->duration[v], prom_buckets_rest_client, PROM_NBUCKETS_REST_CLIENT);
 
 	rc = setup_endpoint(c, cfg, err, errlen);
 	if (rc)
@@ -271,6 +293,7 @@ void kube_client_free(struct kube_client *c)
 	kube_auth_free(c->auth);
 	curl_slist_free_all(c->connect_to);
 	free(c->base_url);
+	free(c->metrics_host);
 	free(c->ca.data);
 	free(c->namespace);
 	free(c->user_agent);
@@ -329,6 +352,67 @@ const char *kube_method_name(enum kube_method m)
 {
 	static const char *const names[KUBE_NMETHODS] = { "GET", "WATCH", "POST", "PUT", "PATCH", "DELETE", "OTHER" };
 	return (unsigned)m < KUBE_NMETHODS ? names[m] : "OTHER";
+}
+
+static int verb_of(const char *method)
+{
+	for (int v = 0; v < VERB_OTHER; v++) {
+		if (!strcmp(method, verb_names[v]))
+			return v;
+	}
+	return VERB_OTHER;
+}
+
+/* One attempt's outcome, as client-go's request metrics count it. */
+static void count_attempt(struct kube_client *c, const char *method, const char *path, long http_code,
+			  double seconds)
+{
+	int v = verb_of(method);
+	size_t slot = http_code >= 100 && http_code <= 599 ? (size_t)(http_code - 99) : 0;
+	atomic_fetch_add_explicit(&c->by_code[v][slot], 1, memory_order_relaxed);
+	if (!is_watch(path)) /* a watch's duration is how long it was kept open, not a latency */
+		prom_histogram_observe(&c->duration[v], seconds);
+}
+
+int kube_client_write_metrics(struct kube_client *c, struct buf *out)
+{
+	int rc = prom_family(out, "rest_client_requests_total", "counter",
+			     "Number of HTTP requests, partitioned by status code, method, and host.");
+	for (int v = 0; rc == SO_OK && v < NVERBS; v++) {
+		for (size_t k = 0; rc == SO_OK && k < NCODE_SLOTS; k++) {
+			unsigned long n = atomic_load_explicit(&c->by_code[v][k], memory_order_relaxed);
+			if (!n)
+				continue;
+			char code[16];
+			snprintf(code, sizeof code, k ? "%zu" : "<error>", k + 99);
+			rc = buf_appendf(out, "rest_client_requests_total{code=\"%s\",host=\"%s\",method=\"%s\"} %lu\n", code,
+					 c->metrics_host, verb_names[v], n);
+		}
+	}
+	if (rc == SO_OK)
+		rc = prom_family(out, "rest_client_request_duration_seconds", "histogram",
+				 "Request latency in seconds. Broken down by verb, and host.");
+	for (int v = 0; rc == SO_OK && v < NVERBS; v++) {
+		char labels[600];
+		if (!prom_histogram_count(&c->duration[v]))
+			continue;
+		snprintf(labels, sizeof labels, "host=\"%s\",verb=\"%s\"", c->metrics_host, verb_names[v]);
+		rc = prom_histogram_write(out, "rest_client_request_duration_seconds", labels, &c->duration[v]);
+	}
+	struct kube_client_stats st;
+	kube_client_get_stats(c, &st);
+	if (rc == SO_OK)
+		rc = prom_family(out, "spin_operator_api_requests_total", "counter",
+				 "Requests sent to the API server, by method (WATCH: watch streams).");
+	for (int m = 0; rc == SO_OK && m < KUBE_NMETHODS; m++)
+		rc = buf_appendf(out, "spin_operator_api_requests_total{method=\"%s\"} %lu\n",
+				 kube_method_name((enum kube_method)m), st.requests[m]);
+	if (rc == SO_OK)
+		rc = prom_family(out, "spin_operator_api_request_failures_total", "counter",
+				 "Requests that failed: transport errors and non-2xx answers.");
+	if (rc == SO_OK)
+		rc = buf_appendf(out, "spin_operator_api_request_failures_total %lu\n", st.failures);
+	return rc;
 }
 
 void kube_client_get_stats(struct kube_client *c, struct kube_client_stats *out)
@@ -475,10 +559,24 @@ static int set_message(struct kube_response *resp, const char *fmt, ...)
 	return resp->message ? SO_OK : SO_E_NOMEM;
 }
 
+/* A TokenReview or SubjectAccessReview: a POST that stores nothing, which every replica makes to authorize a
+ * metrics scrape, so leader election's write gate lets it through. */
+static int is_review(const char *path)
+{
+	size_t n = strcspn(path, "?");
+	static const char *const ends[] = { "/tokenreviews", "/subjectaccessreviews" };
+	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+		size_t e = strlen(ends[i]);
+		if (n >= e && !memcmp(path + n - e, ends[i], e))
+			return 1;
+	}
+	return 0;
+}
+
 /* One attempt: no retries here. */
 static int perform(struct kube_client *c, const char *method, const char *path, const char *content_type,
-		   const char *body, size_t body_len, long deadline_ms, kube_stream_fn on_data, void *ud,
-		   const atomic_int *stop, struct kube_response *resp)
+		   const char *body, size_t body_len, kube_stream_fn on_data, void *ud, const atomic_int *stop,
+		   long timeout_ms, struct kube_response *resp)
 {
 	int rc;
 	CURL *easy = NULL;
@@ -555,7 +653,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, deadline_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	/* Below 1 byte/s for stream_idle_ms: the peer has stopped (handles are reused: set or clear it each time). */
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, on_data ? 1L : 0L);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, on_data ? (c->opts.stream_idle_ms + 999) / 1000 : 0L);
@@ -592,15 +690,17 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	enum kube_method m = method_of(method, path);
 	kube_write_gate_fn gate = atomic_load(&c->write_gate);
 	/* Asked last, right before the request leaves: a write the gate closed on meanwhile is never sent. */
-	if (gate && (m == KUBE_POST || m == KUBE_PUT || m == KUBE_PATCH || m == KUBE_DELETE) &&
+	if (gate && (m == KUBE_POST || m == KUBE_PUT || m == KUBE_PATCH || m == KUBE_DELETE) && !is_review(path) &&
 	    !gate(atomic_load(&c->write_gate_ud))) {
 		rc = SO_E_CANCELLED;
 		set_message(resp, "%s", "writes are held (not the leader)");
 		goto out;
 	}
 	atomic_fetch_add(&c->requests[m], 1);
+	double t0 = now_s();
 	CURLcode cc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->http_code);
+	count_attempt(c, method, path, resp->http_code, now_s() - t0); /* code 0: no answer, "<error>" */
 	long version = 0;
 	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
 	resp->http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : version ? 1 : 0;
@@ -649,12 +749,16 @@ out:
 	return rc;
 }
 
+/* timeout_ms bounds each attempt (when <= 0: the client's default, none for a stream); with an explicit one, it
+ * also bounds the whole call: no 429 retry is waited for past it. */
 static int request(struct kube_client *c, const char *method, const char *path, const char *content_type,
-		   const char *body, size_t body_len, long deadline_ms, kube_stream_fn on_data, void *ud,
-		   const atomic_int *stop, struct kube_response *resp)
+		   const char *body, size_t body_len, kube_stream_fn on_data, void *ud, const atomic_int *stop,
+		   long timeout_ms, struct kube_response *resp)
 {
 	struct kube_response local;
 	int rc, reauthed = 0, throttled = 0;
+	double end = timeout_ms > 0 ? now_s() + (double)timeout_ms / 1e3 : 0;
+	long attempt_ms = timeout_ms > 0 ? timeout_ms : on_data ? 0 : c->opts.timeout_ms;
 
 	if (!resp) {
 		memset(&local, 0, sizeof local);
@@ -669,7 +773,15 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 			break;
 		}
 		resp->retry_after_s = 0;
-		rc = perform(c, method, path, content_type, body, body_len, deadline_ms, on_data, ud, stop, resp);
+		if (end > 0) {
+			attempt_ms = (long)((end - now_s()) * 1e3);
+			if (attempt_ms < 1) {
+				rc = SO_E_TIMEOUT;
+				set_message(resp, "deadline of %ld ms passed", timeout_ms);
+				break;
+			}
+		}
+		rc = perform(c, method, path, content_type, body, body_len, on_data, ud, stop, attempt_ms, resp);
 		if (rc == SO_E_API_UNAUTHORIZED && !reauthed) {
 			reauthed = 1;
 			kube_auth_invalidate(c->auth);
@@ -681,6 +793,8 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 			throttled++;
 			if (wait > RETRY_AFTER_CAP_S)
 				wait = RETRY_AFTER_CAP_S;
+			if (end > 0 && now_s() + (double)wait >= end)
+				break; /* the answer stands: no time left to wait for a retry */
 			log_debug("kube", "%s %s throttled (%s), retrying in %ld s", method, path, so_strerror(rc), wait);
 			sleep_cancellable(c, (double)wait); /* a cancel is reported at the loop head */
 			continue;
@@ -695,13 +809,13 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 int kube_request(struct kube_client *c, const char *method, const char *path, const char *content_type,
 		 const char *body, size_t body_len, struct kube_response *resp)
 {
-	return request(c, method, path, content_type, body, body_len, c->opts.timeout_ms, NULL, NULL, NULL, resp);
+	return request(c, method, path, content_type, body, body_len, NULL, NULL, NULL, 0, resp);
 }
 
 int kube_stream(struct kube_client *c, const char *path, long deadline_ms, kube_stream_fn on_data, void *ud,
 		const atomic_int *stop, struct kube_response *resp)
 {
-	return request(c, "GET", path, NULL, NULL, 0, deadline_ms, on_data, ud, stop, resp);
+	return request(c, "GET", path, NULL, NULL, 0, on_data, ud, stop, deadline_ms, resp);
 }
 
 long kube_client_list_timeout_ms(const struct kube_client *c)
@@ -716,6 +830,12 @@ int kube_get_json(struct kube_client *c, const char *path, json_t **out, struct 
 
 int kube_send_json(struct kube_client *c, const char *method, const char *path, const char *content_type,
 		   const json_t *body, json_t **out, struct kube_response *resp)
+{
+	return kube_send_json_within(c, 0, method, path, content_type, body, out, resp);
+}
+
+int kube_send_json_within(struct kube_client *c, long timeout_ms, const char *method, const char *path,
+			  const char *content_type, const json_t *body, json_t **out, struct kube_response *resp)
 {
 	struct kube_response local;
 	char *text = NULL;
@@ -734,8 +854,8 @@ int kube_send_json(struct kube_client *c, const char *method, const char *path, 
 			goto out;
 		}
 	}
-	rc = kube_request(c, method, path, body ? (content_type ? content_type : "application/json") : NULL, text,
-			  text ? strlen(text) : 0, resp);
+	rc = request(c, method, path, body ? (content_type ? content_type : "application/json") : NULL, text,
+		     text ? strlen(text) : 0, NULL, NULL, NULL, timeout_ms, resp);
 	if (rc == SO_OK && out) {
 		json_error_t jerr;
 		*out = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, &jerr);

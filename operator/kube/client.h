@@ -51,8 +51,9 @@ void kube_client_cancel(struct kube_client *c);
 int kube_client_cancelled(const struct kube_client *c);
 
 /* Leader election's hold on writes: when allow is set, every POST, PUT, PATCH and DELETE asks it right before
- * the request is sent, and a 0 answer fails the request with SO_E_CANCELLED without sending it (reads and
- * watches pass). Set once; other threads may be using the client meanwhile. */
+ * the request is sent, and a 0 answer fails the request with SO_E_CANCELLED without sending it (reads, watches
+ * and the TokenReviews and SubjectAccessReviews that authorize metrics scrapes pass). Set once; other threads
+ * may be using the client meanwhile. */
 typedef int (*kube_write_gate_fn)(void *ud);
 void kube_client_set_write_gate(struct kube_client *c, kube_write_gate_fn allow, void *ud);
 
@@ -65,6 +66,11 @@ struct kube_client_stats {
 };
 void kube_client_get_stats(struct kube_client *c, struct kube_client_stats *out);
 const char *kube_method_name(enum kube_method m);
+
+/* Prometheus text: client-go's rest_client_requests_total{code,host,method} (every attempt; code "<error>"
+ * when no answer came) and rest_client_request_duration_seconds{host,verb} (every attempt but watches),
+ * then spin_operator_api_requests_total{method} (WATCH apart) and spin_operator_api_request_failures_total. */
+int kube_client_write_metrics(struct kube_client *c, struct buf *out);
 
 /* The configured default namespace (kubeconfig context or in-cluster namespace file). */
 const char *kube_client_namespace(const struct kube_client *c);
@@ -108,5 +114,9 @@ int kube_status_map(long http_code, const char *body, size_t len, char **reason,
 int kube_get_json(struct kube_client *c, const char *path, json_t **out, struct kube_response *resp);
 int kube_send_json(struct kube_client *c, const char *method, const char *path, const char *content_type,
 		   const json_t *body, json_t **out, struct kube_response *resp);
+/* kube_send_json within timeout_ms for the whole call (retries and their waits included); <= 0: the
+ * client's per-request timeout. SO_E_TIMEOUT when the deadline passes. */
+int kube_send_json_within(struct kube_client *c, long timeout_ms, const char *method, const char *path,
+			  const char *content_type, const json_t *body, json_t **out, struct kube_response *resp);
 
 #endif

@@ -25,7 +25,7 @@
 #      the apiserver with no operator, the least the operator phase can take.
 #   2. OPERATOR: the executor and the N SpinApps in another namespace, then the operator starts (release build,
 #      its default client settings: no client-side rate limit, as a user gets; --namespace <that namespace>); bench_watch times the children and the
-#      SpinApps' Available=True from the operator's start. Requests per app from rest_client_requests_total;
+#      SpinApps' Available=True from the operator's start. Requests per app from spin_operator_api_requests_total;
 #      CPU (utime+stime) and VmHWM from /proc.
 #   3. STEADY STATE: 30 s after convergence, the change of spin_operator_api_writes_total and of reconciles.
 #   4. RESTART: SIGTERM, start again: `caches synced in X s` and the writes in the first 20 s after sync.
@@ -166,7 +166,7 @@ start_operator() {
 	op_t0=$(now)
 	"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" \
 		--max-concurrent-reconciles "$workers" --log-level "$LOG_LEVEL" \
-		--metrics-bind-address 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0 "${op_extra[@]}" >"$log" 2>&1 &
+		--metrics-bind-address 127.0.0.1:0 --metrics-secure=false --health-probe-bind-address 127.0.0.1:0 "${op_extra[@]}" >"$log" 2>&1 &
 	op_pid=$!
 	op_port=""
 	for _ in $(seq 200); do
@@ -228,7 +228,7 @@ methods=(GET WATCH POST PUT PATCH DELETE)
 per_app_requests() {
 	local m v parts=() total=0
 	for m in "${methods[@]}"; do
-		v=$(metric "$1" rest_client_requests_total "method=\"$m\"")
+		v=$(metric "$1" spin_operator_api_requests_total "method=\"$m\"")
 		total=$((total + v))
 		[ "$v" -gt 0 ] && parts+=("$m $(calc "$v / $APPS")")
 	done

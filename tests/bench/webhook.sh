@@ -92,7 +92,7 @@ jq -c '.request.object.spec.executor = ""' "$OUT/validate.json" >"$OUT/mutate.js
 
 # shellcheck disable=SC2086 # EXTRA_FLAGS is a list of flags
 "$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --webhook-bind-address 127.0.0.1:0 \
-	--webhook-cert-dir "$OUT/certs" --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 \
+	--webhook-cert-dir "$OUT/certs" --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --metrics-secure=false \
 	$EXTRA_FLAGS >"$OUT/operator.log" 2>&1 &
 op_pid=$!
 for _ in $(seq 300); do grep -q "caches synced" "$OUT/operator.log" && break; sleep 0.1; done

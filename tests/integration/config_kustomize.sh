@@ -7,8 +7,10 @@
 # hold exactly theirs (limited by resourceNames), the leader-election Role grants exactly get, create and update
 # of Leases (and no other Role is rendered), config/default-certmanager (cert-manager's CRDs are not installed here, so
 # only rendered) swaps the self-managed mode for cert-manager's Issuer, Certificate, cainjector annotations
-# and Secret volume, and, once config/rbac is really applied in a throw-away namespace, `kubectl auth can-i`
-# answers as the operator's ServiceAccount what it should.
+# and Secret volume, the secure metrics endpoint has its Service (https, 8443), the metrics-auth ClusterRole
+# (token and access reviews only) and the metrics-reader ClusterRole (GET /metrics only) as docs/rbac.md lists
+# them, config/prometheus renders the optional ServiceMonitor, and, once config/rbac is really applied in a
+# throw-away namespace, `kubectl auth can-i` answers as the operator's ServiceAccount what it should.
 #
 # Cleans up everything it created (the RBAC objects, its namespaces, the spin-operator Namespace when it
 # created it); leaves the CRDs as they were.
@@ -144,6 +146,10 @@ objects_are() {
 		"ClusterRole/-/spin-operator-manager-role" \
 		"ClusterRoleBinding/-/spin-operator-manager-rolebinding" \
 		"ClusterRole/-/spin-operator-webhook-cert-role" \
+		"ClusterRole/-/spin-operator-metrics-auth-role" \
+		"ClusterRoleBinding/-/spin-operator-metrics-auth-rolebinding" \
+		"ClusterRole/-/spin-operator-metrics-reader" \
+		"Service/$NS/spin-operator-metrics-service" \
 		"ClusterRoleBinding/-/spin-operator-webhook-cert-rolebinding" \
 		"Role/$NS/spin-operator-webhook-cert-role" \
 		"RoleBinding/$NS/spin-operator-webhook-cert-rolebinding" \
@@ -183,9 +189,9 @@ deployment_is_right() {
 		and (.spec.template.spec.containers[0] as $c
 			| $c.name == "manager"
 			and $c.image == $image
-			and $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080",
+			and $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8443",
 				"--webhook-bind-address=:9443", "--webhook-cert-mode=self-managed", "--leader-elect"]
-			and ($c.ports | map({name, containerPort}) | sort_by(.name)) == [{"name": "health", "containerPort": 8082}, {"name": "metrics", "containerPort": 8080}, {"name": "webhook-server", "containerPort": 9443}]
+			and ($c.ports | map({name, containerPort}) | sort_by(.name)) == [{"name": "health", "containerPort": 8082}, {"name": "metrics", "containerPort": 8443}, {"name": "webhook-server", "containerPort": 9443}]
 			and $c.env == [{"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]
 			and $c.volumeMounts == [{"name": "cert", "mountPath": "/tmp/k8s-webhook-server/serving-certs", "readOnly": false}]
 			and $c.livenessProbe.httpGet == {"path": "/healthz", "port": 8082}
@@ -208,6 +214,7 @@ bindings_are_right() {
 	sa=$(jq -nc --arg ns "$NS" '[{kind: "ServiceAccount", name: "spin-operator-controller-manager", namespace: $ns}]')
 	for spec in "ClusterRoleBinding spin-operator-manager-rolebinding ClusterRole spin-operator-manager-role" \
 		"ClusterRoleBinding spin-operator-webhook-cert-rolebinding ClusterRole spin-operator-webhook-cert-role" \
+		"ClusterRoleBinding spin-operator-metrics-auth-rolebinding ClusterRole spin-operator-metrics-auth-role" \
 		"RoleBinding spin-operator-webhook-cert-rolebinding Role spin-operator-webhook-cert-role" \
 		"RoleBinding spin-operator-leader-election-rolebinding Role spin-operator-leader-election-role"; do
 		read -r kind name rkind role <<<"$spec"
@@ -290,9 +297,9 @@ dry_run_default() {
 	local out
 	out=$(kubectl apply --dry-run=server -k "$REPO/config/default" 2>&1) || { echo "$out"; return 1; }
 	echo "$out"
-	# sixteen objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
+	# twenty objects, and no PodSecurity ("would violate") or other warning; kubectl's own note about a
 	# Namespace made without `kubectl apply` (if one existed already) is not about the manifests
-	[ "$(grep -c '(server dry run)$' <<<"$out")" = 16 ] || return 1
+	[ "$(grep -c '(server dry run)$' <<<"$out")" = 20 ] || return 1
 	! grep -i 'warning' <<<"$out" | grep -v 'missing the kubectl.kubernetes.io/last-applied-configuration annotation'
 
 }
@@ -342,9 +349,9 @@ as_json "$tmp/default.yaml" >"$tmp/default.json" || {
 	t_fail "the rendered config/default parses"
 	exit 1
 }
-t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRoles, Roles (webhook certificates, leader election), bindings, Deployment, webhook Service and configurations with the spin-operator names" objects_are
+t_check "config/default: exactly Namespace, 2 CRDs, ServiceAccount, ClusterRoles, Roles (webhook certificates, leader election), bindings, Deployment, webhook and metrics Services and configurations with the spin-operator names" objects_are
 t_check "config/default: the CRDs are crds/*.yaml unchanged" crds_unchanged
-t_check "config/default: Deployment (1 replica) runs the placeholder image with the flags (--leader-elect, plain-HTTP metrics on :8080, self-managed webhook certificates on :9443), POD_NAMESPACE, the certificate emptyDir, probes on :8082, ports, resources and hardening" deployment_is_right
+t_check "config/default: Deployment (1 replica) runs the versioned image with the flags (--leader-elect, secure metrics on :8443, self-managed webhook certificates on :9443), POD_NAMESPACE, the certificate emptyDir, probes on :8082, ports, resources and hardening" deployment_is_right
 t_check "config/default: the bindings name the prefixed roles and ServiceAccount in $NS" bindings_are_right
 webhooks_are_right() {
 	jq -e --arg ns "$NS" '[.[] | select(.kind | endswith("WebhookConfiguration")) | .webhooks[]] as $w
@@ -370,6 +377,40 @@ cert_doc_matches() {
 }
 t_check "docs/rbac.md's self-managed certificates table lists exactly those rules" cert_doc_matches
 t_check "config/default: Namespace enforces the restricted Pod Security Standard" namespace_restricted
+METRICS_AUTH_RULES='
+authentication.k8s.io tokenreviews create
+authorization.k8s.io subjectaccessreviews create
+'
+t_check "ClusterRole spin-operator-metrics-auth-role grants exactly tokenreviews and subjectaccessreviews create" \
+	rules_are ClusterRole "$METRICS_AUTH_RULES" spin-operator-metrics-auth-role
+t_check "docs/rbac.md's metrics-auth table lists exactly those rules" \
+	doc_matches ClusterRole spin-operator-metrics-auth-role '## Metrics: ClusterRole `spin-operator-metrics-auth-role`'
+metrics_reader_is_right() {
+	obj ClusterRole spin-operator-metrics-reader | jq -e '.rules == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
+		and (has("aggregationRule") | not)' >/dev/null || { obj ClusterRole spin-operator-metrics-reader; return 1; }
+	# bound to nothing here: the scraper's binding is the user's (docs/operations.md)
+	jq -e '[.[] | select(.kind | endswith("Binding")) | select(.roleRef.name == "spin-operator-metrics-reader")] | length == 0' \
+		"$tmp/default.json" >/dev/null
+}
+t_check "ClusterRole spin-operator-metrics-reader grants GET /metrics only, and nothing binds it" metrics_reader_is_right
+metrics_service_is_right() {
+	obj Service spin-operator-metrics-service | jq -e '.spec.ports == [{"name": "https", "port": 8443, "protocol": "TCP",
+		"targetPort": 8443}] and .spec.selector == {"control-plane": "controller-manager"}
+		and .metadata.labels["control-plane"] == "controller-manager"' >/dev/null ||
+		{ obj Service spin-operator-metrics-service; return 1; }
+}
+t_check "config/default: Service spin-operator-metrics-service exposes https 8443 -> 8443 of the controller-manager pods" metrics_service_is_right
+servicemonitor_is_right() {
+	render prometheus || return 1
+	local want
+	for want in "kind: ServiceMonitor" "name: spin-operator-controller-manager-metrics-monitor" "namespace: $NS" \
+		"port: https" "scheme: https" "path: /metrics" "bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token" \
+		"insecureSkipVerify: true" "control-plane: controller-manager"; do
+		grep -q -- "$want" "$tmp/prometheus.yaml" || { echo "missing \"$want\" in: $(cat "$tmp/prometheus.yaml")"; return 1; }
+	done
+	[ "$(grep -c '^kind: ' "$tmp/prometheus.yaml")" = 1 ] && ! grep -q ServiceMonitor "$tmp/default.yaml"
+}
+t_check "config/prometheus (not in config/default): a ServiceMonitor scraping the https port with the pod's token" servicemonitor_is_right
 t_check "ClusterRole spin-operator-manager-role grants exactly the documented rules" rules_are ClusterRole "$MANAGER_RULES" spin-operator-manager-role
 t_check "Role spin-operator-leader-election-role grants exactly get, create and update of Leases" \
 	rules_are Role "$LEADER_RULES" spin-operator-leader-election-role
@@ -389,14 +430,14 @@ cm_objects() {
 }
 t_eq() { if [ "$2" = "$3" ]; then t_ok "$1"; else t_fail "$1: got \"$2\", want \"$3\""; fi; }
 t_eq "config/default-certmanager: config/default's objects less the self-managed RBAC, plus an Issuer and a Certificate" \
-	"$(cm_objects)" "Certificate=1 ClusterRole=1 ClusterRoleBinding=1 CustomResourceDefinition=2 Deployment=1 Issuer=1 MutatingWebhookConfiguration=1 Namespace=1 Role=1 RoleBinding=1 Service=1 ServiceAccount=1 ValidatingWebhookConfiguration=1 "
+	"$(cm_objects)" "Certificate=1 ClusterRole=3 ClusterRoleBinding=2 CustomResourceDefinition=2 Deployment=1 Issuer=1 MutatingWebhookConfiguration=1 Namespace=1 Role=1 RoleBinding=1 Service=2 ServiceAccount=1 ValidatingWebhookConfiguration=1 "
 # the objects kubectl knows, as JSON (cert-manager's kinds are filtered out first)
 awk 'BEGIN { RS = "\n---\n"; ORS = "\n---\n" } !/\napiVersion: cert-manager.io|^apiVersion: cert-manager.io/' \
 	"$tmp/default-certmanager.yaml" >"$tmp/cm-known.yaml"
 as_json "$tmp/cm-known.yaml" >"$tmp/cm.json"
 cm_deployment() {
 	jq -e '.[] | select(.kind == "Deployment") | .spec.template.spec as $s | $s.containers[0] as $c
-		| $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8080",
+		| $c.args == ["--health-probe-bind-address=:8082", "--metrics-bind-address=:8443",
 			"--webhook-bind-address=:9443", "--webhook-cert-mode=files", "--leader-elect"]
 		and $s.volumes == [{"name": "cert", "secret": {"secretName": "webhook-server-cert", "defaultMode": 420}}]
 		and $c.volumeMounts == [{"name": "cert", "mountPath": "/tmp/k8s-webhook-server/serving-certs", "readOnly": true}]
@@ -431,7 +472,7 @@ else
 	created_ns=$NS
 	t_check "create Namespace $NS for real (from the rendered manifest)" create_namespace
 fi
-t_check "kubectl apply --dry-run=server -k config/default accepts all 16 objects without warnings" dry_run_default
+t_check "kubectl apply --dry-run=server -k config/default accepts all 20 objects without warnings" dry_run_default
 if [ -n "$created_ns" ]; then
 	t_check "delete Namespace $NS again" kubectl delete namespace "$NS" --timeout=60s
 	t_check "Namespace $NS is gone" retry 30 gone namespace/"$NS"
@@ -486,13 +527,18 @@ t_check "cannot patch, list or delete other webhook configurations" cans no \
 	"get validatingwebhookconfigurations.admissionregistration.k8s.io/someone-elses" \
 	"list mutatingwebhookconfigurations.admissionregistration.k8s.io" \
 	"delete validatingwebhookconfigurations.admissionregistration.k8s.io/spin-operator-validating-webhook-configuration"
+t_check "can create tokenreviews and subjectaccessreviews (secure metrics)" cans yes \
+	"create tokenreviews.authentication.k8s.io" "create subjectaccessreviews.authorization.k8s.io"
+t_check "cannot create localsubjectaccessreviews, nor read /metrics itself (metrics-reader is for scrapers)" cans no \
+	"create localsubjectaccessreviews.authorization.k8s.io -n default" "get /metrics"
 t_check "cannot do everything ('*' '*')" can no '*' '*' --all-namespaces
 
 # --- cleanup -----------------------------------------------------------------------------------------
 
 t_check "delete the RBAC variant" kubectl delete -k "$overlay" --timeout=60s
-t_check "its ClusterRole and ClusterRoleBinding are gone" \
-	gone clusterrole/"$vns-manager-role" clusterrolebinding/"$vns-manager-rolebinding"
+t_check "its ClusterRoles and ClusterRoleBindings are gone" \
+	gone clusterrole/"$vns-manager-role" clusterrolebinding/"$vns-manager-rolebinding" clusterrole/"$vns-metrics-auth-role" \
+	clusterrolebinding/"$vns-metrics-auth-rolebinding" clusterrole/"$vns-metrics-reader"
 t_check "delete the test namespace" kubectl delete namespace "$vns" --timeout=60s
 t_check "test namespace is gone" retry 30 gone namespace/"$vns"
 vns=""

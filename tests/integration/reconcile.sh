@@ -142,7 +142,7 @@ at_least() {
 }
 
 # The webhook server (when this build has one) is not under test here: off, so no port or certificate is needed.
-op_flags=(--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --log-level debug)
+op_flags=(--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --metrics-secure=false --log-level debug)
 grep -q -- --webhook-bind-address <<<"$("$OPERATOR" --help 2>/dev/null)" && op_flags+=(--webhook-bind-address 0)
 
 start_operator() {

@@ -151,7 +151,7 @@ static int setup(void **state)
 	snprintf(mport, sizeof mport, "127.0.0.1:%d", 0);
 	snprintf(port, sizeof port, "%d", t.wport);
 	char *argv[] = { (char *)op, "--webhook-bind-address", wbind, "--webhook-cert-dir", t.certs,
-			 "--health-probe-bind-address", "0", "--metrics-bind-address", mport, "--verify-policy", t.policy,
+			 "--health-probe-bind-address", "0", "--metrics-bind-address", mport, "--metrics-secure=false", "--verify-policy", t.policy,
 			 "--registry-insecure", t.host, "--verify-timeout", "5s", NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);

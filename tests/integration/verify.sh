@@ -267,7 +267,7 @@ certs=$work/certs
 "$REGISTER" certs "$certs" >/dev/null 2>&1
 start_operator() { # start_operator [extra flags...]
 	"$OPERATOR" --kubeconfig "$KUBECONFIG" --webhook-bind-address 127.0.0.1:0 --webhook-cert-dir "$certs" \
-		--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --log-level info \
+		--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --metrics-secure=false --log-level info \
 		--verify-policy "$work/policy.yaml" --verify-timeout "$VERIFY_TIMEOUT" \
 		--registry-ca-file "$ca_dir/ca.crt" --registry-allow-private-realms \
 		--registry-credentials-secret "$sysns/global-pull" "$@" >>"$log" 2>&1 &

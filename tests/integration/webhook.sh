@@ -68,7 +68,7 @@ t_check "the serving certificate has IP:127.0.0.1 and DNS:localhost" bash -c \
 	 openssl verify -CAfile '$certs/ca.crt' '$certs/tls.crt'"
 
 "$OPERATOR" --kubeconfig "$KUBECONFIG" --webhook-bind-address 127.0.0.1:0 --webhook-cert-dir "$certs" \
-	--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --log-level debug >"$log" 2>&1 &
+	--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --metrics-secure=false --log-level debug >"$log" 2>&1 &
 pid=$!
 if ! retry 30 log_has "caches synced"; then
 	t_fail "the operator did not start: $(tail -5 "$log")"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the test toolchain (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, helm,
-# for the image-verification tests cosign, oras, the distribution registry and a test token server, and for
-# the real test node kubelet, kube-proxy, containerd, ctr and containerd-shim-runc-v2)
+# for the image-verification tests cosign, oras, the distribution registry and a test token server, promtool
+# for the metrics exposition check, and for the real test node kubelet, kube-proxy, containerd, ctr and
+# containerd-shim-runc-v2)
 # from the Go modules pinned by the go.mod/go.sum files beside this script.
 #
 # Binaries are cached outside the clone, keyed by tool version and by a hash of the pinning go.mod/go.sum, in
 #   ${SPIN_CACHE:-$HOME/.cache/spin-operator}/tools/<module>-<hash>/
 # and linked into <repo>/.tools/bin. A warm cache rebuilds nothing.
-# Usage: build.sh [k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|node ...]   (node = k8s-node + containerd)
+# Usage: build.sh [k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|promtool|node ...]   (node = k8s-node + containerd)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -166,13 +167,18 @@ build_tokenserver() {
 	ln -sfn "$out/tokenserver" "$linkdir/tokenserver"
 }
 
+build_promtool() {
+	# Prometheus' own validator for `promtool check metrics` (tests/integration/metrics.sh).
+	build_module promtool promtool -- -ldflags "-s -w" github.com/prometheus/prometheus/cmd/promtool
+}
+
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(etcd kwok k8s helm registry oras cosign tokenserver node)
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kwok k8s helm registry oras cosign tokenserver promtool node)
 start=$SECONDS
 for t in "${targets[@]}"; do
 	case "$t" in
-	k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|node|k8s-node|containerd) "build_$t" ;;
-	*) echo "tools: unknown target '$t' (k8s, etcd, kwok, helm, cosign, oras, registry, tokenserver, node)" >&2; exit 2 ;;
+	k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|promtool|node|k8s-node|containerd) "build_$t" ;;
+	*) echo "tools: unknown target '$t' (k8s, etcd, kwok, helm, cosign, oras, registry, tokenserver, promtool, node)" >&2; exit 2 ;;
 	esac
 done
 echo "tools: ready in $linkdir ($((SECONDS - start)) s)" >&2

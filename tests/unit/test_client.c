@@ -25,6 +25,7 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/watch.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
@@ -346,6 +347,18 @@ static void write_gate_holds_writes(void **state)
 	for (int m = KUBE_POST; m <= KUBE_DELETE; m++) /* held writes are not counted as sent, nor as failures */
 		assert_int_equal(after.requests[m], before.requests[m]);
 	assert_int_equal(after.failures, before.failures);
+	/* so do the reviews that authorize a metrics scrape on any replica: they store nothing */
+	assert_int_not_equal(kube_request(c, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", "application/json",
+					  "{}", 2, NULL),
+			     SO_E_CANCELLED);
+	assert_string_equal(srv.last_path, "/prefix/apis/authentication.k8s.io/v1/tokenreviews");
+	assert_int_not_equal(kube_request(c, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+					  "application/json", "{}", 2, NULL),
+			     SO_E_CANCELLED);
+	assert_string_equal(srv.last_method, "POST");
+	assert_int_equal(atomic_load(&gate_asked), 4);
+	srv.last_method[0] = '\0';
+
 	/* open: the same write goes out */
 	atomic_store(&gate_open, 1);
 	assert_int_equal(kube_apply(c, &KUBE_CONFIGMAPS, "ns", cm, NULL, "spin-operator", 1, NULL, &resp), SO_OK);
@@ -556,6 +569,73 @@ static void streams_have_bounds(void **state)
 	kube_config_free(&cfg);
 }
 
+/* client-go's rest_client metrics: every attempt by code, method and host; durations for all but watches. */
+static void rest_client_metrics(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_client *c = client(&cfg, 0);
+	struct kube_response resp = { 0 };
+	struct buf out = BUF_INIT(1 << 20);
+	char want[256];
+
+	srv.throttled = 0;
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", NULL, &resp), SO_OK);
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "conflict", NULL, &resp), SO_E_API_CONFLICT);
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "throttle", NULL, &resp), SO_OK); /* 429, 429, 200 */
+	json_t *cm = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", "applied");
+	assert_int_equal(kube_apply(c, &KUBE_CONFIGMAPS, "ns", cm, NULL, "spin-operator", 1, NULL, &resp), SO_OK);
+	json_decref(cm);
+	assert_int_equal(kube_client_write_metrics(c, &out), SO_OK);
+	snprintf(want, sizeof want, "rest_client_requests_total{code=\"200\",host=\"127.0.0.1:%u\",method=\"GET\"} 2\n", srv.port);
+	assert_non_null(strstr(out.data, want));
+	snprintf(want, sizeof want, "rest_client_requests_total{code=\"409\",host=\"127.0.0.1:%u\",method=\"GET\"} 1\n", srv.port);
+	assert_non_null(strstr(out.data, want));
+	snprintf(want, sizeof want, "rest_client_requests_total{code=\"429\",host=\"127.0.0.1:%u\",method=\"GET\"} 2\n", srv.port);
+	assert_non_null(strstr(out.data, want));
+	snprintf(want, sizeof want, "rest_client_requests_total{code=\"200\",host=\"127.0.0.1:%u\",method=\"PATCH\"} 1\n", srv.port);
+	assert_non_null(strstr(out.data, want));
+	snprintf(want, sizeof want, "rest_client_request_duration_seconds_count{host=\"127.0.0.1:%u\",verb=\"GET\"} 5\n", srv.port);
+	assert_non_null(strstr(out.data, want));
+	snprintf(want, sizeof want, "rest_client_request_duration_seconds_bucket{host=\"127.0.0.1:%u\",verb=\"GET\",le=\"60\"} 5\n", srv.port);
+	assert_non_null(strstr(out.data, want));
+	assert_non_null(strstr(out.data, "# TYPE rest_client_request_duration_seconds histogram\n"));
+	assert_non_null(strstr(out.data, "spin_operator_api_requests_total{method=\"GET\"} 5\n"));
+	assert_null(strstr(out.data, "verb=\"POST\"")); /* no series for what was never sent */
+
+	/* kube_send_json_within: a deadline shorter than Retry-After answers the 429 at once: one attempt, where
+	 * kube_request makes four (three retries) */
+	assert_int_equal(kube_send_json_within(c, 500, "GET", "/api/v1/namespaces/ns/configmaps/always-throttled", NULL,
+					       NULL, NULL, &resp),
+			 SO_E_API_TOO_MANY_REQUESTS);
+	assert_int_equal(resp.http_code, 429);
+	buf_reset(&out);
+	assert_int_equal(kube_client_write_metrics(c, &out), SO_OK);
+	snprintf(want, sizeof want, "rest_client_requests_total{code=\"429\",host=\"127.0.0.1:%u\",method=\"GET\"} 3\n", srv.port);
+	assert_non_null(strstr(out.data, want));
+	buf_free(&out);
+	kube_response_free(&resp);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+
+	/* no answer at all: code "<error>" */
+	struct kube_config bad = { 0 };
+	struct kube_client *u = NULL;
+	char err[256];
+	const char *yaml = "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+			   "clusters: [{name: c, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+			   "users: [{name: u, user: {}}]\ncontexts: [{name: t, context: {cluster: c, user: u}}]\n";
+	assert_int_equal(kube_config_parse_kubeconfig(yaml, strlen(yaml), "test", NULL, NULL, &bad, err, sizeof err), SO_OK);
+	assert_int_equal(kube_client_new(&bad, NULL, &u, err, sizeof err), SO_OK);
+	assert_int_equal(kube_get(u, &KUBE_CONFIGMAPS, "ns", "x", NULL, NULL), SO_E_TRANSPORT);
+	struct buf out2 = BUF_INIT(1 << 20);
+	assert_int_equal(kube_client_write_metrics(u, &out2), SO_OK);
+	assert_non_null(strstr(out2.data, "rest_client_requests_total{code=\"<error>\",host=\"127.0.0.1:1\",method=\"GET\"} 1\n"));
+	buf_free(&out2);
+	kube_client_free(u);
+	kube_config_free(&bad);
+}
+
 static void token_bucket_arithmetic(void **state)
 {
 	(void)state;
@@ -592,6 +672,7 @@ int main(void)
 		cmocka_unit_test(no_token_over_plain_http), cmocka_unit_test(unreachable_server_is_a_transport_error),
 		cmocka_unit_test(streams_stop_on_request),
 		cmocka_unit_test(streams_have_bounds),
+		cmocka_unit_test(rest_client_metrics),
 		cmocka_unit_test(token_bucket_arithmetic),
 		cmocka_unit_test(write_gate_holds_writes),
 		cmocka_unit_test(no_rate_limit_by_default),

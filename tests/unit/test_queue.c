@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "controller/queue.h"
+#include "util/buf.h"
 
 /* ---- fake clock (single-threaded tests only) ---- */
 
@@ -673,6 +674,56 @@ static void stress(void **state)
 	free(s);
 }
 
+/* client-go's workqueue metrics on the fake clock: adds count queued keys only, depth counts keys not yet
+ * handed out (a held key added again included), every delayed add is a retry, and the two histograms time
+ * add→get and get→done. */
+static void metrics(void **state)
+{
+	(void)state;
+	struct queue *q = fake_queue(0);
+	struct queue_metrics m;
+
+	queue_add(q, "a");
+	queue_add(q, "a"); /* deduplicated: not an add */
+	queue_add(q, "b");
+	queue_get_metrics(q, &m);
+	assert_int_equal(m.adds, 2);
+	assert_int_equal(m.depth, 2);
+	assert_int_equal(m.retries, 0);
+
+	fake_now += 0.5;
+	char *k = queue_get(q, 0);
+	assert_string_equal(k, "a");
+	queue_add(q, "a"); /* held and added again: counted, and in depth */
+	fake_now += 2;
+	queue_get_metrics(q, &m);
+	assert_int_equal(m.adds, 3);
+	assert_int_equal(m.depth, 2); /* b, and a again */
+	assert_true(m.unfinished_s == 2.0 && m.longest_s == 2.0);
+	queue_done(q, k);
+	free(k);
+
+	queue_add_after(q, "c", 5);
+	queue_add_rate_limited(q, "d");
+	queue_get_metrics(q, &m);
+	assert_int_equal(m.retries, 2);
+	assert_int_equal(m.delayed, 2);
+	assert_true(m.unfinished_s == 0 && m.longest_s == 0);
+
+	const struct prom_histogram *wait = queue_wait_histogram(q), *work = queue_work_histogram(q);
+	assert_int_equal(prom_histogram_count(wait), 1); /* a waited 0.5 s */
+	assert_int_equal(prom_histogram_count(work), 1); /* and was held 2 s */
+	struct buf out = BUF_INIT(1 << 16);
+	assert_int_equal(prom_histogram_write(&out, "w", "", wait), 0);
+	assert_non_null(strstr(out.data, "w_bucket{le=\"0.1\"} 0\nw_bucket{le=\"1\"} 1\n"));
+	assert_non_null(strstr(out.data, "w_sum 0.5\n"));
+	buf_reset(&out);
+	assert_int_equal(prom_histogram_write(&out, "w", "", work), 0);
+	assert_non_null(strstr(out.data, "w_bucket{le=\"1\"} 0\nw_bucket{le=\"10\"} 1\n"));
+	buf_free(&out);
+	queue_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -694,6 +745,7 @@ int main(void)
 		cmocka_unit_test(no_drain),
 		cmocka_unit_test(adds_after_shutdown_ignored),
 		cmocka_unit_test(stress),
+		cmocka_unit_test(metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
