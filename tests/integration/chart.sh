@@ -271,12 +271,9 @@ normalise() {
 		  else . end)
 		| map({key: "\(.kind)/\(.metadata.name)", value: .}) | from_entries'
 }
-# Objects the chart has and config/default may not have yet: the metrics RBAC and Service (the chart serves
-# upstream's HTTPS metrics) and the Secret the chart creates empty for the self-managed certificates (so that
-# helm uninstall removes it).
-CHART_ONLY='["ClusterRole/spin-operator-metrics-auth-role", "ClusterRoleBinding/spin-operator-metrics-auth-rolebinding",
-	"ClusterRole/spin-operator-metrics-reader", "Service/spin-operator-metrics-service",
-	"Secret/spin-operator-webhook-server-cert"]'
+# The one object the chart has and config/default has not: the Secret the chart creates empty for the
+# self-managed certificates (so that helm uninstall removes it).
+CHART_ONLY='["Secret/spin-operator-webhook-server-cert"]'
 same_as_kustomize() { # [helm args...]
 	kubectl kustomize "$REPO/config/default" >"$tmp/kustomize.yaml" &&
 		render "$FIX/cases/config-default.yaml" spin-operator "$@" >"$tmp/chart-default.yaml" || return 1
