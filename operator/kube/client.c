@@ -102,10 +102,14 @@ static int sleep_cancellable(struct kube_client *c, double seconds)
 	return SO_E_CANCELLED;
 }
 
-/* The client-side limit: take a token (possibly going into debt) and sleep off the debt. */
-static int rate_wait(struct kube_client *c)
+/* The client-side limit: take a token (possibly going into debt) and sleep off the debt. A caller with a
+ * deadline (until > 0, monotonic seconds) takes no token it could not use in time: SO_E_TIMEOUT at once. */
+static int rate_wait(struct kube_client *c, double until)
 {
-	double wait = ratelimit_reserve(&c->rate, now_s());
+	double now = now_s();
+	double wait = until > 0 ? ratelimit_reserve_within(&c->rate, now, until - now) : ratelimit_reserve(&c->rate, now);
+	if (wait < 0)
+		return SO_E_TIMEOUT;
 	return wait > 0 ? sleep_cancellable(c, wait) : SO_OK;
 }
 
@@ -468,7 +472,7 @@ static int set_message(struct kube_response *resp, const char *fmt, ...)
 
 /* One attempt: no retries here. */
 static int perform(struct kube_client *c, const char *method, const char *path, const char *content_type,
-		   const char *body, size_t body_len, long deadline_ms, kube_stream_fn on_data, void *ud,
+		   const char *body, size_t body_len, long deadline_ms, double until, kube_stream_fn on_data, void *ud,
 		   const atomic_int *stop, struct kube_response *resp)
 {
 	int rc;
@@ -486,9 +490,23 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	free(resp->reason);
 	free(resp->message);
 	resp->reason = resp->message = NULL;
-	rc = rate_wait(c);
-	if (rc)
+	rc = rate_wait(c, until);
+	if (rc) {
+		if (rc == SO_E_TIMEOUT)
+			set_message(resp, "%s", "deadline reached waiting for the client-side rate limit");
 		goto out;
+	}
+	if (until > 0) {
+		/* The limiter's wait came out of the caller's budget. */
+		long left = (long)((until - now_s()) * 1000);
+		if (left < 1) {
+			rc = SO_E_TIMEOUT;
+			set_message(resp, "%s", "deadline reached before the request was sent");
+			goto out;
+		}
+		if (deadline_ms <= 0 || left < deadline_ms)
+			deadline_ms = left;
+	}
 	rc = kube_auth_get(c->auth, &cred, autherr, sizeof autherr);
 	if (rc) {
 		set_message(resp, "credentials: %s", autherr);
@@ -632,8 +650,8 @@ out:
 }
 
 static int request(struct kube_client *c, const char *method, const char *path, const char *content_type,
-		   const char *body, size_t body_len, long deadline_ms, kube_stream_fn on_data, void *ud,
-		   const atomic_int *stop, struct kube_response *resp)
+		   const char *body, size_t body_len, long deadline_ms, double until, kube_stream_fn on_data,
+		   void *ud, const atomic_int *stop, struct kube_response *resp)
 {
 	struct kube_response local;
 	int rc, reauthed = 0, throttled = 0;
@@ -651,7 +669,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 			break;
 		}
 		resp->retry_after_s = 0;
-		rc = perform(c, method, path, content_type, body, body_len, deadline_ms, on_data, ud, stop, resp);
+		rc = perform(c, method, path, content_type, body, body_len, deadline_ms, until, on_data, ud, stop, resp);
 		if (rc == SO_E_API_UNAUTHORIZED && !reauthed) {
 			reauthed = 1;
 			kube_auth_invalidate(c->auth);
@@ -663,6 +681,8 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 			throttled++;
 			if (wait > RETRY_AFTER_CAP_S)
 				wait = RETRY_AFTER_CAP_S;
+			if (until > 0 && now_s() + (double)wait >= until)
+				break; /* the retry would start past the caller's deadline: the 429 is the answer */
 			log_debug("kube", "%s %s throttled (%s), retrying in %ld s", method, path, so_strerror(rc), wait);
 			sleep_cancellable(c, (double)wait); /* a cancel is reported at the loop head */
 			continue;
@@ -677,13 +697,44 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 int kube_request(struct kube_client *c, const char *method, const char *path, const char *content_type,
 		 const char *body, size_t body_len, struct kube_response *resp)
 {
-	return request(c, method, path, content_type, body, body_len, c->opts.timeout_ms, NULL, NULL, NULL, resp);
+	return request(c, method, path, content_type, body, body_len, c->opts.timeout_ms, 0, NULL, NULL, NULL, resp);
 }
 
 int kube_stream(struct kube_client *c, const char *path, long deadline_ms, kube_stream_fn on_data, void *ud,
 		const atomic_int *stop, struct kube_response *resp)
 {
-	return request(c, "GET", path, NULL, NULL, 0, deadline_ms, on_data, ud, stop, resp);
+	return request(c, "GET", path, NULL, NULL, 0, deadline_ms, 0, on_data, ud, stop, resp);
+}
+
+int kube_get_json_within(struct kube_client *c, const char *path, long timeout_ms, json_t **out,
+			 struct kube_response *resp)
+{
+	struct kube_response local;
+	int rc;
+
+	*out = NULL;
+	if (!resp) {
+		memset(&local, 0, sizeof local);
+		resp = &local;
+	}
+	if (timeout_ms < 1) {
+		rc = SO_E_TIMEOUT;
+		set_message(resp, "%s", "deadline reached before the request was sent");
+	} else {
+		rc = request(c, "GET", path, NULL, NULL, 0, c->opts.timeout_ms, now_s() + (double)timeout_ms / 1000,
+			     NULL, NULL, NULL, resp);
+	}
+	if (rc == SO_OK) {
+		json_error_t jerr;
+		*out = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, &jerr);
+		if (!*out) {
+			rc = SO_E_BAD_RESPONSE;
+			set_message(resp, "response is not JSON: %s", jerr.text);
+		}
+	}
+	if (resp == &local)
+		kube_response_free(&local);
+	return rc;
 }
 
 long kube_client_list_timeout_ms(const struct kube_client *c)
