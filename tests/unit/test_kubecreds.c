@@ -66,6 +66,17 @@ static int fake_get(void *ud, const char *path, long timeout_ms, json_t **out, c
 		return SO_E_API_NOT_FOUND;
 	}
 	*out = secret(ns, name);
+	/* "big-<n>" Secrets carry n KiB more data: the cache's byte bounds */
+	if (!strncmp(name, "big-", 4)) {
+		size_t kib = strtoul(name + 4, NULL, 10), n = kib << 10;
+		char *pad = malloc(n + 1);
+		if (!pad)
+			fail_msg("out of memory");
+		memset(pad, 'A', n);
+		pad[n] = '\0';
+		json_object_set_new(json_object_get(*out, "data"), "padding", json_string(pad));
+		free(pad);
+	}
 	return SO_OK;
 }
 
@@ -192,6 +203,42 @@ static void cache_is_bounded(void **state)
 	kubecreds_cache_free(kc.cache);
 }
 
+/* Bytes: an object over KUBECREDS_ENTRY_BYTES is never kept; together the entries stay within
+ * KUBECREDS_CACHE_BYTES, the entries nearest expiry making room. */
+static void cache_bytes_are_bounded(void **state)
+{
+	(void)state;
+	struct fake f = { 0 };
+	struct kubecreds kc = { .get = fake_get, .get_ud = &f, .cache = kubecreds_cache_new(5000, 0, fake_clock, NULL) };
+	char user[64], ns[16];
+	int64_t deadline = vcache_mono_ms() + 60000;
+	now_ms = 0;
+
+	assert_int_equal(lookup(&kc, "a", "[{\"name\": \"big-65\"}]", deadline, user, sizeof user), SO_OK);
+	assert_string_equal(user, "a-big-65");
+	assert_int_equal(kubecreds_cache_size(kc.cache), 1); /* the ServiceAccount only */
+	int before = f.calls;
+	assert_int_equal(lookup(&kc, "a", "[{\"name\": \"big-65\"}]", deadline, user, sizeof user), SO_OK);
+	assert_int_equal(f.calls, before + 1);
+
+	/* 60 Secrets of 40 KiB: about 2.4 MiB, more than the cache takes. */
+	for (int i = 0; i < 60; i++) {
+		now_ms++;
+		snprintf(ns, sizeof ns, "b%d", i);
+		assert_int_equal(lookup(&kc, ns, "[{\"name\": \"big-40\"}]", deadline, user, sizeof user), SO_OK);
+	}
+	/* A Secret and a ServiceAccount per namespace: at most 2 MiB / 40 KiB namespaces' worth, and no fewer than
+	 * the bytes require. */
+	size_t n = kubecreds_cache_size(kc.cache);
+	assert_true(n <= 2 * (KUBECREDS_CACHE_BYTES / (40 << 10)) && n >= 80);
+	before = f.calls;
+	assert_int_equal(lookup(&kc, "b59", "[{\"name\": \"big-40\"}]", deadline, user, sizeof user), SO_OK);
+	assert_int_equal(f.calls, before); /* the newest is still there */
+	assert_int_equal(lookup(&kc, "b0", "[{\"name\": \"big-40\"}]", deadline, user, sizeof user), SO_OK);
+	assert_int_equal(f.calls, before + 2); /* the oldest namespace's were evicted */
+	kubecreds_cache_free(kc.cache);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -199,6 +246,7 @@ int main(void)
 		cmocka_unit_test(reads_share_the_deadline),
 		cmocka_unit_test(cache_keys_expiry_and_failures),
 		cmocka_unit_test(cache_is_bounded),
+		cmocka_unit_test(cache_bytes_are_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 struct kc_entry {
 	char *key;     /* the object's API path */
 	json_t *obj;   /* NULL: the object does not exist */
+	size_t bytes;  /* what obj holds, roughly (json_bytes) */
 	int64_t until; /* expiry, on the cache's clock */
 };
 
@@ -25,6 +26,7 @@ struct kubecreds_cache {
 	pthread_mutex_t mu;
 	int64_t ttl_ms;
 	size_t max, n;
+	size_t bytes; /* sum of the entries' bytes, at most KUBECREDS_CACHE_BYTES */
 	struct kc_entry *e;
 	int64_t (*now_ms)(void *ud);
 	void *clock_ud;
@@ -73,8 +75,27 @@ size_t kubecreds_cache_size(struct kubecreds_cache *c)
 	return n;
 }
 
+/* Roughly the memory a parsed object holds: its keys and strings plus a constant per value. */
+static size_t json_bytes(const json_t *v)
+{
+	size_t n = 32, i;
+	const char *k;
+	json_t *x;
+	if (json_is_string(v))
+		return n + json_string_length(v);
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, x)
+			n += strlen(k) + json_bytes(x);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x)
+			n += json_bytes(x);
+	}
+	return n;
+}
+
 static void entry_drop(struct kubecreds_cache *c, size_t i)
 {
+	c->bytes -= c->e[i].bytes;
 	free(c->e[i].key);
 	json_decref(c->e[i].obj);
 	c->e[i] = c->e[--c->n];
@@ -101,35 +122,38 @@ static int cache_get(struct kubecreds_cache *c, const char *key, json_t **obj)
 	return hit;
 }
 
-/* Keeps obj (NULL: missing) under key; when full, the entry closest to expiry makes room. Best effort: out of
- * memory just leaves it uncached. */
+/* The entry closest to expiry. */
+static size_t oldest(const struct kubecreds_cache *c)
+{
+	size_t o = 0;
+	for (size_t i = 1; i < c->n; i++)
+		if (c->e[i].until < c->e[o].until)
+			o = i;
+	return o;
+}
+
+/* Keeps obj (NULL: missing) under key; when full (entries or bytes), the entries closest to expiry make room.
+ * An object over KUBECREDS_ENTRY_BYTES is not kept. Best effort: out of memory just leaves it uncached. */
 static void cache_put(struct kubecreds_cache *c, const char *key, json_t *obj)
 {
+	size_t bytes = strlen(key) + (obj ? json_bytes(obj) : 0);
+	if (bytes > KUBECREDS_ENTRY_BYTES)
+		return;
 	char *k = strdup(key);
 	if (!k)
 		return;
 	pthread_mutex_lock(&c->mu);
 	int64_t until = cache_now(c) + c->ttl_ms;
-	size_t slot = c->n;
 	for (size_t i = 0; i < c->n; i++) {
 		if (!strcmp(c->e[i].key, key)) {
-			slot = i;
+			entry_drop(c, i);
 			break;
 		}
 	}
-	if (slot == c->n && c->n == c->max) {
-		slot = 0;
-		for (size_t i = 1; i < c->n; i++)
-			if (c->e[i].until < c->e[slot].until)
-				slot = i;
-	}
-	if (slot < c->n) {
-		free(c->e[slot].key);
-		json_decref(c->e[slot].obj);
-	} else {
-		c->n++;
-	}
-	c->e[slot] = (struct kc_entry){ .key = k, .obj = json_incref(obj), .until = until };
+	while (c->n > 0 && (c->n == c->max || c->bytes + bytes > KUBECREDS_CACHE_BYTES))
+		entry_drop(c, oldest(c));
+	c->e[c->n++] = (struct kc_entry){ .key = k, .obj = json_incref(obj), .bytes = bytes, .until = until };
+	c->bytes += bytes;
 	pthread_mutex_unlock(&c->mu);
 }
 

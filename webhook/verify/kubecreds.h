@@ -8,9 +8,10 @@
  *
  * Every read fits in the verification's deadline: the kube client's limiter wait included
  * (kube_get_json_within), so a busy controller never holds a review past its budget. With a cache
- * (kubecreds_cache_new), the objects read are kept briefly (KUBECREDS_TTL_MS, at most KUBECREDS_CACHE_MAX,
- * keyed by kind/namespace/name; a missing object is remembered as missing), so a burst of reviews for one
- * namespace reads its Secrets once. The cache holds Secret data in memory only; nothing of it is logged.
+ * (kubecreds_cache_new), the objects read are kept briefly (KUBECREDS_TTL_MS, at most KUBECREDS_CACHE_MAX
+ * entries and KUBECREDS_CACHE_BYTES, none over KUBECREDS_ENTRY_BYTES; keyed by kind/namespace/name; a missing
+ * object is remembered as missing), so a burst of reviews for one namespace reads its Secrets once and
+ * Secrets made huge on purpose cannot fill the operator's memory. The cache holds Secret data in memory only; nothing of it is logged.
  */
 #ifndef SO_VERIFY_KUBECREDS_H
 #define SO_VERIFY_KUBECREDS_H
@@ -25,6 +26,8 @@
 
 #define KUBECREDS_TTL_MS 5000
 #define KUBECREDS_CACHE_MAX 256
+#define KUBECREDS_CACHE_BYTES ((size_t)2 << 20) /* all entries together, roughly */
+#define KUBECREDS_ENTRY_BYTES ((size_t)64 << 10) /* a larger object (a pull Secret is far smaller) is not kept */
 
 /* One object read by path within timeout_ms: SO_OK with *out, SO_E_API_NOT_FOUND, or another so_err with a
  * one-line message in msg. The default (get == NULL) is kube_get_json_within on the client; tests put a fake
