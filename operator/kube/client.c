@@ -484,6 +484,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char autherr[256] = "";
 	struct transfer t = { 0 };
+	int unsent = 0; /* the caller's deadline stopped it before the limiter let it go: no request, no failure */
 
 	resp->http_code = 0;
 	buf_reset(&resp->body);
@@ -494,6 +495,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	if (rc) {
 		if (rc == SO_E_TIMEOUT)
 			set_message(resp, "%s", "deadline reached waiting for the client-side rate limit");
+		unsent = 1;
 		goto out;
 	}
 	if (until > 0) {
@@ -502,6 +504,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 		if (left < 1) {
 			rc = SO_E_TIMEOUT;
 			set_message(resp, "%s", "deadline reached before the request was sent");
+			unsent = 1;
 			goto out;
 		}
 		if (deadline_ms <= 0 || left < deadline_ms)
@@ -644,7 +647,7 @@ out:
 	}
 	if (rc && !resp->message)
 		set_message(resp, "%s", so_strerror(rc));
-	if (rc && rc != SO_E_CANCELLED)
+	if (rc && rc != SO_E_CANCELLED && !unsent)
 		atomic_fetch_add(&c->failures, 1);
 	return rc;
 }

@@ -515,7 +515,10 @@ static void get_within_a_deadline(void **state)
 	assert_int_equal(kube_get_json_within(c, "/api/v1/namespaces/ns/configmaps/ok", 5000, &obj, &resp), SO_OK);
 	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
 	json_decref(obj);
-	/* The bucket is empty for about a second: a 300 ms budget fails at once, unsent. */
+	/* The bucket is empty for about a second: a 300 ms budget fails at once, unsent (and not counted as a
+	 * request or a failure). */
+	struct kube_client_stats before, after;
+	kube_client_get_stats(c, &before);
 	srv.last_path[0] = '\0';
 	double t0 = mono_s();
 	assert_int_equal(kube_get_json_within(c, "/api/v1/namespaces/ns/configmaps/ok", 300, &obj, &resp),
@@ -525,6 +528,9 @@ static void get_within_a_deadline(void **state)
 	assert_string_equal(srv.last_path, "");
 	assert_non_null(strstr(resp.message, "rate limit"));
 	assert_int_equal(kube_get_json_within(c, "/api/v1/namespaces/ns/configmaps/ok", 0, &obj, &resp), SO_E_TIMEOUT);
+	kube_client_get_stats(c, &after);
+	assert_int_equal(after.requests[KUBE_GET], before.requests[KUBE_GET]);
+	assert_int_equal(after.failures, before.failures);
 	/* ...and took no token: a plain request still gets the next one, within about a second. */
 	t0 = mono_s();
 	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", NULL, NULL), SO_OK);
