@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 
 #include "admission.h"
 #include "certplan.h"
+#include "certsecret.h"
 #include "kube/api.h"
 #include "kube/client.h"
 #include "selfcert.h"
@@ -25,7 +25,6 @@
 
 #define COMPONENT "webhook-certs"
 #define CA_NAME "spin-operator webhook CA"
-#define MAX_PEM ((size_t)1 << 20)
 #define RACE_ATTEMPTS 4 /* reads of the Secret per round when other replicas keep winning the write */
 #define FIRST_RETRY_S 1.0
 
@@ -33,9 +32,6 @@ static const struct kube_resource MUTATING = { "admissionregistration.k8s.io", "
 					       "mutatingwebhookconfigurations", 0 };
 static const struct kube_resource VALIDATING = { "admissionregistration.k8s.io", "v1",
 						 "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", 0 };
-
-/* The Secret's data keys, in struct certset's order. */
-static const char *const KEYS[] = { "ca.crt", "ca.key", "tls.crt", "tls.key" };
 
 struct selfmanaged {
 	struct kube_client *c; /* our own, so that stopping can cancel it */
@@ -79,85 +75,6 @@ static void fail_once(struct selfmanaged *m, const char *fmt, ...)
 	snprintf(m->last_error, sizeof m->last_error, "%s", msg);
 }
 
-static json_t *b64_string(const char *data, size_t len)
-{
-	if (len > MAX_PEM)
-		return NULL;
-	char *enc = malloc(4 * ((len + 2) / 3) + 1);
-	if (!enc)
-		return NULL;
-	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)data, (int)len);
-	json_t *s = json_string(enc);
-	free(enc);
-	return s;
-}
-
-/* Secret data (padded base64, as the apiserver stores it) into a NUL-terminated copy; NULL when absent or bad. */
-static char *b64_decode(const json_t *v, size_t *len)
-{
-	const char *in = json_string_value(v);
-	size_t n = in ? json_string_length(v) : 0;
-	*len = 0;
-	if (!in || n == 0 || n % 4 || n > 2 * MAX_PEM)
-		return NULL;
-	unsigned char *out = malloc(n / 4 * 3 + 1);
-	if (!out)
-		return NULL;
-	int got = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-	if (got < 0) {
-		free(out);
-		return NULL;
-	}
-	/* EVP_DecodeBlock counts the bytes the padding stands for */
-	if (in[n - 1] == '=')
-		got--;
-	if (in[n - 2] == '=')
-		got--;
-	out[got] = '\0';
-	*len = (size_t)got;
-	return (char *)out;
-}
-
-static char **set_field(struct certset *s, size_t i, size_t **len)
-{
-	switch (i) {
-	case 0: *len = &s->ca_crt_len; return &s->ca_crt;
-	case 1: *len = &s->ca_key_len; return &s->ca_key;
-	case 2: *len = &s->tls_crt_len; return &s->tls_crt;
-	default: *len = &s->tls_key_len; return &s->tls_key;
-	}
-}
-
-/* The Secret's data into a certset (absent or undecodable keys stay NULL: the plan replaces them). */
-static void secret_to_set(const json_t *secret, struct certset *s)
-{
-	json_t *data = json_object_get(secret, "data");
-	memset(s, 0, sizeof *s);
-	for (size_t i = 0; i < 4; i++) {
-		size_t *len;
-		char **f = set_field(s, i, &len);
-		*f = b64_decode(json_object_get(data, KEYS[i]), len);
-	}
-}
-
-/* Sets the four data keys of secret (other keys are kept). */
-static int set_to_secret(const struct certset *s, json_t *secret)
-{
-	json_t *data = json_object_get(secret, "data");
-	if (!json_is_object(data)) {
-		if (json_object_set_new(secret, "data", json_object()))
-			return SO_E_NOMEM;
-		data = json_object_get(secret, "data");
-	}
-	for (size_t i = 0; i < 4; i++) {
-		size_t *len;
-		char **f = set_field((struct certset *)s, i, &len);
-		if (json_object_set_new(data, KEYS[i], b64_string(*f, *len)))
-			return SO_E_NOMEM;
-	}
-	return SO_OK;
-}
-
 static json_t *new_secret(const struct selfmanaged *m)
 {
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:s, s:{}}", "apiVersion", "v1", "kind",
@@ -195,9 +112,8 @@ static int sync_secret(struct selfmanaged *m, struct certset *out)
 			goto out;
 		}
 		kube_response_free(&resp);
-		if (exists)
-			secret_to_set(secret, &in);
-		else if (!(secret = new_secret(m))) {
+		/* Undecodable keys stay empty and the plan replaces them; only memory can fail here. */
+		if (exists ? certsecret_decode(secret, &in) != SO_OK : !(secret = new_secret(m))) {
 			rc = SO_E_NOMEM;
 			goto out;
 		}
@@ -208,7 +124,7 @@ static int sync_secret(struct selfmanaged *m, struct certset *out)
 		}
 		if (!changed)
 			goto out;
-		if ((rc = set_to_secret(out, secret)))
+		if ((rc = certsecret_encode(out, secret)))
 			goto out;
 		rc = exists ? kube_update(m->c, &KUBE_SECRETS, m->namespace, secret, NULL, &resp)
 			    : kube_create(m->c, &KUBE_SECRETS, m->namespace, secret, NULL, &resp);
@@ -428,7 +344,7 @@ int selfmanaged_sync(struct selfmanaged *m)
 		if (fn)
 			fn(user);
 	}
-	if (!(bundle = b64_string(s.ca_crt, s.ca_crt_len))) {
+	if (!(bundle = certsecret_b64(s.ca_crt, s.ca_crt_len))) {
 		rc = SO_E_NOMEM;
 		goto out;
 	}

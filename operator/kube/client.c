@@ -116,10 +116,14 @@ static int sleep_cancellable(struct kube_client *c, double seconds)
 	return SO_E_CANCELLED;
 }
 
-/* The client-side limit: take a token (possibly going into debt) and sleep off the debt. */
-static int rate_wait(struct kube_client *c)
+/* The client-side limit: take a token (possibly going into debt) and sleep off the debt. A caller with a
+ * deadline (until > 0, monotonic seconds) takes no token it could not use in time: SO_E_TIMEOUT at once. */
+static int rate_wait(struct kube_client *c, double until)
 {
-	double wait = ratelimit_reserve(&c->rate, now_s());
+	double now = now_s();
+	double wait = until > 0 ? ratelimit_reserve_within(&c->rate, now, until - now) : ratelimit_reserve(&c->rate, now);
+	if (wait < 0)
+		return SO_E_TIMEOUT;
 	return wait > 0 ? sleep_cancellable(c, wait) : SO_OK;
 }
 
@@ -575,8 +579,8 @@ static int is_review(const char *path)
 
 /* One attempt: no retries here. */
 static int perform(struct kube_client *c, const char *method, const char *path, const char *content_type,
-		   const char *body, size_t body_len, kube_stream_fn on_data, void *ud, const atomic_int *stop,
-		   long timeout_ms, struct kube_response *resp)
+		   const char *body, size_t body_len, long deadline_ms, double until, kube_stream_fn on_data, void *ud,
+		   const atomic_int *stop, struct kube_response *resp)
 {
 	int rc;
 	CURL *easy = NULL;
@@ -587,15 +591,32 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char autherr[256] = "";
 	struct transfer t = { 0 };
+	int unsent = 0; /* the caller's deadline stopped it before the limiter let it go: no request, no failure */
 
 	resp->http_code = 0;
 	buf_reset(&resp->body);
 	free(resp->reason);
 	free(resp->message);
 	resp->reason = resp->message = NULL;
-	rc = rate_wait(c);
-	if (rc)
+	rc = rate_wait(c, until);
+	if (rc) {
+		if (rc == SO_E_TIMEOUT)
+			set_message(resp, "%s", "deadline reached waiting for the client-side rate limit");
+		unsent = 1;
 		goto out;
+	}
+	if (until > 0) {
+		/* The limiter's wait came out of the caller's budget. */
+		long left = (long)((until - now_s()) * 1000);
+		if (left < 1) {
+			rc = SO_E_TIMEOUT;
+			set_message(resp, "%s", "deadline reached before the request was sent");
+			unsent = 1;
+			goto out;
+		}
+		if (deadline_ms <= 0 || left < deadline_ms)
+			deadline_ms = left;
+	}
 	rc = kube_auth_get(c->auth, &cred, autherr, sizeof autherr);
 	if (rc) {
 		set_message(resp, "credentials: %s", autherr);
@@ -653,7 +674,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, deadline_ms);
 	/* Below 1 byte/s for stream_idle_ms: the peer has stopped (handles are reused: set or clear it each time). */
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, on_data ? 1L : 0L);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, on_data ? (c->opts.stream_idle_ms + 999) / 1000 : 0L);
@@ -744,21 +765,19 @@ out:
 	}
 	if (rc && !resp->message)
 		set_message(resp, "%s", so_strerror(rc));
-	if (rc && rc != SO_E_CANCELLED)
+	if (rc && rc != SO_E_CANCELLED && !unsent)
 		atomic_fetch_add(&c->failures, 1);
 	return rc;
 }
 
-/* timeout_ms bounds each attempt (when <= 0: the client's default, none for a stream); with an explicit one, it
- * also bounds the whole call: no 429 retry is waited for past it. */
+/* deadline_ms bounds each attempt (0: none, for a watch); until (> 0, monotonic seconds) bounds the whole call:
+ * the limiter's wait, every attempt, and no 429 retry is waited for past it. */
 static int request(struct kube_client *c, const char *method, const char *path, const char *content_type,
-		   const char *body, size_t body_len, kube_stream_fn on_data, void *ud, const atomic_int *stop,
-		   long timeout_ms, struct kube_response *resp)
+		   const char *body, size_t body_len, long deadline_ms, double until, kube_stream_fn on_data,
+		   void *ud, const atomic_int *stop, struct kube_response *resp)
 {
 	struct kube_response local;
 	int rc, reauthed = 0, throttled = 0;
-	double end = timeout_ms > 0 ? now_s() + (double)timeout_ms / 1e3 : 0;
-	long attempt_ms = timeout_ms > 0 ? timeout_ms : on_data ? 0 : c->opts.timeout_ms;
 
 	if (!resp) {
 		memset(&local, 0, sizeof local);
@@ -773,15 +792,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 			break;
 		}
 		resp->retry_after_s = 0;
-		if (end > 0) {
-			attempt_ms = (long)((end - now_s()) * 1e3);
-			if (attempt_ms < 1) {
-				rc = SO_E_TIMEOUT;
-				set_message(resp, "deadline of %ld ms passed", timeout_ms);
-				break;
-			}
-		}
-		rc = perform(c, method, path, content_type, body, body_len, on_data, ud, stop, attempt_ms, resp);
+		rc = perform(c, method, path, content_type, body, body_len, deadline_ms, until, on_data, ud, stop, resp);
 		if (rc == SO_E_API_UNAUTHORIZED && !reauthed) {
 			reauthed = 1;
 			kube_auth_invalidate(c->auth);
@@ -793,8 +804,8 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 			throttled++;
 			if (wait > RETRY_AFTER_CAP_S)
 				wait = RETRY_AFTER_CAP_S;
-			if (end > 0 && now_s() + (double)wait >= end)
-				break; /* the answer stands: no time left to wait for a retry */
+			if (until > 0 && now_s() + (double)wait >= until)
+				break; /* the retry would start past the caller's deadline: the 429 is the answer */
 			log_debug("kube", "%s %s throttled (%s), retrying in %ld s", method, path, so_strerror(rc), wait);
 			sleep_cancellable(c, (double)wait); /* a cancel is reported at the loop head */
 			continue;
@@ -809,13 +820,25 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 int kube_request(struct kube_client *c, const char *method, const char *path, const char *content_type,
 		 const char *body, size_t body_len, struct kube_response *resp)
 {
-	return request(c, method, path, content_type, body, body_len, NULL, NULL, NULL, 0, resp);
+	return request(c, method, path, content_type, body, body_len, c->opts.timeout_ms, 0, NULL, NULL, NULL, resp);
 }
 
 int kube_stream(struct kube_client *c, const char *path, long deadline_ms, kube_stream_fn on_data, void *ud,
 		const atomic_int *stop, struct kube_response *resp)
 {
-	return request(c, "GET", path, NULL, NULL, 0, on_data, ud, stop, deadline_ms, resp);
+	return request(c, "GET", path, NULL, NULL, 0, deadline_ms, 0, on_data, ud, stop, resp);
+}
+
+int kube_get_json_within(struct kube_client *c, const char *path, long timeout_ms, json_t **out,
+			 struct kube_response *resp)
+{
+	if (timeout_ms < 1) {
+		*out = NULL;
+		if (resp)
+			set_message(resp, "%s", "deadline reached before the request was sent");
+		return SO_E_TIMEOUT;
+	}
+	return kube_send_json_within(c, timeout_ms, "GET", path, NULL, NULL, out, resp);
 }
 
 long kube_client_list_timeout_ms(const struct kube_client *c)
@@ -855,7 +878,8 @@ int kube_send_json_within(struct kube_client *c, long timeout_ms, const char *me
 		}
 	}
 	rc = request(c, method, path, body ? (content_type ? content_type : "application/json") : NULL, text,
-		     text ? strlen(text) : 0, NULL, NULL, NULL, timeout_ms, resp);
+		     text ? strlen(text) : 0, c->opts.timeout_ms, timeout_ms > 0 ? now_s() + (double)timeout_ms / 1e3 : 0,
+		     NULL, NULL, NULL, resp);
 	if (rc == SO_OK && out) {
 		json_error_t jerr;
 		*out = json_loadb(resp->body.data ? resp->body.data : "", resp->body.len, 0, &jerr);

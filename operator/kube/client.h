@@ -118,5 +118,11 @@ int kube_send_json(struct kube_client *c, const char *method, const char *path, 
  * client's per-request timeout. SO_E_TIMEOUT when the deadline passes. */
 int kube_send_json_within(struct kube_client *c, long timeout_ms, const char *method, const char *path,
 			  const char *content_type, const json_t *body, json_t **out, struct kube_response *resp);
+/* kube_send_json_within for a GET by a caller with its own deadline (image verification's pull Secrets): the client-side
+ * limiter's wait, the request and any 429 retries all fit in timeout_ms, or the call returns SO_E_TIMEOUT (or
+ * the last 429) without waiting longer. A token the deadline would not allow using is not taken, so a full
+ * limiter fails the caller at once instead of queueing it behind the controllers. */
+int kube_get_json_within(struct kube_client *c, const char *path, long timeout_ms, json_t **out,
+			 struct kube_response *resp);
 
 #endif

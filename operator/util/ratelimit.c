@@ -1,5 +1,7 @@
 #include "util/ratelimit.h"
 
+#include <math.h>
+
 void ratelimit_init(struct ratelimit *rl, double rate, double burst, double now)
 {
 	pthread_mutex_init(&rl->mu, NULL);
@@ -14,7 +16,7 @@ void ratelimit_destroy(struct ratelimit *rl)
 	pthread_mutex_destroy(&rl->mu);
 }
 
-double ratelimit_reserve(struct ratelimit *rl, double now)
+double ratelimit_reserve_within(struct ratelimit *rl, double now, double max_wait)
 {
 	if (rl->rate <= 0)
 		return 0;
@@ -25,8 +27,16 @@ double ratelimit_reserve(struct ratelimit *rl, double now)
 			rl->tokens = rl->burst;
 		rl->last = now;
 	}
-	rl->tokens -= 1;
-	double wait = rl->tokens < 0 ? -rl->tokens / rl->rate : 0;
+	double wait = rl->tokens < 1 ? (1 - rl->tokens) / rl->rate : 0;
+	if (wait > max_wait)
+		wait = -1;
+	else
+		rl->tokens -= 1;
 	pthread_mutex_unlock(&rl->mu);
 	return wait;
+}
+
+double ratelimit_reserve(struct ratelimit *rl, double now)
+{
+	return ratelimit_reserve_within(rl, now, HUGE_VAL);
 }

@@ -20,5 +20,8 @@ void ratelimit_init(struct ratelimit *rl, double rate, double burst, double now)
 void ratelimit_destroy(struct ratelimit *rl);
 /* Takes one token at time now; returns the seconds to wait before acting (0 when a token was available). */
 double ratelimit_reserve(struct ratelimit *rl, double now);
+/* The same, for a caller with a deadline: takes the token only when the wait would be at most max_wait seconds;
+ * otherwise takes nothing and returns a negative number. */
+double ratelimit_reserve_within(struct ratelimit *rl, double now, double max_wait);
 
 #endif

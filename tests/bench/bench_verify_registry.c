@@ -52,9 +52,9 @@ static const char *g_user, *g_password;
 
 /* The one credential of -U/-P for every image, as a pull Secret would give it. */
 static int static_creds(void *ud, const char *ns, const json_t *pull_secrets, const struct image_ref *ref,
-			struct registry_cred **out, char *err, size_t errlen)
+			int64_t deadline_ms, struct registry_cred **out, char *err, size_t errlen)
 {
-	(void)ud, (void)ns, (void)pull_secrets, (void)ref, (void)err, (void)errlen;
+	(void)ud, (void)ns, (void)pull_secrets, (void)ref, (void)deadline_ms, (void)err, (void)errlen;
 	*out = NULL;
 	if (!g_user)
 		return SO_OK;

@@ -13,6 +13,10 @@
 # <repo>/.tools/bin (make tools). Idempotent: a healthy cluster in CLUSTER_DIR is left alone; stale
 # state (dead processes) is cleaned up and a fresh cluster started.
 #
+# EXTRA_APISERVER_ARGS (optional, split on whitespace) is appended to kube-apiserver's command line, e.g.
+# an audit policy or --enable-admission-plugins=OwnerReferencesPermissionEnforcement
+# (tests/integration/rbac_audit.sh); unset, the cluster is the default one.
+#
 # The last line on stdout is "cluster: ready in <s> s (kubeconfig: <path>)". On failure it names the
 # component, shows the tail of its log, stops whatever it started, keeps CLUSTER_DIR/logs, exits 1.
 # shellcheck disable=SC2317 # functions run indirectly (traps, "start_$c", wait_for/retry arguments)
@@ -188,6 +192,8 @@ start_kube-apiserver() {
 	for c in kube-controller-manager kube-scheduler kwok; do
 		write_kubeconfig "$KCFG_DIR/$c.kubeconfig" "$c"
 	done
+	local -a extra=()
+	read -ra extra <<<"${EXTRA_APISERVER_ARGS:-}"
 	# Default admission plugins stay on (ServiceAccount included: the KCM creates the SAs).
 	# --cert-dir only keeps the apiserver from touching /var/run/kubernetes.
 	# --shutdown-watch-termination-grace-period: on SIGTERM, end open watches (clients see the stream
@@ -215,7 +221,7 @@ start_kube-apiserver() {
 		--service-account-issuer="$SA_ISSUER" \
 		--service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
 		--allow-privileged=true \
-		--shutdown-watch-termination-grace-period=2s "${node_flags[@]}"
+		--shutdown-watch-termination-grace-period=2s "${node_flags[@]}" "${extra[@]}"
 }
 check_kube-apiserver() { apiserver_ready; }
 

@@ -42,67 +42,43 @@ trap cleanup EXIT
 
 # The ClusterRole's permissions as "apiGroup resource verb" triples (sorted): docs/rbac.md, one line each.
 MANAGER_RULES='
-core.spinkube.dev spinapps get
 core.spinkube.dev spinapps list
 core.spinkube.dev spinapps watch
-core.spinkube.dev spinapps update
-core.spinkube.dev spinapps patch
-core.spinkube.dev spinapps/status get
-core.spinkube.dev spinapps/status update
 core.spinkube.dev spinapps/status patch
-core.spinkube.dev spinappexecutors get
+core.spinkube.dev spinapps/finalizers update
 core.spinkube.dev spinappexecutors list
 core.spinkube.dev spinappexecutors watch
 core.spinkube.dev spinappexecutors update
-core.spinkube.dev spinappexecutors patch
-core.spinkube.dev spinappexecutors/status get
-core.spinkube.dev spinappexecutors/status update
 core.spinkube.dev spinappexecutors/status patch
-core.spinkube.dev spinappexecutors/finalizers update
-apps deployments get
 apps deployments list
 apps deployments watch
 apps deployments create
-apps deployments update
 apps deployments patch
 apps deployments delete
-apps replicasets get
 apps replicasets list
 apps replicasets watch
-"" services get
 "" services list
 "" services watch
 "" services create
-"" services update
 "" services patch
 "" services delete
 "" secrets get
 "" secrets list
 "" secrets watch
 "" secrets create
-"" secrets update
-"" secrets patch
 "" secrets delete
 "" serviceaccounts get
 "" configmaps get
-"" configmaps list
-"" configmaps watch
 "" events create
 "" events patch
-events.k8s.io events create
-events.k8s.io events patch
-autoscaling horizontalpodautoscalers get
 autoscaling horizontalpodautoscalers list
 autoscaling horizontalpodautoscalers watch
 autoscaling horizontalpodautoscalers create
-autoscaling horizontalpodautoscalers update
 autoscaling horizontalpodautoscalers patch
 autoscaling horizontalpodautoscalers delete
-node.k8s.io runtimeclasses get
 node.k8s.io runtimeclasses list
 node.k8s.io runtimeclasses watch
 node.k8s.io runtimeclasses create
-node.k8s.io runtimeclasses update
 node.k8s.io runtimeclasses patch
 node.k8s.io runtimeclasses delete
 '
@@ -490,23 +466,30 @@ t_check "apply config/rbac for real as variant $vns" kubectl apply -k "$overlay"
 
 t_check "can list spinapps in all namespaces" can yes list spinapps.core.spinkube.dev --all-namespaces
 t_check "can watch spinapps in all namespaces" can yes watch spinapps.core.spinkube.dev --all-namespaces
-t_check "can patch spinapps" can yes patch spinapps.core.spinkube.dev -n default
-t_check "can update spinapps/status" can yes update spinapps.core.spinkube.dev --subresource=status -n default
+t_check "can patch spinapps/status" can yes patch spinapps.core.spinkube.dev --subresource=status -n default
+t_check "can update spinapps/finalizers (OwnerReferencesPermissionEnforcement)" can yes update spinapps.core.spinkube.dev --subresource=finalizers -n default
 t_check "can update spinappexecutors (finalizer)" can yes update spinappexecutors.core.spinkube.dev -n default
-t_check "can update spinappexecutors/finalizers" can yes update spinappexecutors.core.spinkube.dev --subresource=finalizers -n default
 t_check "can patch spinappexecutors/status" can yes patch spinappexecutors.core.spinkube.dev --subresource=status -n default
-t_check "can create and delete deployments" cans yes "create deployments.apps -n default" "delete deployments.apps -n default"
+t_check "can create, patch and delete deployments" cans yes "create deployments.apps -n default" "patch deployments.apps -n default" "delete deployments.apps -n default"
 t_check "can list replicasets in all namespaces" can yes list replicasets.apps --all-namespaces
 t_check "can delete services and secrets" cans yes "delete services -n default" "delete secrets -n default"
 t_check "can get configmaps" can yes get configmaps -n default
-t_check "can create core and events.k8s.io events" cans yes "create events -n default" "create events.events.k8s.io -n default"
-t_check "can create and delete horizontalpodautoscalers" cans yes "create horizontalpodautoscalers.autoscaling -n default" "delete horizontalpodautoscalers.autoscaling -n default"
-t_check "can create and delete runtimeclasses" cans yes "create runtimeclasses.node.k8s.io" "delete runtimeclasses.node.k8s.io"
+t_check "can create and patch core events" cans yes "create events -n default" "patch events -n default"
+t_check "can create, patch and delete horizontalpodautoscalers" cans yes "create horizontalpodautoscalers.autoscaling -n default" "patch horizontalpodautoscalers.autoscaling -n default" "delete horizontalpodautoscalers.autoscaling -n default"
+t_check "can create, patch and delete runtimeclasses" cans yes "create runtimeclasses.node.k8s.io" "patch runtimeclasses.node.k8s.io" "delete runtimeclasses.node.k8s.io"
 
+t_check "cannot get, update or patch spinapps" cans no "get spinapps.core.spinkube.dev -n default" "update spinapps.core.spinkube.dev -n default" "patch spinapps.core.spinkube.dev -n default"
 t_check "cannot delete spinapps" can no delete spinapps.core.spinkube.dev -n default
 t_check "cannot create spinapps" can no create spinapps.core.spinkube.dev -n default
 t_check "cannot create or delete spinappexecutors" cans no "create spinappexecutors.core.spinkube.dev -n default" "delete spinappexecutors.core.spinkube.dev -n default"
+t_check "cannot update spinappexecutors/finalizers (nothing is owned by an executor)" can no update spinappexecutors.core.spinkube.dev --subresource=finalizers -n default
+t_check "cannot update or patch Secrets anywhere" cans no "update secrets -n default" "patch secrets -n default" "update secrets -n $vns" "patch secrets -n kube-system"
+t_check "cannot update or get deployments, services, HPAs, RuntimeClasses (server-side apply, informers)" cans no \
+	"update deployments.apps -n default" "get deployments.apps -n default" "update services -n default" \
+	"get services -n default" "update horizontalpodautoscalers.autoscaling -n default" "update runtimeclasses.node.k8s.io"
 t_check "cannot create configmaps" can no create configmaps -n default
+t_check "cannot list configmaps" can no list configmaps --all-namespaces
+t_check "cannot create events.k8s.io events (the recorder uses core/v1)" can no create events.events.k8s.io -n default
 t_check "cannot list pods" can no list pods --all-namespaces
 t_check "cannot delete replicasets" can no delete replicasets.apps -n default
 t_check "cannot delete events" can no delete events -n default

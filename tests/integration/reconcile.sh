@@ -25,7 +25,7 @@ APP_LABEL=$G/app-name
 IMG=ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0
 IMG2=ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.22.0
 SAMPLES=$REPO/config/samples
-BURST=40
+BURST=${RECONCILE_BURST:-40} # rbac_audit.sh runs this suite again with fewer
 rand=$RANDOM$RANDOM
 suite_start=$SECONDS
 
@@ -317,6 +317,11 @@ t_check "f. createDeployment: false: the app gets a Service" retry 60 q '.spec.s
 t_check "f. ... status.activeScheduler = external, readyReplicas 0" \
 	retry 60 q '.status.activeScheduler == "external" and .status.readyReplicas == 0' spinapp ext-app -n "$ns"
 t_check "f. ... and no Deployment" absent deployment ext-app -n "$ns"
+app_yaml "$ns" switch-app | apply
+t_check "f. an app of the shim executor gets its Deployment" retry 60 kubectl get deployment switch-app -n "$ns"
+kubectl patch spinapp switch-app -n "$ns" --type merge -p '{"spec":{"executor":"external"}}' >/dev/null
+t_check "f. ... switched to the createDeployment: false executor, its Deployment is deleted" \
+	retry 60 absent deployment switch-app -n "$ns"
 
 # ---- g. missing executor ---------------------------------------------------------------------------------
 
@@ -429,6 +434,22 @@ t_check "k2. ... but the app's Service already exists" retry 30 kubectl get serv
 kubectl create secret generic "$ref" -n "$ns" --from-literal=url=redis://c >/dev/null
 t_check "k2. creating the Secret: the Deployment appears, mounting a runtime config with its url" \
 	retry 90 mounted_config "$ns" ref-app redis://c
+
+# ---- k3. a runtime config option from a ConfigMap; a Service of the app's name made before the app ----------
+
+kubectl create configmap kv-cm -n "$ns" --from-literal=url=redis://cm >/dev/null
+app_yaml "$ns" cm-app containerd-shim-spin "runtimeConfig: {keyValueStores: [{name: default, type: redis, options: [{name: url, valueFrom: {configMapKeyRef: {name: kv-cm, key: url}}}]}]}" | apply
+t_check "k3. a runtimeConfig option from a ConfigMap: the mounted runtime config holds its url" \
+	retry 90 mounted_config "$ns" cm-app redis://cm
+# Taking the Service over changes its ownerReferences: with OwnerReferencesPermissionEnforcement (rbac_audit.sh)
+# that needs delete on services and update on spinapps/finalizers.
+kubectl create service clusterip taken-app -n "$ns" --tcp=80:80 >/dev/null
+app_yaml "$ns" taken-app | apply
+uid=$(kubectl get spinapp taken-app -n "$ns" -o jsonpath='{.metadata.uid}')
+t_check "k3. a Service of the app's name that existed before the app is taken over (controller ownerReference, port 80 → http-app)" \
+	retry 60 q '([.metadata.ownerReferences[]? | select(.uid == "'"$uid"'" and .controller == true and .blockOwnerDeletion == true)] | length == 1)
+		and ([.spec.ports[] | {port, targetPort}] == [{port: 80, targetPort: "http-app"}])' service taken-app -n "$ns"
+t_check "k3. ... and that app becomes Available" available "$ns" taken-app
 
 # ---- l. runtime config changes and superseded Secrets ------------------------------------------------------
 
@@ -555,6 +576,7 @@ restart_apiserver() { "$REPO/tests/cluster/restart-apiserver.sh" >"$work/restart
 restart_from=$(date -u -d '-1 sec' +%Y-%m-%dT%H:%M:%S)
 t_check "n. restart-apiserver.sh in the middle of the burst" restart_apiserver
 restart_to=$(date -u -d '+30 sec' +%Y-%m-%dT%H:%M:%S)
+echo "# restart window (UTC): $restart_from $restart_to" # read by rbac_audit.sh
 wait "$bpid"
 t_check "n. all $BURST apps were created (through the restart)" test "$(progress "$work/burst1")" = "$BURST"
 t_check "n. every app converges: one Deployment, one Service, one runtime-config Secret each, all Available" \

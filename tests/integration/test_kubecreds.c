@@ -21,6 +21,7 @@
 #include "util/err.h"
 #include "verify/kubecreds.h"
 #include "verify/ref.h"
+#include "verify/vcache.h"
 #include "verify/verify.h"
 
 struct fixture {
@@ -71,8 +72,10 @@ static int setup(void **state)
 		fprintf(stderr, "client: %s\n", err);
 		return -1;
 	}
-	snprintf(f->ns, sizeof f->ns, "kc-%ld", (long)getpid());
-	snprintf(f->global_ns, sizeof f->global_ns, "kc-op-%ld", (long)getpid());
+	static int run; /* each test its own namespaces: the previous ones may still be terminating */
+	run++;
+	snprintf(f->ns, sizeof f->ns, "kc-%ld-%d", (long)getpid(), run);
+	snprintf(f->global_ns, sizeof f->global_ns, "kc-op-%ld-%d", (long)getpid(), run);
 	make_namespace(f->c, f->ns);
 	make_namespace(f->c, f->global_ns);
 	make_secret(f->c, f->ns, "regcred", "127.0.0.1:5000", "app");
@@ -108,18 +111,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* The username kubecreds finds for image in ns with the given pull secrets ("" = anonymous). */
-static void lookup(struct fixture *f, const char *image, const char *pull_secrets_json, int global, char *user,
-		   size_t n)
+/* The username kc finds for image in ns with the given pull secrets ("" = anonymous). */
+static void lookup_with(struct fixture *f, struct kubecreds *kc, const char *image, const char *pull_secrets_json,
+			char *user, size_t n)
 {
-	struct kubecreds kc = { .client = f->c, .secret_ns = global ? f->global_ns : NULL,
-				.secret_name = global ? "global" : NULL };
 	struct image_ref ref;
 	struct registry_cred *cred = NULL;
 	char err[512] = "";
 	json_t *ps = pull_secrets_json ? json_loads(pull_secrets_json, 0, NULL) : NULL;
 	assert_int_equal(image_ref_parse(image, &ref, err, sizeof err), SO_OK);
-	int rc = kubecreds_lookup(&kc, f->ns, ps, &ref, &cred, err, sizeof err);
+	int rc = kubecreds_lookup(kc, f->ns, ps, &ref, vcache_mono_ms() + 10000, &cred, err, sizeof err);
 	if (rc)
 		fail_msg("kubecreds_lookup: %s", err);
 	snprintf(user, n, "%s", cred && cred->username ? cred->username : "");
@@ -128,6 +129,80 @@ static void lookup(struct fixture *f, const char *image, const char *pull_secret
 	verify_cred_free(cred);
 	image_ref_free(&ref);
 	json_decref(ps);
+}
+
+/* The same without a cache, with or without the operator-wide Secret. */
+static void lookup(struct fixture *f, const char *image, const char *pull_secrets_json, int global, char *user,
+		   size_t n)
+{
+	struct kubecreds kc = { .client = f->c, .secret_ns = global ? f->global_ns : NULL,
+				.secret_name = global ? "global" : NULL };
+	lookup_with(f, &kc, image, pull_secrets_json, user, n);
+}
+
+static unsigned long gets(struct kube_client *c)
+{
+	struct kube_client_stats st;
+	kube_client_get_stats(c, &st);
+	return st.requests[KUBE_GET];
+}
+
+static int64_t fake_now;
+static int64_t fake_clock(void *ud)
+{
+	(void)ud;
+	return fake_now;
+}
+
+/* A cached lookup reads nothing until the entries expire; a deleted Secret is then seen as gone (and that is
+ * cached too). A lookup whose deadline has passed sends nothing. */
+static void cached_and_bounded(void **state)
+{
+	struct fixture *f = *state;
+	char user[64], err[256];
+	struct kubecreds kc = { .client = f->c, .cache = kubecreds_cache_new(5000, 8, fake_clock, NULL) };
+	assert_non_null(kc.cache);
+	fake_now = 1000;
+
+	unsigned long before = gets(f->c);
+	lookup_with(f, &kc, "127.0.0.1:5000/spin/app:v1", "[{\"name\": \"regcred\"}]", user, sizeof user);
+	assert_string_equal(user, "app");
+	unsigned long first = gets(f->c) - before;
+	assert_true(first >= 2); /* the Secret and the default ServiceAccount, at least */
+	assert_int_equal(kubecreds_cache_size(kc.cache), first);
+
+	before = gets(f->c);
+	lookup_with(f, &kc, "127.0.0.1:5000/spin/app:v1", "[{\"name\": \"regcred\"}]", user, sizeof user);
+	assert_string_equal(user, "app");
+	assert_int_equal(gets(f->c) - before, 0);
+
+	assert_int_equal(kube_delete(f->c, &KUBE_SECRETS, f->ns, "regcred", NULL, NULL), SO_OK);
+	fake_now += 4999;
+	lookup_with(f, &kc, "127.0.0.1:5000/spin/app:v1", "[{\"name\": \"regcred\"}]", user, sizeof user);
+	assert_string_equal(user, "app"); /* still within the TTL */
+	fake_now += 1;
+	before = gets(f->c);
+	lookup_with(f, &kc, "127.0.0.1:5000/spin/app:v1", "[{\"name\": \"regcred\"}]", user, sizeof user);
+	assert_string_equal(user, "");
+	assert_int_equal(gets(f->c) - before, first);
+	before = gets(f->c);
+	lookup_with(f, &kc, "127.0.0.1:5000/spin/app:v1", "[{\"name\": \"regcred\"}]", user, sizeof user);
+	assert_int_equal(gets(f->c) - before, 0); /* the missing Secret is remembered as missing */
+	kubecreds_cache_free(kc.cache);
+
+	/* No cache, deadline passed: a timeout, no request. */
+	struct kubecreds bare = { .client = f->c };
+	struct image_ref ref;
+	struct registry_cred *cred = NULL;
+	json_t *ps = json_loads("[{\"name\": \"regcred\"}]", 0, NULL);
+	assert_int_equal(image_ref_parse("127.0.0.1:5000/spin/app:v1", &ref, err, sizeof err), SO_OK);
+	before = gets(f->c);
+	assert_int_equal(kubecreds_lookup(&bare, f->ns, ps, &ref, vcache_mono_ms() - 1, &cred, err, sizeof err),
+			 SO_E_TIMEOUT);
+	assert_null(cred);
+	assert_int_equal(gets(f->c) - before, 0);
+	json_decref(ps);
+	image_ref_free(&ref);
 }
 
 static void pull_secrets_service_account_and_global(void **state)
@@ -163,6 +238,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(pull_secrets_service_account_and_global, setup, teardown),
+		cmocka_unit_test_setup_teardown(cached_and_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,7 @@ struct server {
 };
 
 static struct server srv;
+static double client_qps; /* the limiter of the clients made by client() (0: off) */
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *body, const char *extra_header,
 			     const char *extra_value)
@@ -263,7 +264,8 @@ static struct kube_client *client(struct kube_config *cfg, size_t max_response)
 	assert_int_equal(rc, SO_OK);
 	struct kube_client_opts o;
 	kube_client_opts_default(&o);
-	o.qps = 0;
+	o.qps = client_qps;
+	o.burst = 1;
 	o.stream_idle_ms = 1000; /* streams_have_bounds */
 	if (max_response)
 		o.max_response = max_response;
@@ -634,6 +636,61 @@ static void rest_client_metrics(void **state)
 	buf_free(&out2);
 	kube_client_free(u);
 	kube_config_free(&bad);
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* kube_get_json_within: the limiter's wait and 429 retries count against the caller's budget; a token that
+ * could not be used in time is not taken and nothing is sent. */
+static void get_within_a_deadline(void **state)
+{
+	(void)state;
+	struct kube_config cfg = { 0 };
+	struct kube_response resp = { 0 };
+	json_t *obj = NULL;
+	client_qps = 1; /* one request a second, burst 1 */
+	struct kube_client *c = client(&cfg, 0);
+	client_qps = 0;
+
+	assert_int_equal(kube_get_json_within(c, "/api/v1/namespaces/ns/configmaps/ok", 5000, &obj, &resp), SO_OK);
+	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "ConfigMap");
+	json_decref(obj);
+	/* The bucket is empty for about a second: a 300 ms budget fails at once, unsent (and not counted as a
+	 * request or a failure). */
+	struct kube_client_stats before, after;
+	kube_client_get_stats(c, &before);
+	srv.last_path[0] = '\0';
+	double t0 = mono_s();
+	assert_int_equal(kube_get_json_within(c, "/api/v1/namespaces/ns/configmaps/ok", 300, &obj, &resp),
+			 SO_E_TIMEOUT);
+	assert_true(mono_s() - t0 < 0.25);
+	assert_null(obj);
+	assert_string_equal(srv.last_path, "");
+	assert_non_null(strstr(resp.message, "rate limit"));
+	assert_int_equal(kube_get_json_within(c, "/api/v1/namespaces/ns/configmaps/ok", 0, &obj, &resp), SO_E_TIMEOUT);
+	kube_client_get_stats(c, &after);
+	assert_int_equal(after.requests[KUBE_GET], before.requests[KUBE_GET]);
+	assert_int_equal(after.failures, before.failures);
+	/* ...and took no token: a plain request still gets the next one, within about a second. */
+	t0 = mono_s();
+	assert_int_equal(kube_get(c, &KUBE_CONFIGMAPS, "ns", "ok", NULL, NULL), SO_OK);
+	assert_true(mono_s() - t0 < 1.5);
+	kube_client_free(c);
+	kube_config_free(&cfg);
+
+	/* A 429 whose Retry-After (1 s) would overrun a 500 ms budget is the answer; no retry. */
+	c = client(&cfg, 0);
+	t0 = mono_s();
+	assert_int_equal(kube_get_json_within(c, "/api/v1/namespaces/ns/configmaps/always-throttled", 500, &obj, &resp),
+			 SO_E_API_TOO_MANY_REQUESTS);
+	assert_true(mono_s() - t0 < 0.5);
+	assert_string_equal(resp.message, "busy");
+	kube_response_free(&resp);
+	kube_client_free(c);
+	kube_config_free(&cfg);
 }
 
 static void token_bucket_arithmetic(void **state)
@@ -654,6 +711,15 @@ static void token_bucket_arithmetic(void **state)
 	assert_true(ratelimit_reserve(&rl, 200.0) == 0);
 	assert_true(ratelimit_reserve(&rl, 200.0) == 0);
 	assert_true(ratelimit_reserve(&rl, 200.0) > 0);
+	ratelimit_destroy(&rl);
+	/* With a deadline: a token is taken only when its wait fits; otherwise nothing changes. */
+	ratelimit_init(&rl, 10, 1, 100.0);
+	assert_true(ratelimit_reserve_within(&rl, 100.0, 0) == 0);
+	assert_true(ratelimit_reserve_within(&rl, 100.0, 0.05) < 0);
+	w = ratelimit_reserve_within(&rl, 100.0, 0.2);
+	assert_true(w > 0.099 && w < 0.101);
+	w = ratelimit_reserve(&rl, 100.0); /* the refused one took nothing: only one token of debt so far */
+	assert_true(w > 0.199 && w < 0.201);
 	ratelimit_destroy(&rl);
 	ratelimit_init(&rl, 0, 1, 0); /* unlimited */
 	for (int i = 0; i < 100; i++)
@@ -676,6 +742,7 @@ int main(void)
 		cmocka_unit_test(token_bucket_arithmetic),
 		cmocka_unit_test(write_gate_holds_writes),
 		cmocka_unit_test(no_rate_limit_by_default),
+		cmocka_unit_test(get_within_a_deadline),
 	};
 	return cmocka_run_group_tests(tests, server_start, server_stop);
 }

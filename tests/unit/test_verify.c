@@ -181,9 +181,10 @@ static char policy_path[256];
 
 static int creds_calls;
 static int fake_creds(void *ud, const char *ns, const json_t *pull_secrets, const struct image_ref *ref,
-		      struct registry_cred **out, char *err, size_t errlen)
+		      int64_t deadline_ms, struct registry_cred **out, char *err, size_t errlen)
 {
 	(void)ud;
+	(void)deadline_ms;
 	(void)ref;
 	(void)err;
 	(void)errlen;

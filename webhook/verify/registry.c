@@ -31,9 +31,9 @@
 #include "verify/registry_int.h"
 
 #define TOKEN_MAX_ANSWER ((size_t)64 << 10)
-#define TOKEN_MAX_LEN 16384
-#define TOKEN_MIN_TTL_S 60
-#define TOKEN_MAX_TTL_S 3600
+#define TOKEN_MAX_LEN REGISTRY_TOKEN_MAX_LEN
+#define TOKEN_MIN_TTL_S REGISTRY_TOKEN_MIN_TTL_S
+#define TOKEN_MAX_TTL_S REGISTRY_TOKEN_MAX_TTL_S
 #define TOKEN_SKEW_S 10
 #define BASIC_MEMORY_S 600 /* how long a host's Basic or Bearer challenge is remembered */
 #define TOKEN_CACHE_ENTRIES 256
@@ -301,11 +301,10 @@ static void host_only(const char *hostport, char *out, size_t outlen)
 	snprintf(out, outlen, "%.*s", (int)n, hostport);
 }
 
-/* Parses a token answer: token or access_token, expires_in (default and minimum 60 s). */
-static int parse_token(const struct reg_resp *p, char **token, long *ttl_s)
+int registry_parse_token(const char *body, size_t len, char **token, long *ttl_s)
 {
 	int rc = SO_E_BAD_RESPONSE;
-	json_t *doc = json_loadb(p->body.data ? p->body.data : "", p->body.len, 0, NULL);
+	json_t *doc = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
 	const char *t = json_string_value(json_object_get(doc, "token"));
 	if (!t || !*t)
 		t = json_string_value(json_object_get(doc, "access_token"));
@@ -452,7 +451,7 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 				 c ? NULL : "; no credentials for this registry");
 		goto out;
 	}
-	rc = parse_token(&p, token, &ttl);
+	rc = registry_parse_token(p.body.data, p.body.len, token, &ttl);
 	if (rc == SO_E_BAD_RESPONSE)
 		rc = so_fail(err, errlen, rc, "registry %s: the token server's answer holds no usable token",
 			     a->ref->registry);

@@ -91,4 +91,13 @@ struct www_authenticate {
 int www_authenticate_parse(const char *value, size_t len, struct www_authenticate *out);
 void www_authenticate_free(struct www_authenticate *w);
 
+/* A token server's answer: "token" (or "access_token" when that is absent or empty), visible ASCII, at most
+ * REGISTRY_TOKEN_MAX_LEN bytes, into a new *token; *ttl_s from "expires_in", clamped to [REGISTRY_TOKEN_MIN_TTL_S,
+ * REGISTRY_TOKEN_MAX_TTL_S] (the minimum when absent). SO_OK, SO_E_BAD_RESPONSE or SO_E_NOMEM. The token's text
+ * is wiped from the parsed document before it is freed. Exposed for the fuzz target. */
+#define REGISTRY_TOKEN_MAX_LEN 16384
+#define REGISTRY_TOKEN_MIN_TTL_S 60
+#define REGISTRY_TOKEN_MAX_TTL_S 3600
+int registry_parse_token(const char *body, size_t len, char **token, long *ttl_s);
+
 #endif

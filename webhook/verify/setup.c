@@ -123,8 +123,9 @@ void verify_setup_stop(struct verify_setup *s)
 {
 	if (!s)
 		return;
-	verifier_free(s->verifier); /* before the registry it calls */
+	verifier_free(s->verifier); /* before the registry and the credentials cache it uses */
 	registry_free(s->reg);
+	kubecreds_cache_free(s->kc.cache);
 	free(s->secret_ns);
 	free(s->secret_name);
 	free(s);
@@ -164,7 +165,12 @@ int verify_setup_start(const struct verify_setup_opts *o, struct kube_client *cl
 		rc = SO_E_CONFIG;
 		goto fail;
 	}
-	s->kc = (struct kubecreds){ .client = client, .secret_ns = s->secret_ns, .secret_name = s->secret_name };
+	s->kc = (struct kubecreds){ .client = client, .secret_ns = s->secret_ns, .secret_name = s->secret_name,
+				    .cache = kubecreds_cache_new(0, 0, NULL, NULL) };
+	if (!s->kc.cache) {
+		rc = SO_E_NOMEM;
+		goto fail;
+	}
 	struct verifier_opts vo = {
 		.policy_file = o->policy_file,
 		.pin = o->pin,

@@ -93,7 +93,8 @@ static const struct registry_cred *cred_of(struct check *c)
 {
 	char err[256] = "";
 	if (!c->cred_loaded && c->v->creds) {
-		int rc = c->v->creds(c->v->creds_ud, c->in->ns, c->in->pull_secrets, &c->ref, &c->cred, err, sizeof err);
+		int rc = c->v->creds(c->v->creds_ud, c->in->ns, c->in->pull_secrets, &c->ref, c->deadline, &c->cred, err,
+				     sizeof err);
 		/* Unreadable Secrets leave us anonymous: a public image still verifies, a private one fails with the
 		 * registry's 401, which names the real problem. */
 		if (rc)

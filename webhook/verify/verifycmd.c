@@ -65,11 +65,12 @@ struct cmd_opts {
 
 /* verify_creds_fn over the docker config keyring (NULL: anonymous). */
 static int config_creds(void *ud, const char *ns, const json_t *pull_secrets, const struct image_ref *ref,
-			struct registry_cred **out, char *err, size_t errlen)
+			int64_t deadline_ms, struct registry_cred **out, char *err, size_t errlen)
 {
 	const struct registry_cred *c;
 	(void)ns;
 	(void)pull_secrets;
+	(void)deadline_ms; /* a file read once at start: nothing to wait for */
 	*out = NULL;
 	c = ud ? creds_lookup(ud, ref->registry, ref->repository) : NULL;
 	if (c && !(*out = verify_cred_dup(c)))
