@@ -253,7 +253,8 @@ t_check_fails "control: a privilege-escalating container draws the restricted na
 
 # normalise: objects (kind/name) with what Helm adds taken out: labels, annotations, helm's selector labels,
 # KUBERNETES_CLUSTER_DOMAIN, and the webhook name flags whose values are the operator's defaults (kustomize's
-# namePrefix gives the same names, so config/default leaves them out).
+# namePrefix gives the same names, so config/default leaves them out); flags compared as a set (their order
+# means nothing: each is given once).
 normalise() {
 	jq -S 'map(select(.kind != "CustomResourceDefinition" and .kind != "Namespace")
 		| del(.metadata.labels, .metadata.annotations, .metadata.creationTimestamp)
@@ -265,7 +266,8 @@ normalise() {
 				| .args |= map(select(IN(.; "--webhook-service-name=spin-operator-webhook-service",
 					"--webhook-secret-name=spin-operator-webhook-server-cert",
 					"--webhook-mutating-configuration=spin-operator-mutating-webhook-configuration",
-					"--webhook-validating-configuration=spin-operator-validating-webhook-configuration") | not))
+					"--webhook-validating-configuration=spin-operator-validating-webhook-configuration") | not)
+					| sort)
 				| .ports |= sort_by(.name))
 		  elif .kind == "Service" then .spec.selector |= {"control-plane"} | .spec.type //= "ClusterIP"
 		  else . end)
