@@ -5,16 +5,18 @@
  * endpoints (with, in the self-managed certificate mode, the thread keeping the webhook's certificates:
  * webhook/selfmanaged.h), check the server version, start one informer per watched resource and wait until their caches
  * are synced. The webhook answers 503 until then, and /readyz says ready once the caches are synced and the
- * webhook (when enabled) serves a certificate. Shutdown (first SIGTERM/SIGINT): stop the informers (each ends
- * its watch within about a second; the webhook keeps answering from the cache meanwhile), stop the endpoints,
- * then the webhook (requests in progress finish), release everything, exit 0. A second signal while shutting
- * down exits 1 at once, as controller-runtime does.
+ * webhook (when enabled) serves a certificate. Shutdown (first SIGTERM/SIGINT), fitting a 10 s grace period:
+ * /readyz fails at once and the webhook keeps answering from the caches for WEBHOOK_DRAIN_S, each answer
+ * closing its connection, while the workers stop (--shutdown-timeout) and the informers end their watches;
+ * then the endpoints stop and the webhook (requests in progress get WEBHOOK_GRACE_S), everything is released,
+ * exit 0. A second signal while shutting down exits 1 at once, as controller-runtime does.
  *
  * With --leader-elect (leader/elector.h) every replica starts the same way and keeps its caches warm, but only
  * the leader starts the workers; the controller's client refuses writes unless the elector says we lead.
  * Losing the lease exits 1 at once (no release, no grace); on SIGTERM the leader stops its workers, then
  * releases the lease.
  */
+#include <errno.h>
 #include <getopt.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -56,7 +58,12 @@
 #endif
 
 #define SYNC_TIMEOUT_S 120.0 /* controller-runtime's CacheSyncTimeout */
-#define WEBHOOK_GRACE_S 10.0 /* how long admission requests in progress may finish at shutdown */
+/* Shutdown, all counted from the signal, so that it fits the 10 s terminationGracePeriodSeconds of config/ and the
+ * chart: the webhook keeps answering for WEBHOOK_DRAIN_S (its endpoint leaves the Service meanwhile), reconciles
+ * in flight get --shutdown-timeout (default 5 s) alongside, then admission requests in progress get
+ * WEBHOOK_GRACE_S. */
+#define WEBHOOK_DRAIN_S 3.0
+#define WEBHOOK_GRACE_S 2.0
 
 extern const char spin_ca_bundle[];
 extern const size_t spin_ca_bundle_len;
@@ -113,7 +120,8 @@ static const char usage[] =
 	"                           SpinApps reconciled in parallel (default 8); one key never runs twice at once\n"
 	"  --resync-period SECONDS  reconcile every object again this often (default 36000; 0 disables)\n"
 	"  --shutdown-timeout SECONDS\n"
-	"                           on SIGTERM, how long in-flight reconciles may finish (default 30)\n"
+	"                           on SIGTERM, how long in-flight reconciles may finish (default 5); the webhook\n"
+	"                           answers for 3 s after the signal, then finishes what is in progress (2 s)\n"
 	"  --health-probe-bind-address ADDR\n"
 	"                           [host]:port serving /healthz and /readyz (default :8082; 0 disables)\n"
 	"  --metrics-bind-address ADDR\n"
@@ -274,7 +282,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	o->burst = 30;
 	o->workers = 8;
 	o->resync_s = 36000;
-	o->shutdown_s = 30;
+	o->shutdown_s = 5;
 	o->health_addr = ":8082";
 	o->metrics_addr = ":8080";
 	o->webhook_addr = WEBHOOK_DEFAULT_ADDR;
@@ -392,10 +400,15 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* /readyz: the caches are synced and, with the webhook enabled, a serving certificate is loaded. */
+/* /readyz: the caches are synced and, with the webhook enabled, a serving certificate is loaded; and no
+ * shutdown has begun, so that the endpoint leaves the webhook Service while the webhook still answers. */
 static int ready(void *ud, char *why, size_t whylen)
 {
 	struct daemon *d = ud;
+	if (should_stop()) {
+		snprintf(why, whylen, "shutting down");
+		return 0;
+	}
 	if (!controller_ready(d->ctl)) {
 		snprintf(why, whylen, "informers: caches not synced");
 		return 0;
@@ -730,8 +743,18 @@ int main(int argc, char **argv)
 		}
 		workers = 1;
 	}
+	/* SIGTERM: /readyz fails from now on; the webhook keeps answering from the cache, closing each connection
+	 * after its answer so that clients reconnect to another endpoint, while the workers stop. */
+	double signalled = clock_now_s(CLOCK_MONOTONIC);
+	webhook_server_drain(dm.webhook);
 	controller_stop(ctl, o.shutdown_s);
 	leader_elector_stop(dm.leader, 1); /* after the workers, as controller-runtime: then the lease is released */
+	double left = signalled + WEBHOOK_DRAIN_S - clock_now_s(CLOCK_MONOTONIC);
+	if (dm.webhook && left > 0) {
+		struct timespec until = clock_in(CLOCK_MONOTONIC, left);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+			;
+	}
 	exit_code = 0;
 out:
 	leader_elector_stop(dm.leader, exit_code == 0); /* a clean exit releases the lease (done already after workers) */

@@ -45,6 +45,7 @@ struct webhook_server {
 	struct ep_stats eps[NEP];
 	struct prom_histogram latency[NEP]; /* Prometheus' default buckets, as controller-runtime's */
 	atomic_ulong active; /* requests between their first callback and their completion */
+	atomic_int draining; /* webhook_server_drain: answers close their connections */
 };
 
 struct request {
@@ -93,6 +94,8 @@ static enum MHD_Result reply(struct webhook_server *s, struct MHD_Connection *co
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (code == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+	if (atomic_load(&s->draining))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(conn, code, resp);
 	MHD_destroy_response(resp);
 	if (r && !r->answered) {
@@ -355,6 +358,12 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 	health_bound_port(s->d, port);
 	*out = s;
 	return SO_OK;
+}
+
+void webhook_server_drain(struct webhook_server *s)
+{
+	if (s)
+		atomic_store(&s->draining, 1);
 }
 
 void webhook_server_stop(struct webhook_server *s, double grace_s)

@@ -52,6 +52,10 @@ struct webhook_server_opts {
  * certificate files are not an error here (logged; see webhook_server_cert_loaded). */
 int webhook_server_start(const struct webhook_server_opts *o, struct webhook_server **out, unsigned short *port,
 			 char *err, size_t errlen);
+/* Shutdown has begun: every answer from now on closes its connection ("Connection: close"), so that a client
+ * with a kept-alive connection (the API server) opens its next one through the Service, to another endpoint.
+ * Answers go on as before. NULL is fine. */
+void webhook_server_drain(struct webhook_server *s);
 /* Stops accepting connections, lets requests in progress finish (up to grace_s), then stops. NULL is fine. */
 void webhook_server_stop(struct webhook_server *s, double grace_s);
 

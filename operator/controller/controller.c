@@ -542,7 +542,7 @@ void controller_stop(struct controller *ctl, double grace_s)
 
 	if (!ctl || !ctl->app_q || !ctl->exec_q)
 		return;
-	atomic_store(&ctl->ready, 0);
+	/* ready stays: the caches stay readable (no longer refreshed) for the webhook's last answers */
 	pthread_mutex_lock(&ctl->stop_mu);
 	ctl->stopping = 1;
 	pthread_cond_broadcast(&ctl->stop_cv);

@@ -47,7 +47,9 @@ int controller_start(struct controller *ctl, double timeout_s);
  * the thread that calls controller_stop. */
 int controller_start_caches(struct controller *ctl, double timeout_s);
 int controller_start_workers(struct controller *ctl);
-/* Stops taking work, waits up to grace_s for in-flight reconciles, stops everything. */
+/* Stops taking work, waits up to grace_s for in-flight reconciles, stops the informers. controller_ready stays
+ * true and the caches readable (no longer refreshed) until controller_free: the webhook answers from them while
+ * it drains. */
 void controller_stop(struct controller *ctl, double grace_s);
 void controller_free(struct controller *ctl);
 
@@ -61,7 +63,7 @@ struct controller_stats {
 };
 void controller_get_stats(struct controller *ctl, struct controller_stats *out);
 
-/* Non-zero once every cache has synced (controller_start_caches). */
+/* Non-zero once every cache has synced (controller_start_caches), until controller_free. */
 int controller_ready(struct controller *ctl);
 
 /* A new JSON array holding a reference to every cached SpinAppExecutor (read-only: copy before modifying).

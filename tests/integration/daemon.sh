@@ -200,3 +200,39 @@ t_check "... debug lines are there" grep -q " DEBUG " "$work/upstream-devel.log"
 t_check "--enable-webhooks=false: no webhook server, as upstream" upstream nowebhook --leader-elect --enable-webhooks=false
 t_check "... the log says so and no webhook port was bound" \
 	bash -c "grep -q 'admission webhook disabled' '$work/upstream-nowebhook.log' && ! grep -q 'admission webhook listening' '$work/upstream-nowebhook.log'"
+
+# A rolling update's SIGTERM (issue 13 §2): /readyz fails at once, so the endpoint leaves the webhook Service,
+# while the webhook goes on answering reviews (from the cache, not 503) with "Connection: close", so that a
+# client's next request opens a connection to another replica; then the daemon exits 0 within the 10 s
+# terminationGracePeriodSeconds of config/ and the chart.
+drain() {
+	local log="$work/drain.log" hp wp start status code hdrs
+	"$OPERATOR" --kubeconfig "$KUBECONFIG" --namespace "$ns" --health-probe-bind-address=127.0.0.1:0 \
+		--metrics-bind-address=0 --webhook-bind-address=127.0.0.1:0 --webhook-cert-dir="$work/certs" >"$log" 2>&1 &
+	pid=$!
+	retry 30 grep -q "caches synced" "$log" || { echo "no sync: $(tail -5 "$log")"; return 1; }
+	hp=$(sed -n 's/.*health probes listening on .* (port \([0-9]*\)).*/\1/p' "$log" | head -1)
+	wp=$(sed -n 's/.*admission webhook listening on .* (port \([0-9]*\), HTTPS).*/\1/p' "$log" | head -1)
+	retry 20 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:$hp/readyz)\" = 200 ]" ||
+		{ echo "never ready"; return 1; }
+	local review='{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"d1","kind":{"group":"core.spinkube.dev","version":"v1alpha1","kind":"SpinApp"},"resource":{"group":"core.spinkube.dev","version":"v1alpha1","resource":"spinapps"},"namespace":"'"$ns"'","operation":"CREATE","object":{"apiVersion":"core.spinkube.dev/v1alpha1","kind":"SpinApp","metadata":{"name":"d","namespace":"'"$ns"'"},"spec":{"image":"ghcr.io/a/b:v1","executor":"x","replicas":1}}}}'
+	start=$(date +%s%3N)
+	kill -TERM "$pid"
+	sleep 0.5
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$hp/readyz")
+	[ "$code" = 500 ] || { echo "/readyz $code half a second after SIGTERM, not 500 (controller-runtime's failing check)"; return 1; }
+	hdrs=$(curl -sk -D - -o "$work/drain-answer.json" --max-time 5 -H 'Content-Type: application/json' \
+		--data "$review" "https://127.0.0.1:$wp/validate-core-spinkube-dev-v1alpha1-spinapp")
+	grep -q '^HTTP/1.1 200' <<<"$hdrs" || { echo "review during the drain: $hdrs"; return 1; }
+	grep -qi '^Connection: close' <<<"$hdrs" || { echo "no Connection: close: $hdrs"; return 1; }
+	jq -e '.response.uid == "d1" and (.response.allowed | type == "boolean")' "$work/drain-answer.json" >/dev/null ||
+		{ echo "answer: $(cat "$work/drain-answer.json")"; return 1; }
+	wait "$pid"
+	status=$?
+	pid=""
+	local took=$(($(date +%s%3N) - start))
+	[ "$status" = 0 ] || { echo "exit $status: $(tail -5 "$log")"; return 1; }
+	# the webhook answers for 3 s after the signal; the whole shutdown fits the 10 s grace period
+	[ "$took" -ge 2500 ] && [ "$took" -lt 10000 ] || { echo "shutdown took $took ms"; return 1; }
+}
+t_check "SIGTERM: /readyz fails at once, reviews still answered (Connection: close), exit 0 within the 10 s grace period" drain

@@ -213,6 +213,7 @@ struct resp {
 	char serial[64];
 	char ctype[128];
 	int allow_post;
+	int conn_close; /* "Connection: close" came with the answer */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -226,6 +227,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	struct resp *r = ud;
 	if (size * n >= 6 && !strncasecmp(p, "Allow:", 6) && strstr(p, "POST"))
 		r->allow_post = 1;
+	if (size * n >= 11 && !strncasecmp(p, "Connection:", 11) && (strstr(p, "close") || strstr(p, "Close")))
+		r->conn_close = 1;
 	return size * n;
 }
 
@@ -479,6 +482,36 @@ static void test_reviews(void **state)
 	assert_non_null(strstr(m.data, "certwatcher_read_certificate_total 1\n"));
 	assert_non_null(strstr(m.data, "certwatcher_read_certificate_errors_total 0\n"));
 	buf_free(&m);
+	webhook_server_stop(v.s, 1);
+}
+
+/* Draining (SIGTERM): reviews are still answered, each closing its connection so that the next request goes
+ * through the Service to another replica; before, connections are kept alive. */
+static void test_drain_closes_connections(void **state)
+{
+	struct srv v;
+	(void)state;
+	install("drain", "pair1.crt", "pair1.key");
+	start(&v, "drain", NULL, 0);
+	char *body = review("uid-d", 1, "");
+	CURL *h = curl_easy_init();
+	struct resp r = req(h, v.port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	assert_int_equal(r.code, 200);
+	assert_false(r.conn_close);
+	buf_free(&r.body);
+	webhook_server_drain(v.s);
+	for (int i = 0; i < 2; i++) {
+		r = req(h, v.port, "POST", M_APP, "application/json", body, strlen(body), 0);
+		assert_int_equal(r.cc, CURLE_OK);
+		assert_int_equal(r.code, 200);
+		assert_true(r.conn_close);
+		json_t *j = response_of(&r);
+		assert_true(json_is_true(json_object_get(json_object_get(j, "response"), "allowed")));
+		json_decref(j);
+		buf_free(&r.body);
+	}
+	curl_easy_cleanup(h);
+	free(body);
 	webhook_server_stop(v.s, 1);
 }
 
@@ -783,7 +816,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reviews),
-		cmocka_unit_test(test_body_cap),
+		cmocka_unit_test(test_body_cap), cmocka_unit_test(test_drain_closes_connections),
 		cmocka_unit_test(test_tls_versions),
 		cmocka_unit_test(test_certificate_loading),
 		cmocka_unit_test(test_validate_pem),
