@@ -12,7 +12,9 @@
 #      admitted and pinned, an unsigned one refused, and the operator's own image verifies with
 #      `spin-operator verify`;
 #   4. a SpinApp reconciles to Available (its pods on kwok nodes); `kubectl logs` of the operator works;
-#   5. `helm upgrade` to a second image tag rolls the operator; `helm uninstall` removes it (CRDs kept);
+#   5. `helm upgrade` to a second image tag rolls the operator; with two replicas, deleting the leader's pod while
+#      a client creates and updates SpinApps loses nothing, the PodDisruptionBudget keeps one replica, and a
+#      rollout fails no admission call (issue 13); `helm uninstall` removes it (CRDs kept);
 #   6. upstream v0.6.1's own values file (its args: --leader-elect --enable-webhooks --metrics-bind-address)
 #      installs and serves too.
 #
@@ -51,11 +53,16 @@ trap cleanup EXIT
 # ---- helpers ------------------------------------------------------------------------------------------------
 
 op_pod() { kubectl -n "$OPNS" get pods -l control-plane=controller-manager -o jsonpath='{.items[0].metadata.name}'; }
-op_ready() {
-	local st
+op_ready() { ops_ready 1; }
+# ops_ready <n>: n replicas, all updated and ready, and no other pod of the release left (a terminating one still
+# answers reviews with its old flags for a few seconds)
+ops_ready() {
+	local st pods
 	st=$(kubectl -n "$OPNS" get deploy "$REL-controller-manager" \
 		-o jsonpath='{.status.updatedReplicas}/{.status.readyReplicas}/{.status.replicas}') || return 1
-	[ "$st" = "1/1/1" ] || { echo "updated/ready/replicas $st"; return 1; }
+	[ "$st" = "$1/$1/$1" ] || { echo "updated/ready/replicas $st"; return 1; }
+	pods=$(kubectl -n "$OPNS" get pods -l control-plane=controller-manager -o name) || return 1
+	[ "$(wc -l <<<"$pods")" = "$1" ] || { echo "pods: $pods"; return 1; }
 }
 # The operator's process on this host (the real node runs it here): its pid by the pod's container.
 op_pid() {
@@ -181,7 +188,11 @@ available() {
 	[ "$s" = True ] || { echo "Available=$s"; return 1; }
 }
 t_check "the SpinApp reconciles to Available (pods on kwok nodes)" retry 120 available
-reconcile_logged() { pod_log | grep -q 'plain'; }
+reconcile_logged() { # (the log read whole first: grep -q leaving early would fail the pipeline)
+	local log
+	log=$(pod_log) || return 1
+	grep -q 'plain' <<<"$log" || { echo "no line names the app plain"; return 1; }
+}
 t_check "kubectl logs of the operator shows the reconcile" reconcile_logged
 
 # ---- 3 (cont.). image signatures --------------------------------------------------------------------------------
@@ -264,6 +275,85 @@ rolled() {
 }
 t_check "the operator rolled to $TAG2" retry 120 rolled
 t_check "the webhooks still answer after the roll" retry 30 invalid_refused
+
+# ---- two replicas: leader election, the disruption budget, a rollout with no failed review (issue 13) -------
+
+leader_pod() { # the pod holding the Lease: its identity is <hostname = pod name>_<uuid>
+	local id
+	id=$(kubectl -n "$OPNS" get lease 90ba2d18.spinkube.dev -o jsonpath='{.spec.holderIdentity}') || return 1
+	[ -n "$id" ] && echo "${id%_*}"
+}
+# apply_loop <prefix> <rounds> <file>: each round creates <prefix>-<i> and updates the app before it, through
+# the webhooks; the number of refused calls goes to <file>, their messages to <file>.err.
+apply_loop() {
+	local i fails=0
+	: >"$3.err"
+	for ((i = 0; i < $2; i++)); do
+		apply_app "$1-$i" '{"image":"'"$APP_IMAGE"'","executor":"containerd-shim-spin","replicas":1}' \
+			>>"$3.err" 2>&1 || fails=$((fails + 1))
+		if [ "$i" -gt 0 ]; then
+			kubectl -n "$appns" patch spinapp "$1-$((i - 1))" --type merge -p '{"spec":{"replicas":2}}' \
+				>>"$3.err" 2>&1 || fails=$((fails + 1))
+		fi
+		sleep 0.2
+	done
+	echo "$fails" >"$3"
+}
+all_available() { # all_available <prefix> <n>: every app <prefix>-0..n-1 exists and is Available
+	local i s
+	for ((i = 0; i < $2; i++)); do
+		s=$(kubectl -n "$appns" get spinapp "$1-$i" -o jsonpath='{.status.conditions[?(@.type=="Available")].status}' 2>&1)
+		[ "$s" = True ] || { echo "$1-$i: Available=$s"; return 1; }
+	done
+}
+
+install_values "$work/ha.yaml" "$TAG2"
+printf 'controllerManager:\n  replicas: 2\n' >"$work/ha-replicas.yaml"
+t_check "helm upgrade to two replicas (the chart adds --leader-elect and a PodDisruptionBudget)" \
+	helm upgrade "$REL" "oci://$chart_host/charts/spin-operator" --version "$VERSION" --ca-file "$chart_ca" \
+	-n "$OPNS" -f "$work/ha.yaml" -f "$work/ha-replicas.yaml" --wait --timeout 180s
+t_check "two replicas ready" retry 120 ops_ready 2
+t_check "one of them leads (the Lease names a pod of the release)" retry 30 leader_pod
+first_leader=$(leader_pod)
+apply_loop ha 20 "$work/ha-loop" &
+loop_pid=$!
+sleep 1
+t_check "the leader pod $first_leader is deleted while a client creates and updates SpinApps" \
+	kubectl -n "$OPNS" delete pod "$first_leader" --wait=false
+wait "$loop_pid"
+new_leader() {
+	local l
+	l=$(leader_pod) || return 1
+	[ -n "$l" ] && [ "$l" != "$first_leader" ] || { echo "leader $l"; return 1; }
+}
+t_check "the other replica takes over" retry 60 new_leader
+no_failures() { [ "$(cat "$1")" = 0 ] || { echo "$(cat "$1") refused: $(head -c 2000 "$1.err")"; return 1; }; }
+t_check "no create or update was refused while the leader went" no_failures "$work/ha-loop"
+t_check "every SpinApp created meanwhile converges to Available" retry 120 all_available ha 20
+t_check "two replicas ready again" retry 120 ops_ready 2
+evictions() {
+	local pods p1 p2 ev
+	read -r p1 p2 < <(kubectl -n "$OPNS" get pods -l control-plane=controller-manager -o jsonpath='{.items[*].metadata.name}')
+	ev() { printf '{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"%s","namespace":"%s"}}' "$1" "$OPNS" |
+		kubectl create --raw "/api/v1/namespaces/$OPNS/pods/$1/eviction" -f - 2>&1; }
+	ev "$p1" >/dev/null || { echo "the first eviction was refused"; return 1; }
+	local out
+	out=$(ev "$p2") && { echo "the second eviction went through: $out"; return 1; }
+	grep -q 'disruption budget' <<<"$out" || { echo "$out"; return 1; }
+}
+t_check "the PodDisruptionBudget keeps one replica: the first eviction goes, the second is refused" evictions
+t_check "two replicas ready after the eviction" retry 120 ops_ready 2
+
+install_values "$work/back.yaml" "$TAG"
+apply_loop roll 25 "$work/roll-loop" &
+loop_pid=$!
+sleep 1
+t_check "helm upgrade of both replicas to $TAG while a client creates and updates SpinApps" \
+	helm upgrade "$REL" "oci://$chart_host/charts/spin-operator" --version "$VERSION" --ca-file "$chart_ca" \
+	-n "$OPNS" -f "$work/back.yaml" -f "$work/ha-replicas.yaml" --wait --timeout 180s
+wait "$loop_pid"
+t_check "zero-downtime rollout: no admission call failed" no_failures "$work/roll-loop"
+t_check "every SpinApp created during the rollout converges" retry 120 all_available roll 25
 
 # As docs/install.md says: the executors' finalizer goes only while an operator runs, so apps and the chart's
 # executors are deleted first (the operator releases them), then the release.
