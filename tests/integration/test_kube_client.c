@@ -532,53 +532,44 @@ static void informer_index_by_label(void **state)
 	informer_free(inf);
 }
 
+/* An informer resumed from resource_version relists exactly once and recovers the n apps made before it. */
+static void resume_relists(struct fixture *f, const char *resource_version, int n_apps)
+{
+	struct counts n = { 0 };
+	struct informer *inf = NULL;
+	struct informer_stats st;
+	struct informer_opts o = { .resource = &KUBE_SPINAPPS, .namespace = f->ns, .resource_version = resource_version,
+				   .handlers = { c_add, c_update, c_delete }, .ud = &n };
+
+	assert_int_equal(informer_new(f->c, &o, &inf), SO_OK);
+	assert_int_equal(informer_start(inf), SO_OK);
+	assert_true(wait_count(inf, (size_t)n_apps, 30));
+	assert_int_equal(informer_wait_synced(inf, 1000), SO_OK);
+	informer_get_stats(inf, &st);
+	assert_int_equal(st.relists_gone, 1);
+	assert_int_equal(st.lists, 1);
+	assert_int_equal(n.adds, n_apps);
+	informer_free(inf);
+}
+
 /* Resuming from an expired resourceVersion: 410, then a relist recovers every object. */
 static void informer_relists_after_gone(void **state)
 {
 	struct fixture *f = *state;
-	struct counts n = { 0 };
-	struct informer *inf = NULL;
-	struct informer_stats st;
-	struct informer_opts o = { .resource = &KUBE_SPINAPPS, .namespace = f->ns, .resource_version = "1",
-				   .handlers = { c_add, c_update, c_delete }, .ud = &n };
-
-	create_apps(f, "gone", 4);
 	long code, http_code;
+	create_apps(f, "gone", 4);
 	assert_int_equal(expect_expired_watch(f, &code, &http_code), SO_E_API_GONE);
-	assert_int_equal(informer_new(f->c, &o, &inf), SO_OK);
-	assert_int_equal(informer_start(inf), SO_OK);
-	assert_true(wait_count(inf, 4, 15));
-	assert_int_equal(informer_wait_synced(inf, 1000), SO_OK);
-	informer_get_stats(inf, &st);
-	assert_int_equal(st.relists_gone, 1);
-	assert_int_equal(st.lists, 1);
-	assert_int_equal(n.adds, 4);
-	informer_free(inf);
+	resume_relists(f, "1", 4);
 }
 
 /* Resuming from a resourceVersion the API server has not reached (what every informer holds after etcd is
- * restored from a backup): the server answers "Too large resource version"; retrying it would fail forever,
- * so the informer relists and recovers every object. */
+ * restored from a backup): the API server answers a watch from it with silence, so the informer compares it
+ * with etcd's current revision first, relists and recovers every object. */
 static void informer_relists_after_too_large_rv(void **state)
 {
 	struct fixture *f = *state;
-	struct counts n = { 0 };
-	struct informer *inf = NULL;
-	struct informer_stats st;
-	struct informer_opts o = { .resource = &KUBE_SPINAPPS, .namespace = f->ns, .resource_version = "999999999",
-				   .handlers = { c_add, c_update, c_delete }, .ud = &n };
-
 	create_apps(f, "ahead", 3);
-	assert_int_equal(informer_new(f->c, &o, &inf), SO_OK);
-	assert_int_equal(informer_start(inf), SO_OK);
-	/* The watch cache waits up to 3 s for the version before it answers. */
-	assert_true(wait_count(inf, 3, 30));
-	assert_int_equal(informer_wait_synced(inf, 1000), SO_OK);
-	informer_get_stats(inf, &st);
-	assert_int_equal(st.relists_gone, 1);
-	assert_int_equal(st.lists, 1);
-	assert_int_equal(n.adds, 3);
-	informer_free(inf);
+	resume_relists(f, "999999999", 3);
 }
 
 /* Runs a control-plane script on the cluster named by CLUSTER_DIR; never on a default one by accident. */
