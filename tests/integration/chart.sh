@@ -263,10 +263,10 @@ normalise() {
 			| .spec.template.metadata.labels |= {"control-plane"}
 			| .spec.template.spec.containers |= map(
 				.env |= map(select(.name != "KUBERNETES_CLUSTER_DOMAIN"))
-				| .args |= map(select(IN(.; "--webhook-service-name=spin-operator-webhook-service",
+				| .args |= (map(select(IN(.; "--webhook-service-name=spin-operator-webhook-service",
 					"--webhook-secret-name=spin-operator-webhook-server-cert",
 					"--webhook-mutating-configuration=spin-operator-mutating-webhook-configuration",
-					"--webhook-validating-configuration=spin-operator-validating-webhook-configuration") | not)
+					"--webhook-validating-configuration=spin-operator-validating-webhook-configuration") | not))
 					| sort)
 				| .ports |= sort_by(.name))
 		  elif .kind == "Service" then .spec.selector |= {"control-plane"} | .spec.type //= "ClusterIP"
