@@ -22,8 +22,11 @@ struct leader_elector {
 	struct lease_lock lock;
 	json_t *lease;           /* the Lease last read or written: update PUTs it back with its resourceVersion */
 	char last_holder[LEASE_MAX_ID];
-	struct ticker *ticker;
+	struct ticker *ticker;   /* under mu: the watch thread wakes it */
 	unsigned int seed;       /* the acquire loop's jitter */
+	pthread_t watcher;       /* watch_lease */
+	int watching;
+	atomic_int stop_watch;
 
 	pthread_mutex_t mu;      /* guards leading and until for the write gate and metrics */
 	int leading;
@@ -214,6 +217,48 @@ static double round_fn(void *ud)
 	return st.sleep_s;
 }
 
+/*
+ * A watch on the Lease alone: every change of it (a renewal by the leader, a release) wakes a standby's round
+ * at once, so that it observes renewals as they happen and a released lease is taken within a request's time
+ * instead of up to a jittered retry (2-4.4 s) later. The leader's own renewals do not wake it. Any failure:
+ * watch again a second later; the rounds go on regardless, at client-go's pace.
+ */
+static int on_lease_change(void *ud, const char *data, size_t len)
+{
+	struct leader_elector *el = ud;
+	(void)data;
+	if (!len || leader_elector_is_leader(el))
+		return 0;
+	pthread_mutex_lock(&el->mu);
+	if (el->ticker)
+		ticker_wake(el->ticker);
+	pthread_mutex_unlock(&el->mu);
+	return 0;
+}
+
+static void *watch_lease(void *arg)
+{
+	struct leader_elector *el = arg;
+	char path[1024];
+	snprintf(path, sizeof path,
+		 "/apis/coordination.k8s.io/v1/namespaces/%s/leases?watch=1&fieldSelector=metadata.name%%3D%s"
+		 "&timeoutSeconds=300",
+		 el->namespace, el->name);
+	while (!atomic_load(&el->stop_watch)) {
+		struct kube_response resp = { 0 };
+		int rc = kube_stream(el->o.client, path, 0, on_lease_change, el, &el->stop_watch, &resp);
+		if (rc != SO_OK && rc != SO_E_CANCELLED)
+			log_debug("leader", "watch of lease %s/%s: %s: %s", el->namespace, el->name, so_strerror(rc),
+				  resp.message ? resp.message : "");
+		kube_response_free(&resp);
+		for (int i = 0; rc != SO_OK && i < 10 && !atomic_load(&el->stop_watch); i++) {
+			struct timespec nap = { 0, 100 * 1000 * 1000 };
+			nanosleep(&nap, NULL);
+		}
+	}
+	return NULL;
+}
+
 /* ---- lifecycle ---- */
 
 int leader_elector_start(const struct leader_elector_opts *opts, struct leader_elector **out, char *err,
@@ -253,10 +298,15 @@ int leader_elector_start(const struct leader_elector_opts *opts, struct leader_e
 		return SO_E_NOMEM;
 	}
 	log_info("leader", "leader election: %s is trying to acquire lease %s/%s", el->o.identity, el->namespace, el->name);
-	if (ticker_start(&el->ticker, 0, round_fn, el)) {
+	struct ticker *t = NULL;
+	if (ticker_start(&t, 0, round_fn, el)) {
 		leader_elector_free(el);
 		return SO_E_NOMEM;
 	}
+	pthread_mutex_lock(&el->mu);
+	el->ticker = t;
+	pthread_mutex_unlock(&el->mu);
+	el->watching = pthread_create(&el->watcher, NULL, watch_lease, el) == 0; /* without it: client-go's pace */
 	*out = el;
 	return SO_OK;
 }
@@ -265,8 +315,12 @@ void leader_elector_stop(struct leader_elector *el, int release)
 {
 	if (!el)
 		return;
-	ticker_stop(el->ticker);
+	atomic_store(&el->stop_watch, 1); /* its stream ends within about a second; joined by leader_elector_free */
+	pthread_mutex_lock(&el->mu);
+	struct ticker *t = el->ticker;
 	el->ticker = NULL;
+	pthread_mutex_unlock(&el->mu);
+	ticker_stop(t);
 	set_leading(el, 0, 0); /* no write of ours may follow */
 	if (release && el->core.state == LEASE_LEADING) {
 		el->core.state = LEASE_LOST;
@@ -284,6 +338,8 @@ void leader_elector_free(struct leader_elector *el)
 	if (!el)
 		return;
 	leader_elector_stop(el, 0);
+	if (el->watching)
+		pthread_join(el->watcher, NULL);
 	json_decref(el->lease);
 	pthread_mutex_destroy(&el->mu);
 	free(el->namespace);

@@ -144,6 +144,13 @@ struct lease_step lease_round(struct lease_core *lc, const struct lease_lock *lo
 	if (lc->state == LEASE_ACQUIRING) {
 		if (!held) {
 			st.sleep_s = retry * (1 + LEASE_JITTER * jitter01);
+			/* Someone holds it: look again right when their term runs out (counted from when we saw the
+			 * record change, as client-go counts it), not up to a jittered retry later. */
+			if (lc->have_observed && lc->observed.holder[0]) {
+				double expiry_in = lc->observed_at + (double)lc->observed.duration_s - now + LEASE_EXPIRY_SLACK_S;
+				if (expiry_in > 0 && expiry_in < st.sleep_s)
+					st.sleep_s = expiry_in;
+			}
 			return st;
 		}
 		lc->state = LEASE_LEADING;

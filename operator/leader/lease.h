@@ -48,6 +48,7 @@ struct lease_core {
 	unsigned long slowpath;         /* renewals that had to read the lease first (leader_election_slowpath_total) */
 };
 
+#define LEASE_EXPIRY_SLACK_S 0.05 /* a standby's look at a lease past its expiry comes this long after it */
 #define LEASE_JITTER 1.2 /* client-go's JitterFactor: an acquire try every retry .. retry × 2.2 */
 
 /* identity is copied (truncated to LEASE_MAX_ID - 1). Timings as client-go checks them: lease duration > renew
@@ -64,7 +65,11 @@ struct lease_step {
 
 /*
  * client-go's acquire and renew loops as one state machine, a round at a time (the caller sleeps sleep_s in
- * between). ACQUIRING: try; on success LEADING, else sleep retry × (1 + LEASE_JITTER × jitter01). LEADING: try
+ * between). ACQUIRING: try; on success LEADING, else sleep retry × (1 + LEASE_JITTER × jitter01), or less: until
+ * the observed holder's term runs out (+ LEASE_EXPIRY_SLACK_S), so that a standby takes an expired lease at
+ * once rather than up to a jittered retry later (the elector also wakes it on every change of the Lease, so
+ * it observes renewals as they happen: a killed leader is replaced lease duration + slack after its last
+ * renewal, a released lease at once). LEADING: try
  * to renew every retry period; a leader that has not renewed by its last renewal + retry + renew deadline (the
  * end of client-go's PollUntil) is LOST, for good; so is one that reads the Lease and finds another holder
  * (client-go would keep trying until the deadline). mono_now is read again after the requests (they take time):

@@ -10,6 +10,7 @@ struct ticker {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* on CLOCK_MONOTONIC */
 	int stop;
+	int wake; /* ticker_wake: the next sleep, or the current one, ends at once */
 	double first_s;
 	ticker_fn fn;
 	void *user;
@@ -38,13 +39,14 @@ double clock_now_s(clockid_t clk)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Sleeps seconds or until stopped; non-zero when stopped. */
+/* Sleeps seconds or until stopped or woken; non-zero when stopped. */
 static int sleep_unless_stopped(struct ticker *t, double seconds)
 {
 	struct timespec until = clock_in(CLOCK_MONOTONIC, seconds);
 	pthread_mutex_lock(&t->mu);
-	while (!t->stop && pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0)
+	while (!t->stop && !t->wake && pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0)
 		;
+	t->wake = 0;
 	int stop = t->stop;
 	pthread_mutex_unlock(&t->mu);
 	return stop;
@@ -87,6 +89,14 @@ int ticker_start(struct ticker **out, double first_s, ticker_fn fn, void *user)
 	}
 	*out = t;
 	return SO_OK;
+}
+
+void ticker_wake(struct ticker *t)
+{
+	pthread_mutex_lock(&t->mu);
+	t->wake = 1;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
 }
 
 void ticker_stop(struct ticker *t)

@@ -18,6 +18,10 @@ typedef double (*ticker_fn)(void *user);
 /* Starts the thread; the first call comes after first_s seconds (0: at once). SO_OK or SO_E_NOMEM. */
 int ticker_start(struct ticker **out, double first_s, ticker_fn fn, void *user);
 
+/* Cuts the current sleep short: fn runs again at once (a wake during a call makes the next sleep end at once).
+ * Safe from any thread while t lives. */
+void ticker_wake(struct ticker *t);
+
 /* Stops the thread, waits for it and frees t; NULL is a no-op. Not to be called from fn. */
 void ticker_stop(struct ticker *t);
 

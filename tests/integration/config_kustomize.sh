@@ -100,6 +100,7 @@ CERT_ROLE_RULES='
 # The leader-election Role's permissions (config/rbac/leader_election_role.yaml), in the operator's namespace.
 LEADER_RULES='
 coordination.k8s.io leases get
+coordination.k8s.io leases watch
 coordination.k8s.io leases create
 coordination.k8s.io leases update
 '
@@ -495,8 +496,8 @@ t_check "cannot delete replicasets" can no delete replicasets.apps -n default
 t_check "cannot delete events" can no delete events -n default
 t_check "can get serviceaccounts (image verification's pull secrets)" can yes get serviceaccounts -n default
 t_check "cannot list or change serviceaccounts" cans no "list serviceaccounts -n default" "update serviceaccounts -n default"
-t_check "can get, create and update leases in its own namespace (leader election)" \
-	cans yes "get leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns"
+t_check "can get, watch, create and update leases in its own namespace (leader election)" \
+	cans yes "get leases.coordination.k8s.io -n $vns" "watch leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n $vns" "update leases.coordination.k8s.io -n $vns"
 t_check "cannot list, delete or patch leases, nor touch them in another namespace" \
 	cans no "list leases.coordination.k8s.io -n $vns" "delete leases.coordination.k8s.io -n $vns" "patch leases.coordination.k8s.io -n $vns" "create leases.coordination.k8s.io -n default" "get leases.coordination.k8s.io -n kube-system"
 t_check "cannot touch RBAC, nodes, or create webhook configurations" cans no "create clusterrolebindings.rbac.authorization.k8s.io" "get nodes" "create mutatingwebhookconfigurations.admissionregistration.k8s.io"

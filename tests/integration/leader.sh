@@ -5,13 +5,12 @@
 #      metric leader_election_master_status says who leads, and only the leader writes (every replica's POST,
 #      PUT, PATCH and DELETE count from its own /metrics: the standby's stays 0 while SpinApps converge);
 #   b. SIGKILL of the leader while SpinApps are created: the standby takes over once the lease has run out and
-#      converges every app, none missing or duplicated. Bound: client-go's semantics give 15 s (lease) after
-#      the standby last saw the record change, which it sees up to one jittered retry (2-4.4 s) after the
-#      leader's last renewal, plus up to one more jittered retry to notice: at most 15 + 2 x 4.4 = 23.8 s after
-#      the kill; asserted <= 25 s, and the time is printed;
+#      converges every app, none missing or duplicated. Bound: the lease (15 s) counted from when the standby
+#      saw the last renewal, which its watch of the Lease shows as it happens, and its next look comes right
+#      at expiry: 15 s + a request after the last renewal, which was at most a retry (2 s) before the kill;
+#      asserted <= 17 s (lease + retry), and the time is printed;
 #   c. SIGTERM of the leader: it stops its workers, releases the lease (holder cleared, 1 s) and exits 0; the
-#      standby takes over on its next try: at most one jittered retry (4.4 s) after the release; asserted
-#      <= 6 s from the SIGTERM;
+#      standby's watch sees the release and it takes the lease at once; asserted <= 3 s from the SIGTERM;
 #   d. an API server restart never yields two writers: either the leader keeps the lease and the standby
 #      writes nothing, or the leader could not renew within its deadline, logged the loss and exited 1 before
 #      the standby took over; then an outage of 12 s (longer than the 10 s renew deadline) forces the second
@@ -26,8 +25,8 @@ export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 LEASE=90ba2d18.spinkube.dev
 G=core.spinkube.dev
 IMG=ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0
-KILL_BOUND_S=25 # 15 s lease + two jittered retries (2 x 4.4 s), rounded up
-TERM_BOUND_S=6  # one jittered retry (4.4 s) + the leader's shutdown and release
+KILL_BOUND_S=17 # 15 s lease + one retry (2 s): the bound
+TERM_BOUND_S=3  # the leader's shutdown and release, the standby's watch event and one round
 
 work=$(mktemp -d)
 opkc=$work/operator.kubeconfig

@@ -209,6 +209,28 @@ static void test_expired_holder_is_taken_over_on_the_local_clock(void **state)
 	assert_string_equal(srv.rec.holder, "b_2");
 }
 
+/* A standby does not wait a jittered retry past the holder's term: its next look comes right when the term it
+ * observed runs out, and it takes the lease then (a killed leader is replaced lease duration after the standby
+ * last saw a renewal; the elector's Lease watch makes that the renewal itself). */
+static void test_standby_looks_again_when_the_term_runs_out(void **state)
+{
+	(void)state;
+	struct server srv = { 0 };
+	struct replica a, b;
+	replica_init(&a, &srv, "a_1");
+	replica_init(&b, &srv, "b_2");
+	assert_true(round_at(&a, 1000).started);
+	struct lease_step st = round_at(&b, 1001); /* first seen at 1001: expires at 1016 on b's clock */
+	assert_false(st.started);
+	assert_true(st.sleep_s > 3.19 && st.sleep_s < 3.21); /* the jittered retry is sooner */
+	st = round_at(&b, 1013.5);
+	assert_false(st.started);
+	assert_true(st.sleep_s > 2.54 && st.sleep_s < 2.56); /* 1016 + 0.05 - 1013.5, not 3.2 */
+	st = round_at(&b, 1013.5 + st.sleep_s);
+	assert_true(st.started);
+	assert_string_equal(srv.rec.holder, "b_2");
+}
+
 static void test_renew_deadline_loses_leadership(void **state)
 {
 	(void)state;
@@ -339,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_acquire_creates_then_renews),
 		cmocka_unit_test(test_held_lease_is_not_taken),
 		cmocka_unit_test(test_expired_holder_is_taken_over_on_the_local_clock),
+		cmocka_unit_test(test_standby_looks_again_when_the_term_runs_out),
 		cmocka_unit_test(test_renew_deadline_loses_leadership),
 		cmocka_unit_test(test_release_hands_over_at_once),
 		cmocka_unit_test(test_two_candidates_one_wins),

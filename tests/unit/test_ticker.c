@@ -1,5 +1,5 @@
 /* operator/util/ticker.c: calls repeat at the interval the callback returns, stopping cuts a sleep short and
- * no call follows it, and clock_in normalises what it adds. */
+ * no call follows it, a wake brings the next call at once, and clock_in normalises what it adds. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +64,25 @@ static void test_stop_cuts_the_first_sleep(void **state)
 	assert_true(atomic_load(&c.calls) >= 3);
 }
 
+/* A wake cuts an hour's sleep short: the next call comes at once, and the one after sleeps again. */
+static void test_wake_cuts_a_sleep(void **state)
+{
+	(void)state;
+	struct counter c = { .next_s = 3600 };
+	struct ticker *t;
+	assert_int_equal(ticker_start(&t, 0, count_call, &c), SO_OK);
+	for (int i = 0; i < 2000 && atomic_load(&c.calls) < 1; i++)
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&c.calls), 1);
+	ticker_wake(t);
+	for (int i = 0; i < 2000 && atomic_load(&c.calls) < 2; i++) /* up to 20 s on a loaded machine, not an hour */
+		sleep_ms(10);
+	assert_int_equal(atomic_load(&c.calls), 2);
+	sleep_ms(100);
+	assert_int_equal(atomic_load(&c.calls), 2); /* one wake, one call */
+	ticker_stop(t);
+}
+
 static void test_clock_in(void **state)
 {
 	(void)state;
@@ -85,6 +104,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_repeats_until_stopped),
 		cmocka_unit_test(test_stop_cuts_the_first_sleep),
+		cmocka_unit_test(test_wake_cuts_a_sleep),
 		cmocka_unit_test(test_clock_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
