@@ -10,6 +10,7 @@
 
 #include "util/err.h"
 #include "util/log.h"
+#include "util/ticker.h"
 
 struct entry {
 	unsigned char key[32]; /* SHA-256 of token, path, verb */
@@ -31,9 +32,7 @@ struct metrics_auth {
 
 static double mono_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_now_s(CLOCK_MONOTONIC);
 }
 
 /* ---- the API server backend ---- */
