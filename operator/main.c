@@ -636,7 +636,7 @@ int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct kube_config cfg = { 0 };
-	struct kube_client *client = NULL, *lease_client = NULL, *auth_client = NULL;
+	struct kube_client *client = NULL, *lease_client = NULL;
 	struct kube_client_opts copts;
 	struct controller *ctl = NULL;
 	int workers = 0;
@@ -702,16 +702,9 @@ int main(int argc, char **argv)
 	if (start_webhook_certs(&o, &cfg, client, &dm) || start_webhook(&o, ctl, dm.verify, &dm.webhook))
 		goto out;
 	webhook_cli_certs_attach(&dm.webhook_certs, dm.webhook);
-	/* The metrics endpoint's TokenReviews and SubjectAccessReviews go through a client of their own: every
-	 * replica authorizes its own scrapes, outside leader election's write gate on the controller's client, and
-	 * never behind its reconciles. */
-	if ((rc = kube_client_new(&cfg, &copts, &auth_client, err, sizeof err))) {
-		log_error("main", "%s", err);
-		goto out;
-	}
 	struct health_handlers hh = { ready, &dm };
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
-	    metrics_cli_start(&o.metrics, o.metrics_addr, auth_client, metrics, &dm, &metrics_srv))
+	    metrics_cli_start(&o.metrics, o.metrics_addr, client, metrics, &dm, &metrics_srv))
 		goto out;
 	if (o.up.enable_http2)
 		log_info("main", "--enable-http2: accepted; the metrics and webhook servers speak HTTP/1.1 only");
@@ -773,7 +766,6 @@ out:
 	controller_free(ctl);
 	leader_elector_free(dm.leader); /* after everything that writes through the gate it answers */
 	kube_client_free(lease_client);
-	kube_client_free(auth_client); /* after the metrics server that uses it */
 	kube_client_free(client);
 	kube_config_free(&cfg);
 	log_info("main", "stopped (exit %d)", exit_code);

@@ -51,8 +51,9 @@ void kube_client_cancel(struct kube_client *c);
 int kube_client_cancelled(const struct kube_client *c);
 
 /* Leader election's hold on writes: when allow is set, every POST, PUT, PATCH and DELETE asks it right before
- * the request is sent, and a 0 answer fails the request with SO_E_CANCELLED without sending it (reads and
- * watches pass). Set once; other threads may be using the client meanwhile. */
+ * the request is sent, and a 0 answer fails the request with SO_E_CANCELLED without sending it (reads, watches
+ * and the TokenReviews and SubjectAccessReviews that authorize metrics scrapes pass). Set once; other threads
+ * may be using the client meanwhile. */
 typedef int (*kube_write_gate_fn)(void *ud);
 void kube_client_set_write_gate(struct kube_client *c, kube_write_gate_fn allow, void *ud);
 

@@ -10,7 +10,6 @@
 
 #include "util/err.h"
 #include "util/log.h"
-#include "util/ticker.h"
 
 struct entry {
 	unsigned char key[32]; /* SHA-256 of token, path, verb */
@@ -32,7 +31,9 @@ struct metrics_auth {
 
 static double mono_now(void)
 {
-	return clock_now_s(CLOCK_MONOTONIC);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- the API server backend ---- */

@@ -350,6 +350,17 @@ static void write_gate_holds_writes(void **state)
 	for (int m = KUBE_POST; m <= KUBE_DELETE; m++) /* held writes are not counted as sent, nor as failures */
 		assert_int_equal(after.requests[m], before.requests[m]);
 	assert_int_equal(after.failures, before.failures);
+	/* so do the reviews that authorize a metrics scrape on any replica: they store nothing */
+	assert_int_not_equal(kube_request(c, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", "application/json",
+					  "{}", 2, NULL),
+			     SO_E_CANCELLED);
+	assert_string_equal(srv.last_path, "/prefix/apis/authentication.k8s.io/v1/tokenreviews");
+	assert_int_not_equal(kube_request(c, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+					  "application/json", "{}", 2, NULL),
+			     SO_E_CANCELLED);
+	assert_string_equal(srv.last_method, "POST");
+	assert_int_equal(atomic_load(&gate_asked), 4);
+	srv.last_method[0] = '\0';
 
 	/* open: the same write goes out */
 	atomic_store(&gate_open, 1);
