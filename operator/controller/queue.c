@@ -464,6 +464,33 @@ void queue_forget(struct queue *q, const char *key)
 	pthread_mutex_unlock(&q->mu);
 }
 
+size_t queue_reset_backoff(struct queue *q)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+	size_t n = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if (q->shutting_down)
+		goto out;
+	double now = q->now();
+	promote_due(q, now);
+	json_object_foreach_safe(q->failures, tmp, key, v) {
+		/* Its heap entry goes stale without a waiting time and is dropped when it surfaces (or compacted). */
+		if (json_object_del(q->waiting, key) == 0) {
+			add_locked(q, key, NULL);
+			n++;
+		}
+	}
+	json_object_clear(q->failures);
+	heap_maybe_compact(q);
+	ratelimit_reset(&q->bucket, now);
+out:
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
 int queue_num_requeues(struct queue *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);

@@ -7,6 +7,8 @@
  *   - delays: queue_add_after(key, d) makes the key ready after d (the earliest of several delays wins);
  *   - retries: queue_add_rate_limited(key) delays by max(per-item exponential 5 ms × 2^failures capped at
  *     1000 s, an overall token bucket of 10/s with burst 100); queue_forget clears the item's history;
+ *     queue_reset_backoff clears every item's (not in client-go: the controller calls it when the API server
+ *     comes back after an outage);
  *   - shutdown: queue_shutdown wakes every waiting worker; queue_get then returns NULL once nothing is ready
  *     (drain) or at once (no drain), and later adds are ignored.
  *
@@ -39,6 +41,11 @@ void queue_add_after(struct queue *q, const char *key, double delay_s);
 void queue_add_rate_limited(struct queue *q, const char *key);
 void queue_forget(struct queue *q, const char *key);
 int queue_num_requeues(struct queue *q, const char *key);
+/* After an outage (the API server reachable again): forgets every key's failure history, makes every key
+ * waiting out a retry backoff ready at once, and refills the overall retry bucket. Without it, a key that failed
+ * a dozen times while the server was down would wait minutes (up to max_delay_s) after it came back. Returns
+ * the number of keys made ready. */
+size_t queue_reset_backoff(struct queue *q);
 
 /* Blocks until a key is ready (or timeout_s passes: NULL; timeout_s < 0 waits forever), or the queue shuts
  * down (NULL). The returned key is owned by the caller (free) and must be passed to queue_done. */

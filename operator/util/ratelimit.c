@@ -16,6 +16,14 @@ void ratelimit_destroy(struct ratelimit *rl)
 	pthread_mutex_destroy(&rl->mu);
 }
 
+void ratelimit_reset(struct ratelimit *rl, double now)
+{
+	pthread_mutex_lock(&rl->mu);
+	rl->tokens = rl->burst;
+	rl->last = now;
+	pthread_mutex_unlock(&rl->mu);
+}
+
 double ratelimit_reserve_within(struct ratelimit *rl, double now, double max_wait)
 {
 	if (rl->rate <= 0)

@@ -18,6 +18,8 @@ struct ratelimit {
 
 void ratelimit_init(struct ratelimit *rl, double rate, double burst, double now);
 void ratelimit_destroy(struct ratelimit *rl);
+/* Refills the bucket (and forgives any debt) at time now. */
+void ratelimit_reset(struct ratelimit *rl, double now);
 /* Takes one token at time now; returns the seconds to wait before acting (0 when a token was available). */
 double ratelimit_reserve(struct ratelimit *rl, double now);
 /* The same, for a caller with a deadline: takes the token only when the wait would be at most max_wait seconds;

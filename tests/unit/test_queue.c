@@ -347,6 +347,64 @@ static void forget_resets(void **state)
 	queue_free(q);
 }
 
+/* An outage: keys failed over and over (long backoffs, the overall bucket in debt). The reset makes each of them
+ * ready at once, in no particular order, forgets their failures and the bucket's debt; a key delayed by
+ * add_after without failures keeps its delay; a key held by a worker is not handed out twice. */
+static void reset_backoff(void **state)
+{
+	(void)state;
+	struct queue *q = fake_queue(10);
+	char key[16];
+	queue_add(q, "held");
+	char *held = queue_get(q, 0);
+	assert_non_null(held);
+	assert_string_equal(held, "held");
+	/* Every key fails at once, 20 times in a row, without being handed out (each failure extends its wait). */
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 150; i++) {
+			snprintf(key, sizeof key, "k%03d", i);
+			queue_add_rate_limited(q, key);
+		}
+	}
+	assert_int_equal(queue_num_requeues(q, "k000"), 20);
+	queue_add_after(q, "delayed", 30);
+	queue_add_rate_limited(q, "held"); /* failed while processing: waits behind the bucket's debt */
+	assert_int_equal(queue_len(q), 0);
+	assert_int_equal(queue_delayed(q), 152);
+
+	assert_int_equal(queue_reset_backoff(q), 151); /* "held" is only marked: it is still being processed */
+	assert_int_equal(queue_len(q), 150);
+	assert_int_equal(queue_delayed(q), 1); /* "delayed" only */
+	assert_int_equal(queue_num_requeues(q, "k000"), 0);
+	assert_int_equal(queue_num_requeues(q, "held"), 0);
+	for (int i = 0; i < 150; i++) {
+		char *k = queue_get(q, 0);
+		assert_non_null(k);
+		assert_string_not_equal(k, "held");
+		assert_string_not_equal(k, "delayed");
+		queue_done(q, k);
+		free(k);
+	}
+	expect_none(q);
+	/* The stale heap entries of the reset keys never hand them out again. */
+	fake_now += 2000;
+	expect_get(q, "delayed");
+	expect_none(q);
+	queue_done(q, held); /* its failure add while held was a dirty mark: one more run */
+	free(held);
+	expect_get(q, "held");
+	/* The next failure starts the backoff again at 5 ms, and the bucket has its burst back. */
+	double t0 = fake_now;
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof key, "k%03d", i);
+		queue_add_rate_limited(q, key);
+	}
+	fake_now = t0 + 0.005;
+	assert_int_equal(queue_len(q), 100);
+	assert_int_equal(queue_reset_backoff(q), 0); /* nothing waiting for a backoff */
+	queue_free(q);
+}
+
 static void overall_bucket(void **state)
 {
 	(void)state;
@@ -739,6 +797,7 @@ int main(void)
 		cmocka_unit_test(rate_limited_overflow_guard),
 		cmocka_unit_test(forget_resets),
 		cmocka_unit_test(overall_bucket),
+		cmocka_unit_test(reset_backoff),
 		cmocka_unit_test(blocked_getter_wakes),
 		cmocka_unit_test(shutdown_wakes_all_getters),
 		cmocka_unit_test(drain),
