@@ -42,11 +42,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return MHD_NO; /* no endpoint takes a body: drop the connection */
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return send_text(conn, 405, "text/plain", "method not allowed\n", 19);
-	if (!strcmp(url, "/healthz"))
-		return send_text(conn, 200, "text/plain", "ok", 2);
-	if (!strcmp(url, "/readyz")) {
+	int live = !strcmp(url, "/healthz");
+	if (live || !strcmp(url, "/readyz")) {
 		char why[256] = "not ready";
-		if (!s->h.ready || s->h.ready(s->h.ud, why, sizeof why))
+		int (*check)(void *, char *, size_t) = live ? s->h.live : s->h.ready;
+		if (!check || check(s->h.ud, why, sizeof why))
 			return send_text(conn, 200, "text/plain", "ok", 2);
 		char body[300];
 		int n = snprintf(body, sizeof body, "[-]%s\n", why);

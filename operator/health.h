@@ -1,8 +1,9 @@
 /*
  * The probe endpoints, plain HTTP on libmicrohttpd (controller-runtime's --health-probe-bind-address; the
  * metrics endpoint is metrics/server.h):
- *   GET /healthz  200 "ok" while the process serves requests
- *   GET /readyz   200 "ok" once ready() says so (caches synced), else 500 with the failing check
+ *   GET /healthz  200 "ok" while live() says so (or when there is none), else 500 with the failing check
+ *   GET /readyz   200 "ok" once ready() says so, else 500 with the failing check
+ * (what the daemon's checks mean: docs/internals/health.md)
  * Anything else is 404; request bodies are refused. An address is "[host]:port" (":8082" binds every IPv4
  * interface, port 0 picks a free port) or "0" to disable the server.
  */
@@ -18,6 +19,7 @@ struct health_server;
 struct health_handlers {
 	int (*ready)(void *ud, char *why, size_t whylen); /* non-zero when ready; else fills why */
 	void *ud;
+	int (*live)(void *ud, char *why, size_t whylen);  /* optional: non-zero when live; else fills why */
 };
 
 /* Starts a server on addr; *out stays NULL when addr is "0". *port receives the bound port. */

@@ -4,8 +4,8 @@
  * Start-up: load the API configuration (kubectl's order), start the health, metrics and admission webhook
  * endpoints (with, in the self-managed certificate mode, the thread keeping the webhook's certificates:
  * webhook/selfmanaged.h), check the server version, start one informer per watched resource and wait until their caches
- * are synced. The webhook answers 503 until then, and /readyz says ready once the caches are synced and the
- * webhook (when enabled) serves a certificate. Shutdown (first SIGTERM/SIGINT), fitting a 10 s grace period:
+ * are synced. The webhook answers 503 until then, and /readyz says ready once the caches are synced (and stay
+ * current: controller_caches_fresh) and the webhook (when enabled) serves a certificate. Shutdown (first SIGTERM/SIGINT), fitting a 10 s grace period:
  * /readyz fails at once and the webhook keeps answering from the caches for WEBHOOK_DRAIN_S, each answer
  * closing its connection, while the workers stop (--shutdown-timeout) and the informers end their watches;
  * then the endpoints stop and the webhook (requests in progress get WEBHOOK_GRACE_S), everything is released,
@@ -413,11 +413,21 @@ static int ready(void *ud, char *why, size_t whylen)
 		snprintf(why, whylen, "informers: caches not synced");
 		return 0;
 	}
+	if (!controller_caches_fresh(d->ctl, why, whylen))
+		return 0;
 	if (d->webhook && !webhook_server_cert_loaded(d->webhook)) {
 		webhook_server_cert_status(d->webhook, why, whylen);
 		return 0;
 	}
 	return 1;
+}
+
+/* /healthz: the probe server answers, and no reconcile is stuck (controller_live). An API server outage never
+ * fails it: a restart cannot cure that and would throw the caches away. */
+static int live(void *ud, char *why, size_t whylen)
+{
+	struct daemon *d = ud;
+	return controller_live(d->ctl, why, whylen);
 }
 
 static int metrics(void *ud, struct buf *out)
@@ -702,7 +712,7 @@ int main(int argc, char **argv)
 	if (start_webhook_certs(&o, &cfg, client, &dm) || start_webhook(&o, ctl, dm.verify, &dm.webhook))
 		goto out;
 	webhook_cli_certs_attach(&dm.webhook_certs, dm.webhook);
-	struct health_handlers hh = { ready, &dm };
+	struct health_handlers hh = { ready, &dm, live };
 	if (start_endpoint("health probes", o.health_addr, &hh, &health) ||
 	    metrics_cli_start(&o.metrics, o.metrics_addr, client, metrics, &dm, &metrics_srv))
 		goto out;

@@ -408,7 +408,7 @@ static int new_informer(struct controller *ctl, const struct kube_resource *r, c
 	/* Owned objects are also indexed by app, for the reconcilers that look at all of one app's objects. */
 	struct informer_opts o = { .resource = r, .namespace = r->namespaced ? ctl->namespace : NULL,
 				   .label_selector = selector, .trim = trim, .handlers = h, .ud = ctl,
-				   .index_label = selector ? SPIN_LABEL_APP_NAME : NULL };
+				   .index_label = selector ? SPIN_LABEL_APP_NAME : NULL, .on_recovered = ctl_on_recovered };
 	return informer_new(ctl->c, &o, out);
 }
 
@@ -464,11 +464,10 @@ fail:
 	return rc ? rc : SO_E_NOMEM;
 }
 
-#define NINFORMERS 8
+#define NINFORMERS CTL_NINFORMERS
 #define SYNC_SLICE_MS 100 /* how often controller_start looks at stop_requested while caches sync */
 
-/* Every informer, in start order (entries may be NULL after a failed controller_new). */
-static void informers(const struct controller *ctl, struct informer *all[NINFORMERS])
+void ctl_informers(const struct controller *ctl, struct informer *all[NINFORMERS])
 {
 	all[0] = ctl->apps;
 	all[1] = ctl->executors;
@@ -491,11 +490,13 @@ int controller_start_caches(struct controller *ctl, double timeout_s)
 	struct informer *all[NINFORMERS];
 	int rc;
 
-	informers(ctl, all);
+	ctl_informers(ctl, all);
 	for (int i = 0; i < NINFORMERS; i++) {
 		if ((rc = informer_start(all[i])))
 			return rc;
 	}
+	if ((rc = ctl_probe_start(ctl)))
+		return rc;
 	/* Waits in short slices so that a shutdown request during a slow sync is seen at once. */
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -543,6 +544,7 @@ void controller_stop(struct controller *ctl, double grace_s)
 	if (!ctl || !ctl->app_q || !ctl->exec_q)
 		return;
 	/* ready stays: the caches stay readable (no longer refreshed) for the webhook's last answers */
+	ctl_probe_stop(ctl);
 	pthread_mutex_lock(&ctl->stop_mu);
 	ctl->stopping = 1;
 	pthread_cond_broadcast(&ctl->stop_cv);
@@ -577,7 +579,7 @@ void controller_stop(struct controller *ctl, double grace_s)
 			pthread_join(ctl->resync_thread, NULL);
 		ctl->started = 0;
 	}
-	informers(ctl, all);
+	ctl_informers(ctl, all);
 	for (int i = 0; i < NINFORMERS; i++) { /* all at once: each watch takes up to a second to notice */
 		if (all[i])
 			informer_signal_stop(all[i]);
@@ -594,7 +596,7 @@ void controller_free(struct controller *ctl)
 	if (!ctl)
 		return;
 	controller_stop(ctl, 0);
-	informers(ctl, all);
+	ctl_informers(ctl, all);
 	for (int i = 0; i < NINFORMERS; i++)
 		informer_free(all[i]);
 	if (ctl->app_rec)
@@ -764,12 +766,14 @@ int controller_metrics(struct controller *ctl, struct buf *out)
 				 atomic_load(&ctl->writes), atomic_load(&ctl->skipped_applies));
 	if (rc == SO_OK)
 		rc = prom_family(out, "spin_operator_cached_objects", "gauge", "Objects held in the informer caches.");
-	informers(ctl, all);
+	ctl_informers(ctl, all);
 	for (int i = 0; rc == SO_OK && i < NINFORMERS; i++) {
 		if (all[i])
 			rc = buf_appendf(out, "spin_operator_cached_objects{resource=\"%s\"} %zu\n",
 					 informer_resource(all[i])->plural, informer_count(all[i]));
 	}
+	if (rc == SO_OK)
+		rc = ctl_health_metrics(ctl, out);
 	for (int k = 0; rc == SO_OK && k < 5; k++) {
 		char name[64], help[96];
 		snprintf(name, sizeof name, "spin_operator_informer_%s_total", stat_names[k]);

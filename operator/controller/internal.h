@@ -51,10 +51,22 @@ struct controller {
 	pthread_mutex_t known_mu; /* guards known_ca; held across a CA Secret's GET and create (spinapp.c) */
 	json_t *known_ca; /* "ns/name" of CA Secrets known to exist */
 
+	struct ticker *probe; /* health.c: asks the API server for /version while an informer is failing */
+
 	atomic_int ready;
 	atomic_ulong reconciles, reconcile_errors, executor_reconciles, writes, skipped_applies;
 	struct reconcile_metrics rm[2]; /* [app, executor] */
 };
+
+/* Every informer, in start order (entries may be NULL after a failed controller_new). */
+#define CTL_NINFORMERS 8
+void ctl_informers(const struct controller *ctl, struct informer *all[CTL_NINFORMERS]);
+
+/* health.c: informer_opts.on_recovered of every informer; the reachability probe's start and stop. */
+void ctl_on_recovered(void *ud, struct informer *inf);
+int ctl_probe_start(struct controller *ctl);
+void ctl_probe_stop(struct controller *ctl);
+int ctl_health_metrics(struct controller *ctl, struct buf *out);
 
 /* spinapp.c / executor.c: reconcile one "namespace/name" key. 0, RECONCILE_TERMINAL, or a negative so_err. */
 int reconcile_app(struct controller *ctl, const char *ns, const char *name);

@@ -46,6 +46,11 @@ struct informer {
 
 	struct informer_stats stats; /* under store_mu */
 
+	/* Health: monotonic milliseconds of the last successful contact; the last attempt failed; wake a backoff. */
+	atomic_llong contact_ms;
+	atomic_int failing;
+	atomic_int retry_now;
+
 	/* Backoff state (informer thread only). */
 	int failures;
 	double last_failure;
@@ -61,6 +66,21 @@ static double mono_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long long mono_ms(void)
+{
+	return (long long)(mono_now() * 1000);
+}
+
+/* A successful exchange with the API server: the first after a failure reports the recovery. */
+static void contact(struct informer *inf)
+{
+	atomic_store(&inf->contact_ms, mono_ms());
+	if (atomic_exchange(&inf->failing, 0) && inf->opts.on_recovered) {
+		log_info("informer", "%s: the API server answers again", inf->opts.resource->plural);
+		inf->opts.on_recovered(inf->opts.ud, inf);
+	}
 }
 
 static const char *res_name(const struct informer *inf)
@@ -206,6 +226,7 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 	pthread_mutex_init(&inf->sync_mu, NULL);
 	pthread_cond_init(&inf->sync_cv, NULL);
 	inf->rand_state = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)inf;
+	atomic_store(&inf->contact_ms, mono_ms());
 	if (!inf->store || (opts->index_label && (!inf->index || !inf->slots)) || (opts->namespace && *opts->namespace && !inf->namespace) ||
 	    (opts->label_selector && *opts->label_selector && !inf->label_selector)) {
 		informer_free(inf);
@@ -253,12 +274,14 @@ static int backoff(struct informer *inf)
 	delay += delay * ((double)rand_r(&inf->rand_state) / ((double)RAND_MAX + 1)); /* jitter 1.0 */
 	inf->failures++;
 	inf->last_failure = now;
+	atomic_store(&inf->failing, 1);
+	atomic_store(&inf->retry_now, 0);
 	pthread_rwlock_wrlock(&inf->store_mu);
 	inf->stats.failures++;
 	pthread_rwlock_unlock(&inf->store_mu);
 	log_debug("informer", "%s: retrying in %.1f s", res_name(inf), delay);
 	double until = now + delay;
-	while (!atomic_load(&inf->stop) && mono_now() < until) {
+	while (!atomic_load(&inf->stop) && !atomic_exchange(&inf->retry_now, 0) && mono_now() < until) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
@@ -416,6 +439,7 @@ static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 	}
 	const char *rv = object_rv(obj);
 	mark_synced(inf);
+	contact(inf);
 	if (type == KUBE_EVENT_BOOKMARK)
 		return set_rv(inf, rv);
 	if (object_key(obj, key, sizeof key))
@@ -549,6 +573,7 @@ static int rv_ahead_of_server(struct informer *inf)
 	    kube_path(&path, inf->opts.resource, inf->namespace, NULL, NULL) || buf_appends(&path, "?limit=1") ||
 	    kube_get_json(inf->client, path.data, &list, NULL) != SO_OK)
 		goto out;
+	contact(inf); /* the first thing a watch resumed after a failure asks: the server answers */
 	const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
 	if (rv && parse_long(rv, 0, LONG_MAX, &theirs) == SO_OK && theirs < mine) {
 		ahead = 1;
@@ -609,9 +634,11 @@ static void *run(void *arg)
 			}
 			need_list = 0;
 			mark_synced(inf);
+			contact(inf);
 		}
 		int rc = do_watch(inf);
 		if (rc == SO_OK) {
+			contact(inf); /* the server ended the watch at its timeout */
 			check_rv = inf->watch_events == 0;
 			continue; /* the server's timeout: watch again from where we are */
 		} else if (rc == SO_E_CANCELLED) {
@@ -784,6 +811,21 @@ void informer_get_stats(struct informer *inf, struct informer_stats *out)
 	pthread_rwlock_rdlock(&inf->store_mu);
 	*out = inf->stats;
 	pthread_rwlock_unlock(&inf->store_mu);
+}
+
+double informer_contact_age(struct informer *inf)
+{
+	return (double)(mono_ms() - atomic_load(&inf->contact_ms)) / 1000;
+}
+
+int informer_failing(struct informer *inf)
+{
+	return atomic_load(&inf->failing);
+}
+
+void informer_retry_now(struct informer *inf)
+{
+	atomic_store(&inf->retry_now, 1);
 }
 
 char *informer_resource_version(struct informer *inf)

@@ -10,7 +10,12 @@
  *   410 Gone (answer or ERROR event)               → relist with a consistent read (resourceVersion "")
  *   transport error, 5xx, 429, malformed stream    → back off, then watch again from the last resourceVersion
  *
- * Backoff is 800 ms × 2^n with full jitter on top, capped at 30 s, and resets after 2 minutes without failure.
+ * Backoff is 800 ms × 2^n with full jitter on top, capped at 30 s, and resets after 2 minutes without failure;
+ * informer_retry_now cuts a backoff sleep short (the API server is known to be back).
+ *
+ * Health: the informer records when it last heard from the API server successfully (a list, the one-item list
+ * that checks the resourceVersion before a watch resumes, any watch event or bookmark, a watch the server ended
+ * normally) and whether its last attempt failed. The first success after a failure calls opts.on_recovered.
  *
  * Lists are decoded one item at a time as they arrive. Objects are trimmed before they are kept (opts.trim, then
  * metadata.managedFields always) and stored as compact JSON text: every reader gets its own decoded copy.
@@ -48,6 +53,9 @@ struct informer_opts {
 	 * informer_list_indexed finds an app's objects without scanning the whole cache. Not copied: a constant. */
 	const char *index_label;
 	struct informer_handlers handlers;
+	/* Optional: called on the informer thread at the first successful contact after a failed list or watch
+	 * (its cache has been relisted or its watch resumed), with ud. */
+	void (*on_recovered)(void *ud, struct informer *inf);
 	void *ud;
 };
 
@@ -82,6 +90,12 @@ json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *
 size_t informer_count(struct informer *inf);
 const struct kube_resource *informer_resource(const struct informer *inf);
 void informer_get_stats(struct informer *inf, struct informer_stats *out);
+/* Seconds since the last successful contact with the API server (since informer_new before the first one). */
+double informer_contact_age(struct informer *inf);
+/* Whether the last list or watch attempt failed (and no success came since). */
+int informer_failing(struct informer *inf);
+/* Ends a backoff sleep now (or skips the next one's remainder): the API server answers again. */
+void informer_retry_now(struct informer *inf);
 /* The resourceVersion the informer is current at (malloc'd), or NULL before the first list. */
 char *informer_resource_version(struct informer *inf);
 
