@@ -10,6 +10,10 @@
  *   token file  re-read when the cached copy is KUBE_AUTH_TOKEN_FILE_TTL seconds old or after an invalidation;
  *               if the re-read fails but a token was read before, the old token is used (the file may be in the
  *               middle of an atomic swap) and the next call tries again;
+ *   CA file     (in-cluster ca.crt) re-read on the same schedule; a bundle that cannot be read or holds no
+ *               parseable certificate is logged and the previous one kept (a half-written file must not cut the
+ *               client off the API server); a new bundle is logged once. Every request gets the current bundle
+ *               (libcurl opens new connections for a different CA and keeps the old ones, already verified);
  *   exec        re-run when there is no cached result, after an invalidation, or KUBE_AUTH_EXPIRY_MARGIN seconds
  *               before status.expirationTimestamp; if a re-run before the real expiry fails, the cached
  *               credentials are used until they expire.
@@ -51,6 +55,10 @@ struct kube_auth {
 	char *file_token; /* last token read from token_file */
 	time_t file_read_at;
 	int file_stale;
+
+	char *ca_file;    /* re-read into ca */
+	time_t ca_read_at;
+	int ca_checked;   /* ca_read_at is set (the first request checks the file again) */
 
 	struct kube_exec_result cached; /* valid when have_cached */
 	int have_cached;
@@ -143,6 +151,7 @@ void kube_auth_free(struct kube_auth *a)
 	free(a->server);
 	free(a->tls_server_name);
 	kube_pem_free(&a->ca);
+	free(a->ca_file);
 	kube_secret_free(a->file_token);
 	kube_exec_result_free(&a->cached);
 	free(a);
@@ -163,7 +172,7 @@ int kube_auth_new(const struct kube_config *cfg, struct kube_auth **out, char *e
 	if (dup_opt(&a->token, cfg->token) || dup_opt(&a->token_file, cfg->token_file) ||
 	    kube_pem_dup(&a->client_cert, &cfg->client_cert) || kube_pem_dup(&a->client_key, &cfg->client_key) ||
 	    dup_opt(&a->server, cfg->server) || dup_opt(&a->tls_server_name, cfg->tls_server_name) ||
-	    kube_pem_dup(&a->ca, &cfg->ca))
+	    kube_pem_dup(&a->ca, &cfg->ca) || dup_opt(&a->ca_file, cfg->ca_file))
 		goto nomem;
 	a->insecure = cfg->insecure_skip_tls_verify;
 	if (cfg->exec) {
@@ -217,6 +226,35 @@ static int refresh_token_file(struct kube_auth *a, char *err, size_t errlen)
 	a->file_read_at = now;
 	a->file_stale = 0;
 	return SO_OK;
+}
+
+/* Called with the mutex held. Never fails: the bundle read at start (or last) stays until a good one replaces it. */
+static void refresh_ca_file(struct kube_auth *a)
+{
+	time_t now = mono_now(a);
+	struct buf b = BUF_INIT(KUBE_CONFIG_MAX_FILE);
+	int e = 0;
+
+	if (a->ca_checked && now - a->ca_read_at < KUBE_AUTH_TOKEN_FILE_TTL)
+		return;
+	a->ca_read_at = now;
+	a->ca_checked = 1;
+	int rc = kube_file_read(a->ca_file, KUBE_CONFIG_MAX_FILE, &b, &e);
+	struct kube_pem fresh = { b.data, b.len };
+	if (rc) {
+		log_warn("kube", "re-reading the CA bundle %s failed, keeping the previous one: %s", a->ca_file,
+			 rc == SO_E_IO ? kube_file_strerror(e) : so_strerror(rc));
+	} else if (a->ca.len == b.len && memcmp(a->ca.data, b.data, b.len) == 0) {
+		/* unchanged */
+	} else if (!kube_pem_has_cert(&fresh)) {
+		log_warn("kube", "the CA bundle %s holds no certificate, keeping the previous one", a->ca_file);
+	} else {
+		kube_pem_free(&a->ca);
+		a->ca.len = b.len;
+		a->ca.data = buf_steal(&b);
+		log_info("kube", "the CA bundle %s changed: new connections verify the API server with it", a->ca_file);
+	}
+	buf_free(&b);
 }
 
 /* Called with the mutex held. */
@@ -273,6 +311,11 @@ int kube_auth_get(struct kube_auth *a, struct kube_credentials *out, char *err, 
 	} else {
 		token = a->token;
 	}
+	if (a->ca_file) {
+		refresh_ca_file(a);
+		if (kube_pem_dup(&out->ca, &a->ca))
+			goto nomem_rc;
+	}
 	rc = SO_E_NOMEM;
 	if (token && !(out->token = strdup(token)))
 		goto nomem;
@@ -280,6 +323,8 @@ int kube_auth_get(struct kube_auth *a, struct kube_credentials *out, char *err, 
 		goto nomem;
 	rc = SO_OK;
 	goto out;
+nomem_rc:
+	rc = SO_E_NOMEM;
 nomem:
 	so_fail(err, errlen, rc, "credentials: out of memory");
 out:

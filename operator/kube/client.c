@@ -695,8 +695,12 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	if (c->insecure) {
 		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (c->ca.len) {
-		struct curl_blob ca = { c->ca.data, c->ca.len, CURL_BLOB_NOCOPY };
+	} else if (cred.ca.len || c->ca.len) {
+		/* The bundle kube_auth re-read (in-cluster ca.crt rotates: copied, as cred goes after this request
+		 * while the pooled handle keeps its options), else the configured one, which lives as long as the
+		 * client. libcurl keeps no CA cache for blobs and reuses a connection only for the same bundle. */
+		const struct kube_pem *p = cred.ca.len ? &cred.ca : &c->ca;
+		struct curl_blob ca = { p->data, p->len, cred.ca.len ? CURL_BLOB_COPY : CURL_BLOB_NOCOPY };
 		curl_easy_setopt(easy, CURLOPT_CAINFO_BLOB, &ca);
 	}
 	if (cred.client_cert.len && cred.client_key.len) {

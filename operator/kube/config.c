@@ -40,6 +40,7 @@ void kube_config_free(struct kube_config *cfg)
 	kube_pem_free(&cfg->client_key);
 	kube_secret_free(cfg->token);
 	free(cfg->token_file);
+	free(cfg->ca_file);
 	if (cfg->exec) {
 		free(cfg->exec->command);
 		free_strv(cfg->exec->args);
@@ -60,6 +61,7 @@ void kube_credentials_free(struct kube_credentials *c)
 	kube_secret_free(c->token);
 	kube_pem_free(&c->client_cert);
 	kube_pem_free(&c->client_key);
+	kube_pem_free(&c->ca);
 	c->token = NULL;
 }
 
@@ -168,6 +170,8 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	}
 	out->ca.len = b.len;
 	out->ca.data = buf_steal(&b);
+	out->ca_file = ca_path; /* kube_auth re-reads it as the cluster CA rotates */
+	ca_path = NULL;
 
 	rc = kube_file_read(ns_path, 4096, &b, &e);
 	if (rc == SO_OK) {

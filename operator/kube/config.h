@@ -36,6 +36,7 @@ struct kube_config {
 	char *server;                   /* "https://host:port", no trailing slash */
 	char *tls_server_name;          /* clusters[].cluster.tls-server-name, or NULL */
 	struct kube_pem ca;             /* certificate-authority(-data); empty means system CAs */
+	char *ca_file;                  /* in-cluster: the ca.crt ca was read from; re-read as it rotates */
 	int insecure_skip_tls_verify;
 	struct kube_pem client_cert;    /* client-certificate(-data) */
 	struct kube_pem client_key;     /* client-key(-data) */
@@ -68,6 +69,7 @@ struct kube_credentials {
 	char *token;                 /* bearer token or NULL */
 	struct kube_pem client_cert; /* from the kubeconfig or an exec plugin; empty when none */
 	struct kube_pem client_key;
+	struct kube_pem ca;          /* with a CA file: the bundle read last; empty: the configured CA */
 };
 
 void kube_credentials_free(struct kube_credentials *c);
@@ -76,6 +78,9 @@ void kube_credentials_free(struct kube_credentials *c);
  * struct kube_auth serves the current credentials, thread-safe:
  *  - static token and client certificate: as configured;
  *  - token file: re-read when older than 60 s (kubelet rotates projected tokens at 80% of their lifetime);
+ *  - CA file (in-cluster ca.crt, which the kube-root-ca.crt ConfigMap feeds and the kubelet updates when the
+ *    cluster CA rotates): re-read on the same schedule; a bundle that holds no parseable certificate is
+ *    refused and the previous one kept;
  *  - exec plugin: run with posix_spawn (no shell), a 30 s timeout and a 1 MiB output cap, and cached until
  *    status.expirationTimestamp (or until invalidated).
  * kube_auth_invalidate is called by the HTTP client after a 401 so the next kube_auth_get re-reads the

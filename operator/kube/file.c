@@ -2,11 +2,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "util/err.h"
 
@@ -224,4 +230,17 @@ const char *kube_sanitize(char *dst, size_t dstlen, const char *s)
 		memcpy(dst + (n >= 3 ? n - 3 : 0), "...", 4);
 	}
 	return dst;
+}
+
+int kube_pem_has_cert(const struct kube_pem *p)
+{
+	if (!p->data || !p->len || p->len > INT_MAX)
+		return 0;
+	BIO *bio = BIO_new_mem_buf(p->data, (int)p->len);
+	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	int ok = x != NULL;
+	X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error(); /* a failed parse leaves errors on this thread's queue, which libcurl would report later */
+	return ok;
 }

@@ -38,6 +38,9 @@ void kube_secret_free(char *s);
 void kube_pem_free(struct kube_pem *p);   /* wipes the bytes, frees, leaves {NULL, 0} */
 int kube_pem_dup(struct kube_pem *dst, const struct kube_pem *src); /* NUL-terminated copy; empty stays empty */
 
+/* Nonzero when p holds at least one PEM certificate OpenSSL can parse (a CA bundle worth trusting). */
+int kube_pem_has_cert(const struct kube_pem *p);
+
 /* Nonzero when s has a byte < 0x20 or 0x7f (a token with such bytes would corrupt an HTTP header). */
 int kube_has_ctl(const char *s);
 

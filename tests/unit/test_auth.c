@@ -19,6 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "kube/config.h"
 #include "kube/exec.h"
 #include "util/err.h"
@@ -204,6 +208,120 @@ static void static_token_and_cert(void **state)
 	kube_credentials_free(&c);
 	kube_auth_free(a);
 	kube_auth_free(NULL);
+}
+
+/* ---- in-cluster CA bundle ---- */
+
+/* A self-signed P-256 certificate named cn, as PEM (caller frees). */
+static char *make_cert_pem(const char *cn)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long len;
+
+	assert_non_null(key);
+	assert_non_null(x);
+	assert_non_null(bio);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+	len = BIO_get_mem_data(bio, &data);
+	out = strndup(data, (size_t)len);
+	assert_non_null(out);
+	BIO_free(bio);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return out;
+}
+
+static void expect_ca(struct kube_auth *a, const char *want)
+{
+	struct kube_credentials c;
+	char err[256];
+	assert_int_equal(kube_auth_get(a, &c, err, sizeof err), SO_OK);
+	assert_non_null(c.ca.data);
+	assert_int_equal(c.ca.len, strlen(want));
+	assert_memory_equal(c.ca.data, want, c.ca.len);
+	assert_string_equal(c.token, "tok"); /* the token still comes along */
+	kube_credentials_free(&c);
+}
+
+/* The in-cluster ca.crt (a fake service-account directory) is re-read on the token's schedule; a bundle without a
+ * certificate or a missing file keeps the previous one; a kubeconfig's inline CA is not re-read. */
+static void incluster_ca_rotation(void **state)
+{
+	(void)state;
+	struct kube_config cfg;
+	struct kube_auth *a;
+	char err[256];
+	char *ca_a = make_cert_pem("ca-a"), *ca_b = make_cert_pem("ca-b"), *ca_c = make_cert_pem("ca-c");
+	char both[8192];
+
+	write_file("token", "tok", 0600);
+	write_file("namespace", "spin-system", 0600);
+	write_file("ca.crt", ca_a, 0644);
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	assert_int_equal(kube_config_incluster(tdir, &cfg, err, sizeof err), SO_OK);
+	assert_string_equal(cfg.ca_file, path_in("ca.crt"));
+	assert_int_equal(kube_auth_new(&cfg, &a, err, sizeof err), SO_OK);
+	kube_auth_freeze_clock(a);
+	expect_ca(a, ca_a);
+
+	/* Rotation: the kubelet writes old and new CA together first, then the new one alone. */
+	snprintf(both, sizeof both, "%s%s", ca_a, ca_b);
+	write_file("ca.crt", both, 0644);
+	kube_auth_set_clock_offset(a, 59);
+	expect_ca(a, ca_a); /* not yet due */
+	kube_auth_set_clock_offset(a, 61);
+	expect_ca(a, both);
+	write_file("ca.crt", ca_b, 0644);
+	kube_auth_set_clock_offset(a, 122);
+	expect_ca(a, ca_b);
+
+	/* Garbage, an empty file, a missing file: the previous bundle stays. */
+	write_file("ca.crt", "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n", 0644);
+	kube_auth_set_clock_offset(a, 183);
+	expect_ca(a, ca_b);
+	write_file("ca.crt", "", 0644);
+	kube_auth_set_clock_offset(a, 244);
+	expect_ca(a, ca_b);
+	unlink(path_in("ca.crt"));
+	kube_auth_set_clock_offset(a, 305);
+	expect_ca(a, ca_b);
+	/* ...until a good one is back. */
+	write_file("ca.crt", ca_c, 0644);
+	kube_auth_set_clock_offset(a, 366);
+	expect_ca(a, ca_c);
+	kube_auth_free(a);
+	kube_config_free(&cfg);
+
+	/* A CA given in memory (kubeconfig certificate-authority-data) has no file: credentials carry none and the
+	 * client uses the configured one. */
+	struct kube_credentials c;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.token = (char *)"tok";
+	cfg.ca.data = ca_a;
+	cfg.ca.len = strlen(ca_a);
+	assert_int_equal(kube_auth_new(&cfg, &a, err, sizeof err), SO_OK);
+	assert_int_equal(kube_auth_get(a, &c, err, sizeof err), SO_OK);
+	assert_null(c.ca.data);
+	assert_int_equal(c.ca.len, 0);
+	kube_credentials_free(&c);
+	kube_auth_free(a);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	free(ca_a);
+	free(ca_b);
+	free(ca_c);
 }
 
 /* ---- token file ---- */
@@ -713,6 +831,7 @@ int main(void)
 		T(static_token_and_cert),
 		T(token_file_rotation),
 		T(token_file_errors),
+		T(incluster_ca_rotation),
 		T(exec_success_and_caching),
 		T(exec_expiry),
 		T(exec_client_certificate),
