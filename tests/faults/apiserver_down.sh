@@ -128,23 +128,24 @@ healed_converged() { heal; converged || { sleep 1; return 1; }; }
 # in_sync: the operator's part of convergence: one Deployment, Service and runtime-config Secret per app, and
 # every app's status mirrors its Deployment as cached now (ready replicas, Available, Progressing, generation).
 in_sync() {
-	local apps deps names kind sel n out
-	apps=$(kubectl get spinapps -n "$ns" -o json) && deps=$(kubectl get deployments -n "$ns" -l "$APP_LABEL" -o json) || return 1
-	names=$(jq -c '[.items[].metadata.name] | sort' <<<"$apps")
+	local names kind sel n
+	kubectl get spinapps -n "$ns" -o json >"$work/apps.json" &&
+		kubectl get deployments -n "$ns" -l "$APP_LABEL" -o json >"$work/deployments.json" || return 1
+	names=$(jq -c '[.items[].metadata.name] | sort' "$work/apps.json")
 	n=$(jq length <<<"$names")
 	[ "$n" = "$TOTAL" ] || { echo "$n apps, want $TOTAL"; return 1; }
 	for kind in deployments services secrets; do
 		sel='.'
 		[ "$kind" = secrets ] && sel='select(.data["runtime-config.toml"])'
-		if [ "$kind" = deployments ]; then out=$deps; else out=$(kubectl get "$kind" -n "$ns" -l "$APP_LABEL" -o json) || return 1; fi
-		jq -e --argjson apps "$names" "[.items[] | $sel | .metadata.labels[\"$APP_LABEL\"]] | sort == \$apps" <<<"$out" >/dev/null ||
-			{ echo "$kind: not exactly one per app"; return 1; }
+		[ "$kind" = deployments ] || kubectl get "$kind" -n "$ns" -l "$APP_LABEL" -o json >"$work/$kind.json" || return 1
+		jq -e --argjson apps "$names" "[.items[] | $sel | .metadata.labels[\"$APP_LABEL\"]] | sort == \$apps" \
+			"$work/$kind.json" >/dev/null || { echo "$kind: not exactly one per app"; return 1; }
 	done
-	n=$(jq -n --argjson apps "$apps" --argjson deps "$deps" --arg l "$APP_LABEL" '
+	n=$(jq -n --slurpfile apps "$work/apps.json" --slurpfile deps "$work/deployments.json" --arg l "$APP_LABEL" '
 		def cond($o; $t): [$o.status.conditions[]? | select(.type == $t) | .status][0];
 		def mirrors($a; $d; $t): cond($d; $t) == null or cond($a; $t) == cond($d; $t);
-		($deps.items | map({key: .metadata.labels[$l], value: .}) | from_entries) as $dep
-		| [$apps.items[] | . as $a | $dep[$a.metadata.name] as $d
+		($deps[0].items | map({key: .metadata.labels[$l], value: .}) | from_entries) as $dep
+		| [$apps[0].items[] | . as $a | $dep[$a.metadata.name] as $d
 			| select($a.status.observedGeneration != $a.metadata.generation
 				or ($a.status.readyReplicas // 0) != ($d.status.readyReplicas // 0)
 				or (mirrors($a; $d; "Available") | not) or (mirrors($a; $d; "Progressing") | not))] | length') || return 1
@@ -167,7 +168,7 @@ op_flags=(--kubeconfig "$opkc" --health-probe-bind-address 127.0.0.1:0 --metrics
 grep -q -- --webhook-bind-address <<<"$("$OPERATOR" --help 2>/dev/null)" && op_flags+=(--webhook-bind-address 0)
 "$OPERATOR" "${op_flags[@]}" >"$log" 2>&1 &
 pid=$!
-retry 60 grep -q "caches synced" "$log" >/dev/null
+retry 60 grep -qs "caches synced" "$log"
 hport=$(port_of "health probes")
 t_check "setup: the operator's caches sync and /readyz is 200" retry 30 test "$(code_of readyz)" = 200
 [ -n "$hport" ] || exit 1

@@ -397,8 +397,14 @@ static void watch_from_expired_rv(void **state)
 /* ---- informer against the real server ---- */
 
 struct counts {
-	int adds, updates, deletes;
+	int adds, updates, deletes, recovered;
 };
+
+static void c_recovered(void *ud, struct informer *inf)
+{
+	(void)inf;
+	__atomic_add_fetch(&((struct counts *)ud)->recovered, 1, __ATOMIC_SEQ_CST);
+}
 
 static void c_add(void *ud, json_t *o)
 {
@@ -585,7 +591,9 @@ static int run_script(const char *script)
 	return system(cmd);
 }
 
-/* The watch survives an apiserver restart: reconnects, resumes (or relists) and sees later changes. */
+/* The watch survives an apiserver restart: reconnects, resumes (or relists) and sees later changes. Its health
+ * follows: a failed attempt during the restart is reported recovered once the server answers again, and the last
+ * contact is recent. */
 static void informer_survives_apiserver_restart(void **state)
 {
 	struct fixture *f = *state;
@@ -593,13 +601,15 @@ static void informer_survives_apiserver_restart(void **state)
 	struct informer *inf = NULL;
 	struct informer_stats before, after;
 	struct informer_opts o = { .resource = &KUBE_SPINAPPS, .namespace = f->ns,
-				   .handlers = { c_add, c_update, c_delete }, .ud = &n };
+				   .handlers = { c_add, c_update, c_delete }, .on_recovered = c_recovered, .ud = &n };
 
 	create_apps(f, "restart", 2);
 	assert_int_equal(informer_new(f->c, &o, &inf), SO_OK);
 	assert_int_equal(informer_start(inf), SO_OK);
 	assert_int_equal(informer_wait_synced(inf, 10000), SO_OK);
 	informer_get_stats(inf, &before);
+	assert_false(informer_failing(inf));
+	assert_true(informer_contact_age(inf) < 10);
 
 	assert_int_equal(run_script("restart-apiserver.sh"), 0);
 	/* The client's own requests may need a moment while the server warms up. */
@@ -614,6 +624,12 @@ static void informer_survives_apiserver_restart(void **state)
 	assert_true(wait_count(inf, 3, 60));
 	informer_get_stats(inf, &after);
 	assert_true(after.watches > before.watches);
+	assert_false(informer_failing(inf));
+	assert_true(informer_contact_age(inf) < 10); /* the event that brought restart-new */
+	if (after.failures > before.failures)
+		assert_true(__atomic_load_n(&n.recovered, __ATOMIC_SEQ_CST) >= 1);
+	else
+		assert_int_equal(__atomic_load_n(&n.recovered, __ATOMIC_SEQ_CST), 0);
 	json_t *got = informer_get(inf, f->ns, "restart-new");
 	assert_non_null(got);
 	json_decref(got);
