@@ -244,7 +244,7 @@ static void refresh_ca_file(struct kube_auth *a)
 	if (rc) {
 		log_warn("kube", "re-reading the CA bundle %s failed, keeping the previous one: %s", a->ca_file,
 			 rc == SO_E_IO ? kube_file_strerror(e) : so_strerror(rc));
-	} else if (a->ca.len == b.len && memcmp(a->ca.data, b.data, b.len) == 0) {
+	} else if (a->ca.len == b.len && (b.len == 0 || memcmp(a->ca.data, b.data, b.len) == 0)) {
 		/* unchanged */
 	} else if (!kube_pem_has_cert(&fresh)) {
 		log_warn("kube", "the CA bundle %s holds no certificate, keeping the previous one", a->ca_file);
