@@ -13,7 +13,9 @@
 #     exactly one Deployment, Service and runtime-config Secret each, and a status that mirrors its Deployment
 #     (ready replicas, Available and Progressing, observed generation). That the pods then become Ready is
 #     kwok's and the controller-manager's business (their node leases lapsed too): checked, with a wider bound;
-#   - the operator is still the same process.
+#   - the operator is still the same process; after the namespace is deleted (the operator releasing its
+#     executor's finalizer) SIGTERM stops it with exit 0 and its log has no sanitizer report (for
+#     SANITIZE builds).
 # Prints "# report | ..." lines for the fault table. Leaves the cluster running, without its namespaces.
 #
 # Environment (tests/run.sh faults): REPO, BUILD, OPERATOR, KUBECONFIG, CLUSTER_DIR, PATH with .tools/bin.
@@ -250,6 +252,21 @@ requeued=$(sed -n 's/.*every cache is current again: \([0-9]*\) key.*/\1/p' "$lo
 t_check "after: the queues' retry backoffs were reset on the return ($requeued keys that failed during the outage requeued at once)" \
 	test "$requeued" -ge 1
 t_check "after: the operator is still the same process" kill -0 "$pid"
+
+# ---- the end: the namespace goes (the operator releases its executor), a clean stop ------------------------
+
+kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
+gone() { ! kubectl get namespace "$ns" >/dev/null 2>&1; }
+t_check "end: the test namespace is deleted, the operator releasing its executor's finalizer" retry 90 gone
+gone && ns=""
+kill -TERM "$pid"
+stopped() { ! kill -0 "$pid" 2>/dev/null; }
+retry 15 stopped
+wait "$pid"
+src=$?
+pid=""
+t_check "end: SIGTERM stops the operator with exit 0" test "$src" = 0
+t_check "end: no sanitizer report in the operator's log" bash -c "! grep -E 'runtime error|Sanitizer' '$log'"
 
 echo "# report | apiserver down ${DOWNTIME} s during a burst of $((BURST + EDGE)) SpinApp creates ($PRE before) | all $TOTAL converge (objects once each, status mirrors Deployment), $requeued failed keys requeued at once | $CONVERGE_BOUND s after return | ${conv} s (Available: ${avail} s)"
 echo "# report | apiserver down ${DOWNTIME} s: /readyz | false during the outage (165 s without contact), true after; /healthz always true | false by 175 s, true ${READY_BOUND} s after return | false at ${unready_at} s, true ${ready_at} s after return"
