@@ -79,7 +79,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", ($1) }"; } # parenthesised: a bare > would redirect
 kv() { sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -1; }
 # metric <file> <name> [label-match]: a sample value from a /metrics scrape (empty when absent)
 metric() {
