@@ -456,42 +456,15 @@ static int webhook_ready(void *ud, char *why, size_t whylen)
 
 static int list_executors(void *ud, const char *ns, json_t *names, char *msg, size_t msglen)
 {
-	json_t *all = controller_executors(ud), *e;
-	size_t i;
-	int rc = SO_OK;
-	if (!all) {
+	int rc = controller_executor_names(ud, ns, names);
+	if (rc)
 		snprintf(msg, msglen, "cannot list SpinAppExecutors: out of memory");
-		return SO_E_NOMEM;
-	}
-	json_array_foreach(all, i, e) {
-		json_t *meta = json_object_get(e, "metadata");
-		const char *ens = json_string_value(json_object_get(meta, "namespace"));
-		json_t *name = json_object_get(meta, "name");
-		if (ens && ns && !strcmp(ens, ns) && json_is_string(name) && json_array_append(names, name)) {
-			snprintf(msg, msglen, "cannot list SpinAppExecutors: out of memory");
-			rc = SO_E_NOMEM;
-			break;
-		}
-	}
-	json_decref(all);
 	return rc;
 }
 
 static int get_executor(void *ud, const char *ns, const char *name, json_t **out)
 {
-	json_t *all = controller_executors(ud), *e;
-	size_t i;
-	*out = NULL;
-	json_array_foreach(all, i, e) {
-		json_t *meta = json_object_get(e, "metadata");
-		const char *ens = json_string_value(json_object_get(meta, "namespace"));
-		const char *en = json_string_value(json_object_get(meta, "name"));
-		if (ens && en && ns && name && !strcmp(ens, ns) && !strcmp(en, name)) {
-			*out = json_incref(e);
-			break;
-		}
-	}
-	json_decref(all);
+	*out = controller_executor(ud, ns, name);
 	return *out ? SO_OK : SO_E_API_NOT_FOUND;
 }
 

@@ -174,3 +174,18 @@ void applier_forget(struct applier *a, const struct kube_resource *r, const char
 	json_object_del(a->digests, key);
 	pthread_mutex_unlock(&a->mu);
 }
+
+void applier_forget_app(struct applier *a, const char *ns, const char *name)
+{
+	static const struct kube_resource *const children[] = { &KUBE_DEPLOYMENTS, &KUBE_SERVICES, &KUBE_HPAS };
+	for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
+		applier_forget(a, children[i], ns, name);
+}
+
+size_t applier_records(struct applier *a)
+{
+	pthread_mutex_lock(&a->mu);
+	size_t n = json_object_size(a->digests);
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}

@@ -37,4 +37,11 @@ int applier_apply(struct applier *a, struct kube_client *c, const struct kube_re
 /* Forgets the record of an object (after it was deleted). */
 void applier_forget(struct applier *a, const struct kube_resource *r, const char *ns, const char *name);
 
+/* Forgets the records of an app's children (Deployment, Service and HPA, all named after the app): called once
+ * the app is gone, so a deleted app leaves no state behind. */
+void applier_forget_app(struct applier *a, const char *ns, const char *name);
+
+/* Objects with a record: what the applier holds, for metrics and tests. */
+size_t applier_records(struct applier *a);
+
 #endif

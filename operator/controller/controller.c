@@ -113,21 +113,27 @@ static void app_deleted(void *ud, json_t *obj)
 {
 	struct controller *ctl = ud;
 	describe("SpinApp", "deleted", obj);
+	/* The app's own key too: its reconcile finds it gone and forgets what we kept for it (applier digests, a
+	 * retry backoff), after any reconcile of it still in flight (the queue never runs one key twice at once). */
+	enqueue_key(ctl->app_q, meta_str(obj, "namespace"), meta_str(obj, "name"));
 	/* A blocked executor deletion may now proceed. */
 	enqueue_key(ctl->exec_q, meta_str(obj, "namespace"), spec_str(obj, "executor"));
 }
 
-/* Every app in ns that names executor. */
+/* Every app in ns that names executor: the apps informer is indexed by spec.executor, so this visits only
+ * those apps' keys and decodes none (an executor edit with 10,000 apps cached costs its own apps, not all). */
 static void enqueue_apps_of(struct controller *ctl, const char *ns, const char *executor)
 {
-	json_t *apps = informer_list(ctl->apps), *app;
+	json_t *keys, *k;
 	size_t i;
-	json_array_foreach(apps, i, app) {
-		const char *ans = meta_str(app, "namespace"), *ex = spec_str(app, "executor");
-		if (ans && ex && ns && executor && !strcmp(ans, ns) && !strcmp(ex, executor))
-			enqueue_key(ctl->app_q, ans, meta_str(app, "name"));
-	}
-	json_decref(apps);
+	if (!ns || !executor)
+		return;
+	keys = informer_keys_indexed(ctl->apps, ns, executor);
+	if (!keys)
+		log_error("controller", "out of memory: the apps of executor %s/%s are not requeued", ns, executor);
+	json_array_foreach(keys, i, k)
+		queue_add(ctl->app_q, json_string_value(k)); /* store keys are "ns/name", the queue's keys too */
+	json_decref(keys);
 }
 
 static void executor_added(void *ud, json_t *obj)
@@ -366,6 +372,18 @@ static void *exec_worker(void *arg)
 	return NULL;
 }
 
+/* Every cached object's key into q, without decoding the objects. */
+static void enqueue_all(struct queue *q, struct informer *inf)
+{
+	json_t *keys = informer_keys(inf), *k;
+	size_t i;
+	if (!keys)
+		log_error("controller", "out of memory: %s not resynced", informer_resource(inf)->plural);
+	json_array_foreach(keys, i, k)
+		queue_add(q, json_string_value(k));
+	json_decref(keys);
+}
+
 /* Periodic resync: every app and executor is reconciled again, in case something outside our watches changed
  * (a referenced Secret, a CA Secret deleted by hand). */
 static void *resync(void *arg)
@@ -382,15 +400,8 @@ static void *resync(void *arg)
 		if (ctl->stopping)
 			break;
 		pthread_mutex_unlock(&ctl->stop_mu);
-		json_t *all = informer_list(ctl->apps), *o;
-		size_t i;
-		json_array_foreach(all, i, o)
-			enqueue_key(ctl->app_q, meta_str(o, "namespace"), meta_str(o, "name"));
-		json_decref(all);
-		all = informer_list(ctl->executors);
-		json_array_foreach(all, i, o)
-			enqueue_key(ctl->exec_q, meta_str(o, "namespace"), meta_str(o, "name"));
-		json_decref(all);
+		enqueue_all(ctl->app_q, ctl->apps);
+		enqueue_all(ctl->exec_q, ctl->executors);
 		pthread_mutex_lock(&ctl->known_mu);
 		json_object_clear(ctl->known_ca);
 		pthread_mutex_unlock(&ctl->known_mu);
@@ -402,13 +413,22 @@ static void *resync(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* The apps cache is indexed by spec.executor (with the namespace): executor events and reconciles find their
+ * apps without decoding the cache. */
+static const char *app_executor(const json_t *app)
+{
+	return spec_str(app, "executor");
+}
+
 static int new_informer(struct controller *ctl, const struct kube_resource *r, const char *selector,
 			void (*trim)(json_t *), struct informer_handlers h, struct informer **out)
 {
 	/* Owned objects are also indexed by app, for the reconcilers that look at all of one app's objects. */
 	struct informer_opts o = { .resource = r, .namespace = r->namespaced ? ctl->namespace : NULL,
 				   .label_selector = selector, .trim = trim, .handlers = h, .ud = ctl,
-				   .index_label = selector ? SPIN_LABEL_APP_NAME : NULL, .on_recovered = ctl_on_recovered };
+				   .index_label = selector ? SPIN_LABEL_APP_NAME : NULL,
+				   .index_value = r == &KUBE_SPINAPPS ? app_executor : NULL,
+				   .on_recovered = ctl_on_recovered };
 	return informer_new(ctl->c, &o, out);
 }
 
@@ -632,9 +652,30 @@ int controller_ready(struct controller *ctl)
 	return atomic_load(&ctl->ready);
 }
 
-json_t *controller_executors(struct controller *ctl)
+int controller_executor_names(struct controller *ctl, const char *ns, json_t *names)
 {
-	return ctl && ctl->executors ? informer_list(ctl->executors) : json_array();
+	json_t *keys, *k;
+	size_t i, nslen = ns ? strlen(ns) : 0;
+	int rc = SO_OK;
+	if (!ctl || !ctl->executors || !ns)
+		return SO_OK;
+	if (!(keys = informer_keys(ctl->executors))) /* "ns/name": no executor is decoded */
+		return SO_E_NOMEM;
+	json_array_foreach(keys, i, k) {
+		const char *key = json_string_value(k);
+		if (key && !strncmp(key, ns, nslen) && key[nslen] == '/' &&
+		    json_array_append_new(names, json_string(key + nslen + 1))) {
+			rc = SO_E_NOMEM;
+			break;
+		}
+	}
+	json_decref(keys);
+	return rc;
+}
+
+json_t *controller_executor(struct controller *ctl, const char *ns, const char *name)
+{
+	return ctl && ctl->executors && ns && name ? informer_get(ctl->executors, ns, name) : NULL;
 }
 
 static const char *const controller_names[2] = { "spinapp", "spinappexecutor" }; /* upstream's */
@@ -762,8 +803,10 @@ int controller_metrics(struct controller *ctl, struct buf *out)
 				 "# HELP spin_operator_api_writes_total Create, apply, update, patch and delete requests made.\n"
 				 "# TYPE spin_operator_api_writes_total counter\nspin_operator_api_writes_total %lu\n"
 				 "# HELP spin_operator_applies_skipped_total Applies skipped because the cache already matched.\n"
-				 "# TYPE spin_operator_applies_skipped_total counter\nspin_operator_applies_skipped_total %lu\n",
-				 atomic_load(&ctl->writes), atomic_load(&ctl->skipped_applies));
+				 "# TYPE spin_operator_applies_skipped_total counter\nspin_operator_applies_skipped_total %lu\n"
+				 "# HELP spin_operator_apply_records Objects whose last applied intent is remembered.\n"
+				 "# TYPE spin_operator_apply_records gauge\nspin_operator_apply_records %zu\n",
+				 atomic_load(&ctl->writes), atomic_load(&ctl->skipped_applies), applier_records(ctl->applier));
 	if (rc == SO_OK)
 		rc = prom_family(out, "spin_operator_cached_objects", "gauge", "Objects held in the informer caches.");
 	ctl_informers(ctl, all);

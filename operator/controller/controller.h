@@ -85,9 +85,12 @@ int controller_ready(struct controller *ctl);
 int controller_caches_fresh(struct controller *ctl, char *why, size_t whylen);
 int controller_live(struct controller *ctl, char *why, size_t whylen);
 
-/* A new JSON array holding a reference to every cached SpinAppExecutor (read-only: copy before modifying).
- * Empty before the caches are started. The admission webhook reads executors through this. */
-json_t *controller_executors(struct controller *ctl);
+/* The admission webhook reads executors through these two, one review at a time: neither decodes more than the
+ * one executor asked for. Both see an empty cache before the caches are started. */
+/* Appends to names the name of every cached SpinAppExecutor in namespace ns. SO_OK or SO_E_NOMEM. */
+int controller_executor_names(struct controller *ctl, const char *ns, json_t *names);
+/* A decoded copy of the cached SpinAppExecutor ns/name (the caller's), or NULL. */
+json_t *controller_executor(struct controller *ctl, const char *ns, const char *name);
 
 /* Prometheus text: controller-runtime's controller_runtime_* and workqueue_* families with its names, types,
  * labels and buckets (controller="spinapp" / "spinappexecutor"), then spin_operator_* for the rest. The API

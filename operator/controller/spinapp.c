@@ -474,8 +474,15 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 	int rc = SO_OK;
 
 	x.app = informer_get(ctl->apps, ns, name);
-	if (!x.app || json_object_get(json_object_get(x.app, "metadata"), "deletionTimestamp"))
-		goto out; /* gone or going: the garbage collector removes what it owned */
+	if (!x.app) {
+		/* Gone (its deletion requeued it): the garbage collector removes what it owned; we drop the apply
+		 * records of its children, so a deleted app leaves no state here. An app of that name coming back
+		 * has whatever still exists applied again in full. */
+		applier_forget_app(ctl->applier, ns, name);
+		goto out;
+	}
+	if (json_object_get(json_object_get(x.app, "metadata"), "deletionTimestamp"))
+		goto out; /* going: the garbage collector removes what it owned */
 
 	const char *exec_name = spec_str(x.app, "executor");
 	x.executor = exec_name ? informer_get(ctl->executors, ns, exec_name) : NULL;

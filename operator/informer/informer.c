@@ -36,8 +36,8 @@ struct informer {
 	/* Objects are kept as compact JSON text (a jansson string each) and decoded for every reader: the text of
 	 * a trimmed object takes about a sixth of the memory of its jansson tree, which dominated the process. */
 	json_t *store;          /* "ns/name" → JSON string: the trimmed object's compact serialisation */
-	json_t *slots;          /* with opts.index_label: "ns/name" → its index slot "ns/label value" */
-	json_t *index;          /* with opts.index_label: slot → { "ns/name" → true } */
+	json_t *slots;          /* with an index: "ns/name" → its index slot "ns/indexed value" */
+	json_t *index;          /* with an index (opts.index_label or index_value): slot → { "ns/name" → true } */
 	char *rv;               /* last resourceVersion seen (informer thread writes, readers copy under lock) */
 
 	pthread_mutex_t sync_mu;
@@ -105,11 +105,13 @@ static const char *object_rv(const json_t *obj)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
-/* Index slot of an object: "ns/<value of opts.index_label>", or 0 when it has none. */
+/* Index slot of an object: "ns/<value of opts.index_label or opts.index_value>", or 0 when it has none. */
 static int index_slot(const struct informer *inf, const json_t *obj, char *out, size_t outlen)
 {
 	const json_t *meta = json_object_get(obj, "metadata");
-	const char *v = json_string_value(json_object_get(json_object_get(meta, "labels"), inf->opts.index_label));
+	const char *v = inf->opts.index_value
+				? inf->opts.index_value(obj)
+				: json_string_value(json_object_get(json_object_get(meta, "labels"), inf->opts.index_label));
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	if (!inf->index || !v)
 		return 0;
@@ -218,7 +220,7 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 	inf->namespace = opts->namespace && *opts->namespace ? strdup(opts->namespace) : NULL;
 	inf->label_selector = opts->label_selector && *opts->label_selector ? strdup(opts->label_selector) : NULL;
 	inf->store = json_object();
-	if (opts->index_label) {
+	if (opts->index_label || opts->index_value) {
 		inf->index = json_object();
 		inf->slots = json_object();
 	}
@@ -227,7 +229,7 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 	pthread_cond_init(&inf->sync_cv, NULL);
 	inf->rand_state = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)inf;
 	atomic_store(&inf->contact_ms, mono_ms());
-	if (!inf->store || (opts->index_label && (!inf->index || !inf->slots)) || (opts->namespace && *opts->namespace && !inf->namespace) ||
+	if (!inf->store || ((opts->index_label || opts->index_value) && (!inf->index || !inf->slots)) || (opts->namespace && *opts->namespace && !inf->namespace) ||
 	    (opts->label_selector && *opts->label_selector && !inf->label_selector)) {
 		informer_free(inf);
 		return SO_E_NOMEM;
@@ -370,11 +372,11 @@ static int do_list(struct informer *inf, const char *list_rv)
 	char *rv = NULL;
 	int rc = SO_E_NOMEM;
 
-	if (inf->opts.index_label) {
+	if (inf->index) {
 		lc.slots = json_object();
 		lc.index = json_object();
 	}
-	if (!lc.fresh || (inf->opts.index_label && (!lc.slots || !lc.index)))
+	if (!lc.fresh || (inf->index && (!lc.slots || !lc.index)))
 		goto out;
 	rc = kube_list_stream(inf->client, inf->opts.resource, inf->namespace, &lo, inf->opts.max_event, on_list_item,
 			      &lc, &inf->stop, &rv, &resp);
@@ -772,16 +774,24 @@ json_t *informer_list(struct informer *inf)
 	return decode_all(entries);
 }
 
-json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *value)
+/* The index set of ns/value (borrowed; store_mu held), or NULL. */
+static json_t *index_set(struct informer *inf, const char *ns, const char *value)
 {
 	char slot[512];
+	int n = snprintf(slot, sizeof slot, "%s/%s", ns ? ns : "", value ? value : "");
+	if (!inf->index || n < 0 || (size_t)n >= sizeof slot)
+		return NULL;
+	return json_object_get(inf->index, slot);
+}
+
+json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *value)
+{
 	json_t *entries = json_array(), *v;
 	const char *k;
-	int n = snprintf(slot, sizeof slot, "%s/%s", ns ? ns : "", value ? value : "");
-	if (!entries || !inf->opts.index_label || n < 0 || (size_t)n >= sizeof slot)
-		return entries;
+	if (!entries)
+		return NULL;
 	pthread_rwlock_rdlock(&inf->store_mu);
-	json_object_foreach(json_object_get(inf->index, slot), k, v) {
+	json_object_foreach(index_set(inf, ns, value), k, v) {
 		json_t *entry = json_object_get(inf->store, k);
 		if (entry && json_array_append(entries, entry)) {
 			json_decref(entries);
@@ -791,6 +801,44 @@ json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *
 	}
 	pthread_rwlock_unlock(&inf->store_mu);
 	return decode_all(entries);
+}
+
+/* Appends every key of set (an object used as a set) to a new array; NULL when out of memory. */
+static json_t *set_keys(const json_t *set)
+{
+	json_t *keys = json_array(), *v;
+	const char *k;
+	json_object_foreach((json_t *)set, k, v) {
+		if (!keys || json_array_append_new(keys, json_string(k))) {
+			json_decref(keys);
+			return NULL;
+		}
+	}
+	return keys;
+}
+
+json_t *informer_keys_indexed(struct informer *inf, const char *ns, const char *value)
+{
+	pthread_rwlock_rdlock(&inf->store_mu);
+	json_t *keys = set_keys(index_set(inf, ns, value));
+	pthread_rwlock_unlock(&inf->store_mu);
+	return keys;
+}
+
+size_t informer_count_indexed(struct informer *inf, const char *ns, const char *value)
+{
+	pthread_rwlock_rdlock(&inf->store_mu);
+	size_t n = json_object_size(index_set(inf, ns, value));
+	pthread_rwlock_unlock(&inf->store_mu);
+	return n;
+}
+
+json_t *informer_keys(struct informer *inf)
+{
+	pthread_rwlock_rdlock(&inf->store_mu);
+	json_t *keys = set_keys(inf->store);
+	pthread_rwlock_unlock(&inf->store_mu);
+	return keys;
 }
 
 const struct kube_resource *informer_resource(const struct informer *inf)

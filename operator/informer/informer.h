@@ -52,6 +52,9 @@ struct informer_opts {
 	/* Optional: also index the cache by the value of this label (with the namespace), so
 	 * informer_list_indexed finds an app's objects without scanning the whole cache. Not copied: a constant. */
 	const char *index_label;
+	/* Optional, instead of index_label: index by the string this returns (borrowed from obj, or NULL for
+	 * none), e.g. a spec field. Called on the informer thread with the trimmed object. */
+	const char *(*index_value)(const json_t *obj);
 	struct informer_handlers handlers;
 	/* Optional: called on the informer thread at the first successful contact after a failed list or watch
 	 * (its cache has been relisted or its watch resumed), with ud. */
@@ -84,9 +87,16 @@ json_t *informer_get(struct informer *inf, const char *ns, const char *name);
 int informer_has(struct informer *inf, const char *ns, const char *name);
 /* A new JSON array holding a decoded copy of every cached object. */
 json_t *informer_list(struct informer *inf);
-/* A new JSON array holding a reference to every cached object in namespace ns whose opts.index_label label
- * has the value value (empty without an index). */
+/* A new JSON array holding a decoded copy of every cached object in namespace ns whose opts.index_label label
+ * (or opts.index_value) has the value value (empty without an index). */
 json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *value);
+/* A new JSON array of the store keys ("ns/name") of the objects informer_list_indexed would return, without
+ * decoding any object: what an event handler needs to enqueue them. */
+json_t *informer_keys_indexed(struct informer *inf, const char *ns, const char *value);
+/* How many objects informer_list_indexed would return, without decoding any. */
+size_t informer_count_indexed(struct informer *inf, const char *ns, const char *value);
+/* A new JSON array of every store key ("ns/name", or "name" for cluster-scoped objects), without decoding. */
+json_t *informer_keys(struct informer *inf);
 size_t informer_count(struct informer *inf);
 const struct kube_resource *informer_resource(const struct informer *inf);
 void informer_get_stats(struct informer *inf, struct informer_stats *out);

@@ -1,13 +1,15 @@
 /*
  * bench_loader: the "simple parallel loader" of the reconciler benchmark (tests/bench/run.sh, issue 3 §6).
  *
- *   bench_loader -f FILE -n NAMESPACE [-t THREADS] [--strip-owners] [--apply]
+ *   bench_loader -f FILE -n NAMESPACE [-t THREADS] [--strip-owners] [--apply | --delete]
  *
  * FILE is JSON: a v1 List (as `spin-operator render -o json` prints it) or an array of objects. Every object is
  * created (POST, our C client, QPS unlimited) in NAMESPACE by THREADS threads (default 8) taking the objects in
  * file order; with --apply each is written the way the operator writes it instead: Secrets created (POST), every
  * other kind server-side applied (PATCH, field manager spin-operator, force). Objects that occur twice (the CA
- * Secret render prints once per app) are written once; an object that already exists counts as accepted.
+ * Secret render prints once per app) are written once; an object that already exists counts as accepted. With
+ * --delete each object is deleted by name instead (the churn of tests/bench/scale.sh); one already gone counts
+ * under existed.
  * Transient failures (transport, 429, 5xx, timeouts) are retried up to 5 times.
  *
  * Prints, on stdout, `key=value` lines for run.sh:
@@ -56,7 +58,7 @@ static struct job *jobs;
 static size_t njobs;
 static atomic_size_t next_job;
 static atomic_ulong n_created, n_existed, n_failed;
-static int use_apply;
+static int use_apply, use_delete;
 
 static double now_s(clockid_t clk)
 {
@@ -84,16 +86,20 @@ static void *worker(void *arg)
 		for (int attempt = 0; attempt < 6; attempt++) {
 			kube_response_free(&resp);
 			memset(&resp, 0, sizeof resp);
-			rc = use_apply && j->r != &KUBE_SECRETS
-				     ? kube_apply(client, j->r, ns, j->obj, NULL, "spin-operator", 1, NULL, &resp)
-				     : kube_create(client, j->r, ns, j->obj, NULL, &resp);
+			const char *name = json_string_value(json_object_get(json_object_get(j->obj, "metadata"), "name"));
+			if (use_delete)
+				rc = kube_delete(client, j->r, ns, name, NULL, &resp);
+			else
+				rc = use_apply && j->r != &KUBE_SECRETS
+					     ? kube_apply(client, j->r, ns, j->obj, NULL, "spin-operator", 1, NULL, &resp)
+					     : kube_create(client, j->r, ns, j->obj, NULL, &resp);
 			if (!transient(rc))
 				break;
 			usleep(200000u * (unsigned)(attempt + 1));
 		}
 		if (rc == SO_OK) {
 			atomic_fetch_add(&n_created, 1);
-		} else if (rc == SO_E_API_ALREADY_EXISTS) {
+		} else if (rc == SO_E_API_ALREADY_EXISTS || (use_delete && rc == SO_E_API_NOT_FOUND)) {
 			atomic_fetch_add(&n_existed, 1);
 		} else {
 			atomic_fetch_add(&n_failed, 1);
@@ -121,7 +127,7 @@ static const struct kube_resource *resource_of(const json_t *obj)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_loader -f FILE -n NAMESPACE [-t THREADS] [--strip-owners] [--apply]\n");
+	fprintf(stderr, "usage: bench_loader -f FILE -n NAMESPACE [-t THREADS] [--strip-owners] [--apply | --delete]\n");
 }
 
 int main(int argc, char **argv)
@@ -142,6 +148,8 @@ int main(int argc, char **argv)
 			strip_owners = 1;
 		else if (!strcmp(argv[i], "--apply"))
 			use_apply = 1;
+		else if (!strcmp(argv[i], "--delete"))
+			use_delete = 1;
 		else {
 			usage();
 			return 2;
