@@ -471,6 +471,22 @@ static void handle_put(struct kube_client *c, CURL *easy)
 		curl_easy_cleanup(easy);
 }
 
+/* Closes every idle pooled handle and its connection; the next requests connect afresh. */
+static void handle_flush(struct kube_client *c)
+{
+	pthread_mutex_lock(&c->pool_mu);
+	struct pooled *p = c->pool;
+	c->pool = NULL;
+	c->pool_len = 0;
+	pthread_mutex_unlock(&c->pool_mu);
+	while (p) {
+		struct pooled *next = p->next;
+		curl_easy_cleanup(p->easy);
+		free(p);
+		p = next;
+	}
+}
+
 /*
  * libcurl sets SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees its 16 KB read buffer whenever it drains and
  * allocates it again on the next SSL_read. On a watch stream that is one large malloc per record, and each
@@ -758,10 +774,16 @@ out:
 	if (easy) {
 		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
-		if (rc == SO_E_CANCELLED || rc == SO_E_TRANSPORT)
+		if (rc == SO_E_CANCELLED || rc == SO_E_TRANSPORT || (rc == SO_E_TIMEOUT && !unsent)) {
 			curl_easy_cleanup(easy); /* its connection state is suspect */
-		else
+			/* A peer that went silent or away (a stopped API server, a proxy that stopped forwarding) took
+			 * the idle connections with it: without this, each next request would reuse one and wait out
+			 * its own deadline on it, one after the other (tests/faults/proxy_silent.sh). */
+			if (rc != SO_E_CANCELLED)
+				handle_flush(c);
+		} else {
 			handle_put(c, easy);
+		}
 	}
 	if (rc && !resp->message)
 		set_message(resp, "%s", so_strerror(rc));
