@@ -13,17 +13,6 @@ SAMPLES=$REPO/config/samples
 # report <fault> <asserted> <bound> <measured>
 report() { echo "# report | $1 | $2 | $3 | $4"; }
 
-# timed <var> cmd...: runs cmd, stores its wall time in whole seconds in <var>, returns cmd's status.
-timed() {
-	local __v=$1 __t0 __rc
-	shift
-	__t0=$(date +%s%N)
-	"$@"
-	__rc=$?
-	printf -v "$__v" '%d' $((($(date +%s%N) - __t0 + 500000000) / 1000000000))
-	return $__rc
-}
-
 # absent <kubectl get args>: the object does not exist (NotFound, not merely an error reaching the server).
 absent() {
 	local out
