@@ -220,7 +220,7 @@ suite_faults() {
 		[ -f "$t" ] || continue
 		s0=$SECONDS
 		run_shell "$t"
-		printf '  %-40s %3d s\n' "" $((SECONDS - s0))
+		printf '  %-40s %3d s\n' "  ($(basename "$t") wall time)" $((SECONDS - s0))
 		logs+=("$logdir/$(basename "$t").log")
 	done
 	"$REPO/tests/cluster/down.sh" >"$logdir/faults-cluster-down.log" 2>&1

@@ -64,6 +64,7 @@ struct kube_client {
 	_Atomic(void *) write_gate_ud;
 	atomic_ulong requests[KUBE_NMETHODS];
 	atomic_ulong failures;
+	atomic_ulong history_epoch; /* kube_client_history_rewound */
 
 	char *metrics_host; /* the API server's host:port, escaped for a label value */
 	atomic_ulong by_code[NVERBS][NCODE_SLOTS];
@@ -866,6 +867,17 @@ int kube_get_json_within(struct kube_client *c, const char *path, long timeout_m
 long kube_client_list_timeout_ms(const struct kube_client *c)
 {
 	return c->opts.list_timeout_ms;
+}
+
+unsigned long kube_client_history_epoch(const struct kube_client *c)
+{
+	return atomic_load(&c->history_epoch);
+}
+
+void kube_client_history_rewound(struct kube_client *c, unsigned long seen)
+{
+	/* Informers that notice the same restore one after the other move it on once, not once each. */
+	atomic_compare_exchange_strong(&c->history_epoch, &seen, seen + 1);
 }
 
 int kube_get_json(struct kube_client *c, const char *path, json_t **out, struct kube_response *resp)
