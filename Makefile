@@ -1,7 +1,7 @@
 # spin-operator: a Kubernetes operator for SpinKube's Spin apps, in C11.
 #
 #   make            build bin/spin-operator
-#   make test       everything: deps, build, test toolchain, unit + integration + fuzz-smoke + e2e suites
+#   make test       everything: deps, build, test toolchain, unit + fuzz-smoke + integration + faults + e2e suites
 #   make demo       local control plane + CRDs + the daemon + a sample SpinApp + signed/unsigned images
 #   make image      the container image (OCI layout + tar, umoci, no Docker) in build/image: docs/image.md
 #   make set-version V=x.y.z   stamp a new version into VERSION, config/manager, the chart, the Dockerfile
@@ -88,7 +88,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 all build: bin/spin-operator
 
 help:
-	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
