@@ -1,7 +1,7 @@
 # spin-operator: a Kubernetes operator for SpinKube's Spin apps, in C11.
 #
 #   make            build bin/spin-operator
-#   make test       everything: deps, build, test toolchain, unit + integration + fuzz-smoke + e2e suites
+#   make test       everything: deps, build, test toolchain, unit + fuzz-smoke + integration + faults + e2e suites
 #   make demo       local control plane + CRDs + the daemon + a sample SpinApp + signed/unsigned images
 #   make image      the container image (OCI layout + tar, umoci, no Docker) in build/image: docs/image.md
 #   make set-version V=x.y.z   stamp a new version into VERSION, config/manager, the chart, the Dockerfile
@@ -13,6 +13,7 @@
 #   tests/unit/*.sh                    shell suites that need no cluster (the image, the version stamps)
 #   tests/integration/test_*.c         one cmocka binary each, run against the local control plane
 #   tests/integration/*.sh             shell suites, run against the local control plane
+#   tests/faults/*.sh, *.c             fault suites (own control plane, report table); *.c: helper programs
 #   tests/fuzz/fuzz_*.c                one libFuzzer target each (clang), corpus in tests/fuzz/corpus/<name>/
 #   tests/bench/bench_*.c, *.sh         benchmark programs and scripts, run by `make bench` (never by make test)
 
@@ -71,6 +72,8 @@ TEST_BINS := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(INTEG_SRC:tests/%.c=$(BUIL
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(wildcard tests/support/*.c)
+FAULT_SRC := $(sort $(wildcard tests/faults/*.c))
+FAULT_BINS := $(FAULT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 FUZZ_CC ?= clang
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -78,14 +81,14 @@ FUZZ_BUILD := build/fuzz
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all build image set-version version-check FORCE deps tools test test-unit test-integration test-e2e test-fuzz fuzz-bins test-bins demo demo-down \
+.PHONY: all build image set-version version-check FORCE deps tools test test-unit test-integration test-faults test-e2e test-fuzz fuzz-bins test-bins demo demo-down \
 	cluster-up cluster-down bench bench-webhook clean help
 .DEFAULT_GOAL := build
 
 all build: bin/spin-operator
 
 help:
-	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@scripts/deps.sh
@@ -146,7 +149,13 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB)
 	$(say) "  TEST  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPERS) $(LIB) -lcmocka $(LIBS)
 
-test-bins: $(OPERATOR) $(TEST_BINS)
+# Helper programs of the fault suite: plain C, no library, no cmocka.
+$(FAULT_BINS): $(BUILD)/tests/faults/%: tests/faults/%.c
+	@mkdir -p $(dir $@)
+	$(say) "  CC    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
+test-bins: $(OPERATOR) $(TEST_BINS) $(FAULT_BINS)
 
 # Fuzz targets are built by clang with their own copy of the library objects.
 $(FUZZ_BUILD)/obj/%.o: %.c
@@ -178,6 +187,10 @@ test-unit: test-bins
 
 test-integration: tools test-bins
 	@BUILD=$(BUILD) tests/run.sh integration
+
+# The fault suite (tests/faults/*.sh) against a private control plane of its own; prints the fault report table.
+test-faults: tools test-bins
+	@BUILD=$(BUILD) tests/run.sh faults
 
 # The real-node suites (tests/e2e/*.sh) against a cluster with a real kubelet + containerd (needs root).
 test-e2e: tools test-bins

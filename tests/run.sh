@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints one summary line, "N passed, N failed", last.
 #
-#   tests/run.sh [unit|integration|fuzz|e2e|all]...      (default: all)
+#   tests/run.sh [unit|integration|faults|fuzz|e2e|all]...      (default: all)
 #
 # unit:         every $BUILD/tests/unit/test_* (cmocka); each test case counts once; then every
 #               tests/unit/*.sh (ok/not ok lines: suites that need no cluster, e.g. the image and the versions).
@@ -9,6 +9,10 @@
 # integration:  starts a private control plane (tests/cluster/up.sh) in $BUILD/test-cluster, then runs every
 #               tests/integration/*.sh (ok/not ok lines) and $BUILD/tests/integration/test_* (cmocka), and
 #               stops the cluster afterwards, whatever happened.
+# faults:       a private control plane of its own in $BUILD/faults-cluster, then every tests/faults/*.sh (one
+#               fault each; each leaves the cluster running and healthy), then a report table built from the
+#               lines "# report | <fault> | <what was asserted> | <bound> | <measured>" the scripts print, each
+#               marked with the result of the check it follows; also written to $BUILD/test-logs/faults-report.txt.
 # e2e:          the same with a real node (REAL_NODE=1 tests/cluster/up.sh: kubelet + containerd + kube-proxy on
 #               this host, at most one per host) in $BUILD/e2e-cluster, then every tests/e2e/*.sh; the node's
 #               teardown restores the host (tests/cluster/node-down.sh).
@@ -159,6 +163,74 @@ suite_integration() {
 	trap - EXIT
 }
 
+# faults_report <log>...: one table row per "# report | fault | asserted | bound | measured" line. A row takes
+# the result of the last "ok - "/"not ok - " line before it in the same log (the check it reports), or of the
+# first one after it when it comes first; a script that ended without checks is a failure.
+faults_report() {
+	local l
+	printf '%s\n' "fault | asserted | bound | measured | result"
+	for l in "$@"; do
+		[ -f "$l" ] || continue
+		awk -F' [|] ' '
+			/^ok - / { last = "pass"; if (npend) flush("pass") }
+			/^not ok - / { last = "FAIL"; if (npend) flush("FAIL") }
+			/^# report [|] / {
+				row = $2 " | " $3 " | " $4 " | " $5
+				if (last != "") print row " | " last; else pend[npend++] = row
+			}
+			function flush(r,   i) { for (i = 0; i < npend; i++) print pend[i] " | " r; npend = 0 }
+			END { if (npend) flush("FAIL") }' "$l"
+	done
+}
+
+# faults_table: aligns the " | "-separated columns (util-linux's column is not on a bare Debian).
+faults_table() {
+	awk -F' [|] ' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n[NR] = NF }
+		END { for (r = 1; r <= NR; r++) { line = ""; for (i = 1; i <= n[r]; i++)
+			line = line (i > 1 ? " | " : "") sprintf(i < n[r] ? "%-" w[i] "s" : "%s", c[r, i]); print line } }'
+}
+
+suite_faults() {
+	echo "== faults (each fault against a private control plane; the table at the end)"
+	local t0=$SECONDS
+	export CLUSTER_DIR="$BUILD/faults-cluster"
+	# shellcheck disable=SC2064
+	trap "'$REPO/tests/cluster/down.sh' >/dev/null 2>&1" EXIT
+	if ! "$REPO/tests/cluster/up.sh" >"$logdir/faults-cluster-up.log" 2>&1; then
+		echo "  cluster did not start:"
+		tail -25 "$logdir/faults-cluster-up.log" | sed 's/^/    /'
+		count faults-cluster-up 0 1
+		"$REPO/tests/cluster/down.sh" >"$logdir/faults-cluster-down.log" 2>&1
+		trap - EXIT
+		return
+	fi
+	tail -1 "$logdir/faults-cluster-up.log" | sed 's/^/  /'
+	export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+	if ! { kubectl apply -f "$REPO"/crds/core.spinkube.dev_spinapps.yaml \
+		-f "$REPO"/crds/core.spinkube.dev_spinappexecutors.yaml &&
+		kubectl wait --for condition=Established --timeout=60s \
+			crd/spinapps.core.spinkube.dev crd/spinappexecutors.core.spinkube.dev; } \
+		>"$logdir/faults-crds.log" 2>&1; then
+		echo "  CRDs could not be installed:"
+		tail -10 "$logdir/faults-crds.log" | sed 's/^/    /'
+		count faults-crds 0 1
+	fi
+	local t logs=() s0
+	for t in "$REPO"/tests/faults/*.sh; do
+		[ -f "$t" ] || continue
+		s0=$SECONDS
+		run_shell "$t"
+		printf '  %-40s %3d s\n' "  ($(basename "$t") wall time)" $((SECONDS - s0))
+		logs+=("$logdir/$(basename "$t").log")
+	done
+	"$REPO/tests/cluster/down.sh" >"$logdir/faults-cluster-down.log" 2>&1
+	trap - EXIT
+	faults_report "${logs[@]}" | faults_table >"$logdir/faults-report.txt"
+	echo "  fault report ($logdir/faults-report.txt), category wall time $((SECONDS - t0)) s:"
+	sed 's/^/  /' "$logdir/faults-report.txt"
+	echo "category wall time: $((SECONDS - t0)) s" >>"$logdir/faults-report.txt"
+}
+
 suite_e2e() {
 	echo "== e2e (a real node: kubelet, containerd, kube-proxy, beside the kwok nodes)"
 	export CLUSTER_DIR="$BUILD/e2e-cluster"
@@ -190,9 +262,10 @@ for s in "${suites[@]}"; do
 	unit) suite_unit ;;
 	fuzz) suite_fuzz ;;
 	integration) suite_integration ;;
+	faults) suite_faults ;;
 	e2e) suite_e2e ;;
-	all) suite_unit; suite_fuzz; suite_integration; suite_e2e ;;
-	*) echo "run.sh: unknown suite '$s' (unit, integration, fuzz, e2e, all)" >&2; exit 2 ;;
+	all) suite_unit; suite_fuzz; suite_integration; suite_faults; suite_e2e ;;
+	*) echo "run.sh: unknown suite '$s' (unit, integration, faults, fuzz, e2e, all)" >&2; exit 2 ;;
 	esac
 done
 

@@ -59,6 +59,7 @@ struct informer {
 	/* Per-watch state. */
 	unsigned long watch_events;
 	int watch_gone;         /* the watch ended in 410 (1) or "too large resource version" (2): relist */
+	unsigned long history_epoch; /* the client's kube_client_history_epoch when our store was last listed */
 };
 
 static double mono_now(void)
@@ -214,6 +215,7 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 	if (!inf)
 		return SO_E_NOMEM;
 	inf->client = c;
+	inf->history_epoch = kube_client_history_epoch(c);
 	inf->opts = *opts;
 	if (!inf->opts.max_event)
 		inf->opts.max_event = DEFAULT_MAX_EVENT;
@@ -378,11 +380,13 @@ static int do_list(struct informer *inf, const char *list_rv)
 	}
 	if (!lc.fresh || (inf->index && (!lc.slots || !lc.index)))
 		goto out;
+	unsigned long epoch = kube_client_history_epoch(inf->client); /* before the list: a later rewind relists */
 	rc = kube_list_stream(inf->client, inf->opts.resource, inf->namespace, &lo, inf->opts.max_event, on_list_item,
 			      &lc, &inf->stop, &rv, &resp);
 	if (rc == SO_OK) {
 		size_t n = json_object_size(lc.fresh);
 		replace_store(inf, &lc, rv); /* takes lc's objects and rv */
+		inf->history_epoch = epoch;
 		log_info("informer", "%s: listed %zu objects at resourceVersion %s", res_name(inf), n,
 			 inf->rv ? inf->rv : "");
 		rv = NULL;
@@ -615,6 +619,7 @@ static void *run(void *arg)
 		if (!need_list && check_rv) {
 			check_rv = 0;
 			if (rv_ahead_of_server(inf)) {
+				kube_client_history_rewound(inf->client, inf->history_epoch);
 				inf->watch_gone = 2;
 				pthread_rwlock_wrlock(&inf->store_mu);
 				inf->stats.relists_gone++;
@@ -622,6 +627,18 @@ static void *run(void *arg)
 				need_list = 1;
 				list_rv = NULL;
 			}
+		}
+		/* Last before the watch: the comparison above can take a while on a server just started, and
+		 * another informer may have found the restore meanwhile. */
+		if (!need_list && kube_client_history_epoch(inf->client) != inf->history_epoch) {
+			log_info("informer", "%s: another informer found the API server's history behind ours (etcd "
+					     "restored?), relisting", res_name(inf));
+			pthread_rwlock_wrlock(&inf->store_mu);
+			inf->stats.relists_gone++;
+			pthread_rwlock_unlock(&inf->store_mu);
+			need_list = 1;
+			list_rv = NULL;
+			check_rv = 0;
 		}
 		if (need_list) {
 			int rc = do_list(inf, list_rv);
@@ -646,6 +663,8 @@ static void *run(void *arg)
 		} else if (rc == SO_E_CANCELLED) {
 			break;
 		} else if (rc == SO_E_API_GONE) {
+			if (inf->watch_gone == 2)
+				kube_client_history_rewound(inf->client, inf->history_epoch);
 			pthread_rwlock_wrlock(&inf->store_mu);
 			inf->stats.relists_gone++;
 			pthread_rwlock_unlock(&inf->store_mu);

@@ -64,6 +64,7 @@ struct kube_client {
 	_Atomic(void *) write_gate_ud;
 	atomic_ulong requests[KUBE_NMETHODS];
 	atomic_ulong failures;
+	atomic_ulong history_epoch; /* kube_client_history_rewound */
 
 	char *metrics_host; /* the API server's host:port, escaped for a label value */
 	atomic_ulong by_code[NVERBS][NCODE_SLOTS];
@@ -471,6 +472,22 @@ static void handle_put(struct kube_client *c, CURL *easy)
 		curl_easy_cleanup(easy);
 }
 
+/* Closes every idle pooled handle and its connection; the next requests connect afresh. */
+static void handle_flush(struct kube_client *c)
+{
+	pthread_mutex_lock(&c->pool_mu);
+	struct pooled *p = c->pool;
+	c->pool = NULL;
+	c->pool_len = 0;
+	pthread_mutex_unlock(&c->pool_mu);
+	while (p) {
+		struct pooled *next = p->next;
+		curl_easy_cleanup(p->easy);
+		free(p);
+		p = next;
+	}
+}
+
 /*
  * libcurl sets SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees its 16 KB read buffer whenever it drains and
  * allocates it again on the next SSL_read. On a watch stream that is one large malloc per record, and each
@@ -762,10 +779,16 @@ out:
 	if (easy) {
 		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
-		if (rc == SO_E_CANCELLED || rc == SO_E_TRANSPORT)
+		if (rc == SO_E_CANCELLED || rc == SO_E_TRANSPORT || (rc == SO_E_TIMEOUT && !unsent)) {
 			curl_easy_cleanup(easy); /* its connection state is suspect */
-		else
+			/* A peer that went silent or away (a stopped API server, a proxy that stopped forwarding) took
+			 * the idle connections with it: without this, each next request would reuse one and wait out
+			 * its own deadline on it, one after the other (tests/faults/proxy_silent.sh). */
+			if (rc != SO_E_CANCELLED)
+				handle_flush(c);
+		} else {
 			handle_put(c, easy);
+		}
 	}
 	if (rc && !resp->message)
 		set_message(resp, "%s", so_strerror(rc));
@@ -848,6 +871,17 @@ int kube_get_json_within(struct kube_client *c, const char *path, long timeout_m
 long kube_client_list_timeout_ms(const struct kube_client *c)
 {
 	return c->opts.list_timeout_ms;
+}
+
+unsigned long kube_client_history_epoch(const struct kube_client *c)
+{
+	return atomic_load(&c->history_epoch);
+}
+
+void kube_client_history_rewound(struct kube_client *c, unsigned long seen)
+{
+	/* Informers that notice the same restore one after the other move it on once, not once each. */
+	atomic_compare_exchange_strong(&c->history_epoch, &seen, seen + 1);
 }
 
 int kube_get_json(struct kube_client *c, const char *path, json_t **out, struct kube_response *resp)

@@ -105,6 +105,14 @@ int kube_stream(struct kube_client *c, const char *path, long deadline_ms, kube_
 /* The deadline of one LIST page (opts.list_timeout_ms), for kube_list_stream. */
 long kube_client_list_timeout_ms(const struct kube_client *c);
 
+/* The API server's history went back (etcd restored from a backup: an informer found its resourceVersion ahead
+ * of the server's). Every informer of the client relists before its next watch, not only the one that noticed:
+ * the others' versions are just as far ahead, but the server's revision can overtake them (the writes after the
+ * restore) before they look, and a watch from an overtaken version is accepted and misses the lost history.
+ * kube_client_history_rewound moves the epoch on once for the epoch the caller last listed at (seen). */
+unsigned long kube_client_history_epoch(const struct kube_client *c);
+void kube_client_history_rewound(struct kube_client *c, unsigned long seen);
+
 /* The mapping used for non-2xx answers: HTTP code plus an optional Status body → so_err, reason, message,
  * retryAfterSeconds. Pure; exposed for tests. reason/message are malloc'd (or NULL). */
 int kube_status_map(long http_code, const char *body, size_t len, char **reason, char **message,

@@ -2,10 +2,11 @@
 # config/rbac/role.yaml against what the operator really requests (docs/rbac.md). A private control plane is
 # started with an audit policy that records every ServiceAccount's requests (kube-system's aside) and with the
 # OwnerReferencesPermissionEnforcement admission plugin, as OpenShift runs it. reconcile.sh then runs there
-# unchanged (a smaller burst): it runs the operator under a ServiceAccount bound to exactly config/rbac's
+# unchanged, and so does tests/faults/burst_restart_sigkill.sh (a smaller burst, an apiserver restart and a
+# SIGKILL of the operator: the sections n and o reconcile.sh had): each runs the operator under a ServiceAccount bound to exactly config/rbac's
 # ClusterRole and drives every reconciler behaviour (executors, apps, runtime-config and CA Secrets, ConfigMap
-# references, HPAs, RuntimeClasses, status, events, deletion, a Service taken over). Its checks count here too,
-# prefixed "reconcile (audited)".
+# references, HPAs, RuntimeClasses, status, events, deletion, a Service taken over). Their checks count here
+# too, prefixed "reconcile (audited)".
 #
 # A probe shows the plugin is on and asks for exactly what the role grants for it: a ServiceAccount creating a
 # Service owned by a SpinApp with blockOwnerDeletion is refused without update on spinapps/finalizers and
@@ -36,7 +37,8 @@ cleanup() {
 	[ "$started" = 1 ] && CLUSTER_DIR=$cdir "$REPO/tests/cluster/down.sh" >/dev/null 2>&1
 	if [ "${t_failed:-0}" = 1 ]; then
 		local keep=${BUILD:-${TMPDIR:-/tmp}}/test-logs
-		mkdir -p "$keep" && cp "$work/reconcile.out" "$keep/rbac_audit-reconcile.out" 2>/dev/null &&
+		mkdir -p "$keep" && cp "$work/burst.out" "$keep/rbac_audit-burst.out" 2>/dev/null
+		cp "$work/reconcile.out" "$keep/rbac_audit-reconcile.out" 2>/dev/null &&
 			cp "$work/audit.log" "$keep/rbac_audit-audit.log" 2>/dev/null && echo "# logs kept in $keep/rbac_audit-*"
 	fi
 	rm -rf "$work"
@@ -72,12 +74,15 @@ t_check "the CRDs are installed" crds
 
 # ---- reconcile.sh, audited ---------------------------------------------------------------------------------
 
-RECONCILE_BURST=10 bash "$REPO/tests/integration/reconcile.sh" >"$work/reconcile.out" 2>&1
+bash "$REPO/tests/integration/reconcile.sh" >"$work/reconcile.out" 2>&1
 rstatus=$?
-sed -n 's/^ok - /ok - reconcile (audited): /p; s/^not ok - /not ok - reconcile (audited): /p; s/^    /    /p' "$work/reconcile.out" |
-	grep -E '^(ok|not ok) - |^    ' || true
-grep -q '^not ok - ' "$work/reconcile.out" && t_failed=1
+RECONCILE_BURST=10 bash "$REPO/tests/faults/burst_restart_sigkill.sh" >"$work/burst.out" 2>&1
+bstatus=$?
+sed -n 's/^ok - /ok - reconcile (audited): /p; s/^not ok - /not ok - reconcile (audited): /p; s/^    /    /p' \
+	"$work/reconcile.out" "$work/burst.out" | grep -E '^(ok|not ok) - |^    ' || true
+grep -q '^not ok - ' "$work/reconcile.out" "$work/burst.out" && t_failed=1
 t_check "reconcile.sh ran to its end" bash -c "[ $rstatus = 0 ] && grep -q '^# reconcile.sh: ' '$work/reconcile.out' || tail -15 '$work/reconcile.out'"
+t_check "burst_restart_sigkill.sh ran to its end" bash -c "[ $bstatus = 0 ] || tail -15 '$work/burst.out'"
 
 # ---- the admission plugin is on, and spinapps/finalizers is what it asks for --------------------------------
 
@@ -141,14 +146,16 @@ kubectl delete namespace "$pns" --wait=false >/dev/null 2>&1
 
 # ---- the audit log against the ClusterRole ------------------------------------------------------------------
 
-# The operator's user: reconcile.sh's RBAC variant rec-rbac-<n>, ServiceAccount rec-rbac-<n>-controller-manager.
+# The operator's users: the RBAC variants rec-rbac-<n> of reconcile.sh and of burst_restart_sigkill.sh,
+# ServiceAccounts rec-rbac-<n>-controller-manager.
 user=$(jq -r 'select(.user.username | test("^system:serviceaccount:rec-rbac-[0-9]+:rec-rbac-[0-9]+-controller-manager$"))
 	| .user.username' "$work/audit.log" | sort -u)
-t_check "the audit log has requests from exactly one operator ServiceAccount" test "$(grep -c . <<<"$user")" = 1
+t_check "the audit log has requests from exactly two operator ServiceAccounts (one per suite)" test "$(grep -c . <<<"$user")" = 2
+users=$(jq -R . <<<"$user" | jq -sc .)
 nonres() {
 	# Requests without a resource: only the server version (every authenticated user may read it).
 	local bad
-	bad=$(jq -r --arg u "$user" 'select(.user.username == $u and (.userAgent // "" | startswith("spin-operator"))
+	bad=$(jq -r --argjson u "$users" 'select((.user.username | IN($u[])) and (.userAgent // "" | startswith("spin-operator"))
 		and .objectRef == null) | "\(.verb) \(.requestURI)"' \
 		"$work/audit.log" | sort -u | grep -vx 'get /version')
 	[ -z "$bad" ] || { echo "$bad"; return 1; }
@@ -159,7 +166,7 @@ t_check "the operator's only non-resource request is GET /version" nonres
 # or ResponseStarted for watches, which complete later or never). A server-side apply that makes the object is
 # authorized as create too: the audit records it as a patch answered 201, listed here as both.
 # The suite's own kubectl calls with the operator's token (auth whoami, auth can-i) are not the operator's.
-jq -r --arg u "$user" 'select(.user.username == $u and (.userAgent // "" | startswith("spin-operator"))
+jq -r --argjson u "$users" 'select((.user.username | IN($u[])) and (.userAgent // "" | startswith("spin-operator"))
 		and .objectRef.resource != null
 		and (.stage == "ResponseComplete" or (.stage == "ResponseStarted" and .verb == "watch")))
 	| "\(.verb) \(if (.objectRef.apiGroup // "") == "" then "\"\"" else .objectRef.apiGroup end) \(.objectRef.resource)\(if .objectRef.subresource then "/" + .objectRef.subresource else "" end) \(.responseStatus.code // 0) \(.stageTimestamp) \(.responseStatus.message // "" | gsub("[\n ]"; "_"))"' \
@@ -174,10 +181,10 @@ t_check "the operator made audited requests ($(wc -l <"$work/requests") of them,
 	test "$(wc -l <"$work/used")" -gt 10
 outside() { comm -23 "$work/used" "$work/granted" | tee /dev/stderr | grep -q . && return 1 || return 0; }
 t_check "every (verb, resource) the operator requested is granted by config/rbac/role.yaml" outside
-window=$(sed -n 's/^# restart window (UTC): //p' "$work/reconcile.out")
+window=$(sed -n 's/^# restart window (UTC): //p' "$work/burst.out")
 forbidden() {
-	# Expected 403s: right after the apiserver restart (cold authorizer cache, the same 30 s reconcile.sh's
-	# never_forbidden allows) and writes into a namespace being deleted.
+	# Expected 403s: right after the apiserver restart of burst_restart_sigkill.sh (cold authorizer cache, 30 s)
+	# and writes into a namespace being deleted.
 	local bad
 	bad=$(awk -v from="${window% *}" -v to="${window#* }" '$4 == 403 { t = substr($5, 1, 19); if (!(t >= from && t <= to)) print }' \
 		"$work/requests" | grep -v 'because_it_is_being_terminated' | head -5)

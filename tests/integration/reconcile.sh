@@ -10,8 +10,8 @@
 # Covers: generated objects (contract §2.6-§2.13), status, image/replica/executor/runtime-config changes, the
 # operator-owned HPA and RuntimeClass, createDeployment: false, MissingExecutor, one CA Secret for apps that
 # start together, a runtime config waiting for a referenced Secret, blocked executor deletion, garbage
-# collection, over-long names, zero writes in steady state, and convergence of bursts across an apiserver
-# restart and a SIGKILL of the operator.
+# collection, over-long names and zero writes in steady state. Bursts across an apiserver restart and a SIGKILL
+# of the operator (formerly sections n and o) are in the fault suite: tests/faults/burst_restart_sigkill.sh.
 #
 # Cleans up what it created (namespaces, RBAC variant, RuntimeClasses); leaves the CRDs.
 # Run by tests/run.sh (KUBECONFIG, PATH with .tools/bin, REPO, OPERATOR, CLUSTER_DIR); by hand see
@@ -25,7 +25,6 @@ APP_LABEL=$G/app-name
 IMG=ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0
 IMG2=ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.22.0
 SAMPLES=$REPO/config/samples
-BURST=${RECONCILE_BURST:-40} # rbac_audit.sh runs this suite again with fewer
 rand=$RANDOM$RANDOM
 suite_start=$SECONDS
 
@@ -506,104 +505,7 @@ quiet_for() { # quiet_for <seconds>: the write counter does not move over that m
 retry 60 quiet_for 3 >/dev/null # let anything still settling (GC, rollouts) finish
 t_check "m. steady state: spin_operator_api_writes_total is unchanged over 15 s" quiet_for 15
 
-# ---- n. a burst of apps across an apiserver restart -------------------------------------------------------
-
-# burst <ns> <prefix> <progress file>: creates $BURST apps one by one, retrying each through API outages.
-burst() {
-	local i out deadline
-	for ((i = 1; i <= BURST; i++)); do
-		deadline=$((SECONDS + 90))
-		until out=$(app_yaml "$1" "$2-$i" | kubectl create -f - 2>&1) || [[ $out == *AlreadyExists* || $out == *"already exists"* ]]; do
-			[ $SECONDS -lt $deadline ] || { echo "burst: could not create $2-$i: $out" >&2; return 1; }
-			sleep 0.3
-		done
-		echo "$i" >"$3"
-	done
-}
-progress() { cat "$1" 2>/dev/null || echo 0; }
-
-# converged <ns>: exactly one Deployment, Service and runtime-config Secret per app (by the app-name label),
-# nothing else labelled, and every app Available with its replica ready.
-converged() {
-	local apps kind sel
-	apps=$(kubectl get spinapps -n "$1" -o json | jq -c '[.items[].metadata.name] | sort') || return 1
-	[ "$(jq length <<<"$apps")" = "$BURST" ] || { echo "$(jq length <<<"$apps") apps, want $BURST"; return 1; }
-	for kind in deployments services secrets; do
-		sel='.'
-		[ "$kind" = secrets ] && sel='select(.data["runtime-config.toml"])'
-		kubectl get "$kind" -n "$1" -l "$APP_LABEL" -o json | jq -e --argjson apps "$apps" \
-			"[.items[] | $sel | .metadata.labels[\"$APP_LABEL\"]] | sort == \$apps" >/dev/null ||
-			{ echo "$kind: not exactly one per app"; return 1; }
-	done
-	local not_ready
-	not_ready=$(kubectl get spinapps -n "$1" -o json | jq -r '.items[] | select((.status.readyReplicas == 1 and
-		([.status.conditions[]? | select(.type == "Available") | .status] == ["True"])) | not) | .metadata.name')
-	[ -z "$not_ready" ] && return 0
-	echo "not Available: $(wc -w <<<"$not_ready") apps; the first:"
-	for a in $(head -2 <<<"$not_ready"); do
-		kubectl get spinapp "$a" -n "$1" -o json | jq -c '{app: .metadata.name, gen: .metadata.generation, status}'
-		kubectl get deployment "$a" -n "$1" -o json 2>&1 | jq -c '{deployment: .metadata.name, rv: .metadata.resourceVersion,
-			status: (.status | {observedGeneration, replicas, readyReplicas, availableReplicas,
-			conditions: [.conditions[]? | {type, status, reason}]})}' 2>&1
-	done
-	return 1
-}
-
-# heal <ns>: kwok fakes the kubelets, and its pod-ready stage only handles Pending pods. When an apiserver
-# restart takes long enough (a loaded machine) for the fake nodes' leases to lapse, the node lifecycle controller
-# marks every Running pod NotReady, and nothing would ever make those pods Ready again, so no Deployment could be
-# Available whatever the operator does. Such pods (Running, not Ready: kwok sets phase and readiness together)
-# are deleted; their ReplicaSets replace them, as a real kubelet would have recovered them. Each use is noted.
-heal() {
-	local pods
-	pods=$(kubectl get pods -n "$1" -o json | jq -r '.items[] | select(.metadata.deletionTimestamp == null
-		and .status.phase == "Running" and ([.status.conditions[]? | select(.type == "Ready") | .status] != ["True"]))
-		| .metadata.name') || return 0
-	[ -n "$pods" ] || return 0
-	echo "# healed: deleted $(wc -w <<<"$pods") Running but NotReady pods in $1 (node lifecycle controller after a lease lapse)" >>"$work/healed"
-	# shellcheck disable=SC2086 # one pod name per word
-	kubectl delete pod -n "$1" $pods --wait=false >/dev/null 2>&1
-	return 0
-}
-healed_converged() { heal "$1"; converged "$1"; }
-
-bns=$(t_ns rec-burst) && namespaces+=("$bns")
-kubectl apply -n "$bns" -f "$SAMPLES/spin-shim-executor.yaml" >/dev/null
-burst "$bns" app "$work/burst1" 2>"$work/burst1.err" &
-bpid=$!
-retry 60 at_least $((BURST / 3)) progress "$work/burst1" >/dev/null
-restart_apiserver() { "$REPO/tests/cluster/restart-apiserver.sh" >"$work/restart.log" 2>&1 || { tail -20 "$work/restart.log"; return 1; }; }
-restart_from=$(date -u -d '-1 sec' +%Y-%m-%dT%H:%M:%S)
-t_check "n. restart-apiserver.sh in the middle of the burst" restart_apiserver
-restart_to=$(date -u -d '+30 sec' +%Y-%m-%dT%H:%M:%S)
-echo "# restart window (UTC): $restart_from $restart_to" # read by rbac_audit.sh
-wait "$bpid"
-t_check "n. all $BURST apps were created (through the restart)" test "$(progress "$work/burst1")" = "$BURST"
-t_check "n. every app converges: one Deployment, one Service, one runtime-config Secret each, all Available" \
-	retry 180 poll healed_converged "$bns"
-
-# ---- o. a burst across a SIGKILL of the operator ----------------------------------------------------------
-
-ons=$(t_ns rec-kill) && namespaces+=("$ons")
-kubectl apply -n "$ons" -f "$SAMPLES/spin-shim-executor.yaml" >/dev/null
-burst "$ons" app "$work/burst2" 2>"$work/burst2.err" &
-bpid=$!
-retry 60 at_least $((BURST / 3)) progress "$work/burst2" >/dev/null
-kill -9 "$pid"
-wait "$pid" 2>/dev/null
-pid=""
-retry 60 at_least $((2 * BURST / 3)) progress "$work/burst2" >/dev/null
-if start_operator; then
-	t_ok "o. operator killed with SIGKILL mid-burst, started again, caches synced"
-else
-	t_fail "o. operator killed with SIGKILL mid-burst, started again, caches synced"
-	tail -20 "$log" | sed 's/^/    /'
-fi
-wait "$bpid"
-t_check "o. all $BURST apps were created" test "$(progress "$work/burst2")" = "$BURST"
-t_check "o. every app converges: one Deployment, one Service, one runtime-config Secret each, all Available" \
-	retry 180 poll healed_converged "$ons"
-t_check "o. ... and the earlier burst is still exactly right" retry 60 poll healed_converged "$bns"
+# ---- n., o. bursts across an apiserver restart and a SIGKILL of the operator: tests/faults/burst_restart_sigkill.sh
 
 # ---- p. the log, and the operator is alive ---------------------------------------------------------------
 
@@ -618,14 +520,11 @@ leaks() {
 	return $bad
 }
 t_check "p. the operator's log holds no 'Bearer', no token, no 'BEGIN'" leaks
-# Right after the apiserver restart its RBAC authorizer's caches are cold for a moment, and it answers Forbidden
-# (sometimes listing our ClusterRole as "not found"). Those answers, logged within 30 s of the restart, say
-# nothing about config/rbac; neither does a write refused because its namespace is being deleted. Any other
-# Forbidden does.
+# A write refused because its namespace is being deleted says nothing about config/rbac; any other Forbidden
+# does. (No apiserver restart here: the restart's cold-cache window is tests/faults/burst_restart_sigkill.sh's.)
 never_forbidden() {
 	local bad
-	bad=$(grep -i forbidden "$log" | grep -v 'because it is being terminated' | awk -v from="$restart_from" -v to="$restart_to" \
-		'{ t = substr($1, 1, 19) } !(t >= from && t <= to)' | head -3)
+	bad=$(grep -i forbidden "$log" | grep -v 'because it is being terminated' | head -3)
 	[ -z "$bad" ] || { echo "$bad"; return 1; }
 }
 t_check "the operator was never Forbidden (config/rbac grants what it uses)" never_forbidden
@@ -654,6 +553,5 @@ rbac_gone() {
 		kubectl delete namespace "$vns" --wait=false >/dev/null
 }
 t_check "the RBAC variant is deleted (ClusterRole, ClusterRoleBinding, ServiceAccount, namespace)" rbac_gone
-[ -f "$work/healed" ] && sort -u "$work/healed"
 echo "# reconcile.sh: $((SECONDS - suite_start)) s"
 exit 0
