@@ -383,12 +383,16 @@ t_check "an UPDATE to an unsigned image is denied and the pinned image stays" up
 
 # ---- failure: registry down, registry hanging ---------------------------------------------------------------
 
+t0=$SECONDS
 denied "registry down (connection refused) -> denied" "$ns" "$DEAD/spin/app:v1" \
 	"image $DEAD/spin/app:v1 (unresolved) is not verified: registry $DEAD unreachable"
+echo "# report | registry down (connection refused) | the review is denied with the operator's reason, nothing admitted unverified | the API server's 10 s webhook timeout | $((SECONDS - t0)) s"
 # The deny must come from the operator within its own deadline (--verify-timeout $VERIFY_TIMEOUT), not from the
 # API server's 10 s webhook timeout (failurePolicy Fail would then show a different, generic error).
+t0=$SECONDS
 denied "registry that never answers -> denied with the operator's deadline message" "$ns" "$HANG/spin/app:v1" \
 	"image $HANG/spin/app:v1 (unresolved) is not verified: verification deadline exceeded"
+echo "# report | registry accepts TLS and never answers | denied by the operator's own deadline (--verify-timeout $VERIFY_TIMEOUT), not the API server's timeout | 10 s | $((SECONDS - t0)) s"
 t_check "the hanging registry did receive the connection (TLS handshake done)" grep -Eq 'CIPHER is|Shared ciphers' "$work/hang.log"
 
 # ---- private registries ----------------------------------------------------------------------------------
