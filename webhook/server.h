@@ -41,6 +41,9 @@ struct webhook_server_opts {
 	const char *tls_priorities; /* NULL: WEBHOOK_TLS_PRIORITIES */
 	unsigned threads;           /* request threads; 0: the CPU count, within [2, 8] */
 	size_t max_body;            /* 0: ADMISSION_MAX_BODY */
+	/* Reviews whose verification needs a registry run on a pool of their own (offload.h), the request
+	 * threads never wait for a registry; 0: OFFLOAD_DEFAULT_WORKERS, OFFLOAD_DEFAULT_QUEUE. */
+	unsigned verify_workers, verify_queue;
 	/* The rules' view of the cluster (endpoint is set per request). */
 	struct admission_ctx admission;
 	/* Optional: while it returns 0, every review is answered 503 with why (e.g. caches not synced). */

@@ -572,6 +572,40 @@ static void private_registry_credentials(void **state)
 	verifier_free(v);
 }
 
+/* The webhook's pool asks first whether a registry is needed, and answers without one when it cannot wait. */
+static void needs_io_unavailable_and_deadline(void **state)
+{
+	(void)state;
+	struct verifier *v = new_verifier(1, 5000);
+	struct admission_image_check none = { .ns = "default", .image = "ghcr.io/other/app:v1" },
+				     spin = { .ns = "default", .image = REG "/spin/app:v1" },
+				     warn = { .ns = "default", .image = REG "/warn/app:v1" },
+				     bad = { .ns = "default", .image = "UPPER/Case:x" };
+	assert_int_equal(verifier_needs_io(v, &none), 0);
+	assert_int_equal(verifier_needs_io(v, &spin), 1);
+	assert_int_equal(verifier_needs_io(v, &warn), 1);
+	assert_int_equal(verifier_needs_io(v, &bad), 0); /* refused from the policy alone */
+	struct admission_image_verdict out;
+	assert_int_equal(verifier_unavailable(v, &spin, "verification queue full", &out), SO_OK);
+	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	assert_string_equal(out.message, "image " REG "/spin/app:v1 (unresolved) is not verified: verification queue full");
+	assert_null(out.pinned);
+	assert_int_equal(verifier_unavailable(v, &warn, "verification queue full", &out), SO_OK);
+	assert_int_equal(out.decision, ADMISSION_IMAGE_WARN);
+	assert_int_equal(verifier_unavailable(v, &none, "verification queue full", &out), SO_OK);
+	assert_int_equal(out.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(reg.requests, 0);
+	/* A deadline given with the check (the time it waited in the queue) ends it earlier than the timeout. */
+	reg.hang = 1;
+	spin.deadline_ms = vcache_mono_ms() + 200;
+	int64_t t0 = vcache_mono_ms();
+	assert_int_equal(verifier_admission(v, &spin, &out), SO_OK);
+	assert_true(vcache_mono_ms() - t0 < 2000);
+	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	assert_non_null(strstr(out.message, "verification deadline exceeded"));
+	verifier_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +619,7 @@ int main(void)
 		cmocka_unit_test_setup(warn_mode, per_test),
 		cmocka_unit_test_setup(no_rule_pin_off_and_reload, per_test),
 		cmocka_unit_test_setup(private_registry_credentials, per_test),
+		cmocka_unit_test_setup(needs_io_unavailable_and_deadline, per_test),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -812,6 +812,204 @@ static void test_rotation_under_load(void **state)
 	webhook_server_stop(v.s, 5);
 }
 
+/* ---- the verification pool ---- */
+
+/* A fake verifier: images named ".../slo:..." need a registry that takes slow_ms to answer (a tarpit). */
+static atomic_int slow_ms, slow_started;
+
+static int fake_needs_io(void *ud, const struct admission_image_check *in)
+{
+	(void)ud;
+	return strstr(in->image, "/slo:") != NULL;
+}
+
+static int fake_verify(void *ud, const struct admission_image_check *in, struct admission_image_verdict *out)
+{
+	(void)ud;
+	memset(out, 0, sizeof *out);
+	if (strstr(in->image, "/slo:")) {
+		atomic_fetch_add(&slow_started, 1);
+		usleep((useconds_t)atomic_load(&slow_ms) * 1000);
+	}
+	out->decision = ADMISSION_IMAGE_ADMIT;
+	return SO_OK;
+}
+
+static int fake_unavailable(void *ud, const struct admission_image_check *in, const char *reason,
+			    struct admission_image_verdict *out)
+{
+	(void)ud;
+	memset(out, 0, sizeof *out);
+	out->decision = ADMISSION_IMAGE_DENY;
+	snprintf(out->message, sizeof out->message, "image %s (unresolved) is not verified: %s", in->image, reason);
+	return SO_OK;
+}
+
+static void start_verifying(struct srv *v, const char *sub, unsigned workers, unsigned queue, int64_t timeout_ms)
+{
+	char crt[400], key[400], err[256] = "";
+	snprintf(v->sub, sizeof v->sub, "%s", sub);
+	snprintf(crt, sizeof crt, "%s/%s/tls.crt", dir, sub);
+	snprintf(key, sizeof key, "%s/%s/tls.key", dir, sub);
+	struct webhook_server_opts o = {
+		.bind_addr = "127.0.0.1:0",
+		.cert_file = crt,
+		.key_file = key,
+		.cert_poll_s = 3600,
+		.threads = 2,
+		.verify_workers = workers,
+		.verify_queue = queue,
+		.admission = { .list_executors = fake_list, .get_executor = fake_get, .verify_image = fake_verify,
+			       .verify_needs_io = fake_needs_io, .verify_unavailable = fake_unavailable,
+			       .verify_timeout_ms = timeout_ms },
+		.ready = fake_ready,
+	};
+	if (webhook_server_start(&o, &v->s, &v->port, err, sizeof err))
+		fail_msg("webhook_server_start: %s", err);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+struct slow_client {
+	unsigned short port;
+	double took;
+	long code;
+	char message[512];
+	int allowed;
+};
+
+static void *post_slow(void *arg)
+{
+	struct slow_client *c = arg;
+	char *body = review("slow", 1, ",\"executor\":\"alpha\"");
+	char *img = strstr(body, "example/app");
+	memcpy(img, "example/slo", 11); /* ghcr.io/example/slo:v1 */
+	double t0 = now_s();
+	struct resp r = req(NULL, c->port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	c->took = now_s() - t0;
+	c->code = r.cc == CURLE_OK ? r.code : -1;
+	if (c->code == 200) {
+		json_t *j = response_of(&r), *resp = json_object_get(j, "response");
+		c->allowed = json_is_true(json_object_get(resp, "allowed"));
+		const char *m = json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+		snprintf(c->message, sizeof c->message, "%s", m ? m : "");
+		json_decref(j);
+	}
+	buf_free(&r.body);
+	free(body);
+	return NULL;
+}
+
+static const char executor_review[] =
+	"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"x1\","
+	"\"kind\":{\"group\":\"core.spinkube.dev\",\"version\":\"v1alpha1\",\"kind\":\"SpinAppExecutor\"},"
+	"\"resource\":{\"group\":\"core.spinkube.dev\",\"version\":\"v1alpha1\",\"resource\":\"spinappexecutors\"},"
+	"\"namespace\":\"default\",\"operation\":\"CREATE\",\"object\":{\"apiVersion\":\"core.spinkube.dev/v1alpha1\","
+	"\"kind\":\"SpinAppExecutor\",\"metadata\":{\"name\":\"x\",\"namespace\":\"default\"},"
+	"\"spec\":{\"createDeployment\":true,\"deploymentConfig\":{\"runtimeClassName\":\"wasmtime-spin-v2\"}}}}}";
+
+/*
+ * A tarpit registry (each slow verification takes 5 s) behind 1 worker and a queue of 1, a deadline of 1 s: the
+ * first review runs, the second waits, the third is answered at once (queue full); the first two at the
+ * deadline (deadline exceeded), both denied as a registry failure is. Meanwhile executor reviews and SpinApp
+ * reviews that need no registry are answered at once, on only 2 request threads. The bounds are the task's
+ * (executor reviews within 1 s), asserted with margin on the fast side.
+ */
+static void test_verification_pool(void **state)
+{
+	struct srv v;
+	struct slow_client c[3];
+	pthread_t th[3];
+	(void)state;
+	install("pool", "pair1.crt", "pair1.key");
+	atomic_store(&slow_ms, 5000);
+	atomic_store(&slow_started, 0);
+	start_verifying(&v, "pool", 1, 1, 1000);
+	for (int i = 0; i < 3; i++) {
+		c[i] = (struct slow_client){ .port = v.port };
+		assert_int_equal(pthread_create(&th[i], NULL, post_slow, &c[i]), 0);
+		usleep(100 * 1000); /* in order: running, queued, refused */
+	}
+	for (int i = 0; i < 10; i++) {
+		double t0 = now_s();
+		struct resp r = req(NULL, v.port, "POST", ADMISSION_PATH_VALIDATE_EXECUTOR, "application/json",
+				    executor_review, strlen(executor_review), 0);
+		double took = now_s() - t0;
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body.data, "\"allowed\":true"));
+		assert_true(took < 1.0);
+		buf_free(&r.body);
+		char *body = review("fast", 1, ",\"executor\":\"alpha\"");
+		t0 = now_s();
+		r = req(NULL, v.port, "POST", M_APP, "application/json", body, strlen(body), 0);
+		took = now_s() - t0;
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body.data, "\"allowed\":true"));
+		assert_true(took < 1.0);
+		buf_free(&r.body);
+		free(body);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	int full = 0, late = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(c[i].code, 200);
+		assert_false(c[i].allowed);
+		if (strstr(c[i].message, "image ghcr.io/example/slo:v1 (unresolved) is not verified: verification queue "
+					 "full")) {
+			full++;
+			assert_true(c[i].took < 0.5);
+		} else {
+			assert_non_null(strstr(c[i].message, "image ghcr.io/example/slo:v1 (unresolved) is not verified: "
+							     "verification deadline exceeded"));
+			late++;
+			assert_true(c[i].took > 0.8 && c[i].took < 2.5);
+		}
+	}
+	assert_int_equal(full, 1);
+	assert_int_equal(late, 2);
+	assert_int_equal(atomic_load(&slow_started), 1); /* the queued one never reached the registry */
+	struct buf m = BUF_INIT(1 << 20);
+	webhook_server_metrics(v.s, &m);
+	assert_non_null(strstr(m.data, "spin_operator_webhook_verification_pool_rejected_total 1\n"));
+	assert_non_null(strstr(m.data, "spin_operator_webhook_verification_pool_timeouts_total 2\n"));
+	buf_free(&m);
+	double t0 = now_s();
+	webhook_server_stop(v.s, 1); /* waits for the tarpit run (5 s from its start) */
+	assert_true(now_s() - t0 < 6.0);
+}
+
+/* Stopping with reviews on the pool answers them (libmicrohttpd would abort with a connection suspended). */
+static void test_stop_with_pending_verification(void **state)
+{
+	struct srv v;
+	struct slow_client c[2];
+	pthread_t th[2];
+	(void)state;
+	install("poolstop", "pair1.crt", "pair1.key");
+	atomic_store(&slow_ms, 800);
+	start_verifying(&v, "poolstop", 1, 4, 10000);
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct slow_client){ .port = v.port };
+		assert_int_equal(pthread_create(&th[i], NULL, post_slow, &c[i]), 0);
+	}
+	usleep(300 * 1000);
+	webhook_server_stop(v.s, 0.1);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		/* Answered as at the deadline, or the connection closed by the stop: never a hang. */
+		assert_true(c[i].code == 200 || c[i].code == -1);
+		if (c[i].code == 200)
+			assert_non_null(strstr(c[i].message, "verification deadline exceeded"));
+		assert_true(c[i].took < 5.0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +1020,8 @@ int main(void)
 		cmocka_unit_test(test_validate_pem),
 		cmocka_unit_test(test_poll_reload),
 		cmocka_unit_test(test_rotation_under_load),
+		cmocka_unit_test(test_verification_pool),
+		cmocka_unit_test(test_stop_with_pending_verification),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

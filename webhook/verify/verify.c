@@ -414,6 +414,8 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	out->decision = ADMISSION_IMAGE_ADMIT;
 	c.pol = pol;
 	c.deadline = t0 + v->timeout_ms;
+	if (in->deadline_ms > 0 && in->deadline_ms < c.deadline)
+		c.deadline = in->deadline_ms; /* queued on the webhook's pool: the budget began at submission */
 	if (v->be.stats)
 		v->be.stats(v->be.ud, &s0);
 	if (!in->image || !*in->image) {
@@ -523,6 +525,58 @@ out:
 	image_ref_free(&c.ref);
 	policy_unref(pol);
 	return rc;
+}
+
+/* The rule for in->image, or NULL (no rule, or no valid image name: verifier_explain answers those from the
+ * policy alone). *pol holds the policy the rule lives in (policy_unref). */
+static const struct policy_rule *rule_for(struct verifier *v, const struct admission_image_check *in,
+					  struct policy **pol)
+{
+	struct image_ref ref;
+	char perr[256];
+	const struct policy_rule *rule = NULL;
+
+	*pol = policywatch_get(v->pw);
+	if (!in->image || !*in->image || image_ref_parse(in->image, &ref, perr, sizeof perr))
+		return NULL;
+	char *name = image_ref_name(&ref), *name_tag = image_ref_name_tag(&ref);
+	if (name && name_tag)
+		rule = policy_match(*pol, in->ns, name_tag, name);
+	free(name);
+	free(name_tag);
+	image_ref_free(&ref);
+	return rule;
+}
+
+int verifier_needs_io(void *verifier, const struct admission_image_check *in)
+{
+	struct policy *pol;
+	int yes = rule_for(verifier, in, &pol) != NULL;
+	policy_unref(pol);
+	return yes;
+}
+
+int verifier_unavailable(void *verifier, const struct admission_image_check *in, const char *reason,
+			 struct admission_image_verdict *out)
+{
+	struct verifier *v = verifier;
+	struct policy *pol;
+	const struct policy_rule *rule = rule_for(v, in, &pol);
+
+	memset(out, 0, sizeof *out);
+	out->decision = ADMISSION_IMAGE_ADMIT;
+	if (rule) {
+		/* Failing as a registry error fails: closed under enforce, a warning under warn. */
+		out->decision = rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
+		deny_text(out, in->image, NULL, reason);
+		if (!in->validating)
+			atomic_fetch_add(&v->results[VERIFY_ERROR], 1);
+		log_info("verify", "image=%s digest=unresolved rule=%s mode=%s result=error cache=none%s reason=\"%s\"",
+			 in->image, rule->name, rule->warn ? "warn" : "enforce", in->validating ? " webhook=validating" : "",
+			 reason);
+	}
+	policy_unref(pol);
+	return SO_OK;
 }
 
 int verifier_new(const struct verifier_opts *o, struct verifier **out, char *err, size_t errlen)
