@@ -36,8 +36,13 @@
 #define CONNECTION_LIMIT 2048u
 #define PER_IP_LIMIT 1024u
 #define NOFILE_WANTED (CONNECTION_LIMIT + 256u) /* the listener, the kube client, registries, files */
-/* Longer than the API server's idle-connection timeout (90 s), so the client closes idle connections first. */
+/* Once a connection has sent a request: longer than the API server's idle-connection timeout (90 s), so the
+ * client closes idle connections first. */
 #define IDLE_TIMEOUT_S 120u
+/* Until then (TCP accepted, TLS handshake, first request's headers): the API server sends its review as soon as
+ * the handshake is done, so a connection quiet for this long is not one of its own. libmicrohttpd counts it from
+ * the last byte received, through the handshake too, so a ClientHello never sent is dropped after it. */
+#define FIRST_REQUEST_TIMEOUT_S 10u
 
 static const unsigned codes[] = { 200, 400, 404, 405, 413, 415, 500, 503 };
 #define NCODES (sizeof codes / sizeof codes[0])
@@ -319,6 +324,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return reply_text(s, conn, NULL, 404, "404 page not found\n");
 		if (!(r = calloc(1, sizeof *r)))
 			return MHD_NO;
+		/* A request came: the connection gets the idle timeout of a client's kept-alive connection. */
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, IDLE_TIMEOUT_S);
 		r->ep = ep;
 		r->method = method;
 		clock_gettime(CLOCK_MONOTONIC, &r->t0);
@@ -520,7 +527,8 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 				0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
 				MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_LIMIT,
-				MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_TIMEOUT,
+				o->first_request_timeout_s ? o->first_request_timeout_s : FIRST_REQUEST_TIMEOUT_S,
 				MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CERT_CALLBACK, certwatch_retrieve,
 				MHD_OPTION_NOTIFY_CONNECTION, certwatch_mhd_notify, (void *)s->certs, MHD_OPTION_NOTIFY_COMPLETED,
 				completed, (void *)s, MHD_OPTION_END);

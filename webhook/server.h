@@ -44,6 +44,8 @@ struct webhook_server_opts {
 	/* Reviews whose verification needs a registry run on a pool of their own (offload.h), the request
 	 * threads never wait for a registry; 0: OFFLOAD_DEFAULT_WORKERS, OFFLOAD_DEFAULT_QUEUE. */
 	unsigned verify_workers, verify_queue;
+	/* How long a new connection may stay quiet before its first request (TLS handshake included); 0: 10 s. */
+	unsigned first_request_timeout_s;
 	/* The rules' view of the cluster (endpoint is set per request). */
 	struct admission_ctx admission;
 	/* Optional: while it returns 0, every review is answered 503 with why (e.g. caches not synced). */

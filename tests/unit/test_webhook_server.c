@@ -14,6 +14,10 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1010,6 +1014,87 @@ static void test_stop_with_pending_verification(void **state)
 	}
 }
 
+/* ---- idle connections ---- */
+
+static int tcp_connect(unsigned short port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/* Waits up to max_s for the server to close fd (EOF or reset); non-zero when it did. */
+static int closed_within(int fd, double max_s)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	double t0 = now_s();
+	char b[4096];
+	while (now_s() - t0 < max_s) {
+		if (poll(&p, 1, 100) > 0) {
+			ssize_t n = read(fd, b, sizeof b);
+			if (n <= 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A connection that never sends its ClientHello, and one that completes the handshake and sends nothing, are
+ * closed after the first-request timeout (1 s here, 10 s in the daemon); one that sent a request is kept for
+ * the longer idle timeout, so the API server's kept-alive connections are reused.
+ */
+static void test_idle_connections(void **state)
+{
+	char crt[400], key[400], err[256] = "";
+	struct webhook_server *s;
+	unsigned short port;
+	(void)state;
+	install("idle", "pair1.crt", "pair1.key");
+	snprintf(crt, sizeof crt, "%s/idle/tls.crt", dir);
+	snprintf(key, sizeof key, "%s/idle/tls.key", dir);
+	struct webhook_server_opts o = { .bind_addr = "127.0.0.1:0", .cert_file = crt, .key_file = key,
+					 .cert_poll_s = 3600, .threads = 2, .first_request_timeout_s = 1,
+					 .admission = { .list_executors = fake_list, .get_executor = fake_get } };
+	if (webhook_server_start(&o, &s, &port, err, sizeof err))
+		fail_msg("webhook_server_start: %s", err);
+
+	int half_open = tcp_connect(port);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	int tls_fd = tcp_connect(port);
+	SSL *ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, tls_fd);
+	assert_int_equal(SSL_connect(ssl), 1);
+
+	CURL *h = curl_easy_init();
+	struct resp r = req(h, port, "POST", ADMISSION_PATH_VALIDATE_EXECUTOR, "application/json", executor_review,
+			    strlen(executor_review), 0);
+	assert_int_equal(r.code, 200);
+	buf_free(&r.body);
+
+	assert_true(closed_within(half_open, 8.0));
+	assert_true(closed_within(tls_fd, 8.0));
+	/* The connection that carried a review is still open, past the first-request timeout. */
+	usleep(500 * 1000);
+	r = req(h, port, "POST", ADMISSION_PATH_VALIDATE_EXECUTOR, "application/json", executor_review,
+		strlen(executor_review), 0);
+	assert_int_equal(r.code, 200);
+	long connects = -1;
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+	assert_int_equal(connects, 0); /* reused */
+	buf_free(&r.body);
+	curl_easy_cleanup(h);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(tls_fd);
+	close(half_open);
+	webhook_server_stop(s, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1022,6 +1107,7 @@ int main(void)
 		cmocka_unit_test(test_rotation_under_load),
 		cmocka_unit_test(test_verification_pool),
 		cmocka_unit_test(test_stop_with_pending_verification),
+		cmocka_unit_test(test_idle_connections),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
