@@ -146,7 +146,14 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB)
 	$(say) "  TEST  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPERS) $(LIB) -lcmocka $(LIBS)
 
-test-bins: $(OPERATOR) $(TEST_BINS)
+# Test programs run by the shell suites (tests/support/cmd/*.c, one main each).
+TEST_CMDS := $(patsubst tests/support/cmd/%.c,$(BUILD)/tests/%,$(wildcard tests/support/cmd/*.c))
+$(BUILD)/tests/%: tests/support/cmd/%.c
+	@mkdir -p $(dir $@)
+	$(say) "  CMD   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+
+test-bins: $(OPERATOR) $(TEST_BINS) $(TEST_CMDS)
 
 # Fuzz targets are built by clang with their own copy of the library objects.
 $(FUZZ_BUILD)/obj/%.o: %.c

@@ -13,7 +13,10 @@
  *
  * TLS 1.2 and 1.3 with forward-secret AEAD suites only (WEBHOOK_TLS_PRIORITIES). The certificate and key come from files and are reloaded
  * when they change (certwatch.h): new handshakes use the new pair, connections already open keep theirs.
- * Requests run on a pool of threads; the admission callbacks must be thread-safe.
+ * Requests run on a pool of threads; the admission callbacks must be thread-safe. Reviews whose image
+ * verification needs a registry run on a pool of their own (offload.h, docs/internals/webhook-offload.md) while
+ * their connection is suspended, so request threads never wait for a registry. Connections: at most 2048, 1024
+ * per source address, 10 s to send the first request (TLS handshake included), 120 s idle after.
  */
 #ifndef SO_WEBHOOK_SERVER_H
 #define SO_WEBHOOK_SERVER_H
