@@ -17,10 +17,12 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define MAX_CONNS 4096
@@ -59,6 +61,10 @@ static int connect_from(unsigned short port, struct in_addr src)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
+	/* A server that stops accepting leaves connections in its backlog: a handshake there never ends. */
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	if (bind(fd, (struct sockaddr *)&from, sizeof from) || connect(fd, (struct sockaddr *)&to, sizeof to)) {
 		close(fd);
 		return -1;
@@ -130,6 +136,7 @@ static int hold(int tls, unsigned short port, int n, const char *first, int per_
 
 int main(int argc, char **argv)
 {
+	signal(SIGPIPE, SIG_IGN); /* a connection refused after accept() is closed under our ClientHello */
 	if (argc == 3 && !strcmp(argv[1], "tarpit"))
 		return tarpit(argv[2]);
 	if (argc == 6 && (!strcmp(argv[1], "idle-tls") || !strcmp(argv[1], "half-open")))
