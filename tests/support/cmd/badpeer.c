@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -137,6 +138,12 @@ static int hold(int tls, unsigned short port, int n, const char *first, int per_
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN); /* a connection refused after accept() is closed under our ClientHello */
+	/* Up to MAX_CONNS sockets: a fresh machine's soft limit is often 1024. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < MAX_CONNS + 64) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > MAX_CONNS + 64 ? MAX_CONNS + 64 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (argc == 3 && !strcmp(argv[1], "tarpit"))
 		return tarpit(argv[2]);
 	if (argc == 6 && (!strcmp(argv[1], "idle-tls") || !strcmp(argv[1], "half-open")))
