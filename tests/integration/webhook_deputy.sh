@@ -93,36 +93,50 @@ t_eq "an executor is created through the webhook" "$?" 0 "$(cat "$work/shim.out"
 # wait until the operator's cache has it (the SpinApp rules read it)
 sleep 1
 
-# A review POSTed straight to the webhook (as the API server does), timed: prints "<code> <seconds>".
-direct() { # direct <path> <json>
-	local body
-	body=$(jq -nc --argjson o "$2" --arg kind "$(jq -r .kind <<<"$2")" --arg res "$(jq -r '.kind | ascii_downcase' <<<"$2")s" \
+# review <json>: an AdmissionReview (CREATE) of the object, as the API server sends it.
+review() {
+	jq -nc --argjson o "$1" --arg kind "$(jq -r .kind <<<"$1")" --arg res "$(jq -r '.kind | ascii_downcase' <<<"$1")s" \
 		'{apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: {uid: "direct",
 		  kind: {group: "core.spinkube.dev", version: "v1alpha1", kind: $kind},
 		  resource: {group: "core.spinkube.dev", version: "v1alpha1", resource: $res},
-		  namespace: $o.metadata.namespace, operation: "CREATE", object: $o}}')
-	curl -s -o "$work/direct.out" -w '%{http_code} %{time_total}\n' --max-time 20 --cacert "$certs/ca.crt" \
-		-H 'Content-Type: application/json' --data-binary "$body" "https://127.0.0.1:$wport$1"
+		  namespace: $o.metadata.namespace, operation: "CREATE", object: $o}}'
 }
+# post <path> <body file> <answer file>: POSTs straight to the webhook; prints "<code> <seconds>".
+post() {
+	curl -s -o "$3" -w '%{http_code} %{time_total}\n' --max-time 20 --cacert "$certs/ca.crt" \
+		-H 'Content-Type: application/json' --data-binary "@$2" "https://127.0.0.1:$wport$1"
+}
+MUTATE_APP=/mutate-core-spinkube-dev-v1alpha1-spinapp
+VALIDATE_EXEC=/validate-core-spinkube-dev-v1alpha1-spinappexecutor
 
 # ---- (a) a tarpit registry and executor reviews at the same time -------------------------------------------
 
-# 16 SpinApps naming the tarpit at once: 4 verify (the pool's workers), 8 wait, the rest are refused at once.
-for i in $(seq 1 16); do
+# 20 reviews of SpinApps naming the tarpit at once, POSTed straight to the webhook (curl starts in
+# milliseconds, kubectl in up to seconds on a loaded machine): the first 12 fill the pool (4 verify, 8 wait)
+# and are answered at their deadline, the rest at once, as long as they come before the first deadline.
+N_TARPIT=20
+for i in $(seq 1 $N_TARPIT); do review "$(app "tp$i" "127.0.0.1:$tport/acme/app$i:v1")" >"$work/tp$i.json"; done
+review "$(executor e)" >"$work/exec.json"
+review "$(app free ghcr.io/acme/app:v1)" >"$work/free.json"
+for i in $(seq 1 $N_TARPIT); do
+	post $MUTATE_APP "$work/tp$i.json" "$work/tp$i.out" >"$work/tp$i.rc.tmp" && mv "$work/tp$i.rc.tmp" "$work/tp$i.rc" &
+done
+# Two through the API server, for the message the user sees.
+for i in 1 2; do
 	(
 		t0=$(now)
-		app "tp$i" "127.0.0.1:$tport/acme/app$i:v1" | kubectl create -f - >"$work/tp$i.out" 2>&1
-		echo "$? $(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')" >"$work/tp$i.rc"
+		app "api$i" "127.0.0.1:$tport/acme/api$i:v1" | kubectl create -f - >"$work/api$i.out" 2>&1
+		echo "$? $(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')" >"$work/api$i.rc"
 	) &
 done
 sleep 0.5
 slow_exec="" slow_app="" exec_fail=""
 for i in 1 2 3 4 5; do
-	read -r code took < <(direct /validate-core-spinkube-dev-v1alpha1-spinappexecutor "$(executor "e$i")")
-	[ "$code" = 200 ] && jq -e '.response.allowed == true' "$work/direct.out" >/dev/null || exec_fail="$exec_fail $i:$code"
+	read -r code took < <(post $VALIDATE_EXEC "$work/exec.json" "$work/exec.out")
+	[ "$code" = 200 ] && jq -e '.response.allowed == true' "$work/exec.out" >/dev/null || exec_fail="$exec_fail $i:$code"
 	lt "$took" 1.0 || slow_exec="$slow_exec $took"
-	read -r code took < <(direct /mutate-core-spinkube-dev-v1alpha1-spinapp "$(app "free$i" "ghcr.io/acme/app:v1")")
-	[ "$code" = 200 ] && jq -e '.response.allowed == true' "$work/direct.out" >/dev/null || exec_fail="$exec_fail app$i:$code"
+	read -r code took < <(post $MUTATE_APP "$work/free.json" "$work/free.out")
+	[ "$code" = 200 ] && jq -e '.response.allowed == true' "$work/free.out" >/dev/null || exec_fail="$exec_fail app$i:$code"
 	lt "$took" 1.0 || slow_app="$slow_app $took"
 done
 t_eq "executor reviews are answered during the tarpit (direct POSTs, all allowed)" "$exec_fail" ""
@@ -135,29 +149,41 @@ took=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }')
 t_eq "an executor created through the API server meanwhile is admitted" "$rc" 0 "$(cat "$work/exec-api.out")"
 # kubectl's own start-up is in this figure: the bound is the review's 1 s plus 2 s for the client.
 t_check "... within 3 s of kubectl time (took ${took}s)" lt "$took" 3.0
-wait_apps() { for i in $(seq 1 16); do [ -s "$work/tp$i.rc" ] || return 1; done; }
-t_check "every SpinApp naming the tarpit is answered" retry 30 wait_apps
+wait_apps() {
+	for i in $(seq 1 $N_TARPIT); do [ -s "$work/tp$i.rc" ] || return 1; done
+	[ -s "$work/api1.rc" ] && [ -s "$work/api2.rc" ]
+}
+t_check "every review naming the tarpit is answered" retry 30 wait_apps
 full=0 late=0 other=""
-for i in $(seq 1 16); do
-	read -r rc took <"$work/tp$i.rc"
-	msg="admission webhook \"mspinapp.kb.io\" denied the request: image 127.0.0.1:$tport/acme/app$i:v1 (unresolved) is not verified:"
-	if [ "$rc" != 0 ] && grep -qF "$msg verification queue full" "$work/tp$i.out"; then
+for i in $(seq 1 $N_TARPIT); do
+	read -r code took <"$work/tp$i.rc"
+	msg="image 127.0.0.1:$tport/acme/app$i:v1 (unresolved) is not verified:"
+	m=$(jq -r 'select(.response.allowed == false and .response.status.code == 403) | .response.status.message' "$work/tp$i.out" 2>/dev/null)
+	if [ "$code" = 200 ] && [[ "$m" == "$msg verification queue full ("* ]]; then
 		full=$((full + 1))
-	elif [ "$rc" != 0 ] && grep -qF "$msg verification deadline exceeded" "$work/tp$i.out"; then
+		lt "$took" 1.0 || other="$other tp$i:full:${took}s"
+	elif [ "$code" = 200 ] && [ "$m" = "$msg verification deadline exceeded" ]; then
 		late=$((late + 1))
-		lt "$took" $((VERIFY_TIMEOUT_S + 3)) || other="$other tp$i:late:${took}s"
+		lt "$took" "$((VERIFY_TIMEOUT_S + 1)).5" || other="$other tp$i:late:${took}s"
 	else
-		other="$other tp$i:$rc:$(head -c 300 "$work/tp$i.out")"
+		other="$other tp$i:$code:$(head -c 300 "$work/tp$i.out")"
 	fi
 done
-t_eq "tarpit SpinApps are denied at the deadline or at once, none otherwise" "$other" ""
-t_eq "12 of 16 waited for their deadline (4 running, 8 queued)" "$late" 12
-t_eq "4 of 16 were refused at once (the pool and its queue were full)" "$full" 4
+t_eq "tarpit reviews are denied by the deadline (+1.5 s) or within 1 s when the pool is full, none otherwise" "$other" ""
+t_check "... the 12 that fit the pool waited for their deadline ($late did)" test "$late" -ge 12
+t_check "... the others were refused at once ($full were)" test "$full" -ge 1 -a $((full + late)) -eq $N_TARPIT
+api_other=""
+for i in 1 2; do
+	read -r rc took <"$work/api$i.rc"
+	grep -Eq "admission webhook \"mspinapp.kb.io\" denied the request: image 127.0.0.1:$tport/acme/api$i:v1 \(unresolved\) is not verified: verification (deadline exceeded|queue full)" \
+		"$work/api$i.out" || api_other="$api_other api$i:$(head -c 300 "$work/api$i.out")"
+	# kubectl's start-up and the API server are in this figure: 3 s for them
+	lt "$took" $((VERIFY_TIMEOUT_S + 3)) || api_other="$api_other api$i:${took}s"
+done
+t_eq "through the API server, tarpit SpinApps are denied with the reason, by the deadline" "$api_other" ""
 curl -s "http://127.0.0.1:$mport/metrics" >"$work/metrics"
 # (timeouts_total counts the reviews the pool's timer answered; a run that ends at its deadline answers itself)
-t_check "the pool's metrics count the 4 refusals, and the timeouts" bash -c "
-	grep -qx 'spin_operator_webhook_verification_pool_rejected_total 4' '$work/metrics' &&
-	grep -qx 'spin_operator_webhook_verification_pool_timeouts_total \([0-9]\|1[0-2]\)' '$work/metrics'"
+t_check "the pool's metrics count the refusals" grep -q "^spin_operator_webhook_verification_pool_rejected_total [1-9]" "$work/metrics"
 
 # ---- (b) idle TLS connections and half-open ones -------------------------------------------------------
 
