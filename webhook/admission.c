@@ -1063,6 +1063,7 @@ static int verify_image(const struct review *r, const struct admission_ctx *ctx,
 		.pull_secrets = json_object_get(json_object_get(app, "spec"), "imagePullSecrets"),
 		.validating = validating,
 		.deadline_ms = ctx->verify_deadline_ms,
+		.authenticated = ctx->authenticated,
 	};
 	if (ctx->verify_mode != ADMISSION_VERIFY_INLINE && ctx->verify_needs_io &&
 	    ctx->verify_needs_io(ctx->verify_user, &in)) {
@@ -1082,6 +1083,11 @@ static int verify_image(const struct review *r, const struct admission_ctx *ctx,
 		/* No verdict at all: fail closed. */
 		*deny = 1;
 		rc = forbidden(a, *out.message ? out.message : so_strerror(rc));
+		goto out;
+	}
+	/* The mutating webhook warns; the validating one would only repeat it. */
+	if (*out.notice && !validating && json_array_append_new(a->warnings, json_string(out.notice))) {
+		rc = SO_E_NOMEM;
 		goto out;
 	}
 	switch (out.decision) {

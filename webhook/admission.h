@@ -68,12 +68,16 @@ struct admission_image_check {
 	const json_t *pull_secrets;  /* spec.imagePullSecrets ([{name}]), or NULL */
 	int validating;              /* the validating webhook: nothing will be patched */
 	int64_t deadline_ms;         /* 0, or an earlier end for the verification (vcache_mono_ms's clock) */
+	/* The caller proved who it is (a client certificate from --webhook-client-ca-file): only then may the answer
+	 * reveal a digest resolved with registry credentials (docs/security.md). */
+	int authenticated;
 };
 
 struct admission_image_verdict {
 	enum admission_image_decision decision;
 	char *pinned;       /* malloc'd: the value to patch spec.image with ("name:tag@sha256:..."), or NULL */
 	char message[1024]; /* WARN/DENY: "image <image> (<digest>) is not verified: <reason>" */
+	char notice[512];   /* any decision: a warning for the requester besides message ("" for none) */
 };
 
 enum admission_verify_mode {
@@ -117,6 +121,9 @@ struct admission_ctx {
 	 */
 	int (*verify_unavailable)(void *verify_user, const struct admission_image_check *in, const char *reason,
 				  struct admission_image_verdict *out);
+	/* Set by the server (webhook/server.c): every review comes from a caller with a verified client certificate
+	 * (admission_image_check.authenticated). */
+	int authenticated;
 	/* Set per request by the server (webhook/server.c): how verify_image is reached. */
 	enum admission_verify_mode verify_mode;
 	const char *verify_reason; /* ADMISSION_VERIFY_UNAVAILABLE's reason */

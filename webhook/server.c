@@ -16,6 +16,7 @@
 
 #include "certwatch.h"
 #include "health.h"
+#include "kube/file.h"
 #include "offload.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -43,8 +44,9 @@
  * the handshake is done, so a connection quiet for this long is not one of its own. libmicrohttpd counts it from
  * the last byte received, through the handshake too, so a ClientHello never sent is dropped after it. */
 #define FIRST_REQUEST_TIMEOUT_S 10u
+#define CLIENT_CA_MAX ((size_t)1 << 20) /* a CA bundle */
 
-static const unsigned codes[] = { 200, 400, 404, 405, 413, 415, 500, 503 };
+static const unsigned codes[] = { 200, 400, 403, 404, 405, 413, 415, 500, 503 };
 #define NCODES (sizeof codes / sizeof codes[0])
 struct ep_stats {
 	unsigned long requests[NCODES];
@@ -63,6 +65,7 @@ struct webhook_server {
 	atomic_ulong active; /* requests between their first callback and their completion */
 	atomic_int draining; /* webhook_server_drain: answers close their connections */
 	struct offload *pool; /* reviews that need a registry (image verification); NULL without verification */
+	struct buf client_ca; /* PEM: client certificates are required and verified against it; empty: none asked */
 	int64_t verify_timeout_ms;
 };
 
@@ -310,6 +313,35 @@ static enum MHD_Result answer_review(struct webhook_server *s, struct MHD_Connec
 	return send_answer(s, conn, r, rc, &out, status);
 }
 
+/* The client presented a certificate that verifies against the client CA (the handshake already required one:
+ * this is the check every review relies on, whatever libmicrohttpd did with the session). */
+static int client_verified(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	unsigned status = 0;
+	if (!ci || !ci->tls_session)
+		return 0;
+	gnutls_session_t ts = (gnutls_session_t)ci->tls_session;
+	return gnutls_certificate_type_get(ts) == GNUTLS_CRT_X509 && gnutls_certificate_verify_peers2(ts, &status) == 0 &&
+	       status == 0;
+}
+
+/* New connections: certwatch's bookkeeping, and with a client CA, a certificate it verifies is required in the
+ * handshake (libmicrohttpd itself only requests one). */
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			      enum MHD_ConnectionNotificationCode toe)
+{
+	struct webhook_server *s = cls;
+	certwatch_mhd_notify(s->certs, conn, socket_context, toe);
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED || !s->client_ca.len)
+		return;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci && ci->tls_session) {
+		gnutls_certificate_server_set_request((gnutls_session_t)ci->tls_session, GNUTLS_CERT_REQUIRE);
+		gnutls_session_set_verify_cert((gnutls_session_t)ci->tls_session, NULL, 0);
+	}
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 			      const char *version, const char *upload_data, size_t *upload_size, void **req_cls)
 {
@@ -322,6 +354,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		/* Headers are in; no byte of the body has been read yet. */
 		if (admission_endpoint_for_path(url, &ep) != SO_OK)
 			return reply_text(s, conn, NULL, 404, "404 page not found\n");
+		if (s->client_ca.len && !client_verified(conn))
+			return reply_text(s, conn, NULL, 403, "a client certificate signed by the webhook's client CA is "
+							       "required\n");
 		if (!(r = calloc(1, sizeof *r)))
 			return MHD_NO;
 		/* A request came: the connection gets the idle timeout of a client's kept-alive connection. */
@@ -452,6 +487,7 @@ static void server_free(struct webhook_server *s)
 		return;
 	offload_stop(s->pool);
 	certwatch_free(s->certs);
+	buf_free(&s->client_ca);
 	free(s->cert_file);
 	free(s->key_file);
 	pthread_mutex_destroy(&s->stats_mu);
@@ -497,6 +533,21 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 	s->o.cert_file = s->cert_file;
 	s->o.key_file = s->key_file;
 	s->o.tls_priorities = NULL; /* not kept: only used below */
+	s->o.client_ca_file = NULL;
+	if (o->client_ca_file && *o->client_ca_file) {
+		int errnum = 0;
+		rc = kube_file_read(o->client_ca_file, CLIENT_CA_MAX, &s->client_ca, &errnum);
+		if (rc == SO_OK && (!s->client_ca.len || !strstr(s->client_ca.data, "-----BEGIN CERTIFICATE-----")))
+			rc = SO_E_CONFIG;
+		if (rc != SO_OK) {
+			snprintf(err, errlen, "--webhook-client-ca-file %s: %s", o->client_ca_file,
+				 rc == SO_E_IO ? kube_file_strerror(errnum)
+				 : rc == SO_E_CONFIG ? "no PEM certificate in it" : so_strerror(rc));
+			server_free(s);
+			return rc == SO_E_NOMEM ? rc : SO_E_CONFIG;
+		}
+		s->o.admission.authenticated = 1; /* every review is refused without a verified client certificate */
+	}
 	s->o.bind_addr = NULL;
 
 	struct certwatch_opts co = { .cert_file = s->cert_file, .key_file = s->key_file, .interval_s = o->cert_poll_s };
@@ -530,8 +581,10 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 				MHD_OPTION_CONNECTION_TIMEOUT,
 				o->first_request_timeout_s ? o->first_request_timeout_s : FIRST_REQUEST_TIMEOUT_S,
 				MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CERT_CALLBACK, certwatch_retrieve,
-				MHD_OPTION_NOTIFY_CONNECTION, certwatch_mhd_notify, (void *)s->certs, MHD_OPTION_NOTIFY_COMPLETED,
-				completed, (void *)s, MHD_OPTION_END);
+				MHD_OPTION_NOTIFY_CONNECTION, notify_connection, (void *)s, MHD_OPTION_NOTIFY_COMPLETED,
+				completed, (void *)s,
+				/* ignored when NULL: no client certificate is asked for */
+				MHD_OPTION_HTTPS_MEM_TRUST, s->client_ca.len ? s->client_ca.data : NULL, MHD_OPTION_END);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot listen on %s (address in use?)", o->bind_addr);
 		server_free(s);

@@ -122,7 +122,18 @@ static int group_setup(void **state)
 		    "-extfile ext.cnf -out pair1.crt && "
 		    "openssl req -new -newkey rsa:2048 -nodes -keyout pair2.key -out pair2.csr -subj /CN=localhost && "
 		    "openssl x509 -req -in pair2.csr -CA ca.crt -CAkey ca.key -set_serial 0x51A2 -days 1 "
-		    "-extfile ext.cnf -out pair2.crt",
+		    "-extfile ext.cnf -out pair2.crt && "
+		    /* client certificates: one from the CA, one from a stranger CA */
+		    "printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n' "
+		    ">client.cnf && "
+		    "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout client.key "
+		    "-out client.csr -subj /CN=kube-apiserver && "
+		    "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -set_serial 0x51C1 -days 1 "
+		    "-extfile client.cnf -out client.crt && "
+		    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout other-ca.key "
+		    "-out other-ca.crt -days 2 -subj /CN=other-ca && "
+		    "openssl x509 -req -in client.csr -CA other-ca.crt -CAkey other-ca.key -set_serial 0x51C2 -days 1 "
+		    "-extfile client.cnf -out stranger.crt",
 		    dir);
 	if (rc != 0) {
 		sh("cat '%s/gen.log' >&2", dir);
@@ -266,6 +277,8 @@ enum { F_CHUNKED = 1, F_TLS11 = 2, F_TLS12 = 4, F_TLS13 = 8 };
 
 /* With F_TLS12: the only OpenSSL cipher suites the client offers (NULL: its defaults). */
 static const char *tls12_ciphers;
+/* The client certificate and key the client presents (NULL: none). */
+static const char *client_crt, *client_key;
 
 /* Sends one request on handle h (or a fresh handle when h is NULL). body NULL means no body. */
 static struct resp req(CURL *h, unsigned short port, const char *method, const char *p, const char *ctype,
@@ -288,6 +301,8 @@ static struct resp req(CURL *h, unsigned short port, const char *method, const c
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
 	curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, client_crt);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, client_key);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -1095,6 +1110,82 @@ static void test_idle_connections(void **state)
 	webhook_server_stop(s, 1);
 }
 
+/* With a client CA, only clients with a certificate it signed are served, and their reviews are authenticated. */
+static atomic_int seen_authenticated = -1;
+static int record_verify(void *user, const struct admission_image_check *in, struct admission_image_verdict *out)
+{
+	(void)user;
+	atomic_store(&seen_authenticated, in->authenticated);
+	memset(out, 0, sizeof *out);
+	out->decision = ADMISSION_IMAGE_ADMIT;
+	return SO_OK;
+}
+
+static void test_client_ca(void **state)
+{
+	char crt[400], key[400], cca[400], good_crt[400], good_key[400], bad_crt[400], err[256] = "";
+	struct webhook_server *s;
+	unsigned short port;
+	(void)state;
+	install("clientca", "pair1.crt", "pair1.key");
+	snprintf(crt, sizeof crt, "%s/clientca/tls.crt", dir);
+	snprintf(key, sizeof key, "%s/clientca/tls.key", dir);
+	path(good_crt, sizeof good_crt, "client.crt");
+	path(good_key, sizeof good_key, "client.key");
+	path(bad_crt, sizeof bad_crt, "stranger.crt");
+	struct webhook_server_opts o = { .bind_addr = "127.0.0.1:0", .cert_file = crt, .key_file = key,
+					 .cert_poll_s = 3600, .threads = 2,
+					 .admission = { .list_executors = fake_list, .get_executor = fake_get,
+							.verify_image = record_verify } };
+	char *body = review("u-ca", 1, "");
+
+	/* A file with no certificate in it is refused at start. */
+	o.client_ca_file = key;
+	assert_int_equal(webhook_server_start(&o, &s, &port, err, sizeof err), SO_E_CONFIG);
+	assert_non_null(strstr(err, "no PEM certificate"));
+
+	/* No client CA: no certificate asked for, reviews unauthenticated. */
+	o.client_ca_file = NULL;
+	if (webhook_server_start(&o, &s, &port, err, sizeof err))
+		fail_msg("webhook_server_start: %s", err);
+	struct resp r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	assert_int_equal(r.code, 200);
+	assert_int_equal(atomic_load(&seen_authenticated), 0);
+	buf_free(&r.body);
+	webhook_server_stop(s, 1);
+
+	path(cca, sizeof cca, "ca.crt");
+	o.client_ca_file = cca;
+	if (webhook_server_start(&o, &s, &port, err, sizeof err))
+		fail_msg("webhook_server_start: %s", err);
+	/* No certificate, or one from another CA: refused (the handshake fails, or 403). */
+	atomic_store(&seen_authenticated, -1);
+	r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	assert_true(r.cc != CURLE_OK || r.code == 403);
+	buf_free(&r.body);
+	client_crt = bad_crt;
+	client_key = good_key;
+	r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	assert_true(r.cc != CURLE_OK || r.code == 403);
+	buf_free(&r.body);
+	assert_int_equal(atomic_load(&seen_authenticated), -1); /* no review reached the rules */
+	/* The CA's own client certificate: served, authenticated, on TLS 1.2 and 1.3. */
+	client_crt = good_crt;
+	r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), F_TLS12);
+	assert_int_equal(r.cc, CURLE_OK);
+	assert_int_equal(r.code, 200);
+	assert_int_equal(atomic_load(&seen_authenticated), 1);
+	buf_free(&r.body);
+	atomic_store(&seen_authenticated, -1);
+	r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), F_TLS13);
+	assert_int_equal(r.code, 200);
+	assert_int_equal(atomic_load(&seen_authenticated), 1);
+	buf_free(&r.body);
+	client_crt = client_key = NULL;
+	webhook_server_stop(s, 1);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1108,6 +1199,7 @@ int main(void)
 		cmocka_unit_test(test_verification_pool),
 		cmocka_unit_test(test_stop_with_pending_verification),
 		cmocka_unit_test(test_idle_connections),
+		cmocka_unit_test(test_client_ca),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
