@@ -534,6 +534,7 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 	s->o.key_file = s->key_file;
 	s->o.tls_priorities = NULL; /* not kept: only used below */
 	s->o.client_ca_file = NULL;
+	s->o.admission.authenticated = 0; /* only a verified client certificate makes a caller authenticated */
 	if (o->client_ca_file && *o->client_ca_file) {
 		int errnum = 0;
 		rc = kube_file_read(o->client_ca_file, CLIENT_CA_MAX, &s->client_ca, &errnum);
