@@ -13,7 +13,8 @@
 #   tests/unit/*.sh                    shell suites that need no cluster (the image, the version stamps)
 #   tests/integration/test_*.c         one cmocka binary each, run against the local control plane
 #   tests/integration/*.sh             shell suites, run against the local control plane
-#   tests/faults/*.sh, *.c             fault suites (own control plane, report table); *.c: helper programs
+#   tests/faults/*.sh                  fault suites (own control plane, report table)
+#   tests/support/cmd/*.c              helper programs the shell suites run (a proxy, a bad TLS peer), one main each
 #   tests/fuzz/fuzz_*.c                one libFuzzer target each (clang), corpus in tests/fuzz/corpus/<name>/
 #   tests/bench/bench_*.c, *.sh         benchmark programs and scripts, run by `make bench` (never by make test)
 
@@ -72,8 +73,6 @@ TEST_BINS := $(UNIT_SRC:tests/%.c=$(BUILD)/tests/%) $(INTEG_SRC:tests/%.c=$(BUIL
 BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(wildcard tests/support/*.c)
-FAULT_SRC := $(sort $(wildcard tests/faults/*.c))
-FAULT_BINS := $(FAULT_SRC:tests/%.c=$(BUILD)/tests/%)
 
 FUZZ_CC ?= clang
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -149,13 +148,14 @@ $(BUILD)/tests/%: tests/%.c $(TEST_HELPERS) $(LIB)
 	$(say) "  TEST  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(TEST_HELPERS) $(LIB) -lcmocka $(LIBS)
 
-# Helper programs of the fault suite: plain C, no library, no cmocka.
-$(FAULT_BINS): $(BUILD)/tests/faults/%: tests/faults/%.c
+# Test programs run by the shell suites (tests/support/cmd/*.c, one main each).
+TEST_CMDS := $(patsubst tests/support/cmd/%.c,$(BUILD)/tests/%,$(wildcard tests/support/cmd/*.c))
+$(BUILD)/tests/%: tests/support/cmd/%.c
 	@mkdir -p $(dir $@)
-	$(say) "  CC    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+	$(say) "  CMD   $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBS)
 
-test-bins: $(OPERATOR) $(TEST_BINS) $(FAULT_BINS)
+test-bins: $(OPERATOR) $(TEST_BINS) $(TEST_CMDS)
 
 # Fuzz targets are built by clang with their own copy of the library objects.
 $(FUZZ_BUILD)/obj/%.o: %.c

@@ -488,6 +488,7 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 		.bind_addr = o->webhook_addr,
 		.cert_file = cert,
 		.key_file = key,
+		.client_ca_file = o->wh.client_ca_file,
 		.admission = { .list_executors = list_executors, .get_executor = get_executor, .user = ctl,
 			       .flags = webhook_cli_admission_flags(&o->wh) },
 		.ready = webhook_ready,
@@ -503,8 +504,9 @@ static int start_webhook(const struct options *o, struct controller *ctl, struct
 	if (rc)
 		log_error("main", "admission webhook: %s", err);
 	else if (*out)
-		log_info("main", "admission webhook listening on %s (port %u, HTTPS), certificate %s, key %s",
-			 o->webhook_addr, port, cert, key);
+		log_info("main", "admission webhook listening on %s (port %u, HTTPS), certificate %s, key %s, %s",
+			 o->webhook_addr, port, cert, key,
+			 o->wh.client_ca_file ? "client certificates required" : "callers not authenticated");
 	else
 		log_info("main", "admission webhook disabled (--webhook-bind-address 0 or --enable-webhooks=false)");
 	return rc;

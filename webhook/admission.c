@@ -1062,14 +1062,32 @@ static int verify_image(const struct review *r, const struct admission_ctx *ctx,
 		.image = image,
 		.pull_secrets = json_object_get(json_object_get(app, "spec"), "imagePullSecrets"),
 		.validating = validating,
+		.deadline_ms = ctx->verify_deadline_ms,
+		.authenticated = ctx->authenticated,
 	};
-	rc = ctx->verify_image(ctx->verify_user, &in, &out);
+	if (ctx->verify_mode != ADMISSION_VERIFY_INLINE && ctx->verify_needs_io &&
+	    ctx->verify_needs_io(ctx->verify_user, &in)) {
+		if (ctx->verify_mode == ADMISSION_VERIFY_DEFER)
+			return SO_E_DEFERRED; /* the server runs the review again on its verification pool */
+		rc = ctx->verify_unavailable
+			     ? ctx->verify_unavailable(ctx->verify_user, &in,
+						       ctx->verify_reason ? ctx->verify_reason : "verification unavailable",
+						       &out)
+			     : SO_E_BUSY;
+	} else {
+		rc = ctx->verify_image(ctx->verify_user, &in, &out);
+	}
 	if (rc == SO_E_NOMEM)
 		goto out;
 	if (rc != SO_OK) {
 		/* No verdict at all: fail closed. */
 		*deny = 1;
 		rc = forbidden(a, *out.message ? out.message : so_strerror(rc));
+		goto out;
+	}
+	/* The mutating webhook warns; the validating one would only repeat it. */
+	if (*out.notice && !validating && json_array_append_new(a->warnings, json_string(out.notice))) {
+		rc = SO_E_NOMEM;
 		goto out;
 	}
 	switch (out.decision) {

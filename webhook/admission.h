@@ -67,12 +67,23 @@ struct admission_image_check {
 	const char *image;           /* spec.image */
 	const json_t *pull_secrets;  /* spec.imagePullSecrets ([{name}]), or NULL */
 	int validating;              /* the validating webhook: nothing will be patched */
+	int64_t deadline_ms;         /* 0, or an earlier end for the verification (vcache_mono_ms's clock) */
+	/* The caller proved who it is (a client certificate from --webhook-client-ca-file): only then may the answer
+	 * reveal a digest resolved with registry credentials (docs/security.md). */
+	int authenticated;
 };
 
 struct admission_image_verdict {
 	enum admission_image_decision decision;
 	char *pinned;       /* malloc'd: the value to patch spec.image with ("name:tag@sha256:..."), or NULL */
 	char message[1024]; /* WARN/DENY: "image <image> (<digest>) is not verified: <reason>" */
+	char notice[512];   /* any decision: a warning for the requester besides message ("" for none) */
+};
+
+enum admission_verify_mode {
+	ADMISSION_VERIFY_INLINE,      /* call verify_image */
+	ADMISSION_VERIFY_DEFER,       /* when verify_needs_io says so, stop: admission_handle returns SO_E_DEFERRED */
+	ADMISSION_VERIFY_UNAVAILABLE, /* verify_unavailable(verify_reason) where a registry would be needed */
 };
 
 struct admission_ctx {
@@ -98,6 +109,26 @@ struct admission_ctx {
 	int (*verify_image)(void *verify_user, const struct admission_image_check *in,
 			    struct admission_image_verdict *out);
 	void *verify_user;
+	/*
+	 * Optional, with verify_image: non-zero when verify_image would call a registry for in (a rule applies),
+	 * zero when it answers from the policy alone. No I/O.
+	 */
+	int (*verify_needs_io)(void *verify_user, const struct admission_image_check *in);
+	/*
+	 * Optional, with verify_image: the verdict when the verification cannot be had (reason: "verification queue
+	 * full", "verification deadline exceeded"), failing as a registry error does: deny under an enforce rule,
+	 * warn under a warn rule, with the same "image <image> (unresolved) is not verified: <reason>" message.
+	 */
+	int (*verify_unavailable)(void *verify_user, const struct admission_image_check *in, const char *reason,
+				  struct admission_image_verdict *out);
+	/* Set by the server (webhook/server.c): every review comes from a caller with a verified client certificate
+	 * (admission_image_check.authenticated). */
+	int authenticated;
+	/* Set per request by the server (webhook/server.c): how verify_image is reached. */
+	enum admission_verify_mode verify_mode;
+	const char *verify_reason; /* ADMISSION_VERIFY_UNAVAILABLE's reason */
+	int64_t verify_timeout_ms; /* the verification's budget, for the server's wait (0: 8 s) */
+	int64_t verify_deadline_ms; /* per request: 0, or admission_image_check.deadline_ms */
 };
 
 /* ADMISSION_PATH_* of an endpoint, and back (SO_E_INVAL for any other path). */

@@ -18,6 +18,7 @@ enum {
 	F_VALIDATING,
 	F_SANS,
 	F_UPSTREAM,
+	F_CLIENT_CA,
 	/* for tests and development: not in --help (docs/webhook.md lists them) */
 	F_CA_VALIDITY,
 	F_CERT_VALIDITY,
@@ -33,6 +34,7 @@ const struct option webhook_cli_longopts[WEBHOOK_CLI_NOPTS + 1] = {
 	{ "webhook-validating-configuration", required_argument, NULL, F_VALIDATING },
 	{ "webhook-cert-extra-sans", required_argument, NULL, F_SANS },
 	{ "webhook-upstream-checks-only", no_argument, NULL, F_UPSTREAM },
+	{ "webhook-client-ca-file", required_argument, NULL, F_CLIENT_CA },
 	{ "webhook-ca-validity", required_argument, NULL, F_CA_VALIDITY },
 	{ "webhook-cert-validity", required_argument, NULL, F_CERT_VALIDITY },
 	{ "webhook-cert-check-interval", required_argument, NULL, F_INTERVAL },
@@ -64,7 +66,11 @@ const char webhook_cli_usage[] =
 	"                           more SANs, comma-separated IP addresses or DNS names (e.g. 127.0.0.1 for a\n"
 	"                           webhook the API server reaches at https://127.0.0.1:<port>)\n"
 	"  --webhook-upstream-checks-only\n"
-	"                           validate with upstream spin-operator's checks only, none of the stricter ones\n";
+	"                           validate with upstream spin-operator's checks only, none of the stricter ones\n"
+	"  --webhook-client-ca-file FILE\n"
+	"                           PEM CA of the API server's admission client certificate: connections without\n"
+	"                           a certificate it signed are refused, and only then are private images (tags\n"
+	"                           resolved with registry credentials) pinned (docs/webhook.md)\n";
 
 void webhook_cli_defaults(struct webhook_cli *w)
 {
@@ -103,6 +109,7 @@ int webhook_cli_parse(struct webhook_cli *w, int opt, const char *arg)
 	case F_VALIDATING: w->validating_config = arg; return 0;
 	case F_SANS: w->extra_sans = arg; return 0;
 	case F_UPSTREAM: w->upstream_only = 1; return 0;
+	case F_CLIENT_CA: w->client_ca_file = *arg ? arg : NULL; return 0;
 	/* lifetimes of a few seconds are for tests that force renewals */
 	case F_CA_VALIDITY: return seconds("webhook-ca-validity", arg, 3, &w->ca_validity_s);
 	case F_CERT_VALIDITY: return seconds("webhook-cert-validity", arg, 3, &w->cert_validity_s);

@@ -16,7 +16,7 @@
 #include "server.h"
 
 #define WEBHOOK_CLI_OPT_BASE 0x1000 /* getopt ids of these flags start here; main's stay below */
-#define WEBHOOK_CLI_NOPTS 11        /* entries of webhook_cli_longopts before its terminator */
+#define WEBHOOK_CLI_NOPTS 12        /* entries of webhook_cli_longopts before its terminator */
 
 #define WEBHOOK_DEFAULT_SERVICE "spin-operator-webhook-service"
 #define WEBHOOK_DEFAULT_SECRET "spin-operator-webhook-server-cert"
@@ -35,6 +35,7 @@ struct webhook_cli {
 	const char *extra_sans;
 	double ca_validity_s, cert_validity_s, interval_s; /* 0: the defaults of selfmanaged.h */
 	int upstream_only;
+	const char *client_ca_file; /* --webhook-client-ca-file: webhook_server_opts.client_ca_file */
 };
 
 extern const struct option webhook_cli_longopts[WEBHOOK_CLI_NOPTS + 1];

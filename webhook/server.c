@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,20 +16,37 @@
 
 #include "certwatch.h"
 #include "health.h"
+#include "kube/file.h"
+#include "offload.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "util/prom.h"
+#include "verify/vcache.h"
 
 #define NEP 4 /* enum admission_endpoint */
 /* An oversized body is read and dropped, so the client gets its 413 instead of a reset, up to this size;
  * past it the connection is closed (a Content-Length past it gets the 413 at once). */
 #define DRAIN_LIMIT ((size_t)16 << 20)
-#define CONNECTION_LIMIT 1024u
-/* Longer than the API server's idle-connection timeout (90 s), so the client closes idle connections first. */
+/*
+ * Connections (docs/webhook.md#connections): the API server sends at most its in-flight limit of writes at once
+ * (--max-requests-inflight 400 + --max-mutating-requests-inflight 200 by default, which API Priority and
+ * Fairness shares out) and keeps up to 25 idle connections per host, all from one address. PER_IP_LIMIT is
+ * above that with room, and half of CONNECTION_LIMIT, so that no single address can take every connection.
+ */
+#define CONNECTION_LIMIT 2048u
+#define PER_IP_LIMIT 1024u
+#define NOFILE_WANTED (CONNECTION_LIMIT + 256u) /* the listener, the kube client, registries, files */
+/* Once a connection has sent a request: longer than the API server's idle-connection timeout (90 s), so the
+ * client closes idle connections first. */
 #define IDLE_TIMEOUT_S 120u
+/* Until then (TCP accepted, TLS handshake, first request's headers): the API server sends its review as soon as
+ * the handshake is done, so a connection quiet for this long is not one of its own. libmicrohttpd counts it from
+ * the last byte received, through the handshake too, so a ClientHello never sent is dropped after it. */
+#define FIRST_REQUEST_TIMEOUT_S 10u
+#define CLIENT_CA_MAX ((size_t)1 << 20) /* a CA bundle */
 
-static const unsigned codes[] = { 200, 400, 404, 405, 413, 415, 500, 503 };
+static const unsigned codes[] = { 200, 400, 403, 404, 405, 413, 415, 500, 503 };
 #define NCODES (sizeof codes / sizeof codes[0])
 struct ep_stats {
 	unsigned long requests[NCODES];
@@ -46,6 +64,23 @@ struct webhook_server {
 	struct prom_histogram latency[NEP]; /* Prometheus' default buckets, as controller-runtime's */
 	atomic_ulong active; /* requests between their first callback and their completion */
 	atomic_int draining; /* webhook_server_drain: answers close their connections */
+	struct offload *pool; /* reviews that need a registry (image verification); NULL without verification */
+	struct buf client_ca; /* PEM: client certificates are required and verified against it; empty: none asked */
+	int64_t verify_timeout_ms;
+};
+
+/* A review handed to the verification pool; its connection is suspended meanwhile. */
+enum vstate { V_NONE, V_PENDING, V_DONE, V_TIMED_OUT, V_BUSY };
+struct vjob {
+	struct offload_job base;
+	struct webhook_server *s;
+	struct MHD_Connection *conn; /* until finish */
+	struct request *r;           /* until finish */
+	atomic_int refs;             /* the pool's and the request's */
+	enum admission_endpoint ep;
+	struct buf body;             /* the review; read-only once submitted */
+	struct buf out;              /* run's answer */
+	int status, rc;
 };
 
 struct request {
@@ -55,6 +90,8 @@ struct request {
 	size_t received;
 	int too_large, nomem, answered;
 	struct timespec t0;
+	struct vjob *job;   /* while deferred to the pool and after (its body serves a fallback answer) */
+	enum vstate vstate; /* written by the pool's finish before it resumes the connection */
 };
 
 static double since(const struct timespec *t0)
@@ -139,25 +176,170 @@ static int is_json(const char *ctype)
 	return c == '\0' || c == ';' || c == ' ' || c == '\t';
 }
 
-static enum MHD_Result answer_review(struct webhook_server *s, struct MHD_Connection *conn, struct request *r)
+static void vjob_unref(struct vjob *j)
 {
-	struct admission_ctx ctx = s->o.admission;
-	struct buf out = BUF_INIT(ADMISSION_RESPONSE_CAP);
-	int status = 0;
-	ctx.endpoint = r->ep;
-	int rc = admission_handle(r->body.data ? r->body.data : "", r->body.len, &ctx, &out, &status);
-	buf_free(&r->body);
+	if (!j || atomic_fetch_sub(&j->refs, 1) != 1)
+		return;
+	buf_free(&j->body);
+	buf_free(&j->out);
+	free(j);
+}
+
+/* On a pool worker: the whole review again, verification included (no I/O happened on the request thread). */
+static void vjob_run(struct offload_job *b)
+{
+	struct vjob *j = (struct vjob *)b;
+	struct admission_ctx ctx = j->s->o.admission;
+	ctx.endpoint = j->ep;
+	ctx.verify_mode = ADMISSION_VERIFY_INLINE;
+	ctx.verify_deadline_ms = j->base.deadline_ms;
+	j->rc = admission_handle(j->body.data ? j->body.data : "", j->body.len, &ctx, &j->out, &j->status);
+}
+
+static void vjob_finish(struct offload_job *b, int timed_out)
+{
+	struct vjob *j = (struct vjob *)b;
+	j->r->vstate = timed_out ? V_TIMED_OUT : V_DONE;
+	j->r = NULL;
+	MHD_resume_connection(j->conn); /* its request thread answers (answer_deferred) */
+	j->conn = NULL;
+}
+
+static void vjob_release(struct offload_job *b)
+{
+	vjob_unref((struct vjob *)b);
+}
+
+static enum MHD_Result send_answer(struct webhook_server *s, struct MHD_Connection *conn, struct request *r, int rc,
+				   struct buf *out, int status)
+{
 	if (rc < 0) {
-		buf_free(&out);
+		buf_free(out);
 		log_error("webhook", "POST %s: no answer could be built: %s", admission_path(r->ep), so_strerror(rc));
 		return reply_text(s, conn, r, 500, "cannot build the admission response: %s\n", so_strerror(rc));
 	}
-	size_t len = out.len;
-	char *body = buf_steal(&out);
+	size_t len = out->len;
+	char *body = buf_steal(out);
 	if (!body) /* an empty answer: cannot happen, but MHD needs a buffer it may free */
 		return reply_text(s, conn, r, 500, "empty admission response\n");
 	return reply(s, conn, r, (unsigned)status, status == 200 ? "application/json" : "text/plain; charset=utf-8", body,
 		     len, 1);
+}
+
+/* The review answered on this thread: verification in mode (inline, deferred, or unavailable for reason). */
+static int run_review(struct webhook_server *s, enum admission_endpoint ep, const struct buf *body,
+		      enum admission_verify_mode mode, const char *reason, struct buf *out, int *status)
+{
+	struct admission_ctx ctx = s->o.admission;
+	ctx.endpoint = ep;
+	ctx.verify_mode = mode;
+	ctx.verify_reason = reason;
+	return admission_handle(body->data ? body->data : "", body->len, &ctx, out, status);
+}
+
+/*
+ * The review needs a registry: it goes to the verification pool and its connection is suspended, so this
+ * thread goes on serving other connections. The pool's finish resumes it (answer_deferred). The connection is
+ * suspended before the job is queued, so that a fast finish cannot resume it first.
+ */
+static enum MHD_Result defer(struct webhook_server *s, struct MHD_Connection *conn, struct request *r)
+{
+	struct vjob *j = calloc(1, sizeof *j);
+	if (!j)
+		return reply_text(s, conn, r, 500, "out of memory\n");
+	j->s = s;
+	j->conn = conn;
+	j->r = r;
+	j->ep = r->ep;
+	j->body = r->body; /* moved: the request keeps a reference to the job instead */
+	buf_init(&r->body, s->max_body);
+	buf_init(&j->out, ADMISSION_RESPONSE_CAP);
+	atomic_init(&j->refs, 2);
+	j->base.deadline_ms = vcache_mono_ms() + s->verify_timeout_ms;
+	j->base.run = vjob_run;
+	j->base.finish = vjob_finish;
+	j->base.release = vjob_release;
+	r->job = j;
+	r->vstate = V_PENDING;
+	MHD_suspend_connection(conn);
+	if (offload_submit(s->pool, &j->base) != SO_OK) {
+		atomic_fetch_sub(&j->refs, 1); /* the pool never had it */
+		r->vstate = V_BUSY;
+		MHD_resume_connection(conn);
+	}
+	return MHD_YES;
+}
+
+/* Called again once the pool resumed the connection. */
+static enum MHD_Result answer_deferred(struct webhook_server *s, struct MHD_Connection *conn, struct request *r)
+{
+	struct buf out = BUF_INIT(ADMISSION_RESPONSE_CAP);
+	struct vjob *j = r->job;
+	char reason[128];
+	int status = 0, rc;
+
+	if (r->vstate == V_DONE) {
+		enum MHD_Result ret = send_answer(s, conn, r, j->rc, &j->out, j->status);
+		r->job = NULL;
+		vjob_unref(j);
+		return ret;
+	}
+	/* No verdict in time, or no room: answered at once as a registry failure is (fail closed under enforce). */
+	if (r->vstate == V_BUSY) {
+		struct offload_stats st;
+		offload_get_stats(s->pool, &st);
+		snprintf(reason, sizeof reason, "verification queue full (%u verifications running, %u waiting)",
+			 st.running, st.queued);
+	} else {
+		snprintf(reason, sizeof reason, "verification deadline exceeded");
+	}
+	rc = run_review(s, r->ep, &j->body, ADMISSION_VERIFY_UNAVAILABLE, reason, &out, &status);
+	r->job = NULL;
+	vjob_unref(j);
+	return send_answer(s, conn, r, rc, &out, status);
+}
+
+static enum MHD_Result answer_review(struct webhook_server *s, struct MHD_Connection *conn, struct request *r)
+{
+	struct buf out = BUF_INIT(ADMISSION_RESPONSE_CAP);
+	int status = 0;
+	int rc = run_review(s, r->ep, &r->body, s->pool ? ADMISSION_VERIFY_DEFER : ADMISSION_VERIFY_INLINE, NULL, &out,
+			    &status);
+	if (rc == SO_E_DEFERRED) {
+		buf_free(&out);
+		return defer(s, conn, r);
+	}
+	buf_free(&r->body);
+	return send_answer(s, conn, r, rc, &out, status);
+}
+
+/* The client presented a certificate that verifies against the client CA (the handshake already required one:
+ * this is the check every review relies on, whatever libmicrohttpd did with the session). */
+static int client_verified(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	unsigned status = 0;
+	if (!ci || !ci->tls_session)
+		return 0;
+	gnutls_session_t ts = (gnutls_session_t)ci->tls_session;
+	return gnutls_certificate_type_get(ts) == GNUTLS_CRT_X509 && gnutls_certificate_verify_peers2(ts, &status) == 0 &&
+	       status == 0;
+}
+
+/* New connections: certwatch's bookkeeping, and with a client CA, a certificate it verifies is required in the
+ * handshake (libmicrohttpd itself only requests one). */
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			      enum MHD_ConnectionNotificationCode toe)
+{
+	struct webhook_server *s = cls;
+	certwatch_mhd_notify(s->certs, conn, socket_context, toe);
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED || !s->client_ca.len)
+		return;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci && ci->tls_session) {
+		gnutls_certificate_server_set_request((gnutls_session_t)ci->tls_session, GNUTLS_CERT_REQUIRE);
+		gnutls_session_set_verify_cert((gnutls_session_t)ci->tls_session, NULL, 0);
+	}
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -172,8 +354,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		/* Headers are in; no byte of the body has been read yet. */
 		if (admission_endpoint_for_path(url, &ep) != SO_OK)
 			return reply_text(s, conn, NULL, 404, "404 page not found\n");
+		if (s->client_ca.len && !client_verified(conn))
+			return reply_text(s, conn, NULL, 403, "a client certificate signed by the webhook's client CA is "
+							       "required\n");
 		if (!(r = calloc(1, sizeof *r)))
 			return MHD_NO;
+		/* A request came: the connection gets the idle timeout of a client's kept-alive connection. */
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, IDLE_TIMEOUT_S);
 		r->ep = ep;
 		r->method = method;
 		clock_gettime(CLOCK_MONOTONIC, &r->t0);
@@ -223,6 +410,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (r->answered)
 		return MHD_YES; /* answered early; MHD is finishing the request */
+	if (r->vstate != V_NONE)
+		return answer_deferred(s, conn, r);
 	if (r->too_large)
 		return reply_text(s, conn, r, 413, "request body is larger than %zu bytes\n", s->max_body);
 	if (r->nomem)
@@ -245,6 +434,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls, en
 	pthread_mutex_unlock(&s->stats_mu);
 	atomic_fetch_sub(&s->active, 1);
 	buf_free(&r->body);
+	vjob_unref(r->job); /* a deferred review that ended without its answer (daemon shutdown) */
 	free(r);
 	*req_cls = NULL;
 }
@@ -276,11 +466,28 @@ static unsigned default_threads(void)
 	return (unsigned)n;
 }
 
+/* Go raises its soft RLIMIT_NOFILE to the hard one at start, so upstream's webhook has it; containerd's default
+ * soft limit is 1024, below CONNECTION_LIMIT. Raised as far as needed, within the hard limit. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= NOFILE_WANTED)
+		return;
+	rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > NOFILE_WANTED ? NOFILE_WANTED : rl.rlim_max;
+	if (want > rl.rlim_cur) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("webhook", "cannot raise the open-file limit to %lu", (unsigned long)want);
+	}
+}
+
 static void server_free(struct webhook_server *s)
 {
 	if (!s)
 		return;
+	offload_stop(s->pool);
 	certwatch_free(s->certs);
+	buf_free(&s->client_ca);
 	free(s->cert_file);
 	free(s->key_file);
 	pthread_mutex_destroy(&s->stats_mu);
@@ -326,6 +533,22 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 	s->o.cert_file = s->cert_file;
 	s->o.key_file = s->key_file;
 	s->o.tls_priorities = NULL; /* not kept: only used below */
+	s->o.client_ca_file = NULL;
+	s->o.admission.authenticated = 0; /* only a verified client certificate makes a caller authenticated */
+	if (o->client_ca_file && *o->client_ca_file) {
+		int errnum = 0;
+		rc = kube_file_read(o->client_ca_file, CLIENT_CA_MAX, &s->client_ca, &errnum);
+		if (rc == SO_OK && (!s->client_ca.len || !strstr(s->client_ca.data, "-----BEGIN CERTIFICATE-----")))
+			rc = SO_E_CONFIG;
+		if (rc != SO_OK) {
+			snprintf(err, errlen, "--webhook-client-ca-file %s: %s", o->client_ca_file,
+				 rc == SO_E_IO ? kube_file_strerror(errnum)
+				 : rc == SO_E_CONFIG ? "no PEM certificate in it" : so_strerror(rc));
+			server_free(s);
+			return rc == SO_E_NOMEM ? rc : SO_E_CONFIG;
+		}
+		s->o.admission.authenticated = 1; /* every review is refused without a verified client certificate */
+	}
 	s->o.bind_addr = NULL;
 
 	struct certwatch_opts co = { .cert_file = s->cert_file, .key_file = s->key_file, .interval_s = o->cert_poll_s };
@@ -339,17 +562,30 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 				    "and %s hold a certificate and its key (checked every %.0f s)",
 			 s->cert_file, s->key_file, o->cert_poll_s > 0 ? o->cert_poll_s : 10.0);
 
+	if (o->admission.verify_image && o->admission.verify_needs_io) {
+		s->verify_timeout_ms = o->admission.verify_timeout_ms > 0 ? o->admission.verify_timeout_ms : 8000;
+		if ((rc = offload_new(o->verify_workers, o->verify_queue, &s->pool))) {
+			snprintf(err, errlen, "cannot start the verification pool: %s", so_strerror(rc));
+			server_free(s);
+			return rc;
+		}
+	}
+	raise_nofile();
 	unsigned threads = o->threads ? o->threads : default_threads();
 	/* poll(), not epoll: with a thread pool, MHD_quiesce_daemon aborts the process when a worker has taken the
 	 * listen socket out of its epoll set at its share of the connection limit (libmicrohttpd 0.9.75). */
 	s->d = MHD_start_daemon(MHD_USE_ERROR_LOG | MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-					MHD_USE_ITC,
+					MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME,
 				0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-				MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_LIMIT,
+				MHD_OPTION_CONNECTION_TIMEOUT,
+				o->first_request_timeout_s ? o->first_request_timeout_s : FIRST_REQUEST_TIMEOUT_S,
 				MHD_OPTION_HTTPS_PRIORITIES, prio, MHD_OPTION_HTTPS_CERT_CALLBACK, certwatch_retrieve,
-				MHD_OPTION_NOTIFY_CONNECTION, certwatch_mhd_notify, (void *)s->certs, MHD_OPTION_NOTIFY_COMPLETED,
-				completed, (void *)s, MHD_OPTION_END);
+				MHD_OPTION_NOTIFY_CONNECTION, notify_connection, (void *)s, MHD_OPTION_NOTIFY_COMPLETED,
+				completed, (void *)s,
+				/* ignored when NULL: no client certificate is asked for */
+				MHD_OPTION_HTTPS_MEM_TRUST, s->client_ca.len ? s->client_ca.data : NULL, MHD_OPTION_END);
 	if (!s->d) {
 		snprintf(err, errlen, "cannot listen on %s (address in use?)", o->bind_addr);
 		server_free(s);
@@ -377,6 +613,10 @@ void webhook_server_stop(struct webhook_server *s, double grace_s)
 		struct timespec nap = { 0, 10 * 1000 * 1000 };
 		nanosleep(&nap, NULL);
 	}
+	/* Reviews still on the verification pool are answered now (as at their deadline) and their connections
+	 * resumed: libmicrohttpd refuses to stop with a connection suspended. */
+	offload_stop(s->pool);
+	s->pool = NULL;
 	MHD_stop_daemon(s->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
@@ -432,6 +672,24 @@ void webhook_server_metrics(struct webhook_server *s, struct buf *out)
 		char labels[128];
 		snprintf(labels, sizeof labels, "webhook=\"%s\"", admission_path((enum admission_endpoint)i));
 		prom_histogram_write(out, "controller_runtime_webhook_latency_seconds", labels, &s->latency[i]);
+	}
+	if (s->pool) {
+		struct offload_stats st;
+		offload_get_stats(s->pool, &st);
+		buf_appendf(out,
+			    "# HELP spin_operator_webhook_verification_pool_jobs Reviews on the verification pool, running or "
+			    "queued.\n# TYPE spin_operator_webhook_verification_pool_jobs gauge\n"
+			    "spin_operator_webhook_verification_pool_jobs{state=\"running\"} %u\n"
+			    "spin_operator_webhook_verification_pool_jobs{state=\"queued\"} %u\n"
+			    "# HELP spin_operator_webhook_verification_pool_rejected_total Reviews answered at once because the "
+			    "verification pool and its queue were full.\n"
+			    "# TYPE spin_operator_webhook_verification_pool_rejected_total counter\n"
+			    "spin_operator_webhook_verification_pool_rejected_total %lu\n"
+			    "# HELP spin_operator_webhook_verification_pool_timeouts_total Reviews answered at the verification "
+			    "deadline without a verdict.\n"
+			    "# TYPE spin_operator_webhook_verification_pool_timeouts_total counter\n"
+			    "spin_operator_webhook_verification_pool_timeouts_total %lu\n",
+			    st.running, st.queued, st.rejected, st.timed_out);
 	}
 	buf_appendf(out,
 		    "# HELP certwatcher_read_certificate_total Total number of certificate reads\n"

@@ -13,7 +13,12 @@
  *
  * TLS 1.2 and 1.3 with forward-secret AEAD suites only (WEBHOOK_TLS_PRIORITIES). The certificate and key come from files and are reloaded
  * when they change (certwatch.h): new handshakes use the new pair, connections already open keep theirs.
- * Requests run on a pool of threads; the admission callbacks must be thread-safe.
+ * Requests run on a pool of threads; the admission callbacks must be thread-safe. Reviews whose image
+ * verification needs a registry run on a pool of their own (offload.h, docs/internals/webhook-offload.md) while
+ * their connection is suspended, so request threads never wait for a registry. Connections: at most 2048, 1024
+ * per source address, 10 s to send the first request (TLS handshake included), 120 s idle after. With a client
+ * CA (client_ca_file), only clients with a certificate it signed are served (403 otherwise), and reviews are
+ * authenticated: only then may an answer reveal a digest resolved with registry credentials (docs/security.md).
  */
 #ifndef SO_WEBHOOK_SERVER_H
 #define SO_WEBHOOK_SERVER_H
@@ -39,8 +44,17 @@ struct webhook_server_opts {
 	const char *key_file;       /* PEM key (tls.key) */
 	double cert_poll_s;         /* how often the files are checked; 0 means 10 s */
 	const char *tls_priorities; /* NULL: WEBHOOK_TLS_PRIORITIES */
+	/* PEM CA(s), read once at start: when set, a connection must present a client certificate that verifies
+	 * against them (the handshake fails otherwise, and a request without one is answered 403), and every review
+	 * is authenticated (admission_ctx.authenticated). NULL: no client certificate is asked for. */
+	const char *client_ca_file;
 	unsigned threads;           /* request threads; 0: the CPU count, within [2, 8] */
 	size_t max_body;            /* 0: ADMISSION_MAX_BODY */
+	/* Reviews whose verification needs a registry run on a pool of their own (offload.h), the request
+	 * threads never wait for a registry; 0: OFFLOAD_DEFAULT_WORKERS, OFFLOAD_DEFAULT_QUEUE. */
+	unsigned verify_workers, verify_queue;
+	/* How long a new connection may stay quiet before its first request (TLS handshake included); 0: 10 s. */
+	unsigned first_request_timeout_s;
 	/* The rules' view of the cluster (endpoint is set per request). */
 	struct admission_ctx admission;
 	/* Optional: while it returns 0, every review is answered 503 with why (e.g. caches not synced). */

@@ -27,6 +27,8 @@ const char *so_strerror(int err)
 	case SO_E_TIMEOUT: return "timed out";
 	case SO_E_BAD_RESPONSE: return "malformed response";
 	case SO_E_CANCELLED: return "cancelled";
+	case SO_E_BUSY: return "busy";
+	case SO_E_DEFERRED: return "deferred";
 	case SO_E_API_BAD_REQUEST: return "BadRequest";
 	case SO_E_API_UNAUTHORIZED: return "Unauthorized";
 	case SO_E_API_FORBIDDEN: return "Forbidden";

@@ -18,6 +18,8 @@ enum so_err {
 	SO_E_TIMEOUT = -7,        /* a deadline passed */
 	SO_E_BAD_RESPONSE = -8,   /* the server answered with something unparseable */
 	SO_E_CANCELLED = -9,      /* stopped on request (shutdown) */
+	SO_E_BUSY = -10,          /* no capacity left now (a full queue); try later */
+	SO_E_DEFERRED = -11,      /* the work must go on elsewhere (admission: on the verification pool) */
 
 	/* Kubernetes Status reasons (metav1.StatusReason) and the HTTP codes behind them. */
 	SO_E_API_BAD_REQUEST = -100,      /* 400 BadRequest */

@@ -16,6 +16,8 @@
 # EXTRA_APISERVER_ARGS (optional, split on whitespace) is appended to kube-apiserver's command line, e.g.
 # an audit policy or --enable-admission-plugins=OwnerReferencesPermissionEnforcement
 # (tests/integration/rbac_audit.sh); unset, the cluster is the default one.
+# The API server presents a client certificate to admission webhooks: a webhook given
+# $CLUSTER_DIR/pki/webhook-client/ca.crt as its client CA (--webhook-client-ca-file) serves only it.
 #
 # The last line on stdout is "cluster: ready in <s> s (kubeconfig: <path>)". On failure it names the
 # component, shows the tail of its log, stops whatever it started, keeps CLUSTER_DIR/logs, exits 1.
@@ -158,9 +160,52 @@ gen_pki() {
 	# The apiserver's client cert for kubelets (logs, exec, port-forward), only when there is one.
 	[ "$REAL_NODE" != 1 ] || issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
 
+	# The API server's client certificate for admission webhooks (the AdmissionConfiguration below), from a CA
+	# of its own: a webhook trusting only pki/webhook-client/ca.crt (--webhook-client-ca-file) serves only the
+	# API server, not every holder of a cluster client certificate.
+	(
+		PKI=$PKI/webhook-client
+		mkdir -p "$PKI"
+		write_openssl_cnf
+		gen_ec_key "$PKI/ca.key"
+		openssl req -x509 -new -config "$PKI/openssl.cnf" -extensions v3_ca -key "$PKI/ca.key" \
+			-subj "/CN=spin-operator-local-webhook-client-ca" -days 3650 -out "$PKI/ca.crt"
+		issue client "/CN=kube-apiserver-webhook-client" clientAuth
+	)
+
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>/dev/null
 	openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
-	chmod 600 "$PKI"/*.key
+	chmod 600 "$PKI"/*.key "$PKI"/webhook-client/*.key
+	write_webhook_admission
+}
+
+# The API server presents pki/webhook-client/client.crt to every admission webhook that asks for a client
+# certificate (user "*" matches any webhook host); webhooks that do not ask see no difference.
+write_webhook_admission() {
+	cat >"$PKI/webhook-client.kubeconfig" <<-EOF
+		apiVersion: v1
+		kind: Config
+		users:
+		- name: "*"
+		  user:
+		    client-certificate: $PKI/webhook-client/client.crt
+		    client-key: $PKI/webhook-client/client.key
+	EOF
+	cat >"$PKI/admission.yaml" <<-EOF
+		apiVersion: apiserver.config.k8s.io/v1
+		kind: AdmissionConfiguration
+		plugins:
+		- name: MutatingAdmissionWebhook
+		  configuration:
+		    apiVersion: apiserver.config.k8s.io/v1
+		    kind: WebhookAdmissionConfiguration
+		    kubeConfigFile: $PKI/webhook-client.kubeconfig
+		- name: ValidatingAdmissionWebhook
+		  configuration:
+		    apiVersion: apiserver.config.k8s.io/v1
+		    kind: WebhookAdmissionConfiguration
+		    kubeConfigFile: $PKI/webhook-client.kubeconfig
+	EOF
 }
 
 # --- components --------------------------------------------------------------------------------------
@@ -216,6 +261,7 @@ start_kube-apiserver() {
 		--bind-address="$bind" --secure-port="$APISERVER_PORT" --advertise-address="$ADVERTISE_ADDRESS" \
 		--cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
 		--client-ca-file="$PKI/ca.crt" \
+		--admission-control-config-file="$PKI/admission.yaml" \
 		--authorization-mode=Node,RBAC \
 		--service-cluster-ip-range="$SERVICE_CIDR" \
 		--service-account-issuer="$SA_ISSUER" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fault: a proxy between the operator and the API server that stops forwarding (issue 14, item 9). The operator
-# reaches the API server through stallproxy (tests/faults/stallproxy.c, built by make test-bins), which on
+# reaches the API server through stallproxy (tests/support/cmd/stallproxy.c, built by make test-bins), which on
 # SIGUSR1 stops moving bytes on every open connection and holds new ones open and silent, without closing or
 # resetting anything: only the operator's own deadlines can notice (a watch with no byte for 150 s ends, a LIST
 # gives up after 60 s, a connection with its TLS handshake after 10 s). The API server itself stays healthy.
@@ -19,7 +19,7 @@ FAULT="proxy stops forwarding"
 IDLE_S=150
 OBJECTS_S=120
 AVAILABLE_S=180
-PROXY=$BUILD/tests/faults/stallproxy
+PROXY=$BUILD/tests/stallproxy
 work=$(mktemp -d)
 log=$work/operator.log
 opkc=$work/operator.kubeconfig

@@ -388,6 +388,22 @@ servicemonitor_is_right() {
 	[ "$(grep -c '^kind: ' "$tmp/prometheus.yaml")" = 1 ] && ! grep -q ServiceMonitor "$tmp/default.yaml"
 }
 t_check "config/prometheus (not in config/default): a ServiceMonitor scraping the https port with the pod's token" servicemonitor_is_right
+networkpolicy_is_right() {
+	render networkpolicy || return 1
+	as_json "$tmp/networkpolicy.yaml" >"$tmp/networkpolicy.json" || return 1
+	# one Ingress policy in $NS selecting the Deployment's pods, admitting its webhook and metrics ports only
+	jq -e --arg ns "$NS" --slurpfile d "$tmp/default.json" '
+		($d[0] | map(select(.kind == "Deployment"))[0]) as $dep |
+		($dep.spec.template.spec.containers[0].ports | map(.containerPort)) as $ports |
+		length == 1 and .[0].kind == "NetworkPolicy" and .[0].metadata.namespace == $ns
+		and .[0].metadata.name == "spin-operator-controller-manager" and .[0].spec.policyTypes == ["Ingress"]
+		and (.[0].spec.podSelector.matchLabels | to_entries | all(.[]; $dep.spec.template.metadata.labels[.key] == .value))
+		and ([.[0].spec.ingress[].ports[].port] | sort) == [8443, 9443]
+		and ($ports | index(9443)) != null and ($ports | index(8443)) != null' "$tmp/networkpolicy.json" >/dev/null ||
+		{ cat "$tmp/networkpolicy.yaml"; return 1; }
+	! grep -q NetworkPolicy "$tmp/default.yaml"
+}
+t_check "config/networkpolicy (not in config/default): an Ingress NetworkPolicy for the Deployment's pods, its webhook (9443) and metrics (8443) ports only" networkpolicy_is_right
 t_check "ClusterRole spin-operator-manager-role grants exactly the documented rules" rules_are ClusterRole "$MANAGER_RULES" spin-operator-manager-role
 t_check "Role spin-operator-leader-election-role grants exactly get, create and update of Leases" \
 	rules_are Role "$LEADER_RULES" spin-operator-leader-election-role

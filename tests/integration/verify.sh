@@ -265,8 +265,11 @@ cli_has "verify: ... reported as an error, refused" "$work/cli-dead" "$DEAD/spin
 
 certs=$work/certs
 "$REGISTER" certs "$certs" >/dev/null 2>&1
+# The API server presents its webhook client certificate (tests/cluster/up.sh): with this CA the webhook serves
+# only it, its reviews are authenticated and private images are pinned. Emptied for the unauthenticated run.
+client_ca=(--webhook-client-ca-file "$CLUSTER_DIR/pki/webhook-client/ca.crt")
 start_operator() { # start_operator [extra flags...]
-	"$OPERATOR" --kubeconfig "$KUBECONFIG" --webhook-bind-address 127.0.0.1:0 --webhook-cert-dir "$certs" \
+	"$OPERATOR" --kubeconfig "$KUBECONFIG" --webhook-bind-address 127.0.0.1:0 --webhook-cert-dir "$certs" "${client_ca[@]}" \
 		--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0.1:0 --metrics-secure=false --log-level info \
 		--verify-policy "$work/policy.yaml" --verify-timeout "$VERIFY_TIMEOUT" \
 		--registry-ca-file "$ca_dir/ca.crt" --registry-allow-private-realms \
@@ -414,6 +417,32 @@ t_check "the operator fetched Bearer tokens with the pull Secret's account (toke
 admitted "Basic-auth registry via --registry-credentials-secret -> admitted and pinned" \
 	"$ns" "$FX_BASIC_PRIVATE" "$FX_BASIC_PRIVATE@$FX_BASIC_PRIVATE_DIGEST"
 
+# forge <out> <image> [pull secret] [curl flags...]: a mutating review POSTed straight to the webhook, as anyone
+# who reaches its port could; the HTTP status on stdout ("000" when the connection was refused).
+forge() {
+	local out=$1 img=$2 sec=${3:-} secrets=""
+	shift 3 || shift $#
+	[ -z "$sec" ] || secrets=",\"imagePullSecrets\":[{\"name\":\"$sec\"}]"
+	printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"forged-1","kind":{"group":"core.spinkube.dev","version":"v1alpha1","kind":"SpinApp"},"resource":{"group":"core.spinkube.dev","version":"v1alpha1","resource":"spinapps"},"namespace":"%s","operation":"CREATE","object":{"apiVersion":"core.spinkube.dev/v1alpha1","kind":"SpinApp","metadata":{"name":"forged","namespace":"%s"},"spec":{"image":"%s","replicas":1,"executor":"shim"%s}}}}' \
+		"$ns" "$ns" "$img" "$secrets" >"$out.req"
+	: >"$out"
+	curl -s -o "$out" -w '%{http_code}' --max-time 20 --cacert "$certs/ca.crt" -H 'Content-Type: application/json' \
+		--data-binary "@$out.req" "$@" "https://127.0.0.1:$wport/mutate-core-spinkube-dev-v1alpha1-spinapp"
+}
+code=$(forge "$work/forged-nocert" "$FX_TOKEN_PRIVATE" token-pull)
+if [ "$code" = 000 ] || [ "$code" = 403 ]; then
+	t_ok "with a client CA, a review POSTed without a client certificate is refused (the handshake fails, or 403)"
+else
+	t_fail "with a client CA, a review without a client certificate got $code: $(head -c 300 "$work/forged-nocert")"
+fi
+code=$(forge "$work/forged-othercert" "$FX_TOKEN_PRIVATE" token-pull --cert "$CLUSTER_DIR/pki/admin.crt" \
+	--key "$CLUSTER_DIR/pki/admin.key")
+if [ "$code" = 000 ] || [ "$code" = 403 ]; then
+	t_ok "…and with a certificate from another CA (the cluster's admin certificate): refused"
+else
+	t_fail "with a client CA, a review with the admin certificate got $code"
+fi
+
 # ---- warn mode -------------------------------------------------------------------------------------------
 
 warned() {
@@ -499,6 +528,43 @@ if start_operator --verify-pin-digest=false; then
 	stop_operator "the operator with --verify-pin-digest=false stops cleanly"
 else
 	t_fail "the operator did not restart with --verify-pin-digest=false: $(tail -5 "$log")"
+fi
+
+# ---- no client CA: callers are not authenticated, private digests are withheld ------------------------------
+
+client_ca=()
+: >"$log"
+if start_operator; then
+	wport=$(port_of "admission webhook")
+	"$REGISTER" register "$wport" "$certs" >/dev/null
+	# patch_image <answer>: the spec.image the answer's JSON patch sets ("" for none).
+	patch_image() { jq -r '.response.patch // empty' "$1" | base64 -d 2>/dev/null |
+		jq -r '.[] | select(.path == "/spec/image") | .value' 2>/dev/null; }
+	forged_private() {
+		[ "$(forge "$work/forged-private" "$FX_TOKEN_PRIVATE" token-pull)" = 200 ] &&
+			jq -e '.response.allowed == true' "$work/forged-private" >/dev/null
+	}
+	t_check "no client CA: a forged review naming a private image and its pull Secret is answered (allowed)" \
+		retry 15 forged_private
+	t_eq "…with no pin in the patch" "$(patch_image "$work/forged-private")" ""
+	t_check "…and the digest nowhere in the answer" bash -c "! grep -q '${FX_TOKEN_PRIVATE_DIGEST#sha256:}' '$work/forged-private'"
+	t_check "…and a warning says it is withheld and how to enable pinning" \
+		jq -e '.response.warnings | map(select(test("withheld.*--webhook-client-ca-file"))) | length == 1' \
+		"$work/forged-private"
+	forge "$work/forged-public" "$FX_SIGNED_CLASSIC" >/dev/null
+	t_eq "no client CA: a public image (resolved anonymously) is still pinned" \
+		"$(patch_image "$work/forged-public")" "$FX_SIGNED_CLASSIC@$FX_SIGNED_CLASSIC_DIGEST"
+	if create "$ns" "$FX_TOKEN_PRIVATE" token-pull; then
+		t_eq "no client CA: through the API server, a private image is admitted unpinned" \
+			"$(image_of "$ns" "$APP")" "$FX_TOKEN_PRIVATE"
+		if [[ $OUT == *"withheld"* ]]; then t_ok "…with the warning (kubectl prints it)"
+		else t_fail "…no warning in kubectl's output: $OUT"; fi
+	else
+		t_fail "no client CA: a private image with its pull Secret was denied: $OUT"
+	fi
+	stop_operator "the operator without a client CA stops cleanly"
+else
+	t_fail "the operator did not restart without a client CA: $(tail -5 "$log")"
 fi
 
 exit 0

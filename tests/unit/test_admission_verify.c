@@ -242,12 +242,120 @@ static void validating_path(void **state)
 	json_decref(resp);
 }
 
+/* ---- how the server reaches the verifier (ctx.verify_mode) ---- */
+
+static int needs_io_answer, needs_io_calls;
+
+static int fake_needs_io(void *user, const struct admission_image_check *in)
+{
+	(void)user;
+	(void)in;
+	needs_io_calls++;
+	return needs_io_answer;
+}
+
+static int fake_unavailable(void *user, const struct admission_image_check *in, const char *reason,
+			    struct admission_image_verdict *out)
+{
+	(void)user;
+	memset(out, 0, sizeof *out);
+	out->decision = fake.decision;
+	snprintf(out->message, sizeof out->message, "image %s (unresolved) is not verified: %s", in->image, reason);
+	return SO_OK;
+}
+
+/* admission_handle's rc in mode; *resp the response when it answered. */
+static int run_mode(enum admission_endpoint ep, const char *object, enum admission_verify_mode mode, json_t **resp)
+{
+	struct admission_ctx ctx = { .endpoint = ep, .list_executors = fake_list, .get_executor = fake_get,
+				     .verify_image = fake_verify, .verify_user = &fake,
+				     .verify_needs_io = fake_needs_io, .verify_unavailable = fake_unavailable,
+				     .verify_mode = mode, .verify_reason = "verification queue full" };
+	struct buf out = BUF_INIT(1 << 20);
+	char body[8192];
+	int http = 0;
+	const char *kind = ep == MUTATE_EXECUTOR || ep == VALIDATE_EXECUTOR ? "SpinAppExecutor" : "SpinApp";
+
+	snprintf(body, sizeof body,
+		 "{'apiVersion': 'admission.k8s.io/v1', 'kind': 'AdmissionReview', 'request': {'uid': 'u1', 'kind': "
+		 "{'group': 'core.spinkube.dev', 'version': 'v1alpha1', 'kind': '%s'}, 'namespace': 'team', "
+		 "'operation': 'CREATE', 'object': %s}}",
+		 kind, object);
+	for (char *p = body; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	*resp = NULL;
+	int rc = admission_handle(body, strlen(body), &ctx, &out, &http);
+	if (rc == SO_OK) {
+		json_t *review = json_loads(out.data, 0, NULL);
+		assert_non_null(review);
+		*resp = json_incref(json_object_get(review, "response"));
+		json_decref(review);
+	}
+	buf_free(&out);
+	return rc;
+}
+
+#define EXECUTOR "{'apiVersion': 'core.spinkube.dev/v1alpha1', 'kind': 'SpinAppExecutor', 'metadata': {'name': " \
+		 "'x'}, 'spec': {'createDeployment': true, 'deploymentConfig': {'runtimeClassName': 'wasmtime-spin-v2'}}}"
+
+static void verify_modes(void **state)
+{
+	json_t *resp;
+	(void)state;
+	/* Deferred: a review whose image needs a registry stops before any verification, with SO_E_DEFERRED. */
+	reset(ADMISSION_IMAGE_ADMIT, PINNED);
+	needs_io_answer = 1;
+	needs_io_calls = 0;
+	assert_int_equal(run_mode(MUTATE_SPINAPP, APP("ghcr.io/acme/app:v1"), ADMISSION_VERIFY_DEFER, &resp),
+			 SO_E_DEFERRED);
+	assert_int_equal(fake.calls, 0);
+	assert_int_equal(needs_io_calls, 1);
+	assert_int_equal(run_mode(VALIDATE_SPINAPP, APP_EXEC("ghcr.io/acme/app:v1"), ADMISSION_VERIFY_DEFER, &resp),
+			 SO_E_DEFERRED);
+	/* No registry needed (no rule applies): answered at once, the verifier called inline. */
+	needs_io_answer = 0;
+	assert_int_equal(run_mode(MUTATE_SPINAPP, APP("ghcr.io/acme/app:v1"), ADMISSION_VERIFY_DEFER, &resp), SO_OK);
+	assert_true(json_is_true(json_object_get(resp, "allowed")));
+	assert_int_equal(fake.calls, 1);
+	json_decref(resp);
+	/* Executor reviews never ask. */
+	needs_io_answer = 1;
+	needs_io_calls = 0;
+	assert_int_equal(run_mode(VALIDATE_EXECUTOR, EXECUTOR, ADMISSION_VERIFY_DEFER, &resp), SO_OK);
+	assert_true(json_is_true(json_object_get(resp, "allowed")));
+	json_decref(resp);
+	assert_int_equal(run_mode(MUTATE_EXECUTOR, EXECUTOR, ADMISSION_VERIFY_DEFER, &resp), SO_OK);
+	json_decref(resp);
+	assert_int_equal(needs_io_calls, 0);
+	/* Unavailable under enforce: the 403 of a registry failure, with the reason. */
+	reset(ADMISSION_IMAGE_DENY, NULL);
+	assert_int_equal(run_mode(MUTATE_SPINAPP, APP_EXEC("ghcr.io/acme/app:v1"), ADMISSION_VERIFY_UNAVAILABLE, &resp),
+			 SO_OK);
+	check_json(resp, "{'uid': 'u1', 'allowed': false, 'status': {'metadata': {}, 'status': 'Failure', 'message': "
+			 "'image ghcr.io/acme/app:v1 (unresolved) is not verified: verification queue full', 'reason': "
+			 "'Forbidden', 'code': 403}}");
+	assert_int_equal(fake.calls, 0);
+	json_decref(resp);
+	/* Under warn: admitted with the warning and the defaulting patch, no pin. */
+	reset(ADMISSION_IMAGE_WARN, PINNED);
+	assert_int_equal(run_mode(MUTATE_SPINAPP, APP("ghcr.io/acme/app:v1"), ADMISSION_VERIFY_UNAVAILABLE, &resp),
+			 SO_OK);
+	assert_true(json_is_true(json_object_get(resp, "allowed")));
+	check_json(json_object_get(resp, "warnings"),
+		   "['image ghcr.io/acme/app:v1 (unresolved) is not verified: verification queue full']");
+	json_t *ops = patch_of(resp);
+	check_json(ops, "[{'op': 'add', 'path': '/spec/executor', 'value': 'containerd-shim-spin'}]");
+	json_decref(ops);
+	json_decref(resp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mutate_pins_after_defaulting), cmocka_unit_test(mutate_denies_in_enforce),
 		cmocka_unit_test(mutate_warns_in_warn_mode),    cmocka_unit_test(when_verification_runs),
-		cmocka_unit_test(validating_path),
+		cmocka_unit_test(validating_path), cmocka_unit_test(verify_modes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

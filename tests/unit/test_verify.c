@@ -288,6 +288,17 @@ static struct outcome check(struct verifier *v, const char *ns, const char *imag
 	return o;
 }
 
+/* check, from a caller that is (or is not) authenticated (a client certificate, server.h). */
+static struct outcome check_as(struct verifier *v, const char *ns, const char *image, const json_t *secrets,
+			       int authenticated)
+{
+	struct outcome o;
+	struct admission_image_check in = { .ns = ns, .image = image, .pull_secrets = secrets,
+					    .authenticated = authenticated };
+	o.rc = verifier_admission(v, &in, &o.v);
+	return o;
+}
+
 static void expect_message(const struct outcome *o, const char *want)
 {
 	if (strcmp(o->v.message, want) != 0)
@@ -572,6 +583,114 @@ static void private_registry_credentials(void **state)
 	verifier_free(v);
 }
 
+/*
+ * A digest resolved with credentials is marked, in its cache entry too: an unauthenticated caller (who may have
+ * forged the namespace and the pull Secret) gets the verdict but never the digest, pinned or quoted. Digests
+ * resolved anonymously, or written by the caller, are unaffected.
+ */
+static void private_digest_withheld_from_unauthenticated(void **state)
+{
+	(void)state;
+	char d[72], other[72], want[512];
+	json_t *secrets = json_pack("[{s:s}]", "name", "regcred");
+	reg.private_repo = "spin/private";
+	fx_push_app(put, "spin/private", "v1", "a", d);
+	fx_sign_classic(put, "spin/private", d, trusted, d);
+	snprintf(want, sizeof want, REG "/spin/private:v1@%s", d);
+	struct verifier *v = new_verifier(1, 2000);
+
+	struct outcome o = check_as(v, "team", REG "/spin/private:v1", secrets, 0);
+	assert_int_equal(o.rc, SO_OK);
+	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_null(o.v.pinned);
+	assert_non_null(strstr(o.v.notice, "withheld (not pinned)"));
+	assert_non_null(strstr(o.v.notice, "--webhook-client-ca-file"));
+	assert_null(strstr(o.v.notice, "sha256:"));
+	/* Authenticated: pinned, from the cache (no registry request), no notice. */
+	int before = reg.requests;
+	o = check_as(v, "team", REG "/spin/private:v1", secrets, 1);
+	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_non_null(o.v.pinned);
+	assert_string_equal(o.v.pinned, want);
+	assert_string_equal(o.v.notice, "");
+	free(o.v.pinned);
+	assert_int_equal(reg.requests, before);
+	/* A cache hit from a namespace that names no credential still carries the mark. */
+	o = check_as(v, "default", REG "/spin/private:v1", NULL, 0);
+	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_null(o.v.pinned);
+	assert_non_null(strstr(o.v.notice, "withheld"));
+	assert_int_equal(reg.requests, before);
+
+	/* Messages: a signature binding another digest, read through the credential. */
+	fx_push_app(put, "spin/private", "v2", "b", other);
+	char d2[72];
+	fx_push_app(put, "spin/private", "v3", "c", d2);
+	fx_sign_classic(put, "spin/private", d2, trusted, other);
+	o = check_as(v, "team", REG "/spin/private:v3", secrets, 0);
+	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	expect_message(&o, "image " REG "/spin/private:v3 ((digest withheld)) is not verified: signature payload binds "
+			   "(digest withheld) not (digest withheld)");
+	assert_non_null(strstr(o.v.notice, "withheld (not shown)"));
+	o = check_as(v, "team", REG "/spin/private:v3", secrets, 1);
+	snprintf(want, sizeof want, "image " REG "/spin/private:v3 (%s) is not verified: signature payload binds %s not %s",
+		 d2, other, d2);
+	expect_message(&o, want);
+	assert_string_equal(o.v.notice, "");
+	/* The caller's own digest stays; the one it did not write goes. */
+	char ref[200];
+	snprintf(ref, sizeof ref, REG "/spin/private@%s", d2);
+	o = check_as(v, "team", ref, secrets, 0);
+	snprintf(want, sizeof want, "image %s (%s) is not verified: signature payload binds (digest withheld) not %s", ref,
+		 d2, d2);
+	expect_message(&o, want);
+
+	/* Anonymous resolutions: pinned for anyone (public images keep their pin without a client CA). */
+	fx_push_app(put, "spin/app", "v1", "a", d);
+	fx_sign_classic(put, "spin/app", d, trusted, d);
+	o = check_as(v, "default", REG "/spin/app:v1", NULL, 0);
+	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_non_null(o.v.pinned);
+	assert_string_equal(o.v.notice, "");
+	free(o.v.pinned);
+	json_decref(secrets);
+	verifier_free(v);
+}
+
+/* The webhook's pool asks first whether a registry is needed, and answers without one when it cannot wait. */
+static void needs_io_unavailable_and_deadline(void **state)
+{
+	(void)state;
+	struct verifier *v = new_verifier(1, 5000);
+	struct admission_image_check none = { .ns = "default", .image = "ghcr.io/other/app:v1" },
+				     spin = { .ns = "default", .image = REG "/spin/app:v1" },
+				     warn = { .ns = "default", .image = REG "/warn/app:v1" },
+				     bad = { .ns = "default", .image = "UPPER/Case:x" };
+	assert_int_equal(verifier_needs_io(v, &none), 0);
+	assert_int_equal(verifier_needs_io(v, &spin), 1);
+	assert_int_equal(verifier_needs_io(v, &warn), 1);
+	assert_int_equal(verifier_needs_io(v, &bad), 0); /* refused from the policy alone */
+	struct admission_image_verdict out;
+	assert_int_equal(verifier_unavailable(v, &spin, "verification queue full", &out), SO_OK);
+	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	assert_string_equal(out.message, "image " REG "/spin/app:v1 (unresolved) is not verified: verification queue full");
+	assert_null(out.pinned);
+	assert_int_equal(verifier_unavailable(v, &warn, "verification queue full", &out), SO_OK);
+	assert_int_equal(out.decision, ADMISSION_IMAGE_WARN);
+	assert_int_equal(verifier_unavailable(v, &none, "verification queue full", &out), SO_OK);
+	assert_int_equal(out.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(reg.requests, 0);
+	/* A deadline given with the check (the time it waited in the queue) ends it earlier than the timeout. */
+	reg.hang = 1;
+	spin.deadline_ms = vcache_mono_ms() + 200;
+	int64_t t0 = vcache_mono_ms();
+	assert_int_equal(verifier_admission(v, &spin, &out), SO_OK);
+	assert_true(vcache_mono_ms() - t0 < 2000);
+	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	assert_non_null(strstr(out.message, "verification deadline exceeded"));
+	verifier_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +704,8 @@ int main(void)
 		cmocka_unit_test_setup(warn_mode, per_test),
 		cmocka_unit_test_setup(no_rule_pin_off_and_reload, per_test),
 		cmocka_unit_test_setup(private_registry_credentials, per_test),
+		cmocka_unit_test_setup(private_digest_withheld_from_unauthenticated, per_test),
+		cmocka_unit_test_setup(needs_io_unavailable_and_deadline, per_test),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

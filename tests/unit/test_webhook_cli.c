@@ -50,6 +50,7 @@ static void test_defaults(void **state)
 	assert_string_equal(w.validating_config, "spin-operator-validating-webhook-configuration");
 	assert_null(w.namespace);
 	assert_null(w.extra_sans);
+	assert_null(w.client_ca_file);
 	assert_int_equal(webhook_cli_admission_flags(&w), 0);
 	assert_int_equal(WEBHOOK_CLI_NOPTS, sizeof webhook_cli_longopts / sizeof webhook_cli_longopts[0] - 1);
 	assert_null(webhook_cli_longopts[WEBHOOK_CLI_NOPTS].name);
@@ -62,8 +63,10 @@ static void test_flags(void **state)
 	char *argv[] = { "x", "--webhook-cert-mode=files", "--webhook-namespace", "ops", "--webhook-service-name=svc",
 			 "--webhook-secret-name=sec", "--webhook-mutating-configuration=", "--webhook-validating-configuration=v",
 			 "--webhook-cert-extra-sans=127.0.0.1,localhost", "--webhook-upstream-checks-only",
-			 "--webhook-ca-validity=100", "--webhook-cert-validity=24", "--webhook-cert-check-interval=0.5", NULL };
-	assert_int_equal(parse(&w, 13, argv), 0);
+			 "--webhook-ca-validity=100", "--webhook-cert-validity=24", "--webhook-cert-check-interval=0.5",
+			 "--webhook-client-ca-file=/etc/ca.crt", NULL };
+	assert_int_equal(parse(&w, 14, argv), 0);
+	assert_string_equal(w.client_ca_file, "/etc/ca.crt");
 	assert_int_equal(w.mode, WEBHOOK_CERTS_FILES);
 	assert_int_equal(webhook_cli_mode(&w, 0), WEBHOOK_CERTS_FILES); /* given: the paths do not matter */
 	assert_string_equal(w.namespace, "ops");
@@ -95,6 +98,7 @@ static void test_bad_values(void **state)
 	/* the help lists the public flags and leaves the test-only ones out */
 	assert_non_null(strstr(webhook_cli_usage, "--webhook-cert-mode MODE"));
 	assert_non_null(strstr(webhook_cli_usage, "--webhook-upstream-checks-only"));
+	assert_non_null(strstr(webhook_cli_usage, "--webhook-client-ca-file FILE"));
 	assert_null(strstr(webhook_cli_usage, "--webhook-cert-validity"));
 	assert_null(strstr(webhook_cli_usage, "--webhook-cert-check-interval"));
 }

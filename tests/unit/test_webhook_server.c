@@ -14,6 +14,10 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -118,7 +122,18 @@ static int group_setup(void **state)
 		    "-extfile ext.cnf -out pair1.crt && "
 		    "openssl req -new -newkey rsa:2048 -nodes -keyout pair2.key -out pair2.csr -subj /CN=localhost && "
 		    "openssl x509 -req -in pair2.csr -CA ca.crt -CAkey ca.key -set_serial 0x51A2 -days 1 "
-		    "-extfile ext.cnf -out pair2.crt",
+		    "-extfile ext.cnf -out pair2.crt && "
+		    /* client certificates: one from the CA, one from a stranger CA */
+		    "printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n' "
+		    ">client.cnf && "
+		    "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout client.key "
+		    "-out client.csr -subj /CN=kube-apiserver && "
+		    "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -set_serial 0x51C1 -days 1 "
+		    "-extfile client.cnf -out client.crt && "
+		    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout other-ca.key "
+		    "-out other-ca.crt -days 2 -subj /CN=other-ca && "
+		    "openssl x509 -req -in client.csr -CA other-ca.crt -CAkey other-ca.key -set_serial 0x51C2 -days 1 "
+		    "-extfile client.cnf -out stranger.crt",
 		    dir);
 	if (rc != 0) {
 		sh("cat '%s/gen.log' >&2", dir);
@@ -262,6 +277,8 @@ enum { F_CHUNKED = 1, F_TLS11 = 2, F_TLS12 = 4, F_TLS13 = 8 };
 
 /* With F_TLS12: the only OpenSSL cipher suites the client offers (NULL: its defaults). */
 static const char *tls12_ciphers;
+/* The client certificate and key the client presents (NULL: none). */
+static const char *client_crt, *client_key;
 
 /* Sends one request on handle h (or a fresh handle when h is NULL). body NULL means no body. */
 static struct resp req(CURL *h, unsigned short port, const char *method, const char *p, const char *ctype,
@@ -284,6 +301,8 @@ static struct resp req(CURL *h, unsigned short port, const char *method, const c
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
 	curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+	curl_easy_setopt(h, CURLOPT_SSLCERT, client_crt);
+	curl_easy_setopt(h, CURLOPT_SSLKEY, client_key);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -812,6 +831,361 @@ static void test_rotation_under_load(void **state)
 	webhook_server_stop(v.s, 5);
 }
 
+/* ---- the verification pool ---- */
+
+/* A fake verifier: images named ".../slo:..." need a registry that takes slow_ms to answer (a tarpit). */
+static atomic_int slow_ms, slow_started;
+
+static int fake_needs_io(void *ud, const struct admission_image_check *in)
+{
+	(void)ud;
+	return strstr(in->image, "/slo:") != NULL;
+}
+
+static int fake_verify(void *ud, const struct admission_image_check *in, struct admission_image_verdict *out)
+{
+	(void)ud;
+	memset(out, 0, sizeof *out);
+	if (strstr(in->image, "/slo:")) {
+		atomic_fetch_add(&slow_started, 1);
+		usleep((useconds_t)atomic_load(&slow_ms) * 1000);
+	}
+	out->decision = ADMISSION_IMAGE_ADMIT;
+	return SO_OK;
+}
+
+static int fake_unavailable(void *ud, const struct admission_image_check *in, const char *reason,
+			    struct admission_image_verdict *out)
+{
+	(void)ud;
+	memset(out, 0, sizeof *out);
+	out->decision = ADMISSION_IMAGE_DENY;
+	snprintf(out->message, sizeof out->message, "image %s (unresolved) is not verified: %s", in->image, reason);
+	return SO_OK;
+}
+
+static void start_verifying(struct srv *v, const char *sub, unsigned workers, unsigned queue, int64_t timeout_ms)
+{
+	char crt[400], key[400], err[256] = "";
+	snprintf(v->sub, sizeof v->sub, "%s", sub);
+	snprintf(crt, sizeof crt, "%s/%s/tls.crt", dir, sub);
+	snprintf(key, sizeof key, "%s/%s/tls.key", dir, sub);
+	struct webhook_server_opts o = {
+		.bind_addr = "127.0.0.1:0",
+		.cert_file = crt,
+		.key_file = key,
+		.cert_poll_s = 3600,
+		.threads = 2,
+		.verify_workers = workers,
+		.verify_queue = queue,
+		.admission = { .list_executors = fake_list, .get_executor = fake_get, .verify_image = fake_verify,
+			       .verify_needs_io = fake_needs_io, .verify_unavailable = fake_unavailable,
+			       .verify_timeout_ms = timeout_ms },
+		.ready = fake_ready,
+	};
+	if (webhook_server_start(&o, &v->s, &v->port, err, sizeof err))
+		fail_msg("webhook_server_start: %s", err);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+struct slow_client {
+	unsigned short port;
+	double took;
+	long code;
+	char message[512];
+	int allowed;
+};
+
+static void *post_slow(void *arg)
+{
+	struct slow_client *c = arg;
+	char *body = review("slow", 1, ",\"executor\":\"alpha\"");
+	char *img = strstr(body, "example/app");
+	memcpy(img, "example/slo", 11); /* ghcr.io/example/slo:v1 */
+	double t0 = now_s();
+	struct resp r = req(NULL, c->port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	c->took = now_s() - t0;
+	c->code = r.cc == CURLE_OK ? r.code : -1;
+	if (c->code == 200) {
+		json_t *j = response_of(&r), *resp = json_object_get(j, "response");
+		c->allowed = json_is_true(json_object_get(resp, "allowed"));
+		const char *m = json_string_value(json_object_get(json_object_get(resp, "status"), "message"));
+		snprintf(c->message, sizeof c->message, "%s", m ? m : "");
+		json_decref(j);
+	}
+	buf_free(&r.body);
+	free(body);
+	return NULL;
+}
+
+static const char executor_review[] =
+	"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"x1\","
+	"\"kind\":{\"group\":\"core.spinkube.dev\",\"version\":\"v1alpha1\",\"kind\":\"SpinAppExecutor\"},"
+	"\"resource\":{\"group\":\"core.spinkube.dev\",\"version\":\"v1alpha1\",\"resource\":\"spinappexecutors\"},"
+	"\"namespace\":\"default\",\"operation\":\"CREATE\",\"object\":{\"apiVersion\":\"core.spinkube.dev/v1alpha1\","
+	"\"kind\":\"SpinAppExecutor\",\"metadata\":{\"name\":\"x\",\"namespace\":\"default\"},"
+	"\"spec\":{\"createDeployment\":true,\"deploymentConfig\":{\"runtimeClassName\":\"wasmtime-spin-v2\"}}}}}";
+
+/*
+ * A tarpit registry (each slow verification takes 5 s) behind 1 worker and a queue of 1, a deadline of 1 s: the
+ * first review runs, the second waits, the third is answered at once (queue full); the first two at the
+ * deadline (deadline exceeded), both denied as a registry failure is. Meanwhile executor reviews and SpinApp
+ * reviews that need no registry are answered at once, on only 2 request threads. The bounds are the task's
+ * (executor reviews within 1 s), asserted with margin on the fast side.
+ */
+static void test_verification_pool(void **state)
+{
+	struct srv v;
+	struct slow_client c[3];
+	pthread_t th[3];
+	(void)state;
+	install("pool", "pair1.crt", "pair1.key");
+	atomic_store(&slow_ms, 5000);
+	atomic_store(&slow_started, 0);
+	start_verifying(&v, "pool", 1, 1, 1000);
+	for (int i = 0; i < 3; i++) {
+		c[i] = (struct slow_client){ .port = v.port };
+		assert_int_equal(pthread_create(&th[i], NULL, post_slow, &c[i]), 0);
+		usleep(100 * 1000); /* in order: running, queued, refused */
+	}
+	for (int i = 0; i < 10; i++) {
+		double t0 = now_s();
+		struct resp r = req(NULL, v.port, "POST", ADMISSION_PATH_VALIDATE_EXECUTOR, "application/json",
+				    executor_review, strlen(executor_review), 0);
+		double took = now_s() - t0;
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body.data, "\"allowed\":true"));
+		assert_true(took < 1.0);
+		buf_free(&r.body);
+		char *body = review("fast", 1, ",\"executor\":\"alpha\"");
+		t0 = now_s();
+		r = req(NULL, v.port, "POST", M_APP, "application/json", body, strlen(body), 0);
+		took = now_s() - t0;
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body.data, "\"allowed\":true"));
+		assert_true(took < 1.0);
+		buf_free(&r.body);
+		free(body);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	int full = 0, late = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(c[i].code, 200);
+		assert_false(c[i].allowed);
+		if (strstr(c[i].message, "image ghcr.io/example/slo:v1 (unresolved) is not verified: verification queue "
+					 "full")) {
+			full++;
+			assert_true(c[i].took < 0.5);
+		} else {
+			assert_non_null(strstr(c[i].message, "image ghcr.io/example/slo:v1 (unresolved) is not verified: "
+							     "verification deadline exceeded"));
+			late++;
+			assert_true(c[i].took > 0.8 && c[i].took < 2.5);
+		}
+	}
+	assert_int_equal(full, 1);
+	assert_int_equal(late, 2);
+	assert_int_equal(atomic_load(&slow_started), 1); /* the queued one never reached the registry */
+	struct buf m = BUF_INIT(1 << 20);
+	webhook_server_metrics(v.s, &m);
+	assert_non_null(strstr(m.data, "spin_operator_webhook_verification_pool_rejected_total 1\n"));
+	assert_non_null(strstr(m.data, "spin_operator_webhook_verification_pool_timeouts_total 2\n"));
+	buf_free(&m);
+	double t0 = now_s();
+	webhook_server_stop(v.s, 1); /* waits for the tarpit run (5 s from its start) */
+	assert_true(now_s() - t0 < 6.0);
+}
+
+/* Stopping with reviews on the pool answers them (libmicrohttpd would abort with a connection suspended). */
+static void test_stop_with_pending_verification(void **state)
+{
+	struct srv v;
+	struct slow_client c[2];
+	pthread_t th[2];
+	(void)state;
+	install("poolstop", "pair1.crt", "pair1.key");
+	atomic_store(&slow_ms, 800);
+	start_verifying(&v, "poolstop", 1, 4, 10000);
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct slow_client){ .port = v.port };
+		assert_int_equal(pthread_create(&th[i], NULL, post_slow, &c[i]), 0);
+	}
+	usleep(300 * 1000);
+	webhook_server_stop(v.s, 0.1);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		/* Answered as at the deadline, or the connection closed by the stop: never a hang. */
+		assert_true(c[i].code == 200 || c[i].code == -1);
+		if (c[i].code == 200)
+			assert_non_null(strstr(c[i].message, "verification deadline exceeded"));
+		assert_true(c[i].took < 5.0);
+	}
+}
+
+/* ---- idle connections ---- */
+
+static int tcp_connect(unsigned short port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/* Waits up to max_s for the server to close fd (EOF or reset); non-zero when it did. */
+static int closed_within(int fd, double max_s)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	double t0 = now_s();
+	char b[4096];
+	while (now_s() - t0 < max_s) {
+		if (poll(&p, 1, 100) > 0) {
+			ssize_t n = read(fd, b, sizeof b);
+			if (n <= 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A connection that never sends its ClientHello, and one that completes the handshake and sends nothing, are
+ * closed after the first-request timeout (1 s here, 10 s in the daemon); one that sent a request is kept for
+ * the longer idle timeout, so the API server's kept-alive connections are reused.
+ */
+static void test_idle_connections(void **state)
+{
+	char crt[400], key[400], err[256] = "";
+	struct webhook_server *s;
+	unsigned short port;
+	(void)state;
+	install("idle", "pair1.crt", "pair1.key");
+	snprintf(crt, sizeof crt, "%s/idle/tls.crt", dir);
+	snprintf(key, sizeof key, "%s/idle/tls.key", dir);
+	struct webhook_server_opts o = { .bind_addr = "127.0.0.1:0", .cert_file = crt, .key_file = key,
+					 .cert_poll_s = 3600, .threads = 2, .first_request_timeout_s = 1,
+					 .admission = { .list_executors = fake_list, .get_executor = fake_get } };
+	if (webhook_server_start(&o, &s, &port, err, sizeof err))
+		fail_msg("webhook_server_start: %s", err);
+
+	int half_open = tcp_connect(port);
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	int tls_fd = tcp_connect(port);
+	SSL *ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, tls_fd);
+	assert_int_equal(SSL_connect(ssl), 1);
+
+	CURL *h = curl_easy_init();
+	struct resp r = req(h, port, "POST", ADMISSION_PATH_VALIDATE_EXECUTOR, "application/json", executor_review,
+			    strlen(executor_review), 0);
+	assert_int_equal(r.code, 200);
+	buf_free(&r.body);
+
+	assert_true(closed_within(half_open, 8.0));
+	assert_true(closed_within(tls_fd, 8.0));
+	/* The connection that carried a review is still open, past the first-request timeout. */
+	usleep(500 * 1000);
+	r = req(h, port, "POST", ADMISSION_PATH_VALIDATE_EXECUTOR, "application/json", executor_review,
+		strlen(executor_review), 0);
+	assert_int_equal(r.code, 200);
+	long connects = -1;
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+	assert_int_equal(connects, 0); /* reused */
+	buf_free(&r.body);
+	curl_easy_cleanup(h);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(tls_fd);
+	close(half_open);
+	webhook_server_stop(s, 1);
+}
+
+/* With a client CA, only clients with a certificate it signed are served, and their reviews are authenticated. */
+static atomic_int seen_authenticated = -1;
+static int record_verify(void *user, const struct admission_image_check *in, struct admission_image_verdict *out)
+{
+	(void)user;
+	atomic_store(&seen_authenticated, in->authenticated);
+	memset(out, 0, sizeof *out);
+	out->decision = ADMISSION_IMAGE_ADMIT;
+	return SO_OK;
+}
+
+static void test_client_ca(void **state)
+{
+	char crt[400], key[400], cca[400], good_crt[400], good_key[400], bad_crt[400], err[256] = "";
+	struct webhook_server *s;
+	unsigned short port;
+	(void)state;
+	install("clientca", "pair1.crt", "pair1.key");
+	snprintf(crt, sizeof crt, "%s/clientca/tls.crt", dir);
+	snprintf(key, sizeof key, "%s/clientca/tls.key", dir);
+	path(good_crt, sizeof good_crt, "client.crt");
+	path(good_key, sizeof good_key, "client.key");
+	path(bad_crt, sizeof bad_crt, "stranger.crt");
+	struct webhook_server_opts o = { .bind_addr = "127.0.0.1:0", .cert_file = crt, .key_file = key,
+					 .cert_poll_s = 3600, .threads = 2,
+					 .admission = { .list_executors = fake_list, .get_executor = fake_get,
+							.verify_image = record_verify } };
+	char *body = review("u-ca", 1, "");
+
+	/* A file with no certificate in it is refused at start. */
+	o.client_ca_file = key;
+	assert_int_equal(webhook_server_start(&o, &s, &port, err, sizeof err), SO_E_CONFIG);
+	assert_non_null(strstr(err, "no PEM certificate"));
+
+	/* No client CA: no certificate asked for, reviews unauthenticated. */
+	o.client_ca_file = NULL;
+	if (webhook_server_start(&o, &s, &port, err, sizeof err))
+		fail_msg("webhook_server_start: %s", err);
+	struct resp r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	assert_int_equal(r.code, 200);
+	assert_int_equal(atomic_load(&seen_authenticated), 0);
+	buf_free(&r.body);
+	webhook_server_stop(s, 1);
+
+	path(cca, sizeof cca, "ca.crt");
+	o.client_ca_file = cca;
+	if (webhook_server_start(&o, &s, &port, err, sizeof err))
+		fail_msg("webhook_server_start: %s", err);
+	/* No certificate, or one from another CA: refused (the handshake fails, or 403). */
+	atomic_store(&seen_authenticated, -1);
+	r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	assert_true(r.cc != CURLE_OK || r.code == 403);
+	buf_free(&r.body);
+	client_crt = bad_crt;
+	client_key = good_key;
+	r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), 0);
+	assert_true(r.cc != CURLE_OK || r.code == 403);
+	buf_free(&r.body);
+	assert_int_equal(atomic_load(&seen_authenticated), -1); /* no review reached the rules */
+	/* The CA's own client certificate: served, authenticated, on TLS 1.2 and 1.3. */
+	client_crt = good_crt;
+	r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), F_TLS12);
+	assert_int_equal(r.cc, CURLE_OK);
+	assert_int_equal(r.code, 200);
+	assert_int_equal(atomic_load(&seen_authenticated), 1);
+	buf_free(&r.body);
+	atomic_store(&seen_authenticated, -1);
+	r = req(NULL, port, "POST", M_APP, "application/json", body, strlen(body), F_TLS13);
+	assert_int_equal(r.code, 200);
+	assert_int_equal(atomic_load(&seen_authenticated), 1);
+	buf_free(&r.body);
+	client_crt = client_key = NULL;
+	webhook_server_stop(s, 1);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +1196,10 @@ int main(void)
 		cmocka_unit_test(test_validate_pem),
 		cmocka_unit_test(test_poll_reload),
 		cmocka_unit_test(test_rotation_under_load),
+		cmocka_unit_test(test_verification_pool),
+		cmocka_unit_test(test_stop_with_pending_verification),
+		cmocka_unit_test(test_idle_connections),
+		cmocka_unit_test(test_client_ca),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

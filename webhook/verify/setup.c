@@ -17,6 +17,7 @@ struct verify_setup {
 	struct verifier *verifier;
 	struct kubecreds kc;
 	char *secret_ns, *secret_name;
+	int64_t timeout_ms;
 };
 
 enum {
@@ -181,6 +182,7 @@ int verify_setup_start(const struct verify_setup_opts *o, struct kube_client *cl
 	};
 	if ((rc = verifier_new(&vo, &s->verifier, err, errlen)))
 		goto fail;
+	s->timeout_ms = o->timeout_ms;
 	log_info("verify", "image verification on: policy %s, timeout %lld ms, pinning %s%s%s", o->policy_file,
 		 (long long)o->timeout_ms, o->pin ? "on" : "off", o->secret ? ", credentials Secret " : "",
 		 o->secret ? o->secret : "");
@@ -197,6 +199,9 @@ void verify_setup_admission(struct verify_setup *s, struct admission_ctx *ctx)
 		return;
 	ctx->verify_image = verifier_admission;
 	ctx->verify_user = s->verifier;
+	ctx->verify_needs_io = verifier_needs_io;
+	ctx->verify_unavailable = verifier_unavailable;
+	ctx->verify_timeout_ms = s->timeout_ms;
 }
 
 void verify_setup_metrics(struct verify_setup *s, struct buf *out)

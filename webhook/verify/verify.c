@@ -45,6 +45,8 @@ struct check {
 	int64_t deadline;
 	struct registry_cred *cred; /* loaded on the first registry call */
 	int cred_loaded;
+	int cred_used;              /* a registry call of this check carried a credential */
+	int digest_private;         /* c.digest was resolved with a credential (now or by the cached resolution) */
 	/* What discovery saw. */
 	int found;               /* signatures examined */
 	char wrong[80];          /* a trusted signature bound this other digest */
@@ -102,6 +104,8 @@ static const struct registry_cred *cred_of(struct check *c)
 				 c->in->ns ? c->in->ns : "", err);
 	}
 	c->cred_loaded = 1;
+	if (c->cred)
+		c->cred_used = 1;
 	return c->cred;
 }
 
@@ -351,6 +355,11 @@ static int verify_fill(void *ud, char **value, int64_t *ttl_ms)
 	return rc;
 }
 
+/* Appended to a tags cache value ("sha256:<hex>") when the resolution carried a registry credential. */
+#define TAG_PRIVATE " private"
+/* What an answer to an unauthenticated caller shows instead of a digest resolved with credentials. */
+#define DIGEST_WITHHELD "(digest withheld)"
+
 static int resolve_fill(void *ud, char **value, int64_t *ttl_ms)
 {
 	struct check *c = ud;
@@ -363,7 +372,10 @@ static int resolve_fill(void *ud, char **value, int64_t *ttl_ms)
 	else
 		rc = c->v->be.resolve(c->v->be.ud, &c->ref, cred_of(c), c->deadline, digest, err, sizeof err);
 	if (rc == SO_OK) {
-		*value = strdup(digest);
+		/* The mark travels with the cached value, so that a hit knows how the digest was had. */
+		size_t n = strlen(digest) + sizeof TAG_PRIVATE;
+		if ((*value = malloc(n)))
+			snprintf(*value, n, "%s%s", digest, c->cred_used ? TAG_PRIVATE : "");
 		return *value ? SO_OK : SO_E_NOMEM;
 	}
 	error_reason(c, rc, err, reason, sizeof reason);
@@ -380,6 +392,58 @@ static void deny_text(struct admission_image_verdict *out, const char *image, co
 {
 	snprintf(out->message, sizeof out->message, "image %s (%s) is not verified: %s", image,
 		 digest && *digest ? digest : "unresolved", reason);
+}
+
+/* Replaces in s every digest but keep (when not NULL) by DIGEST_WITHHELD, which is shorter. Returns how many were
+ * replaced. */
+static int scrub_digests(char *s, const char *keep)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t wl = strlen(DIGEST_WITHHELD), len = strlen(s);
+	int count = 0;
+	char *p = s;
+
+	while ((p = strstr(p, "sha256:"))) {
+		size_t h = 0;
+		while (h < 64 && p[7 + h] && strchr(hex, p[7 + h]))
+			h++;
+		if (h != 64 || (keep && !strncmp(p, keep, 71))) {
+			p += 7;
+			continue;
+		}
+		/* 71 bytes become wl (shorter): the tail moves left. */
+		memmove(p + wl, p + 71, len - (size_t)(p + 71 - s) + 1);
+		memcpy(p, DIGEST_WITHHELD, wl);
+		len -= 71 - wl;
+		p += wl;
+		count++;
+	}
+	return count;
+}
+
+/*
+ * An unauthenticated caller (anyone who reaches the port can forge a review naming any namespace and pull
+ * Secret) must not learn a digest resolved with registry credentials: no pin (verifier_explain left it out),
+ * no such digest in the message. Digests the caller wrote, or resolved anonymously, stay. Other digests in a
+ * message (a signature's payload, a registry's error) came through the credential when one was used, or
+ * through another check's when the answer was shared: withheld too. The decision stays.
+ */
+static void withhold(struct check *c, const struct admission_image_check *in, struct admission_image_verdict *out,
+		     enum vcache_how how)
+{
+	int shown = *c->ref.digest || !c->digest_private; /* c->digest may be shown */
+	int hidden = 0, unpinned = c->digest_private && c->v->pin && !in->validating && !*c->ref.digest &&
+				   out->decision == ADMISSION_IMAGE_ADMIT && c->rule;
+
+	if (c->digest_private || c->cred_used || how == VCACHE_SHARED)
+		hidden = scrub_digests(out->message, shown && *c->digest ? c->digest : NULL);
+	if (!hidden && !unpinned)
+		return;
+	snprintf(out->notice, sizeof out->notice,
+		 "image %s: a digest resolved with registry credentials is withheld (%s): this webhook does not "
+		 "authenticate its callers; set --webhook-client-ca-file (chart: webhook.clientCA) and give the API "
+		 "server a client certificate to pin private images (docs/webhook.md)",
+		 in->image, unpinned ? "not pinned" : "not shown");
 }
 
 /* The reason of a verdict that is not ADMIT-verified, for verify_explain (NULL: not asked). */
@@ -414,6 +478,8 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	out->decision = ADMISSION_IMAGE_ADMIT;
 	c.pol = pol;
 	c.deadline = t0 + v->timeout_ms;
+	if (in->deadline_ms > 0 && in->deadline_ms < c.deadline)
+		c.deadline = in->deadline_ms; /* queued on the webhook's pool: the budget began at submission */
 	if (v->be.stats)
 		v->be.stats(v->be.ud, &s0);
 	if (!in->image || !*in->image) {
@@ -455,6 +521,10 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 			explain_reason(ex, value ? value : so_strerror(vrc));
 			goto out;
 		}
+		char *mark = strchr(value, ' ');
+		c.digest_private = mark && !strcmp(mark, TAG_PRIVATE);
+		if (mark)
+			*mark = '\0';
 		snprintf(c.digest, sizeof c.digest, "%s", value);
 		free(value);
 		value = NULL;
@@ -470,7 +540,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	if (vrc == SO_OK) {
 		label = VERIFY_VERIFIED;
 		snprintf(c.how, sizeof c.how, "%s", value ? value : "");
-		if (v->pin && !in->validating && !*c.ref.digest) {
+		if (v->pin && !in->validating && !*c.ref.digest && !(c.digest_private && !in->authenticated)) {
 			out->pinned = image_ref_pinned(in->image, &c.ref, c.digest);
 			if (!out->pinned)
 				rc = SO_E_NOMEM;
@@ -510,6 +580,8 @@ out:
 	} else if (!in->validating) {
 		atomic_fetch_add(&v->results[label], 1);
 	}
+	if (!in->authenticated && rc == SO_OK)
+		withhold(&c, in, out, how); /* after the log line: the operator sees the digests */
 	if (rc == SO_E_NOMEM) {
 		free(out->pinned);
 		out->pinned = NULL;
@@ -523,6 +595,58 @@ out:
 	image_ref_free(&c.ref);
 	policy_unref(pol);
 	return rc;
+}
+
+/* The rule for in->image, or NULL (no rule, or no valid image name: verifier_explain answers those from the
+ * policy alone). *pol holds the policy the rule lives in (policy_unref). */
+static const struct policy_rule *rule_for(struct verifier *v, const struct admission_image_check *in,
+					  struct policy **pol)
+{
+	struct image_ref ref;
+	char perr[256];
+	const struct policy_rule *rule = NULL;
+
+	*pol = policywatch_get(v->pw);
+	if (!in->image || !*in->image || image_ref_parse(in->image, &ref, perr, sizeof perr))
+		return NULL;
+	char *name = image_ref_name(&ref), *name_tag = image_ref_name_tag(&ref);
+	if (name && name_tag)
+		rule = policy_match(*pol, in->ns, name_tag, name);
+	free(name);
+	free(name_tag);
+	image_ref_free(&ref);
+	return rule;
+}
+
+int verifier_needs_io(void *verifier, const struct admission_image_check *in)
+{
+	struct policy *pol;
+	int yes = rule_for(verifier, in, &pol) != NULL;
+	policy_unref(pol);
+	return yes;
+}
+
+int verifier_unavailable(void *verifier, const struct admission_image_check *in, const char *reason,
+			 struct admission_image_verdict *out)
+{
+	struct verifier *v = verifier;
+	struct policy *pol;
+	const struct policy_rule *rule = rule_for(v, in, &pol);
+
+	memset(out, 0, sizeof *out);
+	out->decision = ADMISSION_IMAGE_ADMIT;
+	if (rule) {
+		/* Failing as a registry error fails: closed under enforce, a warning under warn. */
+		out->decision = rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
+		deny_text(out, in->image, NULL, reason);
+		if (!in->validating)
+			atomic_fetch_add(&v->results[VERIFY_ERROR], 1);
+		log_info("verify", "image=%s digest=unresolved rule=%s mode=%s result=error cache=none%s reason=\"%s\"",
+			 in->image, rule->name, rule->warn ? "warn" : "enforce", in->validating ? " webhook=validating" : "",
+			 reason);
+	}
+	policy_unref(pol);
+	return SO_OK;
 }
 
 int verifier_new(const struct verifier_opts *o, struct verifier **out, char *err, size_t errlen)

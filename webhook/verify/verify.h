@@ -70,6 +70,14 @@ void verifier_free(struct verifier *v);
 /* The admission callback (struct admission_ctx.verify_image; verify_user is the verifier). Thread-safe. */
 int verifier_admission(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out);
 
+/* admission_ctx.verify_needs_io: a rule applies to in->image, so verifier_admission would read a registry. */
+int verifier_needs_io(void *verifier, const struct admission_image_check *in);
+/* admission_ctx.verify_unavailable: the verdict without verifying (reason: why not), as a registry error under
+ * the rule that applies (deny under enforce, warn under warn); admit when no rule applies. Counted and logged as
+ * result=error. */
+int verifier_unavailable(void *verifier, const struct admission_image_check *in, const char *reason,
+			 struct admission_image_verdict *out);
+
 /* What one check found, beyond the verdict: for `spin-operator verify` (verifycmd.h), which prints it. */
 enum verify_result {
 	VERIFY_VERIFIED, /* a trusted key verified a signature bound to the digest */

@@ -262,7 +262,7 @@ int verifycmd_run(int argc, char **argv, FILE *out, FILE *errout)
 		goto out;
 	}
 	for (int i = optind; i < argc; i++) {
-		struct admission_image_check in = { .ns = o.ns, .image = argv[i] };
+		struct admission_image_check in = { .ns = o.ns, .image = argv[i], .authenticated = 1 }; /* the operator itself */
 		struct admission_image_verdict vd;
 		struct verify_explain ex;
 
