@@ -85,6 +85,7 @@ struct fake {
 	int referrers;           /* 0: 404, 1: an OCI index, 2: 200 with application/json */
 	int expires_in;          /* 0: none in the token answer */
 	int token_redirect;      /* the token endpoint answers 307 to the storage server */
+	char blob_location[256]; /* when set, the blob DB answers 307 to <blob_location><digest> instead */
 	char realm[256];
 	int storage_port;
 	/* observations */
@@ -254,6 +255,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (!strcmp(url, "/token"))
 		return token_endpoint(f, c, method, cn);
+	if (!strcmp(url, "/loop")) /* redirects to itself, forever */
+		return reply(c, 307, "text/plain", "", 0, "Location", "/loop");
 	if (!strncmp(url, "/storage/", 9)) {
 		atomic_fetch_add(&f->storage_requests, 1);
 		if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))
@@ -277,7 +280,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!strncmp(url, "/v2/app/blobs/", 14)) {
 		const char *d = url + 14;
 		if (!strcmp(d, DB)) {
-			snprintf(hdr, sizeof hdr, "http://127.0.0.1:%d/storage/%s", f->storage_port, d);
+			if (f->blob_location[0])
+				snprintf(hdr, sizeof hdr, "%s%s", f->blob_location, d);
+			else
+				snprintf(hdr, sizeof hdr, "http://127.0.0.1:%d/storage/%s", f->storage_port, d);
 			return reply(c, 307, "text/plain", "", 0, "Location", hdr);
 		}
 		if (!strcmp(d, DBIG))
@@ -338,6 +344,7 @@ static void fake_reset(struct fake *f, int auth)
 	f->referrers = 0;
 	f->expires_in = 300;
 	f->token_redirect = 0;
+	f->blob_location[0] = '\0';
 	snprintf(f->realm, sizeof f->realm, "%s://127.0.0.1:%d/token", f->tls ? "https" : "http", f->port);
 	f->storage_port = storage.port;
 	atomic_store(&f->requests, 0);
@@ -898,6 +905,110 @@ static void realm_checks(void **state)
 	image_ref_free(&ref);
 }
 
+/*
+ * Redirects get the realm guard's rule. The registry here is "registry.test", reached through the plain fake
+ * acting as a forward proxy, so it is not at a private address as far as the client can tell; storage.test is
+ * another public-looking host behind the same proxy. 127.0.0.1 and localhost bypass the proxy (no_proxy).
+ */
+static void redirect_guard(void **state)
+{
+	(void)state;
+	static const char *insecure[] = { "registry.test", NULL };
+	struct registry_options o = { .insecure = insecure };
+	struct image_ref ref;
+	struct registry_blob m;
+	char err[256] = "", proxy[64], err2[256];
+	struct registry *r = registry_new(&o, err, sizeof err);
+	assert_non_null(r);
+	fake_reset(&plain, AUTH_NONE);
+	fake_reset(&storage, AUTH_NONE);
+	if (image_ref_parse("registry.test/app:v1", &ref, err, sizeof err) != SO_OK)
+		fail_msg("%s", err);
+	snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", plain.port);
+	setenv("http_proxy", proxy, 1);
+	setenv("no_proxy", "127.0.0.1,localhost", 1);
+
+	/* a redirect to a public host is followed (through the proxy, as libcurl decides per host) */
+	snprintf(plain.blob_location, sizeof plain.blob_location, "http://storage.test/storage/");
+	assert_int_equal(registry_get_blob(r, &ref, NULL, DB, 0, now_ms() + 5000, &m, err, sizeof err), SO_OK);
+	assert_string_equal(m.digest, DB);
+	registry_blob_free(&m);
+	assert_int_equal(atomic_load(&plain.proxied), 2);
+	assert_int_equal(atomic_load(&plain.storage_requests), 1);
+
+	/* to a loopback literal (connected directly): refused before the request is sent */
+	snprintf(plain.blob_location, sizeof plain.blob_location, "http://127.0.0.1:%d/storage/", storage.port);
+	assert_int_equal(registry_get_blob(r, &ref, NULL, DB, 0, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_TRANSPORT);
+	show(err);
+	assert_non_null(strstr(err, "registry registry.test: refused to follow a redirect to 127.0.0.1 at private "
+				    "address 127.0.0.1 (blob app@sha256:"));
+	assert_int_equal(atomic_load(&storage.storage_requests), 0);
+
+	/* to a name that resolves to loopback: refused once connected, against the address connected to */
+	snprintf(plain.blob_location, sizeof plain.blob_location, "http://localhost:%d/storage/", storage.port);
+	assert_int_equal(registry_get_blob(r, &ref, NULL, DB, 0, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_TRANSPORT);
+	show(err);
+	assert_non_null(strstr(err, "refused to follow a redirect to localhost at private address "));
+	assert_int_equal(atomic_load(&storage.storage_requests), 0);
+
+	/* to the cloud metadata address: a literal is judged even when the proxy would carry it */
+	atomic_store(&plain.proxied, 0);
+	setenv("no_proxy", "127.0.0.1", 1);
+	snprintf(plain.blob_location, sizeof plain.blob_location, "http://169.254.169.254/latest/meta-data/");
+	assert_int_equal(registry_get_blob(r, &ref, NULL, DB, 0, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_TRANSPORT);
+	show(err);
+	assert_non_null(strstr(err, "redirect to 169.254.169.254 at private address 169.254.169.254"));
+	assert_int_equal(atomic_load(&plain.proxied), 1); /* the registry's answer only */
+	snprintf(plain.blob_location, sizeof plain.blob_location, "http://[::ffff:10.0.0.1]/x/");
+	assert_int_equal(registry_get_blob(r, &ref, NULL, DB, 0, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_TRANSPORT);
+	assert_non_null(strstr(err, "at private address [::ffff:"));
+	assert_int_equal(atomic_load(&plain.proxied), 2);
+	setenv("no_proxy", "127.0.0.1,localhost", 1);
+
+	/* a redirect loop ends after 5 redirects with a clear reason */
+	atomic_store(&plain.requests, 0);
+	snprintf(plain.blob_location, sizeof plain.blob_location, "http://registry.test/loop?");
+	assert_int_equal(registry_get_blob(r, &ref, NULL, DB, 0, now_ms() + 5000, &m, err, sizeof err),
+			 SO_E_TRANSPORT);
+	show(err);
+	assert_non_null(strstr(err, "more than 5 redirects"));
+	assert_int_equal(atomic_load(&plain.requests), 6);
+	image_ref_free(&ref);
+	registry_free(r);
+
+	/* --registry-allow-private-realms lifts the guard */
+	o.allow_private_realms = 1;
+	r = registry_new(&o, err2, sizeof err2);
+	assert_non_null(r);
+	if (image_ref_parse("registry.test/app:v1", &ref, err, sizeof err) != SO_OK)
+		fail_msg("%s", err);
+	snprintf(plain.blob_location, sizeof plain.blob_location, "http://localhost:%d/storage/", storage.port);
+	assert_int_equal(registry_get_blob(r, &ref, NULL, DB, 0, now_ms() + 5000, &m, err, sizeof err), SO_OK);
+	registry_blob_free(&m);
+	assert_int_equal(atomic_load(&storage.storage_requests), 1);
+	image_ref_free(&ref);
+	registry_free(r);
+	unsetenv("http_proxy");
+	unsetenv("no_proxy");
+
+	/* a registry at a private address may redirect to another private host (in-cluster storage) */
+	fake_reset(&plain, AUTH_NONE);
+	fake_reset(&storage, AUTH_NONE);
+	r = client(0, NULL);
+	ref_of(&plain, "app", &ref);
+	snprintf(plain.blob_location, sizeof plain.blob_location, "http://localhost:%d/storage/", storage.port);
+	assert_int_equal(registry_get_blob(r, &ref, NULL, DB, 0, now_ms() + 5000, &m, err, sizeof err), SO_OK);
+	registry_blob_free(&m);
+	assert_int_equal(atomic_load(&storage.storage_requests), 1);
+	image_ref_free(&ref);
+	registry_free(r);
+	plain.blob_location[0] = '\0';
+}
+
 static void tls_registry(void **state)
 {
 	(void)state;
@@ -1178,6 +1289,7 @@ int main(void)
 		cmocka_unit_test(bearer_tokens_reused),
 		cmocka_unit_test(token_variants),
 		cmocka_unit_test(realm_checks),
+		cmocka_unit_test(redirect_guard),
 		cmocka_unit_test(tls_registry),
 		cmocka_unit_test(referrers),
 		cmocka_unit_test(deadline_and_retries),

@@ -259,6 +259,13 @@ static int fail_transport(char *err, size_t errlen, int rc, const char *host, co
 	case SO_E_NOMEM:
 		return so_fail(err, errlen, rc, "registry %s: out of memory (%s)", host, what);
 	default:
+		if (p->too_many_redirects)
+			return so_fail(err, errlen, SO_E_TRANSPORT, "registry %s: %s (%s)", host, p->error, what);
+		if (p->refused_redirect)
+			return so_fail(err, errlen, SO_E_TRANSPORT,
+				       "registry %s: refused to follow a redirect to %s at private address %s (%s); see "
+				       "--registry-allow-private-realms",
+				       host, p->final_host, p->refused_ip, what);
 		if (p->refused_private)
 			return so_fail(err, errlen, SO_E_TRANSPORT,
 				       "registry %s: refused to contact %s at private address %s (%s); see "
@@ -567,6 +574,7 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 		struct reg_req q = {
 			.method = method, .url = url.data, .accept = accept, .max = max, .follow = follow,
 			.plain_http = a.plain_http, .deadline_ms = deadline_ms,
+			.redirect_guard = follow && !r->allow_private_realms,
 		};
 		if (sent == SENT_REGISTRY_TOKEN)
 			q.bearer = cred->registry_token;

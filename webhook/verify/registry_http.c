@@ -5,7 +5,8 @@
  *
  * Limits set on every request: CURLOPT_TIMEOUT_MS from the caller's deadline, a connect timeout, the protocol
  * list (https, or http too for a registry listed as insecure) for the request and its redirects, at most 5
- * redirects, CURLOPT_MAXFILESIZE_LARGE plus a write callback that stops at the cap. Credentials go through
+ * redirects (and, for registry requests, none to a private address unless the registry is at one: the redirect
+ * guard), CURLOPT_MAXFILESIZE_LARGE plus a write callback that stops at the cap. Credentials go through
  * libcurl's own Basic/Bearer support, which never sends them to a host other than the first one of a transfer
  * (CURLOPT_UNRESTRICTED_AUTH stays 0): a blob redirected to object storage is fetched anonymously.
  *
@@ -223,6 +224,9 @@ struct xfer {
 	struct reg_resp *p;
 	const struct reg_req *q;
 	int via_proxy;          /* a guarded request sent through a proxy: the address seen is the proxy's */
+	int hops;               /* requests of this transfer sent so far (the redirect guard's) */
+	int origin_private;     /* the transfer's first host is at a private address */
+	char origin_host[256];
 	int too_large;
 	int decided, collect;   /* status known; whether the body is kept whole (2xx) */
 };
@@ -252,31 +256,69 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Called once the connection is up (or reused), before the request is sent: the realm guard. */
+/* The realm guard (reg_req.guard_host): a host other than the registry's may not be at a private address. */
+static int realm_ok(struct xfer *t, const char *host, const char *primary_ip)
+{
+	if (t->via_proxy || !strcasecmp(host, t->q->guard_host) || netaddr_is_private(primary_ip) == 0)
+		return 1;
+	/* Another host than the registry's, on a private (or unparseable) address. */
+	t->p->refused_private = 1;
+	snprintf(t->p->refused_ip, sizeof t->p->refused_ip, "%s", primary_ip);
+	return 0;
+}
+
+/*
+ * The redirect guard (reg_req.redirect_guard), the realm guard's rule for redirects: the first host of the
+ * transfer (the registry) may be anywhere; a redirect to another host may not lead to a private address (an IP
+ * literal, or a name as connected to, so DNS rebinding does not get around it) unless the registry is at one
+ * itself: an in-cluster registry may hand blobs to in-cluster storage, a public one may not point the webhook at
+ * 169.254.169.254. Through a proxy the connected address is the proxy's: only IP literals can be judged there.
+ */
+static int redirect_ok(struct xfer *t, const char *scheme, const char *host, const char *primary_ip)
+{
+	char proxy[1024];
+	int proxied = proxy_from_env(scheme, host, proxy, sizeof proxy);
+	int literal = netaddr_is_private(host);
+
+	if (t->hops++ == 0) {
+		snprintf(t->origin_host, sizeof t->origin_host, "%s", host);
+		t->origin_private = literal == 1 || (!proxied && netaddr_is_private(primary_ip) == 1);
+		return 1;
+	}
+	if (t->origin_private || !strcasecmp(host, t->origin_host))
+		return 1;
+	if (literal != 1 && (proxied || netaddr_is_private(primary_ip) == 0))
+		return 1;
+	t->p->refused_private = 1;
+	t->p->refused_redirect = 1;
+	snprintf(t->p->refused_ip, sizeof t->p->refused_ip, "%s", literal == 1 ? host : primary_ip);
+	return 0;
+}
+
+/* Called once the connection is up (or reused), before each request of a transfer is sent: the guards. */
 static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
 	(void)local_ip;
 	(void)primary_port;
 	(void)local_port;
 	struct xfer *t = ud;
-	char *url = NULL, *host = NULL;
-	int ok = 1;
+	char *url = NULL, *scheme = NULL, *host = NULL;
+	int ok;
 	CURLU *u;
 
-	if (!t->q->guard_host || t->via_proxy)
+	if (!t->q->guard_host && !t->q->redirect_guard)
 		return CURL_PREREQFUNC_OK;
 	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || !url)
 		return CURL_PREREQFUNC_ABORT;
 	u = curl_url();
-	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		ok = 0;
-	} else if (strcasecmp(host, t->q->guard_host) != 0 && netaddr_is_private(primary_ip) != 0) {
-		/* Another host than the registry's, on a private (or unparseable) address. */
-		ok = 0;
-		t->p->refused_private = 1;
-		snprintf(t->p->refused_ip, sizeof t->p->refused_ip, "%s", primary_ip);
-	}
+	ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	     curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+	if (ok && t->q->guard_host)
+		ok = realm_ok(t, host, primary_ip);
+	if (ok && t->q->redirect_guard)
+		ok = redirect_ok(t, scheme, host, primary_ip);
+	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
 	return ok ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
@@ -424,6 +466,10 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 		rc = SO_E_TIMEOUT;
 	} else if (cc == CURLE_OUT_OF_MEMORY) {
 		rc = SO_E_NOMEM;
+	} else if (cc == CURLE_TOO_MANY_REDIRECTS) {
+		snprintf(p->error, sizeof p->error, "more than %ld redirects", MAX_REDIRS);
+		p->too_many_redirects = 1;
+		rc = SO_E_TRANSPORT;
 	} else {
 		long os_errno = 0;
 		char why[128];

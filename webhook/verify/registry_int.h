@@ -83,6 +83,8 @@ struct reg_req {
 	int follow;                 /* follow redirects (credentials are never sent to another host) */
 	int plain_http;             /* http allowed (insecure registry); https only otherwise */
 	const char *guard_host;     /* when set, a connection to any other host may not reach a private address */
+	int redirect_guard;         /* a redirect to another host may not reach a private address unless the
+				     * first host (the registry) is at one itself */
 	int64_t deadline_ms;
 };
 
@@ -97,6 +99,8 @@ struct reg_resp {
 	long retry_after_s;         /* -1 when absent */
 	char final_host[256];       /* host of the last URL (after redirects) */
 	int refused_private;        /* the guard refused a private address */
+	int refused_redirect;       /* ... that a redirect pointed to */
+	int too_many_redirects;     /* the transfer stopped after the redirect cap */
 	int tls_failed;             /* the transport failure was TLS (handshake, certificate) */
 	char refused_ip[64];
 	char error[CURL_ERROR_SIZE]; /* libcurl's text for a transport failure */

@@ -54,7 +54,7 @@ const char verify_cli_usage[] =
 	"  --registry-insecure HOST[,HOST]\n"
 	"                           registries spoken to over plain http (repeatable)\n"
 	"  --registry-allow-private-realms[=BOOL]\n"
-	"                           allow token realms on loopback and private addresses\n"
+	"                           allow token realms and redirects on private addresses\n"
 	"  --registry-credentials-secret NAMESPACE/NAME\n"
 	"                           a dockerconfigjson Secret used for registries in every namespace\n";
 

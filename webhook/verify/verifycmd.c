@@ -44,7 +44,7 @@ static const char usage[] =
 	"  --registry-insecure HOST[,HOST]\n"
 	"                           registries spoken to over plain http (repeatable)\n"
 	"  --registry-allow-private-realms[=BOOL]\n"
-	"                           allow token realms on loopback and private addresses\n"
+	"                           allow token realms and redirects on private addresses\n"
 	"  --verify-timeout DURATION\n"
 	"                           budget of one image's verification (default 8s, as the webhook's)\n"
 	"  --verify-pin-digest[=BOOL]\n"
