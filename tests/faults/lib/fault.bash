@@ -95,7 +95,9 @@ op_readyz() {
 	local port
 	port=$(sed -n 's/.*health probes listening on .* (port \([0-9]*\)).*/\1/p' "$1" | tail -1)
 	[ -n "$port" ] || { echo "no health port in the operator's log"; return 1; }
-	curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$port/readyz" || { echo "/readyz on port $port is not 200"; return 1; }
+	local body
+	body=$(curl -sf --max-time 5 "http://127.0.0.1:$port/readyz" 2>&1) ||
+		{ echo "/readyz on port $port is not 200: $(curl -s --max-time 5 "http://127.0.0.1:$port/readyz")"; return 1; }
 }
 
 # timed_check <var> "<what>" cmd...: t_check, also storing cmd's wall time in whole seconds in <var>.
