@@ -124,8 +124,21 @@ static int digest(const json_t *obj, char out[65])
 	return SO_OK;
 }
 
+static int send_apply(void *ud, const struct kube_resource *r, const char *ns, const json_t *desired, json_t **out,
+		      struct kube_response *resp)
+{
+	return kube_apply(ud, r, ns, desired, NULL, SPIN_FIELD_MANAGER, 1, out, resp);
+}
+
 int applier_apply(struct applier *a, struct kube_client *c, const struct kube_resource *r, const char *ns,
 		  const json_t *desired, const json_t *live, json_t **out, int *wrote, struct kube_response *resp)
+{
+	return applier_apply_with(a, send_apply, c, r, ns, desired, live, out, wrote, resp);
+}
+
+int applier_apply_with(struct applier *a, applier_send_fn send, void *ud, const struct kube_resource *r,
+		       const char *ns, const json_t *desired, const json_t *live, json_t **out, int *wrote,
+		       struct kube_response *resp)
 {
 	const char *name = json_string_value(json_object_get(json_object_get(desired, "metadata"), "name"));
 	char key[512], sum[65];
@@ -155,7 +168,7 @@ int applier_apply(struct applier *a, struct kube_client *c, const struct kube_re
 		}
 	}
 	*wrote = 1;
-	rc = kube_apply(c, r, ns, desired, NULL, SPIN_FIELD_MANAGER, 1, out, resp);
+	rc = send(ud, r, ns, desired, out, resp);
 	if (rc == SO_OK) {
 		pthread_mutex_lock(&a->mu);
 		if (json_object_set_new(a->digests, key, json_string(sum)))

@@ -128,7 +128,7 @@ static void enqueue_apps_of(struct controller *ctl, const char *ns, const char *
 	size_t i;
 	if (!ns || !executor)
 		return;
-	keys = informer_keys_indexed(ctl->apps, ns, executor);
+	keys = ctl->store.ops->cache_keys_indexed(ctl->store.ctx, CTL_APPS, ns, executor);
 	if (!keys)
 		log_error("controller", "out of memory: the apps of executor %s/%s are not requeued", ns, executor);
 	json_array_foreach(keys, i, k)
@@ -208,7 +208,7 @@ static void runtimeclass_changed(void *ud, json_t *obj)
 {
 	struct controller *ctl = ud;
 	const char *name = meta_str(obj, "name");
-	json_t *execs = informer_list(ctl->executors), *e;
+	json_t *execs = ctl->store.ops->cache_list(ctl->store.ctx, CTL_EXECUTORS), *e;
 	size_t i;
 	json_array_foreach(execs, i, e) {
 		const json_t *dc = json_object_get(json_object_get(e, "spec"), "deploymentConfig");
@@ -226,6 +226,12 @@ static void runtimeclass_updated(void *ud, json_t *old_obj, json_t *new_obj)
 	(void)old_obj;
 	runtimeclass_changed(ud, new_obj);
 }
+
+const struct informer_handlers ctl_app_handlers = { app_added, app_updated, app_deleted };
+const struct informer_handlers ctl_executor_handlers = { executor_added, executor_updated, executor_deleted };
+const struct informer_handlers ctl_owned_handlers = { owned_changed, owned_updated, owned_changed };
+const struct informer_handlers ctl_runtimeclass_handlers = { runtimeclass_changed, runtimeclass_updated,
+							     runtimeclass_changed };
 
 /* ---- cache trimming: keep what the reconcilers read ---- */
 
@@ -432,16 +438,15 @@ static int new_informer(struct controller *ctl, const struct kube_resource *r, c
 	return informer_new(ctl->c, &o, out);
 }
 
-int controller_new(struct kube_client *c, const struct controller_opts *o, struct controller **out)
+int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store, struct controller **out)
 {
 	struct controller *ctl = calloc(1, sizeof *ctl);
 	struct queue_opts qo;
-	int rc = SO_E_NOMEM;
 
 	*out = NULL;
 	if (!ctl)
 		return SO_E_NOMEM;
-	ctl->c = c;
+	ctl->store = *store;
 	ctl->o = *o;
 	if (ctl->o.app_workers < 1)
 		ctl->o.app_workers = 1;
@@ -458,24 +463,37 @@ int controller_new(struct kube_client *c, const struct controller_opts *o, struc
 	ctl->app_q = queue_new(&qo);
 	ctl->exec_q = queue_new(&qo);
 	if ((o->namespace && *o->namespace && !ctl->namespace) || !ctl->known_ca || !ctl->applier || !ctl->deferrals || !ctl->app_q ||
-	    !ctl->exec_q)
-		goto fail;
+	    !ctl->exec_q) {
+		controller_free(ctl);
+		return SO_E_NOMEM;
+	}
+	*out = ctl;
+	return SO_OK;
+}
+
+int controller_new(struct kube_client *c, const struct controller_opts *o, struct controller **out)
+{
+	struct ctl_store none = { NULL, NULL };
+	struct controller *ctl;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ctl_new_with_store(o, &none, &ctl)))
+		return rc;
+	ctl->c = c;
+	ctl->store = ctl_store_informers(ctl);
 	if ((rc = recorder_new(c, APP_RECORDER, &ctl->app_rec)) || (rc = recorder_new(c, EXECUTOR_RECORDER, &ctl->exec_rec)))
 		goto fail;
 
 	const char *owned = SPIN_LABEL_APP_NAME; /* "has the label" selector */
-	struct informer_handlers apps_h = { app_added, app_updated, app_deleted };
-	struct informer_handlers exec_h = { executor_added, executor_updated, executor_deleted };
-	struct informer_handlers owned_h = { owned_changed, owned_updated, owned_changed };
-	struct informer_handlers rc_h = { runtimeclass_changed, runtimeclass_updated, runtimeclass_changed };
-	if ((rc = new_informer(ctl, &KUBE_SPINAPPS, NULL, NULL, apps_h, &ctl->apps)) ||
-	    (rc = new_informer(ctl, &KUBE_SPINAPPEXECUTORS, NULL, NULL, exec_h, &ctl->executors)) ||
-	    (rc = new_informer(ctl, &KUBE_DEPLOYMENTS, owned, trim_deployment, owned_h, &ctl->deployments)) ||
-	    (rc = new_informer(ctl, &KUBE_SERVICES, owned, trim_applied_no_status, owned_h, &ctl->services)) ||
-	    (rc = new_informer(ctl, &KUBE_SECRETS, owned, trim_secret, owned_h, &ctl->secrets)) ||
-	    (rc = new_informer(ctl, &KUBE_HPAS, owned, trim_applied_no_status, owned_h, &ctl->hpas)) ||
-	    (rc = new_informer(ctl, &KUBE_REPLICASETS, owned, trim_replicaset, owned_h, &ctl->replicasets)) ||
-	    (rc = new_informer(ctl, &KUBE_RUNTIMECLASSES, NULL, NULL, rc_h, &ctl->runtimeclasses)))
+	if ((rc = new_informer(ctl, &KUBE_SPINAPPS, NULL, NULL, ctl_app_handlers, &ctl->apps)) ||
+	    (rc = new_informer(ctl, &KUBE_SPINAPPEXECUTORS, NULL, NULL, ctl_executor_handlers, &ctl->executors)) ||
+	    (rc = new_informer(ctl, &KUBE_DEPLOYMENTS, owned, trim_deployment, ctl_owned_handlers, &ctl->deployments)) ||
+	    (rc = new_informer(ctl, &KUBE_SERVICES, owned, trim_applied_no_status, ctl_owned_handlers, &ctl->services)) ||
+	    (rc = new_informer(ctl, &KUBE_SECRETS, owned, trim_secret, ctl_owned_handlers, &ctl->secrets)) ||
+	    (rc = new_informer(ctl, &KUBE_HPAS, owned, trim_applied_no_status, ctl_owned_handlers, &ctl->hpas)) ||
+	    (rc = new_informer(ctl, &KUBE_REPLICASETS, owned, trim_replicaset, ctl_owned_handlers, &ctl->replicasets)) ||
+	    (rc = new_informer(ctl, &KUBE_RUNTIMECLASSES, NULL, NULL, ctl_runtimeclass_handlers, &ctl->runtimeclasses)))
 		goto fail;
 	*out = ctl;
 	return SO_OK;

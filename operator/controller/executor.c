@@ -34,7 +34,7 @@ static int has_finalizer(const json_t *obj)
 /* Number of SpinApps in ns whose spec.executor is name (the apps cache's index: nothing decoded). */
 static size_t dependants(struct controller *ctl, const char *ns, const char *name)
 {
-	return informer_count_indexed(ctl->apps, ns, name);
+	return ctl->store.ops->cache_count_indexed(ctl->store.ctx, CTL_APPS, ns, name);
 }
 
 /* PUT of the executor with our finalizer added or removed; optimistic concurrency through resourceVersion. */
@@ -58,7 +58,7 @@ static int set_finalizer(struct controller *ctl, const json_t *exec, int present
 		goto out;
 	json_object_del(obj, "status");
 	struct kube_response resp = { 0 };
-	rc = kube_update(ctl->c, &KUBE_SPINAPPEXECUTORS, meta_str(exec, "namespace"), obj, NULL, &resp);
+	rc = ctl->store.ops->update(ctl->store.ctx, &KUBE_SPINAPPEXECUTORS, meta_str(exec, "namespace"), obj, &resp);
 	count_write(ctl, 1);
 	if (rc == SO_E_API_NOT_FOUND)
 		rc = SO_OK;
@@ -102,12 +102,13 @@ static int apply_runtime_class(struct controller *ctl, const json_t *exec, const
 	struct kube_response resp = { 0 };
 	int wrote = 0;
 	const char *name = meta_str(desired, "name");
-	json_t *live = informer_get(ctl->runtimeclasses, NULL, name);
+	json_t *live = ctl->store.ops->cache_get(ctl->store.ctx, CTL_RUNTIMECLASSES, NULL, name);
 	int rc;
 	if (live && !json_object_get(json_object_get(json_object_get(live, "metadata"), "labels"), MANAGED_BY_LABEL)) {
 		rc = SO_OK; /* someone else's RuntimeClass of that name: leave it alone */
 	} else {
-		rc = applier_apply(ctl->applier, ctl->c, &KUBE_RUNTIMECLASSES, NULL, desired, live, NULL, &wrote, &resp);
+		rc = applier_apply_with(ctl->applier, ctl->store.ops->apply, ctl->store.ctx, &KUBE_RUNTIMECLASSES, NULL,
+					desired, live, NULL, &wrote, &resp);
 		count_write(ctl, wrote);
 		if (rc)
 			log_warn("executor", "%s/%s: applying RuntimeClass %s: %s: %s", meta_str(exec, "namespace"),
@@ -124,7 +125,8 @@ static int apply_runtime_class(struct controller *ctl, const json_t *exec, const
 /* Deletes RuntimeClasses labelled as ours that no live executor declares. */
 static void collect_runtime_classes(struct controller *ctl)
 {
-	json_t *classes = informer_list(ctl->runtimeclasses), *execs = informer_list(ctl->executors), *c, *e;
+	json_t *classes = ctl->store.ops->cache_list(ctl->store.ctx, CTL_RUNTIMECLASSES);
+	json_t *execs = ctl->store.ops->cache_list(ctl->store.ctx, CTL_EXECUTORS), *c, *e;
 	size_t i, j;
 	json_array_foreach(classes, i, c) {
 		const char *label = json_string_value(
@@ -142,7 +144,7 @@ static void collect_runtime_classes(struct controller *ctl)
 		if (declared)
 			continue;
 		struct kube_delete_opts o = { NULL, meta_str(c, "uid"), NULL };
-		int rc = kube_delete(ctl->c, &KUBE_RUNTIMECLASSES, NULL, name, &o, NULL);
+		int rc = ctl->store.ops->delete(ctl->store.ctx, &KUBE_RUNTIMECLASSES, NULL, name, &o, NULL);
 		count_write(ctl, 1);
 		applier_forget(ctl->applier, &KUBE_RUNTIMECLASSES, NULL, name);
 		if (rc == SO_OK)
@@ -167,7 +169,7 @@ static int update_status(struct controller *ctl, const json_t *exec)
 		goto out;
 	format_rfc3339((long long)time(NULL), now);
 	if (rc_name && *rc_name) {
-		json_t *found = informer_get(ctl->runtimeclasses, NULL, rc_name);
+		json_t *found = ctl->store.ops->cache_get(ctl->store.ctx, CTL_RUNTIMECLASSES, NULL, rc_name);
 		if (found) {
 			snprintf(msg, sizeof msg, "RuntimeClass \"%s\" exists", rc_name);
 			condition_set(&conds, "RuntimeClassReady", "True", "Found", msg, gen, now);
@@ -185,8 +187,8 @@ static int update_status(struct controller *ctl, const json_t *exec)
 		goto out;
 	}
 	json_t *patch = json_pack("{s:O}", "status", st);
-	rc = patch ? kube_merge_patch(ctl->c, &KUBE_SPINAPPEXECUTORS, meta_str(exec, "namespace"), meta_str(exec, "name"),
-				      "status", patch, NULL, NULL)
+	rc = patch ? ctl->store.ops->patch_status(ctl->store.ctx, &KUBE_SPINAPPEXECUTORS, meta_str(exec, "namespace"),
+						  meta_str(exec, "name"), patch, NULL)
 		   : SO_E_NOMEM;
 	count_write(ctl, 1);
 	json_decref(patch);
@@ -200,7 +202,7 @@ out:
 
 int reconcile_executor(struct controller *ctl, const char *ns, const char *name)
 {
-	json_t *exec = informer_get(ctl->executors, ns, name);
+	json_t *exec = ctl->store.ops->cache_get(ctl->store.ctx, CTL_EXECUTORS, ns, name);
 	int rc = SO_OK;
 
 	if (!exec) {
@@ -210,8 +212,8 @@ int reconcile_executor(struct controller *ctl, const char *ns, const char *name)
 	if (json_object_get(json_object_get(exec, "metadata"), "deletionTimestamp")) {
 		if (has_finalizer(exec)) {
 			if (dependants(ctl, ns, name)) {
-				recorder_event(ctl->exec_rec, exec, "Warning", "DeletionBlocked",
-					       "Cannot delete SpinAppExecutor with dependent SpinApps");
+				ctl->store.ops->event(ctl->store.ctx, CTL_REC_EXECUTOR, exec, "Warning", "DeletionBlocked",
+						      "Cannot delete SpinAppExecutor with dependent SpinApps");
 				log_info("executor", "%s/%s: deletion blocked by dependent SpinApps", ns, name);
 			} else {
 				rc = set_finalizer(ctl, exec, 0);

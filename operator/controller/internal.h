@@ -10,6 +10,7 @@
 #include "controller/defer.h"
 #include "controller/events.h"
 #include "controller/queue.h"
+#include "controller/store.h"
 #include "informer/informer.h"
 #include "util/prom.h"
 
@@ -29,7 +30,8 @@ struct reconcile_metrics {
 };
 
 struct controller {
-	struct kube_client *c;
+	struct kube_client *c;      /* NULL when built by ctl_new_with_store */
+	struct ctl_store store;     /* every read and write of the reconcilers and event handlers (store.h) */
 	struct controller_opts o;
 	char *namespace;
 
@@ -57,6 +59,17 @@ struct controller {
 	atomic_ulong reconciles, reconcile_errors, executor_reconciles, writes, skipped_applies;
 	struct reconcile_metrics rm[2]; /* [app, executor] */
 };
+
+/* A controller whose reconcilers and event handlers use store (copied; its ctx must outlive the controller):
+ * queues, applier and deferrals but no client, informers or recorders, and nothing started. For unit tests
+ * (tests/support/ctlfake.h); controller_free frees it. SO_OK or SO_E_NOMEM. */
+int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store, struct controller **out);
+/* store.c: the production store over ctl's informers, client and recorders. */
+struct ctl_store ctl_store_informers(struct controller *ctl);
+
+/* controller.c: the event → key mapping, the informers' handlers (ud: the controller). */
+extern const struct informer_handlers ctl_app_handlers, ctl_executor_handlers, ctl_owned_handlers,
+	ctl_runtimeclass_handlers;
 
 /* Every informer, in start order (entries may be NULL after a failed controller_new). */
 #define CTL_NINFORMERS 8

@@ -37,7 +37,7 @@ struct app_ctx {
 
 static void warn_event(struct app_ctx *x, const char *reason, const char *message)
 {
-	recorder_event(x->ctl->app_rec, x->app, "Warning", reason, message);
+	x->ctl->store.ops->event(x->ctl->store.ctx, CTL_REC_APP, x->app, "Warning", reason, message);
 }
 
 /* A build or validation failure: retrying cannot help until the spec (or executor) changes, which requeues. */
@@ -84,7 +84,7 @@ static int fetch_refs(struct app_ctx *x, json_t *refs)
 		json_array_foreach(names, i, name) {
 			struct kube_response resp = { 0 };
 			json_t *obj = NULL;
-			int grc = kube_get(x->ctl->c, r, x->ns, json_string_value(name), &obj, &resp);
+			int grc = x->ctl->store.ops->get(x->ctl->store.ctx, r, x->ns, json_string_value(name), &obj, &resp);
 			if (grc == SO_OK && json_object_set_new(into, json_string_value(name), obj))
 				grc = SO_E_NOMEM;
 			if (grc && grc != SO_E_API_NOT_FOUND)
@@ -131,9 +131,9 @@ static int ensure_runtime_config(struct app_ctx *x, char **secret_name, int *gen
 		goto out;
 	}
 	const char *name = meta_str(secret, "name");
-	if (!informer_has(x->ctl->secrets, x->ns, name)) {
+	if (!x->ctl->store.ops->cache_has(x->ctl->store.ctx, CTL_SECRETS, x->ns, name)) {
 		struct kube_response resp = { 0 };
-		int crc = kube_create(x->ctl->c, &KUBE_SECRETS, x->ns, secret, NULL, &resp);
+		int crc = x->ctl->store.ops->create(x->ctl->store.ctx, &KUBE_SECRETS, x->ns, secret, &resp);
 		count_write(x->ctl, 1);
 		if (crc && crc != SO_E_API_ALREADY_EXISTS)
 			rc = api_error(x, "creating the runtime-config Secret", crc, &resp);
@@ -168,11 +168,11 @@ static int ensure_ca_secret(struct app_ctx *x, const json_t *dc)
 	pthread_mutex_lock(&x->ctl->known_mu);
 	if (json_object_get(x->ctl->known_ca, key))
 		goto out;
-	rc = kube_get(x->ctl->c, &KUBE_SECRETS, x->ns, name, NULL, &resp);
+	rc = x->ctl->store.ops->get(x->ctl->store.ctx, &KUBE_SECRETS, x->ns, name, NULL, &resp);
 	if (rc == SO_E_API_NOT_FOUND) {
 		json_t *secret = build_ca_secret(x->ns, name, x->ctl->o.ca_bundle, x->ctl->o.ca_bundle_len);
 		kube_response_free(&resp);
-		rc = secret ? kube_create(x->ctl->c, &KUBE_SECRETS, x->ns, secret, NULL, &resp) : SO_E_NOMEM;
+		rc = secret ? x->ctl->store.ops->create(x->ctl->store.ctx, &KUBE_SECRETS, x->ns, secret, &resp) : SO_E_NOMEM;
 		count_write(x->ctl, 1);
 		json_decref(secret);
 		if (!rc)
@@ -194,13 +194,15 @@ out:
 }
 
 /* Applies desired unless the cache shows it already; *result gets the object as it now is. */
-static int apply(struct app_ctx *x, const struct kube_resource *r, struct informer *cache, const json_t *desired,
+static int apply(struct app_ctx *x, const struct kube_resource *r, enum ctl_cache cache, const json_t *desired,
 		 json_t **result)
 {
+	const struct ctl_store *s = &x->ctl->store;
 	struct kube_response resp = { 0 };
 	int wrote = 0;
-	json_t *live = informer_get(cache, x->ns, meta_str(desired, "name"));
-	int rc = applier_apply(x->ctl->applier, x->ctl->c, r, x->ns, desired, live, result, &wrote, &resp);
+	json_t *live = s->ops->cache_get(s->ctx, cache, x->ns, meta_str(desired, "name"));
+	int rc = applier_apply_with(x->ctl->applier, s->ops->apply, s->ctx, r, x->ns, desired, live, result, &wrote,
+				    &resp);
 	count_write(x->ctl, wrote);
 	if (rc) {
 		snprintf(x->err, sizeof x->err, "applying %s %s: %s", r->kind, meta_str(desired, "name"),
@@ -221,7 +223,7 @@ static int delete_owned(struct app_ctx *x, const struct kube_resource *r, const 
 {
 	struct kube_response resp = { 0 };
 	struct kube_delete_opts o = { "Background", meta_str(obj, "uid"), NULL };
-	int rc = kube_delete(x->ctl->c, r, x->ns, meta_str(obj, "name"), &o, &resp);
+	int rc = x->ctl->store.ops->delete(x->ctl->store.ctx, r, x->ns, meta_str(obj, "name"), &o, &resp);
 	count_write(x->ctl, 1);
 	if (rc == SO_E_API_NOT_FOUND || rc == SO_E_API_CONFLICT)
 		rc = SO_OK; /* gone already, or replaced by someone else's object: not ours to delete */
@@ -251,7 +253,7 @@ struct service_job {
 static void *service_job_run(void *arg)
 {
 	struct service_job *j = arg;
-	j->rc = apply(&j->x, &KUBE_SERVICES, j->x.ctl->services, j->svc, &j->result);
+	j->rc = apply(&j->x, &KUBE_SERVICES, CTL_SERVICES, j->svc, &j->result);
 	return NULL;
 }
 
@@ -284,7 +286,7 @@ static int reconcile_deployment(struct app_ctx *x)
 		rc = terminal(x, "ReconcileFailed");
 		goto out;
 	}
-	rc = apply(x, &KUBE_DEPLOYMENTS, x->ctl->deployments, desired, &x->deployment);
+	rc = apply(x, &KUBE_DEPLOYMENTS, CTL_DEPLOYMENTS, desired, &x->deployment);
 out:
 	json_decref(desired);
 	free(secret_name);
@@ -294,7 +296,7 @@ out:
 /* createDeployment: false — the app is realised elsewhere; a Deployment we made earlier must go. */
 static int remove_deployment(struct app_ctx *x)
 {
-	json_t *live = informer_get(x->ctl->deployments, x->ns, x->name);
+	json_t *live = x->ctl->store.ops->cache_get(x->ctl->store.ctx, CTL_DEPLOYMENTS, x->ns, x->name);
 	int rc = live && owned_by(live, x->app) ? delete_owned(x, &KUBE_DEPLOYMENTS, live) : SO_OK;
 	json_decref(live);
 	return rc;
@@ -308,12 +310,12 @@ static int reconcile_hpa(struct app_ctx *x)
 		return terminal(x, "ReconcileFailed");
 	if (desired) {
 		json_t *applied = NULL;
-		rc = apply(x, &KUBE_HPAS, x->ctl->hpas, desired, &applied);
+		rc = apply(x, &KUBE_HPAS, CTL_HPAS, desired, &applied);
 		json_decref(applied);
 		json_decref(desired);
 		return rc;
 	}
-	json_t *live = informer_get(x->ctl->hpas, x->ns, x->name);
+	json_t *live = x->ctl->store.ops->cache_get(x->ctl->store.ctx, CTL_HPAS, x->ns, x->name);
 	rc = live && owned_by(live, x->app) ? delete_owned(x, &KUBE_HPAS, live) : SO_OK;
 	json_decref(live);
 	return rc;
@@ -341,8 +343,9 @@ static void template_secrets(const json_t *workload, json_t *set)
 static int collect_secrets(struct app_ctx *x)
 {
 	/* Both caches are indexed by the app-name label: only this app's objects are visited. */
-	json_t *used = json_object(), *secrets = informer_list_indexed(x->ctl->secrets, x->ns, x->name);
-	json_t *rss = informer_list_indexed(x->ctl->replicasets, x->ns, x->name), *obj;
+	const struct ctl_store *s = &x->ctl->store;
+	json_t *used = json_object(), *secrets = s->ops->cache_list_indexed(s->ctx, CTL_SECRETS, x->ns, x->name);
+	json_t *rss = s->ops->cache_list_indexed(s->ctx, CTL_REPLICASETS, x->ns, x->name), *obj;
 	size_t i, nlen = strlen(x->name);
 	int rc = SO_OK;
 
@@ -435,7 +438,7 @@ static int update_status(struct app_ctx *x, int create_deployment)
 	}
 	patch = json_pack("{s:o}", "status", body);
 	struct kube_response resp = { 0 };
-	rc = patch ? kube_merge_patch(x->ctl->c, &KUBE_SPINAPPS, x->ns, x->name, "status", patch, NULL, &resp)
+	rc = patch ? x->ctl->store.ops->patch_status(x->ctl->store.ctx, &KUBE_SPINAPPS, x->ns, x->name, patch, &resp)
 		   : SO_E_NOMEM;
 	count_write(x->ctl, 1);
 	if (rc == SO_E_API_NOT_FOUND)
@@ -457,7 +460,7 @@ static void check_runtime_class(struct app_ctx *x)
 	const char *rc_name = json_string_value(json_object_get(dc, "runtimeClassName"));
 	if (!rc_name || !*rc_name)
 		return;
-	json_t *rc = informer_get(x->ctl->runtimeclasses, NULL, rc_name);
+	json_t *rc = x->ctl->store.ops->cache_get(x->ctl->store.ctx, CTL_RUNTIMECLASSES, NULL, rc_name);
 	if (!rc) {
 		char msg[512];
 		snprintf(msg, sizeof msg, "SpinAppExecutor %s/%s uses RuntimeClass \"%s\", which does not exist", x->ns,
@@ -469,11 +472,12 @@ static void check_runtime_class(struct app_ctx *x)
 
 int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 {
+	const struct ctl_store *s = &ctl->store;
 	struct app_ctx x = { .ctl = ctl, .ns = ns, .name = name };
 	struct service_job job = { 0 };
 	int rc = SO_OK;
 
-	x.app = informer_get(ctl->apps, ns, name);
+	x.app = s->ops->cache_get(s->ctx, CTL_APPS, ns, name);
 	if (!x.app) {
 		/* Gone (its deletion requeued it): the garbage collector removes what it owned; we drop the apply
 		 * records of its children, so a deleted app leaves no state here. An app of that name coming back
@@ -485,7 +489,7 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 		goto out; /* going: the garbage collector removes what it owned */
 
 	const char *exec_name = spec_str(x.app, "executor");
-	x.executor = exec_name ? informer_get(ctl->executors, ns, exec_name) : NULL;
+	x.executor = exec_name ? s->ops->cache_get(s->ctx, CTL_EXECUTORS, ns, exec_name) : NULL;
 	if (!x.executor) {
 		snprintf(x.err, sizeof x.err, "Could not find SpinAppExecutor %s/%s", ns, exec_name ? exec_name : "");
 		warn_event(&x, "MissingExecutor", x.err);
@@ -498,7 +502,7 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 		check_runtime_class(&x);
 		/* No Service yet: it goes out first, on a helper thread (service_job). Otherwise, or when it cannot
 		 * be built (reported below), it is handled in line after the Deployment. */
-		if (!informer_has(ctl->services, ns, name) &&
+		if (!s->ops->cache_has(s->ctx, CTL_SERVICES, ns, name) &&
 		    build_service(x.app, &job.svc, job.x.err, sizeof job.x.err) == SO_OK)
 			service_job_start(&x, &job);
 		rc = reconcile_deployment(&x);
@@ -523,7 +527,7 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 			rc = terminal(&x, "ReconcileFailed");
 			goto out;
 		}
-		rc = apply(&x, &KUBE_SERVICES, ctl->services, svc, &x.service);
+		rc = apply(&x, &KUBE_SERVICES, CTL_SERVICES, svc, &x.service);
 		json_decref(svc);
 	}
 	if (rc || (rc = reconcile_hpa(&x)))
