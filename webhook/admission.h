@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kube/quantity.h"
 #include "util/buf.h"
 
 /* Larger bodies are refused (400). The server should cap its reads at the same size. */
@@ -268,22 +269,6 @@ int spinapp_default(json_t *app, const char *request_ns, const struct admission_
  * 0 or SO_E_NOMEM; the verdict is errs->n. */
 int spinapp_validate(const json_t *app, const char *request_ns, const struct admission_ctx *ctx,
 		     struct field_list *errs, json_t *warnings);
-
-/* Go's resource.Quantity as far as the rules need it: ParseQuantity's verdict, String() and Cmp(). */
-struct go_quantity {
-	int negative;
-	int format;        /* 0 DecimalSI, 1 DecimalExponent, 2 BinarySI */
-	int huge;          /* |value| * 10^9 does not fit 128 bits: compares as +-infinity, prints as given */
-	int keep_text;     /* Go keeps the input as the canonical string */
-	__extension__ unsigned __int128 nano; /* |value| * 10^9, rounded up as ParseQuantity rounds */
-	char *text;        /* a copy of the input */
-};
-/* SO_OK, or SO_E_INVAL with *why set to Go's error text (ErrFormatWrong, ErrSuffix, ErrNumeric), or
- * SO_E_NOMEM. go_quantity_free releases q after SO_OK. */
-int go_quantity_parse(const char *s, struct go_quantity *q, const char **why);
-void go_quantity_free(struct go_quantity *q);
-int go_quantity_string(const struct go_quantity *q, struct buf *out);
-int go_quantity_cmp(const struct go_quantity *a, const struct go_quantity *b);
 
 /* strconv.FormatFloat(d, 'g', -1, 64)-like: the shortest %g that reads back as d. */
 void go_format_float(double d, char *out, size_t n);
