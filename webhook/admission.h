@@ -247,7 +247,7 @@ int is_dns1123_subdomain(const char *s);
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must " \
 	"start and end with an alphanumeric character"
 
-/* A pragmatic OCI image reference: [registry[:port]/]repository[:tag][@sha256:<64 hex>|@sha512:<128 hex>]. */
+/* An OCI image reference as distribution/reference parses it: image_ref_check (verify/ref.c), the one grammar. */
 int is_image_reference(const char *s);
 #define IMAGE_REFERENCE_MSG                                                                                   \
 	"must be an OCI image reference: [registry[:port]/]repository[:tag][@sha256:<64 hex digits>], with a "    \
