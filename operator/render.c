@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "build/build.h"
+#include "kube/names.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/yaml.h"
@@ -525,19 +526,6 @@ out:
 	return r.failed ? 1 : 0;
 }
 
-/* A DNS-1123 label, as namespace names must be. */
-static int valid_namespace(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 int render_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -562,7 +550,7 @@ int render_main(int argc, char **argv)
 		switch (opt) {
 		case 'f': names[n++] = optarg; break;
 		case 'n':
-			if (!valid_namespace(optarg)) {
+			if (!kube_dns1123_label(optarg, strlen(optarg))) {
 				fprintf(stderr, "render: --namespace: \"%s\" is not a valid namespace name\n", optarg);
 				goto out;
 			}

@@ -660,31 +660,6 @@ int decode_metadata(const json_t *obj, const char *go_struct, struct buf *msg)
  * Names and references
  * ====================================================================================================== */
 
-static int lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-int is_dns1123_subdomain(const char *s)
-{
-	size_t n = s ? strlen(s) : 0, start = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	/* Dot-separated labels of [a-z0-9-] that start and end with an alphanumeric. */
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && s[i] != '.') {
-			if (!lower_alnum(s[i]) && s[i] != '-')
-				return 0;
-			continue;
-		}
-		if (i == start || !lower_alnum(s[start]) || !lower_alnum(s[i - 1]))
-			return 0;
-		start = i + 1;
-	}
-	return 1;
-}
-
 int is_image_reference(const char *s)
 {
 	return image_ref_check(s, NULL, 0) == SO_OK;

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kube/names.h"
 #include "kube/quantity.h"
 #include "util/buf.h"
 
@@ -240,9 +241,7 @@ int decode_string_map(const json_t *obj, const char *key, const char *go_struct,
 /* metadata: an ObjectMeta with string name/namespace/generateName and string-map labels/annotations. */
 int decode_metadata(const json_t *obj, const char *go_struct, struct buf *msg);
 
-/* A DNS-1123 subdomain (object names: lowercase alphanumerics, '-' and '.', alphanumeric at both ends, at most
- * 253 characters) and the apimachinery wording for one that is not. */
-int is_dns1123_subdomain(const char *s);
+/* The apimachinery wording for a name that is no DNS-1123 subdomain (kube_dns1123_subdomain, kube/names.h). */
 #define DNS1123_SUBDOMAIN_MSG                                                                                 \
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must " \
 	"start and end with an alphanumeric character"

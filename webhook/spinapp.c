@@ -19,7 +19,6 @@
 #define READY_NAME_MAX 52     /* 63 - strlen("app.") - strlen(".status"): build_ready_label_key's rule */
 #define GENERATE_NAME_KEEP 58 /* the apiserver keeps at most this much of generateName, then adds 5 */
 #define TARGET_MAX 1000       /* hpa.c's bound on utilization targets */
-#define LABEL_NAME_MAX 63
 
 #define ERR_FORMAT "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
@@ -475,34 +474,6 @@ static void check_image(const char *field, const char *image, struct field_list 
 		field_invalid_str(errs, field, image, IMAGE_REFERENCE_MSG);
 }
 
-static int label_name_part(const char *s, size_t n)
-{
-	if (n == 0 || n > LABEL_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int an = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!an && ((i == 0 || i == n - 1) || (c != '-' && c != '_' && c != '.')))
-			return 0;
-	}
-	return 1;
-}
-
-/* A qualified name: [DNS-subdomain prefix '/'] name-part (label keys, annotation keys). */
-static int qualified_name(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	char prefix[254];
-
-	if (!slash)
-		return label_name_part(s, strlen(s));
-	if (strchr(slash + 1, '/') || (size_t)(slash - s) >= sizeof prefix || slash == s)
-		return 0;
-	memcpy(prefix, s, (size_t)(slash - s));
-	prefix[slash - s] = '\0';
-	return is_dns1123_subdomain(prefix) && label_name_part(slash + 1, strlen(slash + 1));
-}
-
 #define QUALIFIED_NAME_MSG                                                                                    \
 	"must be a qualified name: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, " \
 	"'-', '_' or '.', starting and ending with a letter or digit"
@@ -515,10 +486,10 @@ static void check_keys(const json_t *spec, const char *key, int label_values, st
 
 	json_object_foreach((json_t *)map, k, v) {
 		snprintf(field, sizeof field, "spec.%s", key);
-		if (!qualified_name(k))
+		if (!kube_qualified_name(k))
 			field_invalid_str(errs, field, k, QUALIFIED_NAME_MSG);
 		if (label_values && json_is_string(v) && json_string_length(v) > 0 &&
-		    !label_name_part(json_string_value(v), json_string_length(v))) {
+		    !kube_label_name_part(json_string_value(v), json_string_length(v))) {
 			snprintf(field, sizeof field, "spec.%s[%s]", key, k);
 			field_invalid_str(errs, field, json_string_value(v),
 					  "must be a valid label value: empty, or at most 63 letters, digits, '-', '_' "
@@ -788,7 +759,7 @@ int spinapp_validate(const json_t *app, const char *request_ns, const struct adm
 	json_decref(executor);
 	check_name(app, errs);
 	check_image("spec.image", json_string_value(member(spec, "image")), errs);
-	if (sa && *sa && !is_dns1123_subdomain(sa))
+	if (sa && *sa && !kube_dns1123_subdomain(sa))
 		field_invalid_str(errs, "spec.serviceAccountName", sa, DNS1123_SUBDOMAIN_MSG);
 	check_keys(spec, "podLabels", 1, errs);
 	check_keys(spec, "podAnnotations", 0, errs);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kube/file.h"
+#include "kube/names.h"
 #include "kube/kubeconfig.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -98,17 +99,6 @@ static int is_space(char c)
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
-/* An RFC 1123 label, as namespace names are. */
-static int valid_namespace(const char *s, size_t n)
-{
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
 int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err, size_t errlen)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
@@ -181,7 +171,7 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 		while (n > s && is_space(b.data[n - 1]))
 			n--;
 		if (n > s) {
-			if (!valid_namespace(b.data + s, n - s)) {
+			if (!kube_dns1123_label(b.data + s, n - s)) {
 				rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
 				goto out;
 			}

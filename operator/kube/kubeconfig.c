@@ -28,6 +28,7 @@
 #include <yaml.h>
 
 #include "kube/file.h"
+#include "kube/names.h"
 #include "util/err.h"
 
 #define KC_MAX_DEPTH 64
@@ -1021,18 +1022,6 @@ out:
 	return rc;
 }
 
-static int valid_namespace(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
 static char **dup_strv(char *const *v)
 {
 	size_t n = 0;
@@ -1278,7 +1267,7 @@ int kube_kubeconfig_resolve(struct kube_kubeconfig *const *files, size_t n, cons
 				    cf->label, q1, kube_sanitize(q2, sizeof q2, ctx->user));
 		us = (const struct kc_user *)(const void *)e;
 	}
-	if (ctx->namespace && !valid_namespace(ctx->namespace)) {
+	if (ctx->namespace && !kube_dns1123_label(ctx->namespace, strlen(ctx->namespace))) {
 		rc = so_fail(err, errlen, SO_E_CONFIG,
 			  "kubeconfig %s: contexts[%zu].context.namespace: not a valid namespace name", cf->label,
 			  ctx->e.index);

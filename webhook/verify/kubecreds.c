@@ -7,6 +7,7 @@
 
 #include "admission.h"
 #include "kube/api.h"
+#include "kube/names.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -201,7 +202,7 @@ static int add_secret(struct kubecreds *kc, struct creds *keyring, const char *n
 	int rc;
 
 	/* Names come from the SpinApp: only a valid object name goes into a request path. */
-	if (!ns || !name || !is_dns1123_subdomain(ns) || !is_dns1123_subdomain(name))
+	if (!ns || !name || !kube_dns1123_subdomain(ns) || !kube_dns1123_subdomain(name))
 		return SO_OK;
 	if ((rc = kube_path(&path, &KUBE_SECRETS, ns, name, NULL)))
 		goto out;
@@ -255,7 +256,7 @@ int kubecreds_lookup(void *ud, const char *ns, const json_t *pull_secrets, const
 	if (rc == SO_OK)
 		rc = add_list(kc, keyring, ns, pull_secrets, &budget, deadline_ms, err, errlen);
 	/* The default ServiceAccount's imagePullSecrets, which the kubelet adds to the app's pods. */
-	if (rc == SO_OK && ns && is_dns1123_subdomain(ns)) {
+	if (rc == SO_OK && ns && kube_dns1123_subdomain(ns)) {
 		if ((rc = buf_appendf(&path, "/api/v1/namespaces/%s/serviceaccounts/default", ns)) == SO_OK &&
 		    (rc = read_object(kc, path.data, deadline_ms, &sa, msg, sizeof msg)))
 			so_fail(err, errlen, rc, "reading ServiceAccount %s/default: %s", ns, msg);
