@@ -25,10 +25,10 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "build/build.h"
 #include "kube/names.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/yaml.h"
@@ -154,18 +154,11 @@ static int fold_string_data(struct render *r, json_t *secret, const char *key)
 			return SO_E_NOMEM;
 	}
 	json_object_foreach(sd, k, v) {
-		size_t n = json_string_length(v);
-		char *enc;
 		if (!json_is_string(v)) {
 			report(r, "Secret %s: stringData[\"%s\"] must be a string", key, k);
 			return SO_E_INVAL;
 		}
-		if (n > INT_MAX / 2 || !(enc = malloc((n + 2) / 3 * 4 + 1)))
-			return SO_E_NOMEM;
-		EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)json_string_value(v), (int)n);
-		int rc = json_object_set_new(data, k, json_string(enc));
-		free(enc);
-		if (rc)
+		if (json_object_set_new(data, k, b64_json_string(json_string_value(v), json_string_length(v))))
 			return SO_E_NOMEM;
 	}
 	json_object_del(secret, "stringData");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "build/build.h"
+#include "util/base64.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "verify/ref.h"
@@ -1073,21 +1074,6 @@ out:
 	return rc;
 }
 
-static int base64_append(struct buf *out, const unsigned char *p, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	int rc = SO_OK;
-
-	for (size_t i = 0; rc == SO_OK && i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? (unsigned)p[i + 2] : 0);
-		char q[4] = { tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
-			      i + 2 < n ? tab[v & 63] : '=' };
-		rc = buf_append(out, q, 4);
-	}
-	return rc;
-}
-
 /* The response review: {apiVersion, kind, response: {uid, allowed, status, patch, patchType, warnings}}. */
 static int encode(const struct review *r, const struct answer *a, struct buf *out)
 {
@@ -1100,7 +1086,7 @@ static int encode(const struct review *r, const struct answer *a, struct buf *ou
 	if (rc == SO_OK && a->patch) {
 		struct buf b64 = BUF_INIT(SIZE_MAX / 2);
 		char *ptext = json_dumps(a->patch, JSON_COMPACT);
-		rc = ptext ? base64_append(&b64, (const unsigned char *)ptext, strlen(ptext)) : SO_E_NOMEM;
+		rc = ptext ? b64_encode_append(&b64, ptext, strlen(ptext)) : SO_E_NOMEM;
 		if (rc == SO_OK && (json_object_set_new(resp, "patch", json_string(b64.data ? b64.data : "")) ||
 				    json_object_set_new(resp, "patchType", json_string("JSONPatch"))))
 			rc = SO_E_NOMEM;

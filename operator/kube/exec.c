@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "kube/file.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -283,11 +283,9 @@ static char *exec_info(const struct kube_exec_config *exec, const struct kube_ex
 		    json_object_set_new(cl, "insecure-skip-tls-verify", json_true()))
 			goto out;
 		if (cluster->ca && cluster->ca->data && cluster->ca->len && cluster->ca->len < INT_MAX / 2) {
-			b64 = malloc((cluster->ca->len + 2) / 3 * 4 + 1);
+			b64 = b64_encode(cluster->ca->data, cluster->ca->len);
 			if (!b64)
 				goto out;
-			EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)cluster->ca->data,
-					(int)cluster->ca->len);
 			if (json_object_set_new(cl, "certificate-authority-data", json_string(b64)))
 				goto out;
 		}

@@ -24,11 +24,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
 #include <yaml.h>
 
 #include "kube/file.h"
 #include "kube/names.h"
+#include "util/base64.h"
 #include "util/err.h"
 
 #define KC_MAX_DEPTH 64
@@ -902,57 +902,6 @@ static int check_server(const char *server, char **out, const char *label, const
 	return SO_OK;
 }
 
-static int is_b64(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* Standard base64 with padding (line breaks and spaces ignored), decoded by OpenSSL. */
-static int b64_decode(const char *in, struct kube_pem *out)
-{
-	size_t n = strlen(in), m = 0, pad = 0;
-	char *clean = NULL;
-	int rc = SO_E_INVAL, r;
-
-	out->data = NULL;
-	out->len = 0;
-	if (n > INT_MAX)
-		return SO_E_INVAL;
-	clean = malloc(n + 1);
-	if (!clean)
-		return SO_E_NOMEM;
-	for (size_t i = 0; i < n; i++) {
-		char ch = in[i];
-		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-			continue;
-		clean[m++] = ch;
-	}
-	if (m == 0 || m % 4)
-		goto out;
-	while (pad < 2 && clean[m - 1 - pad] == '=')
-		pad++;
-	for (size_t i = 0; i < m - pad; i++)
-		if (!is_b64((unsigned char)clean[i]))
-			goto out;
-	rc = SO_E_NOMEM;
-	out->data = malloc(m / 4 * 3 + 1);
-	if (!out->data)
-		goto out;
-	r = EVP_DecodeBlock((unsigned char *)out->data, (const unsigned char *)clean, (int)m);
-	rc = SO_E_INVAL;
-	if (r < 0 || (size_t)r < pad)
-		goto out;
-	out->len = (size_t)r - pad;
-	out->data[out->len] = '\0';
-	rc = SO_OK;
-out:
-	explicit_bzero(clean, n + 1);
-	free(clean);
-	if (rc)
-		kube_pem_free(out);
-	return rc;
-}
-
 static int has_pem(const struct kube_pem *p)
 {
 	static const char marker[] = "-----BEGIN ";
@@ -978,7 +927,9 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: both %s and %s are set", f->label, path,
 			    file_key, data_key);
 	if (data) {
-		rc = b64_decode(data, out);
+		unsigned char *bytes;
+		rc = b64_decode(data, strlen(data), B64_SKIP_SPACE | B64_SECRET, &bytes, &out->len);
+		out->data = (char *)bytes;
 		if (rc == SO_E_NOMEM)
 			return so_fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
 		if (rc)
