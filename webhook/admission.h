@@ -69,7 +69,7 @@ struct admission_image_check {
 	const char *image;           /* spec.image */
 	const json_t *pull_secrets;  /* spec.imagePullSecrets ([{name}]), or NULL */
 	int validating;              /* the validating webhook: nothing will be patched */
-	int64_t deadline_ms;         /* 0, or an earlier end for the verification (vcache_mono_ms's clock) */
+	int64_t deadline_ms;         /* 0, or an earlier end for the verification (clock_mono_ms's clock) */
 	/* The caller proved who it is (a client certificate from --webhook-client-ca-file): only then may the answer
 	 * reveal a digest resolved with registry credentials (docs/security.md). */
 	int authenticated;

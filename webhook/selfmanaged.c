@@ -20,6 +20,7 @@
 #include "kube/client.h"
 #include "selfcert.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/ticker.h"

@@ -29,6 +29,7 @@
 #include "kube/config.h"
 #include "kube/exec.h"
 #include "kube/file.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -65,17 +66,9 @@ struct kube_auth {
 	int exec_stale;
 };
 
-static time_t mono_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 static time_t mono_now(const struct kube_auth *a)
 {
-	return (a->clock_frozen ? a->mono_frozen : mono_real()) + a->clock_offset;
+	return (a->clock_frozen ? a->mono_frozen : (time_t)(clock_mono_ms() / 1000)) + a->clock_offset;
 }
 
 static time_t wall_now(const struct kube_auth *a)
@@ -86,7 +79,7 @@ static time_t wall_now(const struct kube_auth *a)
 void kube_auth_freeze_clock(struct kube_auth *auth)
 {
 	pthread_mutex_lock(&auth->mu);
-	auth->mono_frozen = mono_real();
+	auth->mono_frozen = (time_t)(clock_mono_ms() / 1000);
 	auth->wall_frozen = time(NULL);
 	auth->clock_frozen = 1;
 	pthread_mutex_unlock(&auth->mu);

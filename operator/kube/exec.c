@@ -26,6 +26,7 @@
 #include "kube/file.h"
 #include "util/base64.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 extern char **environ;
@@ -357,14 +358,6 @@ static int raise_fd(int *fd)
 	return 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -482,7 +475,7 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 	close_fd(&outp[1]);
 	close_fd(&errp[1]);
 
-	deadline = now_ms() + timeout;
+	deadline = clock_mono_ms() + timeout;
 	for (;;) {
 		struct pollfd pf[2];
 		nfds_t nfds = 0;
@@ -501,7 +494,7 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 		}
 		if (reaped && outp[0] < 0 && errp[0] < 0)
 			break;
-		left = deadline - now_ms();
+		left = deadline - clock_mono_ms();
 		if (left <= 0) {
 			timed_out = 1;
 			break;

@@ -9,6 +9,7 @@
 #include "kube/api.h"
 #include "kube/names.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "verify/vcache.h"
@@ -35,7 +36,7 @@ struct kubecreds_cache {
 
 static int64_t cache_now(const struct kubecreds_cache *c)
 {
-	return c->now_ms ? c->now_ms(c->clock_ud) : vcache_mono_ms();
+	return c->now_ms ? c->now_ms(c->clock_ud) : clock_mono_ms();
 }
 
 struct kubecreds_cache *kubecreds_cache_new(int64_t ttl_ms, size_t max, int64_t (*now_ms)(void *ud), void *clock_ud)
@@ -176,7 +177,7 @@ static int read_object(struct kubecreds *kc, const char *path, int64_t deadline_
 	*out = NULL;
 	if (kc->cache && cache_get(kc->cache, path, out))
 		return SO_OK;
-	long left = (long)(deadline_ms - vcache_mono_ms());
+	long left = (long)(deadline_ms - clock_mono_ms());
 	if (left < 1) {
 		snprintf(msg, msglen, "verification deadline reached");
 		return SO_E_TIMEOUT;
