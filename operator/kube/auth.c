@@ -32,6 +32,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/strv.h"
 
 #define KUBE_AUTH_TOKEN_FILE_TTL 60
 #define KUBE_AUTH_EXPIRY_MARGIN 10
@@ -90,33 +91,6 @@ void kube_auth_set_clock_offset(struct kube_auth *auth, long seconds)
 	pthread_mutex_lock(&auth->mu);
 	auth->clock_offset = seconds;
 	pthread_mutex_unlock(&auth->mu);
-}
-
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		kube_secret_free(*p);
-	free(v);
-}
-
-static char **strv_dup(char *const *v)
-{
-	size_t n = 0;
-	char **out;
-
-	while (v && v[n])
-		n++;
-	out = calloc(n + 1, sizeof *out);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!(out[i] = strdup(v[i]))) {
-			strv_free(out);
-			return NULL;
-		}
-	return out;
 }
 
 static int dup_opt(char **dst, const char *src)

@@ -16,19 +16,9 @@
 #include "kube/kubeconfig.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/strv.h"
 
 #define KUBECONFIG_MAX_FILES 64
-
-static void free_strv(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++) {
-		explicit_bzero(*p, strlen(*p)); /* exec env values may be secrets */
-		free(*p);
-	}
-	free(v);
-}
 
 void kube_config_free(struct kube_config *cfg)
 {
@@ -44,8 +34,8 @@ void kube_config_free(struct kube_config *cfg)
 	free(cfg->ca_file);
 	if (cfg->exec) {
 		free(cfg->exec->command);
-		free_strv(cfg->exec->args);
-		free_strv(cfg->exec->env);
+		strv_free(cfg->exec->args);
+		strv_free(cfg->exec->env);
 		free(cfg->exec->api_version);
 		free(cfg->exec);
 	}
@@ -305,13 +295,13 @@ static int split_list(const char *list, char ***out, size_t *n, char *err, size_
 				dup = strlen(v[i]) == len && memcmp(v[i], p, len) == 0;
 			if (!dup) {
 				if (k == KUBECONFIG_MAX_FILES) {
-					free_strv(v);
+					strv_free(v);
 					return so_fail(err, errlen, SO_E_CONFIG, "KUBECONFIG: more than %d files",
 						    KUBECONFIG_MAX_FILES);
 				}
 				v[k] = strndup(p, len);
 				if (!v[k]) {
-					free_strv(v);
+					strv_free(v);
 					return so_fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
 				}
 				k++;
@@ -394,7 +384,7 @@ int kube_config_load(const char *kubeconfig_path, const char *context, struct ku
 		  "no configuration: no --kubeconfig, no KUBECONFIG, not running in a cluster and no "
 		  "$HOME/.kube/config");
 out:
-	free_strv(list);
+	strv_free(list);
 	free(home_cfg);
 	return rc;
 }

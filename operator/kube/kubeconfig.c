@@ -30,6 +30,7 @@
 #include "kube/names.h"
 #include "util/base64.h"
 #include "util/err.h"
+#include "util/strv.h"
 
 #define KC_MAX_DEPTH 64
 #define KC_MAX_ANCHORS 1024
@@ -220,22 +221,13 @@ static int copy_scalar(struct kc_ctx *c, const yaml_node_t *n, const char *path,
 	return SO_OK;
 }
 
-static void free_strv(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		kube_secret_free(*p);
-	free(v);
-}
-
 static void kc_exec_free(struct kc_exec *x)
 {
 	if (!x)
 		return;
 	free(x->cfg.command);
-	free_strv(x->cfg.args);
-	free_strv(x->cfg.env);
+	strv_free(x->cfg.args);
+	strv_free(x->cfg.env);
 	free(x->cfg.api_version);
 	free(x->interactive_mode);
 	free(x->install_hint);
@@ -973,26 +965,6 @@ out:
 	return rc;
 }
 
-static char **dup_strv(char *const *v)
-{
-	size_t n = 0;
-	char **out;
-
-	while (v && v[n])
-		n++;
-	out = calloc(n + 1, sizeof *out);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		out[i] = strdup(v[i]);
-		if (!out[i]) {
-			free_strv(out);
-			return NULL;
-		}
-	}
-	return out;
-}
-
 static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const struct kc_exec *x,
 			struct kube_exec_config **out, char *err, size_t errlen)
 {
@@ -1024,8 +996,8 @@ static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const
 		goto nomem;
 	/* A bare name is looked up in PATH; anything with a slash is a path relative to the kubeconfig. */
 	e->command = strchr(x->cfg.command, '/') ? kube_path_join(f->dir, x->cfg.command) : strdup(x->cfg.command);
-	e->args = dup_strv(x->cfg.args);
-	e->env = dup_strv(x->cfg.env);
+	e->args = strv_dup(x->cfg.args);
+	e->env = strv_dup(x->cfg.env);
 	e->api_version = strdup(api);
 	e->provide_cluster_info = x->cfg.provide_cluster_info;
 	if (!e->command || !e->args || !e->env || !e->api_version)
@@ -1035,8 +1007,8 @@ static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const
 nomem:
 	if (e) {
 		free(e->command);
-		free_strv(e->args);
-		free_strv(e->env);
+		strv_free(e->args);
+		strv_free(e->env);
 		free(e->api_version);
 		free(e);
 	}
