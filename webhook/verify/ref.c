@@ -291,16 +291,16 @@ static int check(const char *s, int strict, struct spans *sp_out, size_t *dom_ou
 		    has_upper(s, first)) {
 			/* distribution's grammar then still takes a first component that is no host but a valid path
 			 * component ("a_b.c/x") as part of the path; the verifier, which must pull it, refuses it. */
-			if (!strict && !domain_valid(s, first, 0) && component_valid(s, first))
-				goto path;
-			if (!domain_valid(s, first, strict))
+			int as_path = !strict && !domain_valid(s, first, 0) && component_valid(s, first);
+			if (!as_path && !domain_valid(s, first, strict))
 				return so_fail(err, errlen, SO_E_INVAL, "image reference: invalid registry host \"%.*s\"",
 					       (int)first, s);
-			dom_len = first;
-			path_off = first + 1;
+			if (!as_path) {
+				dom_len = first;
+				path_off = first + 1;
+			}
 		}
 	}
-path:
 	/* Validate each path component. */
 	size_t start = path_off;
 	for (size_t i = path_off; i <= sp.name_len; i++) {
