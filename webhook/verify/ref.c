@@ -253,6 +253,15 @@ void image_ref_canonical_host(char *host)
 	}
 }
 
+/* The offset of the first space, control or non-ASCII byte of s[0..n), else n. */
+static size_t bad_char(const char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (unsigned char)s[i] > ' ' && (unsigned char)s[i] < 0x7f)
+		i++;
+	return i;
+}
+
 /* The grammar: SO_OK with the spans, the registry's length (0 for the default) and where the path starts. */
 static int check(const char *s, int strict, struct spans *sp_out, size_t *dom_out, size_t *path_out, char *err,
 		 size_t errlen)
@@ -265,11 +274,10 @@ static int check(const char *s, int strict, struct spans *sp_out, size_t *dom_ou
 	n = strnlen(s, REF_MAX_INPUT + 1);
 	if (n > REF_MAX_INPUT)
 		return so_fail(err, errlen, SO_E_INVAL, "image reference is longer than %d bytes", REF_MAX_INPUT);
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-			return so_fail(err, errlen, SO_E_INVAL,
-				       "image reference has a space, control or non-ASCII character at offset %zu", i);
-	}
+	size_t bad = bad_char(s, n);
+	if (bad < n)
+		return so_fail(err, errlen, SO_E_INVAL,
+			       "image reference has a space, control or non-ASCII character at offset %zu", bad);
 	split(s, n, &sp);
 	if (sp.digest && !digest_grammar_valid(sp.digest, sp.digest_len))
 		return so_fail(err, errlen, SO_E_INVAL,
@@ -338,7 +346,7 @@ int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errl
 
 	memset(out, 0, sizeof *out);
 	/* The verifier takes only sha256 digests; this comes first so that its messages stay as they were. */
-	if (s && *s && strnlen(s, REF_MAX_INPUT + 1) <= REF_MAX_INPUT) {
+	if (s && *s && strnlen(s, REF_MAX_INPUT + 1) <= REF_MAX_INPUT && bad_char(s, strlen(s)) == strlen(s)) {
 		split(s, strlen(s), &sp);
 		if (sp.digest && !digest_valid(sp.digest, sp.digest_len)) {
 			if (sp.digest_len > 7 && memchr(sp.digest, ':', sp.digest_len) &&
