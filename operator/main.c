@@ -39,6 +39,7 @@
 #include "metrics/process.h"
 #include "render.h"
 #include "upstream_cli.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -700,8 +701,7 @@ int main(int argc, char **argv)
 	/* Before the caches: the election runs while they sync, as controller-runtime's does. */
 	if (o.up.leader_elect && start_leader(&cfg, client, &lease_client, &dm.leader))
 		goto out;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double t0 = clock_mono_s();
 	if ((rc = controller_start_caches(ctl, SYNC_TIMEOUT_S))) {
 		if (should_stop()) {
 			exit_code = 0;
@@ -710,11 +710,11 @@ int main(int argc, char **argv)
 		log_error("main", "caches did not sync within %.0f s: %s", SYNC_TIMEOUT_S, so_strerror(rc));
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double synced_s = clock_mono_s() - t0;
 	struct controller_stats st;
 	controller_get_stats(ctl, &st);
 	log_info("main", "caches synced in %.3f s: %zu SpinApps, %zu SpinAppExecutors",
-		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, st.apps, st.executors);
+		 synced_s, st.apps, st.executors);
 
 	/* Without leader election the workers start now; with it, once we lead. */
 	for (int ev = dm.leader ? wait_event(0) : 'W'; ev != 'S'; ev = wait_event(workers)) {

@@ -25,9 +25,10 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "build/build.h"
+#include "kube/names.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/yaml.h"
@@ -153,18 +154,11 @@ static int fold_string_data(struct render *r, json_t *secret, const char *key)
 			return SO_E_NOMEM;
 	}
 	json_object_foreach(sd, k, v) {
-		size_t n = json_string_length(v);
-		char *enc;
 		if (!json_is_string(v)) {
 			report(r, "Secret %s: stringData[\"%s\"] must be a string", key, k);
 			return SO_E_INVAL;
 		}
-		if (n > INT_MAX / 2 || !(enc = malloc((n + 2) / 3 * 4 + 1)))
-			return SO_E_NOMEM;
-		EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)json_string_value(v), (int)n);
-		int rc = json_object_set_new(data, k, json_string(enc));
-		free(enc);
-		if (rc)
+		if (json_object_set_new(data, k, b64_json_string(json_string_value(v), json_string_length(v))))
 			return SO_E_NOMEM;
 	}
 	json_object_del(secret, "stringData");
@@ -525,19 +519,6 @@ out:
 	return r.failed ? 1 : 0;
 }
 
-/* A DNS-1123 label, as namespace names must be. */
-static int valid_namespace(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 int render_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -562,7 +543,7 @@ int render_main(int argc, char **argv)
 		switch (opt) {
 		case 'f': names[n++] = optarg; break;
 		case 'n':
-			if (!valid_namespace(optarg)) {
+			if (!kube_dns1123_label(optarg, strlen(optarg))) {
 				fprintf(stderr, "render: --namespace: \"%s\" is not a valid namespace name\n", optarg);
 				goto out;
 			}

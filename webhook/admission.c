@@ -13,8 +13,10 @@
 #endif
 
 #include "build/build.h"
+#include "util/base64.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "verify/ref.h"
 #include "webhook/admission.h"
 #include "webhook/jsonpatch.h"
 #include "webhook/reviewslim.h"
@@ -662,175 +664,9 @@ int decode_metadata(const json_t *obj, const char *go_struct, struct buf *msg)
  * Names and references
  * ====================================================================================================== */
 
-static int lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-int is_dns1123_subdomain(const char *s)
-{
-	size_t n = s ? strlen(s) : 0, start = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	/* Dot-separated labels of [a-z0-9-] that start and end with an alphanumeric. */
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && s[i] != '.') {
-			if (!lower_alnum(s[i]) && s[i] != '-')
-				return 0;
-			continue;
-		}
-		if (i == start || !lower_alnum(s[start]) || !lower_alnum(s[i - 1]))
-			return 0;
-		start = i + 1;
-	}
-	return 1;
-}
-
-/* [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*  over s[0..n) */
-static int path_component(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	if (n == 0)
-		return 0;
-	for (;;) {
-		size_t run = 0;
-		while (i < n && lower_alnum(s[i])) {
-			i++;
-			run++;
-		}
-		if (run == 0)
-			return 0;
-		if (i == n)
-			return 1;
-		if (s[i] == '.') {
-			i++;
-		} else if (s[i] == '_') {
-			i += i + 1 < n && s[i + 1] == '_' ? 2 : 1;
-		} else if (s[i] == '-') {
-			while (i < n && s[i] == '-')
-				i++;
-		} else {
-			return 0;
-		}
-	}
-}
-
-static int alnum(char c)
-{
-	return lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-
-/* host(:port)? where host is dot-separated [A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])? or a bracketed IPv6 address. */
-static int domain(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	if (n > 0 && s[0] == '[') {
-		for (i = 1; i < n && s[i] != ']'; i++) {
-			char c = s[i];
-			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
-			      c == '.'))
-				return 0;
-		}
-		if (i == n || i == 1)
-			return 0;
-		i++;
-	} else {
-		for (;;) {
-			size_t start = i;
-			while (i < n && (alnum(s[i]) || s[i] == '-'))
-				i++;
-			if (i == start || s[start] == '-' || s[i - 1] == '-')
-				return 0;
-			if (i < n && s[i] == '.') {
-				i++;
-				continue;
-			}
-			break;
-		}
-	}
-	if (i == n)
-		return 1;
-	if (s[i] != ':' || i + 1 == n)
-		return 0;
-	for (i++; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	}
-	return 1;
-}
-
-static int hex_run(const char *s, size_t n, size_t want)
-{
-	if (n != want)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	}
-	return 1;
-}
-
 int is_image_reference(const char *s)
 {
-	size_t n = s ? strlen(s) : 0, name_end, first_end;
-	const char *at, *slash, *colon;
-
-	if (n == 0)
-		return 0;
-	at = strchr(s, '@');
-	if (at) {
-		const char *d = at + 1;
-		size_t dn = n - (size_t)(d - s);
-		if (!(dn > 7 && strncmp(d, "sha256:", 7) == 0 && hex_run(d + 7, dn - 7, 64)) &&
-		    !(dn > 7 && strncmp(d, "sha512:", 7) == 0 && hex_run(d + 7, dn - 7, 128)))
-			return 0;
-		n = (size_t)(at - s);
-	}
-	/* A tag follows the last ':' that comes after the last '/'. */
-	name_end = n;
-	slash = NULL;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '/')
-			slash = s + i;
-	colon = NULL;
-	for (size_t i = slash ? (size_t)(slash - s) : 0; i < n; i++)
-		if (s[i] == ':')
-			colon = s + i;
-	if (colon) {
-		const char *t = colon + 1;
-		size_t tn = n - (size_t)(t - s);
-		if (tn == 0 || tn > 128 || !(alnum(t[0]) || t[0] == '_'))
-			return 0;
-		for (size_t i = 1; i < tn; i++) {
-			if (!(alnum(t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-'))
-				return 0;
-		}
-		name_end = (size_t)(colon - s);
-	}
-	if (name_end == 0 || name_end > 255)
-		return 0;
-	/* The first component may be a registry host when more follow. */
-	first_end = 0;
-	while (first_end < name_end && s[first_end] != '/')
-		first_end++;
-	size_t i = 0;
-	if (first_end < name_end && !path_component(s, first_end)) {
-		if (!domain(s, first_end))
-			return 0;
-		i = first_end + 1;
-	}
-	while (i <= name_end) {
-		size_t j = i;
-		while (j < name_end && s[j] != '/')
-			j++;
-		if (!path_component(s + i, j - i))
-			return 0;
-		i = j + 1;
-	}
-	return 1;
+	return image_ref_check(s, NULL, 0) == SO_OK;
 }
 
 /* ======================================================================================================
@@ -1241,21 +1077,6 @@ out:
 	return rc;
 }
 
-static int base64_append(struct buf *out, const unsigned char *p, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	int rc = SO_OK;
-
-	for (size_t i = 0; rc == SO_OK && i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
-			     (i + 2 < n ? (unsigned)p[i + 2] : 0);
-		char q[4] = { tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
-			      i + 2 < n ? tab[v & 63] : '=' };
-		rc = buf_append(out, q, 4);
-	}
-	return rc;
-}
-
 /* The response review: {apiVersion, kind, response: {uid, allowed, status, patch, patchType, warnings}}. */
 static int encode(const struct review *r, const struct answer *a, struct buf *out)
 {
@@ -1268,7 +1089,7 @@ static int encode(const struct review *r, const struct answer *a, struct buf *ou
 	if (rc == SO_OK && a->patch) {
 		struct buf b64 = BUF_INIT(SIZE_MAX / 2);
 		char *ptext = json_dumps(a->patch, JSON_COMPACT);
-		rc = ptext ? base64_append(&b64, (const unsigned char *)ptext, strlen(ptext)) : SO_E_NOMEM;
+		rc = ptext ? b64_encode_append(&b64, ptext, strlen(ptext)) : SO_E_NOMEM;
 		if (rc == SO_OK && (json_object_set_new(resp, "patch", json_string(b64.data ? b64.data : "")) ||
 				    json_object_set_new(resp, "patchType", json_string("JSONPatch"))))
 			rc = SO_E_NOMEM;

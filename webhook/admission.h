@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kube/names.h"
+#include "kube/quantity.h"
 #include "util/buf.h"
 
 /* Larger bodies are refused (400). The server should cap its reads at the same size. */
@@ -67,7 +69,7 @@ struct admission_image_check {
 	const char *image;           /* spec.image */
 	const json_t *pull_secrets;  /* spec.imagePullSecrets ([{name}]), or NULL */
 	int validating;              /* the validating webhook: nothing will be patched */
-	int64_t deadline_ms;         /* 0, or an earlier end for the verification (vcache_mono_ms's clock) */
+	int64_t deadline_ms;         /* 0, or an earlier end for the verification (clock_mono_ms's clock) */
 	/* The caller proved who it is (a client certificate from --webhook-client-ca-file): only then may the answer
 	 * reveal a digest resolved with registry credentials (docs/security.md). */
 	int authenticated;
@@ -239,14 +241,12 @@ int decode_string_map(const json_t *obj, const char *key, const char *go_struct,
 /* metadata: an ObjectMeta with string name/namespace/generateName and string-map labels/annotations. */
 int decode_metadata(const json_t *obj, const char *go_struct, struct buf *msg);
 
-/* A DNS-1123 subdomain (object names: lowercase alphanumerics, '-' and '.', alphanumeric at both ends, at most
- * 253 characters) and the apimachinery wording for one that is not. */
-int is_dns1123_subdomain(const char *s);
+/* The apimachinery wording for a name that is no DNS-1123 subdomain (kube_dns1123_subdomain, kube/names.h). */
 #define DNS1123_SUBDOMAIN_MSG                                                                                 \
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must " \
 	"start and end with an alphanumeric character"
 
-/* A pragmatic OCI image reference: [registry[:port]/]repository[:tag][@sha256:<64 hex>|@sha512:<128 hex>]. */
+/* An OCI image reference as distribution/reference parses it: image_ref_check (verify/ref.c), the one grammar. */
 int is_image_reference(const char *s);
 #define IMAGE_REFERENCE_MSG                                                                                   \
 	"must be an OCI image reference: [registry[:port]/]repository[:tag][@sha256:<64 hex digits>], with a "    \
@@ -268,22 +268,6 @@ int spinapp_default(json_t *app, const char *request_ns, const struct admission_
  * 0 or SO_E_NOMEM; the verdict is errs->n. */
 int spinapp_validate(const json_t *app, const char *request_ns, const struct admission_ctx *ctx,
 		     struct field_list *errs, json_t *warnings);
-
-/* Go's resource.Quantity as far as the rules need it: ParseQuantity's verdict, String() and Cmp(). */
-struct go_quantity {
-	int negative;
-	int format;        /* 0 DecimalSI, 1 DecimalExponent, 2 BinarySI */
-	int huge;          /* |value| * 10^9 does not fit 128 bits: compares as +-infinity, prints as given */
-	int keep_text;     /* Go keeps the input as the canonical string */
-	__extension__ unsigned __int128 nano; /* |value| * 10^9, rounded up as ParseQuantity rounds */
-	char *text;        /* a copy of the input */
-};
-/* SO_OK, or SO_E_INVAL with *why set to Go's error text (ErrFormatWrong, ErrSuffix, ErrNumeric), or
- * SO_E_NOMEM. go_quantity_free releases q after SO_OK. */
-int go_quantity_parse(const char *s, struct go_quantity *q, const char **why);
-void go_quantity_free(struct go_quantity *q);
-int go_quantity_string(const struct go_quantity *q, struct buf *out);
-int go_quantity_cmp(const struct go_quantity *a, const struct go_quantity *b);
 
 /* strconv.FormatFloat(d, 'g', -1, 64)-like: the shortest %g that reads back as d. */
 void go_format_float(double d, char *out, size_t n);

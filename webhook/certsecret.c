@@ -1,9 +1,9 @@
 #include "certsecret.h"
 
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/base64.h"
 #include "util/err.h"
 
 /* The Secret's data keys, in struct certset's order. */
@@ -13,58 +13,25 @@ json_t *certsecret_b64(const char *data, size_t len)
 {
 	if (len > CERTSECRET_MAX_PEM)
 		return NULL;
-	char *enc = malloc(4 * ((len + 2) / 3) + 1);
-	if (!enc)
-		return NULL;
-	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)(data ? data : ""), (int)len);
-	json_t *s = json_string(enc);
-	free(enc);
-	return s;
-}
-
-static int b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* Canonical padded base64 only. EVP_DecodeBlock alone would also take leading and trailing whitespace (and
- * count it as data) and '=' anywhere. */
-static int b64_valid(const char *in, size_t n, size_t *pad)
-{
-	*pad = 0;
-	if (n == 0 || n % 4)
-		return 0;
-	if (in[n - 1] == '=')
-		*pad = in[n - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < n - *pad; i++)
-		if (!b64_char((unsigned char)in[i]))
-			return 0;
-	return 1;
+	return b64_json_string(data, len);
 }
 
 /* A NUL-terminated decoded copy of a data value; NULL (and *len 0) when absent or bad. *nomem on allocation
  * failure. */
-static char *b64_decode(const json_t *v, size_t *len, int *nomem)
+static char *data_value(const json_t *v, size_t *len, int *nomem)
 {
 	const char *in = json_string_value(v);
-	size_t n = in ? json_string_length(v) : 0, pad;
+	size_t n = in ? json_string_length(v) : 0;
+	unsigned char *out;
+	int rc;
+
 	*len = 0;
-	if (!in || n > 4 * (CERTSECRET_MAX_PEM / 3 + 1) || !b64_valid(in, n, &pad))
+	if (!in || n > 4 * (CERTSECRET_MAX_PEM / 3 + 1))
 		return NULL;
-	unsigned char *out = malloc(n / 4 * 3 + 1);
-	if (!out) {
+	rc = b64_decode(in, n, 0, &out, len);
+	if (rc == SO_E_NOMEM)
 		*nomem = 1;
-		return NULL;
-	}
-	int got = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
-	if (got < 0 || (size_t)got != n / 4 * 3) {
-		free(out);
-		return NULL;
-	}
-	got -= (int)pad; /* EVP_DecodeBlock counts the bytes the padding stands for */
-	out[got] = '\0';
-	*len = (size_t)got;
-	return (char *)out;
+	return rc == SO_OK ? (char *)out : NULL;
 }
 
 static char **field(struct certset *s, size_t i, size_t **len)
@@ -85,7 +52,7 @@ int certsecret_decode(const json_t *secret, struct certset *out)
 	for (size_t i = 0; i < 4; i++) {
 		size_t *len;
 		char **f = field(out, i, &len);
-		*f = b64_decode(json_object_get(data, KEYS[i]), len, &nomem);
+		*f = data_value(json_object_get(data, KEYS[i]), len, &nomem);
 	}
 	if (nomem) {
 		certset_free(out);

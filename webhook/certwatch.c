@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/filesig.h"
 #include "util/log.h"
 #include "util/ticker.h"
 
@@ -30,15 +31,6 @@ struct pair {
 	unsigned long pins; /* connections accepted while this pair was current, still open */
 	int retired;        /* no longer current */
 	struct pair *newer;
-};
-
-/* What stat(2) says about a file, following symlinks (Secret volumes swap a symlink). */
-struct filesig {
-	int err; /* errno of a failed stat, else 0 */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim;
 };
 
 struct certwatch {
@@ -80,26 +72,6 @@ static void collect(struct certwatch *w)
 		w->oldest = p->newer;
 		pair_free(p);
 	}
-}
-
-static void sig_of(const char *path, struct filesig *s)
-{
-	struct stat st;
-	memset(s, 0, sizeof *s);
-	if (stat(path, &st)) {
-		s->err = errno ? errno : EIO;
-		return;
-	}
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	s->size = st.st_size;
-	s->mtim = st.st_mtim;
-}
-
-static int sig_eq(const struct filesig *a, const struct filesig *b)
-{
-	return a->err == b->err && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec;
 }
 
 /* Reads a whole file of at most CERTWATCH_MAX_FILE bytes, NUL-terminated. */
@@ -276,9 +248,9 @@ int certwatch_check(struct certwatch *w)
 	pthread_mutex_lock(&w->check_mu);
 	/* A file replaced while we read it gives a torn pair: read again, a few times, until stat agrees. */
 	for (int attempt = 0;; attempt++) {
-		sig_of(w->cert_file, &now[0]);
-		sig_of(w->key_file, &now[1]);
-		changed = !w->have_seen || !sig_eq(&now[0], &w->seen[0]) || !sig_eq(&now[1], &w->seen[1]);
+		filesig_of(w->cert_file, &now[0]);
+		filesig_of(w->key_file, &now[1]);
+		changed = !w->have_seen || !filesig_eq(&now[0], &w->seen[0]) || !filesig_eq(&now[1], &w->seen[1]);
 		if (!changed && !w->failing) {
 			pthread_mutex_unlock(&w->check_mu);
 			return 0;
@@ -289,9 +261,9 @@ int certwatch_check(struct certwatch *w)
 		rc = read_file(w->cert_file, &cert, &cert_len, why, sizeof why);
 		if (rc == SO_OK)
 			rc = read_file(w->key_file, &key, &key_len, why, sizeof why);
-		sig_of(w->cert_file, &after[0]);
-		sig_of(w->key_file, &after[1]);
-		if ((sig_eq(&now[0], &after[0]) && sig_eq(&now[1], &after[1])) || attempt == 3)
+		filesig_of(w->cert_file, &after[0]);
+		filesig_of(w->key_file, &after[1]);
+		if ((filesig_eq(&now[0], &after[0]) && filesig_eq(&now[1], &after[1])) || attempt == 3)
 			break;
 	}
 	w->seen[0] = now[0];

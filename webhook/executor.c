@@ -71,13 +71,6 @@ int executor_check_decode(const json_t *executor, struct buf *msg)
 	return rc;
 }
 
-/* A DNS-1123 label: lowercase alphanumerics and '-', alphanumeric at both ends, at most 63 characters. */
-static int dns1123_label(const char *s)
-{
-	size_t n = strlen(s);
-	return n <= 63 && is_dns1123_subdomain(s) && !strchr(s, '.');
-}
-
 int executor_validate(const json_t *executor, unsigned flags, struct field_list *errs, json_t *warnings)
 {
 	const json_t *spec = member(executor, "spec");
@@ -110,14 +103,14 @@ int executor_validate(const json_t *executor, unsigned flags, struct field_list 
 		field_add(errs, FIELD_REQUIRED, "spec.deploymentConfig", NULL,
 			  "must be set when createDeployment is true: the operator needs runtimeClassName or spinImage "
 			  "to build the apps' Deployments");
-	if (json_is_string(rcn) && !is_dns1123_subdomain(json_string_value(rcn)))
+	if (json_is_string(rcn) && !kube_dns1123_subdomain(json_string_value(rcn)))
 		field_invalid_str(errs, "spec.deploymentConfig.runtimeClassName", json_string_value(rcn), "%s",
 				  DNS1123_SUBDOMAIN_MSG);
 	if (json_is_string(image) && !is_image_reference(json_string_value(image)))
 		field_invalid_str(errs, "spec.deploymentConfig.spinImage", json_string_value(image), "%s",
 				  IMAGE_REFERENCE_MSG);
 	ca = json_string_value(member(dc, "caCertSecret"));
-	if (ca && *ca && !is_dns1123_subdomain(ca))
+	if (ca && *ca && !kube_dns1123_subdomain(ca))
 		field_invalid_str(errs, "spec.deploymentConfig.caCertSecret", ca, "%s", DNS1123_SUBDOMAIN_MSG);
 	rt = member(dc, "runtimeClass");
 	if (rt) {
@@ -128,7 +121,7 @@ int executor_validate(const json_t *executor, unsigned flags, struct field_list 
 		if (!handler || !*handler)
 			field_add(errs, FIELD_REQUIRED, "spec.deploymentConfig.runtimeClass.handler", NULL,
 				  "the containerd runtime handler of the Spin shim, e.g. spin");
-		else if (!dns1123_label(handler))
+		else if (!kube_dns1123_label(handler, strlen(handler)))
 			field_invalid_str(errs, "spec.deploymentConfig.runtimeClass.handler", handler,
 					  "must be a DNS-1123 label: at most 63 lowercase letters, digits or '-', "
 					  "starting and ending with a letter or digit");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "verify/vcache.h"
 
@@ -96,7 +97,7 @@ static void *worker(void *arg)
 			break; /* stopping, nothing left */
 		struct offload_job *j = p->head;
 		queue_remove(p, j);
-		if (vcache_mono_ms() >= j->deadline_ms || p->stopping) {
+		if (clock_mono_ms() >= j->deadline_ms || p->stopping) {
 			/* Expired while queued: answered without running. */
 			if (claim_finish(p, j)) {
 				p->timed_out++;
@@ -125,7 +126,7 @@ static void *timer(void *arg)
 	struct offload *p = arg;
 	pthread_mutex_lock(&p->mu);
 	while (!p->stopping) {
-		int64_t now = vcache_mono_ms(), next = INT64_MAX;
+		int64_t now = clock_mono_ms(), next = INT64_MAX;
 		struct offload_job *due = NULL;
 		for (unsigned i = 0; i < p->nlive && !due; i++) {
 			if (p->live[i]->deadline_ms <= now)
@@ -168,7 +169,7 @@ int offload_new(unsigned workers, unsigned queue, struct offload **out)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* vcache_mono_ms's clock */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* clock_mono_ms's clock */
 	pthread_cond_init(&p->timer, &ca);
 	pthread_condattr_destroy(&ca);
 	p->threads = calloc(p->nworkers, sizeof *p->threads);

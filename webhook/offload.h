@@ -18,7 +18,7 @@
 struct offload;
 
 struct offload_job {
-	int64_t deadline_ms; /* on vcache_mono_ms's clock */
+	int64_t deadline_ms; /* on clock_mono_ms's clock */
 	/* On a worker; not called when the deadline passed while the job was queued. */
 	void (*run)(struct offload_job *j);
 	/* Exactly once, on a worker or the pool's timer thread: timed_out = 0 after run returned, 1 at the deadline

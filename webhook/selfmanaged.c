@@ -14,11 +14,13 @@
 
 #include "admission.h"
 #include "certplan.h"
+#include "kube/names.h"
 #include "certsecret.h"
 #include "kube/api.h"
 #include "kube/client.h"
 #include "selfcert.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/ticker.h"
@@ -461,18 +463,18 @@ int selfmanaged_new(const struct kube_config *cfg, const struct selfmanaged_opts
 	int rc;
 
 	*out = NULL;
-	if (!o->namespace || !is_dns1123_subdomain(o->namespace) || strchr(o->namespace, '.'))
+	if (!o->namespace || !kube_dns1123_subdomain(o->namespace) || strchr(o->namespace, '.'))
 		return so_fail(err, errlen, SO_E_CONFIG, "webhook namespace \"%s\" is not a namespace name",
 			       o->namespace ? o->namespace : "");
-	if (!o->secret_name || !is_dns1123_subdomain(o->secret_name))
+	if (!o->secret_name || !kube_dns1123_subdomain(o->secret_name))
 		return so_fail(err, errlen, SO_E_CONFIG, "webhook Secret name \"%s\" is not an object name",
 			       o->secret_name ? o->secret_name : "");
-	if (!o->service_name || !is_dns1123_subdomain(o->service_name) || strchr(o->service_name, '.'))
+	if (!o->service_name || !kube_dns1123_subdomain(o->service_name) || strchr(o->service_name, '.'))
 		return so_fail(err, errlen, SO_E_CONFIG, "webhook Service name \"%s\" is not a Service name",
 			       o->service_name ? o->service_name : "");
 	const char *cfgs[2] = { o->mutating_config, o->validating_config };
 	for (int i = 0; i < 2; i++)
-		if (cfgs[i] && *cfgs[i] && !is_dns1123_subdomain(cfgs[i]))
+		if (cfgs[i] && *cfgs[i] && !kube_dns1123_subdomain(cfgs[i]))
 			return so_fail(err, errlen, SO_E_CONFIG, "webhook configuration name \"%s\" is not an object name",
 				       cfgs[i]);
 	if (!o->cert_dir || !*o->cert_dir)

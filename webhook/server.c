@@ -18,6 +18,7 @@
 #include "health.h"
 #include "kube/file.h"
 #include "offload.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -89,21 +90,14 @@ struct request {
 	struct buf body;
 	size_t received;
 	int too_large, nomem, answered;
-	struct timespec t0;
+	double t0; /* clock_mono_s */
 	struct vjob *job;   /* while deferred to the pool and after (its body serves a fallback answer) */
 	enum vstate vstate; /* written by the pool's finish before it resumes the connection */
 };
 
-static double since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static void count(struct webhook_server *s, struct request *r, unsigned code)
 {
-	double dt = since(&r->t0);
+	double dt = (clock_mono_s() - r->t0);
 	size_t i;
 	pthread_mutex_lock(&s->stats_mu);
 	struct ep_stats *e = &s->eps[r->ep];
@@ -139,7 +133,7 @@ static enum MHD_Result reply(struct webhook_server *s, struct MHD_Connection *co
 		r->answered = 1;
 		count(s, r, code);
 		log_debug("webhook", "%s %s: %u (%zu bytes in, %zu out, %.2f ms)", r->method, admission_path(r->ep), code,
-			  r->received, len, since(&r->t0) * 1e3);
+			  r->received, len, (clock_mono_s() - r->t0) * 1e3);
 	}
 	return ret;
 }
@@ -255,7 +249,7 @@ static enum MHD_Result defer(struct webhook_server *s, struct MHD_Connection *co
 	buf_init(&r->body, s->max_body);
 	buf_init(&j->out, ADMISSION_RESPONSE_CAP);
 	atomic_init(&j->refs, 2);
-	j->base.deadline_ms = vcache_mono_ms() + s->verify_timeout_ms;
+	j->base.deadline_ms = clock_mono_ms() + s->verify_timeout_ms;
 	j->base.run = vjob_run;
 	j->base.finish = vjob_finish;
 	j->base.release = vjob_release;
@@ -363,7 +357,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, IDLE_TIMEOUT_S);
 		r->ep = ep;
 		r->method = method;
-		clock_gettime(CLOCK_MONOTONIC, &r->t0);
+		r->t0 = clock_mono_s();
 		buf_init(&r->body, s->max_body);
 		*req_cls = r;
 		atomic_fetch_add(&s->active, 1);
@@ -607,9 +601,8 @@ void webhook_server_stop(struct webhook_server *s, double grace_s)
 	if (!s)
 		return;
 	MHD_socket fd = MHD_quiesce_daemon(s->d);
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (atomic_load(&s->active) > 0 && since(&t0) < grace_s) {
+	double t0 = clock_mono_s();
+	while (atomic_load(&s->active) > 0 && clock_mono_s() - t0 < grace_s) {
 		struct timespec nap = { 0, 10 * 1000 * 1000 };
 		nanosleep(&nap, NULL);
 	}

@@ -1,6 +1,5 @@
 /*
- * SpinApp defaulting and validation (contract §3.2–§3.3), and the slice of Go's resource.Quantity that
- * upstream's invocation-limit check uses.
+ * SpinApp defaulting and validation (contract §3.2–§3.3). Quantities are kube/quantity.c's.
  *
  * Validation runs upstream's four checks in upstream's order with upstream's messages (executor, replicas,
  * annotations, invocation limits), then the stricter checks listed in docs/compat.md, all collected into one
@@ -12,497 +11,16 @@
 #include <string.h>
 
 #include "build/build.h"
+#include "kube/quantity.h"
 #include "util/err.h"
 #include "webhook/admission.h"
 
-__extension__ typedef unsigned __int128 u128;
-
 #define PATH_MAX_LEN 512
-#define NANO 1000000000u
 #define READY_NAME_MAX 52     /* 63 - strlen("app.") - strlen(".status"): build_ready_label_key's rule */
 #define GENERATE_NAME_KEEP 58 /* the apiserver keeps at most this much of generateName, then adds 5 */
 #define TARGET_MAX 1000       /* hpa.c's bound on utilization targets */
-#define LABEL_NAME_MAX 63
 
 #define ERR_FORMAT "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-#define ERR_SUFFIX "unable to parse quantity's suffix"
-#define ERR_NUMERIC "unable to parse numeric value"
-
-/* ======================================================================================================
- * resource.Quantity
- * ====================================================================================================== */
-
-struct qstring {
-	int positive;
-	const char *value;
-	size_t value_len;
-	const char *num;
-	size_t num_len;
-	const char *denom;
-	size_t denom_len;
-	const char *suffix;
-	size_t suffix_len;
-};
-
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* parseQuantityString, step for step (its labels in comments). 0, or -1 for ErrFormatWrong. */
-static int parse_qstring(const char *str, struct qstring *p)
-{
-	size_t pos = 0, end = strlen(str), i, suffix_start;
-
-	memset(p, 0, sizeof *p);
-	p->positive = 1;
-	if (pos < end && (str[0] == '-' || str[0] == '+')) {
-		p->positive = str[0] != '-';
-		pos++;
-	}
-	/* Zeroes */
-	for (i = pos;; i++) {
-		if (i >= end) {
-			p->num = "0";
-			p->num_len = 1;
-			p->value = "0";
-			p->value_len = 1;
-			return 0;
-		}
-		if (str[i] != '0')
-			break;
-		pos++;
-	}
-	/* Num */
-	for (i = pos;; i++) {
-		if (i >= end) {
-			p->num = str + pos;
-			p->num_len = end - pos;
-			p->value = str;
-			p->value_len = end;
-			return 0;
-		}
-		if (!is_digit(str[i])) {
-			p->num = str + pos;
-			p->num_len = i - pos;
-			pos = i;
-			break;
-		}
-	}
-	if (p->num_len == 0) {
-		p->num = "0";
-		p->num_len = 1;
-	}
-	if (pos < end && str[pos] == '.') {
-		pos++;
-		/* Denom */
-		for (i = pos;; i++) {
-			if (i >= end) {
-				p->denom = str + pos;
-				p->denom_len = end - pos;
-				p->value = str;
-				p->value_len = end;
-				return 0;
-			}
-			if (!is_digit(str[i])) {
-				p->denom = str + pos;
-				p->denom_len = i - pos;
-				pos = i;
-				break;
-			}
-		}
-	}
-	p->value = str;
-	p->value_len = pos;
-	suffix_start = pos;
-	for (i = pos;; i++) {
-		if (i >= end) {
-			p->suffix = str + suffix_start;
-			p->suffix_len = end - suffix_start;
-			return 0;
-		}
-		if (!strchr("eEinumkKMGTP", str[i])) {
-			pos = i;
-			break;
-		}
-	}
-	if (pos < end && (str[pos] == '-' || str[pos] == '+'))
-		pos++;
-	/* Suffix */
-	for (i = pos;; i++) {
-		if (i >= end) {
-			p->suffix = str + suffix_start;
-			p->suffix_len = end - suffix_start;
-			return 0;
-		}
-		if (!is_digit(str[i]))
-			return -1;
-	}
-}
-
-/* strconv.ParseInt(s, 10, 64). */
-static int parse_int64(const char *s, size_t n, long long *out)
-{
-	unsigned long long v = 0, lim;
-	size_t i = 0;
-	int neg = 0;
-
-	if (i < n && (s[i] == '+' || s[i] == '-'))
-		neg = s[i++] == '-';
-	if (i == n)
-		return -1;
-	lim = neg ? (unsigned long long)INT64_MAX + 1 : (unsigned long long)INT64_MAX;
-	for (; i < n; i++) {
-		if (!is_digit(s[i]))
-			return -1;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (lim - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = neg ? (v == (unsigned long long)INT64_MAX + 1 ? INT64_MIN : -(long long)v) : (long long)v;
-	return 0;
-}
-
-/* quantitySuffixer.interpret: base 10 or 2, the exponent, and the format (0 DecimalSI, 1 Exponent, 2 BinarySI). */
-static int interpret_suffix(const char *s, size_t n, int *base, int *exp, int *format)
-{
-	static const struct {
-		const char *name;
-		int base, exp, format;
-	} table[] = {
-		{ "", 10, 0, 0 },    { "n", 10, -9, 0 },  { "u", 10, -6, 0 },  { "m", 10, -3, 0 },
-		{ "k", 10, 3, 0 },   { "M", 10, 6, 0 },   { "G", 10, 9, 0 },   { "T", 10, 12, 0 },
-		{ "P", 10, 15, 0 },  { "E", 10, 18, 0 },  { "Ki", 2, 10, 2 },  { "Mi", 2, 20, 2 },
-		{ "Gi", 2, 30, 2 },  { "Ti", 2, 40, 2 },  { "Pi", 2, 50, 2 },  { "Ei", 2, 60, 2 },
-	};
-	long long e;
-
-	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-		if (strlen(table[i].name) == n && memcmp(table[i].name, s, n) == 0) {
-			*base = table[i].base;
-			*exp = table[i].exp;
-			*format = table[i].format;
-			return 0;
-		}
-	}
-	if (n > 1 && (s[0] == 'e' || s[0] == 'E') && parse_int64(s + 1, n - 1, &e) == 0) {
-		uint32_t u = (uint32_t)(unsigned long long)e; /* Go's int32(parsed) */
-		*base = 10;
-		*exp = u <= INT32_MAX ? (int)u : (int)((long long)u - 4294967296LL);
-		*format = 1;
-		return 0;
-	}
-	return -1;
-}
-
-/* A small unsigned big number in base 10^9, enough for 60 significant digits times 2^60 times 10^9. */
-#define LIMBS 16
-struct big {
-	uint32_t d[LIMBS]; /* least significant first */
-	size_t n;
-	int overflow;
-};
-
-static void big_mul(struct big *b, uint32_t m)
-{
-	uint64_t carry = 0;
-
-	for (size_t i = 0; i < b->n; i++) {
-		uint64_t t = (uint64_t)b->d[i] * m + carry;
-		b->d[i] = (uint32_t)(t % NANO);
-		carry = t / NANO;
-	}
-	if (carry) {
-		if (b->n == LIMBS)
-			b->overflow = 1;
-		else
-			b->d[b->n++] = (uint32_t)carry;
-	}
-}
-
-static void big_add(struct big *b, uint32_t a)
-{
-	uint64_t carry = a;
-
-	for (size_t i = 0; carry && i < b->n; i++) {
-		uint64_t t = (uint64_t)b->d[i] + carry;
-		b->d[i] = (uint32_t)(t % NANO);
-		carry = t / NANO;
-	}
-	if (carry) {
-		if (b->n == LIMBS)
-			b->overflow = 1;
-		else
-			b->d[b->n++] = (uint32_t)carry;
-	}
-}
-
-/* b /= d, returning whether a remainder was left. */
-static int big_div(struct big *b, uint32_t d)
-{
-	uint64_t rem = 0;
-
-	for (size_t i = b->n; i > 0; i--) {
-		uint64_t cur = rem * NANO + b->d[i - 1];
-		b->d[i - 1] = (uint32_t)(cur / d);
-		rem = cur % d;
-	}
-	while (b->n > 0 && b->d[b->n - 1] == 0)
-		b->n--;
-	return rem != 0;
-}
-
-static int big_to_u128(const struct big *b, u128 *out)
-{
-	u128 v = 0;
-
-	if (b->overflow || b->n > 5)
-		return 0;
-	for (size_t i = b->n; i > 0; i--) {
-		if (v > (~(u128)0 - b->d[i - 1]) / NANO)
-			return 0;
-		v = v * NANO + b->d[i - 1];
-	}
-	*out = v;
-	return 1;
-}
-
-static const uint32_t pow10_small[10] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
-					  1000000000 };
-
-/* |value| * 10^9 rounded up, where value = digits * 10^e10 * 2^e2 (digits: significant, no leading zeros). */
-static void nano_of(const char *digits, size_t n, long long e10, int e2, u128 *nano, int *huge)
-{
-	struct big b = { { 0 }, 0, 0 };
-	int sticky = 0, rem = 0;
-	long long k;
-
-	*nano = 0;
-	*huge = 0;
-	if (n == 0)
-		return;
-	if (n > 60) { /* beyond what matters at nano precision for any value that fits 128 bits */
-		for (size_t i = 60; i < n; i++)
-			sticky |= digits[i] != '0';
-		e10 += (long long)(n - 60);
-		n = 60;
-	}
-	for (size_t i = 0; i < n; i++) {
-		big_mul(&b, 10);
-		big_add(&b, (uint32_t)(digits[i] - '0'));
-	}
-	for (int i = 0; i < e2; i += 10)
-		big_mul(&b, 1024);
-	k = e10 + 9;
-	while (k > 0 && !b.overflow && b.n > 0) {
-		int step = k > 9 ? 9 : (int)k;
-		big_mul(&b, pow10_small[step]);
-		k -= step;
-		if (b.n > 5)
-			b.overflow = 1;
-	}
-	while (k < 0 && b.n > 0) {
-		int step = -k > 9 ? 9 : (int)-k;
-		rem |= big_div(&b, pow10_small[step]);
-		k += step;
-	}
-	if (rem || sticky)
-		big_add(&b, 1);
-	if (!big_to_u128(&b, nano))
-		*huge = 1;
-}
-
-int go_quantity_parse(const char *str, struct go_quantity *q, const char **why)
-{
-	struct qstring p;
-	int base, exp, format, precision, scale;
-	char digits_buf[64];
-	const char *digits;
-	size_t nd;
-	int64_t ignored;
-
-	memset(q, 0, sizeof *q);
-	*why = NULL;
-	if (!str || !*str) {
-		*why = ERR_FORMAT;
-		return SO_E_INVAL;
-	}
-	q->text = strdup(str);
-	if (!q->text)
-		return SO_E_NOMEM;
-	if (strcmp(str, "0") == 0) {
-		q->keep_text = 1;
-		return SO_OK;
-	}
-	if (parse_qstring(str, &p) != 0) {
-		*why = ERR_FORMAT;
-		goto invalid;
-	}
-	if (interpret_suffix(p.suffix ? p.suffix : "", p.suffix_len, &base, &exp, &format) != 0) {
-		*why = ERR_SUFFIX;
-		goto invalid;
-	}
-	/* The slow path (inf.Dec) refuses some literals the grammar lets through; quantity_value knows which. */
-	if (quantity_value(str, &ignored) == SO_E_INVAL) {
-		*why = ERR_NUMERIC;
-		goto invalid;
-	}
-	q->negative = !p.positive;
-	q->format = format;
-
-	/* ParseQuantity's int64 fast path decides whether the input is kept as the canonical string. */
-	if (format == 2)
-		precision = exp >= 0 && p.denom_len == 0 ? 15 - (int)p.num_len - exp * 3 / 10 - 1 : -1;
-	else
-		precision = 18 - (int)(p.num_len + p.denom_len);
-	scale = format == 2 ? 0 : exp;
-	if (precision >= 0 && scale - (long long)p.denom_len >= -9) {
-		long long value = 0;
-		size_t sn = p.num_len + p.denom_len;
-		char shifted[40];
-		memcpy(shifted, p.num, p.num_len);
-		memcpy(shifted + p.num_len, p.denom ? p.denom : "", p.denom_len);
-		shifted[sn] = '\0';
-		scale -= (int)p.denom_len;
-		if (parse_int64(shifted, sn, &value) == 0) {
-			/* int64Multiply(value, mantissa): the mantissa is 2^exp for binary suffixes, else 1. */
-			int fits = format != 2 || (exp < 63 && value <= (INT64_MAX >> exp));
-			if (fits && format == 2)
-				q->keep_text = (value & 7) != 0;
-			else if (fits)
-				q->keep_text = scale % 3 == 0 && !(sn >= 3 && strcmp(shifted + sn - 3, "000") == 0) &&
-					       shifted[0] != '0';
-		}
-	}
-
-	/* The exact magnitude. */
-	nd = 0;
-	digits = p.num;
-	{
-		/* num has no leading zeros unless it is "0"; num + denom, without leading zeros. */
-		size_t total = p.num_len + p.denom_len, skip = 0;
-		char *all = total < sizeof digits_buf ? digits_buf : malloc(total + 1);
-		if (!all) {
-			free(q->text);
-			q->text = NULL;
-			return SO_E_NOMEM;
-		}
-		memcpy(all, p.num, p.num_len);
-		memcpy(all + p.num_len, p.denom ? p.denom : "", p.denom_len);
-		while (skip < total && all[skip] == '0')
-			skip++;
-		digits = all + skip;
-		nd = total - skip;
-		nano_of(digits, nd, (base == 10 ? exp : 0) - (long long)p.denom_len, base == 2 ? exp : 0, &q->nano,
-			&q->huge);
-		if (all != digits_buf)
-			free(all);
-	}
-	if (format == 2) {
-		/* ParseQuantity caps binary quantities at 2^63-1 and calls tiny ones DecimalSI. */
-		u128 cap = (u128)INT64_MAX * NANO;
-		if (q->huge || q->nano > cap) {
-			q->huge = 0;
-			q->nano = cap;
-		}
-		if (q->nano > 0 && q->nano < NANO)
-			q->format = 0;
-	}
-	if (q->nano == 0 && !q->huge)
-		q->negative = 0;
-	return SO_OK;
-invalid:
-	free(q->text);
-	q->text = NULL;
-	return SO_E_INVAL;
-}
-
-void go_quantity_free(struct go_quantity *q)
-{
-	free(q->text);
-	q->text = NULL;
-}
-
-static int append_u128(struct buf *out, u128 v)
-{
-	char tmp[48];
-	size_t i = sizeof tmp;
-
-	tmp[--i] = '\0';
-	do {
-		tmp[--i] = (char)('0' + (int)(v % 10));
-		v /= 10;
-	} while (v);
-	return buf_appends(out, tmp + i);
-}
-
-/* Quantity.String(): the kept input, or CanonicalizeBytes. */
-int go_quantity_string(const struct go_quantity *q, struct buf *out)
-{
-	static const char *const bin[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
-	u128 m;
-	int e, rc, format = q->format;
-
-	if (q->keep_text || q->huge)
-		return buf_appends(out, q->text ? q->text : "0");
-	if (q->nano == 0)
-		return buf_appends(out, "0");
-	rc = q->negative ? buf_append(out, "-", 1) : SO_OK;
-	if (rc != SO_OK)
-		return rc;
-	if (format == 2 && (q->nano < (u128)1024 * NANO || q->nano % NANO != 0))
-		format = 0;
-	if (format == 2) {
-		m = q->nano / NANO;
-		for (e = 0; m % 1024 == 0; e++)
-			m /= 1024;
-		rc = append_u128(out, m);
-		return rc == SO_OK && e < 7 ? buf_appends(out, bin[e]) : rc;
-	}
-	m = q->nano;
-	for (e = -9; m % 10 == 0; e++)
-		m /= 10;
-	if (e % 3 == 1 || e % 3 == -2) {
-		m *= 10;
-		e -= 1;
-	} else if (e % 3 == 2 || e % 3 == -1) {
-		m *= 100;
-		e -= 2;
-	}
-	rc = append_u128(out, m);
-	if (rc != SO_OK || e == 0)
-		return rc;
-	if (format == 1)
-		return buf_appendf(out, "e%d", e);
-	switch (e) {
-	case -9: return buf_appends(out, "n");
-	case -6: return buf_appends(out, "u");
-	case -3: return buf_appends(out, "m");
-	case 3: return buf_appends(out, "k");
-	case 6: return buf_appends(out, "M");
-	case 9: return buf_appends(out, "G");
-	case 12: return buf_appends(out, "T");
-	case 15: return buf_appends(out, "P");
-	case 18: return buf_appends(out, "E");
-	default: return SO_OK; /* Go finds no suffix and prints the number alone */
-	}
-}
-
-int go_quantity_cmp(const struct go_quantity *a, const struct go_quantity *b)
-{
-	int sa = a->nano == 0 && !a->huge ? 0 : a->negative ? -1 : 1;
-	int sb = b->nano == 0 && !b->huge ? 0 : b->negative ? -1 : 1;
-	int mag;
-
-	if (sa != sb)
-		return sa < sb ? -1 : 1;
-	if (a->huge || b->huge)
-		mag = a->huge && b->huge ? 0 : a->huge ? 1 : -1;
-	else
-		mag = a->nano == b->nano ? 0 : a->nano > b->nano ? 1 : -1;
-	return sa < 0 ? -mag : mag;
-}
 
 /* A quantity field as JSON (string or number) → its text, for ParseQuantity. NULL for other JSON types. */
 static const char *quantity_text(const json_t *v, char *tmp, size_t n)
@@ -956,34 +474,6 @@ static void check_image(const char *field, const char *image, struct field_list 
 		field_invalid_str(errs, field, image, IMAGE_REFERENCE_MSG);
 }
 
-static int label_name_part(const char *s, size_t n)
-{
-	if (n == 0 || n > LABEL_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int an = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!an && ((i == 0 || i == n - 1) || (c != '-' && c != '_' && c != '.')))
-			return 0;
-	}
-	return 1;
-}
-
-/* A qualified name: [DNS-subdomain prefix '/'] name-part (label keys, annotation keys). */
-static int qualified_name(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	char prefix[254];
-
-	if (!slash)
-		return label_name_part(s, strlen(s));
-	if (strchr(slash + 1, '/') || (size_t)(slash - s) >= sizeof prefix || slash == s)
-		return 0;
-	memcpy(prefix, s, (size_t)(slash - s));
-	prefix[slash - s] = '\0';
-	return is_dns1123_subdomain(prefix) && label_name_part(slash + 1, strlen(slash + 1));
-}
-
 #define QUALIFIED_NAME_MSG                                                                                    \
 	"must be a qualified name: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, " \
 	"'-', '_' or '.', starting and ending with a letter or digit"
@@ -996,10 +486,10 @@ static void check_keys(const json_t *spec, const char *key, int label_values, st
 
 	json_object_foreach((json_t *)map, k, v) {
 		snprintf(field, sizeof field, "spec.%s", key);
-		if (!qualified_name(k))
+		if (!kube_qualified_name(k))
 			field_invalid_str(errs, field, k, QUALIFIED_NAME_MSG);
 		if (label_values && json_is_string(v) && json_string_length(v) > 0 &&
-		    !label_name_part(json_string_value(v), json_string_length(v))) {
+		    !kube_label_name_part(json_string_value(v), json_string_length(v))) {
 			snprintf(field, sizeof field, "spec.%s[%s]", key, k);
 			field_invalid_str(errs, field, json_string_value(v),
 					  "must be a valid label value: empty, or at most 63 letters, digits, '-', '_' "
@@ -1171,6 +661,8 @@ static int check_memory_range(const json_t *spec, struct field_list *errs, json_
 
 	if (text) {
 		rc = quantity_value(text, &bytes);
+		if (rc == SO_E_NOMEM)
+			return rc;
 		if (rc == SO_E_TOO_LARGE)
 			field_invalid_str(errs, "spec.invocationLimits[memory]", text,
 					  "must not be more than 8Ei (9223372036854775807 bytes)");
@@ -1267,7 +759,7 @@ int spinapp_validate(const json_t *app, const char *request_ns, const struct adm
 	json_decref(executor);
 	check_name(app, errs);
 	check_image("spec.image", json_string_value(member(spec, "image")), errs);
-	if (sa && *sa && !is_dns1123_subdomain(sa))
+	if (sa && *sa && !kube_dns1123_subdomain(sa))
 		field_invalid_str(errs, "spec.serviceAccountName", sa, DNS1123_SUBDOMAIN_MSG);
 	check_keys(spec, "podLabels", 1, errs);
 	check_keys(spec, "podAnnotations", 0, errs);

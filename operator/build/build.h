@@ -40,13 +40,6 @@ int build_ready_label_key(const char *app_name, struct buf *out, char *err, size
  * (controller-runtime's SetControllerReference vs SetOwnerReference). NULL if owner lacks name/uid. */
 json_t *build_owner_ref(const json_t *owner, int controller);
 
-/* ---- quantity.c ---- */
-
-/* A Kubernetes resource.Quantity ("128Mi", "40M", "1.5Gi", "100m", "1e3") as whole units rounded up, as
- * Quantity.ToDec().Value() does: "40M" → 40000000, "128Mi" → 134217728, "100m" → 1. SO_E_INVAL when it does
- * not parse, SO_E_TOO_LARGE when it does not fit in int64. */
-int quantity_value(const char *q, int64_t *out);
-
 /* ---- runtimeconfig.c, toml.c: the runtime-config Secret (contract §2.6–§2.7) ---- */
 
 /* The Secrets and ConfigMaps spec.runtimeConfig refers to, deduplicated, in first-reference order: two new

@@ -11,6 +11,7 @@
 
 #include "build/appmeta.h"
 #include "build/build.h"
+#include "kube/quantity.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -189,6 +190,8 @@ static int memory_env(json_t *env, const json_t *spec, char *err, size_t errlen)
 		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit: not a string");
 	q = json_string_value(mem);
 	rc = quantity_value(q, &bytes);
+	if (rc == SO_E_NOMEM)
+		return so_fail(err, errlen, rc, "out of memory");
 	if (rc == SO_E_TOO_LARGE)
 		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit \"%s\": value out of range",
 				  q);

@@ -16,7 +16,6 @@
  * a TOML larger than the caller's buffer SO_E_TOO_LARGE.
  */
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -24,13 +23,12 @@
 #include "build/appmeta.h"
 #include "build/build.h"
 #include "build/toml.h"
+#include "util/base64.h"
 #include "util/err.h"
 
 #define BUILD_ERR "failed to construct RuntimeConfig: "
 #define MARSHAL_ERR "failed to marshal RuntimeConfig: "
 #define NOMEM(err, errlen) so_fail((err), (errlen), SO_E_NOMEM, "out of memory")
-/* EVP_EncodeBlock takes an int length and writes 4 bytes per 3. */
-#define BASE64_MAX_INPUT ((size_t)INT_MAX / 4 * 3)
 
 /* spec.runtimeConfig, or NULL. */
 static const json_t *runtime_config(const json_t *app)
@@ -192,37 +190,6 @@ static int check_refs(const json_t *option, void *arg)
 	return rc == SO_OK ? check_ref(ctx, ctx->configmaps, key_ref(option, "configMapKeyRef"), "configmaps") : rc;
 }
 
-/* Standard base64 as the apiserver writes Secret data: padded, no whitespace. */
-static int base64_decode(const char *in, size_t n, unsigned char **out, size_t *outlen)
-{
-	size_t pad = 0;
-	int got;
-
-	*out = NULL;
-	*outlen = 0;
-	if (n % 4 != 0 || n > INT_MAX)
-		return SO_E_INVAL;
-	while (pad < 2 && pad < n && in[n - 1 - pad] == '=')
-		pad++;
-	for (size_t i = 0; i < n - pad; i++) {
-		char c = in[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return SO_E_INVAL;
-	}
-	*out = malloc(n / 4 * 3 + 1);
-	if (!*out)
-		return SO_E_NOMEM;
-	got = n ? EVP_DecodeBlock(*out, (const unsigned char *)in, (int)n) : 0;
-	if (got < 0 || (size_t)got < pad) {
-		free(*out);
-		*out = NULL;
-		return SO_E_INVAL;
-	}
-	/* EVP_DecodeBlock counts the bytes the padding stands for; they are not data. */
-	*outlen = (size_t)got - pad;
-	return SO_OK;
-}
-
 /* The value of one option, as a new JSON string (bytes, may hold NULs) in *out. */
 static int option_value(const struct render_ctx *ctx, const json_t *option, json_t **out)
 {
@@ -253,7 +220,7 @@ static int option_value(const struct render_ctx *ctx, const json_t *option, json
 		*out = json_string("");
 		return *out ? SO_OK : SO_E_NOMEM;
 	}
-	rc = base64_decode(json_string_value(v), json_string_length(v), &bytes, &len);
+	rc = b64_decode(json_string_value(v), json_string_length(v), B64_ALLOW_EMPTY, &bytes, &len);
 	if (rc == SO_E_INVAL)
 		return so_fail(ctx->err, ctx->errlen, rc, BUILD_ERR "secret \"%s\" key \"%s\": data is not base64",
 				  str_or_empty(sec_ref, "name", &klen), key);
@@ -411,23 +378,6 @@ int build_runtime_config_secret_name(const char *app_name, const char *toml, siz
 	return buf_appendf(out, "%s-%lx", app_name, (unsigned long)sum);
 }
 
-/* A new JSON string holding base64(data). */
-static json_t *base64_string(const char *data, size_t len)
-{
-	char *enc;
-	json_t *s;
-
-	if (len > BASE64_MAX_INPUT)
-		return NULL;
-	enc = malloc((len + 2) / 3 * 4 + 1);
-	if (!enc)
-		return NULL;
-	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)data, (int)len);
-	s = json_string_nocheck(enc);
-	free(enc);
-	return s;
-}
-
 /*
  * controllerutil.SetOwnerReference(app, secret): apiVersion/kind/name/uid, not a controller reference. An app
  * never stored (no uid, e.g. rendered from a file) gets none, as with the other children (build_child_meta).
@@ -472,7 +422,7 @@ int build_runtime_config_secret(const json_t *app, const char *toml, size_t len,
 	rc = build_app_identity(app, &app_name, &ns, err, errlen);
 	if (rc != SO_OK)
 		return rc;
-	if (len > BASE64_MAX_INPUT) {
+	if (len > B64_MAX_ENCODE) {
 		rc = so_fail(err, errlen, SO_E_TOO_LARGE, "the runtime config (%zu bytes) is too large for a Secret",
 				len);
 		goto out;
@@ -498,7 +448,7 @@ int build_runtime_config_secret(const json_t *app, const char *toml, size_t len,
 		goto nomem;
 	data = json_object();
 	if (json_object_set_new(secret, "data", data) ||
-	    json_object_set_new(data, SPIN_RUNTIME_CONFIG_KEY, base64_string(toml, len)))
+	    json_object_set_new(data, SPIN_RUNTIME_CONFIG_KEY, b64_json_string(toml, len)))
 		goto nomem;
 	*out = secret;
 	secret = NULL;

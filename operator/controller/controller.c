@@ -9,6 +9,7 @@
 #include "build/build.h"
 #include "controller/internal.h"
 #include "kube/fields.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -326,13 +327,6 @@ static int split(const char *key, struct split_key *k)
 	return SO_OK;
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void work(struct controller *ctl, struct queue *q, int executor)
 {
 	char *key;
@@ -340,11 +334,11 @@ static void work(struct controller *ctl, struct queue *q, int executor)
 	while ((key = queue_get(q, -1)) != NULL) {
 		struct split_key k;
 		atomic_fetch_add(&m->active, 1);
-		double t0 = mono_s();
+		double t0 = clock_mono_s();
 		int rc = split(key, &k);
 		if (rc == SO_OK)
 			rc = executor ? reconcile_executor(ctl, k.ns, k.name) : reconcile_app(ctl, k.ns, k.name);
-		prom_histogram_observe(&m->time, mono_s() - t0);
+		prom_histogram_observe(&m->time, clock_mono_s() - t0);
 		atomic_fetch_sub(&m->active, 1);
 		atomic_fetch_add(executor ? &ctl->executor_reconciles : &ctl->reconciles, 1);
 		atomic_fetch_add(rc == SO_OK ? &m->success : &m->error, 1);

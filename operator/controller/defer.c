@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 #define WAITING 1
@@ -17,13 +18,6 @@ struct deferrals {
 	double oldest;     /* when the oldest WAITING key was recorded */
 	double max_s;
 };
-
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 struct deferrals *deferrals_new(double max_s)
 {
@@ -60,7 +54,7 @@ int deferrals_defer(struct deferrals *d, struct queue *q, const char *key)
 	} else if (queue_len(q) > 0) {
 		if (json_object_set_new(d->keys, key, json_integer(WAITING)) == 0) {
 			if (d->waiting++ == 0)
-				d->oldest = mono_now();
+				d->oldest = clock_mono_s();
 			defer = 1;
 		} /* out of memory: write now rather than lose the status */
 	}
@@ -76,7 +70,7 @@ void deferrals_after_run(struct deferrals *d, struct queue *q, const char *key)
 	pthread_mutex_lock(&d->mu);
 	if (json_integer_value(json_object_get(d->keys, key)) == RELEASED)
 		json_object_del(d->keys, key);
-	if (d->waiting && (queue_len(q) == 0 || mono_now() - d->oldest >= d->max_s)) {
+	if (d->waiting && (queue_len(q) == 0 || clock_mono_s() - d->oldest >= d->max_s)) {
 		log_debug("controller", "releasing %zu deferred status writes", d->waiting);
 		json_object_foreach(d->keys, k, v) {
 			if (json_integer_value(v) == WAITING) {

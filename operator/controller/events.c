@@ -25,6 +25,7 @@
 #include "controller/status.h"
 #include "kube/api.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
@@ -220,13 +221,6 @@ struct recorder {
 	struct lru seen;          /* correlation key → struct seen * */
 	long long last_name_ns;
 };
-
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long long wall_now_ns(void)
 {
@@ -475,7 +469,7 @@ void recorder_event(struct recorder *r, const json_t *obj, const char *type, con
 		verdict = 2;
 		r->stats.dropped_full++;
 		r->full_unreported++;
-		double t = mono_now();
+		double t = clock_mono_s();
 		if (r->full_warned_at == 0 || t - r->full_warned_at >= FULL_WARN_EVERY_S) {
 			unreported = r->full_unreported;
 			r->full_unreported = 0;
@@ -714,7 +708,7 @@ int recorder_new(struct kube_client *c, const char *component, struct recorder *
 	if (!(r = calloc(1, sizeof *r)))
 		return SO_E_NOMEM;
 	r->client = c;
-	r->now = mono_now;
+	r->now = clock_mono_s;
 	if (gethostname(host, sizeof host) != 0 || !*host)
 		snprintf(host, sizeof host, "unknown");
 	host[sizeof host - 1] = '\0';
@@ -751,22 +745,18 @@ fail_alloc:
 void recorder_set_clock(struct recorder *r, double (*now)(void))
 {
 	pthread_mutex_lock(&r->mu);
-	r->now = now ? now : mono_now;
+	r->now = now ? now : clock_mono_s;
 	pthread_mutex_unlock(&r->mu);
 }
 
 /* Waits under r->mu until nothing is queued or in flight, or the deadline passes. */
 static int wait_idle_locked(struct recorder *r, double timeout_s)
 {
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
 	if (timeout_s < 0)
 		timeout_s = 0;
 	if (timeout_s > 1e6)
 		timeout_s = 1e6;
-	long long ns = dl.tv_nsec + (long long)((timeout_s - (double)(long long)timeout_s) * 1e9);
-	dl.tv_sec += (time_t)timeout_s + (time_t)(ns / 1000000000LL);
-	dl.tv_nsec = (long)(ns % 1000000000LL);
+	struct timespec dl = clock_in(CLOCK_MONOTONIC, timeout_s);
 	while (r->head || r->busy) {
 		if (pthread_cond_timedwait(&r->idle_cv, &r->mu, &dl))
 			return r->head || r->busy ? SO_E_TIMEOUT : SO_OK;

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/prom.h"
 #include "util/ratelimit.h"
@@ -77,13 +78,6 @@ struct queue {
 	atomic_ulong adds, retries;
 	struct prom_histogram wait_h, work_h;
 };
-
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void queue_opts_default(struct queue_opts *o)
 {
@@ -335,11 +329,7 @@ static void wait_rel(struct queue *q, double rel_s)
 		rel_s = QUEUE_MAX_WAIT_S;
 	if (rel_s < 1e-6)
 		rel_s = 1e-6;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	long long ns = (long long)(rel_s * 1e9) + ts.tv_nsec;
-	ts.tv_sec += (time_t)(ns / 1000000000LL);
-	ts.tv_nsec = (long)(ns % 1000000000LL);
+	struct timespec ts = clock_in(CLOCK_MONOTONIC, rel_s);
 	pthread_cond_timedwait(&q->cv, &q->mu, &ts);
 }
 
@@ -359,7 +349,7 @@ struct queue *queue_new(const struct queue_opts *o)
 	pthread_condattr_t ca;
 	int have_ca = 0;
 
-	q->now = o->now ? o->now : mono_now;
+	q->now = o->now ? o->now : clock_mono_s;
 	q->base_delay = o->base_delay_s > 0 ? o->base_delay_s : 0;
 	q->max_delay = o->max_delay_s > q->base_delay ? o->max_delay_s : q->base_delay;
 	q->dirty = json_object();

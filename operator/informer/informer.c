@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "kube/watch.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -62,22 +63,10 @@ struct informer {
 	unsigned long history_epoch; /* the client's kube_client_history_epoch when our store was last listed */
 };
 
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long long mono_ms(void)
-{
-	return (long long)(mono_now() * 1000);
-}
-
 /* A successful exchange with the API server: the first after a failure reports the recovery. */
 static void contact(struct informer *inf)
 {
-	atomic_store(&inf->contact_ms, mono_ms());
+	atomic_store(&inf->contact_ms, clock_mono_ms());
 	if (atomic_exchange(&inf->failing, 0) && inf->opts.on_recovered) {
 		log_info("informer", "%s: the API server answers again", inf->opts.resource->plural);
 		inf->opts.on_recovered(inf->opts.ud, inf);
@@ -230,7 +219,7 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 	pthread_mutex_init(&inf->sync_mu, NULL);
 	pthread_cond_init(&inf->sync_cv, NULL);
 	inf->rand_state = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)inf;
-	atomic_store(&inf->contact_ms, mono_ms());
+	atomic_store(&inf->contact_ms, clock_mono_ms());
 	if (!inf->store || ((opts->index_label || opts->index_value) && (!inf->index || !inf->slots)) || (opts->namespace && *opts->namespace && !inf->namespace) ||
 	    (opts->label_selector && *opts->label_selector && !inf->label_selector)) {
 		informer_free(inf);
@@ -267,7 +256,7 @@ void informer_free(struct informer *inf)
 /* Sleeps for the next backoff step; returns non-zero when asked to stop. */
 static int backoff(struct informer *inf)
 {
-	double now = mono_now();
+	double now = clock_mono_s();
 	if (inf->failures && now - inf->last_failure > BACKOFF_RESET_S)
 		inf->failures = 0;
 	double delay = BACKOFF_BASE_S;
@@ -285,7 +274,7 @@ static int backoff(struct informer *inf)
 	pthread_rwlock_unlock(&inf->store_mu);
 	log_debug("informer", "%s: retrying in %.1f s", res_name(inf), delay);
 	double until = now + delay;
-	while (!atomic_load(&inf->stop) && !atomic_exchange(&inf->retry_now, 0) && mono_now() < until) {
+	while (!atomic_load(&inf->stop) && !atomic_exchange(&inf->retry_now, 0) && clock_mono_s() < until) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
@@ -536,7 +525,7 @@ static int do_watch(struct informer *inf)
 	inf->stats.watches++;
 	pthread_rwlock_unlock(&inf->store_mu);
 	log_debug("informer", "%s: watching from resourceVersion %s", res_name(inf), rv);
-	double started = mono_now();
+	double started = clock_mono_s();
 	rc = kube_stream(inf->client, path.data, 0, on_watch_data, &parser, &inf->stop, &resp);
 	if (rc == SO_E_API_TIMEOUT && rv_too_large(NULL, resp.message))
 		inf->watch_gone = 2; /* the same, as the answer to the request rather than an event */
@@ -544,7 +533,7 @@ static int do_watch(struct informer *inf)
 		rc = SO_E_API_GONE;
 	if (rc == SO_OK && parser.pending.len)
 		log_debug("informer", "%s: watch ended mid-event (%zu bytes dropped)", res_name(inf), parser.pending.len);
-	if (rc == SO_OK && inf->watch_events == 0 && mono_now() - started < 1.0) {
+	if (rc == SO_OK && inf->watch_events == 0 && clock_mono_s() - started < 1.0) {
 		/* client-go's VeryShortWatchError: a watch that ends at once is a failure, not a timeout. */
 		rc = SO_E_TRANSPORT;
 		log_warn("informer", "%s: watch closed immediately with no events", res_name(inf));
@@ -882,7 +871,7 @@ void informer_get_stats(struct informer *inf, struct informer_stats *out)
 
 double informer_contact_age(struct informer *inf)
 {
-	return (double)(mono_ms() - atomic_load(&inf->contact_ms)) / 1000;
+	return (double)(clock_mono_ms() - atomic_load(&inf->contact_ms)) / 1000;
 }
 
 int informer_failing(struct informer *inf)

@@ -29,8 +29,10 @@
 #include "kube/config.h"
 #include "kube/exec.h"
 #include "kube/file.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/strv.h"
 
 #define KUBE_AUTH_TOKEN_FILE_TTL 60
 #define KUBE_AUTH_EXPIRY_MARGIN 10
@@ -65,17 +67,9 @@ struct kube_auth {
 	int exec_stale;
 };
 
-static time_t mono_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 static time_t mono_now(const struct kube_auth *a)
 {
-	return (a->clock_frozen ? a->mono_frozen : mono_real()) + a->clock_offset;
+	return (a->clock_frozen ? a->mono_frozen : (time_t)(clock_mono_ms() / 1000)) + a->clock_offset;
 }
 
 static time_t wall_now(const struct kube_auth *a)
@@ -86,7 +80,7 @@ static time_t wall_now(const struct kube_auth *a)
 void kube_auth_freeze_clock(struct kube_auth *auth)
 {
 	pthread_mutex_lock(&auth->mu);
-	auth->mono_frozen = mono_real();
+	auth->mono_frozen = (time_t)(clock_mono_ms() / 1000);
 	auth->wall_frozen = time(NULL);
 	auth->clock_frozen = 1;
 	pthread_mutex_unlock(&auth->mu);
@@ -97,33 +91,6 @@ void kube_auth_set_clock_offset(struct kube_auth *auth, long seconds)
 	pthread_mutex_lock(&auth->mu);
 	auth->clock_offset = seconds;
 	pthread_mutex_unlock(&auth->mu);
-}
-
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		kube_secret_free(*p);
-	free(v);
-}
-
-static char **strv_dup(char *const *v)
-{
-	size_t n = 0;
-	char **out;
-
-	while (v && v[n])
-		n++;
-	out = calloc(n + 1, sizeof *out);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!(out[i] = strdup(v[i]))) {
-			strv_free(out);
-			return NULL;
-		}
-	return out;
 }
 
 static int dup_opt(char **dst, const char *src)

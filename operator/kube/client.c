@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/prom.h"
@@ -94,19 +95,12 @@ void kube_client_opts_default(struct kube_client_opts *opts)
 	opts->user_agent = "spin-operator";
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleeps up to seconds, waking early when the client is cancelled. */
 static int sleep_cancellable(struct kube_client *c, double seconds)
 {
-	double until = now_s() + seconds;
+	double until = clock_mono_s() + seconds;
 	while (!atomic_load(&c->cancelled)) {
-		double left = until - now_s();
+		double left = until - clock_mono_s();
 		if (left <= 0)
 			return SO_OK;
 		if (left > 0.1)
@@ -121,7 +115,7 @@ static int sleep_cancellable(struct kube_client *c, double seconds)
  * deadline (until > 0, monotonic seconds) takes no token it could not use in time: SO_E_TIMEOUT at once. */
 static int rate_wait(struct kube_client *c, double until)
 {
-	double now = now_s();
+	double now = clock_mono_s();
 	double wait = until > 0 ? ratelimit_reserve_within(&c->rate, now, until - now) : ratelimit_reserve(&c->rate, now);
 	if (wait < 0)
 		return SO_E_TIMEOUT;
@@ -245,7 +239,7 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->share_locks[i], NULL);
 	pthread_mutex_init(&c->pool_mu, NULL);
-	ratelimit_init(&c->rate, c->opts.qps, c->opts.burst, now_s());
+	ratelimit_init(&c->rate, c->opts.qps, c->opts.burst, clock_mono_s());
 	for (int v = 0; v < NVERBS; v++)
 		prom_histogram_init(&c->duration[v], prom_buckets_rest_client, PROM_NBUCKETS_REST_CLIENT);
 
@@ -624,7 +618,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	}
 	if (until > 0) {
 		/* The limiter's wait came out of the caller's budget. */
-		long left = (long)((until - now_s()) * 1000);
+		long left = (long)((until - clock_mono_s()) * 1000);
 		if (left < 1) {
 			rc = SO_E_TIMEOUT;
 			set_message(resp, "%s", "deadline reached before the request was sent");
@@ -739,10 +733,10 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 		goto out;
 	}
 	atomic_fetch_add(&c->requests[m], 1);
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	CURLcode cc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->http_code);
-	count_attempt(c, method, path, resp->http_code, now_s() - t0); /* code 0: no answer, "<error>" */
+	count_attempt(c, method, path, resp->http_code, clock_mono_s() - t0); /* code 0: no answer, "<error>" */
 	long version = 0;
 	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
 	resp->http_version = version == CURL_HTTP_VERSION_2_0 ? 2 : version ? 1 : 0;
@@ -831,7 +825,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
 			throttled++;
 			if (wait > RETRY_AFTER_CAP_S)
 				wait = RETRY_AFTER_CAP_S;
-			if (until > 0 && now_s() + (double)wait >= until)
+			if (until > 0 && clock_mono_s() + (double)wait >= until)
 				break; /* the retry would start past the caller's deadline: the 429 is the answer */
 			log_debug("kube", "%s %s throttled (%s), retrying in %ld s", method, path, so_strerror(rc), wait);
 			sleep_cancellable(c, (double)wait); /* a cancel is reported at the loop head */
@@ -916,7 +910,7 @@ int kube_send_json_within(struct kube_client *c, long timeout_ms, const char *me
 		}
 	}
 	rc = request(c, method, path, body ? (content_type ? content_type : "application/json") : NULL, text,
-		     text ? strlen(text) : 0, c->opts.timeout_ms, timeout_ms > 0 ? now_s() + (double)timeout_ms / 1e3 : 0,
+		     text ? strlen(text) : 0, c->opts.timeout_ms, timeout_ms > 0 ? clock_mono_s() + (double)timeout_ms / 1e3 : 0,
 		     NULL, NULL, NULL, resp);
 	if (rc == SO_OK && out) {
 		json_error_t jerr;

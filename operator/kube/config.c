@@ -12,22 +12,13 @@
 #include <unistd.h>
 
 #include "kube/file.h"
+#include "kube/names.h"
 #include "kube/kubeconfig.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/strv.h"
 
 #define KUBECONFIG_MAX_FILES 64
-
-static void free_strv(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++) {
-		explicit_bzero(*p, strlen(*p)); /* exec env values may be secrets */
-		free(*p);
-	}
-	free(v);
-}
 
 void kube_config_free(struct kube_config *cfg)
 {
@@ -43,8 +34,8 @@ void kube_config_free(struct kube_config *cfg)
 	free(cfg->ca_file);
 	if (cfg->exec) {
 		free(cfg->exec->command);
-		free_strv(cfg->exec->args);
-		free_strv(cfg->exec->env);
+		strv_free(cfg->exec->args);
+		strv_free(cfg->exec->env);
 		free(cfg->exec->api_version);
 		free(cfg->exec);
 	}
@@ -96,17 +87,6 @@ static int valid_host(const char *s)
 static int is_space(char c)
 {
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
-}
-
-/* An RFC 1123 label, as namespace names are. */
-static int valid_namespace(const char *s, size_t n)
-{
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
 }
 
 int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err, size_t errlen)
@@ -181,7 +161,7 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 		while (n > s && is_space(b.data[n - 1]))
 			n--;
 		if (n > s) {
-			if (!valid_namespace(b.data + s, n - s)) {
+			if (!kube_dns1123_label(b.data + s, n - s)) {
 				rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
 				goto out;
 			}
@@ -315,13 +295,13 @@ static int split_list(const char *list, char ***out, size_t *n, char *err, size_
 				dup = strlen(v[i]) == len && memcmp(v[i], p, len) == 0;
 			if (!dup) {
 				if (k == KUBECONFIG_MAX_FILES) {
-					free_strv(v);
+					strv_free(v);
 					return so_fail(err, errlen, SO_E_CONFIG, "KUBECONFIG: more than %d files",
 						    KUBECONFIG_MAX_FILES);
 				}
 				v[k] = strndup(p, len);
 				if (!v[k]) {
-					free_strv(v);
+					strv_free(v);
 					return so_fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
 				}
 				k++;
@@ -404,7 +384,7 @@ int kube_config_load(const char *kubeconfig_path, const char *context, struct ku
 		  "no configuration: no --kubeconfig, no KUBECONFIG, not running in a cluster and no "
 		  "$HOME/.kube/config");
 out:
-	free_strv(list);
+	strv_free(list);
 	free(home_cfg);
 	return rc;
 }

@@ -22,10 +22,11 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "kube/file.h"
+#include "util/base64.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 extern char **environ;
@@ -283,11 +284,9 @@ static char *exec_info(const struct kube_exec_config *exec, const struct kube_ex
 		    json_object_set_new(cl, "insecure-skip-tls-verify", json_true()))
 			goto out;
 		if (cluster->ca && cluster->ca->data && cluster->ca->len && cluster->ca->len < INT_MAX / 2) {
-			b64 = malloc((cluster->ca->len + 2) / 3 * 4 + 1);
+			b64 = b64_encode(cluster->ca->data, cluster->ca->len);
 			if (!b64)
 				goto out;
-			EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)cluster->ca->data,
-					(int)cluster->ca->len);
 			if (json_object_set_new(cl, "certificate-authority-data", json_string(b64)))
 				goto out;
 		}
@@ -357,14 +356,6 @@ static int raise_fd(int *fd)
 	close(*fd);
 	*fd = nfd;
 	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void close_fd(int *fd)
@@ -484,7 +475,7 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 	close_fd(&outp[1]);
 	close_fd(&errp[1]);
 
-	deadline = now_ms() + timeout;
+	deadline = clock_mono_ms() + timeout;
 	for (;;) {
 		struct pollfd pf[2];
 		nfds_t nfds = 0;
@@ -503,7 +494,7 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 		}
 		if (reaped && outp[0] < 0 && errp[0] < 0)
 			break;
-		left = deadline - now_ms();
+		left = deadline - clock_mono_ms();
 		if (left <= 0) {
 			timed_out = 1;
 			break;

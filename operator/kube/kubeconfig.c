@@ -24,11 +24,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
 #include <yaml.h>
 
 #include "kube/file.h"
+#include "kube/names.h"
+#include "util/base64.h"
 #include "util/err.h"
+#include "util/strv.h"
 
 #define KC_MAX_DEPTH 64
 #define KC_MAX_ANCHORS 1024
@@ -219,22 +221,13 @@ static int copy_scalar(struct kc_ctx *c, const yaml_node_t *n, const char *path,
 	return SO_OK;
 }
 
-static void free_strv(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		kube_secret_free(*p);
-	free(v);
-}
-
 static void kc_exec_free(struct kc_exec *x)
 {
 	if (!x)
 		return;
 	free(x->cfg.command);
-	free_strv(x->cfg.args);
-	free_strv(x->cfg.env);
+	strv_free(x->cfg.args);
+	strv_free(x->cfg.env);
 	free(x->cfg.api_version);
 	free(x->interactive_mode);
 	free(x->install_hint);
@@ -901,57 +894,6 @@ static int check_server(const char *server, char **out, const char *label, const
 	return SO_OK;
 }
 
-static int is_b64(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* Standard base64 with padding (line breaks and spaces ignored), decoded by OpenSSL. */
-static int b64_decode(const char *in, struct kube_pem *out)
-{
-	size_t n = strlen(in), m = 0, pad = 0;
-	char *clean = NULL;
-	int rc = SO_E_INVAL, r;
-
-	out->data = NULL;
-	out->len = 0;
-	if (n > INT_MAX)
-		return SO_E_INVAL;
-	clean = malloc(n + 1);
-	if (!clean)
-		return SO_E_NOMEM;
-	for (size_t i = 0; i < n; i++) {
-		char ch = in[i];
-		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
-			continue;
-		clean[m++] = ch;
-	}
-	if (m == 0 || m % 4)
-		goto out;
-	while (pad < 2 && clean[m - 1 - pad] == '=')
-		pad++;
-	for (size_t i = 0; i < m - pad; i++)
-		if (!is_b64((unsigned char)clean[i]))
-			goto out;
-	rc = SO_E_NOMEM;
-	out->data = malloc(m / 4 * 3 + 1);
-	if (!out->data)
-		goto out;
-	r = EVP_DecodeBlock((unsigned char *)out->data, (const unsigned char *)clean, (int)m);
-	rc = SO_E_INVAL;
-	if (r < 0 || (size_t)r < pad)
-		goto out;
-	out->len = (size_t)r - pad;
-	out->data[out->len] = '\0';
-	rc = SO_OK;
-out:
-	explicit_bzero(clean, n + 1);
-	free(clean);
-	if (rc)
-		kube_pem_free(out);
-	return rc;
-}
-
 static int has_pem(const struct kube_pem *p)
 {
 	static const char marker[] = "-----BEGIN ";
@@ -977,7 +919,9 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s: both %s and %s are set", f->label, path,
 			    file_key, data_key);
 	if (data) {
-		rc = b64_decode(data, out);
+		unsigned char *bytes;
+		rc = b64_decode(data, strlen(data), B64_SKIP_SPACE | B64_SECRET, &bytes, &out->len);
+		out->data = (char *)bytes;
 		if (rc == SO_E_NOMEM)
 			return so_fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
 		if (rc)
@@ -1021,38 +965,6 @@ out:
 	return rc;
 }
 
-static int valid_namespace(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
-static char **dup_strv(char *const *v)
-{
-	size_t n = 0;
-	char **out;
-
-	while (v && v[n])
-		n++;
-	out = calloc(n + 1, sizeof *out);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		out[i] = strdup(v[i]);
-		if (!out[i]) {
-			free_strv(out);
-			return NULL;
-		}
-	}
-	return out;
-}
-
 static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const struct kc_exec *x,
 			struct kube_exec_config **out, char *err, size_t errlen)
 {
@@ -1084,8 +996,8 @@ static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const
 		goto nomem;
 	/* A bare name is looked up in PATH; anything with a slash is a path relative to the kubeconfig. */
 	e->command = strchr(x->cfg.command, '/') ? kube_path_join(f->dir, x->cfg.command) : strdup(x->cfg.command);
-	e->args = dup_strv(x->cfg.args);
-	e->env = dup_strv(x->cfg.env);
+	e->args = strv_dup(x->cfg.args);
+	e->env = strv_dup(x->cfg.env);
 	e->api_version = strdup(api);
 	e->provide_cluster_info = x->cfg.provide_cluster_info;
 	if (!e->command || !e->args || !e->env || !e->api_version)
@@ -1095,8 +1007,8 @@ static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const
 nomem:
 	if (e) {
 		free(e->command);
-		free_strv(e->args);
-		free_strv(e->env);
+		strv_free(e->args);
+		strv_free(e->env);
 		free(e->api_version);
 		free(e);
 	}
@@ -1278,7 +1190,7 @@ int kube_kubeconfig_resolve(struct kube_kubeconfig *const *files, size_t n, cons
 				    cf->label, q1, kube_sanitize(q2, sizeof q2, ctx->user));
 		us = (const struct kc_user *)(const void *)e;
 	}
-	if (ctx->namespace && !valid_namespace(ctx->namespace)) {
+	if (ctx->namespace && !kube_dns1123_label(ctx->namespace, strlen(ctx->namespace))) {
 		rc = so_fail(err, errlen, SO_E_CONFIG,
 			  "kubeconfig %s: contexts[%zu].context.namespace: not a valid namespace name", cf->label,
 			  ctx->e.index);

@@ -11,6 +11,7 @@
 
 #include "kube/api.h"
 #include "leader/lease.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/ticker.h"
@@ -33,11 +34,6 @@ struct leader_elector {
 	double until;
 	atomic_ulong slowpath;
 };
-
-static double mono_now(void)
-{
-	return clock_now_s(CLOCK_MONOTONIC);
-}
 
 static double wall_now(void)
 {
@@ -154,7 +150,7 @@ int leader_elector_may_write(void *ud)
 {
 	struct leader_elector *el = ud;
 	pthread_mutex_lock(&el->mu);
-	int ok = el->leading && mono_now() < el->until;
+	int ok = el->leading && clock_mono_s() < el->until;
 	pthread_mutex_unlock(&el->mu);
 	return ok;
 }
@@ -183,7 +179,7 @@ static void note_holder(struct leader_elector *el)
 static double clock_mono(void *ud)
 {
 	(void)ud;
-	return mono_now();
+	return clock_mono_s();
 }
 
 static double clock_wall(void *ud)
@@ -292,7 +288,7 @@ int leader_elector_start(const struct leader_elector_opts *opts, struct leader_e
 	el->o.namespace = el->namespace;
 	el->o.name = el->name;
 	el->lock = (struct lease_lock){ lock_get, lock_create, lock_update, el };
-	el->seed = (unsigned int)(mono_now() * 1e6) ^ (unsigned int)getpid();
+	el->seed = (unsigned int)(clock_mono_s() * 1e6) ^ (unsigned int)getpid();
 	if (!el->namespace || !el->name) {
 		leader_elector_free(el);
 		return SO_E_NOMEM;
@@ -324,7 +320,7 @@ void leader_elector_stop(struct leader_elector *el, int release)
 	set_leading(el, 0, 0); /* no write of ours may follow */
 	if (release && el->core.state == LEASE_LEADING) {
 		el->core.state = LEASE_LOST;
-		int rc = lease_release(&el->core, &el->lock, mono_now(), wall_now());
+		int rc = lease_release(&el->core, &el->lock, clock_mono_s(), wall_now());
 		if (rc == SO_OK)
 			log_info("leader", "released lease %s/%s", el->namespace, el->name);
 		else

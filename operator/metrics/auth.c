@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -28,13 +29,6 @@ struct metrics_auth {
 	struct entry *entries;
 	unsigned long hits, misses, reviews;
 };
-
-static double mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- the API server backend ---- */
 
@@ -117,7 +111,7 @@ int metrics_auth_new(const struct metrics_auth_backend *be, const struct metrics
 	a->be = *be;
 	a->ttl_s = o && o->ttl_s > 0 ? o->ttl_s : METRICS_AUTH_TTL_S;
 	a->max = o && o->max_entries ? o->max_entries : METRICS_AUTH_MAX_ENTRIES;
-	a->now = o && o->now ? o->now : mono_now;
+	a->now = o && o->now ? o->now : clock_mono_s;
 	a->entries = calloc(a->max, sizeof *a->entries);
 	if (!a->entries) {
 		free(a);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "util/clock.h"
 
 struct ticker {
 	pthread_t thread;
@@ -15,29 +16,6 @@ struct ticker {
 	ticker_fn fn;
 	void *user;
 };
-
-struct timespec clock_in(clockid_t clk, double seconds)
-{
-	struct timespec t;
-	clock_gettime(clk, &t);
-	if (seconds > 0) {
-		time_t whole = (time_t)seconds;
-		t.tv_sec += whole;
-		t.tv_nsec += (long)((seconds - (double)whole) * 1e9);
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
-	}
-	return t;
-}
-
-double clock_now_s(clockid_t clk)
-{
-	struct timespec t;
-	clock_gettime(clk, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* Sleeps seconds or until stopped or woken; non-zero when stopped. */
 static int sleep_unless_stopped(struct ticker *t, double seconds)

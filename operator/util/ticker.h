@@ -25,9 +25,5 @@ void ticker_wake(struct ticker *t);
 /* Stops the thread, waits for it and frees t; NULL is a no-op. Not to be called from fn. */
 void ticker_stop(struct ticker *t);
 
-/* The time seconds from now on clock clk, normalised (for pthread_cond_timedwait and the like). */
-struct timespec clock_in(clockid_t clk, double seconds);
-/* Now on clock clk, in seconds. */
-double clock_now_s(clockid_t clk);
 
 #endif

@@ -1,6 +1,7 @@
 /* libFuzzer target: image_ref_parse on arbitrary bytes (NUL-terminated copy). Besides memory safety it checks
  * what every accepted reference guarantees: a registry and a repository, a tag or a digest, a well-formed digest,
- * and a pinned form that parses back to the same registry and repository. */
+ * and a pinned form that parses back to the same registry and repository; and that the verifier's parser only
+ * narrows the grammar admission checks (image_ref_check takes whatever image_ref_parse takes). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	int rc = image_ref_parse(s, &r, err, sizeof err);
 	if (rc != SO_OK && rc != SO_E_INVAL && rc != SO_E_NOMEM)
+		abort();
+	int grammar = image_ref_check(s, err, sizeof err);
+	if (grammar != SO_OK && grammar != SO_E_INVAL)
+		abort();
+	if (rc == SO_OK && grammar != SO_OK)
 		abort();
 	if (rc == SO_OK) {
 		if (!r.registry || !r.repository || !*r.repository || (!r.tag && !r.digest[0]))

@@ -18,6 +18,7 @@
 #include "kube/api.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "verify/kubecreds.h"
 #include "verify/ref.h"
@@ -120,7 +121,7 @@ static void lookup_with(struct fixture *f, struct kubecreds *kc, const char *ima
 	char err[512] = "";
 	json_t *ps = pull_secrets_json ? json_loads(pull_secrets_json, 0, NULL) : NULL;
 	assert_int_equal(image_ref_parse(image, &ref, err, sizeof err), SO_OK);
-	int rc = kubecreds_lookup(kc, f->ns, ps, &ref, vcache_mono_ms() + 10000, &cred, err, sizeof err);
+	int rc = kubecreds_lookup(kc, f->ns, ps, &ref, clock_mono_ms() + 10000, &cred, err, sizeof err);
 	if (rc)
 		fail_msg("kubecreds_lookup: %s", err);
 	snprintf(user, n, "%s", cred && cred->username ? cred->username : "");
@@ -197,7 +198,7 @@ static void cached_and_bounded(void **state)
 	json_t *ps = json_loads("[{\"name\": \"regcred\"}]", 0, NULL);
 	assert_int_equal(image_ref_parse("127.0.0.1:5000/spin/app:v1", &ref, err, sizeof err), SO_OK);
 	before = gets(f->c);
-	assert_int_equal(kubecreds_lookup(&bare, f->ns, ps, &ref, vcache_mono_ms() - 1, &cred, err, sizeof err),
+	assert_int_equal(kubecreds_lookup(&bare, f->ns, ps, &ref, clock_mono_ms() - 1, &cred, err, sizeof err),
 			 SO_E_TIMEOUT);
 	assert_null(cred);
 	assert_int_equal(gets(f->c) - before, 0);

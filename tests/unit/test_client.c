@@ -26,6 +26,7 @@
 #include "kube/config.h"
 #include "kube/watch.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/ratelimit.h"

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "verify/kubecreds.h"
@@ -114,7 +115,7 @@ static void reads_share_the_deadline(void **state)
 	struct kubecreds kc = { .get = fake_get, .get_ud = &f };
 	char user[64];
 
-	int64_t deadline = vcache_mono_ms() + 3000;
+	int64_t deadline = clock_mono_ms() + 3000;
 	assert_int_equal(lookup(&kc, "a", "[{\"name\": \"missing\"}, {\"name\": \"pull\"}]", deadline, user, sizeof user),
 			 SO_OK);
 	assert_string_equal(user, "a-pull");
@@ -126,7 +127,7 @@ static void reads_share_the_deadline(void **state)
 
 	/* Past the deadline: nothing is read, the caller hears why. */
 	f.calls = 0;
-	assert_int_equal(lookup(&kc, "a", "[{\"name\": \"pull\"}]", vcache_mono_ms() - 1, user, sizeof user),
+	assert_int_equal(lookup(&kc, "a", "[{\"name\": \"pull\"}]", clock_mono_ms() - 1, user, sizeof user),
 			 SO_E_TIMEOUT);
 	assert_int_equal(f.calls, 0);
 	assert_string_equal(user, "");
@@ -139,7 +140,7 @@ static void cache_keys_expiry_and_failures(void **state)
 	struct kubecreds kc = { .get = fake_get, .get_ud = &f,
 				.cache = kubecreds_cache_new(5000, 0, fake_clock, NULL) };
 	char user[64];
-	int64_t deadline = vcache_mono_ms() + 60000;
+	int64_t deadline = clock_mono_ms() + 60000;
 	now_ms = 100;
 
 	assert_int_equal(lookup(&kc, "a", "[{\"name\": \"pull\"}, {\"name\": \"missing\"}]", deadline, user, sizeof user),
@@ -157,7 +158,7 @@ static void cache_keys_expiry_and_failures(void **state)
 	assert_int_equal(f.calls, 5);
 	assert_int_equal(kubecreds_cache_size(kc.cache), 5);
 	/* A cached lookup needs no time: it succeeds even past the deadline. */
-	assert_int_equal(lookup(&kc, "b", "[{\"name\": \"pull\"}]", vcache_mono_ms() - 1, user, sizeof user), SO_OK);
+	assert_int_equal(lookup(&kc, "b", "[{\"name\": \"pull\"}]", clock_mono_ms() - 1, user, sizeof user), SO_OK);
 	assert_string_equal(user, "b-pull");
 	/* Expiry: everything is read again. */
 	now_ms += 5000;
@@ -183,7 +184,7 @@ static void cache_is_bounded(void **state)
 	struct fake f = { 0 };
 	struct kubecreds kc = { .get = fake_get, .get_ud = &f, .cache = kubecreds_cache_new(5000, 4, fake_clock, NULL) };
 	char user[64], ns[16];
-	int64_t deadline = vcache_mono_ms() + 60000;
+	int64_t deadline = clock_mono_ms() + 60000;
 	now_ms = 0;
 	for (int i = 0; i < 20; i++) {
 		now_ms++;
@@ -211,7 +212,7 @@ static void cache_bytes_are_bounded(void **state)
 	struct fake f = { 0 };
 	struct kubecreds kc = { .get = fake_get, .get_ud = &f, .cache = kubecreds_cache_new(5000, 0, fake_clock, NULL) };
 	char user[64], ns[16];
-	int64_t deadline = vcache_mono_ms() + 60000;
+	int64_t deadline = clock_mono_ms() + 60000;
 	now_ms = 0;
 
 	assert_int_equal(lookup(&kc, "a", "[{\"name\": \"big-65\"}]", deadline, user, sizeof user), SO_OK);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "webhook/offload.h"
 #include "webhook/verify/vcache.h"
@@ -42,7 +43,7 @@ static void finish(struct offload_job *b, int timed_out)
 	struct job *j = (struct job *)b;
 	atomic_fetch_add(&j->finished, 1);
 	atomic_store(&j->timed_out, timed_out);
-	j->finished_at = vcache_mono_ms();
+	j->finished_at = clock_mono_ms();
 }
 
 static void release(struct offload_job *b)
@@ -55,7 +56,7 @@ static void release(struct offload_job *b)
 static void init(struct job *j, int64_t run_ms, int64_t deadline_in_ms)
 {
 	*j = (struct job){ .run_ms = run_ms };
-	j->base.deadline_ms = vcache_mono_ms() + deadline_in_ms;
+	j->base.deadline_ms = clock_mono_ms() + deadline_in_ms;
 	j->base.run = run;
 	j->base.finish = finish;
 	j->base.release = release;

@@ -225,11 +225,52 @@ static void pinned(void **state)
 	}
 }
 
+/* image_ref_check is distribution/reference's grammar (what admission checks); image_ref_parse narrows it to what
+ * the verifier can pull and verify. */
+static void grammar_and_verifier(void **state)
+{
+	static const char *const both[] = { "nginx", "ghcr.io/a/b:v1@" DIG, "[::1]:5000/x", "Ghcr.io/a" };
+	static const char *const grammar_only[] = {
+		"nginx@sha384:" D64 "0123456789abcdef0123456789abcdef",
+		"nginx@sha512:" D64 D64,
+		"reg:123456/x", /* any run of digits is a port */
+		"a_b.c/x",      /* no host, but a path component */
+	};
+	static const char *const neither[] = {
+		"nginx@sha512:" D64,  "nginx@sha256:" D64 "0", "nginx@SHA256:" D64, "nginx@sha1:" D64,
+		"[1.2.3.4]/x",	      "[a]/x",		      "a_b.c:5000/x",	    "",
+	};
+	struct image_ref r;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof both / sizeof both[0]; i++) {
+		assert_int_equal(image_ref_check(both[i], err, sizeof err), SO_OK);
+		assert_int_equal(image_ref_parse(both[i], &r, err, sizeof err), SO_OK);
+		image_ref_free(&r);
+	}
+	for (size_t i = 0; i < sizeof grammar_only / sizeof grammar_only[0]; i++) {
+		if (image_ref_check(grammar_only[i], NULL, 0) != SO_OK)
+			fail_msg("grammar refused %s", grammar_only[i]);
+		if (image_ref_parse(grammar_only[i], &r, err, sizeof err) != SO_E_INVAL)
+			fail_msg("verifier took %s", grammar_only[i]);
+	}
+	assert_int_equal(image_ref_parse(grammar_only[1], &r, err, sizeof err), SO_E_INVAL);
+	assert_string_equal(err, "image reference: only sha256 digests are supported");
+	for (size_t i = 0; i < sizeof neither / sizeof neither[0]; i++) {
+		if (image_ref_check(neither[i], err, sizeof err) != SO_E_INVAL)
+			fail_msg("grammar took %s", neither[i]);
+		if (image_ref_parse(neither[i], &r, err, sizeof err) != SO_E_INVAL)
+			fail_msg("verifier took %s", neither[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(normalisation_table), cmocka_unit_test(invalid_forms), cmocka_unit_test(error_messages),
 		cmocka_unit_test(length_limits),       cmocka_unit_test(names),         cmocka_unit_test(pinned),
+		cmocka_unit_test(grammar_and_verifier),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "build/build.h"
+#include "kube/quantity.h"
 #include "build/toml.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -148,6 +149,32 @@ static void quantity_examples(void **state)
 	expect_quantity("9223372036854775807", INT64_MAX);
 	expect_quantity("9223372036.854775807G", INT64_MAX);
 	expect_quantity("8191Pi", INT64_C(9222246136947933184));
+}
+
+/* ParseQuantity's verdict and ToDec().Value() come from one parser (kube/quantity.c): the digit-less literals the
+ * value refuses are the ones ParseQuantity refuses with ErrNumeric, and the ones it takes as zero parse. */
+static void quantity_one_parser(void **state)
+{
+	static const char *const numeric[] = { "Ei", "Pi", "e-10", "-Ei" };
+	static const char *const zero[] = { "Mi", "Ti", "e3", ".", "-" };
+	struct go_quantity q;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++) {
+		assert_int_equal(go_quantity_parse(numeric[i], &q, &why), SO_E_INVAL);
+		assert_string_equal(why, "unable to parse numeric value");
+		expect_quantity_rc(numeric[i], SO_E_INVAL);
+	}
+	for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++) {
+		assert_int_equal(go_quantity_parse(zero[i], &q, &why), SO_OK);
+		assert_true(q.nano == 0 && !q.huge && !q.negative);
+		go_quantity_free(&q);
+		expect_quantity(zero[i], 0);
+	}
+	assert_int_equal(go_quantity_parse("1iK", &q, &why), SO_E_INVAL);
+	assert_string_equal(why, "unable to parse quantity's suffix");
+	expect_quantity_rc("1iK", SO_E_INVAL);
 }
 
 /* Values where Go's ParseQuantity + ToDec().Value() surprise, checked against k8s.io/apimachinery v0.34.3. */
@@ -762,6 +789,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(quantity_examples),
 		cmocka_unit_test(quantity_go_quirks),
+		cmocka_unit_test(quantity_one_parser),
 		cmocka_unit_test(quantity_rejects),
 		cmocka_unit_test(quantity_overflow),
 		cmocka_unit_test(toml_string_quoting),

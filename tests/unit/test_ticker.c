@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/ticker.h"
 

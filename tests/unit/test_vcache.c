@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "verify/vcache.h"
 
@@ -284,7 +285,7 @@ static void waiter_deadline(void **state)
 	f.gated = 1;
 	/* The follower's deadline is already past: it gives up while the leader is still filling. */
 	pile_up(c, &f, k, 1, 0);
-	k[1] = (struct caller){ .c = c, .f = &f, .deadline = vcache_mono_ms() - 1 };
+	k[1] = (struct caller){ .c = c, .f = &f, .deadline = clock_mono_ms() - 1 };
 	call(&k[1]);
 	assert_int_equal(k[1].rc, SO_E_TIMEOUT);
 	assert_int_equal(k[1].how, VCACHE_SHARED);

@@ -19,6 +19,7 @@
 
 #include "support/sigfixture.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "verify/ocimanifest.h"
 #include "verify/vcache.h"
@@ -80,7 +81,7 @@ static int gate(const struct image_ref *ref, const struct registry_cred *cred, i
 	if (reg.down)
 		return so_fail(err, n, SO_E_TRANSPORT, "connect to %s: Connection refused", ref->registry);
 	if (reg.hang) {
-		while (vcache_mono_ms() < deadline)
+		while (clock_mono_ms() < deadline)
 			usleep(1000);
 		return so_fail(err, n, SO_E_TIMEOUT, "%s: timed out", ref->registry);
 	}
@@ -682,10 +683,10 @@ static void needs_io_unavailable_and_deadline(void **state)
 	assert_int_equal(reg.requests, 0);
 	/* A deadline given with the check (the time it waited in the queue) ends it earlier than the timeout. */
 	reg.hang = 1;
-	spin.deadline_ms = vcache_mono_ms() + 200;
-	int64_t t0 = vcache_mono_ms();
+	spin.deadline_ms = clock_mono_ms() + 200;
+	int64_t t0 = clock_mono_ms();
 	assert_int_equal(verifier_admission(v, &spin, &out), SO_OK);
-	assert_true(vcache_mono_ms() - t0 < 2000);
+	assert_true(clock_mono_ms() - t0 < 2000);
 	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
 	assert_non_null(strstr(out.message, "verification deadline exceeded"));
 	verifier_free(v);

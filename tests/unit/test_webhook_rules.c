@@ -442,6 +442,11 @@ static void test_stricter_image(void **state)
 		"Registry.Example.COM/app",
 		"ghcr.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"ghcr.io/a/b:v1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		/* what distribution/reference (and so containerd) accepts: go-digest's sha384 and sha512 too */
+		"ghcr.io/a/b@sha384:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdef",
+		"ghcr.io/a/b@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	};
 	static const char *const bad[] = {
 		"ghcr.io/A/b:v1",
@@ -459,6 +464,7 @@ static void test_stricter_image(void **state)
 		"ghcr.io:/a",
 		"ghcr.io/a/b:v1:v2",
 		"https://ghcr.io/a/b",
+		"[1.2.3.4]/x", /* distribution's IPv6 literal is hex and ':' only */
 	};
 	(void)state;
 

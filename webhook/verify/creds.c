@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "util/base64.h"
 #include "util/err.h"
 
 #define SECRET_DATA_MAX ((size_t)1 << 20) /* a Secret is at most 1 MiB in etcd */
@@ -78,54 +79,17 @@ void creds_free(struct creds *c)
 
 /* Base64 as docker writes it: standard alphabet, padding optional. *out is NUL-terminated, caller frees (and
  * wipes: it holds a secret). */
-static int b64_decode(const char *in, size_t n, char **out, size_t *outlen)
+static int docker_b64_decode(const char *in, size_t n, char **out, size_t *outlen)
 {
-	size_t pad = 0, full;
-	unsigned char *tmp = NULL;
-	int got, rc = SO_E_INVAL;
+	unsigned char *bytes;
+	int rc;
 
 	*out = NULL;
 	*outlen = 0;
-	while (n > 0 && in[n - 1] == '=' && pad < 2) {
-		n--;
-		pad++;
-	}
-	if (n % 4 == 1 || n > SECRET_DATA_MAX * 2)
+	if (n > SECRET_DATA_MAX * 2 + 2)
 		return SO_E_INVAL;
-	for (size_t i = 0; i < n; i++) {
-		char ch = in[i];
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' ||
-		      ch == '/'))
-			return SO_E_INVAL;
-	}
-	/* Re-pad to a multiple of 4 for EVP_DecodeBlock, then drop the bytes the padding stands for. */
-	size_t missing = (4 - n % 4) % 4;
-	full = n + missing;
-	tmp = malloc(full + 1);
-	*out = malloc(full / 4 * 3 + 1);
-	if (!tmp || !*out) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
-	memcpy(tmp, in, n);
-	memset(tmp + n, '=', missing);
-	got = full ? EVP_DecodeBlock((unsigned char *)*out, tmp, (int)full) : 0;
-	if (got < 0 || (size_t)got < missing)
-		goto out;
-	*outlen = (size_t)got - missing;
-	(*out)[*outlen] = '\0';
-	rc = SO_OK;
-out:
-	if (tmp) {
-		OPENSSL_cleanse(tmp, full);
-		free(tmp);
-	}
-	if (rc) {
-		if (*out)
-			OPENSSL_cleanse(*out, full / 4 * 3);
-		free(*out);
-		*out = NULL;
-	}
+	rc = b64_decode(in, n, B64_ALLOW_EMPTY | B64_PAD_OPTIONAL | B64_SECRET, &bytes, outlen);
+	*out = (char *)bytes;
 	return rc;
 }
 
@@ -217,7 +181,7 @@ static int parse_entry(const json_t *e, struct registry_cred *cred, const char *
 	if (auth) {
 		/* auth = base64(user:pass) wins over username/password (authn.AuthConfig.UnmarshalJSON). */
 		*what = "has an auth field that is not base64 of user:password";
-		rc = b64_decode(auth, strlen(auth), &decoded, &dlen);
+		rc = docker_b64_decode(auth, strlen(auth), &decoded, &dlen);
 		if (rc)
 			goto out;
 		char *colon = memchr(decoded, ':', dlen);
@@ -383,7 +347,7 @@ int creds_add_secret(struct creds *c, const json_t *secret, char *err, size_t er
 		return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: data[%s] is not a string", name, datakey);
 	if (json_string_length(v) > SECRET_DATA_MAX * 4 / 3 + 4)
 		return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: data[%s] is larger than 1 MiB", name, datakey);
-	rc = b64_decode(json_string_value(v), json_string_length(v), &decoded, &dlen);
+	rc = docker_b64_decode(json_string_value(v), json_string_length(v), &decoded, &dlen);
 	if (rc == SO_E_NOMEM)
 		return so_fail(err, errlen, rc, "pull secret %s: out of memory", name);
 	if (rc)

@@ -7,7 +7,9 @@
 
 #include "admission.h"
 #include "kube/api.h"
+#include "kube/names.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "verify/vcache.h"
@@ -34,7 +36,7 @@ struct kubecreds_cache {
 
 static int64_t cache_now(const struct kubecreds_cache *c)
 {
-	return c->now_ms ? c->now_ms(c->clock_ud) : vcache_mono_ms();
+	return c->now_ms ? c->now_ms(c->clock_ud) : clock_mono_ms();
 }
 
 struct kubecreds_cache *kubecreds_cache_new(int64_t ttl_ms, size_t max, int64_t (*now_ms)(void *ud), void *clock_ud)
@@ -175,7 +177,7 @@ static int read_object(struct kubecreds *kc, const char *path, int64_t deadline_
 	*out = NULL;
 	if (kc->cache && cache_get(kc->cache, path, out))
 		return SO_OK;
-	long left = (long)(deadline_ms - vcache_mono_ms());
+	long left = (long)(deadline_ms - clock_mono_ms());
 	if (left < 1) {
 		snprintf(msg, msglen, "verification deadline reached");
 		return SO_E_TIMEOUT;
@@ -201,7 +203,7 @@ static int add_secret(struct kubecreds *kc, struct creds *keyring, const char *n
 	int rc;
 
 	/* Names come from the SpinApp: only a valid object name goes into a request path. */
-	if (!ns || !name || !is_dns1123_subdomain(ns) || !is_dns1123_subdomain(name))
+	if (!ns || !name || !kube_dns1123_subdomain(ns) || !kube_dns1123_subdomain(name))
 		return SO_OK;
 	if ((rc = kube_path(&path, &KUBE_SECRETS, ns, name, NULL)))
 		goto out;
@@ -255,7 +257,7 @@ int kubecreds_lookup(void *ud, const char *ns, const json_t *pull_secrets, const
 	if (rc == SO_OK)
 		rc = add_list(kc, keyring, ns, pull_secrets, &budget, deadline_ms, err, errlen);
 	/* The default ServiceAccount's imagePullSecrets, which the kubelet adds to the app's pods. */
-	if (rc == SO_OK && ns && is_dns1123_subdomain(ns)) {
+	if (rc == SO_OK && ns && kube_dns1123_subdomain(ns)) {
 		if ((rc = buf_appendf(&path, "/api/v1/namespaces/%s/serviceaccounts/default", ns)) == SO_OK &&
 		    (rc = read_object(kc, path.data, deadline_ms, &sa, msg, sizeof msg)))
 			so_fail(err, errlen, rc, "reading ServiceAccount %s/default: %s", ns, msg);

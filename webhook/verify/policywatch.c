@@ -8,19 +8,11 @@
 #include <time.h>
 
 #include "util/err.h"
+#include "util/filesig.h"
 #include "util/log.h"
 #include "util/ticker.h"
 
 #define DEFAULT_INTERVAL_S 5.0
-
-/* What stat(2) says about the file. */
-struct filesig {
-	int err;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim;
-};
 
 struct policywatch {
 	char *path;
@@ -36,26 +28,6 @@ struct policywatch {
 	struct ticker *poller; /* NULL until policywatch_start */
 };
 
-static void sig_of(const char *path, struct filesig *s)
-{
-	struct stat st;
-	memset(s, 0, sizeof *s);
-	if (stat(path, &st)) {
-		s->err = errno;
-		return;
-	}
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	s->size = st.st_size;
-	s->mtim = st.st_mtim;
-}
-
-static int sig_eq(const struct filesig *a, const struct filesig *b)
-{
-	return a->err == b->err && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec;
-}
-
 int policywatch_new(const char *path, double interval_s, struct policywatch **out, char *err, size_t errlen)
 {
 	struct policywatch *w;
@@ -70,7 +42,7 @@ int policywatch_new(const char *path, double interval_s, struct policywatch **ou
 	w->interval_s = interval_s > 0 ? interval_s : DEFAULT_INTERVAL_S;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->check_mu, NULL);
-	sig_of(path, &w->seen); /* before reading: a change while reading is seen at the next poll */
+	filesig_of(path, &w->seen); /* before reading: a change while reading is seen at the next poll */
 	if ((rc = policy_load_file(path, &w->cur, err, errlen))) {
 		policywatch_free(w);
 		return rc;
@@ -88,8 +60,8 @@ int policywatch_check(struct policywatch *w)
 	int rc;
 
 	pthread_mutex_lock(&w->check_mu);
-	sig_of(w->path, &now);
-	if (sig_eq(&now, &w->seen)) {
+	filesig_of(w->path, &now);
+	if (filesig_eq(&now, &w->seen)) {
 		rc = 0;
 		goto out;
 	}

@@ -8,7 +8,11 @@
  *                                              "localhost", or has an upper-case letter: splitDockerDomain)
  *   component  := [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
  *   tag        := [A-Za-z0-9_][A-Za-z0-9._-]{0,127}
- *   digest     := "sha256:" [a-f0-9]{64}    (other algorithms are refused: nothing here can verify them)
+ *   digest     := ( "sha256:" [a-f0-9]{64} | "sha384:" [a-f0-9]{96} | "sha512:" [a-f0-9]{128} )
+ *                 (go-digest's registered algorithms, what containerd pulls; image_ref_parse, which feeds the
+ *                  verifier, refuses all but sha256: nothing here can verify the others)
+ *
+ * The one image-reference grammar: admission's spec.image / spinImage check is image_ref_check.
  */
 #include "verify/ref.h"
 
@@ -55,6 +59,26 @@ static int digest_valid(const char *s, size_t n)
 	return 1;
 }
 
+/* Any digest distribution/reference accepts: an algorithm go-digest knows and its exact hex length. */
+static int digest_grammar_valid(const char *s, size_t n)
+{
+	static const struct {
+		const char *alg;
+		size_t hex;
+	} algs[] = { { "sha256:", 64 }, { "sha384:", 96 }, { "sha512:", 128 } };
+
+	for (size_t a = 0; a < sizeof algs / sizeof algs[0]; a++) {
+		if (n != 7 + algs[a].hex || strncmp(s, algs[a].alg, 7) != 0)
+			continue;
+		for (size_t i = 7; i < n; i++) {
+			if (!is_hex_lower(s[i]))
+				return 0;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 static int tag_valid(const char *s, size_t n)
 {
 	if (n == 0 || n > TAG_MAX || !(is_alnum(s[0]) || s[0] == '_'))
@@ -99,8 +123,9 @@ static int component_valid(const char *s, size_t n)
 	return 1;
 }
 
-/* host[:port]: DNS-ish labels of [A-Za-z0-9-] (no leading or trailing '-'), or a bracketed IPv6 literal. */
-static int domain_valid(const char *s, size_t n)
+/* host[:port]: DNS-ish labels of [A-Za-z0-9-] (no leading or trailing '-'), or a bracketed IPv6 literal. The
+ * grammar's port is any run of digits; the verifier (strict) takes at most 5. */
+static int domain_valid(const char *s, size_t n, int strict)
 {
 	size_t hostlen = n, i;
 	if (n == 0)
@@ -133,7 +158,7 @@ static int domain_valid(const char *s, size_t n)
 	}
 	if (hostlen == n)
 		return 1;
-	if (s[hostlen] != ':' || hostlen + 1 == n || n - hostlen - 1 > 5)
+	if (s[hostlen] != ':' || hostlen + 1 == n || (strict && n - hostlen - 1 > 5))
 		return 0;
 	for (i = hostlen + 1; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
@@ -228,32 +253,35 @@ void image_ref_canonical_host(char *host)
 	}
 }
 
-int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errlen)
+/* The offset of the first space, control or non-ASCII byte of s[0..n), else n. */
+static size_t bad_char(const char *s, size_t n)
 {
-	int rc = SO_E_INVAL;
+	size_t i = 0;
+	while (i < n && (unsigned char)s[i] > ' ' && (unsigned char)s[i] < 0x7f)
+		i++;
+	return i;
+}
+
+/* The grammar: SO_OK with the spans, the registry's length (0 for the default) and where the path starts. */
+static int check(const char *s, int strict, struct spans *sp_out, size_t *dom_out, size_t *path_out, char *err,
+		 size_t errlen)
+{
 	struct spans sp;
 	size_t n, dom_len = 0, path_off = 0;
-	struct buf repo = BUF_INIT(REF_MAX_INPUT + 16);
-	const char *domain = "docker.io";
 
-	memset(out, 0, sizeof *out);
 	if (!s || !*s)
 		return so_fail(err, errlen, SO_E_INVAL, "image reference is empty");
 	n = strnlen(s, REF_MAX_INPUT + 1);
 	if (n > REF_MAX_INPUT)
 		return so_fail(err, errlen, SO_E_INVAL, "image reference is longer than %d bytes", REF_MAX_INPUT);
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-			return so_fail(err, errlen, SO_E_INVAL,
-				       "image reference has a space, control or non-ASCII character at offset %zu", i);
-	}
-	split(s, n, &sp);
-	if (sp.digest && !digest_valid(sp.digest, sp.digest_len)) {
-		if (sp.digest_len > 7 && memchr(sp.digest, ':', sp.digest_len) && strncmp(sp.digest, "sha256:", 7))
-			return so_fail(err, errlen, SO_E_INVAL, "image reference: only sha256 digests are supported");
+	size_t bad = bad_char(s, n);
+	if (bad < n)
 		return so_fail(err, errlen, SO_E_INVAL,
-			       "image reference: digest must be sha256: followed by 64 lower-case hex digits");
-	}
+			       "image reference has a space, control or non-ASCII character at offset %zu", bad);
+	split(s, n, &sp);
+	if (sp.digest && !digest_grammar_valid(sp.digest, sp.digest_len))
+		return so_fail(err, errlen, SO_E_INVAL,
+			       "image reference: digest must be sha256:, sha384: or sha512: and its lower-case hex digits");
 	if (sp.tag && !tag_valid(sp.tag, sp.tag_len))
 		return so_fail(err, errlen, SO_E_INVAL, "image reference: invalid tag \"%.*s\"",
 			       (int)(sp.tag_len > TAG_MAX ? TAG_MAX : sp.tag_len), sp.tag);
@@ -269,11 +297,16 @@ int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errl
 		size_t first = (size_t)(slash - s);
 		if (memchr(s, '.', first) || memchr(s, ':', first) || (first == 9 && !memcmp(s, "localhost", 9)) ||
 		    has_upper(s, first)) {
-			if (!domain_valid(s, first))
+			/* distribution's grammar then still takes a first component that is no host but a valid path
+			 * component ("a_b.c/x") as part of the path; the verifier, which must pull it, refuses it. */
+			int as_path = !strict && !domain_valid(s, first, 0) && component_valid(s, first);
+			if (!as_path && !domain_valid(s, first, strict))
 				return so_fail(err, errlen, SO_E_INVAL, "image reference: invalid registry host \"%.*s\"",
 					       (int)first, s);
-			dom_len = first;
-			path_off = first + 1;
+			if (!as_path) {
+				dom_len = first;
+				path_off = first + 1;
+			}
 		}
 	}
 	/* Validate each path component. */
@@ -289,6 +322,44 @@ int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errl
 		}
 		start = i + 1;
 	}
+	*sp_out = sp;
+	*dom_out = dom_len;
+	*path_out = path_off;
+	return SO_OK;
+}
+
+int image_ref_check(const char *s, char *err, size_t errlen)
+{
+	struct spans sp;
+	size_t dom_len, path_off;
+
+	return check(s, 0, &sp, &dom_len, &path_off, err, errlen);
+}
+
+int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errlen)
+{
+	int rc;
+	struct spans sp;
+	size_t dom_len, path_off;
+	struct buf repo = BUF_INIT(REF_MAX_INPUT + 16);
+	const char *domain = "docker.io";
+
+	memset(out, 0, sizeof *out);
+	/* The verifier takes only sha256 digests; this comes first so that its messages stay as they were. */
+	if (s && *s && strnlen(s, REF_MAX_INPUT + 1) <= REF_MAX_INPUT && bad_char(s, strlen(s)) == strlen(s)) {
+		split(s, strlen(s), &sp);
+		if (sp.digest && !digest_valid(sp.digest, sp.digest_len)) {
+			if (sp.digest_len > 7 && memchr(sp.digest, ':', sp.digest_len) &&
+			    strncmp(sp.digest, "sha256:", 7))
+				return so_fail(err, errlen, SO_E_INVAL,
+					       "image reference: only sha256 digests are supported");
+			return so_fail(err, errlen, SO_E_INVAL,
+				       "image reference: digest must be sha256: followed by 64 lower-case hex digits");
+		}
+	}
+	rc = check(s, 1, &sp, &dom_len, &path_off, err, errlen);
+	if (rc != SO_OK)
+		return rc;
 
 	rc = SO_E_NOMEM;
 	if (dom_len && !(out->registry = dup_n(s, dom_len)))

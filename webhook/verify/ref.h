@@ -17,7 +17,12 @@ struct image_ref {
 	char digest[IMAGE_DIGEST_LEN + 1]; /* "sha256:<hex>" or "" */
 };
 
-/* Parses s (at most 4096 bytes). SO_E_INVAL with one line in err for anything the grammar refuses. Free with
+/* SO_OK when s (at most 4096 bytes) is an image reference distribution/reference accepts, sha384 and sha512
+ * digests included; else SO_E_INVAL with one line in err (err may be NULL). What admission checks. */
+int image_ref_check(const char *s, char *err, size_t errlen);
+
+/* Parses s (at most 4096 bytes), for the verifier: as image_ref_check, but a digest must be sha256, a port has at
+ * most 5 digits and a first component with '.', ':' or an upper-case letter must be a valid registry host. SO_E_INVAL with one line in err for anything the grammar refuses. Free with
  * image_ref_free. */
 int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errlen);
 void image_ref_free(struct image_ref *r);

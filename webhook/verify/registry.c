@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "verify/registry_int.h"
@@ -466,7 +467,7 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 		rc = so_fail(err, errlen, rc, "registry %s: out of memory", a->ref->registry);
 	else if (a->cacheable)
 		tokencache_put(&a->r->tokens, a->bearer_key, TOK_BEARER, *token,
-			       reg_now_ms() + (int64_t)(ttl - TOKEN_SKEW_S) * 1000);
+			       clock_mono_ms() + (int64_t)(ttl - TOKEN_SKEW_S) * 1000);
 	goto out;
 nomem:
 	rc = so_fail(err, errlen, SO_E_NOMEM, "registry %s: out of memory", a->ref->registry);
@@ -490,7 +491,7 @@ static void remember_challenge(const struct authctx *a, const struct www_authent
 	if (!strchr(w->realm, '\n') && !(w->service && strchr(w->service, '\n')) &&
 	    buf_appendf(&v, "%s\n%s", w->realm, w->service ? w->service : "") == SO_OK)
 		tokencache_put(&a->r->tokens, a->challenge_key, TOK_CHALLENGE, v.data,
-			       reg_now_ms() + (int64_t)BASIC_MEMORY_S * 1000);
+			       clock_mono_ms() + (int64_t)BASIC_MEMORY_S * 1000);
 	buf_free(&v);
 }
 
@@ -542,14 +543,14 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 
 	if (cred && cred->registry_token) {
 		sent = SENT_REGISTRY_TOKEN;
-	} else if (a.cacheable && (token = tokencache_get(&r->tokens, a.bearer_key, reg_now_ms(), &kind)) != NULL) {
+	} else if (a.cacheable && (token = tokencache_get(&r->tokens, a.bearer_key, clock_mono_ms(), &kind)) != NULL) {
 		sent = SENT_BEARER_CACHED;
 	} else if (cred && cred->username && a.cacheable &&
-		   (token = tokencache_get(&r->tokens, a.basic_key, reg_now_ms(), &kind)) != NULL) {
+		   (token = tokencache_get(&r->tokens, a.basic_key, clock_mono_ms(), &kind)) != NULL) {
 		wipe_free(token); /* only a marker: this host wants Basic */
 		token = NULL;
 		sent = SENT_BASIC;
-	} else if ((token = tokencache_get(&r->tokens, a.challenge_key, reg_now_ms(), &kind)) != NULL) {
+	} else if ((token = tokencache_get(&r->tokens, a.challenge_key, clock_mono_ms(), &kind)) != NULL) {
 		/* This host challenged before: fetch the token for this repository now, saving the 401 round trip. */
 		struct www_authenticate w = { .scheme = "Bearer" };
 		char *nl = strchr(token, '\n');
@@ -603,7 +604,7 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 				sent = SENT_BASIC;
 				if (a.cacheable)
 					tokencache_put(&r->tokens, a.basic_key, TOK_BASIC, "basic",
-						       reg_now_ms() + (int64_t)BASIC_MEMORY_S * 1000);
+						       clock_mono_ms() + (int64_t)BASIC_MEMORY_S * 1000);
 				continue;
 			}
 			if (sent == SENT_REGISTRY_TOKEN || sent == SENT_BEARER_FRESH) {
@@ -627,7 +628,7 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 			int64_t wait = p->retry_after_s >= 0 ? p->retry_after_s * 1000 : 100;
 			if (wait > RETRY_WAIT_CAP_MS)
 				wait = RETRY_WAIT_CAP_MS;
-			if (deadline_ms - reg_now_ms() - wait >= RETRY_MIN_LEFT_MS) {
+			if (deadline_ms - clock_mono_ms() - wait >= RETRY_MIN_LEFT_MS) {
 				status_retried = 1;
 				struct timespec ts = { (time_t)(wait / 1000), (long)(wait % 1000) * 1000000L };
 				nanosleep(&ts, NULL);

@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "verify/registry_int.h"
 
@@ -30,13 +31,6 @@
 #define ERROR_BODY_CAP ((size_t)64 << 10)
 #define CA_FILE_MAX ((size_t)4 << 20)
 #define MAX_REDIRS 5L
-
-int64_t reg_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void reg_resp_init(struct reg_resp *p, size_t max)
 {
@@ -377,7 +371,7 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 	struct curl_slist *headers = NULL, *h;
 	struct buf hdr = BUF_INIT(1024);
 	struct xfer t = { 0 };
-	int64_t left = q->deadline_ms - reg_now_ms();
+	int64_t left = q->deadline_ms - clock_mono_ms();
 
 	p->status = 0;
 	p->error[0] = '\0';

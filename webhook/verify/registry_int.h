@@ -109,8 +109,6 @@ struct reg_resp {
 void reg_resp_init(struct reg_resp *p, size_t max);
 void reg_resp_free(struct reg_resp *p);
 
-int64_t reg_now_ms(void);
-
 /* SO_OK when an HTTP answer arrived (whatever its status); SO_E_TIMEOUT, SO_E_TRANSPORT (p->error says why, or
  * p->refused_private), SO_E_TOO_LARGE or SO_E_NOMEM otherwise. Counts the request. */
 int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_resp *p);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/base64.h"
 #include "util/err.h"
 
 #define SIMPLE_SIGNING_TYPE "cosign container image signature"
@@ -34,38 +35,11 @@ static const char *const statement_types[] = {
 
 int sig_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
 {
-	unsigned char *p;
-	size_t pad = 0;
-	int n;
-
 	*out = NULL;
 	*outlen = 0;
-	while (len > 0 && (*in == ' ' || *in == '\n' || *in == '\r' || *in == '\t')) {
-		in++;
-		len--;
-	}
-	while (len > 0 && (in[len - 1] == ' ' || in[len - 1] == '\n' || in[len - 1] == '\r' || in[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len % 4 != 0 || len > (size_t)MAX_PAYLOAD * 2)
+	if (len > (size_t)MAX_PAYLOAD * 2 + 64) /* the cap, before trimming: generous for surrounding whitespace */
 		return SO_E_INVAL;
-	/* EVP_DecodeBlock would skip inner whitespace and NULs would end its input early: refuse both. */
-	if (memchr(in, '\0', len) || memchr(in, '\n', len) || memchr(in, ' ', len))
-		return SO_E_INVAL;
-	if (in[len - 1] == '=')
-		pad++;
-	if (in[len - 2] == '=')
-		pad++;
-	p = malloc(len / 4 * 3 + 1);
-	if (!p)
-		return SO_E_NOMEM;
-	n = EVP_DecodeBlock(p, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad) {
-		free(p);
-		return SO_E_INVAL;
-	}
-	*out = p;
-	*outlen = (size_t)n - pad;
-	return SO_OK;
+	return b64_decode(in, len, B64_TRIM_SPACE, out, outlen);
 }
 
 static int contains(const char *hay, size_t len, const char *needle)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 
 #define DEFAULT_MAX 1024
@@ -39,17 +40,10 @@ struct vcache {
 	uint64_t hits, misses, shared, evictions;
 };
 
-int64_t vcache_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t default_clock(void *ud)
 {
 	(void)ud;
-	return vcache_mono_ms();
+	return clock_mono_ms();
 }
 
 /* FNV-1a. */

@@ -52,7 +52,4 @@ struct vcache_stats {
 };
 void vcache_get_stats(struct vcache *c, struct vcache_stats *out);
 
-/* CLOCK_MONOTONIC in milliseconds (the default clock, and the deadline clock). */
-int64_t vcache_mono_ms(void);
-
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "verify/ocimanifest.h"
@@ -112,7 +113,7 @@ static const struct registry_cred *cred_of(struct check *c)
 /* The deadline passed: no registry call is started any more. */
 static int expired(const struct check *c)
 {
-	return vcache_mono_ms() >= c->deadline;
+	return clock_mono_ms() >= c->deadline;
 }
 
 /* Keeps the first registry failure (a deadline overrides, being the cause of whatever follows). */
@@ -468,7 +469,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	char perr[256] = "", *name = NULL, *name_tag = NULL, *key = NULL, *value = NULL;
 	enum vcache_how how = VCACHE_MISS;
 	enum verify_result label = VERIFY_ERROR;
-	int64_t t0 = vcache_mono_ms();
+	int64_t t0 = clock_mono_ms();
 	size_t klen;
 	int rc = SO_OK, vrc;
 
@@ -571,7 +572,7 @@ out:
 		log_info("verify", "image=%s digest=%s rule=%s mode=%s result=%s cache=%s duration_ms=%lld "
 				   "registry_requests=%llu%s%s%s%s",
 			 in->image, *c.digest ? c.digest : "unresolved", c.rule->name, c.rule->warn ? "warn" : "enforce",
-			 result_names[label], how_name(how), (long long)(vcache_mono_ms() - t0),
+			 result_names[label], how_name(how), (long long)(clock_mono_ms() - t0),
 			 (unsigned long long)(s1.requests - s0.requests), in->validating ? " webhook=validating" : "",
 			 *c.how && label == VERIFY_VERIFIED ? " by=\"" : "", label == VERIFY_VERIFIED ? c.how : "",
 			 *c.how && label == VERIFY_VERIFIED ? "\"" : "");

@@ -41,7 +41,7 @@ struct verify_backend {
 /* The credential for ref in namespace ns (the Secrets named by pull_secrets, the namespace's default
  * ServiceAccount's imagePullSecrets, the configured Secret), as a new struct in *out (verify_cred_free), or
  * NULL for anonymous. A negative so_err with one line in err when the Secrets cannot be read. The reads share the
- * verification's deadline (deadline_ms, on vcache_mono_ms's clock). */
+ * verification's deadline (deadline_ms, on clock_mono_ms's clock). */
 typedef int (*verify_creds_fn)(void *ud, const char *ns, const json_t *pull_secrets, const struct image_ref *ref,
 			       int64_t deadline_ms, struct registry_cred **out, char *err, size_t errlen);
 void verify_cred_free(struct registry_cred *c);
