@@ -12,6 +12,10 @@
 # allocator_release_to_os_interval_ms=0) so freed buffers are reused or given back instead of being held by the
 # 256 MiB default quarantine; use-after-free detection is weaker only for that daemon (growth measured there:
 # 12-14 MiB; plain build: 3 MiB, and 49 MiB before admission_handle trimmed the heap after big reviews).
+# The memory bounds are the shipped build's: when $OPERATOR is sanitized (CI) and a plain build exists in
+# build/release, the suite runs a second pass against it and asserts the growth there; the sanitized pass
+# asserts everything else (ASan's allocator ignores malloc_trim and keeps per-thread caches, so its resident
+# memory moved between 12 and 21 MiB over the same bursts). Without a plain build it asserts the growth itself.
 # Run by tests/run.sh (see tests/lib.sh for the environment).
 set -uo pipefail
 source "$REPO/tests/lib.sh"
@@ -44,10 +48,13 @@ if [ ! -x "$OPERATOR" ]; then
 	exit 0
 fi
 
-sanitized=0
-# (grep -c reads all of nm's output: with -q, nm's SIGPIPE would fail the pipeline under pipefail)
-if [ "$( (nm -D "$OPERATOR"; nm "$OPERATOR") 2>/dev/null | grep -c __asan_init)" -gt 0 ]; then
+# is_sanitized <binary> (grep -c reads all of nm's output: with -q, nm's SIGPIPE would fail under pipefail)
+is_sanitized() { [ "$( (nm -D "$1"; nm "$1") 2>/dev/null | grep -c __asan_init)" -gt 0 ]; }
+sanitized=0 plain_pass=""
+if is_sanitized "$OPERATOR"; then
 	sanitized=1
+	[ -x "$REPO/build/release/bin/spin-operator" ] && ! is_sanitized "$REPO/build/release/bin/spin-operator" &&
+		plain_pass=$REPO/build/release/bin/spin-operator
 fi
 
 log_has() { grep -q -- "$1" "$log"; }
@@ -263,9 +270,19 @@ peak=$(((hwm1 > max_hwm ? hwm1 : max_hwm) / 1024))
 echo "# VmRSS before ${rss0} KiB, after ${rss1} KiB (growth ${growth} MiB); VmHWM before ${hwm0} KiB, peak ${peak} MiB"
 sed 's/^/# /' "$work/memory.log"
 rss_bounded() { [ "$rss1" -lt $((rss0 + 20 * 1024)) ]; }
-t_check "resident memory grew by less than 20 MiB over the bursts (${growth} MiB)" rss_bounded
+if [ -n "$plain_pass" ]; then
+	echo "# sanitized build: growth ${growth} MiB, not asserted here; the plain build's pass below asserts it"
+else
+	t_check "resident memory grew by less than 20 MiB over the bursts (${growth} MiB)" rss_bounded
+fi
 if [ "$sanitized" = 0 ]; then
 	peak_bounded() { [ "$peak" -lt 128 ]; }
 	t_check "the peak resident memory stayed under the chart's 128 Mi limit (${peak} MiB)" peak_bounded
+fi
+if [ -n "$plain_pass" ]; then
+	kill -9 "$pid" 2>/dev/null
+	pid=""
+	echo "# second pass: the plain build ($plain_pass), whose memory is what ships"
+	OPERATOR=$plain_pass bash "${BASH_SOURCE[0]}"
 fi
 exit 0
