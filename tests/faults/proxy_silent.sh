@@ -8,7 +8,7 @@
 # stay silent for good, so recovery needs the operator to have dropped them.
 # Asserted: every informer's watch ends within the idle bound of the stall; after forwarding resumes, a new
 # SpinApp gets its Deployment and Service within 120 s (one capped backoff, 60 s, plus a LIST deadline, 60 s)
-# and is Available, nothing duplicated, within 180 s; /readyz is green again within 120 s of the resume (a
+# and is Available, nothing duplicated, within 180 s; /readyz is green again within 300 s of the resume (a
 # request opened on a held connection during the stall gives up by its deadline, the LIST page's 60 s at most).
 # Environment: REPO, BUILD, OPERATOR, KUBECONFIG, CLUSTER_DIR (tests/run.sh faults).
 set -uo pipefail
@@ -20,7 +20,12 @@ FAULT="proxy stops forwarding"
 IDLE_S=150
 OBJECTS_S=120
 AVAILABLE_S=180
-READY_S=120
+# After the resume: a watch (re)opened on a connection that then stayed silent is only given up at the stream
+# idle bound (150 s), then a LIST deadline (60 s) and a capped backoff (up to 60 s, cut by the 3 s /version
+# probe) may follow: 300 s. Seen in CI: 66 s, and 187 s once (readiness and the Deployment cache came back
+# together, when that watch ended). Cutting such a watch early when /version answers is left for later.
+RECOVER_S=300
+READY_S=$RECOVER_S
 PROXY=$BUILD/tests/stallproxy
 work=$(mktemp -d)
 log=$work/operator.log
@@ -90,13 +95,14 @@ app_yaml "$ns" after | kubectl create -f - >/dev/null
 objects() { kubectl get deployment after -n "$ns" >/dev/null 2>&1 && kubectl get service after -n "$ns" >/dev/null 2>&1; }
 timed_check took "recovered through new connections: a new SpinApp gets its Deployment and Service" retry $OBJECTS_S poll objects
 report "$FAULT" "new SpinApp's Deployment+Service after forwarding resumes" "$OBJECTS_S s" "$(($(date +%s) - resumed_at)) s"
-timed_check took "... and both apps are Available, nothing duplicated" retry $AVAILABLE_S poll healed_converged 2
-report "$FAULT" "new SpinApp Available, nothing duplicated" "$AVAILABLE_S s" "$(($(date +%s) - resumed_at)) s after resuming"
+timed_check took "... and both apps are Available, nothing duplicated" retry $RECOVER_S poll healed_converged 2
+report "$FAULT" "new SpinApp Available, nothing duplicated" "$RECOVER_S s" "$(($(date +%s) - resumed_at)) s after resuming"
 # Readiness returns when every informer has heard from the API server again. One whose request was opened on a
 # held connection during the stall gives up by that request's deadline (the LIST page's 60 s at most), then
-# retries within the 3 s /version probe (66 s measured under ASan in CI): 120 s from the resume leaves margin.
+# retries within the 3 s /version probe; see RECOVER_S.
 ready_left=$((READY_S - ($(date +%s) - resumed_at)))
-timed_check took "the operator's /readyz is green again within $READY_S s of resuming" retry $((ready_left > 1 ? ready_left : 1)) op_readyz "$log"
+ready_in_bound() { op_readyz "$log" && [ $(($(date +%s) - resumed_at)) -le "$READY_S" ]; }
+timed_check took "the operator's /readyz is green again within $READY_S s of resuming" retry $((ready_left > 1 ? ready_left : 1)) ready_in_bound
 report "$FAULT" "/readyz green again (every informer in contact)" "$READY_S s" "$(($(date +%s) - resumed_at)) s after resuming"
 echo "# stalled for $((resumed_at - stalled_at)) s; proxy: $(grep -c stalled "$work/proxy.log") stall(s)"
 
