@@ -199,7 +199,7 @@ int offload_submit(struct offload *p, struct offload_job *j)
 	pthread_mutex_lock(&p->mu);
 	if (p->stopping) {
 		rc = SO_E_CANCELLED;
-	} else if (p->running + p->queued >= p->nworkers + p->qcap || p->nlive >= p->nworkers + p->qcap) {
+	} else if (p->running + p->queued >= p->nworkers + p->qcap) { /* live ⊆ queued ∪ running: it fits too */
 		p->rejected++;
 		rc = SO_E_BUSY;
 	} else {
