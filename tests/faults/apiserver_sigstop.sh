@@ -42,14 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$OPERATOR" ] || { t_fail "operator binary $OPERATOR is missing (make build)"; exit 1; }
-fault_runtimeclass
-ns=$(t_ns flt-stop) || { t_fail "create a test namespace"; exit 1; }
-kubectl apply -n "$ns" -f "$SAMPLES/spin-shim-executor.yaml" >/dev/null
-"$OPERATOR" --kubeconfig "$KUBECONFIG" --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 \
-	--webhook-bind-address 0 --log-level debug >"$log" 2>&1 &
-pid=$!
-synced() { grep -q "caches synced" "$log"; }
-retry 60 synced || { t_fail "the operator starts and its caches sync"; tail -20 "$log"; exit 1; }
+fault_operator_start flt-stop "$KUBECONFIG"
 healed_converged() { heal "$ns"; converged_apps "$ns" "$1"; }
 app_yaml "$ns" before | kubectl create -f - >/dev/null
 t_check "an app converges before the fault" retry $AVAILABLE_S poll healed_converged 1

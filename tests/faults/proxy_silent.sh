@@ -64,14 +64,7 @@ sed "s#server: https://127.0.0.1:$port#server: https://127.0.0.1:$(cat "$work/pr
 chmod 600 "$opkc"
 t_check "the operator's kubeconfig goes through the proxy" bash -c "! cmp -s '$KUBECONFIG' '$opkc' && kubectl --kubeconfig '$opkc' get --raw /readyz"
 
-fault_runtimeclass
-ns=$(t_ns flt-proxy) || { t_fail "create a test namespace"; exit 1; }
-kubectl apply -n "$ns" -f "$SAMPLES/spin-shim-executor.yaml" >/dev/null
-"$OPERATOR" --kubeconfig "$opkc" --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 \
-	--webhook-bind-address 0 --log-level debug >"$log" 2>&1 &
-pid=$!
-synced() { grep -q "caches synced" "$log"; }
-retry 60 synced || { t_fail "the operator starts and its caches sync"; tail -20 "$log"; exit 1; }
+fault_operator_start flt-proxy "$opkc"
 healed_converged() { heal "$ns"; converged_apps "$ns" "$1"; }
 app_yaml "$ns" before | kubectl create -f - >/dev/null
 t_check "an app converges through the proxy" retry $AVAILABLE_S poll healed_converged 1

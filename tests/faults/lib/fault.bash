@@ -116,3 +116,16 @@ timed_check() {
 	fi
 	return $__rc
 }
+
+# fault_operator_start <namespace prefix> <kubeconfig>: the RuntimeClass, a test namespace ($ns) with the shim
+# executor, then the operator on <kubeconfig> ($pid, logging to $log, every server but health off); ends the
+# suite when one of them fails.
+fault_operator_start() {
+	fault_runtimeclass
+	ns=$(t_ns "$1") || { t_fail "create a test namespace"; exit 1; }
+	kubectl apply -n "$ns" -f "$SAMPLES/spin-shim-executor.yaml" >/dev/null
+	"$OPERATOR" --kubeconfig "$2" --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 \
+		--webhook-bind-address 0 --log-level debug >"$log" 2>&1 &
+	pid=$!
+	retry 60 grep -qs "caches synced" "$log" || { t_fail "the operator starts and its caches sync"; tail -20 "$log"; exit 1; }
+}
