@@ -42,6 +42,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/parse.h"
 #include "util/ticker.h"
 #include "webhook/cli.h"
@@ -634,6 +635,10 @@ int main(int argc, char **argv)
 	pthread_t sigthread;
 	int exit_code = 1, rc;
 
+	if (mem_install()) {
+		fputs("spin-operator: cannot install the allocator (docs/internals/mem.md)\n", stderr);
+		return 1;
+	}
 	if (argc > 1 && !strcmp(argv[1], "render"))
 		return render_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "verify"))
