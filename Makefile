@@ -8,7 +8,7 @@
 #   make SANITIZE=address,undefined test    the same suites under ASan + UBSan
 #
 # Conventions (no edits here needed when adding files):
-#   operator/**/*.c, webhook/**/*.c   the daemon; every file but operator/main.c also goes into the test library
+#   operator/**/*.c, webhook/**/*.c   the daemon; every file but operator/cmd/main.c also goes into the test library
 #   tests/unit/test_*.c                one cmocka binary each
 #   tests/unit/*.sh                    shell suites that need no cluster (the image, the version stamps)
 #   tests/integration/test_*.c         one cmocka binary each, run against the local control plane
@@ -42,7 +42,7 @@ BUILD := build/$(VARIANT)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
 CFLAGS ?= -O2 -g -fno-omit-frame-pointer
-BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -Ioperator -Iwebhook -I.
+BASE_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) -I.
 LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 ifneq ($(SANITIZE),)
@@ -58,12 +58,12 @@ GIT_REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 VERSION_STAMP := $(BUILD)/gen/version.stamp
 
 SRC := $(shell find operator webhook -name '*.c' 2>/dev/null | sort)
-LIB_SRC := $(filter-out operator/main.c,$(SRC))
+LIB_SRC := $(filter-out operator/cmd/main.c,$(SRC))
 # The default CA bundle for installDefaultCACerts: Mozilla's roots as Debian's ca-certificates ships them.
 CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
 GEN_CA := $(BUILD)/gen/cacerts_bundle.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/cacerts_bundle.o
-MAIN_OBJ := $(BUILD)/obj/operator/main.o
+MAIN_OBJ := $(BUILD)/obj/operator/cmd/main.o
 LIB := $(BUILD)/libspinop.a
 OPERATOR := $(BUILD)/bin/spin-operator
 

@@ -12,11 +12,11 @@
 #include <malloc.h>
 #endif
 
-#include "build/build.h"
-#include "util/base64.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "verify/ref.h"
+#include "operator/spin/spin.h"
+#include "operator/base/base64.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "operator/kube/imageref.h"
 #include "webhook/admission.h"
 #include "webhook/jsonpatch.h"
 #include "webhook/reviewslim.h"
@@ -885,7 +885,7 @@ static const char *spec_image(const json_t *app)
 static int verify_image(const struct review *r, const struct admission_ctx *ctx, json_t *app, int validating,
 			struct answer *a, int *deny)
 {
-	struct admission_image_verdict out = { 0 };
+	struct verify_image_verdict out = { 0 };
 	const char *image = spec_image(app), *old = r->old_object ? spec_image(r->old_object) : NULL;
 	int rc;
 
@@ -896,7 +896,7 @@ static int verify_image(const struct review *r, const struct admission_ctx *ctx,
 		return SO_OK;
 	if (strcmp(r->operation, "UPDATE") == 0 && old && strcmp(old, image) == 0 && strstr(image, "@sha256:"))
 		return SO_OK;
-	struct admission_image_check in = {
+	struct verify_image_check in = {
 		.ns = r->ns,
 		.image = image,
 		.pull_secrets = json_object_get(json_object_get(app, "spec"), "imagePullSecrets"),
@@ -930,16 +930,16 @@ static int verify_image(const struct review *r, const struct admission_ctx *ctx,
 		goto out;
 	}
 	switch (out.decision) {
-	case ADMISSION_IMAGE_DENY:
+	case VERIFY_IMAGE_DENY:
 		*deny = 1;
 		rc = forbidden(a, out.message);
 		break;
-	case ADMISSION_IMAGE_WARN:
+	case VERIFY_IMAGE_WARN:
 		/* The mutating webhook warns; the validating one would only repeat it. */
 		if (!validating && json_array_append_new(a->warnings, json_string(out.message)))
 			rc = SO_E_NOMEM;
 		break;
-	case ADMISSION_IMAGE_ADMIT:
+	case VERIFY_IMAGE_ADMIT:
 		if (out.pinned && !validating &&
 		    json_object_set_new(json_object_get(app, "spec"), "image", json_string(out.pinned)))
 			rc = SO_E_NOMEM;
@@ -1139,7 +1139,7 @@ static int handle(const char *body, size_t len, const struct admission_ctx *ctx,
 	/* Decoded without the members no check reads (reviewslim.h); an error is about the body as sent. */
 	char *slim = NULL;
 	size_t slim_len = 0;
-	if (review_slim(body, len, &slim, &slim_len) < 0)
+	if (reviewslim_review(body, len, &slim, &slim_len) < 0)
 		return SO_E_NOMEM;
 	doc = json_loadb(slim ? slim : body, slim ? slim_len : len, JSON_DECODE_ANY, &jerr);
 	if (!doc && slim)

@@ -30,9 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kube/names.h"
-#include "kube/quantity.h"
-#include "util/buf.h"
+#include "operator/kube/names.h"
+#include "operator/kube/quantity.h"
+#include "operator/base/buf.h"
+#include "webhook/verify/verify.h"
 
 /* Larger bodies are refused (400). The server should cap its reads at the same size. */
 #define ADMISSION_MAX_BODY ((size_t)3 << 20)
@@ -52,35 +53,6 @@ enum admission_endpoint { MUTATE_SPINAPP, VALIDATE_SPINAPP, MUTATE_EXECUTOR, VAL
 
 /* ctx->flags */
 #define ADMISSION_UPSTREAM_ONLY 0x1u /* run upstream's checks only, none of the stricter ones (docs/compat.md) */
-
-/*
- * Image signature verification (docs/verify-images.md), an optional callback so that this layer stays pure.
- * Called for SpinApp CREATE, and UPDATE when spec.image changed or carries no digest, after defaulting (mutating
- * path) or with the object as stored (validating path). The callback decides whether a rule applies.
- */
-enum admission_image_decision {
-	ADMISSION_IMAGE_ADMIT, /* no rule applies, or verified */
-	ADMISSION_IMAGE_WARN,  /* not verified under a warn rule: admit with message as a warning */
-	ADMISSION_IMAGE_DENY,  /* not verified under an enforce rule: deny with message */
-};
-
-struct admission_image_check {
-	const char *ns;              /* the request's namespace */
-	const char *image;           /* spec.image */
-	const json_t *pull_secrets;  /* spec.imagePullSecrets ([{name}]), or NULL */
-	int validating;              /* the validating webhook: nothing will be patched */
-	int64_t deadline_ms;         /* 0, or an earlier end for the verification (clock_mono_ms's clock) */
-	/* The caller proved who it is (a client certificate from --webhook-client-ca-file): only then may the answer
-	 * reveal a digest resolved with registry credentials (docs/security.md). */
-	int authenticated;
-};
-
-struct admission_image_verdict {
-	enum admission_image_decision decision;
-	char *pinned;       /* malloc'd: the value to patch spec.image with ("name:tag@sha256:..."), or NULL */
-	char message[1024]; /* WARN/DENY: "image <image> (<digest>) is not verified: <reason>" */
-	char notice[512];   /* any decision: a warning for the requester besides message ("" for none) */
-};
 
 enum admission_verify_mode {
 	ADMISSION_VERIFY_INLINE,      /* call verify_image */
@@ -108,29 +80,29 @@ struct admission_ctx {
 	 * NULL: no verification. Otherwise fills *out (out->pinned is freed by the caller) and returns 0, or a
 	 * negative so_err when no verdict could be formed at all (the review is then denied with out->message).
 	 */
-	int (*verify_image)(void *verify_user, const struct admission_image_check *in,
-			    struct admission_image_verdict *out);
+	int (*verify_image)(void *verify_user, const struct verify_image_check *in,
+			    struct verify_image_verdict *out);
 	void *verify_user;
 	/*
 	 * Optional, with verify_image: non-zero when verify_image would call a registry for in (a rule applies),
 	 * zero when it answers from the policy alone. No I/O.
 	 */
-	int (*verify_needs_io)(void *verify_user, const struct admission_image_check *in);
+	int (*verify_needs_io)(void *verify_user, const struct verify_image_check *in);
 	/*
 	 * Optional, with verify_image: the verdict when the verification cannot be had (reason: "verification queue
 	 * full", "verification deadline exceeded"), failing as a registry error does: deny under an enforce rule,
 	 * warn under a warn rule, with the same "image <image> (unresolved) is not verified: <reason>" message.
 	 */
-	int (*verify_unavailable)(void *verify_user, const struct admission_image_check *in, const char *reason,
-				  struct admission_image_verdict *out);
-	/* Set by the server (webhook/server.c): every review comes from a caller with a verified client certificate
-	 * (admission_image_check.authenticated). */
+	int (*verify_unavailable)(void *verify_user, const struct verify_image_check *in, const char *reason,
+				  struct verify_image_verdict *out);
+	/* Set by the server (webhook/webhook_server.c): every review comes from a caller with a verified client certificate
+	 * (verify_image_check.authenticated). */
 	int authenticated;
-	/* Set per request by the server (webhook/server.c): how verify_image is reached. */
+	/* Set per request by the server (webhook/webhook_server.c): how verify_image is reached. */
 	enum admission_verify_mode verify_mode;
 	const char *verify_reason; /* ADMISSION_VERIFY_UNAVAILABLE's reason */
 	int64_t verify_timeout_ms; /* the verification's budget, for the server's wait (0: 8 s) */
-	int64_t verify_deadline_ms; /* per request: 0, or admission_image_check.deadline_ms */
+	int64_t verify_deadline_ms; /* per request: 0, or verify_image_check.deadline_ms */
 };
 
 /* ADMISSION_PATH_* of an endpoint, and back (SO_E_INVAL for any other path). */
@@ -246,7 +218,7 @@ int decode_metadata(const json_t *obj, const char *go_struct, struct buf *msg);
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must " \
 	"start and end with an alphanumeric character"
 
-/* An OCI image reference as distribution/reference parses it: image_ref_check (verify/ref.c), the one grammar. */
+/* An OCI image reference as distribution/reference parses it: image_ref_check (operator/kube/imageref.c), the one grammar. */
 int is_image_reference(const char *s);
 #define IMAGE_REFERENCE_MSG                                                                                   \
 	"must be an OCI image reference: [registry[:port]/]repository[:tag][@sha256:<64 hex digits>], with a "    \

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/err.h"
+#include "operator/base/err.h"
 #include "webhook/admission.h"
 
 static const json_t *member(const json_t *obj, const char *key)

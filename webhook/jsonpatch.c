@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
+#include "operator/base/err.h"
 #include "webhook/jsonpatch.h"
 
 /* A pointer can be as long as the document it points into; the cap only guards against runaway growth. */

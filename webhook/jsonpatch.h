@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 
-#include "util/buf.h"
+#include "operator/base/buf.h"
 
 /* *ops = a new array of operations turning from into to (empty when they are equal). 0 or SO_E_NOMEM. */
 int jsonpatch_diff(const json_t *from, const json_t *to, json_t **ops);

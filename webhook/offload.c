@@ -1,12 +1,12 @@
-#include "offload.h"
+#include "webhook/offload.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/err.h"
-#include "verify/vcache.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "webhook/verify/vcache.h"
 
 enum { QUEUED, RUNNING, DONE };
 

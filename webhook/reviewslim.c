@@ -1,4 +1,4 @@
-#include "reviewslim.h"
+#include "webhook/reviewslim.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +124,7 @@ static size_t skip_value(const char *s, size_t len, size_t i, char want, size_t 
 	return 0;
 }
 
-int review_slim(const char *in, size_t len, char **out, size_t *out_len)
+int reviewslim_review(const char *in, size_t len, char **out, size_t *out_len)
 {
 	unsigned char is_object[MAX_DEPTH];
 	struct level lv[PATH_DEPTH + 1]; /* lv[d]: the object at depth d (1-based) while d <= PATH_DEPTH */

@@ -4,7 +4,7 @@
  * annotation kubectl.kubernetes.io/last-applied-configuration, in request.object and request.oldObject.
  * Decoding them was close to half of the webhook's JSON work, and JSON was half of its CPU.
  *
- * review_slim copies body without those members (a managedFields whose value is an array, the annotation
+ * reviewslim_review copies body without those members (a managedFields whose value is an array, the annotation
  * when its value is a string), byte for byte otherwise. A body that does not look like JSON to its framing
  * scanner, one whose members have other types than those, and one with nothing to drop are left alone
  * (return 0): the full decoder then sees the body as sent and reports its errors. What is dropped is only
@@ -18,6 +18,6 @@
 
 /* 1 with *out (malloc'd, caller frees; not NUL-terminated) and *out_len when members were dropped; 0 when
  * the body is to be used as is (nothing allocated); -1 when memory ran out. */
-int review_slim(const char *body, size_t len, char **out, size_t *out_len);
+int reviewslim_review(const char *body, size_t len, char **out, size_t *out_len);
 
 #endif

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build/build.h"
-#include "kube/quantity.h"
-#include "util/err.h"
+#include "operator/spin/spin.h"
+#include "operator/kube/quantity.h"
+#include "operator/base/err.h"
 #include "webhook/admission.h"
 
 #define PATH_MAX_LEN 512
@@ -574,7 +574,7 @@ static int check_variables(const json_t *spec, struct field_list *errs, json_t *
 	return rc;
 }
 
-/* The names of the volumes the operator adds to every pod (operator/build/deployment.c): a user volume of the same
+/* The names of the volumes the operator adds to every pod (operator/spin/deployment.c): a user volume of the same
  * name would make the Deployment invalid. Other "spin-" names (spin-data) are fine, as upstream. */
 static const char *const reserved_volumes[] = { "spin-runtime-config", "spin-ca" };
 #define RESERVED_MSG "the name of a volume the operator adds"

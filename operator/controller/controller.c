@@ -1,4 +1,4 @@
-#include "controller/controller.h"
+#include "operator/controller/controller.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -6,56 +6,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "build/build.h"
-#include "controller/internal.h"
-#include "kube/fields.h"
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/log.h"
+#include "operator/spin/spin.h"
+#include "operator/controller/controller_internal.h"
+#include "operator/controller/informer_store.h"
+#include "operator/controller/readiness.h"
+#include "operator/controller/reconcile_app.h"
+#include "operator/controller/reconcile_executor.h"
+#include "operator/kube/fields.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
 
-const char *meta_str(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
-}
-
-const char *spec_str(const json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(json_object_get(obj, "spec"), key));
-}
-
-/* Whether obj carries an ownerReference to owner (by uid). */
-int owned_by(const json_t *obj, const json_t *owner)
-{
-	const char *uid = meta_str(owner, "uid");
-	size_t i;
-	json_t *ref;
-	if (!uid)
-		return 0;
-	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref) {
-		const char *u = json_string_value(json_object_get(ref, "uid"));
-		if (u && !strcmp(u, uid))
-			return 1;
-	}
-	return 0;
-}
-
-void enqueue_key(struct queue *q, const char *ns, const char *name)
-{
-	char key[512];
-	if (!name)
-		return;
-	int n = snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name);
-	if (n > 0 && (size_t)n < sizeof key)
-		queue_add(q, key);
-}
-
-void count_write(struct controller *ctl, int wrote)
-{
-	if (wrote)
-		atomic_fetch_add(&ctl->writes, 1);
-	else
-		atomic_fetch_add(&ctl->skipped_applies, 1);
-}
 
 #define STATUS_DEFER_MAX_S 30.0 /* longest a status write waits for other apps' children (defer.h) */
 
@@ -85,9 +46,9 @@ static int spec_or_meta_changed(const json_t *old_obj, const json_t *new_obj)
 /* What the caches see, at debug level: "SpinApp added ns/name generation=1 executor=x image=y". */
 static void describe(const char *kind, const char *verb, const json_t *obj)
 {
-	const char *executor = spec_str(obj, "executor"), *image = spec_str(obj, "image");
-	log_debug("cache", "%s %s %s/%s generation=%lld%s%s%s%s", kind, verb, meta_str(obj, "namespace"),
-		  meta_str(obj, "name"), generation(obj), executor ? " executor=" : "", executor ? executor : "",
+	const char *executor = ctl_spec_str(obj, "executor"), *image = ctl_spec_str(obj, "image");
+	log_debug("cache", "%s %s %s/%s generation=%lld%s%s%s%s", kind, verb, ctl_meta_str(obj, "namespace"),
+		  ctl_meta_str(obj, "name"), generation(obj), executor ? " executor=" : "", executor ? executor : "",
 		  image ? " image=" : "", image ? image : "");
 }
 
@@ -95,7 +56,7 @@ static void app_added(void *ud, json_t *obj)
 {
 	struct controller *ctl = ud;
 	describe("SpinApp", "added", obj);
-	enqueue_key(ctl->app_q, meta_str(obj, "namespace"), meta_str(obj, "name"));
+	ctl_enqueue_key(ctl->app_q, ctl_meta_str(obj, "namespace"), ctl_meta_str(obj, "name"));
 }
 
 static void app_updated(void *ud, json_t *old_obj, json_t *new_obj)
@@ -103,11 +64,11 @@ static void app_updated(void *ud, json_t *old_obj, json_t *new_obj)
 	struct controller *ctl = ud;
 	describe("SpinApp", "updated", new_obj);
 	if (spec_or_meta_changed(old_obj, new_obj))
-		enqueue_key(ctl->app_q, meta_str(new_obj, "namespace"), meta_str(new_obj, "name"));
+		ctl_enqueue_key(ctl->app_q, ctl_meta_str(new_obj, "namespace"), ctl_meta_str(new_obj, "name"));
 	/* An app moving to another executor may release the old one's deletion. */
-	const char *a = spec_str(old_obj, "executor"), *b = spec_str(new_obj, "executor");
+	const char *a = ctl_spec_str(old_obj, "executor"), *b = ctl_spec_str(new_obj, "executor");
 	if (a && (!b || strcmp(a, b)))
-		enqueue_key(ctl->exec_q, meta_str(old_obj, "namespace"), a);
+		ctl_enqueue_key(ctl->exec_q, ctl_meta_str(old_obj, "namespace"), a);
 }
 
 static void app_deleted(void *ud, json_t *obj)
@@ -116,9 +77,9 @@ static void app_deleted(void *ud, json_t *obj)
 	describe("SpinApp", "deleted", obj);
 	/* The app's own key too: its reconcile finds it gone and forgets what we kept for it (applier digests, a
 	 * retry backoff), after any reconcile of it still in flight (the queue never runs one key twice at once). */
-	enqueue_key(ctl->app_q, meta_str(obj, "namespace"), meta_str(obj, "name"));
+	ctl_enqueue_key(ctl->app_q, ctl_meta_str(obj, "namespace"), ctl_meta_str(obj, "name"));
 	/* A blocked executor deletion may now proceed. */
-	enqueue_key(ctl->exec_q, meta_str(obj, "namespace"), spec_str(obj, "executor"));
+	ctl_enqueue_key(ctl->exec_q, ctl_meta_str(obj, "namespace"), ctl_spec_str(obj, "executor"));
 }
 
 /* Every app in ns that names executor: the apps informer is indexed by spec.executor, so this visits only
@@ -140,9 +101,9 @@ static void enqueue_apps_of(struct controller *ctl, const char *ns, const char *
 static void executor_added(void *ud, json_t *obj)
 {
 	struct controller *ctl = ud;
-	const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
+	const char *ns = ctl_meta_str(obj, "namespace"), *name = ctl_meta_str(obj, "name");
 	describe("SpinAppExecutor", "seen", obj);
-	enqueue_key(ctl->exec_q, ns, name);
+	ctl_enqueue_key(ctl->exec_q, ns, name);
 	enqueue_apps_of(ctl, ns, name); /* upstream does not watch executors: edits never reached its apps */
 }
 
@@ -155,8 +116,8 @@ static void executor_updated(void *ud, json_t *old_obj, json_t *new_obj)
 static void executor_deleted(void *ud, json_t *obj)
 {
 	struct controller *ctl = ud;
-	enqueue_key(ctl->exec_q, meta_str(obj, "namespace"), meta_str(obj, "name")); /* collects RuntimeClasses */
-	enqueue_apps_of(ctl, meta_str(obj, "namespace"), meta_str(obj, "name"));
+	ctl_enqueue_key(ctl->exec_q, ctl_meta_str(obj, "namespace"), ctl_meta_str(obj, "name")); /* collects RuntimeClasses */
+	enqueue_apps_of(ctl, ctl_meta_str(obj, "namespace"), ctl_meta_str(obj, "name"));
 }
 
 /* Owned objects carry the app-name label; their changes (Deployment status above all) requeue the app. */
@@ -165,7 +126,7 @@ static void owned_changed(void *ud, json_t *obj)
 	struct controller *ctl = ud;
 	const char *app = json_string_value(
 		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), SPIN_LABEL_APP_NAME));
-	enqueue_key(ctl->app_q, meta_str(obj, "namespace"), app);
+	ctl_enqueue_key(ctl->app_q, ctl_meta_str(obj, "namespace"), app);
 }
 
 /* Whether two cached (trimmed) versions differ in more than their resourceVersion. */
@@ -208,15 +169,15 @@ static void owned_updated(void *ud, json_t *old_obj, json_t *new_obj)
 static void runtimeclass_changed(void *ud, json_t *obj)
 {
 	struct controller *ctl = ud;
-	const char *name = meta_str(obj, "name");
+	const char *name = ctl_meta_str(obj, "name");
 	json_t *execs = ctl->store.ops->cache_list(ctl->store.ctx, CTL_EXECUTORS), *e;
 	size_t i;
 	json_array_foreach(execs, i, e) {
 		const json_t *dc = json_object_get(json_object_get(e, "spec"), "deploymentConfig");
 		const char *n = json_string_value(json_object_get(dc, "runtimeClassName"));
 		if (n && name && !strcmp(n, name)) {
-			enqueue_key(ctl->exec_q, meta_str(e, "namespace"), meta_str(e, "name"));
-			enqueue_apps_of(ctl, meta_str(e, "namespace"), meta_str(e, "name"));
+			ctl_enqueue_key(ctl->exec_q, ctl_meta_str(e, "namespace"), ctl_meta_str(e, "name"));
+			enqueue_apps_of(ctl, ctl_meta_str(e, "namespace"), ctl_meta_str(e, "name"));
 		}
 	}
 	json_decref(execs);
@@ -266,9 +227,9 @@ static void trim_secret(json_t *obj)
  * whole, so the comparison sees everything. */
 static void trim_applied(json_t *obj)
 {
-	if (kube_prune_to_applied(obj, SPIN_FIELD_MANAGER) < 0)
+	if (kube_prune_to_applied(obj, APPLIER_FIELD_MANAGER) < 0)
 		log_warn("cache", "%s %s/%s: cannot prune to the applied fields: kept whole", json_string_value(json_object_get(obj, "kind")),
-			 meta_str(obj, "namespace"), meta_str(obj, "name"));
+			 ctl_meta_str(obj, "namespace"), ctl_meta_str(obj, "name"));
 }
 
 /* Of a Deployment's status the SpinApp status mirrors readyReplicas and the Available/Progressing conditions. */
@@ -417,7 +378,7 @@ static void *resync(void *arg)
  * apps without decoding the cache. */
 static const char *app_executor(const json_t *app)
 {
-	return spec_str(app, "executor");
+	return ctl_spec_str(app, "executor");
 }
 
 static int new_informer(struct controller *ctl, const struct kube_resource *r, const char *selector,
@@ -499,17 +460,6 @@ fail:
 #define NINFORMERS CTL_NINFORMERS
 #define SYNC_SLICE_MS 100 /* how often controller_start looks at stop_requested while caches sync */
 
-void ctl_informers(const struct controller *ctl, struct informer *all[NINFORMERS])
-{
-	all[0] = ctl->apps;
-	all[1] = ctl->executors;
-	all[2] = ctl->deployments;
-	all[3] = ctl->services;
-	all[4] = ctl->secrets;
-	all[5] = ctl->hpas;
-	all[6] = ctl->replicasets;
-	all[7] = ctl->runtimeclasses;
-}
 
 int controller_start(struct controller *ctl, double timeout_s)
 {

@@ -9,8 +9,8 @@
  *              namespace naming it; an app → itself and its executor (deletion may be waiting on it);
  *              a RuntimeClass → the executors naming it.
  *   writes:    server-side apply (field manager spin-operator, force) skipped when the cache already shows the
- *              desired state (controller/apply.h); status through the status subresource, only when changed;
- *              Events through controller/events.h.
+ *              desired state (operator/runtime/applier.h); status through the status subresource, only when changed;
+ *              Events through operator/runtime/recorder.h.
  *
  * Threads: one per informer, --max-concurrent-reconciles app workers, one executor worker, the event
  * recorder's thread. Shutdown stops the queues, waits for in-flight reconciles (bounded), then stops the
@@ -22,20 +22,11 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "kube/client.h"
-#include "util/buf.h"
+#include "operator/controller/options.h"
+#include "operator/kube/client.h"
+#include "operator/base/buf.h"
 
 struct controller;
-
-struct controller_opts {
-	const char *namespace;      /* NULL: all namespaces */
-	int app_workers;            /* --max-concurrent-reconciles */
-	double resync_s;            /* periodic re-reconcile of every app; 0 disables */
-	const char *ca_bundle;      /* PEM bundle for installDefaultCACerts Secrets */
-	size_t ca_bundle_len;
-	/* Optional: polled while controller_start waits for the caches; non-zero makes it return SO_E_CANCELLED. */
-	int (*stop_requested)(void);
-};
 
 int controller_new(struct kube_client *c, const struct controller_opts *o, struct controller **out);
 /* Starts informers, waits until their caches are synced (up to timeout_s, or until opts.stop_requested says
@@ -65,25 +56,6 @@ void controller_get_stats(struct controller *ctl, struct controller_stats *out);
 
 /* Non-zero once every cache has synced (controller_start_caches), until controller_free. */
 int controller_ready(struct controller *ctl);
-
-/*
- * Health (controller/health.c, docs/internals/health.md).
- *
- * controller_caches_fresh (readiness): every informer heard from the API server (a list, a watch event or
- * bookmark, a watch ended by the server) within CONTROLLER_CONTACT_BOUND_S. A healthy watch brings a bookmark at
- * least every minute and one that brings nothing for the client's stream idle bound (150 s) is cut and
- * reconnected at once, so only an informer that could not reach the API server for 15 s after that bound ran
- * out goes past it. 1, or 0 with the first stale informer in why.
- *
- * controller_live (liveness): no reconcile has held its key for CONTROLLER_STUCK_S. Every API call a reconcile
- * makes has a deadline (30 s; 60 s a LIST page), so a reconcile that long is deadlocked or stuck in a call
- * without one, which only a restart cures. An unreachable API server does not make the process unlive: a
- * restart cannot fix it and would drop the caches. 1, or 0 with why.
- */
-#define CONTROLLER_CONTACT_BOUND_S 165.0
-#define CONTROLLER_STUCK_S 900.0
-int controller_caches_fresh(struct controller *ctl, char *why, size_t whylen);
-int controller_live(struct controller *ctl, char *why, size_t whylen);
 
 /* The admission webhook reads executors through these two, one review at a time: neither decodes more than the
  * one executor asked for. Both see an empty cache before the caches are started. */

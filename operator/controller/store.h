@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "kube/api.h"
+#include "operator/kube/api.h"
 
 /* The caches, in the informers' start order. */
 enum ctl_cache { CTL_APPS, CTL_EXECUTORS, CTL_DEPLOYMENTS, CTL_SERVICES, CTL_SECRETS, CTL_HPAS, CTL_REPLICASETS,

@@ -1,11 +1,11 @@
-#include "kube/api.h"
+#include "operator/kube/api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/listparse.h"
-#include "util/err.h"
+#include "operator/kube/listparse.h"
+#include "operator/base/err.h"
 
 #define PATH_CAP 8192
 

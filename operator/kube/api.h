@@ -8,8 +8,8 @@
 
 #include <jansson.h>
 
-#include "kube/client.h"
-#include "kube/listparse.h"
+#include "operator/kube/client.h"
+#include "operator/kube/listparse.h"
 
 struct kube_resource {
 	const char *group;    /* "" for the core group */

@@ -26,13 +26,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "kube/config.h"
-#include "kube/exec.h"
-#include "kube/file.h"
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/strv.h"
+#include "operator/kube/config.h"
+#include "operator/kube/auth.h"
+#include "operator/kube/exec.h"
+#include "operator/kube/file.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "operator/base/strv.h"
 
 #define KUBE_AUTH_TOKEN_FILE_TTL 60
 #define KUBE_AUTH_EXPIRY_MARGIN 10

@@ -5,7 +5,8 @@
  * a handle is used by one thread at a time and keeps its connection alive between requests. DNS and TLS
  * sessions are shared across handles through a CURLSH with per-data locks.
  */
-#include "kube/client.h"
+#include "operator/kube/client.h"
+#include "operator/kube/auth.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,11 +19,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/prom.h"
-#include "util/ratelimit.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "operator/base/prom.h"
+#include "operator/base/ratelimit.h"
 
 #define POOL_MAX 32             /* idle handles kept; more concurrent callers get temporary handles */
 #define RETRY_429_MAX 3

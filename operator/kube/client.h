@@ -21,8 +21,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "kube/config.h"
-#include "util/buf.h"
+#include "operator/kube/config.h"
+#include "operator/base/buf.h"
 
 struct kube_client;
 

@@ -6,22 +6,19 @@
  *   4. $HOME/.kube/config
  * A malformed or incomplete kubeconfig yields SO_E_CONFIG and one message naming the file and the field.
  *
- * Credentials that change at run time (token files, exec plugins) are served by struct kube_auth, which
- * the HTTP client asks before every request. Nothing here logs a credential.
+ * kube_config_load (operator/kube/loadconfig.h) picks one; credentials that change at run time (token files,
+ * exec plugins) are served by struct kube_auth (operator/kube/auth.h), which the HTTP client asks before every
+ * request. Nothing here logs a credential.
  */
 #ifndef SO_KUBE_CONFIG_H
 #define SO_KUBE_CONFIG_H
 
 #include <stddef.h>
 
+#include "operator/kube/file.h"
+
 #define KUBE_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define KUBE_CONFIG_MAX_FILE (4u << 20) /* a kubeconfig or referenced PEM file larger than this is refused */
-
-/* PEM bytes held in memory (libcurl takes them as *_BLOB options; nothing is written to disk). */
-struct kube_pem {
-	char *data; /* owned; NULL when absent */
-	size_t len;
-};
 
 /* users[].user.exec: a client.authentication.k8s.io ExecCredential plugin. */
 struct kube_exec_config {
@@ -48,16 +45,6 @@ struct kube_config {
 	char *source;                   /* where this came from, for logs: a path or "in-cluster" */
 };
 
-/* Resolves and loads the configuration in the order above. kubeconfig_path and context may be NULL.
- * On failure writes one line to err (naming file and field) and leaves *out empty. */
-int kube_config_load(const char *kubeconfig_path, const char *context, struct kube_config *out, char *err,
-		     size_t errlen);
-
-/* Parses kubeconfig YAML already in memory. base_dir resolves relative file references (may be NULL for
- * the current directory); name is used in error messages. Exposed for tests and fuzzing. */
-int kube_config_parse_kubeconfig(const char *yaml, size_t len, const char *name, const char *base_dir,
-				 const char *context, struct kube_config *out, char *err, size_t errlen);
-
 /* In-cluster configuration from the environment and the given service-account directory (KUBE_SA_DIR in
  * production; tests pass a temporary directory). */
 int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err, size_t errlen);
@@ -73,24 +60,5 @@ struct kube_credentials {
 };
 
 void kube_credentials_free(struct kube_credentials *c);
-
-/*
- * struct kube_auth serves the current credentials, thread-safe:
- *  - static token and client certificate: as configured;
- *  - token file: re-read when older than 60 s (kubelet rotates projected tokens at 80% of their lifetime);
- *  - CA file (in-cluster ca.crt, which the kube-root-ca.crt ConfigMap feeds and the kubelet updates when the
- *    cluster CA rotates): re-read on the same schedule; a bundle that holds no parseable certificate is
- *    refused and the previous one kept;
- *  - exec plugin: run with posix_spawn (no shell), a 30 s timeout and a 1 MiB output cap, and cached until
- *    status.expirationTimestamp (or until invalidated).
- * kube_auth_invalidate is called by the HTTP client after a 401 so the next kube_auth_get re-reads the
- * token file or re-runs the plugin.
- */
-struct kube_auth;
-
-int kube_auth_new(const struct kube_config *cfg, struct kube_auth **out, char *err, size_t errlen);
-void kube_auth_free(struct kube_auth *auth);
-int kube_auth_get(struct kube_auth *auth, struct kube_credentials *out, char *err, size_t errlen);
-void kube_auth_invalidate(struct kube_auth *auth);
 
 #endif

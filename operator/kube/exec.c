@@ -3,7 +3,7 @@
  */
 #define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np, pipe2 */
 
-#include "kube/exec.h"
+#include "operator/kube/exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +23,11 @@
 
 #include <jansson.h>
 
-#include "kube/file.h"
-#include "util/base64.h"
-#include "util/buf.h"
-#include "util/clock.h"
-#include "util/err.h"
+#include "operator/kube/file.h"
+#include "operator/base/base64.h"
+#include "operator/base/buf.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
 
 extern char **environ;
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "kube/config.h"
+#include "operator/kube/config.h"
 
 #define KUBE_EXEC_TIMEOUT_MS 30000
 #define KUBE_EXEC_MAX_OUTPUT (1u << 20)

@@ -1,10 +1,10 @@
-#include "kube/fields.h"
+#include "operator/kube/fields.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
+#include "operator/base/err.h"
 
 /* Field names we look up are short; a longer member name simply cannot be in a field set we consult. */
 #define NAME_MAX_LEN 512

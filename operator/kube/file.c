@@ -1,4 +1,4 @@
-#include "kube/file.h"
+#include "operator/kube/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "util/err.h"
+#include "operator/base/err.h"
 
 int kube_file_read(const char *path, size_t cap, struct buf *out, int *errnum)
 {

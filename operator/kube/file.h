@@ -12,8 +12,13 @@
 
 #include <stddef.h>
 
-#include "kube/config.h"
-#include "util/buf.h"
+#include "operator/base/buf.h"
+
+/* PEM bytes held in memory (libcurl takes them as *_BLOB options; nothing is written to disk). */
+struct kube_pem {
+	char *data; /* owned; NULL when absent */
+	size_t len;
+};
 
 #define KUBE_TOKEN_FILE_MAX (64u << 10)
 

@@ -13,7 +13,7 @@
  * Messages name the file and the field path ("users[0].user.client-key-data") and never include a value other
  * than entry names, which are sanitized.
  */
-#include "kube/kubeconfig.h"
+#include "operator/kube/kubeconfig.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,11 +26,11 @@
 
 #include <yaml.h>
 
-#include "kube/file.h"
-#include "kube/names.h"
-#include "util/base64.h"
-#include "util/err.h"
-#include "util/strv.h"
+#include "operator/kube/file.h"
+#include "operator/kube/names.h"
+#include "operator/base/base64.h"
+#include "operator/base/err.h"
+#include "operator/base/strv.h"
 
 #define KC_MAX_DEPTH 64
 #define KC_MAX_ANCHORS 1024

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "kube/config.h"
+#include "operator/kube/config.h"
 
 struct kube_kubeconfig;
 
@@ -32,5 +32,10 @@ int kube_kubeconfig_empty(const struct kube_kubeconfig *f);
  * when not NULL. On failure *out is left zeroed. */
 int kube_kubeconfig_resolve(struct kube_kubeconfig *const *files, size_t n, const char *label, const char *context,
 			    struct kube_config *out, char *err, size_t errlen);
+
+/* Parses kubeconfig YAML already in memory. base_dir resolves relative file references (may be NULL for
+ * the current directory); name is used in error messages. Exposed for tests and fuzzing. */
+int kube_config_parse_kubeconfig(const char *yaml, size_t len, const char *name, const char *base_dir,
+				 const char *context, struct kube_config *out, char *err, size_t errlen);
 
 #endif

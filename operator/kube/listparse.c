@@ -1,10 +1,10 @@
-#include "kube/listparse.h"
+#include "operator/kube/listparse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
+#include "operator/base/err.h"
 
 /* Deeper nesting than any Kubernetes object has; bounds the depth counter (jansson refuses 2048 anyway). */
 #define MAX_DEPTH 4096

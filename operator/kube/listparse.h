@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "util/buf.h"
+#include "operator/base/buf.h"
 
 /* Called once per item, in order. item is borrowed (json_incref to keep it; it is not used by the parser
  * afterwards, so the callback may modify it). A non-zero return stops the parser and is returned from feed. */

@@ -2,7 +2,7 @@
  * Kubernetes names (k8s.io/apimachinery pkg/util/validation): DNS-1123 labels and subdomains, and qualified
  * names. Hand-written character classes instead of Go's regular expressions; every loop bounded by the input.
  */
-#include "kube/names.h"
+#include "operator/kube/names.h"
 
 #include <string.h>
 

@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/quantity.h"
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/kube/quantity.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 
 __extension__ typedef unsigned __int128 u128;
 

@@ -1,9 +1,9 @@
-#include "kube/watch.h"
+#include "operator/kube/watch.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "util/err.h"
+#include "operator/base/err.h"
 
 static const char *const type_names[] = { "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR" };
 

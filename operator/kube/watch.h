@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "util/buf.h"
+#include "operator/base/buf.h"
 
 enum kube_event_type { KUBE_EVENT_ADDED, KUBE_EVENT_MODIFIED, KUBE_EVENT_DELETED, KUBE_EVENT_BOOKMARK,
 		       KUBE_EVENT_ERROR };

@@ -26,11 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kube/api.h"
-#include "kube/client.h"
-#include "kube/config.h"
-#include "util/err.h"
-#include "util/parse.h"
+#include "operator/kube/api.h"
+#include "operator/kube/loadconfig.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
+#include "operator/base/err.h"
+#include "operator/base/parse.h"
 
 struct kindmap {
 	const char *api_version, *kind;

@@ -21,11 +21,11 @@
 
 #include "support/ocifake.h"
 #include "support/sigfixture.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "verify/regbackend.h"
-#include "verify/registry.h"
-#include "verify/verify.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "webhook/verify/regbackend.h"
+#include "webhook/verify/registry.h"
+#include "webhook/verify/verify.h"
 
 static int64_t now_us(void)
 {
@@ -48,11 +48,11 @@ static int64_t pct(int64_t *v, size_t n, double p)
 
 static int verify(struct verifier *v, const char *image)
 {
-	struct admission_image_check in = { .ns = "default", .image = image };
-	struct admission_image_verdict out;
+	struct verify_image_check in = { .ns = "default", .image = image };
+	struct verify_image_verdict out;
 	int rc = verifier_admission(v, &in, &out);
 	free(out.pinned);
-	if (rc || out.decision != ADMISSION_IMAGE_ADMIT) {
+	if (rc || out.decision != VERIFY_IMAGE_ADMIT) {
 		fprintf(stderr, "bench_verify: %s not admitted: %s\n", image, out.message);
 		return -1;
 	}

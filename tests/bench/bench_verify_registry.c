@@ -23,11 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/err.h"
-#include "util/log.h"
-#include "verify/regbackend.h"
-#include "verify/registry.h"
-#include "verify/verify.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "webhook/verify/regbackend.h"
+#include "webhook/verify/registry.h"
+#include "webhook/verify/verify.h"
 
 static int64_t now_us(void)
 {
@@ -66,14 +66,14 @@ static int static_creds(void *ud, const char *ns, const json_t *pull_secrets, co
 /* verify: 0 when admitted; the pinned form in pinned (when given and the verifier pinned). */
 static int verify(struct verifier *v, const char *image, char *pinned, size_t pinned_len)
 {
-	struct admission_image_check in = { .ns = "default", .image = image };
-	struct admission_image_verdict out;
+	struct verify_image_check in = { .ns = "default", .image = image };
+	struct verify_image_verdict out;
 	memset(&out, 0, sizeof out);
 	int rc = verifier_admission(v, &in, &out);
 	if (pinned && out.pinned)
 		snprintf(pinned, pinned_len, "%s", out.pinned);
 	free(out.pinned);
-	if (rc || out.decision != ADMISSION_IMAGE_ADMIT) {
+	if (rc || out.decision != VERIFY_IMAGE_ADMIT) {
 		fprintf(stderr, "bench_verify_registry: %s not admitted: %s\n", image, out.message);
 		return -1;
 	}

@@ -24,12 +24,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "informer/informer.h"
-#include "kube/api.h"
-#include "kube/client.h"
-#include "kube/config.h"
-#include "util/err.h"
-#include "util/log.h"
+#include "operator/runtime/informer.h"
+#include "operator/kube/api.h"
+#include "operator/kube/loadconfig.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
 
 #define LABEL "core.spinkube.dev/app-name"
 

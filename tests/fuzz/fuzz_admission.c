@@ -13,8 +13,8 @@
 
 #include <jansson.h>
 
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 #include "webhook/admission.h"
 #include "webhook/jsonpatch.h"
 

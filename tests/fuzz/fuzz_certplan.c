@@ -1,4 +1,4 @@
-/* libFuzzer target: certplan_apply (webhook/certplan.c) on arbitrary Secret contents, as the API server could
+/* libFuzzer target: certplan_apply (webhook/certs/certplan.c) on arbitrary Secret contents, as the API server could
  * hand them over: the input is split at NUL bytes into ca.crt, ca.key, tls.crt and tls.key (missing fields are
  * absent keys). Besides memory safety it checks the rules' promises for every input: the result is a CA whose
  * key matches, followed by at most one more CA; a serving certificate signed by a CA of that bundle, naming
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "webhook/certplan.h"
-#include "webhook/selfcert.h"
+#include "operator/base/err.h"
+#include "webhook/certs/certplan.h"
+#include "operator/base/selfcert.h"
 
 #define NOW ((time_t)1800000000) /* 2027-01-15: fixed, so runs are reproducible */
 

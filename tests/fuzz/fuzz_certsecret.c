@@ -1,4 +1,4 @@
-/* libFuzzer target: certsecret_decode / certsecret_encode (webhook/certsecret.c), the webhook certificate
+/* libFuzzer target: certsecret_decode / certsecret_encode (webhook/certs/certsecret.c), the webhook certificate
  * Secret's base64 data as the API server hands it over (the PEM inside is fuzz_certplan's). The input is a
  * Secret as JSON. Besides memory safety: a decoded key has exactly the length its base64 stands for and
  * re-encodes to the same base64 when that was canonical; encoding then decoding any decoded set gives it back
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "certplan.h"
-#include "certsecret.h"
-#include "util/err.h"
+#include "webhook/certs/certplan.h"
+#include "webhook/certs/certsecret.h"
+#include "operator/base/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/creds.h"
+#include "operator/base/err.h"
+#include "webhook/verify/creds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

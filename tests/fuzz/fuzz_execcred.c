@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/exec.h"
-#include "util/err.h"
+#include "operator/kube/exec.h"
+#include "operator/base/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kube/listparse.h"
+#include "operator/kube/listparse.h"
 
 static int sink(void *ud, json_t *item)
 {

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/ocimanifest.h"
-#include "verify/registry.h"
+#include "operator/base/err.h"
+#include "webhook/verify/ocimanifest.h"
+#include "webhook/verify/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the policy file parser (verify/policy.c, through util/yaml.c) on arbitrary bytes, then
+ * libFuzzer target: the policy file parser (verify/policy.c, through operator/base/yamljson.c) on arbitrary bytes, then
  * matching a few image names against whatever parsed, and the glob matcher with the input split into a pattern
  * and a string. Besides memory safety: a parsed policy has named rules with images and keys, and its hash is 64
  * hex digits; a failure leaves no policy and says why.
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/policy.h"
+#include "operator/base/err.h"
+#include "webhook/verify/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

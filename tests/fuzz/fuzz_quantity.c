@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build/build.h"
-#include "kube/quantity.h"
-#include "util/err.h"
+#include "operator/spin/spin.h"
+#include "operator/kube/quantity.h"
+#include "operator/base/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/ref.h"
+#include "operator/base/err.h"
+#include "operator/kube/imageref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

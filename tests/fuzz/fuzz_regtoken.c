@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/registry.h"
+#include "operator/base/err.h"
+#include "webhook/verify/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,8 +1,8 @@
 /*
- * libFuzzer target: review_slim (webhook/reviewslim.c), differentially against jansson. For every input:
+ * libFuzzer target: reviewslim_review (webhook/reviewslim.c), differentially against jansson. For every input:
  *   - 0 means nothing was allocated; 1 means a strictly shorter text;
  *   - when jansson decodes the input, it decodes the slimmed text too, to the same document once the
- *     members review_slim may drop (request.object/oldObject.metadata.managedFields and the last-applied
+ *     members reviewslim_review may drop (request.object/oldObject.metadata.managedFields and the last-applied
  *     annotation) are removed from both.
  * Inputs jansson refuses are only checked for memory safety: the dropped bytes are framed, not validated
  * (reviewslim.h), and the admission handler reports errors from the body as sent.
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *slim = NULL;
 	size_t slim_len = 0;
-	int rc = review_slim((const char *)data, size, &slim, &slim_len);
+	int rc = reviewslim_review((const char *)data, size, &slim, &slim_len);
 
 	if (rc < 0)
 		return 0;

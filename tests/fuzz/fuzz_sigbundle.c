@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/sigcheck.h"
+#include "operator/base/err.h"
+#include "webhook/verify/sigcheck.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

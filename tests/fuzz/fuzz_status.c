@@ -1,4 +1,4 @@
-/* libFuzzer target: kube_status_map (operator/kube/status.c), the mapping of an API server's non-2xx answer. The
+/* libFuzzer target: kube_status_map (operator/kube/apistatus.c), the mapping of an API server's non-2xx answer. The
  * first two bytes pick the HTTP code (300-599), the rest is the body. Besides memory safety: the result is an
  * error; a message is always there and bounded, the reason bounded; retryAfterSeconds within a day; and a body
  * that is not a Status object is never echoed (the message is then the fixed "the server answered HTTP n"). */
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/client.h"
-#include "util/err.h"
+#include "operator/kube/client.h"
+#include "operator/base/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

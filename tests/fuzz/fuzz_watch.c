@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kube/watch.h"
+#include "operator/kube/watch.h"
 
 static int sink(void *ud, enum kube_event_type type, json_t *obj)
 {

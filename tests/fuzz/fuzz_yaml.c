@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: YAML streams → JSON (util/yaml.c) under its caps, then the writer's round trip: every
+ * libFuzzer target: YAML streams → JSON (operator/base/yamljson.c) under its caps, then the writer's round trip: every
  * document written back as YAML must read back as an equal value, or the target aborts. The same bytes are
  * also rendered as manifests (render_run), which drives the object builders with whatever the parser lets
  * through.
@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "render.h"
-#include "util/buf.h"
-#include "util/yaml.h"
+#include "operator/cmd/render.h"
+#include "operator/base/buf.h"
+#include "operator/base/yamljson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,8 +21,8 @@ static void round_trip(const json_t *doc)
 	json_t *again = NULL;
 	char err[256];
 
-	if (json_to_yaml(doc, &b) == 0) {
-		if (yaml_to_json(b.data, b.len, "emitted", &again, err, sizeof err) != 0) {
+	if (yamljson_from_json(doc, &b) == 0) {
+		if (yamljson_to_json(b.data, b.len, "emitted", &again, err, sizeof err) != 0) {
 			fprintf(stderr, "emitted YAML does not parse: %s\n%s\n", err, b.data);
 			abort();
 		}
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[256];
 	size_t i;
 
-	if (yaml_to_json((const char *)data, size, "fuzz", &docs, err, sizeof err) == 0) {
+	if (yamljson_to_json((const char *)data, size, "fuzz", &docs, err, sizeof err) == 0) {
 		json_array_foreach(docs, i, doc)
 			round_trip(doc);
 		json_decref(docs);

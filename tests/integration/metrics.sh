@@ -97,7 +97,7 @@ t_eq "decisions are cached: two more scrapes within 10 s make no new review" "$p
 # (the signature part: a JWT's header is the same for every token of one issuer)
 t_check "no token appears in the (debug) log" bash -c "! grep -qF -- '${reader_token: -40}' '$log' && ! grep -qF -- '${nobody_token: -40}' '$log'"
 
-# TLS: 1.2+ only, forward-secret AEAD suites only (certwatch.h CERTWATCH_TLS_PRIORITIES)
+# TLS: 1.2+ only, forward-secret AEAD suites only (operator/base/certwatch.h CERTWATCH_TLS_PRIORITIES)
 tls() { openssl s_client -connect "127.0.0.1:$port" "$@" </dev/null 2>/dev/null | grep -Eq '^New, TLSv1\.[0-3], Cipher is [A-Z]'; }
 t_check "TLS 1.3 handshakes" tls -tls1_3
 t_check "TLS 1.2 with ECDHE and AES-GCM handshakes" tls -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256

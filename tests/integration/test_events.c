@@ -13,14 +13,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "controller/events.h"
-#include "controller/events_internal.h"
-#include "kube/api.h"
-#include "kube/client.h"
-#include "kube/config.h"
-#include "util/buf.h"
-#include "util/err.h"
-#include "util/log.h"
+#include "operator/runtime/recorder.h"
+#include "operator/runtime/recorder_internal.h"
+#include "operator/kube/api.h"
+#include "operator/kube/loadconfig.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
 
 #define COMPONENT "spinapp-reconciler"
 

@@ -14,13 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "informer/informer.h"
-#include "kube/api.h"
-#include "kube/client.h"
-#include "kube/config.h"
-#include "kube/watch.h"
-#include "util/err.h"
-#include "util/log.h"
+#include "operator/runtime/informer.h"
+#include "operator/kube/api.h"
+#include "operator/kube/loadconfig.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
+#include "operator/kube/watch.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
 
 static int run_script(const char *script);
 

@@ -15,15 +15,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kube/api.h"
-#include "kube/client.h"
-#include "kube/config.h"
-#include "util/clock.h"
-#include "util/err.h"
-#include "verify/kubecreds.h"
-#include "verify/ref.h"
-#include "verify/vcache.h"
-#include "verify/verify.h"
+#include "operator/kube/api.h"
+#include "operator/kube/loadconfig.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "webhook/verify/kubecreds.h"
+#include "operator/kube/imageref.h"
+#include "webhook/verify/vcache.h"
+#include "webhook/verify/verify.h"
 
 struct fixture {
 	struct kube_config cfg;

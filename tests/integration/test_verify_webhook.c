@@ -25,12 +25,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "kube/api.h"
-#include "kube/client.h"
-#include "kube/config.h"
+#include "operator/kube/api.h"
+#include "operator/kube/loadconfig.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
 #include "support/ocifake.h"
 #include "support/sigfixture.h"
-#include "util/err.h"
+#include "operator/base/err.h"
 
 extern char **environ;
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build/build.h"
-#include "util/err.h"
+#include "operator/spin/spin.h"
+#include "operator/base/err.h"
 
 struct ctlfake {
 	pthread_mutex_t mu;

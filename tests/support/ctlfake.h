@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "controller/store.h"
+#include "operator/controller/store.h"
 
 struct ctlfake;
 

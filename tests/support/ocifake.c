@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "sigfixture.h"
-#include "verify/ocimanifest.h"
-#include "verify/registry.h"
+#include "webhook/verify/ocimanifest.h"
+#include "webhook/verify/registry.h"
 
 #define MAX_OBJ 256
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/ocimanifest.h"
-#include "verify/registry.h"
+#include "webhook/verify/ocimanifest.h"
+#include "webhook/verify/registry.h"
 
 static void die(const char *what)
 {

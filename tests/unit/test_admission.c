@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 #include "webhook/admission.h"
 #include "webhook/jsonpatch.h"
 

@@ -16,15 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
-#include "util/err.h"
-#include "verify/sigcheck.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "webhook/verify/sigcheck.h"
 #include "webhook/admission.h"
 
 #define PINNED "ghcr.io/acme/app:v1@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 static struct {
-	enum admission_image_decision decision;
+	enum verify_image_decision decision;
 	const char *pinned;
 	int rc;
 	int calls;
@@ -34,7 +34,7 @@ static struct {
 	char last_secret_name[64];
 } fake;
 
-static int fake_verify(void *user, const struct admission_image_check *in, struct admission_image_verdict *out)
+static int fake_verify(void *user, const struct verify_image_check *in, struct verify_image_verdict *out)
 {
 	assert_ptr_equal(user, &fake);
 	fake.calls++;
@@ -45,7 +45,7 @@ static int fake_verify(void *user, const struct admission_image_check *in, struc
 		 in->pull_secrets ? json_string_value(json_object_get(json_array_get(in->pull_secrets, 0), "name")) : "");
 	memset(out, 0, sizeof *out);
 	out->decision = fake.decision;
-	if (fake.decision != ADMISSION_IMAGE_ADMIT)
+	if (fake.decision != VERIFY_IMAGE_ADMIT)
 		snprintf(out->message, sizeof out->message, "image %s (sha256:aaaa) is not verified: no signatures found",
 			 in->image);
 	if (fake.pinned && !in->validating)
@@ -121,7 +121,7 @@ static json_t *patch_of(json_t *resp)
 	return ops;
 }
 
-static void reset(enum admission_image_decision d, const char *pinned)
+static void reset(enum verify_image_decision d, const char *pinned)
 {
 	memset(&fake, 0, sizeof fake);
 	fake.decision = d;
@@ -131,7 +131,7 @@ static void reset(enum admission_image_decision d, const char *pinned)
 static void mutate_pins_after_defaulting(void **state)
 {
 	(void)state;
-	reset(ADMISSION_IMAGE_ADMIT, PINNED);
+	reset(VERIFY_IMAGE_ADMIT, PINNED);
 	json_t *resp = run(MUTATE_SPINAPP, "CREATE", APP("ghcr.io/acme/app:v1"), NULL);
 	assert_true(json_is_true(json_object_get(resp, "allowed")));
 	assert_int_equal(fake.calls, 1);
@@ -150,14 +150,14 @@ static void mutate_pins_after_defaulting(void **state)
 static void mutate_denies_in_enforce(void **state)
 {
 	(void)state;
-	reset(ADMISSION_IMAGE_DENY, NULL);
+	reset(VERIFY_IMAGE_DENY, NULL);
 	json_t *resp = run(MUTATE_SPINAPP, "CREATE", APP_EXEC("ghcr.io/acme/app:v1"), NULL);
 	check_json(resp, "{'uid': 'u1', 'allowed': false, 'status': {'metadata': {}, 'status': 'Failure', 'message': "
 			 "'image ghcr.io/acme/app:v1 (sha256:aaaa) is not verified: no signatures found', 'reason': "
 			 "'Forbidden', 'code': 403}}");
 	json_decref(resp);
 	/* No verdict at all (the callback failed): denied too. */
-	reset(ADMISSION_IMAGE_ADMIT, NULL);
+	reset(VERIFY_IMAGE_ADMIT, NULL);
 	fake.rc = SO_E_INVAL;
 	resp = run(MUTATE_SPINAPP, "CREATE", APP_EXEC("ghcr.io/acme/app:v1"), NULL);
 	assert_true(json_is_false(json_object_get(resp, "allowed")));
@@ -168,7 +168,7 @@ static void mutate_denies_in_enforce(void **state)
 static void mutate_warns_in_warn_mode(void **state)
 {
 	(void)state;
-	reset(ADMISSION_IMAGE_WARN, NULL);
+	reset(VERIFY_IMAGE_WARN, NULL);
 	json_t *resp = run(MUTATE_SPINAPP, "CREATE", APP_EXEC("ghcr.io/acme/app:v1"), NULL);
 	assert_true(json_is_true(json_object_get(resp, "allowed")));
 	check_json(json_object_get(resp, "warnings"),
@@ -181,7 +181,7 @@ static void when_verification_runs(void **state)
 {
 	(void)state;
 	json_t *resp;
-	reset(ADMISSION_IMAGE_ADMIT, NULL);
+	reset(VERIFY_IMAGE_ADMIT, NULL);
 	/* UPDATE with the same pinned image: verified when it was set, not again. */
 	resp = run(MUTATE_SPINAPP, "UPDATE", APP_EXEC(PINNED), APP_EXEC(PINNED));
 	json_decref(resp);
@@ -214,7 +214,7 @@ static void validating_path(void **state)
 	(void)state;
 	json_t *resp;
 	/* Admitted: no patch (validating answers carry none), the callback knows it is validating. */
-	reset(ADMISSION_IMAGE_ADMIT, PINNED);
+	reset(VERIFY_IMAGE_ADMIT, PINNED);
 	resp = run(VALIDATE_SPINAPP, "CREATE", APP_EXEC("ghcr.io/acme/app:v1"), NULL);
 	if (!json_is_true(json_object_get(resp, "allowed")))
 		print_json("response", resp);
@@ -223,19 +223,19 @@ static void validating_path(void **state)
 	assert_int_equal(fake.last_validating, 1);
 	json_decref(resp);
 	/* Warn: the mutating webhook already warned. */
-	reset(ADMISSION_IMAGE_WARN, NULL);
+	reset(VERIFY_IMAGE_WARN, NULL);
 	resp = run(VALIDATE_SPINAPP, "CREATE", APP_EXEC("ghcr.io/acme/app:v1"), NULL);
 	assert_true(json_is_true(json_object_get(resp, "allowed")));
 	assert_null(json_object_get(resp, "warnings"));
 	json_decref(resp);
 	/* Deny: denied here too (a later mutating webhook cannot swap in an unverified image). */
-	reset(ADMISSION_IMAGE_DENY, NULL);
+	reset(VERIFY_IMAGE_DENY, NULL);
 	resp = run(VALIDATE_SPINAPP, "CREATE", APP_EXEC("ghcr.io/acme/app:v1"), NULL);
 	assert_true(json_is_false(json_object_get(resp, "allowed")));
 	assert_string_equal(json_string_value(json_object_get(json_object_get(resp, "status"), "reason")), "Forbidden");
 	json_decref(resp);
 	/* An invalid app is refused by the rules before any verification. */
-	reset(ADMISSION_IMAGE_ADMIT, NULL);
+	reset(VERIFY_IMAGE_ADMIT, NULL);
 	resp = run(VALIDATE_SPINAPP, "CREATE", APP_EXEC(""), NULL);
 	assert_true(json_is_false(json_object_get(resp, "allowed")));
 	assert_int_equal(fake.calls, 0);
@@ -246,7 +246,7 @@ static void validating_path(void **state)
 
 static int needs_io_answer, needs_io_calls;
 
-static int fake_needs_io(void *user, const struct admission_image_check *in)
+static int fake_needs_io(void *user, const struct verify_image_check *in)
 {
 	(void)user;
 	(void)in;
@@ -254,8 +254,8 @@ static int fake_needs_io(void *user, const struct admission_image_check *in)
 	return needs_io_answer;
 }
 
-static int fake_unavailable(void *user, const struct admission_image_check *in, const char *reason,
-			    struct admission_image_verdict *out)
+static int fake_unavailable(void *user, const struct verify_image_check *in, const char *reason,
+			    struct verify_image_verdict *out)
 {
 	(void)user;
 	memset(out, 0, sizeof *out);
@@ -304,7 +304,7 @@ static void verify_modes(void **state)
 	json_t *resp;
 	(void)state;
 	/* Deferred: a review whose image needs a registry stops before any verification, with SO_E_DEFERRED. */
-	reset(ADMISSION_IMAGE_ADMIT, PINNED);
+	reset(VERIFY_IMAGE_ADMIT, PINNED);
 	needs_io_answer = 1;
 	needs_io_calls = 0;
 	assert_int_equal(run_mode(MUTATE_SPINAPP, APP("ghcr.io/acme/app:v1"), ADMISSION_VERIFY_DEFER, &resp),
@@ -329,7 +329,7 @@ static void verify_modes(void **state)
 	json_decref(resp);
 	assert_int_equal(needs_io_calls, 0);
 	/* Unavailable under enforce: the 403 of a registry failure, with the reason. */
-	reset(ADMISSION_IMAGE_DENY, NULL);
+	reset(VERIFY_IMAGE_DENY, NULL);
 	assert_int_equal(run_mode(MUTATE_SPINAPP, APP_EXEC("ghcr.io/acme/app:v1"), ADMISSION_VERIFY_UNAVAILABLE, &resp),
 			 SO_OK);
 	check_json(resp, "{'uid': 'u1', 'allowed': false, 'status': {'metadata': {}, 'status': 'Failure', 'message': "
@@ -338,7 +338,7 @@ static void verify_modes(void **state)
 	assert_int_equal(fake.calls, 0);
 	json_decref(resp);
 	/* Under warn: admitted with the warning and the defaulting patch, no pin. */
-	reset(ADMISSION_IMAGE_WARN, PINNED);
+	reset(VERIFY_IMAGE_WARN, PINNED);
 	assert_int_equal(run_mode(MUTATE_SPINAPP, APP("ghcr.io/acme/app:v1"), ADMISSION_VERIFY_UNAVAILABLE, &resp),
 			 SO_OK);
 	assert_true(json_is_true(json_object_get(resp, "allowed")));

@@ -1,4 +1,4 @@
-/* json_subset: the check that lets a reconcile skip an apply the server would not act on. */
+/* applier_json_subset: the check that lets a reconcile skip an apply the server would not act on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,14 +6,14 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "controller/apply.h"
+#include "operator/runtime/applier.h"
 
 static int subset(const char *desired, const char *live)
 {
 	json_t *d = json_loads(desired, 0, NULL), *l = json_loads(live, 0, NULL);
 	assert_non_null(d);
 	assert_non_null(l);
-	int r = json_subset(d, l);
+	int r = applier_json_subset(d, l);
 	json_decref(d);
 	json_decref(l);
 	return r;

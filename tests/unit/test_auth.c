@@ -23,9 +23,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "kube/config.h"
-#include "kube/exec.h"
-#include "util/err.h"
+#include "operator/kube/config.h"
+#include "operator/kube/auth.h"
+#include "operator/kube/exec.h"
+#include "operator/base/err.h"
 
 #define API_V1 "client.authentication.k8s.io/v1"
 #define CERT_PEM "-----BEGIN CERTIFICATE-----\nMIIBclientFAKE\n-----END CERTIFICATE-----\n"

@@ -1,4 +1,4 @@
-/* util/base64.c: RFC 4648's test vectors both ways, the append path across its chunk boundary, and each decode
+/* operator/base/base64.c: RFC 4648's test vectors both ways, the append path across its chunk boundary, and each decode
  * flag the callers rely on (Secret data, kubeconfig, signatures, docker auth). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/base64.h"
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/base/base64.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 
 static const char *const vectors[][2] = {
 	{ "", "" },	    { "f", "Zg==" },	  { "fo", "Zm8=" },	    { "foo", "Zm9v" },

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
-#include "util/err.h"
-#include "util/parse.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "operator/base/parse.h"
 
 static void append_within_cap(void **state)
 {

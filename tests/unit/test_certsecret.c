@@ -1,5 +1,5 @@
 /*
- * webhook/certsecret.c: the webhook certificate Secret's base64 data ↔ struct certset. Canonical padded base64
+ * webhook/certs/certsecret.c: the webhook certificate Secret's base64 data ↔ struct certset. Canonical padded base64
  * only: whitespace around a value (which EVP_DecodeBlock would take and count as data), '=' inside, a length not
  * a multiple of 4, or a non-string leave the key empty, so the renewal rules replace it. Round trips keep bytes.
  */
@@ -11,9 +11,9 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "certplan.h"
-#include "certsecret.h"
-#include "util/err.h"
+#include "webhook/certs/certplan.h"
+#include "webhook/certs/certsecret.h"
+#include "operator/base/err.h"
 
 static struct certset decode(const char *json)
 {
@@ -41,7 +41,7 @@ static void canonical_values_decode(void **state)
 	certset_free(&s);
 }
 
-/* The seed tests/fuzz/corpus/fuzz_certsecret/whitespace: before certsecret.c, "YQ==    " decoded to 3 bytes
+/* The seed tests/fuzz/corpus/fuzz_certsecret/whitespace: before webhook/certs/certsecret.c, "YQ==    " decoded to 3 bytes
  * ("a" and two NULs), the padding not being at the end any more. */
 static void malformed_values_stay_empty(void **state)
 {

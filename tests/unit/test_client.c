@@ -21,16 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kube/api.h"
-#include "kube/client.h"
-#include "kube/config.h"
-#include "kube/watch.h"
-#include "util/buf.h"
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/ratelimit.h"
-#include "util/ticker.h"
+#include "operator/kube/api.h"
+#include "operator/kube/kubeconfig.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
+#include "operator/kube/watch.h"
+#include "operator/base/buf.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "operator/base/ratelimit.h"
+#include "operator/base/ticker.h"
 
 struct server {
 	struct MHD_Daemon *d;

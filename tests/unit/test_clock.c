@@ -1,4 +1,4 @@
-/* util/clock.c: the readings agree with each other and with clock_gettime, never go back, and clock_in keeps
+/* operator/base/clock.c: the readings agree with each other and with clock_gettime, never go back, and clock_in keeps
  * tv_nsec normalised. No sleeps and no timing bounds beyond "not before". */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <time.h>
 
-#include "util/clock.h"
+#include "operator/base/clock.h"
 
 static void readings_agree(void **state)
 {

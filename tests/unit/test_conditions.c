@@ -1,4 +1,4 @@
-/* Status conditions with meta.SetStatusCondition semantics, and RFC 3339 formatting (controller/status.c). */
+/* Status conditions with meta.SetStatusCondition semantics, and RFC 3339 formatting (operator/controller/condition.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/status.h"
+#include "operator/controller/condition.h"
+#include "operator/base/clock.h"
 
 #define T0 "2026-11-23T10:00:00Z"
 #define T1 "2026-11-23T10:05:00Z"
@@ -166,24 +167,24 @@ static void rfc3339(void **state)
 {
 	(void)state;
 	char out[32];
-	format_rfc3339(0, out);
+	clock_format_rfc3339(0, out);
 	assert_string_equal(out, "1970-01-01T00:00:00Z");
-	format_rfc3339(1795428000, out);
+	clock_format_rfc3339(1795428000, out);
 	assert_string_equal(out, "2026-11-23T10:00:00Z");
-	format_rfc3339(951782400, out); /* leap day */
+	clock_format_rfc3339(951782400, out); /* leap day */
 	assert_string_equal(out, "2000-02-29T00:00:00Z");
-	format_rfc3339(1230767999, out); /* the last second of 2008 */
+	clock_format_rfc3339(1230767999, out); /* the last second of 2008 */
 	assert_string_equal(out, "2008-12-31T23:59:59Z");
-	format_rfc3339(-1, out);
+	clock_format_rfc3339(-1, out);
 	assert_string_equal(out, "1969-12-31T23:59:59Z");
 	/* Outside RFC 3339's four-digit years: clamped. */
-	format_rfc3339(-62135596800LL, out);
+	clock_format_rfc3339(-62135596800LL, out);
 	assert_string_equal(out, "0001-01-01T00:00:00Z");
-	format_rfc3339(-99999999999999LL, out);
+	clock_format_rfc3339(-99999999999999LL, out);
 	assert_string_equal(out, "0000-01-01T00:00:00Z");
-	format_rfc3339(253402300799LL, out);
+	clock_format_rfc3339(253402300799LL, out);
 	assert_string_equal(out, "9999-12-31T23:59:59Z");
-	format_rfc3339(9223372036854775807LL, out);
+	clock_format_rfc3339(9223372036854775807LL, out);
 	assert_string_equal(out, "9999-12-31T23:59:59Z");
 }
 

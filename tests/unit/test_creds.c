@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/creds.h"
+#include "operator/base/err.h"
+#include "webhook/verify/creds.h"
 
 static char *b64(const char *s)
 {

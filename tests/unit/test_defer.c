@@ -1,4 +1,4 @@
-/* Status-write deferral (controller/defer.h): put off while other keys are ready, released once the queue has
+/* Status-write deferral (operator/runtime/deferrals.h): put off while other keys are ready, released once the queue has
  * none (or after max_s), written by the released run whatever the queue holds then. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/defer.h"
+#include "operator/runtime/deferrals.h"
 
 static void take(struct queue *q, const char *want)
 {

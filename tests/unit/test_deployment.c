@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build/build.h"
-#include "util/err.h"
+#include "operator/spin/spin.h"
+#include "operator/base/err.h"
 
 #define UID "5d1ad0b5-3a6e-4a0b-9f43-0b3e0c3d9a11"
 #define IMAGE "ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0"

@@ -1,5 +1,5 @@
 /*
- * The event recorder (controller/events.c) against an in-process HTTP server (libmicrohttpd on 127.0.0.1)
+ * The event recorder (operator/runtime/recorder.c) against an in-process HTTP server (libmicrohttpd on 127.0.0.1)
  * that records every request: the Event a first occurrence creates, merge patches for repeats, the repeat
  * window, NotFound on a patch, the per-object spam filter (driven by an injected clock), the bounded queue,
  * flushing and giving up on shutdown, server errors and odd objects.
@@ -19,13 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "controller/events.h"
-#include "controller/events_internal.h"
-#include "kube/client.h"
-#include "kube/config.h"
-#include "util/buf.h"
-#include "util/err.h"
-#include "util/log.h"
+#include "operator/runtime/recorder.h"
+#include "operator/runtime/recorder_internal.h"
+#include "operator/kube/client.h"
+#include "operator/kube/kubeconfig.h"
+#include "operator/kube/config.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
 
 #define MAX_REQS 2048
 

@@ -1,4 +1,4 @@
-/* util/filesig.c: a missing file, an unchanged file, a rewrite of another size and a symlink swapped to another
+/* operator/base/filesig.c: a missing file, an unchanged file, a rewrite of another size and a symlink swapped to another
  * file (how Secret volumes update) each give the expected verdict. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/filesig.h"
+#include "operator/base/filesig.h"
 
 static void write_file(const char *path, const char *text)
 {

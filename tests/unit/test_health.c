@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "health.h"
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/base/health.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 
 static int is_ready, is_live;
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 #include "webhook/jsonpatch.h"
 
 /* diff(a, b), then applies it to a copy of a and checks the result equals b. Returns the patch. */

@@ -19,9 +19,11 @@
 
 #include <openssl/evp.h>
 
-#include "kube/config.h"
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/kube/config.h"
+#include "operator/kube/kubeconfig.h"
+#include "operator/kube/loadconfig.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 
 #define CA_PEM "-----BEGIN CERTIFICATE-----\nMIIBcaFAKEcaFAKE\n-----END CERTIFICATE-----\n"
 #define CERT_PEM "-----BEGIN CERTIFICATE-----\nMIIBclientFAKE\n-----END CERTIFICATE-----\n"

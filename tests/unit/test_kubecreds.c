@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "verify/kubecreds.h"
-#include "verify/ref.h"
-#include "verify/vcache.h"
-#include "verify/verify.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "webhook/verify/kubecreds.h"
+#include "operator/kube/imageref.h"
+#include "webhook/verify/vcache.h"
+#include "webhook/verify/verify.h"
 
 #define MAX_CALLS 64
 

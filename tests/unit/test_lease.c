@@ -1,4 +1,4 @@
-/* operator/leader/lease.c: client-go's leader election rounds against an in-memory Lease with resourceVersion
+/* operator/runtime/lease.c: client-go's leader election rounds against an in-memory Lease with resourceVersion
  * concurrency and a fake clock: acquire, renew, a held lease, expired-holder takeover on the local clock, the
  * renew deadline (lost), another holder seen (lost at once), release, a conflict between two candidates. */
 #include <setjmp.h>
@@ -8,8 +8,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "leader/lease.h"
-#include "util/err.h"
+#include "operator/runtime/lease.h"
+#include "operator/base/err.h"
 
 /* The API server's Lease. */
 struct server {

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/listparse.h"
-#include "util/err.h"
+#include "operator/kube/listparse.h"
+#include "operator/base/err.h"
 
 struct seen {
 	int n;

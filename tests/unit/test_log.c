@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/log.h"
+#include "operator/base/log.h"
 
 /* Runs one log_write with stderr sent to a file, and returns what it wrote (malloc'd). */
 static char *capture(const char *component, const char *msg)

@@ -1,4 +1,4 @@
-/* operator/metrics/auth.c behind a fake review backend and a fake clock: the 401/403/allow decisions, the
+/* operator/runtime/metrics_auth.c behind a fake review backend and a fake clock: the 401/403/allow decisions, the
  * user passed from the TokenReview to the SubjectAccessReview, caching for the TTL keyed by token, path and
  * verb, the bound on entries, and failures that are never cached. */
 #include <setjmp.h>
@@ -8,8 +8,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "metrics/auth.h"
-#include "util/err.h"
+#include "operator/runtime/metrics_auth.h"
+#include "operator/base/err.h"
 
 static double fake_now;
 static double fake_clock(void)

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "kube/names.h"
+#include "operator/kube/names.h"
 
 #define L63 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk"
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/err.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
 #include "webhook/offload.h"
 #include "webhook/verify/vcache.h"
 

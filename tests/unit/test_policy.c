@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include "support/sigfixture.h"
-#include "util/buf.h"
-#include "util/err.h"
-#include "verify/policy.h"
-#include "verify/ref.h"
-#include "verify/policywatch.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "webhook/verify/policy.h"
+#include "operator/kube/imageref.h"
+#include "webhook/verify/policywatch.h"
 
 static char *pem_a, *pem_b;
 static char tmpdir[] = "/tmp/test_policy.XXXXXX";

@@ -1,4 +1,4 @@
-/* operator/util/prom.c: the histogram's buckets (inclusive upper bounds, cumulative on output, +Inf equal to
+/* operator/base/prom.c: the histogram's buckets (inclusive upper bounds, cumulative on output, +Inf equal to
  * _count), its sum, the label and HELP escaping, and how values are spelled. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,9 +9,9 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "util/buf.h"
-#include "util/err.h"
-#include "util/prom.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "operator/base/prom.h"
 
 static void histogram_exposition(void **state)
 {

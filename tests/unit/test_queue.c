@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "controller/queue.h"
-#include "util/buf.h"
+#include "operator/runtime/queue.h"
+#include "operator/base/buf.h"
 
 /* ---- fake clock (single-threaded tests only) ---- */
 

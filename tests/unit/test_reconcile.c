@@ -13,12 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build/build.h"
-#include "controller/internal.h"
-#include "controller/status.h"
+#include "operator/spin/spin.h"
+#include "operator/controller/controller.h"
+#include "operator/controller/controller_internal.h"
+#include "operator/controller/reconcile_app.h"
+#include "operator/controller/reconcile_executor.h"
+#include "operator/controller/condition.h"
 #include "support/ctlfake.h"
 #include "support/testjson.h"
-#include "util/err.h"
+#include "operator/base/err.h"
 
 #define OWNER(uid) "'ownerReferences': [{'apiVersion': 'core.spinkube.dev/v1alpha1', 'kind': 'SpinApp', 'name': 'app', 'uid': '" uid "', 'controller': true}]"
 #define APP_UID "app-uid"

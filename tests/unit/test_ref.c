@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/ref.h"
+#include "operator/base/err.h"
+#include "operator/kube/imageref.h"
 
 #define D64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define DIG "sha256:" D64

@@ -24,12 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/buf.h"
-#include "util/err.h"
-#include "verify/creds.h"
-#include "verify/ref.h"
-#include "verify/registry.h"
-#include "verify/registry_int.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "webhook/verify/creds.h"
+#include "operator/kube/imageref.h"
+#include "webhook/verify/registry.h"
+#include "webhook/verify/registry_int.h"
 
 /* ---- fixtures ---- */
 

@@ -1,5 +1,5 @@
 /*
- * spin-operator render (operator/render.c): the sample manifests render into exactly the objects the builders
+ * spin-operator render (operator/cmd/render.c): the sample manifests render into exactly the objects the builders
  * return for the same inputs (the reconciler's arguments), in the reconciler's order; YAML output reads back
  * as the JSON output; errors are one line each and suppress all output; flags and exit codes.
  */
@@ -16,11 +16,11 @@
 
 #include <openssl/evp.h>
 
-#include "build/build.h"
-#include "render.h"
-#include "util/buf.h"
-#include "util/err.h"
-#include "util/yaml.h"
+#include "operator/spin/spin.h"
+#include "operator/cmd/render.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "operator/base/yamljson.h"
 
 extern const char spin_ca_bundle[];
 extern const size_t spin_ca_bundle_len;
@@ -94,7 +94,7 @@ static struct result run(const char *const *specs, size_t n, const char *ns, int
 			json_decref(list);
 		} else {
 			char msg[256];
-			if (yaml_to_json(r.out, r.outlen, "output", &r.items, msg, sizeof msg))
+			if (yamljson_to_json(r.out, r.outlen, "output", &r.items, msg, sizeof msg))
 				fail_msg("output YAML does not parse: %s\n%s", msg, r.out);
 		}
 	} else if (r.status == 0) {
@@ -124,8 +124,8 @@ static struct result render_ok(const char *const *specs, size_t n, const char *n
 		struct buf b = BUF_INIT(64u << 20);
 		json_t *docs = NULL;
 		char msg[256];
-		assert_int_equal(json_to_yaml(item, &b), 0);
-		if (yaml_to_json(b.data, b.len, "item", &docs, msg, sizeof msg))
+		assert_int_equal(yamljson_from_json(item, &b), 0);
+		if (yamljson_to_json(b.data, b.len, "item", &docs, msg, sizeof msg))
 			fail_msg("%s", msg);
 		assert_int_equal(json_array_size(docs), 1);
 		assert_true(json_equal(json_array_get(docs, 0), item));
@@ -153,7 +153,7 @@ static json_t *sample(const char *spec, const char *kind, const char *ns)
 	while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
 		assert_int_equal(buf_append(&b, chunk, got), 0);
 	fclose(f);
-	if (yaml_to_json(b.data ? b.data : "", b.len, spec, &docs, msg, sizeof msg))
+	if (yamljson_to_json(b.data ? b.data : "", b.len, spec, &docs, msg, sizeof msg))
 		fail_msg("%s", msg);
 	json_array_foreach(docs, i, doc) {
 		if (!strcmp(json_string_value(json_object_get(doc, "kind")), kind)) {

@@ -18,7 +18,7 @@ static void expect(const char *in, const char *want)
 {
 	char *out = (char *)1;
 	size_t n = 99;
-	int rc = review_slim(in, strlen(in), &out, &n);
+	int rc = reviewslim_review(in, strlen(in), &out, &n);
 	if (!want) {
 		assert_int_equal(rc, 0);
 		assert_null(out);
@@ -101,7 +101,7 @@ static void test_deep(void **state)
 	n += 4;
 	char *out = NULL;
 	size_t out_len = 0;
-	assert_int_equal(review_slim(in, n, &out, &out_len), 0);
+	assert_int_equal(reviewslim_review(in, n, &out, &out_len), 0);
 	free(in);
 }
 

@@ -17,11 +17,11 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "build/build.h"
-#include "kube/quantity.h"
-#include "build/toml.h"
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/spin/spin.h"
+#include "operator/kube/quantity.h"
+#include "operator/spin/toml.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 
 #define TOML_CAP (1024 * 1024)
 

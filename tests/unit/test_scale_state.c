@@ -20,13 +20,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "controller/apply.h"
-#include "informer/informer.h"
-#include "kube/api.h"
-#include "kube/client.h"
-#include "kube/config.h"
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/runtime/applier.h"
+#include "operator/runtime/informer.h"
+#include "operator/kube/api.h"
+#include "operator/kube/kubeconfig.h"
+#include "operator/kube/client.h"
+#include "operator/kube/config.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 
 /* ---- the fake API server ---- */
 

@@ -1,5 +1,5 @@
 /*
- * webhook/selfcert.c (certificates made and read with OpenSSL) and webhook/certplan.c (the renewal rules of
+ * operator/base/selfcert.c (certificates made and read with OpenSSL) and webhook/certs/certplan.c (the renewal rules of
  * the self-managed mode), with the clock as a parameter: a CA and a serving certificate are made and checked
  * (SANs, key usage, signature, lifetimes, backdating), then the rules are walked through time: nothing due,
  * the serving certificate due at 2/3 of its lifetime, the CA due (kept second in ca.crt, the serving
@@ -19,9 +19,9 @@
 
 #include <openssl/pem.h>
 
-#include "util/err.h"
-#include "webhook/certplan.h"
-#include "webhook/selfcert.h"
+#include "operator/base/err.h"
+#include "webhook/certs/certplan.h"
+#include "operator/base/selfcert.h"
 
 #define T0 ((time_t)1800000000) /* 2027-01-15 */
 #define DAY (24L * 3600)

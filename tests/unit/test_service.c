@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build/build.h"
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/spin/spin.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 
 #define UID "0f3c3d0e-8a55-4d55-b4bb-6c2b1f0b8e42"
 #define OWNER(name)                                                                                          \

@@ -13,8 +13,8 @@
 #include <openssl/pem.h>
 
 #include "support/sigfixture.h"
-#include "util/err.h"
-#include "verify/sigcheck.h"
+#include "operator/base/err.h"
+#include "webhook/verify/sigcheck.h"
 
 #define D_A "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define D_B "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/client.h"
-#include "util/err.h"
+#include "operator/kube/client.h"
+#include "operator/base/err.h"
 
 static int map(long code, const char *body, char **reason, char **message, long *ra)
 {

@@ -1,11 +1,11 @@
-/* util/strv.c: deep copies that share no memory with the original, NULL and empty vectors. */
+/* operator/base/strv.c: deep copies that share no memory with the original, NULL and empty vectors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "util/strv.h"
+#include "operator/base/strv.h"
 
 static void copies(void **state)
 {

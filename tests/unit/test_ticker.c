@@ -1,4 +1,4 @@
-/* operator/util/ticker.c: calls repeat at the interval the callback returns, stopping cuts a sleep short and
+/* operator/base/ticker.c: calls repeat at the interval the callback returns, stopping cuts a sleep short and
  * no call follows it, a wake brings the next call at once, and clock_in normalises what it adds. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,9 +8,9 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/ticker.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/ticker.h"
 
 struct counter {
 	atomic_int calls;

@@ -1,5 +1,5 @@
 /*
- * operator/upstream_cli.c: upstream spin-operator's flags, parsed through getopt_long_only as main.c does, in
+ * operator/cmd/upstream_cli.c: upstream spin-operator's flags, parsed through getopt_long_only as operator/cmd/main.c does, in
  * every form Go's flag package takes (-flag, --flag, --flag=value, a boolean alone), mapped onto our log level
  * and format and the webhook switch; bad values refused with exit status 2; Go's boolean spellings.
  */
@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "upstream_cli.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/parse.h"
+#include "operator/cmd/upstream_cli.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "operator/base/parse.h"
 
 
 /* Parses the words with only upstream's flags; 0, 2 for a bad value, 3 for an unknown flag or argument. */

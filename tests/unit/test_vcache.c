@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/clock.h"
-#include "util/err.h"
-#include "verify/vcache.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "webhook/verify/vcache.h"
 
 static int64_t fake_now;
 static int64_t clock_fn(void *ud)

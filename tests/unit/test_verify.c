@@ -18,12 +18,12 @@
 #include <unistd.h>
 
 #include "support/sigfixture.h"
-#include "util/buf.h"
-#include "util/clock.h"
-#include "util/err.h"
-#include "verify/ocimanifest.h"
-#include "verify/vcache.h"
-#include "verify/verify.h"
+#include "operator/base/buf.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "webhook/verify/ocimanifest.h"
+#include "webhook/verify/vcache.h"
+#include "webhook/verify/verify.h"
 
 #define REG "127.0.0.1:5000"
 #define MAX_OBJ 64
@@ -277,24 +277,24 @@ static int per_test(void **state)
 
 struct outcome {
 	int rc;
-	struct admission_image_verdict v;
+	struct verify_image_verdict v;
 };
 
 static struct outcome check(struct verifier *v, const char *ns, const char *image, const json_t *secrets,
 			    int validating)
 {
 	struct outcome o;
-	struct admission_image_check in = { .ns = ns, .image = image, .pull_secrets = secrets, .validating = validating };
+	struct verify_image_check in = { .ns = ns, .image = image, .pull_secrets = secrets, .validating = validating };
 	o.rc = verifier_admission(v, &in, &o.v);
 	return o;
 }
 
-/* check, from a caller that is (or is not) authenticated (a client certificate, server.h). */
+/* check, from a caller that is (or is not) authenticated (a client certificate, webhook/webhook_server.h). */
 static struct outcome check_as(struct verifier *v, const char *ns, const char *image, const json_t *secrets,
 			       int authenticated)
 {
 	struct outcome o;
-	struct admission_image_check in = { .ns = ns, .image = image, .pull_secrets = secrets,
+	struct verify_image_check in = { .ns = ns, .image = image, .pull_secrets = secrets,
 					    .authenticated = authenticated };
 	o.rc = verifier_admission(v, &in, &o.v);
 	return o;
@@ -318,7 +318,7 @@ static void classic_signed_admitted_pinned_and_cached(void **state)
 
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
 	assert_int_equal(o.rc, SO_OK);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	snprintf(want, sizeof want, REG "/spin/app:v1@%s", d);
 	assert_non_null(o.v.pinned);
 	assert_string_equal(o.v.pinned, want);
@@ -330,14 +330,14 @@ static void classic_signed_admitted_pinned_and_cached(void **state)
 	/* Again: the tag and the verified result come from the caches, no registry request at all. */
 	reg.requests = 0;
 	o = check(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_string_equal(o.v.pinned, want);
 	free(o.v.pinned);
 	assert_int_equal(reg.requests, 0);
 
 	/* The pinned form (what the validating webhook then sees): a cache hit, nothing to pin. */
 	o = check(v, "default", want, NULL, 1);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_null(o.v.pinned);
 	assert_int_equal(reg.requests, 0);
 
@@ -346,7 +346,7 @@ static void classic_signed_admitted_pinned_and_cached(void **state)
 	fx_push_app(put, "spin/app2", "v1", "b", d2);
 	fx_sign_classic(put, "spin/app2", d2, trusted, d2);
 	o = check(v, "default", REG "/spin/app2:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	free(o.v.pinned);
 	assert_int_equal(reg.requests, 4);
 
@@ -354,7 +354,7 @@ static void classic_signed_admitted_pinned_and_cached(void **state)
 	fake_now += 5 * 60 * 1000;
 	reg.requests = 0;
 	o = check(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	free(o.v.pinned);
 	assert_int_equal(reg.requests, 4);
 
@@ -375,14 +375,14 @@ static void unsigned_denied(void **state)
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
 	assert_int_equal(o.rc, SO_OK);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	assert_null(o.v.pinned);
 	snprintf(want, sizeof want, "image " REG "/spin/app:v1 (%s) is not verified: no signatures found", d);
 	expect_message(&o, want);
 	/* A denial is not cached: signing afterwards admits at once. */
 	fx_sign_classic(put, "spin/app", d, trusted, d);
 	o = check(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	free(o.v.pinned);
 	verifier_free(v);
 }
@@ -395,7 +395,7 @@ static void other_key_denied(void **state)
 	fx_sign_classic(put, "spin/app", d, stranger, d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	snprintf(want, sizeof want,
 		 "image " REG "/spin/app:v1 (%s) is not verified: no signature verifies with a trusted key of rule acme", d);
 	expect_message(&o, want);
@@ -412,7 +412,7 @@ static void payload_bound_to_other_digest_denied(void **state)
 	fx_sign_classic(put, "spin/app", d, trusted, other);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	snprintf(want, sizeof want, "image " REG "/spin/app:v1 (%s) is not verified: signature payload binds %s not %s", d,
 		 other, d);
 	expect_message(&o, want);
@@ -427,7 +427,7 @@ static void bundle_via_fallback_tag(void **state)
 	fx_sign_bundle(put, "spin/app", d, trusted, d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	free(o.v.pinned);
 	/* resolve, referrers (404), fallback index, referrer manifest, bundle blob: the .sig tag is never asked. */
 	assert_int_equal(reg.requests, 5);
@@ -444,12 +444,12 @@ static void bundle_via_referrers_api(void **state)
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/app@" "sha256:0000000000000000000000000000000000000000000000000000000000000000", NULL, 0);
 	/* Unknown digest: nothing refers to it. */
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	assert_non_null(strstr(o.v.message, "no signatures found"));
 	snprintf(want, sizeof want, REG "/spin/app@%s", d);
 	reg.requests = 0;
 	o = check(v, "default", want, NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_null(o.v.pinned); /* already a digest: nothing to pin, nothing resolved */
 	assert_int_equal(reg.requests, 3); /* referrers, referrer manifest, bundle blob */
 	/* A bundle by another key, next to nothing else: untrusted. */
@@ -457,7 +457,7 @@ static void bundle_via_referrers_api(void **state)
 	fx_push_app(put, "spin/app", "v2", "c", d2);
 	fx_sign_bundle(put, "spin/app", d2, stranger, d2);
 	o = check(v, "default", REG "/spin/app:v2", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	assert_non_null(strstr(o.v.message, "no signature verifies with a trusted key of rule acme"));
 	verifier_free(v);
 }
@@ -471,28 +471,28 @@ static void registry_down_and_deadline(void **state)
 	struct verifier *v = new_verifier(1, 300);
 	reg.down = 1;
 	struct outcome o = check(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	expect_message(&o, "image " REG "/spin/app:v1 (unresolved) is not verified: registry " REG
 			   " unreachable: connect to " REG ": Connection refused");
 	/* Pinned by digest: resolution is skipped, discovery fails closed. */
 	snprintf(want, sizeof want, REG "/spin/app@%s", d);
 	o = check(v, "default", want, NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	assert_non_null(strstr(o.v.message, "unreachable"));
 	/* Errors are not cached: the registry back, it verifies. */
 	reg.down = 0;
 	o = check(v, "default", want, NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	/* A registry that never answers: the deadline. */
 	reg.hang = 1;
 	o = check(v, "default", REG "/spin/app:v9", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	expect_message(&o, "image " REG "/spin/app:v9 (unresolved) is not verified: verification deadline exceeded");
 	char d3[72];
 	fx_push_app(put, "spin/app", "v3", "z", d3);
 	snprintf(want, sizeof want, REG "/spin/app@%s", d3);
 	o = check(v, "default", want, NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	assert_non_null(strstr(o.v.message, "verification deadline exceeded"));
 	struct buf m = BUF_INIT(1 << 20);
 	verifier_metrics(v, &m);
@@ -509,7 +509,7 @@ static void warn_mode(void **state)
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/warn/app:v1", NULL, 0);
 	assert_int_equal(o.rc, SO_OK);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_WARN);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_WARN);
 	assert_null(o.v.pinned);
 	snprintf(want, sizeof want, "image " REG "/warn/app:v1 (%s) is not verified: no signatures found", d);
 	expect_message(&o, want);
@@ -525,12 +525,12 @@ static void no_rule_pin_off_and_reload(void **state)
 	struct verifier *v = new_verifier(0, 2000);
 	/* Images no rule matches are admitted untouched, without a registry request. */
 	struct outcome o = check(v, "default", "ghcr.io/other/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_null(o.v.pinned);
 	assert_int_equal(reg.requests, 0);
 	/* Pinning off: verified, not pinned. */
 	o = check(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_null(o.v.pinned);
 	/* The warn rule turned to enforce by a reload. */
 	fx_push_app(put, "warn/app", "v1", "b", d);
@@ -550,10 +550,10 @@ static void no_rule_pin_off_and_reload(void **state)
 	unlink(tmp);
 	assert_int_equal(verifier_reload(v), 1);
 	o = check(v, "default", REG "/warn/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	/* Unparseable references are refused when there are rules. */
 	o = check(v, "default", "UPPER/Case:x", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	assert_non_null(strstr(o.v.message, "(unresolved) is not verified"));
 	verifier_free(v);
 }
@@ -567,17 +567,17 @@ static void private_registry_credentials(void **state)
 	fx_sign_classic(put, "spin/private", d, trusted, d);
 	struct verifier *v = new_verifier(1, 2000);
 	struct outcome o = check(v, "default", REG "/spin/private:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	assert_non_null(strstr(o.v.message, "401 Unauthorized"));
 	json_t *secrets = json_pack("[{s:s}]", "name", "regcred");
 	o = check(v, "team", REG "/spin/private:v1", secrets, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_string_equal(reg.last_user, "u");
 	free(o.v.pinned);
 	/* Credentials are read once per verification, and not at all on a cache hit. */
 	int before = creds_calls;
 	o = check(v, "team", REG "/spin/private:v1", secrets, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	free(o.v.pinned);
 	assert_int_equal(creds_calls, before);
 	json_decref(secrets);
@@ -602,7 +602,7 @@ static void private_digest_withheld_from_unauthenticated(void **state)
 
 	struct outcome o = check_as(v, "team", REG "/spin/private:v1", secrets, 0);
 	assert_int_equal(o.rc, SO_OK);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_null(o.v.pinned);
 	assert_non_null(strstr(o.v.notice, "withheld (not pinned)"));
 	assert_non_null(strstr(o.v.notice, "--webhook-client-ca-file"));
@@ -610,7 +610,7 @@ static void private_digest_withheld_from_unauthenticated(void **state)
 	/* Authenticated: pinned, from the cache (no registry request), no notice. */
 	int before = reg.requests;
 	o = check_as(v, "team", REG "/spin/private:v1", secrets, 1);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_non_null(o.v.pinned);
 	assert_string_equal(o.v.pinned, want);
 	assert_string_equal(o.v.notice, "");
@@ -618,7 +618,7 @@ static void private_digest_withheld_from_unauthenticated(void **state)
 	assert_int_equal(reg.requests, before);
 	/* A cache hit from a namespace that names no credential still carries the mark. */
 	o = check_as(v, "default", REG "/spin/private:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_null(o.v.pinned);
 	assert_non_null(strstr(o.v.notice, "withheld"));
 	assert_int_equal(reg.requests, before);
@@ -629,7 +629,7 @@ static void private_digest_withheld_from_unauthenticated(void **state)
 	fx_push_app(put, "spin/private", "v3", "c", d2);
 	fx_sign_classic(put, "spin/private", d2, trusted, other);
 	o = check_as(v, "team", REG "/spin/private:v3", secrets, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_DENY);
 	expect_message(&o, "image " REG "/spin/private:v3 ((digest withheld)) is not verified: signature payload binds "
 			   "(digest withheld) not (digest withheld)");
 	assert_non_null(strstr(o.v.notice, "withheld (not shown)"));
@@ -650,7 +650,7 @@ static void private_digest_withheld_from_unauthenticated(void **state)
 	fx_push_app(put, "spin/app", "v1", "a", d);
 	fx_sign_classic(put, "spin/app", d, trusted, d);
 	o = check_as(v, "default", REG "/spin/app:v1", NULL, 0);
-	assert_int_equal(o.v.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(o.v.decision, VERIFY_IMAGE_ADMIT);
 	assert_non_null(o.v.pinned);
 	assert_string_equal(o.v.notice, "");
 	free(o.v.pinned);
@@ -663,7 +663,7 @@ static void needs_io_unavailable_and_deadline(void **state)
 {
 	(void)state;
 	struct verifier *v = new_verifier(1, 5000);
-	struct admission_image_check none = { .ns = "default", .image = "ghcr.io/other/app:v1" },
+	struct verify_image_check none = { .ns = "default", .image = "ghcr.io/other/app:v1" },
 				     spin = { .ns = "default", .image = REG "/spin/app:v1" },
 				     warn = { .ns = "default", .image = REG "/warn/app:v1" },
 				     bad = { .ns = "default", .image = "UPPER/Case:x" };
@@ -671,15 +671,15 @@ static void needs_io_unavailable_and_deadline(void **state)
 	assert_int_equal(verifier_needs_io(v, &spin), 1);
 	assert_int_equal(verifier_needs_io(v, &warn), 1);
 	assert_int_equal(verifier_needs_io(v, &bad), 0); /* refused from the policy alone */
-	struct admission_image_verdict out;
+	struct verify_image_verdict out;
 	assert_int_equal(verifier_unavailable(v, &spin, "verification queue full", &out), SO_OK);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(out.decision, VERIFY_IMAGE_DENY);
 	assert_string_equal(out.message, "image " REG "/spin/app:v1 (unresolved) is not verified: verification queue full");
 	assert_null(out.pinned);
 	assert_int_equal(verifier_unavailable(v, &warn, "verification queue full", &out), SO_OK);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_WARN);
+	assert_int_equal(out.decision, VERIFY_IMAGE_WARN);
 	assert_int_equal(verifier_unavailable(v, &none, "verification queue full", &out), SO_OK);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(out.decision, VERIFY_IMAGE_ADMIT);
 	assert_int_equal(reg.requests, 0);
 	/* A deadline given with the check (the time it waited in the queue) ends it earlier than the timeout. */
 	reg.hang = 1;
@@ -687,7 +687,7 @@ static void needs_io_unavailable_and_deadline(void **state)
 	int64_t t0 = clock_mono_ms();
 	assert_int_equal(verifier_admission(v, &spin, &out), SO_OK);
 	assert_true(clock_mono_ms() - t0 < 2000);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(out.decision, VERIFY_IMAGE_DENY);
 	assert_non_null(strstr(out.message, "verification deadline exceeded"));
 	verifier_free(v);
 }

@@ -1,4 +1,4 @@
-/* The image verification flags (webhook/verify/setup.c) through getopt_long as main.c drives them: defaults,
+/* The image verification flags (webhook/verify/setup.c) through getopt_long as operator/cmd/main.c drives them: defaults,
  * every flag, repeated --registry-insecure, and the refusals. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "verify/setup.h"
+#include "webhook/verify/setup.h"
 
 /* Parses argv (NULL-terminated, argv[0] included) into o; 0, or the first non-zero verify_cli_parse result. */
 static int parse(char **argv, struct verify_setup_opts *o)

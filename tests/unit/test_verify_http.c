@@ -23,11 +23,11 @@
 
 #include "support/ocifake.h"
 #include "support/sigfixture.h"
-#include "util/err.h"
-#include "verify/ocimanifest.h"
-#include "verify/regbackend.h"
-#include "verify/registry.h"
-#include "verify/verify.h"
+#include "operator/base/err.h"
+#include "webhook/verify/ocimanifest.h"
+#include "webhook/verify/regbackend.h"
+#include "webhook/verify/registry.h"
+#include "webhook/verify/verify.h"
 
 static int port;
 static char host[64];
@@ -94,10 +94,10 @@ static void env_free(struct env *e)
 	registry_free(e->reg);
 }
 
-static struct admission_image_verdict check(struct env *e, const char *image)
+static struct verify_image_verdict check(struct env *e, const char *image)
 {
-	struct admission_image_verdict out;
-	struct admission_image_check in = { .ns = "default", .image = image };
+	struct verify_image_verdict out;
+	struct verify_image_check in = { .ns = "default", .image = image };
 	assert_int_equal(verifier_admission(e->v, &in, &out), SO_OK);
 	return out;
 }
@@ -120,8 +120,8 @@ static void classic_and_bundle_over_http(void **state)
 	struct env e = env_new(host);
 
 	snprintf(image, sizeof image, "%s/spin/app:v1", host);
-	struct admission_image_verdict out = check(&e, image);
-	if (out.decision != ADMISSION_IMAGE_ADMIT)
+	struct verify_image_verdict out = check(&e, image);
+	if (out.decision != VERIFY_IMAGE_ADMIT)
 		fail_msg("classic: %s", out.message);
 	snprintf(want, sizeof want, "%s@%s", image, d1);
 	assert_string_equal(out.pinned, want);
@@ -132,14 +132,14 @@ static void classic_and_bundle_over_http(void **state)
 	int before = ocifake_requests();
 	uint64_t reqs = reg_requests(&e);
 	out = check(&e, image);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_ADMIT);
+	assert_int_equal(out.decision, VERIFY_IMAGE_ADMIT);
 	free(out.pinned);
 	assert_int_equal(ocifake_requests(), before);
 	assert_int_equal(reg_requests(&e), reqs);
 
 	snprintf(image, sizeof image, "%s/spin/app:v2", host);
 	out = check(&e, image);
-	if (out.decision != ADMISSION_IMAGE_ADMIT)
+	if (out.decision != VERIFY_IMAGE_ADMIT)
 		fail_msg("bundle: %s", out.message);
 	free(out.pinned);
 
@@ -148,13 +148,13 @@ static void classic_and_bundle_over_http(void **state)
 	ocifake_push_app("spin/app", "v3", "unsigned", d3);
 	snprintf(image, sizeof image, "%s/spin/app:v3", host);
 	out = check(&e, image);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(out.decision, VERIFY_IMAGE_DENY);
 	snprintf(want, sizeof want, "image %s (%s) is not verified: no signatures found", image, d3);
 	assert_string_equal(out.message, want);
 	/* A tag that does not exist. */
 	snprintf(image, sizeof image, "%s/spin/app:nope", host);
 	out = check(&e, image);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	assert_int_equal(out.decision, VERIFY_IMAGE_DENY);
 	assert_non_null(strstr(out.message, "(unresolved) is not verified: registry "));
 	env_free(&e);
 }
@@ -162,13 +162,13 @@ static void classic_and_bundle_over_http(void **state)
 struct racer {
 	struct env *e;
 	const char *image;
-	struct admission_image_verdict out;
+	struct verify_image_verdict out;
 };
 
 static void *race(void *arg)
 {
 	struct racer *r = arg;
-	struct admission_image_check in = { .ns = "default", .image = r->image };
+	struct verify_image_check in = { .ns = "default", .image = r->image };
 	verifier_admission(r->e->v, &in, &r->out);
 	return NULL;
 }
@@ -184,8 +184,8 @@ static void concurrent_identical_verifications(void **state)
 
 	/* One verification alone: how many requests it takes. */
 	struct env solo = env_new(host);
-	struct admission_image_verdict out = check(&solo, image);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_ADMIT);
+	struct verify_image_verdict out = check(&solo, image);
+	assert_int_equal(out.decision, VERIFY_IMAGE_ADMIT);
 	uint64_t one = reg_requests(&solo);
 	env_free(&solo);
 
@@ -199,7 +199,7 @@ static void concurrent_identical_verifications(void **state)
 	}
 	for (int i = 0; i < N; i++) {
 		pthread_join(t[i], NULL);
-		assert_int_equal(r[i].out.decision, ADMISSION_IMAGE_ADMIT);
+		assert_int_equal(r[i].out.decision, VERIFY_IMAGE_ADMIT);
 	}
 	assert_int_equal(reg_requests(&e), one);
 	env_free(&e);
@@ -221,8 +221,8 @@ static void registry_down(void **state)
 	snprintf(dead_host, sizeof dead_host, "127.0.0.1:%d", dead);
 	struct env e = env_new(dead_host);
 	snprintf(image, sizeof image, "%s/spin/app:v1", dead_host);
-	struct admission_image_verdict out = check(&e, image);
-	assert_int_equal(out.decision, ADMISSION_IMAGE_DENY);
+	struct verify_image_verdict out = check(&e, image);
+	assert_int_equal(out.decision, VERIFY_IMAGE_DENY);
 	if (!strstr(out.message, "(unresolved) is not verified: registry 127.0.0.1:") || !strstr(out.message, "unreachable"))
 		fail_msg("%s", out.message);
 	env_free(&e);

@@ -1,5 +1,5 @@
 /*
- * spin-operator verify (webhook/verify/verifycmd.c) end to end in-process: the real registry client over
+ * spin-operator verify (operator/cmd/verifycmd.c) end to end in-process: the real registry client over
  * libcurl against the in-process OCI registry (tests/support/ocifake.c, plain HTTP, no referrers API) with
  * signatures made by sigfixture.c in cosign's formats. Cases: a classic signature and a v3 bundle verified (the
  * rule, the digest, the key, the pinned reference), an unsigned image and one signed by another key refused
@@ -20,7 +20,7 @@
 
 #include "support/ocifake.h"
 #include "support/sigfixture.h"
-#include "verify/verifycmd.h"
+#include "operator/cmd/verifycmd.h"
 
 static int port;
 static char host[64];

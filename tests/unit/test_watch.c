@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube/watch.h"
-#include "util/err.h"
+#include "operator/kube/watch.h"
+#include "operator/base/err.h"
 
 struct seen {
 	int n;

@@ -1,7 +1,7 @@
 /*
- * webhook/cli.c (the webhook's certificate-mode and rule-set flags) and the option checks of
- * webhook/selfmanaged.c, without a cluster: flags parsed through getopt_long with webhook_cli_longopts as
- * main.c appends them, the default mode (files when a certificate path is given, else self-managed), the
+ * operator/cmd/webhook_cli.c (the webhook's certificate-mode and rule-set flags) and the option checks of
+ * webhook/certs/selfmanaged.c, without a cluster: flags parsed through getopt_long with webhook_cli_longopts as
+ * operator/cmd/main.c appends them, the default mode (files when a certificate path is given, else self-managed), the
  * admission flags of --webhook-upstream-checks-only, bad values refused, the SANs built from the Service,
  * namespace and extra names, and every kind of bad option refused by selfmanaged_new with a clear message.
  */
@@ -14,12 +14,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/err.h"
+#include "operator/base/err.h"
 #include "webhook/admission.h"
-#include "webhook/cli.h"
-#include "webhook/selfmanaged.h"
+#include "operator/cmd/webhook_cli.h"
+#include "webhook/certs/selfmanaged.h"
 
-/* Parses argv with only the webhook flags (as main.c hands them on); 0, or 2 for a bad value. */
+/* Parses argv with only the webhook flags (as operator/cmd/main.c hands them on); 0, or 2 for a bad value. */
 static int parse(struct webhook_cli *w, int argc, char **argv)
 {
 	int opt, rc = 0;

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 #include "webhook/admission.h"
 
 /* ---- a fake cluster: executors by namespace ---- */

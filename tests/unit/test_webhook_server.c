@@ -1,5 +1,5 @@
 /*
- * webhook/server.c and webhook/certwatch.c over real TLS on 127.0.0.1, without a cluster: certificates made
+ * webhook/webhook_server.c and operator/base/certwatch.c over real TLS on 127.0.0.1, without a cluster: certificates made
  * by the openssl CLI in a temporary folder (a CA, two serving pairs, a pair whose key is not the
  * certificate's), reviews POSTed with libcurl trusting that CA. Checks the HTTP answers (200, 400, 404, 405,
  * 413, 415, 503), the TLS floor (1.1 refused by our server though the client and a permissive server can do
@@ -28,11 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/buf.h"
-#include "util/err.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
 #include "webhook/admission.h"
-#include "webhook/certwatch.h"
-#include "webhook/server.h"
+#include "operator/base/certwatch.h"
+#include "webhook/webhook_server.h"
 
 static char dir[256];      /* the temporary folder */
 static char ca_file[300];  /* the CA clients trust */
@@ -836,13 +836,13 @@ static void test_rotation_under_load(void **state)
 /* A fake verifier: images named ".../slo:..." need a registry that takes slow_ms to answer (a tarpit). */
 static atomic_int slow_ms, slow_started;
 
-static int fake_needs_io(void *ud, const struct admission_image_check *in)
+static int fake_needs_io(void *ud, const struct verify_image_check *in)
 {
 	(void)ud;
 	return strstr(in->image, "/slo:") != NULL;
 }
 
-static int fake_verify(void *ud, const struct admission_image_check *in, struct admission_image_verdict *out)
+static int fake_verify(void *ud, const struct verify_image_check *in, struct verify_image_verdict *out)
 {
 	(void)ud;
 	memset(out, 0, sizeof *out);
@@ -850,16 +850,16 @@ static int fake_verify(void *ud, const struct admission_image_check *in, struct 
 		atomic_fetch_add(&slow_started, 1);
 		usleep((useconds_t)atomic_load(&slow_ms) * 1000);
 	}
-	out->decision = ADMISSION_IMAGE_ADMIT;
+	out->decision = VERIFY_IMAGE_ADMIT;
 	return SO_OK;
 }
 
-static int fake_unavailable(void *ud, const struct admission_image_check *in, const char *reason,
-			    struct admission_image_verdict *out)
+static int fake_unavailable(void *ud, const struct verify_image_check *in, const char *reason,
+			    struct verify_image_verdict *out)
 {
 	(void)ud;
 	memset(out, 0, sizeof *out);
-	out->decision = ADMISSION_IMAGE_DENY;
+	out->decision = VERIFY_IMAGE_DENY;
 	snprintf(out->message, sizeof out->message, "image %s (unresolved) is not verified: %s", in->image, reason);
 	return SO_OK;
 }
@@ -1112,12 +1112,12 @@ static void test_idle_connections(void **state)
 
 /* With a client CA, only clients with a certificate it signed are served, and their reviews are authenticated. */
 static atomic_int seen_authenticated = -1;
-static int record_verify(void *user, const struct admission_image_check *in, struct admission_image_verdict *out)
+static int record_verify(void *user, const struct verify_image_check *in, struct verify_image_verdict *out)
 {
 	(void)user;
 	atomic_store(&seen_authenticated, in->authenticated);
 	memset(out, 0, sizeof *out);
-	out->decision = ADMISSION_IMAGE_ADMIT;
+	out->decision = VERIFY_IMAGE_ADMIT;
 	return SO_OK;
 }
 

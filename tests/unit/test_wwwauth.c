@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/registry.h"
+#include "operator/base/err.h"
+#include "webhook/verify/registry.h"
 
 static int parse(const char *s, struct www_authenticate *w)
 {

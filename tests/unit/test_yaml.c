@@ -1,6 +1,6 @@
 /*
- * util/yaml.c: YAML 1.2 core-schema reading into JSON, its caps and messages, and the block-style writer's
- * round trip (yaml_to_json(json_to_yaml(v)) == v) for values chosen to trip a careless quoting rule.
+ * operator/base/yamljson.c: YAML 1.2 core-schema reading into JSON, its caps and messages, and the block-style writer's
+ * round trip (yamljson_to_json(yamljson_from_json(v)) == v) for values chosen to trip a careless quoting rule.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
-#include "util/err.h"
-#include "util/yaml.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "operator/base/yamljson.h"
 
 static json_t *J(const char *text)
 {
@@ -30,9 +30,9 @@ static json_t *docs_of(const char *text)
 {
 	json_t *docs = NULL;
 	char err[256] = "";
-	int rc = yaml_to_json(text, strlen(text), "t.yaml", &docs, err, sizeof err);
+	int rc = yamljson_to_json(text, strlen(text), "t.yaml", &docs, err, sizeof err);
 	if (rc)
-		fail_msg("yaml_to_json(%s): %s (%d)", text, err, rc);
+		fail_msg("yamljson_to_json(%s): %s (%d)", text, err, rc);
 	return docs;
 }
 
@@ -52,7 +52,7 @@ static void expect_error(const char *yaml, size_t len, int rc_want, const char *
 {
 	json_t *docs = (json_t *)1;
 	char err[512] = "";
-	int rc = yaml_to_json(yaml, len, "t.yaml", &docs, err, sizeof err);
+	int rc = yamljson_to_json(yaml, len, "t.yaml", &docs, err, sizeof err);
 	if (rc != rc_want)
 		fail_msg("%.80s: rc %d (%s), want %d", yaml, rc, err, rc_want);
 	assert_null(docs);
@@ -380,12 +380,12 @@ static void syntax_errors(void **state)
 	expect_err("&a &b x\n", SO_E_INVAL, "t.yaml:1:", NULL);
 	/* NULL name and no message buffer are tolerated. */
 	json_t *docs = (json_t *)1;
-	assert_int_equal(yaml_to_json("a: [", 4, NULL, &docs, NULL, 0), SO_E_INVAL);
+	assert_int_equal(yamljson_to_json("a: [", 4, NULL, &docs, NULL, 0), SO_E_INVAL);
 	assert_null(docs);
 	char err[128];
-	assert_int_equal(yaml_to_json("a: [", 4, NULL, &docs, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(yamljson_to_json("a: [", 4, NULL, &docs, err, sizeof err), SO_E_INVAL);
 	assert_true(!strncmp(err, "<input>:", 8));
-	assert_int_equal(yaml_to_json(NULL, 0, "n", &docs, err, sizeof err), SO_OK);
+	assert_int_equal(yamljson_to_json(NULL, 0, "n", &docs, err, sizeof err), SO_OK);
 	assert_int_equal(json_array_size(docs), 0);
 	json_decref(docs);
 }
@@ -419,7 +419,7 @@ static void samples(void **state)
 		fclose(f);
 		json_t *docs = NULL, *doc;
 		size_t i;
-		if (yaml_to_json(b.data, b.len, e->d_name, &docs, err, sizeof err))
+		if (yamljson_to_json(b.data, b.len, e->d_name, &docs, err, sizeof err))
 			fail_msg("%s: %s", path, err);
 		assert_true(json_array_size(docs) > 0);
 		json_array_foreach(docs, i, doc) {
@@ -447,18 +447,18 @@ static void samples(void **state)
 	json_decref(want);
 }
 
-/* ---- json_to_yaml ---- */
+/* ---- yamljson_from_json ---- */
 
 static void round_trip(json_t *v)
 {
 	struct buf b = BUF_INIT(64u << 20);
 	json_t *docs = NULL;
 	char err[256] = "";
-	int rc = json_to_yaml(v, &b);
+	int rc = yamljson_from_json(v, &b);
 
 	if (rc)
-		fail_msg("json_to_yaml: %s", so_strerror(rc));
-	rc = yaml_to_json(b.data, b.len, "emitted", &docs, err, sizeof err);
+		fail_msg("yamljson_from_json: %s", so_strerror(rc));
+	rc = yamljson_to_json(b.data, b.len, "emitted", &docs, err, sizeof err);
 	if (rc)
 		fail_msg("emitted YAML does not parse: %s\n%s", err, b.data);
 	if (json_is_null(v)) {
@@ -475,7 +475,7 @@ static void expect_yaml(const char *json, const char *yaml)
 {
 	json_t *v = J(json);
 	struct buf b = BUF_INIT(1u << 20);
-	assert_int_equal(json_to_yaml(v, &b), 0);
+	assert_int_equal(yamljson_from_json(v, &b), 0);
 	if (strcmp(b.data, yaml))
 		fail_msg("%s\n gave:\n%s\n want:\n%s", json, b.data, yaml);
 	round_trip(v);
@@ -562,7 +562,7 @@ static void emit_strings(void **state)
 	for (size_t i = 0; i < sizeof quoted / sizeof quoted[0]; i++) {
 		json_t *s = json_string(quoted[i]);
 		struct buf b = BUF_INIT(1024);
-		assert_int_equal(json_to_yaml(s, &b), 0);
+		assert_int_equal(yamljson_from_json(s, &b), 0);
 		assert_int_equal(b.data[0], '"');
 		buf_free(&b);
 		json_decref(s);
@@ -614,7 +614,7 @@ static void emit_limits(void **state)
 	json_t *w = json_array();
 	json_array_append(w, v);
 	assert_int_equal(buf_appends(&b, "keep"), 0);
-	assert_int_equal(json_to_yaml(w, &b), SO_E_INVAL);
+	assert_int_equal(yamljson_from_json(w, &b), SO_E_INVAL);
 	assert_string_equal(b.data, "keep");
 	json_decref(w);
 	json_decref(v);
@@ -623,7 +623,7 @@ static void emit_limits(void **state)
 	struct buf small = BUF_INIT(16);
 	assert_int_equal(buf_appends(&small, "x"), 0);
 	json_t *big = json_pack("{s:s, s:s}", "key", "a value longer than sixteen bytes", "k2", "v");
-	assert_int_equal(json_to_yaml(big, &small), SO_E_TOO_LARGE);
+	assert_int_equal(yamljson_from_json(big, &small), SO_E_TOO_LARGE);
 	assert_string_equal(small.data, "x");
 	assert_int_equal(small.len, 1);
 	json_decref(big);
@@ -631,10 +631,10 @@ static void emit_limits(void **state)
 
 	/* Invalid UTF-8 inside a jansson string (only json_stringn_nocheck can make one) is refused. */
 	json_t *bad = json_stringn_nocheck("a\xff", 2);
-	assert_int_equal(json_to_yaml(bad, &b), SO_E_INVAL);
+	assert_int_equal(yamljson_from_json(bad, &b), SO_E_INVAL);
 	assert_string_equal(b.data, "keep");
 	json_decref(bad);
-	assert_int_equal(json_to_yaml(NULL, &b), SO_E_INVAL);
+	assert_int_equal(yamljson_from_json(NULL, &b), SO_E_INVAL);
 	buf_free(&b);
 }
 
@@ -662,7 +662,7 @@ static void allocation_failures(void **state)
 		json_t *docs = (json_t *)1;
 		char err[128];
 		allocs_left = n;
-		int rc = yaml_to_json(text, strlen(text), "t", &docs, err, sizeof err);
+		int rc = yamljson_to_json(text, strlen(text), "t", &docs, err, sizeof err);
 		allocs_left = -1;
 		if (rc == SO_OK) {
 			assert_true(json_equal(docs, want));

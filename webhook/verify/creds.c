@@ -11,7 +11,7 @@
  * Secret values (passwords, tokens, the decoded auth field) are wiped before they are freed and never appear
  * in an error line; keys (server names) and Secret names may.
  */
-#include "verify/creds.h"
+#include "webhook/verify/creds.h"
 
 #include <fnmatch.h>
 #include <limits.h>
@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
-#include "util/base64.h"
-#include "util/err.h"
+#include "operator/base/buf.h"
+#include "operator/base/base64.h"
+#include "operator/base/err.h"
 
 #define SECRET_DATA_MAX ((size_t)1 << 20) /* a Secret is at most 1 MiB in etcd */
 #define KEY_MAX 1024

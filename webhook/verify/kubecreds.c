@@ -1,19 +1,18 @@
-#include "verify/kubecreds.h"
+#include "webhook/verify/kubecreds.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "admission.h"
-#include "kube/api.h"
-#include "kube/names.h"
-#include "util/buf.h"
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "verify/vcache.h"
-#include "verify/verify.h"
+#include "operator/kube/api.h"
+#include "operator/kube/names.h"
+#include "operator/base/buf.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "webhook/verify/vcache.h"
+#include "webhook/verify/verify.h"
 
 #define MAX_SECRETS 32 /* pull secrets read per verification */
 

@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kube/client.h"
-#include "verify/creds.h"
-#include "verify/ref.h"
+#include "operator/kube/client.h"
+#include "webhook/verify/creds.h"
+#include "operator/kube/imageref.h"
 
 #define KUBECREDS_TTL_MS 5000
 #define KUBECREDS_CACHE_MAX 256

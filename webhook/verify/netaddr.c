@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "verify/registry_int.h"
+#include "webhook/verify/registry_int.h"
 
 static int v4_private(const unsigned char a[4])
 {

@@ -1,12 +1,12 @@
-#include "verify/ocimanifest.h"
+#include "webhook/verify/ocimanifest.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/registry.h"
+#include "operator/base/err.h"
+#include "webhook/verify/registry.h"
 
 static int is_sha256_digest(const char *d)
 {

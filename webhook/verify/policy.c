@@ -1,4 +1,4 @@
-#include "verify/policy.h"
+#include "webhook/verify/policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/buf.h"
-#include "util/err.h"
-#include "util/yaml.h"
-#include "verify/ref.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "operator/base/yamljson.h"
+#include "operator/kube/imageref.h"
 
 #define MAX_RULES 256
 #define MAX_GLOBS 256
@@ -191,7 +191,7 @@ static int only_keys(const json_t *obj, const char *const *allowed, const char *
 	return SO_OK;
 }
 
-/* A non-empty string of at most max bytes, NUL-free (yaml_to_json refuses NULs in keys only). */
+/* A non-empty string of at most max bytes, NUL-free (yamljson_to_json refuses NULs in keys only). */
 static int want_string(const json_t *v, size_t max, const char *name, const char *field, const char **out,
 		       char *err, size_t errlen)
 {
@@ -424,7 +424,7 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 	*out = NULL;
 	if (len > POLICY_MAX_FILE)
 		return so_fail(err, errlen, SO_E_TOO_LARGE, "%s: larger than %zu bytes", name, POLICY_MAX_FILE);
-	if ((rc = yaml_to_json(text, len, name, &docs, err, errlen)))
+	if ((rc = yamljson_to_json(text, len, name, &docs, err, errlen)))
 		return rc;
 	if (json_array_size(docs) != 1) {
 		rc = so_fail(err, errlen, SO_E_INVAL, "%s: must hold exactly one YAML document", name);

@@ -1,6 +1,6 @@
 /*
  * The image verification policy (docs/verify-images.md): a YAML file of rules, each with image globs, optional
- * namespace globs, a mode (enforce or warn) and the trusted public keys. Parsed with libyaml (util/yaml.h) and
+ * namespace globs, a mode (enforce or warn) and the trusted public keys. Parsed with libyaml (operator/base/yamljson.h) and
  * checked field by field; errors name the file and the field ("policy.yaml: rules[0].keys[1].publicKey: not a
  * PEM public key ..."). Unknown fields are refused so that a typo cannot silently turn verification off.
  * A parsed policy is immutable and reference-counted, so the webhook threads can hold one while a reload
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "verify/sigcheck.h"
+#include "webhook/verify/sigcheck.h"
 
 #define POLICY_MAX_FILE ((size_t)1 << 20)
 #define POLICY_DEFAULT_CACHE_TTL_MS (5 * 60 * 1000)

@@ -1,4 +1,4 @@
-#include "verify/policywatch.h"
+#include "webhook/verify/policywatch.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "util/err.h"
-#include "util/filesig.h"
-#include "util/log.h"
-#include "util/ticker.h"
+#include "operator/base/err.h"
+#include "operator/base/filesig.h"
+#include "operator/base/log.h"
+#include "operator/base/ticker.h"
 
 #define DEFAULT_INTERVAL_S 5.0
 

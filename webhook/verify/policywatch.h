@@ -1,5 +1,5 @@
 /*
- * The policy file, reloaded when it changes (as certwatch.h does for the webhook certificate): a thread polls
+ * The policy file, reloaded when it changes (as operator/base/certwatch.h does for the webhook certificate): a thread polls
  * the file every interval, comparing device, inode, size and modification time (a ConfigMap volume swaps a
  * symlink, which stat follows). A change that parses replaces the served policy atomically; one that does not
  * is logged once (until the file changes again) and the previous policy stays in force. The first load must
@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "verify/policy.h"
+#include "webhook/verify/policy.h"
 
 struct policywatch;
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "verify/registry_int.h"
+#include "webhook/verify/registry_int.h"
 
 static const char *env2(const char *a, const char *b)
 {

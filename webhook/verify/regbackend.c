@@ -1,4 +1,4 @@
-#include "verify/regbackend.h"
+#include "webhook/verify/regbackend.h"
 
 static int be_resolve(void *ud, const struct image_ref *ref, const struct registry_cred *cred, int64_t deadline_ms,
 		      char digest[IMAGE_DIGEST_LEN + 1], char *err, size_t errlen)

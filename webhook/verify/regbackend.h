@@ -4,8 +4,8 @@
 #ifndef SO_VERIFY_REGBACKEND_H
 #define SO_VERIFY_REGBACKEND_H
 
-#include "verify/registry.h"
-#include "verify/verify.h"
+#include "webhook/verify/registry.h"
+#include "webhook/verify/verify.h"
 
 /* A backend whose ud is r (borrowed: r must outlive the verifier). */
 struct verify_backend verify_backend_registry(struct registry *r);

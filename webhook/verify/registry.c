@@ -14,7 +14,7 @@
  *      loopback/private/link-local address unless it is the registry's own host or private realms are allowed.
  * A 408, 429 or 5xx answer is tried once more, after Retry-After (at most 1 s), when the deadline leaves time.
  */
-#include "verify/registry.h"
+#include "webhook/verify/registry.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -26,10 +26,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "verify/registry_int.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "webhook/verify/registry_int.h"
 
 #define TOKEN_MAX_ANSWER ((size_t)64 << 10)
 #define TOKEN_MAX_LEN REGISTRY_TOKEN_MAX_LEN

@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/buf.h"
-#include "verify/creds.h"
-#include "verify/ref.h"
+#include "operator/base/buf.h"
+#include "webhook/verify/creds.h"
+#include "operator/kube/imageref.h"
 
 #define REGISTRY_MAX_MANIFEST ((size_t)4 << 20)
 #define REGISTRY_MAX_BLOB ((size_t)1 << 20)

@@ -23,9 +23,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/err.h"
-#include "verify/registry_int.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "webhook/verify/registry_int.h"
 
 #define POOL_MAX 16
 #define ERROR_BODY_CAP ((size_t)64 << 10)

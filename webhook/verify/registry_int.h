@@ -11,8 +11,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "util/buf.h"
-#include "verify/registry.h"
+#include "operator/base/buf.h"
+#include "webhook/verify/registry.h"
 
 /* ---- token cache (tokencache.c) ---- */
 

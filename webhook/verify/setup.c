@@ -1,16 +1,16 @@
-#include "verify/setup.h"
+#include "webhook/verify/setup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "util/log.h"
-#include "verify/kubecreds.h"
-#include "verify/policy.h"
-#include "verify/regbackend.h"
-#include "verify/registry.h"
-#include "verify/verify.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "webhook/verify/kubecreds.h"
+#include "webhook/verify/policy.h"
+#include "webhook/verify/regbackend.h"
+#include "webhook/verify/registry.h"
+#include "webhook/verify/verify.h"
 
 struct verify_setup {
 	struct registry *reg;
@@ -193,15 +193,12 @@ fail:
 	return rc;
 }
 
-void verify_setup_admission(struct verify_setup *s, struct admission_ctx *ctx)
+struct verifier *verify_setup_verifier(const struct verify_setup *s, int64_t *timeout_ms)
 {
 	if (!s)
-		return;
-	ctx->verify_image = verifier_admission;
-	ctx->verify_user = s->verifier;
-	ctx->verify_needs_io = verifier_needs_io;
-	ctx->verify_unavailable = verifier_unavailable;
-	ctx->verify_timeout_ms = s->timeout_ms;
+		return NULL;
+	*timeout_ms = s->timeout_ms;
+	return s->verifier;
 }
 
 void verify_setup_metrics(struct verify_setup *s, struct buf *out)

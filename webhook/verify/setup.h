@@ -1,8 +1,8 @@
 /*
- * The daemon's image verification, assembled from its flags (operator/main.c): the registry client
+ * The daemon's image verification, assembled from its flags (operator/cmd/main.c): the registry client
  * (--registry-ca-file, --registry-insecure, --registry-allow-private-realms), credentials through the kube
  * client (kubecreds.h, --registry-credentials-secret) and the verifier (--verify-policy, --verify-pin-digest,
- * --verify-timeout). Keeps main.c to flag parsing and two calls.
+ * --verify-timeout). Keeps operator/cmd/main.c to flag parsing and two calls.
  */
 #ifndef SO_VERIFY_SETUP_H
 #define SO_VERIFY_SETUP_H
@@ -11,9 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "admission.h"
-#include "kube/client.h"
-#include "util/buf.h"
+#include "operator/kube/client.h"
+#include "operator/base/buf.h"
 
 #define VERIFY_MAX_INSECURE 32
 
@@ -30,7 +29,7 @@ struct verify_setup_opts {
 struct verify_setup;
 
 /*
- * The flags, kept out of operator/main.c as webhook/cli.h does: main.c appends verify_cli_longopts to its
+ * The flags, kept out of operator/cmd/main.c as operator/cmd/webhook_cli.h does: operator/cmd/main.c appends verify_cli_longopts to its
  * getopt_long table, hands every option id from VERIFY_CLI_OPT_BASE on to verify_cli_parse and prints
  * verify_cli_usage after its own help. docs/verify-images.md describes each flag.
  */
@@ -53,8 +52,9 @@ int verify_setup_start(const struct verify_setup_opts *o, struct kube_client *cl
 		       char *err, size_t errlen);
 void verify_setup_stop(struct verify_setup *s);
 
-/* Fills the admission callback (nothing when s is NULL). */
-void verify_setup_admission(struct verify_setup *s, struct admission_ctx *ctx);
+/* The verifier the admission callbacks take (verify.h: verifier_admission, ...) and its deadline per review;
+ * NULL when s is NULL (no verification). */
+struct verifier *verify_setup_verifier(const struct verify_setup *s, int64_t *timeout_ms);
 void verify_setup_metrics(struct verify_setup *s, struct buf *out);
 
 #endif

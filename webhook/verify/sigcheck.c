@@ -1,4 +1,4 @@
-#include "verify/sigcheck.h"
+#include "webhook/verify/sigcheck.h"
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/base64.h"
-#include "util/err.h"
+#include "operator/base/base64.h"
+#include "operator/base/err.h"
 
 #define SIMPLE_SIGNING_TYPE "cosign container image signature"
 #define INTOTO_PAYLOAD_TYPE "application/vnd.in-toto+json"

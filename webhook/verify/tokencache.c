@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "verify/registry_int.h"
+#include "operator/base/err.h"
+#include "webhook/verify/registry_int.h"
 
 struct tok_entry {
 	char *key;

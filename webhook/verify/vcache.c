@@ -1,12 +1,12 @@
-#include "verify/vcache.h"
+#include "webhook/verify/vcache.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "util/clock.h"
-#include "util/err.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
 
 #define DEFAULT_MAX 1024
 

@@ -1,17 +1,17 @@
-#include "verify/verify.h"
+#include "webhook/verify/verify.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/clock.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "verify/ocimanifest.h"
-#include "verify/policywatch.h"
-#include "verify/sigcheck.h"
-#include "verify/vcache.h"
+#include "operator/base/clock.h"
+#include "operator/base/err.h"
+#include "operator/base/log.h"
+#include "webhook/verify/ocimanifest.h"
+#include "webhook/verify/policywatch.h"
+#include "webhook/verify/sigcheck.h"
+#include "webhook/verify/vcache.h"
 
 #define DEFAULT_TIMEOUT_MS 8000
 #define DEFAULT_TAG_TTL_MS 10000
@@ -38,7 +38,7 @@ struct verifier {
 /* One verification in progress. */
 struct check {
 	struct verifier *v;
-	const struct admission_image_check *in;
+	const struct verify_image_check *in;
 	const struct policy *pol;
 	const struct policy_rule *rule;
 	struct image_ref ref;
@@ -389,7 +389,7 @@ static const char *how_name(enum vcache_how h)
 	return h == VCACHE_HIT ? "hit" : h == VCACHE_SHARED ? "shared" : "miss";
 }
 
-static void deny_text(struct admission_image_verdict *out, const char *image, const char *digest, const char *reason)
+static void deny_text(struct verify_image_verdict *out, const char *image, const char *digest, const char *reason)
 {
 	snprintf(out->message, sizeof out->message, "image %s (%s) is not verified: %s", image,
 		 digest && *digest ? digest : "unresolved", reason);
@@ -429,12 +429,12 @@ static int scrub_digests(char *s, const char *keep)
  * message (a signature's payload, a registry's error) came through the credential when one was used, or
  * through another check's when the answer was shared: withheld too. The decision stays.
  */
-static void withhold(struct check *c, const struct admission_image_check *in, struct admission_image_verdict *out,
+static void withhold(struct check *c, const struct verify_image_check *in, struct verify_image_verdict *out,
 		     enum vcache_how how)
 {
 	int shown = *c->ref.digest || !c->digest_private; /* c->digest may be shown */
 	int hidden = 0, unpinned = c->digest_private && c->v->pin && !in->validating && !*c->ref.digest &&
-				   out->decision == ADMISSION_IMAGE_ADMIT && c->rule;
+				   out->decision == VERIFY_IMAGE_ADMIT && c->rule;
 
 	if (c->digest_private || c->cred_used || how == VCACHE_SHARED)
 		hidden = scrub_digests(out->message, shown && *c->digest ? c->digest : NULL);
@@ -454,12 +454,12 @@ static void explain_reason(struct verify_explain *ex, const char *reason)
 		snprintf(ex->reason, sizeof ex->reason, "%s", reason);
 }
 
-int verifier_admission(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out)
+int verifier_admission(void *verifier, const struct verify_image_check *in, struct verify_image_verdict *out)
 {
 	return verifier_explain(verifier, in, out, NULL);
 }
 
-int verifier_explain(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out,
+int verifier_explain(void *verifier, const struct verify_image_check *in, struct verify_image_verdict *out,
 		     struct verify_explain *ex)
 {
 	struct verifier *v = verifier;
@@ -476,7 +476,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	memset(out, 0, sizeof *out);
 	if (ex)
 		memset(ex, 0, sizeof *ex);
-	out->decision = ADMISSION_IMAGE_ADMIT;
+	out->decision = VERIFY_IMAGE_ADMIT;
 	c.pol = pol;
 	c.deadline = t0 + v->timeout_ms;
 	if (in->deadline_ms > 0 && in->deadline_ms < c.deadline)
@@ -490,7 +490,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 	if (image_ref_parse(in->image, &c.ref, perr, sizeof perr)) {
 		/* Nothing can be pulled from it either; when any rule exists, refuse rather than guess. */
 		if (pol->n_rules > 0) {
-			out->decision = ADMISSION_IMAGE_DENY;
+			out->decision = VERIFY_IMAGE_DENY;
 			deny_text(out, in->image, NULL, perr);
 			explain_reason(ex, perr);
 		} else {
@@ -517,7 +517,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 		vrc = v->tag_ttl_ms < 0 ? resolve_fill(&c, &value, &ttl)
 					: vcache_get(v->tags, name_tag, c.deadline, resolve_fill, &c, &value, NULL);
 		if (vrc) {
-			out->decision = c.rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
+			out->decision = c.rule->warn ? VERIFY_IMAGE_WARN : VERIFY_IMAGE_DENY;
 			deny_text(out, in->image, NULL, value ? value : so_strerror(vrc));
 			explain_reason(ex, value ? value : so_strerror(vrc));
 			goto out;
@@ -549,7 +549,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 		goto out;
 	}
 	label = vrc == SO_E_INVAL ? VERIFY_FAILED : VERIFY_ERROR;
-	out->decision = c.rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
+	out->decision = c.rule->warn ? VERIFY_IMAGE_WARN : VERIFY_IMAGE_DENY;
 	deny_text(out, in->image, c.digest,
 		  value ? value : vrc == SO_E_TIMEOUT ? "verification deadline exceeded" : so_strerror(vrc));
 	explain_reason(ex, value ? value : vrc == SO_E_TIMEOUT ? "verification deadline exceeded" : so_strerror(vrc));
@@ -600,7 +600,7 @@ out:
 
 /* The rule for in->image, or NULL (no rule, or no valid image name: verifier_explain answers those from the
  * policy alone). *pol holds the policy the rule lives in (policy_unref). */
-static const struct policy_rule *rule_for(struct verifier *v, const struct admission_image_check *in,
+static const struct policy_rule *rule_for(struct verifier *v, const struct verify_image_check *in,
 					  struct policy **pol)
 {
 	struct image_ref ref;
@@ -619,7 +619,7 @@ static const struct policy_rule *rule_for(struct verifier *v, const struct admis
 	return rule;
 }
 
-int verifier_needs_io(void *verifier, const struct admission_image_check *in)
+int verifier_needs_io(void *verifier, const struct verify_image_check *in)
 {
 	struct policy *pol;
 	int yes = rule_for(verifier, in, &pol) != NULL;
@@ -627,18 +627,18 @@ int verifier_needs_io(void *verifier, const struct admission_image_check *in)
 	return yes;
 }
 
-int verifier_unavailable(void *verifier, const struct admission_image_check *in, const char *reason,
-			 struct admission_image_verdict *out)
+int verifier_unavailable(void *verifier, const struct verify_image_check *in, const char *reason,
+			 struct verify_image_verdict *out)
 {
 	struct verifier *v = verifier;
 	struct policy *pol;
 	const struct policy_rule *rule = rule_for(v, in, &pol);
 
 	memset(out, 0, sizeof *out);
-	out->decision = ADMISSION_IMAGE_ADMIT;
+	out->decision = VERIFY_IMAGE_ADMIT;
 	if (rule) {
 		/* Failing as a registry error fails: closed under enforce, a warning under warn. */
-		out->decision = rule->warn ? ADMISSION_IMAGE_WARN : ADMISSION_IMAGE_DENY;
+		out->decision = rule->warn ? VERIFY_IMAGE_WARN : VERIFY_IMAGE_DENY;
 		deny_text(out, in->image, NULL, reason);
 		if (!in->validating)
 			atomic_fetch_add(&v->results[VERIFY_ERROR], 1);

@@ -17,11 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "admission.h"
-#include "util/buf.h"
-#include "verify/creds.h"
-#include "verify/ref.h"
-#include "verify/registry.h"
+#include "operator/base/buf.h"
+#include "webhook/verify/creds.h"
+#include "operator/kube/imageref.h"
+#include "webhook/verify/registry.h"
 
 struct verify_backend {
 	void *ud;
@@ -67,16 +66,45 @@ struct verifier;
 int verifier_new(const struct verifier_opts *o, struct verifier **out, char *err, size_t errlen);
 void verifier_free(struct verifier *v);
 
+/*
+ * Image signature verification (docs/verify-images.md), an optional callback so that this layer stays pure.
+ * Called for SpinApp CREATE, and UPDATE when spec.image changed or carries no digest, after defaulting (mutating
+ * path) or with the object as stored (validating path). The callback decides whether a rule applies.
+ */
+enum verify_image_decision {
+	VERIFY_IMAGE_ADMIT, /* no rule applies, or verified */
+	VERIFY_IMAGE_WARN,  /* not verified under a warn rule: admit with message as a warning */
+	VERIFY_IMAGE_DENY,  /* not verified under an enforce rule: deny with message */
+};
+
+struct verify_image_check {
+	const char *ns;              /* the request's namespace */
+	const char *image;           /* spec.image */
+	const json_t *pull_secrets;  /* spec.imagePullSecrets ([{name}]), or NULL */
+	int validating;              /* the validating webhook: nothing will be patched */
+	int64_t deadline_ms;         /* 0, or an earlier end for the verification (clock_mono_ms's clock) */
+	/* The caller proved who it is (a client certificate from --webhook-client-ca-file): only then may the answer
+	 * reveal a digest resolved with registry credentials (docs/security.md). */
+	int authenticated;
+};
+
+struct verify_image_verdict {
+	enum verify_image_decision decision;
+	char *pinned;       /* malloc'd: the value to patch spec.image with ("name:tag@sha256:..."), or NULL */
+	char message[1024]; /* WARN/DENY: "image <image> (<digest>) is not verified: <reason>" */
+	char notice[512];   /* any decision: a warning for the requester besides message ("" for none) */
+};
+
 /* The admission callback (struct admission_ctx.verify_image; verify_user is the verifier). Thread-safe. */
-int verifier_admission(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out);
+int verifier_admission(void *verifier, const struct verify_image_check *in, struct verify_image_verdict *out);
 
 /* admission_ctx.verify_needs_io: a rule applies to in->image, so verifier_admission would read a registry. */
-int verifier_needs_io(void *verifier, const struct admission_image_check *in);
+int verifier_needs_io(void *verifier, const struct verify_image_check *in);
 /* admission_ctx.verify_unavailable: the verdict without verifying (reason: why not), as a registry error under
  * the rule that applies (deny under enforce, warn under warn); admit when no rule applies. Counted and logged as
  * result=error. */
-int verifier_unavailable(void *verifier, const struct admission_image_check *in, const char *reason,
-			 struct admission_image_verdict *out);
+int verifier_unavailable(void *verifier, const struct verify_image_check *in, const char *reason,
+			 struct verify_image_verdict *out);
 
 /* What one check found, beyond the verdict: for `spin-operator verify` (verifycmd.h), which prints it. */
 enum verify_result {
@@ -98,7 +126,7 @@ struct verify_explain {
 };
 
 /* verifier_admission, also filling *ex when it is not NULL. The verdict and the log line are the same. */
-int verifier_explain(void *verifier, const struct admission_image_check *in, struct admission_image_verdict *out,
+int verifier_explain(void *verifier, const struct verify_image_check *in, struct verify_image_verdict *out,
 		     struct verify_explain *ex);
 
 /* Checks the policy file now (policywatch_check). */

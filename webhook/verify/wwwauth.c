@@ -12,9 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util/buf.h"
-#include "util/err.h"
-#include "verify/registry.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+#include "webhook/verify/registry.h"
 
 #define WWWAUTH_MAX 8192
 

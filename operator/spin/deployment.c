@@ -1,0 +1,636 @@
+/*
+ * The Deployment for a SpinApp run by an executor with createDeployment: true (contract §2.9–§2.11): what
+ * upstream's constructDeployment returns, serialised the way Go's encoding/json would for the server-side
+ * apply (omitempty fields left out, no nulls). See docs/internals/builders.md for the few deliberate
+ * differences.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "operator/spin/appmeta.h"
+#include "operator/spin/spin.h"
+#include "operator/kube/quantity.h"
+#include "operator/base/buf.h"
+#include "operator/base/err.h"
+
+#define LISTEN_ADDR "0.0.0.0:80"
+#define RUNTIME_CONFIG_VOLUME "spin-runtime-config"
+#define RUNTIME_CONFIG_PATH "/runtime-config.toml"
+#define CA_VOLUME "spin-ca"
+#define CA_PATH "/etc/ssl/certs/ca-certificates.crt"
+#define VAR_PREFIX "SPIN_VARIABLE_"
+/* resource.ErrFormatWrong, the message ParseQuantity fails with. */
+#define QUANTITY_FORMAT_ERR                                                                                       \
+	"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+
+#define NOMEM(err, errlen) so_fail((err), (errlen), SO_E_NOMEM, "out of memory")
+
+/* Sets obj[key] = v (reference stolen), mapping every failure (v NULL included) to SO_E_NOMEM. */
+static int put(json_t *obj, const char *key, json_t *v)
+{
+	return json_object_set_new(obj, key, v) ? SO_E_NOMEM : SO_OK;
+}
+
+static int push(json_t *arr, json_t *v)
+{
+	return json_array_append_new(arr, v) ? SO_E_NOMEM : SO_OK;
+}
+
+/* Appends deep copies of the items of spec[key] (absent or null: nothing). */
+static int append_copies(json_t *dst, const json_t *spec, const char *key, char *err, size_t errlen)
+{
+	const json_t *src = json_object_get(spec, key);
+	size_t i;
+	json_t *v;
+
+	if (!src || json_is_null(src))
+		return SO_OK;
+	if (!json_is_array(src))
+		return so_fail(err, errlen, SO_E_INVAL, "spec.%s: must be a list", key);
+	json_array_foreach(src, i, v) {
+		if (push(dst, json_deep_copy(v)) != SO_OK)
+			return NOMEM(err, errlen);
+	}
+	return SO_OK;
+}
+
+/* A Secret volume {name, secret {secretName, optional: true, items [{key, path: key}]}} and its mount. */
+static int secret_volume(json_t *volumes, json_t *mounts, const char *volume, const char *secret, const char *key,
+			 const char *mount_path)
+{
+	json_t *v = json_pack("{s:s, s:{s:s, s:[{s:s, s:s}], s:b}}", "name", volume, "secret", "secretName", secret,
+			      "items", "key", key, "path", key, "optional", 1);
+	json_t *m = json_pack("{s:s, s:b, s:s, s:s}", "name", volume, "readOnly", 1, "mountPath", mount_path,
+			      "subPath", key);
+	if (!v || !m) {
+		json_decref(v);
+		json_decref(m);
+		return SO_E_NOMEM;
+	}
+	if (push(volumes, v) != SO_OK) {
+		json_decref(m);
+		return SO_E_NOMEM;
+	}
+	return push(mounts, m);
+}
+
+/*
+ * §2.10: the runtime-config secret, then the user's volumes, then the CA secret. runtime_secret is generated
+ * (generated != 0) or the app's loadFromSecret; upstream refuses to have both.
+ */
+static int volumes_for_app(const json_t *spec, const json_t *dc, const char *runtime_secret, int generated,
+			   json_t *volumes, json_t *mounts, char *err, size_t errlen)
+{
+	const char *user_secret = build_str(build_obj(spec, "runtimeConfig"), "loadFromSecret");
+	const char *selected, *ca;
+	int rc;
+
+	if (user_secret && !*user_secret)
+		user_secret = NULL;
+	if (runtime_secret && !*runtime_secret)
+		runtime_secret = NULL;
+	if (generated && !runtime_secret)
+		return so_fail(err, errlen, SO_E_INVAL, "a generated runtime config secret needs a name");
+	if (generated && user_secret)
+		return so_fail(err, errlen, SO_E_INVAL,
+				  "cannot specify both a user-provided runtime secret and a generated one");
+	selected = runtime_secret ? runtime_secret : user_secret;
+	if (selected && secret_volume(volumes, mounts, RUNTIME_CONFIG_VOLUME, selected, SPIN_RUNTIME_CONFIG_KEY,
+				      RUNTIME_CONFIG_PATH) != SO_OK)
+		return NOMEM(err, errlen);
+
+	rc = append_copies(volumes, spec, "volumes", err, errlen);
+	if (rc == SO_OK)
+		rc = append_copies(mounts, spec, "volumeMounts", err, errlen);
+	if (rc != SO_OK)
+		return rc;
+
+	ca = build_str(dc, "caCertSecret");
+	if ((!ca || !*ca) && json_is_true(json_object_get(dc, "installDefaultCACerts")))
+		ca = SPIN_DEFAULT_CA_SECRET;
+	if (ca && *ca && secret_volume(volumes, mounts, CA_VOLUME, ca, SPIN_CA_KEY, CA_PATH) != SO_OK)
+		return NOMEM(err, errlen);
+	return SO_OK;
+}
+
+/* {name, value} with Go's omitempty on value. */
+static json_t *env_var(const char *name, const char *value)
+{
+	json_t *e = json_pack("{s:s}", "name", name);
+	if (e && value && *value && put(e, "value", json_string(value)) != SO_OK) {
+		json_decref(e);
+		return NULL;
+	}
+	return e;
+}
+
+static int push_env(json_t *env, const char *name, const char *value, char *err, size_t errlen)
+{
+	return push(env, env_var(name, value)) == SO_OK ? SO_OK : NOMEM(err, errlen);
+}
+
+static int variable_env(json_t *env, const json_t *var, size_t i, char *err, size_t errlen)
+{
+	const char *name = build_str(var, "name");
+	const json_t *value_from = json_object_get(var, "valueFrom");
+	struct buf b = BUF_INIT(4096);
+	json_t *e = NULL;
+	int rc;
+
+	if (!name)
+		return so_fail(err, errlen, SO_E_INVAL, "spec.variables[%zu]: name is required", i);
+	rc = buf_appends(&b, VAR_PREFIX);
+	if (rc == SO_OK)
+		rc = buf_appends(&b, name);
+	if (rc == SO_E_TOO_LARGE)
+		rc = so_fail(err, errlen, rc, "spec.variables[%zu]: name is too long", i);
+	if (rc != SO_OK)
+		goto out;
+	/* strings.ToUpper; Spin variable names are ASCII (lowercase letters, digits, '_'). */
+	for (size_t j = sizeof VAR_PREFIX - 1; j < b.len; j++) {
+		if (b.data[j] >= 'a' && b.data[j] <= 'z')
+			b.data[j] = (char)(b.data[j] - 'a' + 'A');
+	}
+	rc = SO_E_NOMEM;
+	e = env_var(b.data, build_str(var, "value"));
+	if (!e)
+		goto out;
+	if (value_from && !json_is_null(value_from)) {
+		if (!json_is_object(value_from)) {
+			rc = so_fail(err, errlen, SO_E_INVAL, "spec.variables[%zu].valueFrom: must be an object", i);
+			goto out;
+		}
+		if (put(e, "valueFrom", json_deep_copy(value_from)) != SO_OK)
+			goto out;
+	}
+	rc = push(env, e);
+	e = NULL;
+out:
+	json_decref(e);
+	buf_free(&b);
+	if (rc == SO_E_NOMEM)
+		NOMEM(err, errlen);
+	return rc;
+}
+
+static int memory_env(json_t *env, const json_t *spec, char *err, size_t errlen)
+{
+	const json_t *limits = json_object_get(spec, "invocationLimits");
+	const json_t *mem = json_is_object(limits) ? json_object_get(limits, "memory") : NULL;
+	const char *q;
+	char num[32];
+	int64_t bytes;
+	int rc;
+
+	if (!mem)
+		return SO_OK;
+	if (!json_is_string(mem))
+		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit: not a string");
+	q = json_string_value(mem);
+	rc = quantity_value(q, &bytes);
+	if (rc == SO_E_NOMEM)
+		return so_fail(err, errlen, rc, "out of memory");
+	if (rc == SO_E_TOO_LARGE)
+		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit \"%s\": value out of range",
+				  q);
+	if (rc != SO_OK)
+		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit \"%s\": " QUANTITY_FORMAT_ERR,
+				  q);
+	snprintf(num, sizeof num, "%" PRId64, bytes);
+	return push_env(env, "SPIN_MAX_INSTANCE_MEMORY", num, err, errlen);
+}
+
+/* §2.11, in order: variables, listen address, OTel endpoints, memory limit, components to retain. */
+static int env_for_app(const json_t *spec, const json_t *dc, const char *components, json_t *env, char *err,
+		       size_t errlen)
+{
+	static const char *const otel[][2] = {
+		{ "exporter_otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT" },
+		{ "exporter_otlp_traces_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" },
+		{ "exporter_otlp_metrics_endpoint", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" },
+		{ "exporter_otlp_logs_endpoint", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT" },
+	};
+	const json_t *vars = json_object_get(spec, "variables");
+	const json_t *otel_cfg = build_obj(dc, "otel");
+	const json_t *var;
+	size_t i;
+	int rc;
+
+	if (vars && !json_is_null(vars) && !json_is_array(vars))
+		return so_fail(err, errlen, SO_E_INVAL, "spec.variables: must be a list");
+	json_array_foreach(vars, i, var) {
+		rc = variable_env(env, var, i, err, errlen);
+		if (rc != SO_OK)
+			return rc;
+	}
+	rc = push_env(env, "SPIN_HTTP_LISTEN_ADDR", LISTEN_ADDR, err, errlen);
+	for (i = 0; rc == SO_OK && i < sizeof otel / sizeof otel[0]; i++) {
+		const char *v = build_str(otel_cfg, otel[i][0]);
+		if (v && *v)
+			rc = push_env(env, otel[i][1], v, err, errlen);
+	}
+	if (rc == SO_OK)
+		rc = memory_env(env, spec, err, errlen);
+	if (rc == SO_OK && components)
+		rc = push_env(env, "SPIN_COMPONENTS_TO_RETAIN", components, err, errlen);
+	return rc;
+}
+
+/* spec.components joined by ","; *joined stays NULL when the field is absent (Go: nil slice). */
+static int components_of(const json_t *spec, struct buf *joined, const json_t **list, char *err, size_t errlen)
+{
+	const json_t *c = json_object_get(spec, "components");
+	const json_t *v;
+	size_t i;
+
+	*list = NULL;
+	if (!c || json_is_null(c))
+		return SO_OK;
+	if (!json_is_array(c))
+		return so_fail(err, errlen, SO_E_INVAL, "spec.components: must be a list");
+	if (buf_append(joined, "", 0) != SO_OK)
+		return NOMEM(err, errlen);
+	json_array_foreach(c, i, v) {
+		if (!json_is_string(v))
+			return so_fail(err, errlen, SO_E_INVAL, "spec.components[%zu]: must be a string", i);
+		int rc = i > 0 ? buf_appends(joined, ",") : SO_OK;
+		if (rc == SO_OK)
+			rc = buf_appends(joined, json_string_value(v));
+		if (rc == SO_E_NOMEM)
+			return NOMEM(err, errlen);
+		if (rc != SO_OK)
+			return so_fail(err, errlen, rc, "spec.components: list is too long");
+	}
+	*list = c;
+	return SO_OK;
+}
+
+/* A quantity map (corev1.ResourceList): int-or-string values, integers written as strings like Quantity does. */
+static int resource_list(json_t *resources, const json_t *src, const char *key, char *err, size_t errlen)
+{
+	const json_t *map = json_object_get(src, key);
+	json_t *out, *v;
+	const char *name;
+
+	if (!map || json_is_null(map))
+		return SO_OK;
+	if (!json_is_object(map))
+		return so_fail(err, errlen, SO_E_INVAL, "spec.resources.%s: must be a map of quantities", key);
+	if (json_object_size(map) == 0)
+		return SO_OK;
+	out = json_object();
+	if (!out)
+		return NOMEM(err, errlen);
+	json_object_foreach((json_t *)map, name, v) {
+		json_t *q;
+		if (json_is_string(v)) {
+			q = json_copy(v);
+		} else if (json_is_integer(v)) {
+			char num[32];
+			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			q = json_string(num);
+		} else {
+			json_decref(out);
+			return so_fail(err, errlen, SO_E_INVAL, "spec.resources.%s.%s: not a quantity", key, name);
+		}
+		if (put(out, name, q) != SO_OK) {
+			json_decref(out);
+			return NOMEM(err, errlen);
+		}
+	}
+	return put(resources, key, out) == SO_OK ? SO_OK : NOMEM(err, errlen);
+}
+
+/* Copies a HealthProbe int32 field when present and non-zero (corev1.Probe's fields are all omitempty). */
+static int probe_int(json_t *probe, const json_t *src, const char *key, const char *which, char *err,
+		     size_t errlen)
+{
+	const json_t *v = json_object_get(src, key);
+
+	if (!v || json_is_null(v))
+		return SO_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN || json_integer_value(v) > INT32_MAX)
+		return so_fail(err, errlen, SO_E_INVAL, "failed to construct %s probe: %s must be an int32", which,
+				  key);
+	if (json_integer_value(v) == 0)
+		return SO_OK;
+	return put(probe, key, json_integer(json_integer_value(v))) == SO_OK ? SO_OK : NOMEM(err, errlen);
+}
+
+/* SpinHealthCheckToCoreProbe: httpGet {path, port 80, httpHeaders} and the five numbers. */
+static int probe_for(const json_t *checks, const char *which, json_t **out, char *err, size_t errlen)
+{
+	static const char *const ints[] = { "initialDelaySeconds", "timeoutSeconds", "periodSeconds",
+					    "successThreshold", "failureThreshold" };
+	const json_t *src = json_object_get(checks, which);
+	const json_t *http, *headers, *h;
+	const char *path;
+	json_t *probe = NULL, *get, *hs;
+	size_t i;
+	int rc = SO_E_NOMEM;
+
+	*out = NULL;
+	if (!src || json_is_null(src))
+		return SO_OK;
+	http = json_object_get(src, "httpGet");
+	if (!json_is_object(src) || !json_is_object(http))
+		return so_fail(err, errlen, SO_E_INVAL,
+				  "failed to construct %s probe: probe exists but with unknown configuration, expected "
+				  "httpGet",
+				  which);
+	probe = json_object();
+	get = json_object();
+	if (!probe || put(probe, "httpGet", get) != SO_OK)
+		goto fail;
+	path = build_str(http, "path");
+	if (path && *path && put(get, "path", json_string(path)) != SO_OK)
+		goto fail;
+	if (put(get, "port", json_integer(SPIN_HTTP_PORT)) != SO_OK)
+		goto fail;
+	headers = json_object_get(http, "httpHeaders");
+	if (json_is_array(headers) && json_array_size(headers) > 0) {
+		hs = json_array();
+		if (put(get, "httpHeaders", hs) != SO_OK)
+			goto fail;
+		json_array_foreach(headers, i, h) {
+			const char *n = build_str(h, "name"), *v = build_str(h, "value");
+			if (push(hs, json_pack("{s:s, s:s}", "name", n ? n : "", "value", v ? v : "")) != SO_OK)
+				goto fail;
+		}
+	}
+	for (i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		rc = probe_int(probe, src, ints[i], which, err, errlen);
+		if (rc != SO_OK)
+			goto fail;
+	}
+	*out = probe;
+	return SO_OK;
+fail:
+	json_decref(probe);
+	return rc == SO_E_NOMEM ? NOMEM(err, errlen) : rc;
+}
+
+struct container_parts {
+	const char *name;
+	const char *image;       /* spec.image */
+	const json_t *components; /* spec.components, NULL when absent */
+	json_t *env, *mounts, *resources, *liveness, *readiness; /* stolen by build_container */
+};
+
+/* One container, fields in corev1.Container order. The shim path wins when both runtimes are configured. */
+static int build_container(const json_t *dc, struct container_parts *p, json_t **out, char *err, size_t errlen)
+{
+	const json_t *rcn = json_object_get(dc, "runtimeClassName");
+	const json_t *spin_image = json_object_get(dc, "spinImage");
+	json_t *c, *args;
+	const json_t *v;
+	size_t i;
+	int rc = SO_E_NOMEM;
+
+	*out = NULL;
+	if (!json_is_string(rcn) && !json_is_string(spin_image))
+		return so_fail(err, errlen, SO_E_INVAL, "must specify either runtimeClassName or spinImage");
+	c = json_pack("{s:s}", "name", p->name);
+	if (!c)
+		goto fail;
+	if (json_is_string(rcn)) {
+		if (put(c, "image", json_string(p->image)) != SO_OK ||
+		    put(c, "command", json_pack("[s]", "/")) != SO_OK)
+			goto fail;
+	} else {
+		if (put(c, "image", json_copy((json_t *)spin_image)) != SO_OK)
+			goto fail;
+		args = json_pack("[s, s, s, s, s, s, s]", "up", "--listen", LISTEN_ADDR, "-f", p->image,
+				 "--runtime-config-file", RUNTIME_CONFIG_PATH);
+		if (put(c, "args", args) != SO_OK)
+			goto fail;
+		json_array_foreach(p->components, i, v) {
+			if (push(args, json_string("--component-id")) != SO_OK ||
+			    push(args, json_copy((json_t *)v)) != SO_OK)
+				goto fail;
+		}
+	}
+	if (put(c, "ports", json_pack("[{s:s, s:i}]", "name", SPIN_HTTP_PORT_NAME, "containerPort", SPIN_HTTP_PORT)) !=
+	    SO_OK)
+		goto fail;
+	/* Each part is consumed by put() (even when it fails); what is left stays the caller's to free. */
+	rc = put(c, "env", p->env);
+	p->env = NULL;
+	if (rc != SO_OK)
+		goto fail;
+	/* resources is a struct in Go, so it is sent even when empty: "resources": {}. */
+	rc = put(c, "resources", p->resources);
+	p->resources = NULL;
+	if (rc != SO_OK)
+		goto fail;
+	if (json_array_size(p->mounts) > 0 && put(c, "volumeMounts", json_incref(p->mounts)) != SO_OK)
+		goto fail;
+	if (p->liveness) {
+		rc = put(c, "livenessProbe", p->liveness);
+		p->liveness = NULL;
+		if (rc != SO_OK)
+			goto fail;
+	}
+	if (p->readiness) {
+		rc = put(c, "readinessProbe", p->readiness);
+		p->readiness = NULL;
+		if (rc != SO_OK)
+			goto fail;
+	}
+	*out = c;
+	return SO_OK;
+fail:
+	json_decref(c);
+	return NOMEM(err, errlen);
+}
+
+static const json_t *deployment_config(const json_t *executor, char *err, size_t errlen, int *rc)
+{
+	const json_t *spec = build_obj(executor, "spec");
+	const char *name = build_str(build_obj(executor, "metadata"), "name");
+	const json_t *dc = build_obj(spec, "deploymentConfig");
+
+	*rc = SO_OK;
+	if (!name)
+		name = "";
+	if (!json_is_true(json_object_get(spec, "createDeployment"))) {
+		*rc = so_fail(err, errlen, SO_E_INVAL,
+				 "executor \"%s\" has createDeployment: false; its apps get no Deployment", name);
+		return NULL;
+	}
+	if (!dc)
+		*rc = so_fail(err, errlen, SO_E_INVAL,
+				 "executor \"%s\" has createDeployment: true but no deploymentConfig", name);
+	return dc;
+}
+
+static int replicas_of(const json_t *spec, json_int_t *n, char *err, size_t errlen)
+{
+	const json_t *r = json_object_get(spec, "replicas");
+
+	*n = 0; /* Go's zero value: an omitted replicas is sent as 0 (the webhook normally rejects it). */
+	if (!r || json_is_null(r))
+		return SO_OK;
+	if (!json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > INT32_MAX)
+		return so_fail(err, errlen, SO_E_INVAL, "spec.replicas: must be a non-negative int32");
+	*n = json_integer_value(r);
+	return SO_OK;
+}
+
+/* The pod spec, fields in corev1.PodSpec order. container is stolen, volumes is not. */
+static json_t *pod_spec(const json_t *spec, const json_t *dc, json_t *volumes, json_t *container)
+{
+	const json_t *pull_secrets = json_object_get(spec, "imagePullSecrets");
+	const json_t *runtime_class = json_object_get(dc, "runtimeClassName");
+	const char *sa = build_str(spec, "serviceAccountName");
+	json_t *pod = json_object();
+
+	if (!pod || (json_array_size(volumes) > 0 && put(pod, "volumes", json_incref(volumes)) != SO_OK)) {
+		json_decref(container);
+		json_decref(pod);
+		return NULL;
+	}
+	/* json_pack's "o" takes the container even when it fails. */
+	if (put(pod, "containers", json_pack("[o]", container)) != SO_OK ||
+	    put(pod, "serviceAccountName", json_string(sa && *sa ? sa : "default")) != SO_OK ||
+	    (json_array_size(pull_secrets) > 0 &&
+	     put(pod, "imagePullSecrets", json_deep_copy(pull_secrets)) != SO_OK) ||
+	    (json_is_string(runtime_class) &&
+	     put(pod, "runtimeClassName", json_copy((json_t *)runtime_class)) != SO_OK)) {
+		json_decref(pod);
+		return NULL;
+	}
+	return pod;
+}
+
+int build_deployment(const json_t *app, const json_t *executor, const char *runtime_secret, int generated_secret,
+		     json_t **out, char *err, size_t errlen)
+{
+	const json_t *spec = build_obj(app, "spec"), *dc, *checks;
+	const char *name, *ns, *image;
+	struct buf ready_key = BUF_INIT(256), components = BUF_INIT(1 << 20);
+	struct container_parts parts = { 0 };
+	json_t *dep = NULL, *meta = NULL, *selector = NULL, *tlabels = NULL, *tannotations = NULL, *pod;
+	json_t *volumes = NULL, *container = NULL, *dspec, *tmpl;
+	json_int_t replicas = 0;
+	int rc;
+
+	*out = NULL;
+	rc = build_app_identity(app, &name, &ns, err, errlen);
+	if (rc != SO_OK)
+		goto out;
+	dc = deployment_config(executor, err, errlen, &rc);
+	if (rc != SO_OK)
+		goto out;
+	image = build_str(spec, "image");
+	if (!image || !*image) {
+		rc = so_fail(err, errlen, SO_E_INVAL, "SpinApp \"%s\" has no spec.image", name);
+		goto out;
+	}
+	rc = build_ready_label_key(name, &ready_key, err, errlen);
+	if (rc == SO_OK && !json_is_true(json_object_get(spec, "enableAutoscaling")))
+		rc = replicas_of(spec, &replicas, err, errlen);
+	if (rc == SO_OK)
+		rc = components_of(spec, &components, &parts.components, err, errlen);
+	if (rc != SO_OK)
+		goto out;
+
+	rc = SO_E_NOMEM;
+	volumes = json_array();
+	parts.mounts = json_array();
+	parts.env = json_array();
+	parts.resources = json_object();
+	if (!volumes || !parts.mounts || !parts.env || !parts.resources)
+		goto nomem;
+	rc = volumes_for_app(spec, dc, runtime_secret, generated_secret, volumes, parts.mounts, err, errlen);
+	if (rc == SO_OK)
+		rc = env_for_app(spec, dc, parts.components ? components.data : NULL, parts.env, err, errlen);
+	if (rc == SO_OK) {
+		const json_t *res = build_obj(spec, "resources");
+		rc = resource_list(parts.resources, res, "limits", err, errlen);
+		if (rc == SO_OK)
+			rc = resource_list(parts.resources, res, "requests", err, errlen);
+	}
+	checks = build_obj(spec, "checks");
+	if (rc == SO_OK)
+		rc = probe_for(checks, "readiness", &parts.readiness, err, errlen);
+	if (rc == SO_OK)
+		rc = probe_for(checks, "liveness", &parts.liveness, err, errlen);
+	if (rc != SO_OK)
+		goto out;
+	parts.name = name;
+	parts.image = image;
+	rc = build_container(dc, &parts, &container, err, errlen);
+	if (rc != SO_OK)
+		goto out;
+
+	/* Selector and template labels: podLabels first, then the selector labels, which win. */
+	rc = SO_E_NOMEM;
+	selector = json_pack("{s:s, s:s}", SPIN_LABEL_APP_NAME, name, ready_key.data, SPIN_READY_VALUE);
+	tlabels = json_object();
+	tannotations = json_object();
+	if (!selector || !tlabels || !tannotations)
+		goto nomem;
+	rc = build_copy_string_map(tlabels, spec, "podLabels", "spec.podLabels", err, errlen);
+	if (rc == SO_OK)
+		rc = build_copy_string_map(tannotations, spec, "podAnnotations", "spec.podAnnotations", err, errlen);
+	if (rc == SO_OK)
+		rc = build_child_meta(app, "deploymentAnnotations", &meta, err, errlen);
+	if (rc != SO_OK)
+		goto out;
+	rc = SO_E_NOMEM;
+	if (json_object_update(tlabels, selector))
+		goto nomem;
+
+	pod = pod_spec(spec, dc, volumes, container);
+	container = NULL;
+	if (!pod)
+		goto nomem;
+	tmpl = json_pack("{s:{s:O}, s:o}", "metadata", "labels", tlabels, "spec", pod);
+	if (tmpl && json_object_size(tannotations) > 0 &&
+	    put(json_object_get(tmpl, "metadata"), "annotations", json_incref(tannotations)) != SO_OK) {
+		json_decref(tmpl);
+		tmpl = NULL;
+	}
+	if (!tmpl)
+		goto nomem;
+	/* spec.replicas is left out with autoscaling, so that server-side apply releases it to the autoscaler. */
+	dspec = json_object();
+	if (!dspec || (!json_is_true(json_object_get(spec, "enableAutoscaling")) &&
+		       put(dspec, "replicas", json_integer(replicas)) != SO_OK) ||
+	    put(dspec, "selector", json_pack("{s:O}", "matchLabels", selector)) != SO_OK) {
+		json_decref(tmpl);
+		json_decref(dspec);
+		goto nomem;
+	}
+	if (put(dspec, "template", tmpl) != SO_OK) {
+		json_decref(dspec);
+		goto nomem;
+	}
+	dep = json_pack("{s:s, s:s, s:O, s:o}", "apiVersion", "apps/v1", "kind", "Deployment", "metadata", meta, "spec",
+			dspec);
+	if (!dep)
+		goto nomem;
+	*out = dep;
+	rc = SO_OK;
+	goto out;
+nomem:
+	rc = NOMEM(err, errlen);
+out:
+	json_decref(container);
+	json_decref(meta);
+	json_decref(selector);
+	json_decref(tlabels);
+	json_decref(tannotations);
+	json_decref(volumes);
+	json_decref(parts.mounts);
+	json_decref(parts.env);
+	json_decref(parts.resources);
+	json_decref(parts.liveness);
+	json_decref(parts.readiness);
+	buf_free(&ready_key);
+	buf_free(&components);
+	return rc;
+}
