@@ -62,7 +62,8 @@ struct controller {
 
 /* A controller whose reconcilers and event handlers use store (copied; its ctx must outlive the controller):
  * queues, applier and deferrals but no client, informers or recorders, and nothing started. For unit tests
- * (tests/support/ctlfake.h); controller_free frees it. SO_OK or SO_E_NOMEM. */
+ * (tests/support/ctlfake.h); controller_free frees it. SO_OK, or SO_E_NOMEM when a queue's mutex or condition
+ * variable cannot be created. */
 int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store, struct controller **out);
 /* store.c: the production store over ctl's informers, client and recorders. */
 struct ctl_store ctl_store_informers(struct controller *ctl);
