@@ -5,8 +5,8 @@
  * A condition is one JSON object, keys in this order:
  *   {"type", "status", "observedGeneration" (omitted when 0, as omitempty does), "lastTransitionTime",
  *    "reason", "message"}
- * Updates are built on a shallow copy and swapped into the array in one step, so an allocation failure leaves
- * the array as it was.
+ * Updates are built on a shallow copy and swapped into the array in one step, so a failure (a reason or message
+ * that is not valid UTF-8) leaves the array as it was.
  */
 #include "operator/controller/condition.h"
 
@@ -36,7 +36,7 @@ json_t *condition_find(const json_t *conditions, const char *type)
 	return i < 0 ? NULL : json_array_get(conditions, (size_t)i);
 }
 
-/* Sets key to the string value unless it already holds exactly that. 1 changed, 0 same, -1 no memory. */
+/* Sets key to the string value unless it already holds exactly that. 1 changed, 0 same, -1 not UTF-8. */
 static int set_string(json_t *obj, const char *key, const char *value)
 {
 	const char *cur = json_string_value(json_object_get(obj, key));
@@ -45,7 +45,7 @@ static int set_string(json_t *obj, const char *key, const char *value)
 	return json_object_set_new(obj, key, json_string(value)) ? -1 : 1;
 }
 
-/* observedGeneration: removed when 0 (omitempty), else an integer. 1 changed, 0 same, -1 no memory. */
+/* observedGeneration: removed when 0 (omitempty), else an integer. 1 changed, 0 same. */
 static int set_generation(json_t *obj, long long gen)
 {
 	json_t *cur = json_object_get(obj, "observedGeneration");
@@ -57,29 +57,32 @@ static int set_generation(json_t *obj, long long gen)
 	}
 	if (json_is_integer(cur) && json_integer_value(cur) == (json_int_t)gen)
 		return 0;
-	return json_object_set_new(obj, "observedGeneration", json_integer((json_int_t)gen)) ? -1 : 1;
+	json_object_set_new(obj, "observedGeneration", json_integer((json_int_t)gen));
+	return 1;
 }
 
 static json_t *new_condition(const char *type, const char *status, const char *reason, const char *message,
 			     long long gen, const char *now)
 {
 	json_t *c = json_object();
-	if (!c)
-		return NULL;
-	if (json_object_set_new(c, "type", json_string(type)) || json_object_set_new(c, "status", json_string(status)) ||
-	    set_generation(c, gen) < 0 || json_object_set_new(c, "lastTransitionTime", json_string(now)) ||
+	/* The strings are the caller's and may be cut mid-character (a truncated message): json_string can refuse. */
+	if (json_object_set_new(c, "type", json_string(type)) || json_object_set_new(c, "status", json_string(status)))
+		goto fail;
+	set_generation(c, gen);
+	if (json_object_set_new(c, "lastTransitionTime", json_string(now)) ||
 	    json_object_set_new(c, "reason", json_string(reason)) ||
-	    json_object_set_new(c, "message", json_string(message))) {
-		json_decref(c);
-		return NULL;
-	}
+	    json_object_set_new(c, "message", json_string(message)))
+		goto fail;
 	return c;
+fail:
+	json_decref(c);
+	return NULL;
 }
 
 int condition_set(json_t **conditions, const char *type, const char *status, const char *reason,
 		  const char *message, long long observed_generation, const char *now_rfc3339)
 {
-	json_t *created = NULL, *copy = NULL;
+	json_t *copy = NULL;
 	int changed = 0, rc;
 
 	if (!conditions || !type || !status || !now_rfc3339)
@@ -96,22 +99,13 @@ int condition_set(json_t **conditions, const char *type, const char *status, con
 		json_t *c = new_condition(type, status, reason, message, observed_generation, now_rfc3339);
 		if (!c)
 			return 0;
-		if (!*conditions && !(created = json_array())) {
-			json_decref(c);
-			return 0;
-		}
-		if (json_array_append_new(created ? created : *conditions, c)) {
-			json_decref(created);
-			return 0;
-		}
-		if (created)
-			*conditions = created;
+		if (!*conditions)
+			*conditions = json_array();
+		json_array_append_new(*conditions, c);
 		return 1;
 	}
 
 	copy = json_copy(json_array_get(*conditions, (size_t)i));
-	if (!copy)
-		return 0;
 	const char *cur_status = json_string_value(json_object_get(copy, "status"));
 	const char *cur_ltt = json_string_value(json_object_get(copy, "lastTransitionTime"));
 	if (!cur_status || strcmp(cur_status, status) || !cur_ltt || !*cur_ltt) {
@@ -126,15 +120,12 @@ int condition_set(json_t **conditions, const char *type, const char *status, con
 	if ((rc = set_string(copy, "message", message)) < 0)
 		goto fail;
 	changed |= rc;
-	if ((rc = set_generation(copy, observed_generation)) < 0)
-		goto fail;
-	changed |= rc;
+	changed |= set_generation(copy, observed_generation);
 	if (!changed) {
 		json_decref(copy);
 		return 0;
 	}
-	if (json_array_set_new(*conditions, (size_t)i, copy))
-		return 0;
+	json_array_set_new(*conditions, (size_t)i, copy);
 	return 1;
 fail:
 	json_decref(copy);

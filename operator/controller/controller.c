@@ -16,6 +16,7 @@
 #include "operator/base/clock.h"
 #include "operator/base/err.h"
 #include "operator/base/log.h"
+#include "operator/base/mem.h"
 
 
 #define STATUS_DEFER_MAX_S 30.0 /* longest a status write waits for other apps' children (defer.h) */
@@ -91,8 +92,6 @@ static void enqueue_apps_of(struct controller *ctl, const char *ns, const char *
 	if (!ns || !executor)
 		return;
 	keys = ctl->store.ops->cache_keys_indexed(ctl->store.ctx, CTL_APPS, ns, executor);
-	if (!keys)
-		log_error("controller", "out of memory: the apps of executor %s/%s are not requeued", ns, executor);
 	json_array_foreach(keys, i, k)
 		queue_add(ctl->app_q, json_string_value(k)); /* store keys are "ns/name", the queue's keys too */
 	json_decref(keys);
@@ -240,24 +239,20 @@ static void trim_deployment(json_t *obj)
 	static const char *const fields[] = { "type", "status", "reason", "message" };
 
 	trim_applied(obj);
-	if (!keep || !conds)
-		goto out;
 	json_array_foreach(json_object_get(st, "conditions"), i, c) {
 		json_t *kc = json_object();
-		for (size_t f = 0; kc && f < sizeof fields / sizeof fields[0]; f++) {
+		for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
 			json_t *v = json_object_get(c, fields[f]);
 			if (v)
 				json_object_set(kc, fields[f], v);
 		}
-		if (!kc || json_array_append_new(conds, kc))
-			goto out;
+		json_array_append_new(conds, kc);
 	}
 	if (json_object_get(st, "readyReplicas"))
 		json_object_set(keep, "readyReplicas", json_object_get(st, "readyReplicas"));
 	if (json_array_size(conds))
 		json_object_set(keep, "conditions", conds);
 	json_object_set(obj, "status", keep); /* replaces st */
-out:
 	json_decref(keep);
 	json_decref(conds);
 }
@@ -338,8 +333,6 @@ static void enqueue_all(struct queue *q, struct informer *inf)
 {
 	json_t *keys = informer_keys(inf), *k;
 	size_t i;
-	if (!keys)
-		log_error("controller", "out of memory: %s not resynced", informer_resource(inf)->plural);
 	json_array_foreach(keys, i, k)
 		queue_add(q, json_string_value(k));
 	json_decref(keys);
@@ -395,12 +388,10 @@ static int new_informer(struct controller *ctl, const struct kube_resource *r, c
 
 int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store, struct controller **out)
 {
-	struct controller *ctl = calloc(1, sizeof *ctl);
+	struct controller *ctl = mem_calloc(1, sizeof *ctl);
 	struct queue_opts qo;
 
 	*out = NULL;
-	if (!ctl)
-		return SO_E_NOMEM;
 	ctl->store = *store;
 	ctl->o = *o;
 	if (ctl->o.app_workers < 1)
@@ -410,15 +401,14 @@ int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *
 	pthread_mutex_init(&ctl->known_mu, NULL);
 	for (int i = 0; i < 2; i++)
 		prom_histogram_init(&ctl->rm[i].time, prom_buckets_reconcile, PROM_NBUCKETS_RECONCILE);
-	ctl->namespace = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
+	ctl->namespace = o->namespace && *o->namespace ? mem_strdup(o->namespace) : NULL;
 	ctl->known_ca = json_object();
 	ctl->applier = applier_new();
 	ctl->deferrals = deferrals_new(STATUS_DEFER_MAX_S);
 	queue_opts_default(&qo);
 	ctl->app_q = queue_new(&qo);
 	ctl->exec_q = queue_new(&qo);
-	if ((o->namespace && *o->namespace && !ctl->namespace) || !ctl->known_ca || !ctl->applier || !ctl->deferrals || !ctl->app_q ||
-	    !ctl->exec_q) {
+	if (!ctl->app_q || !ctl->exec_q) { /* pthread_mutex_init / pthread_cond_init refused */
 		controller_free(ctl);
 		return SO_E_NOMEM;
 	}
@@ -503,9 +493,7 @@ int controller_start_workers(struct controller *ctl)
 {
 	if (ctl->started)
 		return SO_OK;
-	ctl->workers = calloc((size_t)ctl->o.app_workers, sizeof *ctl->workers);
-	if (!ctl->workers)
-		return SO_E_NOMEM;
+	ctl->workers = mem_calloc((size_t)ctl->o.app_workers, sizeof *ctl->workers);
 	for (int w = 0; w < ctl->o.app_workers; w++) {
 		if (pthread_create(&ctl->workers[w], NULL, app_worker, ctl))
 			return SO_E_NOMEM;
@@ -618,21 +606,16 @@ int controller_executor_names(struct controller *ctl, const char *ns, json_t *na
 {
 	json_t *keys, *k;
 	size_t i, nslen = ns ? strlen(ns) : 0;
-	int rc = SO_OK;
 	if (!ctl || !ctl->executors || !ns)
 		return SO_OK;
-	if (!(keys = informer_keys(ctl->executors))) /* "ns/name": no executor is decoded */
-		return SO_E_NOMEM;
+	keys = informer_keys(ctl->executors); /* "ns/name": no executor is decoded */
 	json_array_foreach(keys, i, k) {
 		const char *key = json_string_value(k);
-		if (key && !strncmp(key, ns, nslen) && key[nslen] == '/' &&
-		    json_array_append_new(names, json_string(key + nslen + 1))) {
-			rc = SO_E_NOMEM;
-			break;
-		}
+		if (key && !strncmp(key, ns, nslen) && key[nslen] == '/')
+			json_array_append_new(names, json_string(key + nslen + 1));
 	}
 	json_decref(keys);
-	return rc;
+	return SO_OK;
 }
 
 json_t *controller_executor(struct controller *ctl, const char *ns, const char *name)

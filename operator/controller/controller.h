@@ -59,7 +59,7 @@ int controller_ready(struct controller *ctl);
 
 /* The admission webhook reads executors through these two, one review at a time: neither decodes more than the
  * one executor asked for. Both see an empty cache before the caches are started. */
-/* Appends to names the name of every cached SpinAppExecutor in namespace ns. SO_OK or SO_E_NOMEM. */
+/* Appends to names the name of every cached SpinAppExecutor in namespace ns. Always SO_OK. */
 int controller_executor_names(struct controller *ctl, const char *ns, json_t *names);
 /* A decoded copy of the cached SpinAppExecutor ns/name (the caller's), or NULL. */
 json_t *controller_executor(struct controller *ctl, const char *ns, const char *name);

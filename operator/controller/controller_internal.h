@@ -7,7 +7,8 @@
 
 /* A controller whose reconcilers and event handlers use store (copied; its ctx must outlive the controller):
  * queues, applier and deferrals but no client, informers or recorders, and nothing started. For unit tests
- * (tests/support/ctlfake.h); controller_free frees it. SO_OK or SO_E_NOMEM. */
+ * (tests/support/ctlfake.h); controller_free frees it. SO_OK, or SO_E_NOMEM when a queue's mutex or condition
+ * variable cannot be created. */
 int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store, struct controller **out);
 
 /* controller.c: the event → key mapping, the informers' handlers (ud: the controller). */

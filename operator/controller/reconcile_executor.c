@@ -43,20 +43,16 @@ static int set_finalizer(struct controller *ctl, const json_t *exec, int present
 {
 	json_t *obj = json_deep_copy(exec), *kept = json_array(), *f;
 	size_t i;
-	int rc = SO_E_NOMEM;
+	int rc;
 
-	if (!obj || !kept)
-		goto out;
-	json_t *meta = json_object_get(obj, "metadata");
+	json_t *meta = json_object_get(obj, "metadata"); /* cached objects always have one */
 	json_array_foreach(json_object_get(meta, "finalizers"), i, f) {
-		if (!(json_is_string(f) && !strcmp(json_string_value(f), SPIN_EXECUTOR_FINALIZER)) &&
-		    json_array_append(kept, f))
-			goto out;
+		if (!(json_is_string(f) && !strcmp(json_string_value(f), SPIN_EXECUTOR_FINALIZER)))
+			json_array_append(kept, f);
 	}
-	if (present && json_array_append_new(kept, json_string(SPIN_EXECUTOR_FINALIZER)))
-		goto out;
-	if (json_object_set(meta, "finalizers", kept))
-		goto out;
+	if (present)
+		json_array_append_new(kept, json_string(SPIN_EXECUTOR_FINALIZER));
+	json_object_set(meta, "finalizers", kept);
 	json_object_del(obj, "status");
 	struct kube_response resp = { 0 };
 	rc = ctl->store.ops->update(ctl->store.ctx, &KUBE_SPINAPPEXECUTORS, ctl_meta_str(exec, "namespace"), obj, &resp);
@@ -67,7 +63,6 @@ static int set_finalizer(struct controller *ctl, const json_t *exec, int present
 		log_warn("executor", "%s/%s: %s finalizer: %s: %s", ctl_meta_str(exec, "namespace"), ctl_meta_str(exec, "name"),
 			 present ? "adding" : "removing", so_strerror(rc), resp.message ? resp.message : "");
 	kube_response_free(&resp);
-out:
 	json_decref(kept);
 	json_decref(obj);
 	return rc;
@@ -86,7 +81,7 @@ static json_t *desired_runtime_class(const json_t *dc)
 			       "handler", handler);
 	json_t *sched = json_object();
 	const json_t *ns = json_object_get(spec, "nodeSelector"), *tol = json_object_get(spec, "tolerations");
-	if (rc && sched) {
+	if (rc) {
 		if (json_is_object(ns) && json_object_size(ns))
 			json_object_set(sched, "nodeSelector", (json_t *)ns);
 		if (json_is_array(tol) && json_array_size(tol))
@@ -164,10 +159,8 @@ static int update_status(struct controller *ctl, const json_t *exec)
 	json_t *conds = json_deep_copy(json_object_get(old, "conditions"));
 	json_t *st = json_object();
 	char now[32], msg[512];
-	int rc = SO_E_NOMEM;
+	int rc;
 
-	if (!st)
-		goto out;
 	clock_format_rfc3339((long long)time(NULL), now);
 	if (rc_name && *rc_name) {
 		json_t *found = ctl->store.ops->cache_get(ctl->store.ctx, CTL_RUNTIMECLASSES, NULL, rc_name);

@@ -9,6 +9,7 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 #include "operator/base/log.h"
+#include "operator/base/mem.h"
 
 struct applier {
 	pthread_mutex_t mu;
@@ -79,14 +80,8 @@ int applier_json_subset(const json_t *desired, const json_t *live)
 
 struct applier *applier_new(void)
 {
-	struct applier *a = calloc(1, sizeof *a);
-	if (!a)
-		return NULL;
+	struct applier *a = mem_calloc(1, sizeof *a);
 	a->digests = json_object();
-	if (!a->digests) {
-		free(a);
-		return NULL;
-	}
 	pthread_mutex_init(&a->mu, NULL);
 	return a;
 }
@@ -111,9 +106,8 @@ static int digest(const json_t *obj, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	/* obj is an object (it has a metadata.name), so json_dumps cannot refuse it. */
 	char *text = json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT);
-	if (!text)
-		return SO_E_NOMEM;
 	int ok = EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
 	free(text);
 	if (!ok || mdlen != 32)
@@ -169,9 +163,9 @@ int applier_apply_with(struct applier *a, applier_send_fn send, void *ud, const 
 	*wrote = 1;
 	rc = send(ud, r, ns, desired, out, resp);
 	if (rc == SO_OK) {
+		/* key is made of a resource name and JSON strings, sum of hex digits: both valid UTF-8. */
 		pthread_mutex_lock(&a->mu);
-		if (json_object_set_new(a->digests, key, json_string(sum)))
-			rc = SO_E_NOMEM;
+		json_object_set_new(a->digests, key, json_string(sum));
 		pthread_mutex_unlock(&a->mu);
 	}
 	return rc;

@@ -7,6 +7,7 @@
 
 #include "operator/base/clock.h"
 #include "operator/base/log.h"
+#include "operator/base/mem.h"
 
 #define WAITING 1
 #define RELEASED 2
@@ -21,13 +22,8 @@ struct deferrals {
 
 struct deferrals *deferrals_new(double max_s)
 {
-	struct deferrals *d = calloc(1, sizeof *d);
-	if (!d)
-		return NULL;
-	if (!(d->keys = json_object())) {
-		free(d);
-		return NULL;
-	}
+	struct deferrals *d = mem_calloc(1, sizeof *d);
+	d->keys = json_object();
 	pthread_mutex_init(&d->mu, NULL);
 	d->max_s = max_s;
 	return d;
@@ -52,11 +48,11 @@ int deferrals_defer(struct deferrals *d, struct queue *q, const char *key)
 	} else if (state == WAITING) {
 		defer = 1; /* ran again before its release (an event): still waiting */
 	} else if (queue_len(q) > 0) {
-		if (json_object_set_new(d->keys, key, json_integer(WAITING)) == 0) {
-			if (d->waiting++ == 0)
-				d->oldest = clock_mono_s();
-			defer = 1;
-		} /* out of memory: write now rather than lose the status */
+		/* key is a queue key: a namespace and a name out of jansson, valid UTF-8. */
+		json_object_set_new(d->keys, key, json_integer(WAITING));
+		if (d->waiting++ == 0)
+			d->oldest = clock_mono_s();
+		defer = 1;
 	}
 	pthread_mutex_unlock(&d->mu);
 	return defer;

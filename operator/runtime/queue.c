@@ -36,10 +36,10 @@
 #include "operator/base/log.h"
 #include "operator/base/prom.h"
 #include "operator/base/ratelimit.h"
+#include "operator/base/mem.h"
 
 #define QUEUE_MAX_WAIT_S 10.0     /* longest single sleep in queue_get (client-go maxWait) */
 #define QUEUE_MAX_DELAY_S 1e9     /* delays are clamped here (~31 years) so ready times stay finite */
-#define QUEUE_OOM_RETRY_S 0.1     /* queue_get retries after this long when it cannot record a handout */
 #define HEAP_COMPACT_SLACK 64     /* stale heap entries tolerated beyond 1 per live one */
 
 struct delayed {
@@ -90,26 +90,22 @@ void queue_opts_default(struct queue_opts *o)
 
 /* ---- ready FIFO ---- */
 
-static int fifo_reserve(struct queue *q)
+/* Makes room for one more key. Doubling cannot overflow: the ring already holds cap pointers in memory. */
+static void fifo_reserve(struct queue *q)
 {
 	if (q->count < q->cap)
-		return 0;
+		return;
 	size_t ncap = q->cap ? q->cap * 2 : 16;
-	if (ncap < q->cap || ncap > SIZE_MAX / sizeof(char *))
-		return -1;
-	char **n = malloc(ncap * sizeof(char *));
-	if (!n)
-		return -1;
+	char **n = mem_calloc(ncap, sizeof(char *));
 	for (size_t i = 0; i < q->count; i++)
 		n[i] = q->fifo[(q->head + i) % q->cap];
 	free(q->fifo);
 	q->fifo = n;
 	q->cap = ncap;
 	q->head = 0;
-	return 0;
 }
 
-/* Needs a successful fifo_reserve first; takes ownership of key. */
+/* Needs fifo_reserve first; takes ownership of key. */
 static void fifo_push(struct queue *q, char *key)
 {
 	q->fifo[(q->head + q->count) % q->cap] = key;
@@ -164,19 +160,14 @@ static void heap_sift_down(struct queue *q, size_t i)
 	}
 }
 
-static int heap_reserve(struct queue *q)
+/* Doubling cannot overflow: the heap already holds heap_cap entries in memory. */
+static void heap_reserve(struct queue *q)
 {
 	if (q->heap_len < q->heap_cap)
-		return 0;
+		return;
 	size_t ncap = q->heap_cap ? q->heap_cap * 2 : 16;
-	if (ncap < q->heap_cap || ncap > SIZE_MAX / sizeof(struct delayed))
-		return -1;
-	struct delayed *n = realloc(q->heap, ncap * sizeof(*n));
-	if (!n)
-		return -1;
-	q->heap = n;
+	q->heap = mem_realloc(q->heap, ncap * sizeof(*q->heap));
 	q->heap_cap = ncap;
-	return 0;
 }
 
 /* Removes the top entry; its key now belongs to the caller. */
@@ -237,24 +228,18 @@ static void add_locked(struct queue *q, const char *key, char *owned)
 	if (q->shutting_down || json_object_get(q->dirty, key))
 		goto out;
 	if (json_object_get(q->processing, key)) {
-		if (json_object_set_new_nocheck(q->dirty, key, json_real(q->now())))
-			goto oom;
+		json_object_set_new_nocheck(q->dirty, key, json_real(q->now()));
 		atomic_fetch_add(&q->adds, 1);
 		goto out;
 	}
-	if (fifo_reserve(q))
-		goto oom;
-	if (!owned && !(owned = strdup(key)))
-		goto oom;
-	if (json_object_set_new_nocheck(q->dirty, key, json_real(q->now())))
-		goto oom;
+	fifo_reserve(q);
+	if (!owned)
+		owned = mem_strdup(key);
+	json_object_set_new_nocheck(q->dirty, key, json_real(q->now()));
 	atomic_fetch_add(&q->adds, 1);
 	fifo_push(q, owned);
 	owned = NULL;
 	pthread_cond_signal(&q->cv);
-	goto out;
-oom:
-	log_error("queue", "out of memory: dropping an add of %s", key);
 out:
 	free(owned);
 }
@@ -290,25 +275,18 @@ static void add_after_locked(struct queue *q, const char *key, double delay_s, d
 	if (w && json_real_value(w) <= ready)
 		return; /* already due no later than this */
 
-	char *copy = NULL;
-	if (heap_reserve(q) || !(copy = strdup(key)))
-		goto oom;
-	if (w) {
-		if (json_real_set(w, ready))
-			goto oom;
-	} else if (json_object_set_new_nocheck(q->waiting, key, json_real(ready))) {
-		goto oom;
-	}
+	heap_reserve(q);
+	char *copy = mem_strdup(key);
+	if (w)
+		json_real_set(w, ready);
+	else
+		json_object_set_new_nocheck(q->waiting, key, json_real(ready));
 	q->heap[q->heap_len] = (struct delayed){ .ready = ready, .seq = q->seq++, .key = copy };
 	q->heap_len++;
 	heap_sift_up(q, q->heap_len - 1);
 	if (q->heap[0].key == copy)
 		pthread_cond_broadcast(&q->cv); /* new earliest: sleepers recompute their timeouts */
 	heap_maybe_compact(q);
-	return;
-oom:
-	free(copy);
-	log_error("queue", "out of memory: dropping a delayed add of %s", key);
 }
 
 /* ItemExponentialFailureRateLimiter: base × 2^failures, capped at max. Doubling a double until it reaches the
@@ -342,9 +320,7 @@ struct queue *queue_new(const struct queue_opts *o)
 		queue_opts_default(&def);
 		o = &def;
 	}
-	struct queue *q = calloc(1, sizeof(*q));
-	if (!q)
-		return NULL;
+	struct queue *q = mem_calloc(1, sizeof(*q));
 	int have_mu = 0, have_cv = 0;
 	pthread_condattr_t ca;
 	int have_ca = 0;
@@ -356,8 +332,6 @@ struct queue *queue_new(const struct queue_opts *o)
 	q->processing = json_object();
 	q->waiting = json_object();
 	q->failures = json_object();
-	if (!q->dirty || !q->processing || !q->waiting || !q->failures)
-		goto fail;
 	if (pthread_mutex_init(&q->mu, NULL))
 		goto fail;
 	have_mu = 1;
@@ -436,8 +410,8 @@ void queue_add_rate_limited(struct queue *q, const char *key)
 	if (n < INT_MAX) {
 		if (f)
 			json_integer_set(f, n + 1);
-		else if (json_object_set_new_nocheck(q->failures, key, json_integer(n + 1)))
-			log_error("queue", "out of memory: failure count of %s not recorded", key);
+		else
+			json_object_set_new_nocheck(q->failures, key, json_integer(n + 1));
 	}
 	double overall = ratelimit_reserve(&q->bucket, now);
 	if (overall > delay)
@@ -502,21 +476,15 @@ char *queue_get(struct queue *q, double timeout_s)
 		promote_due(q, now);
 		double until = deadline;
 		if (q->count > 0) {
-			/* Record the handout before taking the key so a failure leaves the queue unchanged. */
-			const char *front = q->fifo[q->head];
-			if (json_object_set_new_nocheck(q->processing, front, json_real(now)) == 0) {
-				key = fifo_pop(q);
-				json_t *added = json_object_get(q->dirty, key);
-				if (added)
-					prom_histogram_observe(&q->wait_h, now - json_real_value(added));
-				json_object_del(q->dirty, key);
-				if (q->count > 0)
-					pthread_cond_signal(&q->cv); /* more ready work: pass the wakeup on */
-				break;
-			}
-			log_error("queue", "out of memory: cannot hand out %s, retrying", front);
-			if (now + QUEUE_OOM_RETRY_S < until)
-				until = now + QUEUE_OOM_RETRY_S;
+			key = fifo_pop(q);
+			json_object_set_new_nocheck(q->processing, key, json_real(now));
+			json_t *added = json_object_get(q->dirty, key);
+			if (added)
+				prom_histogram_observe(&q->wait_h, now - json_real_value(added));
+			json_object_del(q->dirty, key);
+			if (q->count > 0)
+				pthread_cond_signal(&q->cv); /* more ready work: pass the wakeup on */
+			break;
 		}
 		if (q->shutting_down || now >= deadline)
 			break;
@@ -540,15 +508,9 @@ void queue_done(struct queue *q, const char *key)
 	if (started)
 		prom_histogram_observe(&q->work_h, q->now() - json_real_value(started));
 	if (json_object_del(q->processing, key) == 0 && json_object_get(q->dirty, key)) {
-		char *copy = NULL;
-		if (fifo_reserve(q) == 0 && (copy = strdup(key)) != NULL) {
-			fifo_push(q, copy);
-			pthread_cond_signal(&q->cv);
-		} else {
-			/* Drop the pending run rather than leave a dirty key no add could ever queue again. */
-			json_object_del(q->dirty, key);
-			log_error("queue", "out of memory: dropping the requeue of %s", key);
-		}
+		fifo_reserve(q);
+		fifo_push(q, mem_strdup(key));
+		pthread_cond_signal(&q->cv);
 	}
 	pthread_mutex_unlock(&q->mu);
 }

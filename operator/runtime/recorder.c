@@ -28,6 +28,7 @@
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 #include "operator/base/ratelimit.h"
+#include "operator/base/mem.h"
 
 #define LOG_COMPONENT "events"
 #define EVENT_NAME_MAX 253     /* metadata.name: a DNS subdomain */
@@ -64,16 +65,15 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-static int lru_init(struct lru *l, size_t max, void (*free_val)(void *))
+static void lru_init(struct lru *l, size_t max, void (*free_val)(void *))
 {
 	memset(l, 0, sizeof *l);
 	l->nbuckets = 1;
 	while (l->nbuckets < max * 2)
 		l->nbuckets <<= 1;
-	l->buckets = calloc(l->nbuckets, sizeof *l->buckets);
+	l->buckets = mem_calloc(l->nbuckets, sizeof *l->buckets);
 	l->max = max;
 	l->free_val = free_val;
-	return l->buckets ? SO_OK : SO_E_NOMEM;
 }
 
 static void lru_unlink(struct lru *l, struct lru_entry *e)
@@ -135,8 +135,8 @@ static void *lru_get(struct lru *l, const char *key)
 }
 
 /* Stores val under key (replacing and freeing an older value), evicting the least recently used entry when
- * full. On failure val is not taken. */
-static int lru_put(struct lru *l, const char *key, void *val)
+ * full. */
+static void lru_put(struct lru *l, const char *key, void *val)
 {
 	uint64_t h = hash_str(key);
 	struct lru_entry **p = lru_slot(l, key, h), *e = *p;
@@ -146,20 +146,16 @@ static int lru_put(struct lru *l, const char *key, void *val)
 		e->val = val;
 		lru_unlink(l, e);
 		lru_push_newest(l, e);
-		return SO_OK;
+		return;
 	}
-	e = calloc(1, sizeof *e);
-	if (!e || !(e->key = strdup(key))) {
-		free(e);
-		return SO_E_NOMEM;
-	}
+	e = mem_calloc(1, sizeof *e);
+	e->key = mem_strdup(key);
 	e->hash = h;
 	e->val = val;
 	*p = e;
 	lru_push_newest(l, e);
 	if (++l->len > l->max)
 		lru_remove(l, l->oldest->key);
-	return SO_OK;
 }
 
 static void lru_free(struct lru *l)
@@ -294,18 +290,14 @@ static size_t utf8_seq(const unsigned char *s)
 }
 
 /* A malloc'd copy of s that is valid UTF-8 (each bad byte becomes '?') and at most cap bytes long, cut on a
- * character boundary. NULL s copies as NULL; *oom is set when memory ran out. */
-static char *dup_text(const char *s, size_t cap, int *oom)
+ * character boundary. NULL s copies as NULL. */
+static char *dup_text(const char *s, size_t cap)
 {
 	if (!s)
 		return NULL;
 	size_t len = strlen(s);
-	char *out = malloc((len < cap ? len : cap) + 1);
+	char *out = mem_alloc((len < cap ? len : cap) + 1);
 	size_t o = 0;
-	if (!out) {
-		*oom = 1;
-		return NULL;
-	}
 	for (size_t i = 0; i < len;) {
 		size_t n = utf8_seq((const unsigned char *)s + i);
 		if (o + (n ? n : 1) > cap)
@@ -324,10 +316,10 @@ static char *dup_text(const char *s, size_t cap, int *oom)
 }
 
 /* A string member of obj copied with dup_text, or NULL when absent, not a string, or empty. */
-static char *member(const json_t *obj, const char *key, size_t cap, int *oom)
+static char *member(const json_t *obj, const char *key, size_t cap)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
-	return s && *s ? dup_text(s, cap, oom) : NULL;
+	return s && *s ? dup_text(s, cap) : NULL;
 }
 
 /* "<len>:<s>" pieces keep the key unambiguous whatever bytes the parts hold. */
@@ -353,15 +345,13 @@ static int object_key(struct buf *b, const struct pending *p)
 	return rc;
 }
 
-/* A recorder_event input turned into a pending event, or NULL (logged; *oom says whether memory ran out). */
-static struct pending *pending_new(const json_t *obj, const char *type, const char *reason, const char *message,
-				   int *oom)
+/* A recorder_event input turned into a pending event, or NULL (logged). */
+static struct pending *pending_new(const json_t *obj, const char *type, const char *reason, const char *message)
 {
 	struct pending *p = NULL;
 	const json_t *meta;
 	struct buf key = BUF_INIT((size_t)1 << 20);
 
-	*oom = 0;
 	if (!json_is_object(obj)) {
 		log_warn(LOG_COMPONENT, "dropping event reason=%s: the involved object is not a JSON object",
 			 reason ? reason : "");
@@ -379,32 +369,30 @@ static struct pending *pending_new(const json_t *obj, const char *type, const ch
 			 reason ? reason : "");
 		return NULL;
 	}
-	if (!(p = calloc(1, sizeof *p)))
-		goto oom;
-	p->api_version = member(obj, "apiVersion", 256, oom);
-	p->kind = member(obj, "kind", 256, oom);
-	p->name = member(meta, "name", EVENT_NAME_MAX, oom);
-	p->ns = member(meta, "namespace", EVENT_NAME_MAX, oom);
-	p->uid = member(meta, "uid", 256, oom);
-	p->rv = member(meta, "resourceVersion", 256, oom);
-	p->event_ns = strdup(p->ns ? p->ns : "default");
-	p->type = strdup(type);
-	p->reason = dup_text(reason ? reason : "", RECORDER_REASON_MAX, oom);
-	p->message = dup_text(message ? message : "", RECORDER_MESSAGE_MAX, oom);
-	if (*oom || !p->name || !p->event_ns || !p->type)
-		goto oom;
+	p = mem_calloc(1, sizeof *p);
+	p->api_version = member(obj, "apiVersion", 256);
+	p->kind = member(obj, "kind", 256);
+	p->name = member(meta, "name", EVENT_NAME_MAX);
+	p->ns = member(meta, "namespace", EVENT_NAME_MAX);
+	p->uid = member(meta, "uid", 256);
+	p->rv = member(meta, "resourceVersion", 256);
+	p->event_ns = mem_strdup(p->ns ? p->ns : "default");
+	p->type = mem_strdup(type);
+	p->reason = dup_text(reason ? reason : "", RECORDER_REASON_MAX);
+	p->message = dup_text(message ? message : "", RECORDER_MESSAGE_MAX);
 	if (!p->uid)
 		log_debug(LOG_COMPONENT, "event reason=%s about %s/%s without metadata.uid", p->reason,
 			  p->kind ? p->kind : "?", p->name);
+	/* Every part is capped above, so the key stays far below its 1 MiB cap. */
 	if (object_key(&key, p) || key_part(&key, p->type) || key_part(&key, p->reason) ||
-	    key_part(&key, p->message) || !(p->key = buf_steal(&key)))
-		goto oom;
+	    key_part(&key, p->message))
+		goto fail;
+	p->key = buf_steal(&key);
 	return p;
-oom:
-	*oom = 1;
+fail:
 	buf_free(&key);
 	pending_free(p);
-	log_warn(LOG_COMPONENT, "dropping event reason=%s: out of memory", reason ? reason : "");
+	log_warn(LOG_COMPONENT, "dropping event reason=%s: correlation key too long", reason ? reason : "");
 	return NULL;
 }
 
@@ -420,14 +408,9 @@ static int spam_allow(struct recorder *r, const struct pending *p, double now)
 		goto out; /* an absurd key: let the event through rather than guess */
 	rl = lru_get(&r->spam, key.data);
 	if (!rl) {
-		rl = malloc(sizeof *rl);
-		if (!rl)
-			goto out;
+		rl = mem_alloc(sizeof *rl);
 		ratelimit_init(rl, 1.0 / RECORDER_SPAM_REFILL_S, RECORDER_SPAM_BURST, now);
-		if (lru_put(&r->spam, key.data, rl)) {
-			free_bucket(rl);
-			goto out;
-		}
+		lru_put(&r->spam, key.data, rl);
 	}
 	if (ratelimit_reserve(rl, now) > 1e-6) {
 		pthread_mutex_lock(&rl->mu);
@@ -444,12 +427,12 @@ void recorder_event(struct recorder *r, const json_t *obj, const char *type, con
 		    const char *message)
 {
 	struct pending *p;
-	int oom, verdict = 0; /* 0 queued, 1 spam, 2 full, 3 closing */
+	int verdict = 0; /* 0 queued, 1 spam, 2 full, 3 closing */
 	unsigned long unreported = 0;
 
 	if (!r)
 		return;
-	p = pending_new(obj, type, reason, message, &oom);
+	p = pending_new(obj, type, reason, message);
 	if (!p) {
 		pthread_mutex_lock(&r->mu);
 		r->stats.dropped_invalid++;
@@ -516,32 +499,30 @@ void recorder_event(struct recorder *r, const json_t *obj, const char *type, con
 
 /* ---- the writer thread ---- */
 
+/* Every string of p went through dup_text (valid UTF-8), so json_string cannot fail. */
 static json_t *involved_object(const struct pending *p)
 {
 	json_t *o = json_object();
-	if (!o)
-		return NULL;
-	if ((p->api_version && json_object_set_new(o, "apiVersion", json_string(p->api_version))) ||
-	    (p->kind && json_object_set_new(o, "kind", json_string(p->kind))) ||
-	    json_object_set_new(o, "name", json_string(p->name)) ||
-	    (p->ns && json_object_set_new(o, "namespace", json_string(p->ns))) ||
-	    (p->uid && json_object_set_new(o, "uid", json_string(p->uid))) ||
-	    (p->rv && json_object_set_new(o, "resourceVersion", json_string(p->rv)))) {
-		json_decref(o);
-		return NULL;
-	}
+	if (p->api_version)
+		json_object_set_new(o, "apiVersion", json_string(p->api_version));
+	if (p->kind)
+		json_object_set_new(o, "kind", json_string(p->kind));
+	json_object_set_new(o, "name", json_string(p->name));
+	if (p->ns)
+		json_object_set_new(o, "namespace", json_string(p->ns));
+	if (p->uid)
+		json_object_set_new(o, "uid", json_string(p->uid));
+	if (p->rv)
+		json_object_set_new(o, "resourceVersion", json_string(p->rv));
 	return o;
 }
 
 static json_t *event_object(const struct recorder *r, const struct pending *p, const char *name, const char *ts)
 {
-	json_t *ref = involved_object(p);
-	if (!ref)
-		return NULL;
 	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:{s:s}, s:s, s:s, s:i, s:s, s:s}",
 			 "apiVersion", "v1", "kind", "Event",
 			 "metadata", "name", name, "namespace", p->event_ns,
-			 "involvedObject", ref,
+			 "involvedObject", involved_object(p),
 			 "reason", p->reason, "message", p->message, "type", p->type,
 			 "source", "component", r->component,
 			 "firstTimestamp", ts, "lastTimestamp", ts, "count", 1,
@@ -560,14 +541,12 @@ static int create_event(struct recorder *r, const struct pending *p)
 	char ts[32], name[EVENT_NAME_MAX + 1];
 	struct seen *s = NULL;
 	json_t *ev = NULL;
-	int rc = SO_E_NOMEM, oom = 0;
+	int rc = SO_E_NOMEM;
 
 	long long ns = p->wall_ns > r->last_name_ns ? p->wall_ns : r->last_name_ns + 1;
 	r->last_name_ns = ns;
 	/* The object name is cut so that name + suffix stays a valid 253-byte DNS subdomain length. */
-	char *prefix = dup_text(p->name, EVENT_NAME_MAX - NAME_SUFFIX_LEN, &oom);
-	if (!prefix)
-		goto out;
+	char *prefix = dup_text(p->name, EVENT_NAME_MAX - NAME_SUFFIX_LEN);
 	snprintf(name, sizeof name, "%s.%016llx", prefix, (unsigned long long)ns);
 	free(prefix);
 	clock_format_rfc3339(p->wall_ns / 1000000000LL, ts);
@@ -589,14 +568,11 @@ static int create_event(struct recorder *r, const struct pending *p)
 	}
 	log_debug(LOG_COMPONENT, "created Event %s/%s: %s %s on %s %s", p->event_ns, name, p->type, p->reason,
 		  p->kind ? p->kind : "?", p->name);
-	if (!(s = calloc(1, sizeof *s)) || !(s->name = strdup(name))) {
-		free(s);
-		goto out; /* written, just not remembered: the next repeat creates another Event */
-	}
+	s = mem_calloc(1, sizeof *s);
+	s->name = mem_strdup(name);
 	s->count = 1;
 	s->last = p->mono;
-	if (lru_put(&r->seen, p->key, s))
-		free_seen(s);
+	lru_put(&r->seen, p->key, s);
 out:
 	json_decref(ev);
 	kube_response_free(&resp);
@@ -697,26 +673,22 @@ int recorder_new(struct kube_client *c, const char *component, struct recorder *
 	struct recorder *r = NULL;
 	pthread_condattr_t ca;
 	char host[256];
-	int oom = 0, rc = SO_E_NOMEM;
 
 	if (!out)
 		return SO_E_INVAL;
 	*out = NULL;
 	if (!c || !component || !*component)
 		return SO_E_INVAL;
-	if (!(r = calloc(1, sizeof *r)))
-		return SO_E_NOMEM;
+	r = mem_calloc(1, sizeof *r);
 	r->client = c;
 	r->now = clock_mono_s;
 	if (gethostname(host, sizeof host) != 0 || !*host)
 		snprintf(host, sizeof host, "unknown");
 	host[sizeof host - 1] = '\0';
-	r->component = dup_text(component, COMPONENT_MAX, &oom);
-	r->instance = dup_text(host, INSTANCE_MAX, &oom);
-	if (oom)
-		goto fail_alloc;
-	if (lru_init(&r->spam, RECORDER_CACHE_MAX, free_bucket) || lru_init(&r->seen, RECORDER_CACHE_MAX, free_seen))
-		goto fail_alloc;
+	r->component = dup_text(component, COMPONENT_MAX);
+	r->instance = dup_text(host, INSTANCE_MAX);
+	lru_init(&r->spam, RECORDER_CACHE_MAX, free_bucket);
+	lru_init(&r->seen, RECORDER_CACHE_MAX, free_seen);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -728,17 +700,15 @@ int recorder_new(struct kube_client *c, const char *component, struct recorder *
 		pthread_cond_destroy(&r->idle_cv);
 		pthread_cond_destroy(&r->work_cv);
 		pthread_mutex_destroy(&r->mu);
-		goto fail_alloc;
+		lru_free(&r->spam);
+		lru_free(&r->seen);
+		free(r->component);
+		free(r->instance);
+		free(r);
+		return SO_E_NOMEM;
 	}
 	*out = r;
 	return SO_OK;
-fail_alloc:
-	lru_free(&r->spam);
-	lru_free(&r->seen);
-	free(r->component);
-	free(r->instance);
-	free(r);
-	return rc;
 }
 
 void recorder_set_clock(struct recorder *r, double (*now)(void))

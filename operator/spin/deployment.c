@@ -49,10 +49,8 @@ static int append_copies(json_t *dst, const json_t *spec, const char *key, char 
 		return SO_OK;
 	if (!json_is_array(src))
 		return so_fail(err, errlen, SO_E_INVAL, "spec.%s: must be a list", key);
-	json_array_foreach(src, i, v) {
-		if (push(dst, json_deep_copy(v)) != SO_OK)
-			return NOMEM(err, errlen);
-	}
+	json_array_foreach(src, i, v)
+		json_array_append_new(dst, json_deep_copy(v));
 	return SO_OK;
 }
 
@@ -69,11 +67,9 @@ static int secret_volume(json_t *volumes, json_t *mounts, const char *volume, co
 		json_decref(m);
 		return SO_E_NOMEM;
 	}
-	if (push(volumes, v) != SO_OK) {
-		json_decref(m);
-		return SO_E_NOMEM;
-	}
-	return push(mounts, m);
+	json_array_append_new(volumes, v);
+	json_array_append_new(mounts, m);
+	return SO_OK;
 }
 
 /*
@@ -119,10 +115,9 @@ static int volumes_for_app(const json_t *spec, const json_t *dc, const char *run
 static json_t *env_var(const char *name, const char *value)
 {
 	json_t *e = json_pack("{s:s}", "name", name);
-	if (e && value && *value && put(e, "value", json_string(value)) != SO_OK) {
-		json_decref(e);
-		return NULL;
-	}
+	/* Every value is a JSON string's, a number or a literal: valid UTF-8, so json_string cannot fail. */
+	if (e && value && *value)
+		json_object_set_new(e, "value", json_string(value));
 	return e;
 }
 
@@ -153,25 +148,23 @@ static int variable_env(json_t *env, const json_t *var, size_t i, char *err, siz
 		if (b.data[j] >= 'a' && b.data[j] <= 'z')
 			b.data[j] = (char)(b.data[j] - 'a' + 'A');
 	}
-	rc = SO_E_NOMEM;
 	e = env_var(b.data, build_str(var, "value"));
-	if (!e)
+	if (!e) {
+		rc = NOMEM(err, errlen);
 		goto out;
+	}
 	if (value_from && !json_is_null(value_from)) {
 		if (!json_is_object(value_from)) {
 			rc = so_fail(err, errlen, SO_E_INVAL, "spec.variables[%zu].valueFrom: must be an object", i);
 			goto out;
 		}
-		if (put(e, "valueFrom", json_deep_copy(value_from)) != SO_OK)
-			goto out;
+		json_object_set_new(e, "valueFrom", json_deep_copy(value_from));
 	}
-	rc = push(env, e);
+	json_array_append_new(env, e);
 	e = NULL;
 out:
 	json_decref(e);
 	buf_free(&b);
-	if (rc == SO_E_NOMEM)
-		NOMEM(err, errlen);
 	return rc;
 }
 
@@ -190,8 +183,6 @@ static int memory_env(json_t *env, const json_t *spec, char *err, size_t errlen)
 		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit: not a string");
 	q = json_string_value(mem);
 	rc = quantity_value(q, &bytes);
-	if (rc == SO_E_NOMEM)
-		return so_fail(err, errlen, rc, "out of memory");
 	if (rc == SO_E_TOO_LARGE)
 		return so_fail(err, errlen, SO_E_INVAL, "failed to parse memory limit \"%s\": value out of range",
 				  q);
@@ -258,8 +249,6 @@ static int components_of(const json_t *spec, struct buf *joined, const json_t **
 		int rc = i > 0 ? buf_appends(joined, ",") : SO_OK;
 		if (rc == SO_OK)
 			rc = buf_appends(joined, json_string_value(v));
-		if (rc == SO_E_NOMEM)
-			return NOMEM(err, errlen);
 		if (rc != SO_OK)
 			return so_fail(err, errlen, rc, "spec.components: list is too long");
 	}
@@ -281,8 +270,6 @@ static int resource_list(json_t *resources, const json_t *src, const char *key, 
 	if (json_object_size(map) == 0)
 		return SO_OK;
 	out = json_object();
-	if (!out)
-		return NOMEM(err, errlen);
 	json_object_foreach((json_t *)map, name, v) {
 		json_t *q;
 		if (json_is_string(v)) {
@@ -300,7 +287,8 @@ static int resource_list(json_t *resources, const json_t *src, const char *key, 
 			return NOMEM(err, errlen);
 		}
 	}
-	return put(resources, key, out) == SO_OK ? SO_OK : NOMEM(err, errlen);
+	json_object_set_new(resources, key, out);
+	return SO_OK;
 }
 
 /* Copies a HealthProbe int32 field when present and non-zero (corev1.Probe's fields are all omitempty). */
@@ -316,7 +304,8 @@ static int probe_int(json_t *probe, const json_t *src, const char *key, const ch
 				  key);
 	if (json_integer_value(v) == 0)
 		return SO_OK;
-	return put(probe, key, json_integer(json_integer_value(v))) == SO_OK ? SO_OK : NOMEM(err, errlen);
+	json_object_set_new(probe, key, json_integer(json_integer_value(v)));
+	return SO_OK;
 }
 
 /* SpinHealthCheckToCoreProbe: httpGet {path, port 80, httpHeaders} and the five numbers. */
@@ -342,18 +331,15 @@ static int probe_for(const json_t *checks, const char *which, json_t **out, char
 				  which);
 	probe = json_object();
 	get = json_object();
-	if (!probe || put(probe, "httpGet", get) != SO_OK)
-		goto fail;
+	json_object_set_new(probe, "httpGet", get);
 	path = build_str(http, "path");
-	if (path && *path && put(get, "path", json_string(path)) != SO_OK)
-		goto fail;
-	if (put(get, "port", json_integer(SPIN_HTTP_PORT)) != SO_OK)
-		goto fail;
+	if (path && *path)
+		json_object_set_new(get, "path", json_string(path));
+	json_object_set_new(get, "port", json_integer(SPIN_HTTP_PORT));
 	headers = json_object_get(http, "httpHeaders");
 	if (json_is_array(headers) && json_array_size(headers) > 0) {
 		hs = json_array();
-		if (put(get, "httpHeaders", hs) != SO_OK)
-			goto fail;
+		json_object_set_new(get, "httpHeaders", hs);
 		json_array_foreach(headers, i, h) {
 			const char *n = build_str(h, "name"), *v = build_str(h, "value");
 			if (push(hs, json_pack("{s:s, s:s}", "name", n ? n : "", "value", v ? v : "")) != SO_OK)
@@ -387,7 +373,6 @@ static int build_container(const json_t *dc, struct container_parts *p, json_t *
 	json_t *c, *args;
 	const json_t *v;
 	size_t i;
-	int rc = SO_E_NOMEM;
 
 	*out = NULL;
 	if (!json_is_string(rcn) && !json_is_string(spin_image))
@@ -396,48 +381,38 @@ static int build_container(const json_t *dc, struct container_parts *p, json_t *
 	if (!c)
 		goto fail;
 	if (json_is_string(rcn)) {
-		if (put(c, "image", json_string(p->image)) != SO_OK ||
-		    put(c, "command", json_pack("[s]", "/")) != SO_OK)
+		json_object_set_new(c, "image", json_string(p->image));
+		if (put(c, "command", json_pack("[s]", "/")) != SO_OK)
 			goto fail;
 	} else {
-		if (put(c, "image", json_copy((json_t *)spin_image)) != SO_OK)
-			goto fail;
+		json_object_set_new(c, "image", json_copy((json_t *)spin_image));
 		args = json_pack("[s, s, s, s, s, s, s]", "up", "--listen", LISTEN_ADDR, "-f", p->image,
 				 "--runtime-config-file", RUNTIME_CONFIG_PATH);
 		if (put(c, "args", args) != SO_OK)
 			goto fail;
 		json_array_foreach(p->components, i, v) {
-			if (push(args, json_string("--component-id")) != SO_OK ||
-			    push(args, json_copy((json_t *)v)) != SO_OK)
-				goto fail;
+			json_array_append_new(args, json_string("--component-id"));
+			json_array_append_new(args, json_copy((json_t *)v));
 		}
 	}
 	if (put(c, "ports", json_pack("[{s:s, s:i}]", "name", SPIN_HTTP_PORT_NAME, "containerPort", SPIN_HTTP_PORT)) !=
 	    SO_OK)
 		goto fail;
-	/* Each part is consumed by put() (even when it fails); what is left stays the caller's to free. */
-	rc = put(c, "env", p->env);
+	/* The parts taken here are set to NULL; what is left stays the caller's to free. */
+	json_object_set_new(c, "env", p->env);
 	p->env = NULL;
-	if (rc != SO_OK)
-		goto fail;
 	/* resources is a struct in Go, so it is sent even when empty: "resources": {}. */
-	rc = put(c, "resources", p->resources);
+	json_object_set_new(c, "resources", p->resources);
 	p->resources = NULL;
-	if (rc != SO_OK)
-		goto fail;
-	if (json_array_size(p->mounts) > 0 && put(c, "volumeMounts", json_incref(p->mounts)) != SO_OK)
-		goto fail;
+	if (json_array_size(p->mounts) > 0)
+		json_object_set(c, "volumeMounts", p->mounts);
 	if (p->liveness) {
-		rc = put(c, "livenessProbe", p->liveness);
+		json_object_set_new(c, "livenessProbe", p->liveness);
 		p->liveness = NULL;
-		if (rc != SO_OK)
-			goto fail;
 	}
 	if (p->readiness) {
-		rc = put(c, "readinessProbe", p->readiness);
+		json_object_set_new(c, "readinessProbe", p->readiness);
 		p->readiness = NULL;
-		if (rc != SO_OK)
-			goto fail;
 	}
 	*out = c;
 	return SO_OK;
@@ -487,21 +462,18 @@ static json_t *pod_spec(const json_t *spec, const json_t *dc, json_t *volumes, j
 	const char *sa = build_str(spec, "serviceAccountName");
 	json_t *pod = json_object();
 
-	if (!pod || (json_array_size(volumes) > 0 && put(pod, "volumes", json_incref(volumes)) != SO_OK)) {
-		json_decref(container);
-		json_decref(pod);
-		return NULL;
-	}
+	if (json_array_size(volumes) > 0)
+		json_object_set(pod, "volumes", volumes);
 	/* json_pack's "o" takes the container even when it fails. */
-	if (put(pod, "containers", json_pack("[o]", container)) != SO_OK ||
-	    put(pod, "serviceAccountName", json_string(sa && *sa ? sa : "default")) != SO_OK ||
-	    (json_array_size(pull_secrets) > 0 &&
-	     put(pod, "imagePullSecrets", json_deep_copy(pull_secrets)) != SO_OK) ||
-	    (json_is_string(runtime_class) &&
-	     put(pod, "runtimeClassName", json_copy((json_t *)runtime_class)) != SO_OK)) {
+	if (put(pod, "containers", json_pack("[o]", container)) != SO_OK) {
 		json_decref(pod);
 		return NULL;
 	}
+	json_object_set_new(pod, "serviceAccountName", json_string(sa && *sa ? sa : "default"));
+	if (json_array_size(pull_secrets) > 0)
+		json_object_set_new(pod, "imagePullSecrets", json_deep_copy(pull_secrets));
+	if (json_is_string(runtime_class))
+		json_object_set_new(pod, "runtimeClassName", json_copy((json_t *)runtime_class));
 	return pod;
 }
 
@@ -537,13 +509,10 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	if (rc != SO_OK)
 		goto out;
 
-	rc = SO_E_NOMEM;
 	volumes = json_array();
 	parts.mounts = json_array();
 	parts.env = json_array();
 	parts.resources = json_object();
-	if (!volumes || !parts.mounts || !parts.env || !parts.resources)
-		goto nomem;
 	rc = volumes_for_app(spec, dc, runtime_secret, generated_secret, volumes, parts.mounts, err, errlen);
 	if (rc == SO_OK)
 		rc = env_for_app(spec, dc, parts.components ? components.data : NULL, parts.env, err, errlen);
@@ -567,11 +536,10 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 		goto out;
 
 	/* Selector and template labels: podLabels first, then the selector labels, which win. */
-	rc = SO_E_NOMEM;
 	selector = json_pack("{s:s, s:s}", SPIN_LABEL_APP_NAME, name, ready_key.data, SPIN_READY_VALUE);
 	tlabels = json_object();
 	tannotations = json_object();
-	if (!selector || !tlabels || !tannotations)
+	if (!selector)
 		goto nomem;
 	rc = build_copy_string_map(tlabels, spec, "podLabels", "spec.podLabels", err, errlen);
 	if (rc == SO_OK)
@@ -580,35 +548,27 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 		rc = build_child_meta(app, "deploymentAnnotations", &meta, err, errlen);
 	if (rc != SO_OK)
 		goto out;
-	rc = SO_E_NOMEM;
-	if (json_object_update(tlabels, selector))
-		goto nomem;
+	json_object_update(tlabels, selector);
 
 	pod = pod_spec(spec, dc, volumes, container);
 	container = NULL;
 	if (!pod)
 		goto nomem;
 	tmpl = json_pack("{s:{s:O}, s:o}", "metadata", "labels", tlabels, "spec", pod);
-	if (tmpl && json_object_size(tannotations) > 0 &&
-	    put(json_object_get(tmpl, "metadata"), "annotations", json_incref(tannotations)) != SO_OK) {
-		json_decref(tmpl);
-		tmpl = NULL;
-	}
 	if (!tmpl)
 		goto nomem;
+	if (json_object_size(tannotations) > 0)
+		json_object_set(json_object_get(tmpl, "metadata"), "annotations", tannotations);
 	/* spec.replicas is left out with autoscaling, so that server-side apply releases it to the autoscaler. */
 	dspec = json_object();
-	if (!dspec || (!json_is_true(json_object_get(spec, "enableAutoscaling")) &&
-		       put(dspec, "replicas", json_integer(replicas)) != SO_OK) ||
-	    put(dspec, "selector", json_pack("{s:O}", "matchLabels", selector)) != SO_OK) {
+	if (!json_is_true(json_object_get(spec, "enableAutoscaling")))
+		json_object_set_new(dspec, "replicas", json_integer(replicas));
+	if (put(dspec, "selector", json_pack("{s:O}", "matchLabels", selector)) != SO_OK) {
 		json_decref(tmpl);
 		json_decref(dspec);
 		goto nomem;
 	}
-	if (put(dspec, "template", tmpl) != SO_OK) {
-		json_decref(dspec);
-		goto nomem;
-	}
+	json_object_set_new(dspec, "template", tmpl);
 	dep = json_pack("{s:s, s:s, s:O, s:o}", "apiVersion", "apps/v1", "kind", "Deployment", "metadata", meta, "spec",
 			dspec);
 	if (!dep)

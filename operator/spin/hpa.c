@@ -99,8 +99,6 @@ int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 		return rc;
 	rc = SO_E_NOMEM;
 	metrics = json_array();
-	if (!metrics)
-		goto fail;
 	if (!has_cpu && !has_mem) {
 		has_cpu = 1;
 		cpu = DEFAULT_CPU_TARGET;
@@ -113,8 +111,8 @@ int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 			  "Deployment", "name", name, "minReplicas", min, "maxReplicas", max, "metrics", metrics);
 	if (!hspec)
 		goto fail;
-	if (json_is_object(behavior) && json_object_set_new(hspec, "behavior", json_deep_copy(behavior)))
-		goto fail;
+	if (json_is_object(behavior))
+		json_object_set_new(hspec, "behavior", json_deep_copy(behavior));
 	hpa = json_pack("{s:s, s:s, s:O, s:O}", "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler",
 			"metadata", meta, "spec", hspec);
 	if (!hpa)

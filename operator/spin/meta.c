@@ -104,11 +104,9 @@ static json_t *owner_ref(const char *api_version, const char *kind, const char *
 	if (!api_version || !*api_version || !kind || !*kind || !name || !*name || !uid || !*uid)
 		return NULL;
 	ref = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", api_version, "kind", kind, "name", name, "uid", uid);
-	if (ref && controller &&
-	    (json_object_set_new(ref, "controller", json_true()) ||
-	     json_object_set_new(ref, "blockOwnerDeletion", json_true()))) {
-		json_decref(ref);
-		return NULL;
+	if (ref && controller) {
+		json_object_set_new(ref, "controller", json_true());
+		json_object_set_new(ref, "blockOwnerDeletion", json_true());
 	}
 	return ref;
 }
@@ -134,15 +132,14 @@ int build_child_meta(const json_t *app, const char *annotations_key, json_t **ou
 	meta = json_pack("{s:s}", "name", name);
 	if (!meta)
 		goto fail;
-	if (ns && json_object_set_new(meta, "namespace", json_string(ns)))
-		goto fail;
+	/* ns comes out of jansson (valid UTF-8), so json_string cannot fail. */
+	if (ns)
+		json_object_set_new(meta, "namespace", json_string(ns));
 	labels = json_pack("{s:s}", SPIN_LABEL_APP_NAME, name);
 	if (json_object_set_new(meta, "labels", labels))
 		goto fail;
 	if (annotations_key) {
 		annotations = json_object();
-		if (!annotations)
-			goto fail;
 		char field[64];
 		snprintf(field, sizeof field, "spec.%s", annotations_key);
 		rc = build_copy_string_map(annotations, build_obj(app, "spec"), annotations_key, field, err, errlen);
@@ -150,8 +147,8 @@ int build_child_meta(const json_t *app, const char *annotations_key, json_t **ou
 			goto fail;
 		rc = SO_E_NOMEM;
 		/* Go's omitempty drops an empty map, so upstream sends no annotations at all then. */
-		if (json_object_size(annotations) > 0 && json_object_set(meta, "annotations", annotations))
-			goto fail;
+		if (json_object_size(annotations) > 0)
+			json_object_set(meta, "annotations", annotations);
 	}
 	uid = build_str(build_obj(app, "metadata"), "uid");
 	if (uid && *uid) {

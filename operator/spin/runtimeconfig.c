@@ -105,47 +105,41 @@ struct refs_ctx {
 	json_t *configmaps;
 };
 
-static int add_name(json_t *names, const json_t *ref)
+/* The name is a JSON string's bytes (valid UTF-8), so json_stringn cannot fail. */
+static void add_name(json_t *names, const json_t *ref)
 {
 	size_t len, i;
 	const char *name = str_or_empty(ref, "name", &len);
 	const json_t *v;
 
 	if (!ref || len == 0) /* nothing to fetch; build_runtime_config_toml reports the empty name */
-		return SO_OK;
+		return;
 	json_array_foreach(names, i, v) {
 		if (json_string_length(v) == len && memcmp(json_string_value(v), name, len) == 0)
-			return SO_OK;
+			return;
 	}
-	return json_array_append_new(names, json_stringn(name, len)) ? SO_E_NOMEM : SO_OK;
+	json_array_append_new(names, json_stringn(name, len));
 }
 
 static int collect_refs(const json_t *option, void *arg)
 {
 	struct refs_ctx *ctx = arg;
-	int rc = add_name(ctx->secrets, key_ref(option, "secretKeyRef"));
 
-	return rc == SO_OK ? add_name(ctx->configmaps, key_ref(option, "configMapKeyRef")) : rc;
+	add_name(ctx->secrets, key_ref(option, "secretKeyRef"));
+	add_name(ctx->configmaps, key_ref(option, "configMapKeyRef"));
+	return SO_OK;
 }
 
 int build_runtime_config_refs(const json_t *app, json_t **secret_names, json_t **configmap_names)
 {
 	struct refs_ctx ctx = { json_array(), json_array() };
 	const json_t *rc = runtime_config(app);
-	int r = SO_E_NOMEM;
 
-	*secret_names = *configmap_names = NULL;
-	if (!ctx.secrets || !ctx.configmaps)
-		goto fail;
-	if (rc && !loads_from_secret(rc) && (r = each_option(rc, collect_refs, &ctx)) != SO_OK)
-		goto fail;
+	if (rc && !loads_from_secret(rc))
+		each_option(rc, collect_refs, &ctx);
 	*secret_names = ctx.secrets;
 	*configmap_names = ctx.configmaps;
 	return SO_OK;
-fail:
-	json_decref(ctx.secrets);
-	json_decref(ctx.configmaps);
-	return r;
 }
 
 /* ---- build_runtime_config_toml ---- */
@@ -205,20 +199,20 @@ static int option_value(const struct render_ctx *ctx, const json_t *option, json
 	s = str_or_empty(option, "value", &len);
 	if (len > 0 || (!cm_ref && !sec_ref)) {
 		*out = json_stringn_nocheck(s, len);
-		return *out ? SO_OK : SO_E_NOMEM;
+		return SO_OK;
 	}
 	if (cm_ref) {
 		key = str_or_empty(cm_ref, "key", &klen);
 		v = json_object_getn(build_obj(ref_object(ctx->configmaps, cm_ref), "data"), key, klen);
 		s = json_is_string(v) ? json_string_value(v) : "";
 		*out = json_stringn_nocheck(s, json_is_string(v) ? json_string_length(v) : 0);
-		return *out ? SO_OK : SO_E_NOMEM;
+		return SO_OK;
 	}
 	key = str_or_empty(sec_ref, "key", &klen);
 	v = json_object_getn(build_obj(ref_object(ctx->secrets, sec_ref), "data"), key, klen);
 	if (!json_is_string(v)) {
 		*out = json_string("");
-		return *out ? SO_OK : SO_E_NOMEM;
+		return SO_OK;
 	}
 	rc = b64_decode(json_string_value(v), json_string_length(v), B64_ALLOW_EMPTY, &bytes, &len);
 	if (rc == SO_E_INVAL)
@@ -228,7 +222,7 @@ static int option_value(const struct render_ctx *ctx, const json_t *option, json
 		return rc;
 	*out = json_stringn_nocheck((const char *)bytes, len);
 	free(bytes);
-	return *out ? SO_OK : SO_E_NOMEM;
+	return SO_OK;
 }
 
 /* renderOptionsIntoMap: {type: <type>} then every option in order, later names overwriting earlier ones. */
@@ -239,12 +233,11 @@ static int render_table(const struct render_ctx *ctx, const json_t *owner, json_
 	json_t *table, *val = NULL;
 	const char *s;
 	size_t len, i;
-	int rc = SO_E_NOMEM;
+	int rc;
 
 	s = str_or_empty(owner, "type", &len);
 	table = json_object();
-	if (!table || json_object_set_new_nocheck(table, "type", json_stringn_nocheck(s, len)))
-		goto fail;
+	json_object_set_new_nocheck(table, "type", json_stringn_nocheck(s, len));
 	json_array_foreach(opts, i, opt) {
 		if (!json_is_object(opt))
 			continue;
@@ -252,9 +245,7 @@ static int render_table(const struct render_ctx *ctx, const json_t *owner, json_
 		if (rc != SO_OK)
 			goto fail;
 		s = str_or_empty(opt, "name", &len);
-		rc = SO_E_NOMEM;
-		if (json_object_setn_new_nocheck(table, s, len, val))
-			goto fail;
+		json_object_setn_new_nocheck(table, s, len, val);
 	}
 	*out = table;
 	return SO_OK;
@@ -271,12 +262,10 @@ static int render_named(const struct render_ctx *ctx, const json_t *rc, const ch
 	json_t *map, *table;
 	const char *name;
 	size_t len, i;
-	int r = SO_E_NOMEM;
+	int r;
 
 	*out = NULL;
 	map = json_object();
-	if (!map)
-		goto fail;
 	json_array_foreach(json_object_get(rc, list), i, item) {
 		if (!json_is_object(item))
 			continue;
@@ -289,9 +278,7 @@ static int render_named(const struct render_ctx *ctx, const json_t *rc, const ch
 		r = render_table(ctx, item, &table);
 		if (r != SO_OK)
 			goto fail;
-		r = SO_E_NOMEM;
-		if (json_object_setn_new_nocheck(map, name, len, table))
-			goto fail;
+		json_object_setn_new_nocheck(map, name, len, table);
 	}
 	if (json_object_size(map) > 0)
 		*out = map;
@@ -304,9 +291,10 @@ fail:
 }
 
 /* Adds root[key] = v (stolen); v NULL means "omitted" (omitempty). */
-static int set_optional(json_t *root, const char *key, json_t *v)
+static void set_optional(json_t *root, const char *key, json_t *v)
 {
-	return v && json_object_set_new(root, key, v) ? SO_E_NOMEM : SO_OK;
+	if (v)
+		json_object_set_new(root, key, v);
 }
 
 int build_runtime_config_toml(const json_t *app, const json_t *refs, struct buf *toml, int *generated, char *err,
@@ -325,10 +313,11 @@ int build_runtime_config_toml(const json_t *app, const json_t *refs, struct buf 
 	if (rc && (r = each_option(rc, check_refs, &ctx)) != SO_OK)
 		return r;
 
-	r = SO_E_NOMEM;
 	root = json_pack("{s:[{s:s, s:s}]}", "config_provider", "type", "env", "prefix", "SPIN_VARIABLE_");
-	if (!root)
+	if (!root) {
+		r = NOMEM(err, errlen);
 		goto out;
+	}
 	if (rc) {
 		if ((r = render_named(&ctx, rc, "keyValueStores", "key value store", &kv)) != SO_OK ||
 		    (r = render_named(&ctx, rc, "sqliteDatabases", "sqlite database", &sql)) != SO_OK)
@@ -337,27 +326,21 @@ int build_runtime_config_toml(const json_t *app, const json_t *refs, struct buf 
 		if (llm && (r = render_table(&ctx, llm, &llm_table)) != SO_OK)
 			goto out;
 	}
-	r = set_optional(root, "key_value_store", kv);
+	set_optional(root, "key_value_store", kv);
 	kv = NULL;
-	if (r == SO_OK)
-		r = set_optional(root, "sqlite_database", sql);
+	set_optional(root, "sqlite_database", sql);
 	sql = NULL;
-	if (r == SO_OK)
-		r = set_optional(root, "llm_compute", llm_table);
+	set_optional(root, "llm_compute", llm_table);
 	llm_table = NULL;
-	if (r != SO_OK)
-		goto out;
 
 	r = toml_encode(root, toml);
 	if (r == SO_E_TOO_LARGE)
 		so_fail(err, errlen, r, MARSHAL_ERR "the TOML exceeds %zu bytes", toml->cap);
-	else if (r != SO_OK && r != SO_E_NOMEM)
+	else if (r != SO_OK)
 		so_fail(err, errlen, r, MARSHAL_ERR "unsupported document shape");
 	if (r == SO_OK)
 		*generated = 1;
 out:
-	if (r == SO_E_NOMEM)
-		NOMEM(err, errlen);
 	json_decref(kv);
 	json_decref(sql);
 	json_decref(llm_table);
@@ -394,13 +377,10 @@ static int owner_refs(const json_t *app, json_t **out)
 	ref = build_owner_ref(app, 0);
 	if (!ref) {
 		copy = json_copy((json_t *)app);
-		if (!copy)
-			return SO_E_NOMEM;
-		if ((!build_str(copy, "apiVersion") && json_object_set_new(copy, "apiVersion", json_string(SPIN_API_VERSION))) ||
-		    (!build_str(copy, "kind") && json_object_set_new(copy, "kind", json_string("SpinApp")))) {
-			json_decref(copy);
-			return SO_E_NOMEM;
-		}
+		if (!build_str(copy, "apiVersion"))
+			json_object_set_new(copy, "apiVersion", json_string(SPIN_API_VERSION));
+		if (!build_str(copy, "kind"))
+			json_object_set_new(copy, "kind", json_string("SpinApp"));
 		ref = build_owner_ref(copy, 0);
 		json_decref(copy);
 		if (!ref)
@@ -440,16 +420,17 @@ int build_runtime_config_secret(const json_t *app, const char *toml, size_t len,
 	meta = json_object_get(secret, "metadata");
 	if (!meta)
 		goto nomem;
-	if (ns && json_object_set_new(meta, "namespace", json_string(ns)))
-		goto nomem;
+	/* ns comes out of jansson (valid UTF-8), so json_string cannot fail. */
+	if (ns)
+		json_object_set_new(meta, "namespace", json_string(ns));
 	if (json_object_set_new(meta, "labels", json_pack("{s:s}", SPIN_LABEL_APP_NAME, app_name)))
 		goto nomem;
-	if (refs && json_object_set(meta, "ownerReferences", refs))
-		goto nomem;
+	if (refs)
+		json_object_set(meta, "ownerReferences", refs);
 	data = json_object();
-	if (json_object_set_new(secret, "data", data) ||
-	    json_object_set_new(data, SPIN_RUNTIME_CONFIG_KEY, b64_json_string(toml, len)))
-		goto nomem;
+	json_object_set_new(secret, "data", data);
+	/* len was checked against B64_MAX_ENCODE above, so only memory could make this fail. */
+	json_object_set_new(data, SPIN_RUNTIME_CONFIG_KEY, b64_json_string(toml, len));
 	*out = secret;
 	secret = NULL;
 	goto out;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 struct key {
 	const char *s;
@@ -178,10 +179,8 @@ static int split_members(const json_t *obj, int sorted, struct member **kvs, siz
 	void *it;
 
 	*nkv = *ntab = 0;
-	*kvs = calloc(n ? n : 1, sizeof **kvs);
-	*tabs = calloc(n ? n : 1, sizeof **tabs);
-	if (!*kvs || !*tabs)
-		return SO_E_NOMEM;
+	*kvs = mem_calloc(n, sizeof **kvs);
+	*tabs = mem_calloc(n, sizeof **tabs);
 	for (it = json_object_iter((json_t *)obj); it; it = json_object_iter_next((json_t *)obj, it)) {
 		struct member m = { { json_object_iter_key(it), json_object_iter_key_len(it) },
 				    json_object_iter_value(it) };

@@ -767,63 +767,6 @@ static void result_is_independent(void **state)
 	json_decref(dep);
 }
 
-/* ---- allocation failures ---- */
-
-static long allocs_left = -1; /* < 0: never fail */
-
-static void *failing_malloc(size_t n)
-{
-	if (allocs_left == 0)
-		return NULL;
-	if (allocs_left > 0)
-		allocs_left--;
-	return malloc(n);
-}
-
-/* Every jansson allocation in turn fails: the builder reports SO_E_NOMEM, returns nothing and leaks nothing. */
-static void allocation_failures(void **state)
-{
-	(void)state;
-	json_t *app = J("{" APP_HEAD("app") ", 'spec': {'image': 'i', 'replicas': 1, 'components': ['a', 'b'],"
-			" 'volumes': [{'name': 'v', 'emptyDir': {}}], 'volumeMounts': [{'name': 'v', 'mountPath': '/v'}],"
-			" 'variables': [{'name': 'x', 'value': 'y', 'valueFrom': {'fieldRef': {'fieldPath': 'metadata.name'}}}],"
-			" 'imagePullSecrets': [{'name': 's'}], 'podLabels': {'l': 'v'}, 'podAnnotations': {'a': 'b'},"
-			" 'deploymentAnnotations': {'d': 'e'}, 'invocationLimits': {'memory': '1Mi'},"
-			" 'resources': {'limits': {'cpu': 1}, 'requests': {'memory': '1Mi'}},"
-			" 'checks': {'readiness': {'httpGet': {'path': '/', 'httpHeaders': [{'name': 'h', 'value': 'v'}]},"
-			"   'periodSeconds': 3}, 'liveness': {'httpGet': {'path': '/l'}, 'failureThreshold': 2}}}}");
-	json_t *execs[] = {
-		J("{'metadata': {'name': 'e'}, 'spec': {'createDeployment': true, 'deploymentConfig': {'spinImage': 's',"
-		  " 'installDefaultCACerts': true, 'otel': {'exporter_otlp_endpoint': 'http://o'}}}}"),
-		J(SHIM_EXECUTOR),
-	};
-	for (size_t e = 0; e < sizeof execs / sizeof execs[0]; e++) {
-		json_t *want = NULL;
-		char err[256];
-		assert_int_equal(build_deployment(app, execs[e], "gen", 1, &want, err, sizeof err), SO_OK);
-		json_set_alloc_funcs(failing_malloc, free);
-		for (long n = 0;; n++) {
-			json_t *dep = (json_t *)&dep;
-			allocs_left = n;
-			int rc = build_deployment(app, execs[e], "gen", 1, &dep, err, sizeof err);
-			allocs_left = -1;
-			if (rc == SO_OK) {
-				assert_true(json_equal(dep, want));
-				json_decref(dep);
-				break;
-			}
-			assert_int_equal(rc, SO_E_NOMEM);
-			assert_null(dep);
-			assert_string_equal(err, "out of memory");
-			assert_true(n < 10000);
-		}
-		json_set_alloc_funcs(malloc, free);
-		json_decref(want);
-		json_decref(execs[e]);
-	}
-	json_decref(app);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,7 +801,6 @@ int main(void)
 		cmocka_unit_test(malformed_apps),
 		cmocka_unit_test(owner_reference_edges),
 		cmocka_unit_test(result_is_independent),
-		cmocka_unit_test(allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -307,66 +307,6 @@ static void hpa_errors(void **state)
 		    SO_E_INVAL, "SpinApp has no metadata.name");
 }
 
-/* ---- allocation failures ---- */
-
-static long allocs_left = -1; /* < 0: never fail */
-
-static void *failing_malloc(size_t n)
-{
-	if (allocs_left == 0)
-		return NULL;
-	if (allocs_left > 0)
-		allocs_left--;
-	return malloc(n);
-}
-
-/* Every jansson allocation in turn fails: SO_E_NOMEM (NULL for the CA secret), nothing returned, nothing leaked. */
-static void allocation_failures(void **state)
-{
-	(void)state;
-	json_t *app = J("{" APP_HEAD("app") ", 'spec': {'image': 'i', 'enableAutoscaling': true,"
-			" 'serviceAnnotations': {'a': 'b'}, 'autoscaler': {'maxReplicas': 4,"
-			" 'targetCPUUtilizationPercentage': 50, 'targetMemoryUtilizationPercentage': 60,"
-			" 'behavior': {'scaleUp': {'selectPolicy': 'Max'}}}}}");
-	builder fns[] = { build_service, build_hpa };
-	for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
-		json_t *want = NULL;
-		char err[256];
-		assert_int_equal(fns[f](app, &want, err, sizeof err), SO_OK);
-		json_set_alloc_funcs(failing_malloc, free);
-		for (long n = 0;; n++) {
-			json_t *out = (json_t *)&out;
-			allocs_left = n;
-			int rc = fns[f](app, &out, err, sizeof err);
-			allocs_left = -1;
-			if (rc == SO_OK) {
-				assert_true(json_equal(out, want));
-				json_decref(out);
-				break;
-			}
-			assert_int_equal(rc, SO_E_NOMEM);
-			assert_null(out);
-			assert_true(n < 10000);
-		}
-		json_set_alloc_funcs(malloc, free);
-		json_decref(want);
-	}
-	json_decref(app);
-
-	json_set_alloc_funcs(failing_malloc, free);
-	for (long n = 0;; n++) {
-		allocs_left = n;
-		json_t *secret = build_ca_secret("ns", "spin-ca", "bundle", 6);
-		allocs_left = -1;
-		if (secret) {
-			json_decref(secret);
-			break;
-		}
-		assert_true(n < 10000);
-	}
-	json_set_alloc_funcs(malloc, free);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,7 +321,6 @@ int main(void)
 		cmocka_unit_test(hpa_defaults),
 		cmocka_unit_test(hpa_none),
 		cmocka_unit_test(hpa_errors),
-		cmocka_unit_test(allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
