@@ -16,6 +16,7 @@
 #include "kube/kubeconfig.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/mem.h"
 #include "util/strv.h"
 
 #define KUBECONFIG_MAX_FILES 64
@@ -111,26 +112,22 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	if (!valid_host(host))
 		return so_fail(err, errlen, SO_E_CONFIG, "in-cluster: KUBERNETES_SERVICE_HOST: not a host name or address");
 
-	/* An IPv6 literal needs brackets in a URL. */
+	/* An IPv6 literal needs brackets in a URL. Cannot pass srv's cap: host and port lengths are checked above. */
 	if (strchr(host, ':') && host[0] != '[')
-		rc = buf_appendf(&srv, "https://[%s]:%s", host, port);
+		buf_appendf(&srv, "https://[%s]:%s", host, port);
 	else
-		rc = buf_appendf(&srv, "https://%s:%s", host, port);
-	if (rc)
-		goto nomem;
+		buf_appendf(&srv, "https://%s:%s", host, port);
 	out->server = buf_steal(&srv);
 	out->token_file = kube_path_join(sa_dir, "token");
 	ca_path = kube_path_join(sa_dir, "ca.crt");
 	ns_path = kube_path_join(sa_dir, "namespace");
-	out->source = strdup("in-cluster");
-	if (!out->server || !out->token_file || !ca_path || !ns_path || !out->source)
-		goto nomem;
+	out->source = mem_strdup("in-cluster");
 
 	/* The token is only checked here; kube_auth re-reads it as the kubelet rotates it. */
 	rc = kube_token_file_read(out->token_file, &token, msg, sizeof msg);
 	kube_secret_free(token);
 	if (rc) {
-		rc = so_fail(err, errlen, rc == SO_E_NOMEM ? rc : SO_E_CONFIG, "in-cluster: %s", msg);
+		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s", msg);
 		goto out;
 	}
 
@@ -138,11 +135,9 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	if (rc == SO_E_IO) {
 		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: %s", ca_path, kube_file_strerror(e));
 		goto out;
-	} else if (rc == SO_E_TOO_LARGE) {
+	} else if (rc) {
 		rc = so_fail(err, errlen, rc, "in-cluster: %s: larger than %u MiB", ca_path, KUBE_CONFIG_MAX_FILE >> 20);
 		goto out;
-	} else if (rc) {
-		goto nomem;
 	}
 	if (b.len == 0) {
 		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: empty", ca_path);
@@ -165,12 +160,8 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 				rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
 				goto out;
 			}
-			out->namespace = strndup(b.data + s, n - s);
-			if (!out->namespace)
-				goto nomem;
+			out->namespace = mem_strndup(b.data + s, n - s);
 		}
-	} else if (rc == SO_E_NOMEM) {
-		goto nomem;
 	} else if (rc == SO_E_TOO_LARGE) {
 		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
 		goto out;
@@ -178,12 +169,9 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: %s", ns_path, kube_file_strerror(e));
 		goto out;
 	}
-	if (!out->namespace && !(out->namespace = strdup("default")))
-		goto nomem;
+	if (!out->namespace)
+		out->namespace = mem_strdup("default");
 	rc = SO_OK;
-	goto out;
-nomem:
-	rc = so_fail(err, errlen, SO_E_NOMEM, "in-cluster: out of memory");
 out:
 	buf_free(&b);
 	buf_free(&srv);
@@ -202,10 +190,10 @@ static char *dir_of(const char *path)
 	const char *slash = strrchr(path, '/');
 
 	if (!slash)
-		return strdup("");
+		return mem_strdup("");
 	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
+		return mem_strdup("/");
+	return mem_strndup(path, (size_t)(slash - path));
 }
 
 /*
@@ -224,17 +212,10 @@ static int load_file(const char *path, int skip_missing, struct kube_kubeconfig 
 		return SO_OK;
 	if (rc == SO_E_IO)
 		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s", path, kube_file_strerror(e));
-	if (rc == SO_E_TOO_LARGE)
-		return so_fail(err, errlen, rc, "kubeconfig %s: larger than %u MiB", path, KUBE_CONFIG_MAX_FILE >> 20);
 	if (rc)
-		return so_fail(err, errlen, rc, "kubeconfig %s: out of memory", path);
+		return so_fail(err, errlen, rc, "kubeconfig %s: larger than %u MiB", path, KUBE_CONFIG_MAX_FILE >> 20);
 	dir = dir_of(path);
-	if (!dir) {
-		rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", path);
-		goto out;
-	}
 	rc = kube_kubeconfig_parse(b.data, b.len, path, dir, out, err, errlen);
-out:
 	/* The text held tokens and keys. */
 	explicit_bzero(b.data, b.alloc);
 	buf_free(&b);
@@ -260,7 +241,8 @@ static int load_files(char *const *paths, size_t n, int skip_missing, const char
 			continue;
 		files[nf++] = f;
 		if ((label.len && buf_append(&label, ":", 1)) || buf_appends(&label, paths[i])) {
-			rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig: out of memory");
+			rc = so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig: the file names are longer than %zu bytes",
+				     label.cap);
 			goto out;
 		}
 	}
@@ -278,14 +260,12 @@ out:
 /* Splits a colon-separated list, dropping empty and repeated entries. */
 static int split_list(const char *list, char ***out, size_t *n, char *err, size_t errlen)
 {
-	char **v = calloc(KUBECONFIG_MAX_FILES + 1, sizeof *v);
+	char **v = mem_calloc(KUBECONFIG_MAX_FILES + 1, sizeof *v);
 	size_t k = 0;
 	const char *p = list;
 
 	*out = NULL;
 	*n = 0;
-	if (!v)
-		return so_fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
 	while (*p) {
 		size_t len = strcspn(p, ":");
 		int dup = 0;
@@ -299,12 +279,7 @@ static int split_list(const char *list, char ***out, size_t *n, char *err, size_
 					return so_fail(err, errlen, SO_E_CONFIG, "KUBECONFIG: more than %d files",
 						    KUBECONFIG_MAX_FILES);
 				}
-				v[k] = strndup(p, len);
-				if (!v[k]) {
-					strv_free(v);
-					return so_fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
-				}
-				k++;
+				v[k++] = mem_strndup(p, len);
 			}
 		}
 		p += len;
@@ -371,10 +346,6 @@ int kube_config_load(const char *kubeconfig_path, const char *context, struct ku
 	/* 4. $HOME/.kube/config. */
 	if (home && *home) {
 		home_cfg = kube_path_join(home, ".kube/config");
-		if (!home_cfg) {
-			rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig: out of memory");
-			goto out;
-		}
 		char *one[1] = { home_cfg };
 		rc = load_files(one, 1, 1, context, out, &found, err, errlen);
 		if (rc || found)
