@@ -13,6 +13,7 @@
 
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 #define CHUNK 3072 /* input bytes per EVP_EncodeBlock call when appending: 4096 characters out */
 
@@ -32,9 +33,8 @@ char *b64_encode(const void *p, size_t n)
 
 	if (n > B64_MAX_ENCODE)
 		return NULL;
-	enc = malloc((n + 2) / 3 * 4 + 1);
-	if (enc)
-		EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)(p ? p : ""), (int)n);
+	enc = mem_alloc((n + 2) / 3 * 4 + 1);
+	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)(p ? p : ""), (int)n);
 	return enc;
 }
 
@@ -83,9 +83,7 @@ int b64_decode(const char *in, size_t n, unsigned flags, unsigned char **out, si
 		return SO_E_INVAL;
 	/* A scratch copy: without the whitespace SKIP_SPACE drops, re-padded when PAD_OPTIONAL let it go. */
 	cap = n + 4;
-	tmp = malloc(cap);
-	if (!tmp)
-		return SO_E_NOMEM;
+	tmp = mem_alloc(cap);
 	for (size_t i = 0; i < n; i++) {
 		if ((flags & B64_SKIP_SPACE) && is_space(in[i]))
 			continue;
@@ -94,9 +92,7 @@ int b64_decode(const char *in, size_t n, unsigned flags, unsigned char **out, si
 	if (m == 0) {
 		if (!(flags & B64_ALLOW_EMPTY))
 			goto out;
-		rc = SO_E_NOMEM;
-		if (!(*out = malloc(1)))
-			goto out;
+		*out = mem_alloc(1);
 		(*out)[0] = '\0';
 		rc = SO_OK;
 		goto out;
@@ -116,10 +112,7 @@ int b64_decode(const char *in, size_t n, unsigned flags, unsigned char **out, si
 	for (size_t i = 0; i < m - pad; i++)
 		if (!is_b64(tmp[i]))
 			goto out;
-	rc = SO_E_NOMEM;
-	if (!(*out = malloc(m / 4 * 3 + 1)))
-		goto out;
-	rc = SO_E_INVAL;
+	*out = mem_alloc(m / 4 * 3 + 1);
 	got = EVP_DecodeBlock(*out, (const unsigned char *)tmp, (int)m);
 	/* EVP_DecodeBlock counts the bytes the padding stands for; they are not data. */
 	if (got < 0 || (size_t)got < pad)

@@ -12,10 +12,10 @@ struct buf;
 /* The longest input b64_encode takes: EVP_EncodeBlock counts in int. */
 #define B64_MAX_ENCODE ((size_t)0x7fffffff / 4 * 3)
 
-/* base64(p[0..n)) as a malloc'd NUL-terminated string; NULL when n > B64_MAX_ENCODE or out of memory. */
+/* base64(p[0..n)) as a malloc'd NUL-terminated string; NULL only when n > B64_MAX_ENCODE. */
 char *b64_encode(const void *p, size_t n);
 
-/* base64(p[0..n)) as a new JSON string; NULL when n > B64_MAX_ENCODE or out of memory. */
+/* base64(p[0..n)) as a new JSON string; NULL only when n > B64_MAX_ENCODE. */
 json_t *b64_json_string(const void *p, size_t n);
 
 /* Appends base64(p[0..n)) to out, any length. SO_OK or buf_append's error. */
@@ -30,7 +30,7 @@ enum {
 };
 
 /* Decodes in[0..n): the alphabet, then at most two '=' making the length a multiple of 4 (see flags). *out is
- * malloc'd with a NUL after the *outlen bytes. SO_OK, SO_E_INVAL, or SO_E_NOMEM; *out NULL unless SO_OK. */
+ * malloc'd with a NUL after the *outlen bytes. SO_OK or SO_E_INVAL; *out NULL unless SO_OK. */
 int b64_decode(const char *in, size_t n, unsigned flags, unsigned char **out, size_t *outlen);
 
 #endif

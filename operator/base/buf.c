@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 void buf_init(struct buf *b, size_t cap)
 {
@@ -47,10 +48,7 @@ static int buf_reserve(struct buf *b, size_t n)
 		want = want > SIZE_MAX / 2 ? need : want * 2;
 	if (want > b->cap + 1)
 		want = b->cap + 1;
-	char *p = realloc(b->data, want);
-	if (!p)
-		return SO_E_NOMEM;
-	b->data = p;
+	b->data = mem_realloc(b->data, want);
 	b->alloc = want;
 	return SO_OK;
 }
@@ -103,9 +101,7 @@ void buf_consume(struct buf *b, size_t n)
 
 char *buf_steal(struct buf *b)
 {
-	char *p = b->data;
-	if (!p)
-		p = calloc(1, 1);
+	char *p = b->data ? b->data : mem_calloc(1, 1);
 	b->data = NULL;
 	b->len = 0;
 	b->alloc = 0;
@@ -144,8 +140,7 @@ int buf_read_file(const char *path, size_t max, struct buf *out, char *err, size
 			break;
 		}
 		if ((rc = buf_append(out, chunk, (size_t)n))) {
-			if (rc == SO_E_TOO_LARGE)
-				so_fail(err, errlen, rc, "%s: larger than %zu bytes", path, max);
+			so_fail(err, errlen, rc, "%s: larger than %zu bytes", path, max);
 			break;
 		}
 	}

@@ -9,7 +9,7 @@
 
 enum so_err {
 	SO_OK = 0,
-	SO_E_NOMEM = -1,          /* allocation failed */
+	SO_E_NOMEM = -1,          /* a library reported no memory or resources (ours abort instead: operator/base/mem.h) */
 	SO_E_INVAL = -2,          /* bad argument or malformed input */
 	SO_E_TOO_LARGE = -3,      /* input exceeded its size cap */
 	SO_E_IO = -4,             /* file or process I/O failed */

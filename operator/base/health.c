@@ -10,6 +10,7 @@
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 #include "operator/base/parse.h"
+#include "operator/base/mem.h"
 
 struct health_server {
 	struct MHD_Daemon *d;
@@ -105,9 +106,7 @@ int health_server_start(const char *addr, const struct health_handlers *h, struc
 	*out = NULL;
 	if ((rc = health_listen_addr(addr, &sa, port, err, errlen)))
 		return rc > 0 ? SO_OK : rc;
-	struct health_server *s = calloc(1, sizeof *s);
-	if (!s)
-		return SO_E_NOMEM;
+	struct health_server *s = mem_calloc(1, sizeof *s);
 	s->h = *h;
 	s->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
 				(struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,

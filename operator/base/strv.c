@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operator/base/mem.h"
+
 char **strv_dup(char *const *v)
 {
 	size_t n = 0;
@@ -11,15 +13,9 @@ char **strv_dup(char *const *v)
 
 	while (v && v[n])
 		n++;
-	out = calloc(n + 1, sizeof *out);
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (!(out[i] = strdup(v[i]))) {
-			strv_free(out);
-			return NULL;
-		}
-	}
+	out = mem_calloc(n + 1, sizeof *out);
+	for (size_t i = 0; i < n; i++)
+		out[i] = mem_strdup(v[i]);
 	return out;
 }
 

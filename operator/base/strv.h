@@ -2,7 +2,7 @@
 #ifndef SO_UTIL_STRV_H
 #define SO_UTIL_STRV_H
 
-/* A deep copy of v (NULL gives an empty vector); NULL when out of memory. Free with strv_free. */
+/* A deep copy of v (NULL gives an empty vector), never NULL. Free with strv_free. */
 char **strv_dup(char *const *v);
 
 /* Wipes each string (exec env values may be secrets), then frees them and v; NULL is a no-op. */

@@ -5,6 +5,7 @@
 
 #include "operator/base/err.h"
 #include "operator/base/clock.h"
+#include "operator/base/mem.h"
 
 struct ticker {
 	pthread_t thread;
@@ -44,13 +45,10 @@ static void *run(void *arg)
 
 int ticker_start(struct ticker **out, double first_s, ticker_fn fn, void *user)
 {
-	struct ticker *t = calloc(1, sizeof *t);
+	struct ticker *t = mem_calloc(1, sizeof *t);
 	pthread_condattr_t ca;
-	int rc = SO_E_NOMEM;
 
 	*out = NULL;
-	if (!t)
-		return rc;
 	t->first_s = first_s;
 	t->fn = fn;
 	t->user = user;
@@ -63,7 +61,7 @@ int ticker_start(struct ticker **out, double first_s, ticker_fn fn, void *user)
 		pthread_mutex_destroy(&t->mu);
 		pthread_cond_destroy(&t->cv);
 		free(t);
-		return rc;
+		return SO_E_NOMEM; /* the thread could not be created (EAGAIN: no resources) */
 	}
 	*out = t;
 	return SO_OK;

@@ -15,7 +15,8 @@ struct ticker;
 /* Returns the seconds to sleep before the next call (values below 0.001 are taken as 0.001). */
 typedef double (*ticker_fn)(void *user);
 
-/* Starts the thread; the first call comes after first_s seconds (0: at once). SO_OK or SO_E_NOMEM. */
+/* Starts the thread; the first call comes after first_s seconds (0: at once). SO_OK, or SO_E_NOMEM when
+ * pthread_create fails (no resources for another thread). */
 int ticker_start(struct ticker **out, double first_s, ticker_fn fn, void *user);
 
 /* Cuts the current sleep short: fn runs again at once (a wake during a call makes the next sleep end at once).

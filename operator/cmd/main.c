@@ -463,7 +463,7 @@ static int list_executors(void *ud, const char *ns, json_t *names, char *msg, si
 {
 	int rc = controller_executor_names(ud, ns, names);
 	if (rc)
-		snprintf(msg, msglen, "cannot list SpinAppExecutors: out of memory");
+		snprintf(msg, msglen, "cannot list SpinAppExecutors: %s", so_strerror(rc));
 	return rc;
 }
 

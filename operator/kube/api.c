@@ -6,6 +6,7 @@
 
 #include "operator/kube/listparse.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 #define PATH_CAP 8192
 
@@ -96,7 +97,7 @@ static int list_path(struct buf *path, const struct kube_resource *r, const char
 int kube_list(struct kube_client *c, const struct kube_resource *r, const char *ns, const struct kube_list_opts *o,
 	      json_t **items, char **rv, struct kube_response *resp)
 {
-	int rc = SO_E_NOMEM;
+	int rc;
 	struct buf path = BUF_INIT(PATH_CAP);
 	json_t *all = json_array(), *page = NULL;
 	char *cont = NULL;
@@ -104,8 +105,6 @@ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *
 	*items = NULL;
 	if (rv)
 		*rv = NULL;
-	if (!all)
-		goto out;
 	do {
 		if ((rc = list_path(&path, r, ns, o, cont)))
 			goto out;
@@ -118,24 +117,14 @@ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *
 			rc = SO_E_BAD_RESPONSE;
 			goto out;
 		}
-		if (page_items && json_array_extend(all, page_items)) {
-			rc = SO_E_NOMEM;
-			goto out;
-		}
+		if (json_is_array(page_items)) /* "items": null is an empty page */
+			json_array_extend(all, page_items);
 		const char *next = meta_string(page, "continue");
 		free(cont);
-		cont = next && *next ? strdup(next) : NULL;
-		if (next && *next && !cont) {
-			rc = SO_E_NOMEM;
-			goto out;
-		}
+		cont = next && *next ? mem_strdup(next) : NULL;
 		if (!cont && rv) {
 			const char *v = meta_string(page, "resourceVersion");
-			*rv = strdup(v ? v : "");
-			if (!*rv) {
-				rc = SO_E_NOMEM;
-				goto out;
-			}
+			*rv = mem_strdup(v ? v : "");
 		}
 	} while (cont);
 	*items = all;
@@ -176,7 +165,7 @@ int kube_list_stream(struct kube_client *c, const struct kube_resource *r, const
 		if (rc) {
 			if (p.failed && rc != SO_E_CANCELLED && resp) {
 				free(resp->message);
-				resp->message = strdup(p.error);
+				resp->message = mem_strdup(p.error);
 			}
 			goto out;
 		}
@@ -184,10 +173,8 @@ int kube_list_stream(struct kube_client *c, const struct kube_resource *r, const
 		cont = p.cont; /* taken from the parser */
 		p.cont = NULL;
 	} while (cont);
-	*rv = p.resource_version ? p.resource_version : strdup("");
+	*rv = p.resource_version ? p.resource_version : mem_strdup("");
 	p.resource_version = NULL;
-	if (!*rv)
-		rc = SO_E_NOMEM;
 out:
 	kube_list_parser_free(&p);
 	free(cont);
@@ -244,32 +231,26 @@ int kube_update_status(struct kube_client *c, const struct kube_resource *r, con
 int kube_delete(struct kube_client *c, const struct kube_resource *r, const char *ns, const char *name,
 		const struct kube_delete_opts *o, struct kube_response *resp)
 {
-	int rc = SO_E_NOMEM;
 	struct buf path = BUF_INIT(PATH_CAP);
 	json_t *body = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
-	json_t *pre = NULL;
+	int rc = kube_path(&path, r, ns, name, NULL);
 
-	if (!body)
+	if (rc)
 		goto out;
-	if ((rc = kube_path(&path, r, ns, name, NULL)))
-		goto out;
-	rc = SO_E_NOMEM;
+	/* The options are the caller's strings: json_string refuses bytes that are not UTF-8. */
+	rc = SO_E_INVAL;
 	if (o && o->propagation && json_object_set_new(body, "propagationPolicy", json_string(o->propagation)))
 		goto out;
 	if (o && (o->precondition_uid || o->precondition_rv)) {
-		pre = json_object();
-		if (!pre)
-			goto out;
+		json_t *pre = json_object();
+		json_object_set_new(body, "preconditions", pre);
 		if (o->precondition_uid && json_object_set_new(pre, "uid", json_string(o->precondition_uid)))
 			goto out;
 		if (o->precondition_rv && json_object_set_new(pre, "resourceVersion", json_string(o->precondition_rv)))
 			goto out;
-		if (json_object_set(body, "preconditions", pre))
-			goto out;
 	}
 	rc = kube_send_json(c, "DELETE", path.data, "application/json", body, NULL, resp);
 out:
-	json_decref(pre);
 	json_decref(body);
 	buf_free(&path);
 	return rc;
@@ -312,8 +293,8 @@ int kube_server_version(struct kube_client *c, char **git_version, struct kube_r
 		const char *s = json_string_value(json_object_get(v, "gitVersion"));
 		if (!s)
 			rc = SO_E_BAD_RESPONSE;
-		else if (!(*git_version = strdup(s)))
-			rc = SO_E_NOMEM;
+		else
+			*git_version = mem_strdup(s);
 	}
 	json_decref(v);
 	return rc;

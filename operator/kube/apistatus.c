@@ -9,6 +9,7 @@
 
 #include "operator/kube/client.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 static const struct {
 	const char *reason;
@@ -50,17 +51,6 @@ static int from_http(long code)
 	case 504: return SO_E_API_TIMEOUT;
 	default: return SO_E_API_OTHER;
 	}
-}
-
-static char *dup_max(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max);
-	char *p = malloc(n + 1);
-	if (p) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
 }
 
 /* details.causes[].reason == type? The apiserver marks writes into a namespace being deleted this way. */
@@ -106,14 +96,14 @@ int kube_status_map(long http_code, const char *body, size_t len, char **reason,
 			err = SO_E_API_NAMESPACE_TERMINATING;
 	}
 	if (r && *r)
-		*reason = dup_max(r, 256);
+		*reason = mem_strndup(r, 256);
 	if (m && *m) {
-		*message = dup_max(m, 4096);
+		*message = mem_strndup(m, 4096);
 	} else {
 		/* No Status message: say what we got, never echo an arbitrary body. */
 		char tmp[96];
 		snprintf(tmp, sizeof tmp, "the server answered HTTP %ld", http_code);
-		*message = dup_max(tmp, sizeof tmp);
+		*message = mem_strdup(tmp);
 	}
 	json_decref(root);
 	return err;

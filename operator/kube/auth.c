@@ -34,6 +34,7 @@
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 #include "operator/base/strv.h"
+#include "operator/base/mem.h"
 
 #define KUBE_AUTH_TOKEN_FILE_TTL 60
 #define KUBE_AUTH_EXPIRY_MARGIN 10
@@ -94,13 +95,9 @@ void kube_auth_set_clock_offset(struct kube_auth *auth, long seconds)
 	pthread_mutex_unlock(&auth->mu);
 }
 
-static int dup_opt(char **dst, const char *src)
+static char *dup_opt(const char *src)
 {
-	*dst = NULL;
-	if (!src)
-		return 0;
-	*dst = strdup(src);
-	return *dst ? 0 : -1;
+	return src ? mem_strdup(src) : NULL;
 }
 
 void kube_auth_free(struct kube_auth *a)
@@ -130,35 +127,31 @@ int kube_auth_new(const struct kube_config *cfg, struct kube_auth **out, char *e
 	struct kube_auth *a;
 
 	*out = NULL;
-	a = calloc(1, sizeof *a);
-	if (!a)
-		return so_fail(err, errlen, SO_E_NOMEM, "credentials: out of memory");
+	if (cfg->exec && (!cfg->exec->command || !cfg->exec->api_version))
+		return so_fail(err, errlen, SO_E_CONFIG, "credentials: exec plugin without command or apiVersion");
+	a = mem_calloc(1, sizeof *a);
 	if (pthread_mutex_init(&a->mu, NULL)) {
 		free(a);
 		return so_fail(err, errlen, SO_E_NOMEM, "credentials: cannot create a mutex");
 	}
-	if (dup_opt(&a->token, cfg->token) || dup_opt(&a->token_file, cfg->token_file) ||
-	    kube_pem_dup(&a->client_cert, &cfg->client_cert) || kube_pem_dup(&a->client_key, &cfg->client_key) ||
-	    dup_opt(&a->server, cfg->server) || dup_opt(&a->tls_server_name, cfg->tls_server_name) ||
-	    kube_pem_dup(&a->ca, &cfg->ca) || dup_opt(&a->ca_file, cfg->ca_file))
-		goto nomem;
+	a->token = dup_opt(cfg->token);
+	a->token_file = dup_opt(cfg->token_file);
+	kube_pem_dup(&a->client_cert, &cfg->client_cert);
+	kube_pem_dup(&a->client_key, &cfg->client_key);
+	a->server = dup_opt(cfg->server);
+	a->tls_server_name = dup_opt(cfg->tls_server_name);
+	kube_pem_dup(&a->ca, &cfg->ca);
+	a->ca_file = dup_opt(cfg->ca_file);
 	a->insecure = cfg->insecure_skip_tls_verify;
 	if (cfg->exec) {
-		if (!cfg->exec->command || !cfg->exec->api_version) {
-			kube_auth_free(a);
-			return so_fail(err, errlen, SO_E_CONFIG, "credentials: exec plugin without command or apiVersion");
-		}
-		if (dup_opt(&a->exec.command, cfg->exec->command) ||
-		    dup_opt(&a->exec.api_version, cfg->exec->api_version) ||
-		    !(a->exec.args = strv_dup(cfg->exec->args)) || !(a->exec.env = strv_dup(cfg->exec->env)))
-			goto nomem;
+		a->exec.command = mem_strdup(cfg->exec->command);
+		a->exec.api_version = mem_strdup(cfg->exec->api_version);
+		a->exec.args = strv_dup(cfg->exec->args);
+		a->exec.env = strv_dup(cfg->exec->env);
 		a->exec.provide_cluster_info = cfg->exec->provide_cluster_info;
 	}
 	*out = a;
 	return SO_OK;
-nomem:
-	kube_auth_free(a);
-	return so_fail(err, errlen, SO_E_NOMEM, "credentials: out of memory");
 }
 
 void kube_auth_invalidate(struct kube_auth *a)
@@ -281,20 +274,12 @@ int kube_auth_get(struct kube_auth *a, struct kube_credentials *out, char *err, 
 	}
 	if (a->ca_file) {
 		refresh_ca_file(a);
-		if (kube_pem_dup(&out->ca, &a->ca))
-			goto nomem_rc;
+		kube_pem_dup(&out->ca, &a->ca);
 	}
-	rc = SO_E_NOMEM;
-	if (token && !(out->token = strdup(token)))
-		goto nomem;
-	if (kube_pem_dup(&out->client_cert, cert) || kube_pem_dup(&out->client_key, key))
-		goto nomem;
+	out->token = dup_opt(token);
+	kube_pem_dup(&out->client_cert, cert);
+	kube_pem_dup(&out->client_key, key);
 	rc = SO_OK;
-	goto out;
-nomem_rc:
-	rc = SO_E_NOMEM;
-nomem:
-	so_fail(err, errlen, rc, "credentials: out of memory");
 out:
 	pthread_mutex_unlock(&a->mu);
 	if (rc)

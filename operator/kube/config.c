@@ -15,6 +15,7 @@
 #include "operator/kube/names.h"
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 #include "operator/base/strv.h"
 
 void kube_config_free(struct kube_config *cfg)
@@ -108,26 +109,22 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	if (!valid_host(host))
 		return so_fail(err, errlen, SO_E_CONFIG, "in-cluster: KUBERNETES_SERVICE_HOST: not a host name or address");
 
-	/* An IPv6 literal needs brackets in a URL. */
+	/* An IPv6 literal needs brackets in a URL. Cannot pass srv's cap: host and port lengths are checked above. */
 	if (strchr(host, ':') && host[0] != '[')
-		rc = buf_appendf(&srv, "https://[%s]:%s", host, port);
+		buf_appendf(&srv, "https://[%s]:%s", host, port);
 	else
-		rc = buf_appendf(&srv, "https://%s:%s", host, port);
-	if (rc)
-		goto nomem;
+		buf_appendf(&srv, "https://%s:%s", host, port);
 	out->server = buf_steal(&srv);
 	out->token_file = kube_path_join(sa_dir, "token");
 	ca_path = kube_path_join(sa_dir, "ca.crt");
 	ns_path = kube_path_join(sa_dir, "namespace");
-	out->source = strdup("in-cluster");
-	if (!out->server || !out->token_file || !ca_path || !ns_path || !out->source)
-		goto nomem;
+	out->source = mem_strdup("in-cluster");
 
 	/* The token is only checked here; kube_auth re-reads it as the kubelet rotates it. */
 	rc = kube_token_file_read(out->token_file, &token, msg, sizeof msg);
 	kube_secret_free(token);
 	if (rc) {
-		rc = so_fail(err, errlen, rc == SO_E_NOMEM ? rc : SO_E_CONFIG, "in-cluster: %s", msg);
+		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s", msg);
 		goto out;
 	}
 
@@ -135,11 +132,9 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 	if (rc == SO_E_IO) {
 		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: %s", ca_path, kube_file_strerror(e));
 		goto out;
-	} else if (rc == SO_E_TOO_LARGE) {
+	} else if (rc) {
 		rc = so_fail(err, errlen, rc, "in-cluster: %s: larger than %u MiB", ca_path, KUBE_CONFIG_MAX_FILE >> 20);
 		goto out;
-	} else if (rc) {
-		goto nomem;
 	}
 	if (b.len == 0) {
 		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: empty", ca_path);
@@ -162,12 +157,8 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 				rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
 				goto out;
 			}
-			out->namespace = strndup(b.data + s, n - s);
-			if (!out->namespace)
-				goto nomem;
+			out->namespace = mem_strndup(b.data + s, n - s);
 		}
-	} else if (rc == SO_E_NOMEM) {
-		goto nomem;
 	} else if (rc == SO_E_TOO_LARGE) {
 		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: not a valid namespace name", ns_path);
 		goto out;
@@ -175,12 +166,9 @@ int kube_config_incluster(const char *sa_dir, struct kube_config *out, char *err
 		rc = so_fail(err, errlen, SO_E_CONFIG, "in-cluster: %s: %s", ns_path, kube_file_strerror(e));
 		goto out;
 	}
-	if (!out->namespace && !(out->namespace = strdup("default")))
-		goto nomem;
+	if (!out->namespace)
+		out->namespace = mem_strdup("default");
 	rc = SO_OK;
-	goto out;
-nomem:
-	rc = so_fail(err, errlen, SO_E_NOMEM, "in-cluster: out of memory");
 out:
 	buf_free(&b);
 	buf_free(&srv);

@@ -28,6 +28,7 @@
 #include "operator/base/buf.h"
 #include "operator/base/clock.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 extern char **environ;
 
@@ -136,16 +137,10 @@ int kube_parse_rfc3339(const char *s, time_t *out)
 
 /* ---- ExecCredential ---- */
 
-static int pem_from_string(const char *s, struct kube_pem *out)
+static void pem_from_string(const char *s, struct kube_pem *out)
 {
-	size_t n = strlen(s);
-
-	out->data = malloc(n + 1);
-	if (!out->data)
-		return SO_E_NOMEM;
-	memcpy(out->data, s, n + 1);
-	out->len = n;
-	return SO_OK;
+	out->len = strlen(s);
+	out->data = mem_strndup(s, out->len);
 }
 
 /* A member that must be a string when present: *out is NULL when absent or null. */
@@ -241,15 +236,13 @@ int kube_exec_parse_credential(const char *json, size_t len, const char *api_ver
 		so_fail(msg, msglen, rc, "status.expirationTimestamp is not an RFC 3339 time");
 		goto out;
 	}
-	rc = SO_E_NOMEM;
-	if (token && !(out->token = strdup(token)))
-		goto nomem;
-	if (cert && (pem_from_string(cert, &out->client_cert) || pem_from_string(key, &out->client_key)))
-		goto nomem;
+	if (token)
+		out->token = mem_strdup(token);
+	if (cert) {
+		pem_from_string(cert, &out->client_cert);
+		pem_from_string(key, &out->client_key);
+	}
 	rc = SO_OK;
-	goto out;
-nomem:
-	so_fail(msg, msglen, rc, "out of memory");
 out:
 	json_decref(root);
 	if (rc)
@@ -259,50 +252,41 @@ out:
 
 /* ---- spawning ---- */
 
-/* KUBERNETES_EXEC_INFO: {"apiVersion", "kind": "ExecCredential", "spec": {"interactive": false, "cluster"?}} */
+/* KUBERNETES_EXEC_INFO: {"apiVersion", "kind": "ExecCredential", "spec": {"interactive": false, "cluster"?}}.
+ * NULL when a configured string (apiVersion, server, tls-server-name) is not UTF-8: jansson refuses it. */
 static char *exec_info(const struct kube_exec_config *exec, const struct kube_exec_cluster *cluster)
 {
-	json_t *info = NULL, *spec, *cl;
-	char *b64 = NULL, *s = NULL, *env = NULL;
+	json_t *info, *cl;
+	char *s = NULL, *env = NULL;
 	size_t n;
 
 	info = json_pack("{s:s, s:s, s:{s:b}}", "apiVersion", exec->api_version, "kind", "ExecCredential", "spec",
 			 "interactive", 0);
 	if (!info)
-		goto out;
+		return NULL;
 	if (exec->provide_cluster_info && cluster && cluster->server) {
-		spec = json_object_get(info, "spec");
 		cl = json_object();
-		if (!cl || json_object_set_new(spec, "cluster", cl))
-			goto out;
+		json_object_set_new(json_object_get(info, "spec"), "cluster", cl);
 		if (json_object_set_new(cl, "server", json_string(cluster->server)))
 			goto out;
 		if (cluster->tls_server_name &&
 		    json_object_set_new(cl, "tls-server-name", json_string(cluster->tls_server_name)))
 			goto out;
-		if (cluster->insecure_skip_tls_verify &&
-		    json_object_set_new(cl, "insecure-skip-tls-verify", json_true()))
-			goto out;
+		if (cluster->insecure_skip_tls_verify)
+			json_object_set_new(cl, "insecure-skip-tls-verify", json_true());
 		if (cluster->ca && cluster->ca->data && cluster->ca->len && cluster->ca->len < INT_MAX / 2) {
-			b64 = b64_encode(cluster->ca->data, cluster->ca->len);
-			if (!b64)
-				goto out;
-			if (json_object_set_new(cl, "certificate-authority-data", json_string(b64)))
-				goto out;
+			/* Below B64_MAX_ENCODE, so b64_json_string cannot refuse it. */
+			json_object_set_new(cl, "certificate-authority-data",
+					    b64_json_string(cluster->ca->data, cluster->ca->len));
 		}
 	}
 	s = json_dumps(info, JSON_COMPACT);
-	if (!s)
-		goto out;
 	n = strlen(s);
-	env = malloc(sizeof "KUBERNETES_EXEC_INFO=" + n);
-	if (env) {
-		memcpy(env, "KUBERNETES_EXEC_INFO=", sizeof "KUBERNETES_EXEC_INFO=" - 1);
-		memcpy(env + sizeof "KUBERNETES_EXEC_INFO=" - 1, s, n + 1);
-	}
+	env = mem_alloc(sizeof "KUBERNETES_EXEC_INFO=" + n);
+	memcpy(env, "KUBERNETES_EXEC_INFO=", sizeof "KUBERNETES_EXEC_INFO=" - 1);
+	memcpy(env + sizeof "KUBERNETES_EXEC_INFO=" - 1, s, n + 1);
 out:
 	free(s);
-	free(b64);
 	json_decref(info);
 	return env;
 }
@@ -323,9 +307,7 @@ static char **build_env(const struct kube_exec_config *exec, char *info)
 		ne++;
 	while (exec->env && exec->env[nx])
 		nx++;
-	envp = calloc(ne + nx + 2, sizeof *envp);
-	if (!envp)
-		return NULL;
+	envp = mem_calloc(ne + nx + 2, sizeof *envp);
 	for (size_t i = 0; i < ne; i++) {
 		const char *e = environ[i];
 		size_t l = name_len(e);
@@ -395,7 +377,7 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 	long timeout = exec_timeout_ms();
 	long long deadline;
 	sigset_t mask, defs;
-	int rc = SO_E_NOMEM, e;
+	int rc, e;
 
 	memset(out, 0, sizeof *out);
 	kube_sanitize(cmd, sizeof cmd, exec->command ? exec->command : "");
@@ -404,18 +386,17 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 
 	while (exec->args && exec->args[nargs])
 		nargs++;
-	argv = calloc(nargs + 2, sizeof *argv);
-	if (!argv)
-		goto nomem;
+	argv = mem_calloc(nargs + 2, sizeof *argv);
 	argv[0] = exec->command;
 	for (size_t i = 0; i < nargs; i++)
 		argv[i + 1] = exec->args[i];
 	info = exec_info(exec, cluster);
-	if (!info)
-		goto nomem;
+	if (!info) {
+		rc = so_fail(err, errlen, SO_E_CONFIG, "exec plugin %s: apiVersion or cluster info is not valid UTF-8",
+			     cmd);
+		goto out;
+	}
 	envp = build_env(exec, info);
-	if (!envp)
-		goto nomem;
 
 	rc = SO_E_IO;
 	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || raise_fd(&outp[0]) || raise_fd(&outp[1]) ||
@@ -534,12 +515,8 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 			if (is_out) {
 				int r = buf_append(&obuf, chunk, (size_t)n);
 				explicit_bzero(chunk, (size_t)n);
-				if (r == SO_E_TOO_LARGE) {
-					too_big = 1;
-					break;
-				}
 				if (r) {
-					too_big = -1; /* out of memory */
+					too_big = 1;
 					break;
 				}
 			} else {
@@ -576,13 +553,11 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 		rc = SO_E_IO;
 		goto out;
 	}
-	if (too_big > 0) {
+	if (too_big) {
 		rc = so_fail(err, errlen, SO_E_TOO_LARGE, "exec plugin %s: output exceeds %u MiB", cmd,
 			  KUBE_EXEC_MAX_OUTPUT >> 20);
 		goto out;
 	}
-	if (too_big < 0)
-		goto nomem;
 	if (WIFSIGNALED(status)) {
 		rc = so_fail(err, errlen, SO_E_IO, "exec plugin %s: killed by signal %d%s%s", cmd, WTERMSIG(status),
 			  elen ? ": " : "", elen ? first_line(line, sizeof line, ebuf, elen) : "");
@@ -595,8 +570,6 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 	}
 	rc = kube_exec_parse_credential(obuf.data ? obuf.data : "", obuf.len, exec->api_version, out, msg,
 					sizeof msg);
-	if (rc == SO_E_NOMEM)
-		goto nomem;
 	if (rc) {
 		so_fail(err, errlen, rc, "exec plugin %s: invalid ExecCredential: %s", cmd, msg);
 		goto out;
@@ -606,9 +579,6 @@ int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cl
 
 spawn_err:
 	rc = so_fail(err, errlen, SO_E_IO, "exec plugin %s: cannot run: %s", cmd, strerror(e));
-	goto out;
-nomem:
-	rc = so_fail(err, errlen, SO_E_NOMEM, "exec plugin %s: out of memory", cmd);
 out:
 	if (pid > 0 && !reaped) {
 		kill(-pid, SIGKILL);

@@ -40,7 +40,8 @@ struct kube_exec_result {
 
 /* Runs the plugin. cluster may be NULL (then nothing is passed even with provideClusterInfo). Errors:
  * SO_E_IO (could not start, non-zero exit, killed), SO_E_TIMEOUT, SO_E_TOO_LARGE (output cap),
- * SO_E_BAD_RESPONSE (invalid ExecCredential), SO_E_NOMEM; err gets "exec plugin <command>: ...". */
+ * SO_E_BAD_RESPONSE (invalid ExecCredential), SO_E_CONFIG (no command, or strings for KUBERNETES_EXEC_INFO
+ * that are not UTF-8); err gets "exec plugin <command>: ...". */
 int kube_exec_run(const struct kube_exec_config *exec, const struct kube_exec_cluster *cluster,
 		  struct kube_exec_result *out, char *err, size_t errlen);
 

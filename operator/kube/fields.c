@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 /* Field names we look up are short; a longer member name simply cannot be in a field set we consult. */
 #define NAME_MAX_LEN 512
@@ -103,16 +104,13 @@ static int prune_object(json_t *value, const json_t *fields)
 static int prune_array(json_t *value, const json_t *fields)
 {
 	size_t n = json_object_size(fields), m = 0, i = 0, orig = 0;
-	struct elem *elems = calloc(n ? n : 1, sizeof *elems);
+	struct elem *elems = mem_calloc(n, sizeof *elems);
 	const char *k;
 	json_t *node;
-	int rc = SO_E_NOMEM;
+	int rc = SO_OK;
 
-	if (!elems)
-		goto out;
 	json_object_foreach((json_t *)fields, k, node)
 		parse_elem(k, node, &elems[m++]);
-	rc = SO_OK;
 	while (i < json_array_size(value)) {
 		json_t *item = json_array_get(value, i);
 		const json_t *child = NULL;

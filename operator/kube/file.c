@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 int kube_file_read(const char *path, size_t cap, struct buf *out, int *errnum)
 {
@@ -59,12 +60,8 @@ int kube_file_read(const char *path, size_t cap, struct buf *out, int *errnum)
 			goto out;
 		rc = SO_E_IO;
 	}
-	if (!out->data) {
-		/* An empty file still yields a valid, NUL-terminated buffer. */
-		rc = buf_append(out, "", 0);
-		if (rc)
-			goto out;
-	}
+	if (!out->data)
+		buf_append(out, "", 0); /* an empty file still yields a NUL-terminated buffer (0 bytes always fit) */
 	rc = SO_OK;
 out:
 	explicit_bzero(chunk, sizeof chunk);
@@ -106,12 +103,8 @@ int kube_token_file_read(const char *path, char **token, char *err, size_t errle
 		snprintf(err, errlen, "token file %s: larger than %u KiB", path, KUBE_TOKEN_FILE_MAX >> 10);
 		goto out;
 	}
-	if (rc == SO_E_IO) {
-		snprintf(err, errlen, "token file %s: %s", path, kube_file_strerror(e));
-		goto out;
-	}
 	if (rc) {
-		snprintf(err, errlen, "token file %s: %s", path, "out of memory");
+		snprintf(err, errlen, "token file %s: %s", path, kube_file_strerror(e));
 		goto out;
 	}
 	end = b.len;
@@ -131,12 +124,7 @@ int kube_token_file_read(const char *path, char **token, char *err, size_t errle
 			goto out;
 		}
 	}
-	rc = SO_E_NOMEM;
-	t = malloc(end - start + 1);
-	if (!t) {
-		snprintf(err, errlen, "token file %s: %s", path, "out of memory");
-		goto out;
-	}
+	t = mem_alloc(end - start + 1);
 	memcpy(t, b.data + start, end - start);
 	t[end - start] = '\0';
 	*token = t;
@@ -154,14 +142,12 @@ char *kube_path_join(const char *dir, const char *rel)
 	char *p;
 
 	if (rel[0] == '/' || !dir || !dir[0])
-		return strdup(rel);
+		return mem_strdup(rel);
 	dl = strlen(dir);
 	rl = strlen(rel);
 	while (dl > 1 && dir[dl - 1] == '/')
 		dl--;
-	p = malloc(dl + 1 + rl + 1);
-	if (!p)
-		return NULL;
+	p = mem_alloc(dl + 1 + rl + 1);
 	memcpy(p, dir, dl);
 	if (dir[dl - 1] != '/')
 		p[dl++] = '/';
@@ -187,19 +173,16 @@ void kube_pem_free(struct kube_pem *p)
 	p->len = 0;
 }
 
-int kube_pem_dup(struct kube_pem *dst, const struct kube_pem *src)
+void kube_pem_dup(struct kube_pem *dst, const struct kube_pem *src)
 {
 	dst->data = NULL;
 	dst->len = 0;
 	if (!src->data || !src->len)
-		return SO_OK;
-	dst->data = malloc(src->len + 1);
-	if (!dst->data)
-		return SO_E_NOMEM;
+		return;
+	dst->data = mem_alloc(src->len + 1);
 	memcpy(dst->data, src->data, src->len);
 	dst->data[src->len] = '\0';
 	dst->len = src->len;
-	return SO_OK;
 }
 
 int kube_has_ctl(const char *s)

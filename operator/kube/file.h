@@ -22,8 +22,8 @@ struct kube_pem {
 
 #define KUBE_TOKEN_FILE_MAX (64u << 10)
 
-/* Reads path into out (which must be empty; its cap is replaced by cap). Returns SO_OK, SO_E_TOO_LARGE,
- * SO_E_NOMEM or SO_E_IO; on SO_E_IO *errnum (if not NULL) holds the errno (EINVAL for "not a regular file"). */
+/* Reads path into out (which must be empty; its cap is replaced by cap). Returns SO_OK, SO_E_TOO_LARGE or
+ * SO_E_IO; on SO_E_IO *errnum (if not NULL) holds the errno (EINVAL for "not a regular file"). */
 int kube_file_read(const char *path, size_t cap, struct buf *out, int *errnum);
 
 /* Describes the errno left by kube_file_read ("not a regular file" for EINVAL, else strerror). */
@@ -34,14 +34,14 @@ const char *kube_file_strerror(int errnum);
  * content. */
 int kube_token_file_read(const char *path, char **token, char *err, size_t errlen);
 
-/* Returns a newly allocated path (NULL on OOM). */
+/* Returns a newly allocated path. */
 char *kube_path_join(const char *dir, const char *rel);
 
 /* Wipes then frees a NUL-terminated string (NULL is fine). */
 void kube_secret_free(char *s);
 
 void kube_pem_free(struct kube_pem *p);   /* wipes the bytes, frees, leaves {NULL, 0} */
-int kube_pem_dup(struct kube_pem *dst, const struct kube_pem *src); /* NUL-terminated copy; empty stays empty */
+void kube_pem_dup(struct kube_pem *dst, const struct kube_pem *src); /* NUL-terminated copy; empty stays empty */
 
 /* Nonzero when p holds at least one PEM certificate OpenSSL can parse (a CA bundle worth trusting). */
 int kube_pem_has_cert(const struct kube_pem *p);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 /* Deeper nesting than any Kubernetes object has; bounds the depth counter (jansson refuses 2048 anyway). */
 #define MAX_DEPTH 4096
@@ -41,13 +42,10 @@ static int is_space(char ch)
 }
 
 /* Replaces *dst with a copy of src (NULL or "" clears it). */
-static int set_str(char **dst, const char *src)
+static void set_str(char **dst, const char *src)
 {
 	free(*dst);
-	*dst = NULL;
-	if (src && *src && !(*dst = strdup(src)))
-		return SO_E_NOMEM;
-	return SO_OK;
+	*dst = src && *src ? mem_strdup(src) : NULL;
 }
 
 /* Decodes the captured value: the list's metadata, or one item for the callback. */
@@ -67,9 +65,8 @@ static int dispatch(struct kube_list_parser *p)
 		goto out;
 	}
 	if (p->capture_is_meta) {
-		if (set_str(&p->resource_version, json_string_value(json_object_get(v, "resourceVersion"))) ||
-		    set_str(&p->cont, json_string_value(json_object_get(v, "continue"))))
-			rc = fail(p, SO_E_NOMEM, "out of memory", NULL);
+		set_str(&p->resource_version, json_string_value(json_object_get(v, "resourceVersion")));
+		set_str(&p->cont, json_string_value(json_object_get(v, "continue")));
 		goto out;
 	}
 	p->items++;

@@ -12,6 +12,7 @@
 #include "operator/kube/kubeconfig.h"
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 #include "operator/base/strv.h"
 
 #define KUBECONFIG_MAX_FILES 64 /* entries of $KUBECONFIG read at most */
@@ -24,10 +25,10 @@ static char *dir_of(const char *path)
 	const char *slash = strrchr(path, '/');
 
 	if (!slash)
-		return strdup("");
+		return mem_strdup("");
 	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
+		return mem_strdup("/");
+	return mem_strndup(path, (size_t)(slash - path));
 }
 
 /*
@@ -46,17 +47,10 @@ static int load_file(const char *path, int skip_missing, struct kube_kubeconfig 
 		return SO_OK;
 	if (rc == SO_E_IO)
 		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s", path, kube_file_strerror(e));
-	if (rc == SO_E_TOO_LARGE)
-		return so_fail(err, errlen, rc, "kubeconfig %s: larger than %u MiB", path, KUBE_CONFIG_MAX_FILE >> 20);
 	if (rc)
-		return so_fail(err, errlen, rc, "kubeconfig %s: out of memory", path);
+		return so_fail(err, errlen, rc, "kubeconfig %s: larger than %u MiB", path, KUBE_CONFIG_MAX_FILE >> 20);
 	dir = dir_of(path);
-	if (!dir) {
-		rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", path);
-		goto out;
-	}
 	rc = kube_kubeconfig_parse(b.data, b.len, path, dir, out, err, errlen);
-out:
 	/* The text held tokens and keys. */
 	explicit_bzero(b.data, b.alloc);
 	buf_free(&b);
@@ -82,7 +76,8 @@ static int load_files(char *const *paths, size_t n, int skip_missing, const char
 			continue;
 		files[nf++] = f;
 		if ((label.len && buf_append(&label, ":", 1)) || buf_appends(&label, paths[i])) {
-			rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig: out of memory");
+			rc = so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig: the file names are longer than %zu bytes",
+				     label.cap);
 			goto out;
 		}
 	}
@@ -100,14 +95,12 @@ out:
 /* Splits a colon-separated list, dropping empty and repeated entries. */
 static int split_list(const char *list, char ***out, size_t *n, char *err, size_t errlen)
 {
-	char **v = calloc(KUBECONFIG_MAX_FILES + 1, sizeof *v);
+	char **v = mem_calloc(KUBECONFIG_MAX_FILES + 1, sizeof *v);
 	size_t k = 0;
 	const char *p = list;
 
 	*out = NULL;
 	*n = 0;
-	if (!v)
-		return so_fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
 	while (*p) {
 		size_t len = strcspn(p, ":");
 		int dup = 0;
@@ -121,12 +114,7 @@ static int split_list(const char *list, char ***out, size_t *n, char *err, size_
 					return so_fail(err, errlen, SO_E_CONFIG, "KUBECONFIG: more than %d files",
 						    KUBECONFIG_MAX_FILES);
 				}
-				v[k] = strndup(p, len);
-				if (!v[k]) {
-					strv_free(v);
-					return so_fail(err, errlen, SO_E_NOMEM, "KUBECONFIG: out of memory");
-				}
-				k++;
+				v[k++] = mem_strndup(p, len);
 			}
 		}
 		p += len;
@@ -193,10 +181,6 @@ int kube_config_load(const char *kubeconfig_path, const char *context, struct ku
 	/* 4. $HOME/.kube/config. */
 	if (home && *home) {
 		home_cfg = kube_path_join(home, ".kube/config");
-		if (!home_cfg) {
-			rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig: out of memory");
-			goto out;
-		}
 		char *one[1] = { home_cfg };
 		rc = load_files(one, 1, 1, context, out, &found, err, errlen);
 		if (rc || found)

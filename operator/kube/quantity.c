@@ -29,6 +29,7 @@
 #include "operator/kube/quantity.h"
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -344,9 +345,7 @@ int go_quantity_parse(const char *str, struct go_quantity *q, const char **why)
 		*why = ERR_FORMAT;
 		return SO_E_INVAL;
 	}
-	q->text = strdup(str);
-	if (!q->text)
-		return SO_E_NOMEM;
+	q->text = mem_strdup(str);
 	if (strcmp(str, "0") == 0) {
 		q->keep_text = 1;
 		return SO_OK;
@@ -400,12 +399,7 @@ int go_quantity_parse(const char *str, struct go_quantity *q, const char **why)
 	{
 		/* num has no leading zeros unless it is "0"; num + denom, without leading zeros. */
 		size_t total = p.num_len + p.denom_len, skip = 0;
-		char *all = total < sizeof digits_buf ? digits_buf : malloc(total + 1);
-		if (!all) {
-			free(q->text);
-			q->text = NULL;
-			return SO_E_NOMEM;
-		}
+		char *all = total < sizeof digits_buf ? digits_buf : mem_alloc(total + 1);
 		memcpy(all, p.num, p.num_len);
 		memcpy(all + p.num_len, p.denom ? p.denom : "", p.denom_len);
 		while (skip < total && all[skip] == '0')

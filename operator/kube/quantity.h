@@ -16,8 +16,8 @@ struct go_quantity {
 	__extension__ unsigned __int128 nano; /* |value| * 10^9, rounded up as ParseQuantity rounds */
 	char *text;        /* a copy of the input */
 };
-/* SO_OK, or SO_E_INVAL with *why set to Go's error text (ErrFormatWrong, ErrSuffix, ErrNumeric), or
- * SO_E_NOMEM. go_quantity_free releases q after SO_OK. */
+/* SO_OK, or SO_E_INVAL with *why set to Go's error text (ErrFormatWrong, ErrSuffix, ErrNumeric).
+ * go_quantity_free releases q after SO_OK. */
 int go_quantity_parse(const char *s, struct go_quantity *q, const char **why);
 void go_quantity_free(struct go_quantity *q);
 int go_quantity_string(const struct go_quantity *q, struct buf *out);
@@ -25,7 +25,7 @@ int go_quantity_cmp(const struct go_quantity *a, const struct go_quantity *b);
 
 /* A quantity ("128Mi", "40M", "1.5Gi", "100m", "1e3") as whole units rounded up, as Quantity.ToDec().Value()
  * does: "40M" → 40000000, "128Mi" → 134217728, "100m" → 1. SO_E_INVAL when it does not parse, SO_E_TOO_LARGE
- * when it does not fit in int64, SO_E_NOMEM. */
+ * when it does not fit in int64. */
 int quantity_value(const char *q, int64_t *out);
 
 #endif

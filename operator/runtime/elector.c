@@ -15,6 +15,7 @@
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 #include "operator/base/ticker.h"
+#include "operator/base/mem.h"
 
 struct leader_elector {
 	struct leader_elector_opts o;
@@ -58,7 +59,8 @@ static void lease_to_record(const json_t *lease, struct lease_record *r)
 	r->transitions = (long)json_integer_value(json_object_get(spec, "leaseTransitions"));
 }
 
-/* client-go's LeaderElectionRecordToLeaseSpec: every field set, the holder "" when released. */
+/* client-go's LeaderElectionRecordToLeaseSpec: every field set, the holder "" when released. NULL when a string
+ * is not UTF-8 (an identity or time cut short in its fixed-size field). */
 static json_t *record_to_spec(const struct lease_record *r)
 {
 	return json_pack("{s:s, s:I, s:s, s:s, s:I}", "holderIdentity", r->holder, "leaseDurationSeconds",
@@ -101,7 +103,7 @@ static int lock_create(void *ud, const struct lease_record *rec)
 	json_t *out = NULL;
 	json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o*}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
 				"metadata", "name", el->name, "namespace", el->namespace, "spec", record_to_spec(rec));
-	int rc = obj ? kube_create(el->o.client, &KUBE_LEASES, el->namespace, obj, &out, &resp) : SO_E_NOMEM;
+	int rc = obj ? kube_create(el->o.client, &KUBE_LEASES, el->namespace, obj, &out, &resp) : SO_E_INVAL;
 	if (rc == SO_OK)
 		keep_lease(el, out);
 	else
@@ -120,9 +122,9 @@ static int lock_update(void *ud, const struct lease_record *rec)
 	if (!el->lease) /* client-go: "lease not initialized, call get or create first" */
 		return SO_E_INVAL;
 	obj = json_deep_copy(el->lease);
-	if (!obj || json_object_set_new(obj, "spec", record_to_spec(rec))) {
+	if (json_object_set_new(obj, "spec", record_to_spec(rec))) {
 		json_decref(obj);
-		return SO_E_NOMEM;
+		return SO_E_INVAL;
 	}
 	rc = kube_update(el->o.client, &KUBE_LEASES, el->namespace, obj, &out, &resp);
 	if (rc == SO_OK)
@@ -265,9 +267,7 @@ int leader_elector_start(const struct leader_elector_opts *opts, struct leader_e
 	if (!opts->client || !opts->namespace || !*opts->namespace || !opts->name || !*opts->name || !opts->identity ||
 	    !*opts->identity)
 		return so_fail(err, errlen, SO_E_CONFIG, "leader election needs a client, a namespace, a name and an identity");
-	el = calloc(1, sizeof *el);
-	if (!el)
-		return SO_E_NOMEM;
+	el = mem_calloc(1, sizeof *el);
 	el->o = *opts;
 	if (el->o.lease_duration_s <= 0)
 		el->o.lease_duration_s = LEADER_LEASE_DURATION_S;
@@ -282,22 +282,18 @@ int leader_elector_start(const struct leader_elector_opts *opts, struct leader_e
 			       "retry period > 0", LEASE_JITTER);
 	}
 	pthread_mutex_init(&el->mu, NULL);
-	el->namespace = strdup(opts->namespace);
-	el->name = strdup(opts->name);
+	el->namespace = mem_strdup(opts->namespace);
+	el->name = mem_strdup(opts->name);
 	el->o.identity = el->core.identity;
 	el->o.namespace = el->namespace;
 	el->o.name = el->name;
 	el->lock = (struct lease_lock){ lock_get, lock_create, lock_update, el };
 	el->seed = (unsigned int)(clock_mono_s() * 1e6) ^ (unsigned int)getpid();
-	if (!el->namespace || !el->name) {
-		leader_elector_free(el);
-		return SO_E_NOMEM;
-	}
 	log_info("leader", "leader election: %s is trying to acquire lease %s/%s", el->o.identity, el->namespace, el->name);
 	struct ticker *t = NULL;
 	if (ticker_start(&t, 0, round_fn, el)) {
 		leader_elector_free(el);
-		return SO_E_NOMEM;
+		return SO_E_NOMEM; /* no thread */
 	}
 	pthread_mutex_lock(&el->mu);
 	el->ticker = t;

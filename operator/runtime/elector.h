@@ -33,7 +33,7 @@ struct leader_elector_opts {
 };
 
 /* Checks the timings as client-go does (lease > renew deadline > 1.2 × retry > 0) and starts the thread.
- * SO_OK, SO_E_CONFIG (err says why) or SO_E_NOMEM. opts' strings are copied. */
+ * SO_OK, SO_E_CONFIG (err says why) or SO_E_NOMEM (no thread could be started). opts' strings are copied. */
 int leader_elector_start(const struct leader_elector_opts *opts, struct leader_elector **out, char *err,
 			 size_t errlen);
 /* Stops the thread (the write gate closes); when leading and release is set, gives the lease up (holder

@@ -15,6 +15,7 @@
 #include "operator/base/log.h"
 #include "operator/base/parse.h"
 #include "operator/base/ticker.h"
+#include "operator/base/mem.h"
 
 #define DEFAULT_MAX_EVENT (4u << 20)
 #define BACKOFF_BASE_S 0.8
@@ -109,16 +110,16 @@ static int index_slot(const struct informer *inf, const json_t *obj, char *out, 
 	return n > 0 && (size_t)n < outlen;
 }
 
-/* Index maintenance, with store_mu held for writing (or on a store no reader sees yet). A failed insert leaves
- * the object out of the index, which index readers would miss: it is logged (only memory exhaustion can cause
- * it). */
+/* Index maintenance, with store_mu held for writing (or on a store no reader sees yet). Slots and keys are
+ * built from strings jansson decoded (valid UTF-8), so no insert can be refused. */
 static void index_put(json_t *index, const char *slot, const char *key)
 {
 	json_t *set = json_object_get(index, slot);
-	if (!set && (!(set = json_object()) || json_object_set_new(index, slot, set)))
-		set = NULL;
-	if (!set || json_object_set_new(set, key, json_true()))
-		log_error("informer", "out of memory: %s left out of the index", key);
+	if (!set) {
+		set = json_object();
+		json_object_set_new(index, slot, set);
+	}
+	json_object_set_new(set, key, json_true());
 }
 
 /* Records obj (just stored under key) in slots and index. */
@@ -127,10 +128,8 @@ static void index_add(struct informer *inf, json_t *slots, json_t *index, const 
 	char slot[512];
 	if (!index || !index_slot(inf, obj, slot, sizeof slot))
 		return;
-	if (json_object_set_new(slots, key, json_string(slot)))
-		log_error("informer", "out of memory: %s left out of the index", key);
-	else
-		index_put(index, slot, key);
+	json_object_set_new(slots, key, json_string(slot));
+	index_put(index, slot, key);
 }
 
 static void index_del(struct informer *inf, const char *key)
@@ -149,12 +148,14 @@ static void index_del(struct informer *inf, const char *key)
 static json_t *entry_text(const json_t *obj)
 {
 	char *text = json_dumps(obj, JSON_COMPACT);
-	json_t *s = text ? json_stringn_nocheck(text, strlen(text)) : NULL;
+	json_t *s = json_stringn_nocheck(text, strlen(text));
 	free(text);
 	return s;
 }
 
-/* Decodes a stored entry: a new object, or NULL (out of memory; the text was produced by json_dumps). */
+/* Decodes a stored entry: a new object, or NULL when entry is NULL. The text is json_dumps' rendering of an
+ * object jansson decoded from the API server's answer (no NUL in strings, within its depth limit), so it
+ * decodes again. */
 static json_t *entry_decode(const json_t *entry)
 {
 	return entry ? json_loadb(json_string_value(entry), json_string_length(entry), 0, NULL) : NULL;
@@ -183,33 +184,27 @@ static void trim(struct informer *inf, json_t *obj)
 	json_object_del(json_object_get(obj, "metadata"), "managedFields");
 }
 
-static int set_rv(struct informer *inf, const char *rv)
+static void set_rv(struct informer *inf, const char *rv)
 {
 	if (!rv || !*rv)
-		return SO_OK;
-	char *copy = strdup(rv);
-	if (!copy)
-		return SO_E_NOMEM;
+		return;
+	char *copy = mem_strdup(rv);
 	pthread_rwlock_wrlock(&inf->store_mu);
 	free(inf->rv);
 	inf->rv = copy;
 	pthread_rwlock_unlock(&inf->store_mu);
-	return SO_OK;
 }
 
 int informer_new(struct kube_client *c, const struct informer_opts *opts, struct informer **out)
 {
-	struct informer *inf = calloc(1, sizeof *inf);
-	*out = NULL;
-	if (!inf)
-		return SO_E_NOMEM;
+	struct informer *inf = mem_calloc(1, sizeof *inf);
 	inf->client = c;
 	inf->history_epoch = kube_client_history_epoch(c);
 	inf->opts = *opts;
 	if (!inf->opts.max_event)
 		inf->opts.max_event = DEFAULT_MAX_EVENT;
-	inf->namespace = opts->namespace && *opts->namespace ? strdup(opts->namespace) : NULL;
-	inf->label_selector = opts->label_selector && *opts->label_selector ? strdup(opts->label_selector) : NULL;
+	inf->namespace = opts->namespace && *opts->namespace ? mem_strdup(opts->namespace) : NULL;
+	inf->label_selector = opts->label_selector && *opts->label_selector ? mem_strdup(opts->label_selector) : NULL;
 	inf->store = json_object();
 	if (opts->index_label || opts->index_value) {
 		inf->index = json_object();
@@ -220,15 +215,7 @@ int informer_new(struct kube_client *c, const struct informer_opts *opts, struct
 	pthread_cond_init(&inf->sync_cv, NULL);
 	inf->rand_state = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)inf;
 	atomic_store(&inf->contact_ms, clock_mono_ms());
-	if (!inf->store || ((opts->index_label || opts->index_value) && (!inf->index || !inf->slots)) || (opts->namespace && *opts->namespace && !inf->namespace) ||
-	    (opts->label_selector && *opts->label_selector && !inf->label_selector)) {
-		informer_free(inf);
-		return SO_E_NOMEM;
-	}
-	if (opts->resource_version && *opts->resource_version && set_rv(inf, opts->resource_version)) {
-		informer_free(inf);
-		return SO_E_NOMEM;
-	}
+	set_rv(inf, opts->resource_version);
 	inf->opts.resource_version = NULL; /* only the copy in inf->rv is used */
 	inf->opts.namespace = inf->namespace;
 	inf->opts.label_selector = inf->label_selector;
@@ -297,8 +284,7 @@ static int on_list_item(void *ud, json_t *obj)
 	if (object_key(obj, key, sizeof key))
 		return SO_OK; /* nameless items cannot be addressed; the server never sends them */
 	trim(lc->inf, obj);
-	if (json_object_set_new(lc->fresh, key, entry_text(obj)))
-		return SO_E_NOMEM;
+	json_object_set_new(lc->fresh, key, entry_text(obj));
 	index_add(lc->inf, lc->slots, lc->index, key, obj);
 	return SO_OK;
 }
@@ -328,10 +314,8 @@ static void replace_store(struct informer *inf, struct list_ctx *lc, char *rv)
 		json_t *prev = json_object_get(old, k);
 		if (prev && json_equal(prev, entry))
 			continue; /* unchanged: the same text, resourceVersion included */
-		json_t *obj = entry_decode(entry), *pobj = prev ? entry_decode(prev) : NULL;
-		if (!obj || (prev && !pobj)) {
-			log_error("informer", "%s: out of memory: change of %s not reported", res_name(inf), k);
-		} else if (!prev) {
+		json_t *obj = entry_decode(entry), *pobj = entry_decode(prev);
+		if (!prev) {
 			if (h->on_add)
 				h->on_add(inf->opts.ud, obj);
 		} else {
@@ -346,10 +330,7 @@ static void replace_store(struct informer *inf, struct list_ctx *lc, char *rv)
 		if (json_object_get(fresh, k) || !h->on_delete)
 			continue;
 		json_t *obj = entry_decode(entry);
-		if (obj)
-			h->on_delete(inf->opts.ud, obj);
-		else
-			log_error("informer", "%s: out of memory: deletion of %s not reported", res_name(inf), k);
+		h->on_delete(inf->opts.ud, obj);
 		json_decref(obj);
 	}
 	json_decref(old);
@@ -361,14 +342,12 @@ static int do_list(struct informer *inf, const char *list_rv)
 	struct kube_response resp = { 0 };
 	struct list_ctx lc = { inf, json_object(), NULL, NULL };
 	char *rv = NULL;
-	int rc = SO_E_NOMEM;
+	int rc;
 
 	if (inf->index) {
 		lc.slots = json_object();
 		lc.index = json_object();
 	}
-	if (!lc.fresh || (inf->index && (!lc.slots || !lc.index)))
-		goto out;
 	unsigned long epoch = kube_client_history_epoch(inf->client); /* before the list: a later rewind relists */
 	rc = kube_list_stream(inf->client, inf->opts.resource, inf->namespace, &lo, inf->opts.max_event, on_list_item,
 			      &lc, &inf->stop, &rv, &resp);
@@ -383,7 +362,6 @@ static int do_list(struct informer *inf, const char *list_rv)
 		log_warn("informer", "%s: list failed: %s: %s", res_name(inf), so_strerror(rc),
 			 resp.message ? resp.message : "");
 	}
-out:
 	json_decref(lc.fresh);
 	json_decref(lc.slots);
 	json_decref(lc.index);
@@ -435,8 +413,10 @@ static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 	const char *rv = object_rv(obj);
 	mark_synced(inf);
 	contact(inf);
-	if (type == KUBE_EVENT_BOOKMARK)
-		return set_rv(inf, rv);
+	if (type == KUBE_EVENT_BOOKMARK) {
+		set_rv(inf, rv);
+		return SO_OK;
+	}
 	if (object_key(obj, key, sizeof key))
 		return SO_E_BAD_RESPONSE;
 
@@ -444,49 +424,41 @@ static int on_watch_event(void *ud, enum kube_event_type type, json_t *obj)
 	json_t *copy = json_incref(obj);
 	trim(inf, copy);
 	json_t *text = type == KUBE_EVENT_DELETED ? NULL : entry_text(copy);
-	int rc = type == KUBE_EVENT_DELETED || text ? SO_OK : SO_E_NOMEM;
 
 	pthread_rwlock_wrlock(&inf->store_mu);
 	json_t *old = json_incref(json_object_get(inf->store, key));
-	if (rc == SO_OK) {
-		index_del(inf, key);
-		if (type == KUBE_EVENT_DELETED)
-			json_object_del(inf->store, key);
-		else if (json_object_set(inf->store, key, text))
-			rc = SO_E_NOMEM;
-		else
-			index_add(inf, inf->slots, inf->index, key, copy);
+	index_del(inf, key);
+	if (type == KUBE_EVENT_DELETED) {
+		json_object_del(inf->store, key);
+	} else {
+		json_object_set(inf->store, key, text);
+		index_add(inf, inf->slots, inf->index, key, copy);
 	}
-	if (rc == SO_OK && rv && *rv) {
-		char *nrv = strdup(rv);
-		if (nrv) {
-			free(inf->rv);
-			inf->rv = nrv;
-		}
+	if (rv && *rv) {
+		free(inf->rv);
+		inf->rv = mem_strdup(rv);
 	}
 	inf->stats.events++;
 	pthread_rwlock_unlock(&inf->store_mu);
 	inf->watch_events++;
 
-	if (rc == SO_OK) {
-		const struct informer_handlers *h = &inf->opts.handlers;
-		json_t *prev = old && (type == KUBE_EVENT_DELETED ? h->on_delete != NULL : h->on_update != NULL)
-				       ? entry_decode(old) : NULL;
-		if (type == KUBE_EVENT_DELETED) {
-			if (h->on_delete)
-				h->on_delete(inf->opts.ud, prev ? prev : copy);
-		} else if (old) {
-			if (h->on_update && prev)
-				h->on_update(inf->opts.ud, prev, copy);
-		} else if (h->on_add) {
-			h->on_add(inf->opts.ud, copy);
-		}
-		json_decref(prev);
+	const struct informer_handlers *h = &inf->opts.handlers;
+	json_t *prev = old && (type == KUBE_EVENT_DELETED ? h->on_delete != NULL : h->on_update != NULL)
+			       ? entry_decode(old) : NULL;
+	if (type == KUBE_EVENT_DELETED) {
+		if (h->on_delete)
+			h->on_delete(inf->opts.ud, prev ? prev : copy);
+	} else if (old) {
+		if (h->on_update && prev)
+			h->on_update(inf->opts.ud, prev, copy);
+	} else if (h->on_add) {
+		h->on_add(inf->opts.ud, copy);
 	}
+	json_decref(prev);
 	json_decref(old);
 	json_decref(text);
 	json_decref(copy);
-	return rc;
+	return SO_OK;
 }
 
 static int on_watch_data(void *ud, const char *data, size_t len)
@@ -500,7 +472,7 @@ static int do_watch(struct informer *inf)
 	struct kube_response resp = { 0 };
 	struct kube_watch_parser parser;
 	char *rv = informer_resource_version(inf);
-	int rc = SO_E_NOMEM;
+	int rc = SO_E_BAD_RESPONSE; /* without a resourceVersion (the list carried none) there is nothing to watch from */
 	int timeout = WATCH_MIN_TIMEOUT_S + (int)(rand_r(&inf->rand_state) % WATCH_MIN_TIMEOUT_S);
 
 	kube_watch_parser_init(&parser, inf->opts.max_event, on_watch_event, inf);
@@ -677,7 +649,7 @@ int informer_start(struct informer *inf)
 	if (inf->started)
 		return SO_E_INVAL;
 	if (pthread_create(&inf->thread, NULL, run, inf))
-		return SO_E_NOMEM;
+		return SO_E_NOMEM; /* no resources for another thread */
 	inf->started = 1;
 	return SO_OK;
 }
@@ -748,18 +720,13 @@ int informer_has(struct informer *inf, const char *ns, const char *name)
 	return found;
 }
 
-/* Decodes every entry of entries (an array of stored texts) into a new array; NULL when out of memory. */
+/* Decodes every entry of entries (an array of stored texts, taken) into a new array. */
 static json_t *decode_all(json_t *entries)
 {
-	json_t *arr = entries ? json_array() : NULL, *entry;
+	json_t *arr = json_array(), *entry;
 	size_t i;
-	json_array_foreach(entries, i, entry) {
-		if (!arr || json_array_append_new(arr, entry_decode(entry))) {
-			json_decref(arr);
-			arr = NULL;
-			break;
-		}
-	}
+	json_array_foreach(entries, i, entry)
+		json_array_append_new(arr, entry_decode(entry));
 	json_decref(entries);
 	return arr;
 }
@@ -768,16 +735,9 @@ json_t *informer_list(struct informer *inf)
 {
 	json_t *entries = json_array(), *entry;
 	const char *k;
-	if (!entries)
-		return NULL;
 	pthread_rwlock_rdlock(&inf->store_mu);
-	json_object_foreach(inf->store, k, entry) {
-		if (json_array_append(entries, entry)) {
-			json_decref(entries);
-			entries = NULL;
-			break;
-		}
-	}
+	json_object_foreach(inf->store, k, entry)
+		json_array_append(entries, entry);
 	pthread_rwlock_unlock(&inf->store_mu);
 	return decode_all(entries);
 }
@@ -796,32 +756,23 @@ json_t *informer_list_indexed(struct informer *inf, const char *ns, const char *
 {
 	json_t *entries = json_array(), *v;
 	const char *k;
-	if (!entries)
-		return NULL;
 	pthread_rwlock_rdlock(&inf->store_mu);
 	json_object_foreach(index_set(inf, ns, value), k, v) {
 		json_t *entry = json_object_get(inf->store, k);
-		if (entry && json_array_append(entries, entry)) {
-			json_decref(entries);
-			entries = NULL;
-			break;
-		}
+		if (entry)
+			json_array_append(entries, entry);
 	}
 	pthread_rwlock_unlock(&inf->store_mu);
 	return decode_all(entries);
 }
 
-/* Appends every key of set (an object used as a set) to a new array; NULL when out of memory. */
+/* Appends every key of set (an object used as a set) to a new array. */
 static json_t *set_keys(const json_t *set)
 {
 	json_t *keys = json_array(), *v;
 	const char *k;
-	json_object_foreach((json_t *)set, k, v) {
-		if (!keys || json_array_append_new(keys, json_string(k))) {
-			json_decref(keys);
-			return NULL;
-		}
-	}
+	json_object_foreach((json_t *)set, k, v)
+		json_array_append_new(keys, json_string(k));
 	return keys;
 }
 
@@ -887,7 +838,7 @@ void informer_retry_now(struct informer *inf)
 char *informer_resource_version(struct informer *inf)
 {
 	pthread_rwlock_rdlock(&inf->store_mu);
-	char *rv = inf->rv && *inf->rv ? strdup(inf->rv) : NULL;
+	char *rv = inf->rv && *inf->rv ? mem_strdup(inf->rv) : NULL;
 	pthread_rwlock_unlock(&inf->store_mu);
 	return rv;
 }

@@ -11,6 +11,7 @@
 #include "operator/base/clock.h"
 #include "operator/base/err.h"
 #include "operator/base/log.h"
+#include "operator/base/mem.h"
 
 struct entry {
 	unsigned char key[32]; /* SHA-256 of token, path, verb */
@@ -41,7 +42,7 @@ static int kube_token_review(void *ud, const char *token, int *authenticated, js
 	*authenticated = 0;
 	*user = NULL;
 	if (!body)
-		return SO_E_NOMEM;
+		return SO_E_INVAL; /* the token is not UTF-8 */
 	int rc = kube_send_json_within(ud, METRICS_AUTH_TIMEOUT_MS, "POST", "/apis/authentication.k8s.io/v1/tokenreviews",
 				       NULL, body, &resp, &r);
 	json_decref(body);
@@ -63,22 +64,19 @@ static int kube_token_review(void *ud, const char *token, int *authenticated, js
 static int kube_access_review(void *ud, const json_t *user, const char *path, const char *verb, int *allowed)
 {
 	json_t *spec = json_pack("{s:{s:s,s:s}}", "nonResourceAttributes", "path", path, "verb", verb);
-	json_t *body = spec ? json_pack("{s:s,s:s,s:o}", "apiVersion", "authorization.k8s.io/v1", "kind",
-					"SubjectAccessReview", "spec", spec)
-			    : NULL;
 	json_t *resp = NULL;
 	struct kube_response r = { 0 };
 	static const char *const fields[][2] = { { "username", "user" }, { "uid", "uid" }, { "groups", "groups" },
 						  { "extra", "extra" } };
 	*allowed = 0;
-	if (!body)
-		return SO_E_NOMEM;
+	if (!spec)
+		return SO_E_INVAL; /* the path is not UTF-8 */
+	json_t *body = json_pack("{s:s,s:s,s:o}", "apiVersion", "authorization.k8s.io/v1", "kind", "SubjectAccessReview",
+				 "spec", spec);
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		json_t *v = json_object_get(user, fields[i][0]);
-		if (v && json_object_set(spec, fields[i][1], v)) {
-			json_decref(body);
-			return SO_E_NOMEM;
-		}
+		if (v)
+			json_object_set(spec, fields[i][1], v);
 	}
 	int rc = kube_send_json_within(ud, METRICS_AUTH_TIMEOUT_MS, "POST",
 				       "/apis/authorization.k8s.io/v1/subjectaccessreviews", NULL, body, &resp, &r);
@@ -104,19 +102,12 @@ void metrics_auth_kube_backend(struct kube_client *c, struct metrics_auth_backen
 int metrics_auth_new(const struct metrics_auth_backend *be, const struct metrics_auth_opts *o,
 		     struct metrics_auth **out)
 {
-	struct metrics_auth *a = calloc(1, sizeof *a);
-	*out = NULL;
-	if (!a)
-		return SO_E_NOMEM;
+	struct metrics_auth *a = mem_calloc(1, sizeof *a);
 	a->be = *be;
 	a->ttl_s = o && o->ttl_s > 0 ? o->ttl_s : METRICS_AUTH_TTL_S;
 	a->max = o && o->max_entries ? o->max_entries : METRICS_AUTH_MAX_ENTRIES;
 	a->now = o && o->now ? o->now : clock_mono_s;
-	a->entries = calloc(a->max, sizeof *a->entries);
-	if (!a->entries) {
-		free(a);
-		return SO_E_NOMEM;
-	}
+	a->entries = mem_calloc(a->max, sizeof *a->entries);
 	pthread_mutex_init(&a->mu, NULL);
 	*out = a;
 	return SO_OK;
@@ -135,11 +126,11 @@ static int cache_key(const char *token, size_t token_len, const char *path, cons
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = 0;
-	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, token, token_len) &&
+	int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, token, token_len) &&
 		 EVP_DigestUpdate(ctx, "", 1) && EVP_DigestUpdate(ctx, path, strlen(path) + 1) &&
 		 EVP_DigestUpdate(ctx, verb, strlen(verb)) && EVP_DigestFinal_ex(ctx, key, &n) && n == 32;
 	EVP_MD_CTX_free(ctx);
-	return ok ? SO_OK : SO_E_NOMEM;
+	return ok ? SO_OK : SO_E_CONFIG; /* OpenSSL offers no SHA-256 (a provider problem) */
 }
 
 /* Under mu: the live entry for key, or NULL. */

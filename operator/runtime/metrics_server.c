@@ -12,6 +12,7 @@
 #include "operator/base/log.h"
 #include "operator/base/certwatch.h"
 #include "operator/base/selfcert.h"
+#include "operator/base/mem.h"
 
 #define CONNECTION_LIMIT 32u
 #define IDLE_TIMEOUT_S 10u
@@ -99,16 +100,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return refuse(conn, res, user, method);
 	}
 	struct buf b = BUF_INIT(METRICS_MAX_BODY);
-	if (s->write(s->ud, &b) != SO_OK) {
+	int rc = s->write(s->ud, &b);
+	if (rc != SO_OK) {
 		buf_free(&b);
-		log_error("metrics", "the exposition could not be written (larger than %zu bytes, or out of memory)",
+		log_error("metrics", "the exposition could not be written: %s (the cap is %zu bytes)", so_strerror(rc),
 			  METRICS_MAX_BODY);
 		return send_msg(conn, 500, "the metrics could not be written");
 	}
 	size_t len = b.len;
-	char *body = buf_steal(&b);
-	return send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", body ? body : "", body ? len : 0,
-			 body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	return send_text(conn, 200, "text/plain; version=0.0.4; charset=utf-8", buf_steal(&b), len,
+			 MHD_RESPMEM_MUST_FREE);
 }
 
 /* A CA and a serving certificate it signs, for localhost, 127.0.0.1 and the host name (the pod's name). */
@@ -156,9 +157,7 @@ int metrics_server_start(const struct metrics_server_opts *o, struct metrics_ser
 		return rc > 0 ? SO_OK : rc;
 	if (o->secure && !o->auth)
 		return so_fail(err, errlen, SO_E_CONFIG, "secure metrics need the API server's reviews");
-	struct metrics_server *s = calloc(1, sizeof *s);
-	if (!s)
-		return SO_E_NOMEM;
+	struct metrics_server *s = mem_calloc(1, sizeof *s);
 	s->write = o->write;
 	s->ud = o->ud;
 	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
@@ -195,8 +194,6 @@ int metrics_server_start(const struct metrics_server_opts *o, struct metrics_ser
 	*out = s;
 	return SO_OK;
 fail:
-	if (rc == SO_E_NOMEM && err && errlen && !*err)
-		snprintf(err, errlen, "out of memory starting the metrics server");
 	server_free(s);
 	return rc;
 }
