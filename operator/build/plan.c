@@ -23,6 +23,7 @@ static const json_t *deployment_config(const json_t *executor)
 
 int plan_refs(const json_t *app, const json_t *executor, plan_get_fn get, void *ud, json_t **refs)
 {
+	const char *ns = build_str(build_obj(app, "metadata"), "namespace");
 	json_t *names[2] = { NULL, NULL }, *name;
 	size_t i;
 	int rc = SO_OK;
@@ -36,7 +37,7 @@ int plan_refs(const json_t *app, const json_t *executor, plan_get_fn get, void *
 		json_t *into = json_object_get(*refs, kind ? "configmaps" : "secrets");
 		json_array_foreach(names[kind], i, name) {
 			json_t *obj = NULL;
-			if ((rc = get(ud, kind, json_string_value(name), &obj)))
+			if ((rc = get(ud, ns ? ns : "", kind, json_string_value(name), &obj)))
 				break;
 			if (obj)
 				json_object_set_new(into, json_string_value(name), obj);
@@ -63,13 +64,15 @@ static int plan_deployment(const struct plan_input *in, struct plan *p, char *er
 {
 	struct buf toml = BUF_INIT(TOML_CAP);
 	const char *ns = build_str(build_obj(in->app, "metadata"), "namespace"), *secret = NULL;
-	const char *ca = plan_ca_secret_name(in->executor), *exec = build_str(build_obj(in->executor, "metadata"), "name");
+	const char *exec = build_str(build_obj(in->executor, "metadata"), "name");
+	const char *ca = plan_ca_secret_name(in->executor);
 	int generated = 0, rc;
 
 	p->failed = PLAN_RUNTIME_CONFIG;
 	if (!deployment_config(in->executor)) { /* upstream dereferences the missing pointer and crashes */
-		rc = so_fail(err, errlen, SO_E_INVAL, "SpinAppExecutor %s/%s has createDeployment: true but no deploymentConfig",
-			     ns ? ns : "", exec ? exec : "");
+		rc = so_fail(err, errlen, SO_E_INVAL,
+			     "SpinAppExecutor %s/%s has createDeployment: true but no deploymentConfig", ns ? ns : "",
+			     exec ? exec : "");
 		goto out;
 	}
 	if ((rc = build_runtime_config_toml(in->app, in->refs, &toml, &generated, err, errlen)))

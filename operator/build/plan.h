@@ -38,11 +38,9 @@ struct plan {
 	int failed;                /* the role that could not be built, or PLAN_NROLES */
 };
 
-/*
- * Answers plan_refs' questions: the Secret (configmap 0) or ConfigMap named name in the app's namespace, as a
- * new reference in *out, or *out NULL when there is none. Any other result stops plan_refs and is returned.
- */
-typedef int (*plan_get_fn)(void *ud, int configmap, const char *name, json_t **out);
+/* Answers plan_refs: the Secret (configmap 0) or ConfigMap ns/name as a new reference in *out, or *out NULL when
+ * there is none. A result other than 0 stops plan_refs and is returned. */
+typedef int (*plan_get_fn)(void *ud, const char *ns, int configmap, const char *name, json_t **out);
 
 /*
  * The referenced data plan_app reads: *refs becomes {"secrets": {name: Secret}, "configmaps": {name:

@@ -32,8 +32,7 @@ struct app_ctx {
 	const char *ns, *name;
 	json_t *app;        /* cached SpinApp (borrowed reference held for the reconcile) */
 	json_t *executor;
-	json_t *deployment; /* the Deployment as applied or cached, or NULL */
-	json_t *service;
+	json_t *applied[PLAN_NROLES]; /* the Deployment, Service and HPA as applied or cached, or NULL */
 	char err[ERRLEN];
 };
 
@@ -56,12 +55,12 @@ static int api_error(struct app_ctx *x, const char *what, int rc, const struct k
 
 /* plan_refs' getter: a Secret or ConfigMap a runtime config names, read from the API server (we cache no user
  * Secret); an absent one is left out, so plan_app reports it in upstream's words. */
-static int get_ref(void *ud, int configmap, const char *name, json_t **out)
+static int get_ref(void *ud, const char *ns, int configmap, const char *name, json_t **out)
 {
 	struct app_ctx *x = ud;
 	struct kube_response resp = { 0 };
-	int rc = x->ctl->store.ops->get(x->ctl->store.ctx, configmap ? &KUBE_CONFIGMAPS : &KUBE_SECRETS, x->ns, name,
-					out, &resp);
+	int rc = x->ctl->store.ops->get(x->ctl->store.ctx, configmap ? &KUBE_CONFIGMAPS : &KUBE_SECRETS, ns, name, out,
+					&resp);
 	if (rc == SO_E_API_NOT_FOUND)
 		rc = SO_OK;
 	else if (rc)
@@ -190,7 +189,7 @@ static int delete_owned(struct app_ctx *x, const struct kube_resource *r, const 
 static const struct {
 	const struct kube_resource *r;
 	enum ctl_cache cache;
-} applied[PLAN_NROLES] = {
+} kinds[PLAN_NROLES] = {
 	[PLAN_DEPLOYMENT] = { &KUBE_DEPLOYMENTS, CTL_DEPLOYMENTS },
 	[PLAN_SERVICE] = { &KUBE_SERVICES, CTL_SERVICES },
 	[PLAN_HPA] = { &KUBE_HPAS, CTL_HPAS },
@@ -199,8 +198,8 @@ static const struct {
 /* A role the plan says must not exist: the object of the app's name goes if this app owns it. */
 static int remove_owned(struct app_ctx *x, int role)
 {
-	json_t *live = x->ctl->store.ops->cache_get(x->ctl->store.ctx, applied[role].cache, x->ns, x->name);
-	int rc = live && owned_by(live, x->app) ? delete_owned(x, applied[role].r, live) : SO_OK;
+	json_t *live = x->ctl->store.ops->cache_get(x->ctl->store.ctx, kinds[role].cache, x->ns, x->name);
+	int rc = live && owned_by(live, x->app) ? delete_owned(x, kinds[role].r, live) : SO_OK;
 	json_decref(live);
 	return rc;
 }
@@ -208,9 +207,6 @@ static int remove_owned(struct app_ctx *x, int role)
 /* Makes one role of the plan: created once (the Secrets), applied, or removed. */
 static int make(struct app_ctx *x, const struct plan *p, int role)
 {
-	json_t *result = NULL;
-	int rc;
-
 	if (p->absent & PLAN_BIT(role))
 		return remove_owned(x, role);
 	if (!p->objs[role])
@@ -219,14 +215,7 @@ static int make(struct app_ctx *x, const struct plan *p, int role)
 		return create_runtime_config(x, p->objs[role]);
 	if (role == PLAN_CA_SECRET)
 		return ensure_ca_secret(x, p->objs[role]);
-	rc = apply(x, applied[role].r, applied[role].cache, p->objs[role], &result);
-	if (role == PLAN_DEPLOYMENT)
-		x->deployment = result;
-	else if (role == PLAN_SERVICE)
-		x->service = result;
-	else
-		json_decref(result);
-	return rc;
+	return apply(x, kinds[role].r, kinds[role].cache, p->objs[role], &x->applied[role]);
 }
 
 /* A plan that failed: a missing referenced Secret or ConfigMap may appear, so that is retried; anything else
@@ -246,7 +235,6 @@ struct service_job {
 	struct app_ctx x;  /* a copy of the worker's context with its own err buffer; app/executor are shared
 			    * read-only (jansson reference counts are atomic) */
 	const json_t *svc; /* the plan's Service */
-	json_t *result;    /* the Service as applied (owned) */
 	int rc;
 	int started;
 	pthread_t thread;
@@ -255,7 +243,7 @@ struct service_job {
 static void *service_job_run(void *arg)
 {
 	struct service_job *j = arg;
-	j->rc = apply(&j->x, &KUBE_SERVICES, CTL_SERVICES, j->svc, &j->result);
+	j->rc = apply(&j->x, &KUBE_SERVICES, CTL_SERVICES, j->svc, &j->x.applied[PLAN_SERVICE]);
 	return NULL;
 }
 
@@ -266,12 +254,12 @@ static void service_job_start(const struct app_ctx *x, struct service_job *j, co
 	j->started = pthread_create(&j->thread, NULL, service_job_run, j) == 0; /* else: applied after, in line */
 }
 
-/* Waits for the job; x->service gets its result. */
+/* Waits for the job; x gets the Service as applied. */
 static int service_job_join(struct app_ctx *x, struct service_job *j)
 {
 	pthread_join(j->thread, NULL);
 	j->started = 0;
-	x->service = j->result;
+	x->applied[PLAN_SERVICE] = j->x.applied[PLAN_SERVICE];
 	if (j->rc)
 		memcpy(x->err, j->x.err, sizeof x->err);
 	return j->rc;
@@ -305,9 +293,9 @@ static int collect_secrets(struct app_ctx *x)
 	size_t i, nlen = strlen(x->name);
 	int rc = SO_OK;
 
-	if (!secrets || !rss || !x->deployment)
+	if (!secrets || !rss || !x->applied[PLAN_DEPLOYMENT])
 		goto out; /* without a Deployment we cannot tell what the next rollout needs */
-	template_secrets(x->deployment, used);
+	template_secrets(x->applied[PLAN_DEPLOYMENT], used);
 	json_array_foreach(rss, i, obj)
 		template_secrets(obj, used);
 	json_array_foreach(secrets, i, obj) {
@@ -351,23 +339,24 @@ static int update_status(struct app_ctx *x, int create_deployment)
 	long long gen = (long long)json_integer_value(json_object_get(json_object_get(x->app, "metadata"), "generation"));
 	json_t *conds = json_deep_copy(json_object_get(old, "conditions"));
 	json_t *st = json_object(), *patch = NULL;
+	const json_t *dep = x->applied[PLAN_DEPLOYMENT], *svc = x->applied[PLAN_SERVICE];
 	char now[32];
 	int rc = SO_OK;
 
 	format_rfc3339((long long)time(NULL), now);
 	json_object_set_new(st, "activeScheduler", json_string(spec_str(x->app, "executor")));
-	json_int_t ready = json_integer_value(json_object_get(json_object_get(x->deployment, "status"), "readyReplicas"));
+	json_int_t ready = json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"));
 	json_object_set_new(st, "readyReplicas", json_integer(create_deployment ? ready : 0));
 	if (create_deployment) {
-		mirror_condition(&conds, x->deployment, "Available", gen, now);
-		mirror_condition(&conds, x->deployment, "Progressing", gen, now);
-		if (x->deployment)
-			json_object_set_new(st, "deploymentName", json_string(meta_str(x->deployment, "name")));
+		mirror_condition(&conds, dep, "Available", gen, now);
+		mirror_condition(&conds, dep, "Progressing", gen, now);
+		if (dep)
+			json_object_set_new(st, "deploymentName", json_string(meta_str(dep, "name")));
 	}
 	if (conds && json_array_size(conds))
 		json_object_set(st, "conditions", conds);
-	if (x->service)
-		json_object_set_new(st, "serviceName", json_string(meta_str(x->service, "name")));
+	if (svc)
+		json_object_set_new(st, "serviceName", json_string(meta_str(svc, "name")));
 	json_object_set_new(st, "observedGeneration", json_integer(gen));
 
 	if (old && json_equal((json_t *)old, st))
@@ -477,7 +466,7 @@ out:
 	json_decref(refs);
 	json_decref(x.app);
 	json_decref(x.executor);
-	json_decref(x.deployment);
-	json_decref(x.service);
+	for (int role = 0; role < PLAN_NROLES; role++)
+		json_decref(x.applied[role]);
 	return rc;
 }
