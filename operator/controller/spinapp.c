@@ -41,16 +41,14 @@ static void warn_event(struct app_ctx *x, const char *reason, const char *messag
 	x->ctl->store.ops->event(x->ctl->store.ctx, CTL_REC_APP, x->app, "Warning", reason, message);
 }
 
-static int api_error(struct app_ctx *x, const char *what, int rc, const struct kube_response *resp)
+/* Logs a failed request. */
+static void api_error(struct app_ctx *x, const char *what, int rc, const struct kube_response *resp)
 {
-	if (rc == SO_E_API_NAMESPACE_TERMINATING) {
-		/* Expected while a namespace goes: the SpinApp is deleted with it, and retries stop then. */
+	if (rc == SO_E_API_NAMESPACE_TERMINATING) /* the SpinApp goes with its namespace, and the retries then stop */
 		log_info("spinapp", "%s/%s: %s: namespace is being deleted", x->ns, x->name, what);
-		return rc;
-	}
-	log_warn("spinapp", "%s/%s: %s: %s: %s", x->ns, x->name, what, so_strerror(rc),
-		 resp && resp->message ? resp->message : "");
-	return rc;
+	else
+		log_warn("spinapp", "%s/%s: %s: %s: %s", x->ns, x->name, what, so_strerror(rc),
+			 resp && resp->message ? resp->message : "");
 }
 
 /* plan_refs' getter: a Secret or ConfigMap a runtime config names, read from the API server (we cache no user
