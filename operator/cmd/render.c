@@ -4,12 +4,12 @@
  * Two passes. The first reads every document of every input and keeps the kinds that matter, each with its
  * namespace filled in (metadata.namespace, else --namespace, else "default"): SpinApps in input order, and
  * SpinAppExecutors, Secrets (stringData folded into data, as the apiserver stores it) and ConfigMaps by
- * "namespace/name". A kind: List is opened one level. The second pass does for every SpinApp what
- * reconcile_app (operator/controller/reconcile_app.c) does, with the input standing in for the cluster: pick the executor
- * (spec.executor, or the namespace's only executor when it is empty, as defaulting does), apply the CRD's
- * probe defaults, then build the runtime-config Secret, the CA Secret, the Deployment, the Service and the HPA
- * with the same builders and the same arguments. The CA Secret is rendered once per namespace and name, and
- * not at all when the input holds that Secret (the daemon never replaces an existing one).
+ * "namespace/name". A kind: List is opened one level. The second pass gives every SpinApp what reconcile_app
+ * (operator/controller/reconcile_app.c) gives it, with the input standing in for the cluster: pick the executor (spec.executor,
+ * or the namespace's only executor when it is empty, as defaulting does), apply the CRD's probe defaults, then
+ * print plan_app's objects (operator/spin/plan.h), the reconciler's own pipeline. The CA Secret is rendered once per
+ * namespace and name, and not at all when the input holds that Secret (the daemon never replaces an existing
+ * one).
  *
  * Any error is reported (one line each, every app checked) and then nothing is printed, so a pipe into
  * kubectl apply never applies half a result.
@@ -27,17 +27,18 @@
 #include <jansson.h>
 
 #include "operator/spin/spin.h"
+#include "operator/spin/plan.h"
 #include "operator/kube/names.h"
 #include "operator/base/base64.h"
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 #include "operator/base/yamljson.h"
 
 extern const char spin_ca_bundle[];
 extern const size_t spin_ca_bundle_len;
 
 #define ERRLEN 1024
-#define TOML_CAP (1u << 20)   /* the daemon's cap on one runtime config */
 #define OUT_CAP (512u << 20)  /* the rendered YAML of one run */
 
 static const char usage[] =
@@ -65,8 +66,8 @@ struct render {
 	FILE *errout;
 	int failed;
 	json_t *apps;       /* SpinApps in input order */
-	json_t *tables[4];  /* by kind (K_APP only for duplicates): "ns/name" → object */
-	json_t *cas;        /* "ns/name" of the CA Secrets rendered so far */
+	json_t *tables[4];  /* by kind (K_APP only for duplicates): namespace → name → object */
+	json_t *cas;        /* namespace → name → true: the CA Secrets rendered so far */
 	json_t *items;      /* the output */
 };
 
@@ -91,27 +92,21 @@ static const char *str(const json_t *obj, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static const char *ctl_meta_str(const json_t *obj, const char *key)
+static const char *meta_str(const json_t *obj, const char *key)
 {
 	return str(json_object_get(obj, "metadata"), key);
 }
 
-/* "ns/name" in a new string, or NULL when out of memory. */
-static char *ns_key(const char *ns, const char *name)
-{
-	size_t n = strlen(ns) + strlen(name) + 2;
-	char *k = malloc(n);
-	if (k)
-		snprintf(k, n, "%s/%s", ns, name);
-	return k;
-}
-
 static json_t *lookup(const json_t *table, const char *ns, const char *name)
 {
-	char *k = ns_key(ns, name);
-	json_t *v = k ? json_object_get(table, k) : NULL;
-	free(k);
-	return v;
+	return json_object_get(json_object_get(table, ns), name);
+}
+
+static void insert(json_t *table, const char *ns, const char *name, json_t *v)
+{
+	if (!json_object_get(table, ns))
+		json_object_set_new(table, ns, json_object());
+	json_object_set(json_object_get(table, ns), name, v);
 }
 
 static enum kind kind_of(const json_t *doc)
@@ -135,97 +130,80 @@ static enum kind kind_of(const json_t *doc)
 }
 
 /* stringData entries become base64 data entries (overriding same-named ones), as the apiserver stores them. */
-static int fold_string_data(struct render *r, json_t *secret, const char *key)
+static int fold_string_data(struct render *r, json_t *secret)
 {
 	json_t *sd = json_object_get(secret, "stringData"), *data = json_object_get(secret, "data"), *v;
-	const char *k;
+	const char *k, *ns = meta_str(secret, "namespace"), *name = meta_str(secret, "name");
 
 	if (!sd || json_is_null(sd)) {
 		json_object_del(secret, "stringData");
 		return SO_OK;
 	}
 	if (!json_is_object(sd) || (data && !json_is_null(data) && !json_is_object(data))) {
-		report(r, "Secret %s: %s must be a map of strings", key, json_is_object(sd) ? "data" : "stringData");
+		report(r, "Secret %s/%s: %s must be a map of strings", ns, name, json_is_object(sd) ? "data" : "stringData");
 		return SO_E_INVAL;
 	}
 	if (!json_is_object(data)) {
 		data = json_object();
-		if (json_object_set_new(secret, "data", data))
-			return SO_E_NOMEM;
+		json_object_set_new(secret, "data", data);
 	}
 	json_object_foreach(sd, k, v) {
 		if (!json_is_string(v)) {
-			report(r, "Secret %s: stringData[\"%s\"] must be a string", key, k);
+			report(r, "Secret %s/%s: stringData[\"%s\"] must be a string", ns, name, k);
 			return SO_E_INVAL;
 		}
-		if (json_object_set_new(data, k, b64_json_string(json_string_value(v), json_string_length(v))))
-			return SO_E_NOMEM;
+		json_object_set_new(data, k, b64_json_string(json_string_value(v), json_string_length(v)));
 	}
 	json_object_del(secret, "stringData");
 	return SO_OK;
 }
 
 /* Keeps one document if it is a kind we use; a List's items are taken one level deep. */
-static int collect(struct render *r, const json_t *doc, const char *src, size_t index, int in_list)
+static void collect(struct render *r, const json_t *doc, const char *src, size_t index, int in_list)
 {
 	const char *kind = str(doc, "kind"), *name, *ns;
 	const json_t *items = json_object_get(doc, "items"), *meta, *nsv, *item;
 	enum kind k = kind_of(doc);
-	json_t *copy = NULL, *copy_meta;
-	char *key = NULL;
+	json_t *copy;
 	size_t i;
-	int rc = SO_OK;
 
 	if (!in_list && kind && strlen(kind) >= 4 && !strcmp(kind + strlen(kind) - 4, "List") && json_is_array(items)) {
-		json_array_foreach(items, i, item) {
-			if ((rc = collect(r, item, src, index, 1)) == SO_E_NOMEM)
-				return rc;
-		}
-		return SO_OK;
+		json_array_foreach(items, i, item)
+			collect(r, item, src, index, 1);
+		return;
 	}
 	if (k == K_OTHER)
-		return SO_OK;
+		return;
 	meta = json_object_get(doc, "metadata");
 	name = str(meta, "name");
 	nsv = json_object_get(meta, "namespace");
 	if (!name || !*name || (nsv && !json_is_null(nsv) && !json_is_string(nsv))) {
 		report(r, "%s: document %zu: %s %s", src, index, kind_names[k],
 		       !name || !*name ? "has no metadata.name" : "has a metadata.namespace that is not a string");
-		return SO_E_INVAL;
+		return;
 	}
 	ns = json_is_string(nsv) && *json_string_value(nsv) ? json_string_value(nsv) : r->default_ns;
-	if (!(key = ns_key(ns, name)) || !(copy = json_deep_copy(doc)))
-		goto nomem;
-	if (json_object_get(r->tables[k], key)) {
-		report(r, "%s: %s %s appears more than once in the input", src, kind_names[k], key);
-		rc = SO_E_INVAL;
-		goto out;
+	if (lookup(r->tables[k], ns, name)) {
+		report(r, "%s: %s %s/%s appears more than once in the input", src, kind_names[k], ns, name);
+		return;
 	}
-	copy_meta = json_object_get(copy, "metadata");
-	if (json_object_set_new(copy_meta, "namespace", json_string(ns)))
-		goto nomem;
-	if (k == K_SECRET && (rc = fold_string_data(r, copy, key)))
-		goto out;
-	if (json_object_set(r->tables[k], key, copy) || (k == K_APP && json_array_append(r->apps, copy)))
-		goto nomem;
-	goto out;
-nomem:
-	rc = SO_E_NOMEM;
-out:
-	if (rc == SO_E_NOMEM)
-		report(r, "out of memory");
+	copy = json_deep_copy(doc);
+	json_object_set_new(json_object_get(copy, "metadata"), "namespace", json_string(ns));
+	if (k != K_SECRET || !fold_string_data(r, copy)) {
+		insert(r->tables[k], ns, name, copy);
+		if (k == K_APP)
+			json_array_append(r->apps, copy);
+	}
 	json_decref(copy);
-	free(key);
-	return rc;
 }
 
 /* The executor of app: spec.executor, or the only one in the namespace when that is empty (as defaulting
  * does, and then written into the app). NULL after a report. */
 static json_t *find_executor(struct render *r, json_t *app, const char *ns, const char *name)
 {
-	json_t *spec = json_object_get(app, "spec"), *v = json_object_get(spec, "executor"), *e, *only = NULL;
-	const char *k;
-	size_t count = 0;
+	json_t *spec = json_object_get(app, "spec"), *v = json_object_get(spec, "executor"), *e;
+	json_t *in_ns = json_object_get(r->tables[K_EXECUTOR], ns);
+	size_t count = json_object_size(in_ns);
 
 	if (v && !json_is_null(v) && !json_is_string(v)) {
 		report(r, "SpinApp %s/%s: spec.executor must be a string", ns, name);
@@ -238,12 +216,6 @@ static json_t *find_executor(struct render *r, json_t *app, const char *ns, cons
 			       json_string_value(v));
 		return e;
 	}
-	json_object_foreach(r->tables[K_EXECUTOR], k, e) {
-		if (!strcmp(ctl_meta_str(e, "namespace"), ns)) {
-			only = e;
-			count++;
-		}
-	}
 	if (count != 1) {
 		if (count == 0)
 			report(r, "SpinApp %s/%s: spec.executor is empty and the input holds no SpinAppExecutor in namespace %s",
@@ -253,15 +225,13 @@ static json_t *find_executor(struct render *r, json_t *app, const char *ns, cons
 			       "namespace %s; set spec.executor", ns, name, count, ns);
 		return NULL;
 	}
-	if (json_object_set_new(spec, "executor", json_string(ctl_meta_str(only, "name")))) {
-		report(r, "out of memory");
-		return NULL;
-	}
-	return only;
+	e = json_object_iter_value(json_object_iter(in_ns));
+	json_object_set_new(spec, "executor", json_string(meta_str(e, "name")));
+	return e;
 }
 
 /* The CRD's structural defaults that reach the objects: the probe timings (contract §1.4). */
-static int probe_defaults(json_t *spec)
+static void probe_defaults(json_t *spec)
 {
 	static const struct {
 		const char *key;
@@ -279,115 +249,27 @@ static int probe_defaults(json_t *spec)
 			continue;
 		for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
 			json_t *v = json_object_get(probe, defaults[i].key);
-			if ((!v || json_is_null(v)) &&
-			    json_object_set_new(probe, defaults[i].key, json_integer(defaults[i].value)))
-				return SO_E_NOMEM;
+			if (!v || json_is_null(v))
+				json_object_set_new(probe, defaults[i].key, json_integer(defaults[i].value));
 		}
 	}
+}
+
+/* plan_refs' getter: the referenced Secrets and ConfigMaps the input holds. */
+static int get_ref(void *ud, const char *ns, int configmap, const char *name, json_t **out)
+{
+	const struct render *r = ud;
+	*out = json_incref(lookup(r->tables[configmap ? K_CONFIGMAP : K_SECRET], ns, name));
 	return SO_OK;
 }
 
-/* refs for build_runtime_config_toml: the referenced Secrets and ConfigMaps the input holds. */
-static int gather_refs(struct render *r, const json_t *app, const char *ns, json_t *refs)
-{
-	json_t *names[2] = { NULL, NULL }, *name;
-	size_t i;
-	int rc = build_runtime_config_refs(app, &names[0], &names[1]);
-
-	for (int kind = 0; kind < 2 && rc == SO_OK; kind++) {
-		json_t *into = json_object();
-		if (!into || json_object_set_new(refs, kind == 0 ? "secrets" : "configmaps", into)) {
-			rc = SO_E_NOMEM;
-			break;
-		}
-		json_array_foreach(names[kind], i, name) {
-			json_t *obj = lookup(r->tables[kind == 0 ? K_SECRET : K_CONFIGMAP], ns, json_string_value(name));
-			if (obj && json_object_set(into, json_string_value(name), obj)) {
-				rc = SO_E_NOMEM;
-				break;
-			}
-		}
-	}
-	json_decref(names[0]);
-	json_decref(names[1]);
-	return rc;
-}
-
-static int push(json_t *objs, json_t *obj)
-{
-	return obj && json_array_append_new(objs, obj) == 0 ? SO_OK : SO_E_NOMEM;
-}
-
-/* reconcile_deployment: runtime-config Secret, CA Secret, Deployment. */
-static int render_deployment(struct render *r, const json_t *app, const json_t *executor, const char *ns,
-			     const char *name, json_t *objs)
-{
-	const json_t *dc = json_object_get(json_object_get(executor, "spec"), "deploymentConfig");
-	struct buf toml = BUF_INIT(TOML_CAP);
-	json_t *refs = json_object(), *secret = NULL, *deployment = NULL;
-	const char *secret_name = NULL;
-	char err[ERRLEN] = "";
-	int generated = 0, rc;
-
-	if (!json_is_object(dc)) {
-		report(r, "SpinApp %s/%s: SpinAppExecutor %s/%s has createDeployment: true but no deploymentConfig", ns,
-		       name, ns, ctl_meta_str(executor, "name"));
-		rc = SO_E_INVAL;
-		goto out;
-	}
-	if (!refs || (rc = gather_refs(r, app, ns, refs))) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
-	rc = build_runtime_config_toml(app, refs, &toml, &generated, err, sizeof err);
-	if (rc == SO_OK && generated)
-		rc = build_runtime_config_secret(app, toml.data ? toml.data : "", toml.len, &secret, err, sizeof err);
-	if (rc) {
-		report(r, "SpinApp %s/%s: %s%s", ns, name, err, rc == SO_E_CONFIG ? " in the input" : "");
-		goto out;
-	}
-	if (secret) {
-		secret_name = ctl_meta_str(secret, "name");
-		if ((rc = push(objs, json_incref(secret))))
-			goto out;
-	}
-	if (json_is_true(json_object_get(dc, "installDefaultCACerts"))) {
-		const char *ca = str(dc, "caCertSecret");
-		char *key;
-		if (!ca || !*ca)
-			ca = SPIN_DEFAULT_CA_SECRET;
-		if (!(key = ns_key(ns, ca))) {
-			rc = SO_E_NOMEM;
-			goto out;
-		}
-		if (!json_object_get(r->cas, key) && !json_object_get(r->tables[K_SECRET], key)) {
-			rc = push(objs, build_ca_secret(ns, ca, spin_ca_bundle, spin_ca_bundle_len));
-			if (rc == SO_OK && json_object_set_new(r->cas, key, json_true()))
-				rc = SO_E_NOMEM;
-		}
-		free(key);
-		if (rc)
-			goto out;
-	}
-	if ((rc = build_deployment(app, executor, secret_name, generated, &deployment, err, sizeof err))) {
-		report(r, "SpinApp %s/%s: %s", ns, name, err);
-		goto out;
-	}
-	rc = push(objs, deployment);
-out:
-	if (rc == SO_E_NOMEM)
-		report(r, "out of memory");
-	json_decref(secret);
-	json_decref(refs);
-	buf_free(&toml);
-	return rc;
-}
-
-/* reconcile_app without the cluster: the objects for one app, appended to r->items when all could be built. */
+/* reconcile_app without the cluster: the planned objects of one app, appended to r->items when all could be
+ * built. */
 static void render_app(struct render *r, json_t *app)
 {
-	const char *ns = ctl_meta_str(app, "namespace"), *name = ctl_meta_str(app, "name");
-	json_t *spec = json_object_get(app, "spec"), *executor, *objs = NULL, *obj = NULL;
+	const char *ns = meta_str(app, "namespace"), *name = meta_str(app, "name"), *ca;
+	json_t *spec = json_object_get(app, "spec"), *executor, *refs = NULL;
+	struct plan p = { 0 };
 	char err[ERRLEN] = "";
 	int rc;
 
@@ -397,26 +279,27 @@ static void render_app(struct render *r, json_t *app)
 	}
 	if (!(executor = find_executor(r, app, ns, name)))
 		return;
-	if (!(objs = json_array()) || probe_defaults(spec)) {
-		report(r, "out of memory");
+	probe_defaults(spec);
+	if ((rc = plan_refs(app, executor, get_ref, r, &refs))) {
+		report(r, "SpinApp %s/%s: %s", ns, name, so_strerror(rc));
 		goto out;
 	}
-	if (json_is_true(json_object_get(json_object_get(executor, "spec"), "createDeployment")) &&
-	    render_deployment(r, app, executor, ns, name, objs))
-		goto out;
-	if ((rc = build_service(app, &obj, err, sizeof err)) || (rc = push(objs, obj))) {
-		report(r, "SpinApp %s/%s: %s", ns, name, rc == SO_E_NOMEM ? "out of memory" : err);
-		goto out;
-	}
-	obj = NULL;
-	if ((rc = build_hpa(app, &obj, err, sizeof err)) || (obj && (rc = push(objs, obj)))) {
-		report(r, "SpinApp %s/%s: %s", ns, name, rc == SO_E_NOMEM ? "out of memory" : err);
+	ca = plan_ca_secret_name(executor);
+	struct plan_input in = { app, executor, refs, spin_ca_bundle, spin_ca_bundle_len,
+				 ca && (lookup(r->cas, ns, ca) || lookup(r->tables[K_SECRET], ns, ca)) };
+	if ((rc = plan_app(&in, &p, err, sizeof err))) {
+		report(r, "SpinApp %s/%s: %s%s", ns, name, err, rc == SO_E_CONFIG ? " in the input" : "");
 		goto out;
 	}
-	if (json_array_extend(r->items, objs))
-		report(r, "out of memory");
+	for (int role = 0; role < PLAN_NROLES; role++) {
+		if (p.objs[role])
+			json_array_append(r->items, p.objs[role]);
+	}
+	if (p.objs[PLAN_CA_SECRET])
+		insert(r->cas, ns, ca, json_true());
 out:
-	json_decref(objs);
+	plan_free(&p);
+	json_decref(refs);
 }
 
 static int read_stream(FILE *f, struct buf *b)
@@ -473,10 +356,6 @@ int render_run(FILE *const *inputs, const char *const *names, size_t n, const ch
 	r.items = json_array();
 	for (int k = 0; k < 4; k++)
 		r.tables[k] = json_object();
-	if (!r.apps || !r.cas || !r.items || !r.tables[0] || !r.tables[1] || !r.tables[2] || !r.tables[3]) {
-		report(&r, "out of memory");
-		goto out;
-	}
 	for (i = 0; i < n; i++) {
 		const char *src = names && names[i] ? names[i] : "-";
 		json_t *docs = NULL, *doc;
@@ -495,10 +374,8 @@ int render_run(FILE *const *inputs, const char *const *names, size_t n, const ch
 			report(&r, "%s", err);
 			continue;
 		}
-		json_array_foreach(docs, d, doc) {
-			if (collect(&r, doc, src, d + 1, 0) == SO_E_NOMEM)
-				break;
-		}
+		json_array_foreach(docs, d, doc)
+			collect(&r, doc, src, d + 1, 0);
 		json_decref(docs);
 	}
 	if (r.failed)
@@ -528,16 +405,12 @@ int render_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char **names = calloc((size_t)(argc > 0 ? argc : 1), sizeof *names);
+	const char **names = mem_calloc((size_t)(argc > 0 ? argc : 1), sizeof *names);
 	FILE **files = NULL;
 	const char *ns = NULL;
 	size_t n = 0, opened = 0;
 	int json = 0, opt, status = 2;
 
-	if (!names) {
-		fputs("render: out of memory\n", stderr);
-		return 1;
-	}
 	optind = 0; /* glibc: start a fresh scan, whatever ran before */
 	while ((opt = getopt_long(argc, argv, "f:n:o:h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -573,10 +446,7 @@ int render_main(int argc, char **argv)
 		goto out;
 	}
 	status = 1;
-	if (!(files = calloc(n, sizeof *files))) {
-		fputs("render: out of memory\n", stderr);
-		goto out;
-	}
+	files = mem_calloc(n, sizeof *files);
 	for (opened = 0; opened < n; opened++) {
 		files[opened] = strcmp(names[opened], "-") ? fopen(names[opened], "rb") : stdin;
 		if (!files[opened]) {

@@ -4,9 +4,9 @@
  *   spin-operator render -f FILE [-f FILE ...] [--namespace NS] [-o yaml|json]
  *
  * The manifests' SpinApps, SpinAppExecutors, Secrets and ConfigMaps are read (YAML or JSON, several documents
- * per file, "-" for stdin); for every SpinApp, in input order, the same builders the daemon uses produce its
- * runtime-config Secret, default CA Secret, Deployment, Service and HorizontalPodAutoscaler. Nothing is read
- * from a cluster. docs/render.md describes the details.
+ * per file, "-" for stdin); for every SpinApp, in input order, the daemon's own pipeline (plan_app, operator/spin/plan.h)
+ * gives its runtime-config Secret, default CA Secret, Deployment, Service and HorizontalPodAutoscaler. Nothing
+ * is read from a cluster. docs/render.md describes the details.
  */
 #ifndef SO_RENDER_H
 #define SO_RENDER_H

@@ -7,16 +7,18 @@
  *   always                         → Service; HPA for spec.autoscaler; status from the objects just applied;
  *                                    superseded runtime-config Secrets deleted once no ReplicaSet uses them
  *
- * Reads come from the informer caches except the Secrets/ConfigMaps a runtime config refers to (fetched when
- * the app is reconciled, so we cache no user Secret) and CA Secrets (checked once, then remembered).
+ * What to make is plan_app's (operator/spin/plan.h, the code `spin-operator render` prints too); this file reads its
+ * inputs and writes its result. Reads come from the informer caches except the Secrets/ConfigMaps a runtime
+ * config refers to (fetched when the app is reconciled, so we cache no user Secret) and CA Secrets (checked
+ * once, then remembered).
  */
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "operator/spin/spin.h"
+#include "operator/spin/plan.h"
 #include "operator/controller/reconcile_app.h"
 #include "operator/controller/condition.h"
 #include "operator/kube/api.h"
@@ -31,8 +33,7 @@ struct app_ctx {
 	const char *ns, *name;
 	json_t *app;        /* cached SpinApp (borrowed reference held for the reconcile) */
 	json_t *executor;
-	json_t *deployment; /* the Deployment as applied or cached, or NULL */
-	json_t *service;
+	json_t *applied[PLAN_NROLES]; /* the Deployment, Service and HPA as applied or cached, or NULL */
 	char err[ERRLEN];
 };
 
@@ -41,141 +42,87 @@ static void warn_event(struct app_ctx *x, const char *reason, const char *messag
 	x->ctl->store.ops->event(x->ctl->store.ctx, CTL_REC_APP, x->app, "Warning", reason, message);
 }
 
-/* A build or validation failure: retrying cannot help until the spec (or executor) changes, which requeues. */
-static int terminal(struct app_ctx *x, const char *reason)
+/* Logs a failed request. */
+static void api_error(struct app_ctx *x, const char *what, int rc, const struct kube_response *resp)
 {
-	log_warn("spinapp", "%s/%s: %s", x->ns, x->name, x->err);
-	warn_event(x, reason, x->err);
-	return RECONCILE_TERMINAL;
-}
-
-static int api_error(struct app_ctx *x, const char *what, int rc, const struct kube_response *resp)
-{
-	if (rc == SO_E_API_NAMESPACE_TERMINATING) {
-		/* Expected while a namespace goes: the SpinApp is deleted with it, and retries stop then. */
+	if (rc == SO_E_API_NAMESPACE_TERMINATING) /* the SpinApp goes with its namespace, and the retries then stop */
 		log_info("spinapp", "%s/%s: %s: namespace is being deleted", x->ns, x->name, what);
-		return rc;
-	}
-	log_warn("spinapp", "%s/%s: %s: %s: %s", x->ns, x->name, what, so_strerror(rc),
-		 resp && resp->message ? resp->message : "");
-	return rc;
+	else
+		log_warn("spinapp", "%s/%s: %s: %s: %s", x->ns, x->name, what, so_strerror(rc),
+			 resp && resp->message ? resp->message : "");
 }
 
-/* Fetches every Secret and ConfigMap the runtime config names into refs; absent ones are left out, so the
- * builder reports them in upstream's words. */
-static int fetch_refs(struct app_ctx *x, json_t *refs)
+/* plan_refs' getter: a Secret or ConfigMap a runtime config names, read from the API server (we cache no user
+ * Secret); an absent one is left out, so plan_app reports it in upstream's words. */
+static int get_ref(void *ud, const char *ns, int configmap, const char *name, json_t **out)
 {
-	json_t *secret_names = NULL, *cm_names = NULL, *name;
-	size_t i;
-	int rc = build_runtime_config_refs(x->app, &secret_names, &cm_names);
-	json_t *secrets = NULL, *cms = NULL;
-
-	/* refs owns both maps from here on (json_object_set_new takes the reference even when it fails). */
-	if (!rc && (json_object_set_new(refs, "secrets", json_object()) ||
-		    json_object_set_new(refs, "configmaps", json_object())))
-		rc = SO_E_NOMEM;
-	if (rc)
-		goto out;
-	secrets = json_object_get(refs, "secrets");
-	cms = json_object_get(refs, "configmaps");
-	for (int kind = 0; kind < 2 && !rc; kind++) {
-		json_t *names = kind == 0 ? secret_names : cm_names;
-		json_t *into = kind == 0 ? secrets : cms;
-		const struct kube_resource *r = kind == 0 ? &KUBE_SECRETS : &KUBE_CONFIGMAPS;
-		json_array_foreach(names, i, name) {
-			struct kube_response resp = { 0 };
-			json_t *obj = NULL;
-			int grc = x->ctl->store.ops->get(x->ctl->store.ctx, r, x->ns, json_string_value(name), &obj, &resp);
-			if (grc == SO_OK && json_object_set_new(into, json_string_value(name), obj))
-				grc = SO_E_NOMEM;
-			if (grc && grc != SO_E_API_NOT_FOUND)
-				rc = api_error(x, "reading runtime config references", grc, &resp);
-			kube_response_free(&resp);
-			if (rc)
-				break;
-		}
-	}
-out:
-	json_decref(secret_names);
-	json_decref(cm_names);
+	struct app_ctx *x = ud;
+	struct kube_response resp = { 0 };
+	int rc = x->ctl->store.ops->get(x->ctl->store.ctx, configmap ? &KUBE_CONFIGMAPS : &KUBE_SECRETS, ns, name, out,
+					&resp);
+	if (rc == SO_E_API_NOT_FOUND)
+		rc = SO_OK;
+	else if (rc)
+		api_error(x, "reading runtime config references", rc, &resp);
+	kube_response_free(&resp);
 	return rc;
 }
 
 /* The generated runtime-config Secret: created once under its content-derived name, never updated. */
-static int ensure_runtime_config(struct app_ctx *x, char **secret_name, int *generated)
+static int create_runtime_config(struct app_ctx *x, const json_t *secret)
 {
-	struct buf toml = BUF_INIT(1u << 20);
-	json_t *refs = json_object(), *secret = NULL;
+	const char *name = ctl_meta_str(secret, "name");
+	struct kube_response resp = { 0 };
 	int rc;
 
-	*secret_name = NULL;
-	if (!refs) {
-		rc = SO_E_NOMEM;
-		goto out;
+	if (x->ctl->store.ops->cache_has(x->ctl->store.ctx, CTL_SECRETS, x->ns, name))
+		return SO_OK;
+	rc = x->ctl->store.ops->create(x->ctl->store.ctx, &KUBE_SECRETS, x->ns, secret, &resp);
+	ctl_count_write(x->ctl, 1);
+	if (rc && rc != SO_E_API_ALREADY_EXISTS) {
+		api_error(x, "creating the runtime-config Secret", rc, &resp);
+	} else {
+		rc = SO_OK;
+		log_info("spinapp", "%s/%s: runtime-config Secret %s created", x->ns, x->name, name);
 	}
-	if ((rc = fetch_refs(x, refs)))
-		goto out;
-	rc = build_runtime_config_toml(x->app, refs, &toml, generated, x->err, sizeof x->err);
-	if (rc == SO_E_CONFIG) { /* a referenced Secret/ConfigMap is missing: it may appear, so retry */
-		warn_event(x, "ReconcileFailed", x->err);
-		log_warn("spinapp", "%s/%s: %s", x->ns, x->name, x->err);
-		goto out;
-	}
-	if (rc) {
-		rc = terminal(x, "ReconcileFailed");
-		goto out;
-	}
-	if (!*generated)
-		goto out;
-	if ((rc = build_runtime_config_secret(x->app, toml.data, toml.len, &secret, x->err, sizeof x->err))) {
-		rc = terminal(x, "ReconcileFailed");
-		goto out;
-	}
-	const char *name = ctl_meta_str(secret, "name");
-	if (!x->ctl->store.ops->cache_has(x->ctl->store.ctx, CTL_SECRETS, x->ns, name)) {
-		struct kube_response resp = { 0 };
-		int crc = x->ctl->store.ops->create(x->ctl->store.ctx, &KUBE_SECRETS, x->ns, secret, &resp);
-		ctl_count_write(x->ctl, 1);
-		if (crc && crc != SO_E_API_ALREADY_EXISTS)
-			rc = api_error(x, "creating the runtime-config Secret", crc, &resp);
-		else
-			log_info("spinapp", "%s/%s: runtime-config Secret %s created", x->ns, x->name, name);
-		kube_response_free(&resp);
-	}
-	if (!rc && !(*secret_name = strdup(name)))
-		rc = SO_E_NOMEM;
-out:
-	json_decref(secret);
-	json_decref(refs);
-	buf_free(&toml);
+	kube_response_free(&resp);
 	return rc;
+}
+
+/* Whether the CA Secret name (NULL: none) is known to exist: plan_app then leaves it out. */
+static int ca_known(struct app_ctx *x, const char *name)
+{
+	char key[512];
+	int known;
+
+	if (!name)
+		return 0;
+	snprintf(key, sizeof key, "%s/%s", x->ns, name);
+	pthread_mutex_lock(&x->ctl->known_mu);
+	known = json_object_get(x->ctl->known_ca, key) != NULL;
+	pthread_mutex_unlock(&x->ctl->known_mu);
+	return known;
 }
 
 /* installDefaultCACerts: create the CA Secret when absent; an existing one is never touched. known_mu is held
  * across the GET and the create: apps of a namespace tend to start together (operator start, a new executor),
  * and each worker would otherwise send the whole CA bundle (about 200 KB) only to get AlreadyExists. */
-static int ensure_ca_secret(struct app_ctx *x, const json_t *dc)
+static int ensure_ca_secret(struct app_ctx *x, const json_t *secret)
 {
-	const char *name = json_string_value(json_object_get(dc, "caCertSecret"));
+	const char *name = ctl_meta_str(secret, "name");
 	struct kube_response resp = { 0 };
 	char key[512];
 	int rc = SO_OK;
 
-	if (!json_is_true(json_object_get(dc, "installDefaultCACerts")))
-		return SO_OK;
-	if (!name || !*name)
-		name = SPIN_DEFAULT_CA_SECRET;
 	snprintf(key, sizeof key, "%s/%s", x->ns, name);
 	pthread_mutex_lock(&x->ctl->known_mu);
 	if (json_object_get(x->ctl->known_ca, key))
 		goto out;
 	rc = x->ctl->store.ops->get(x->ctl->store.ctx, &KUBE_SECRETS, x->ns, name, NULL, &resp);
 	if (rc == SO_E_API_NOT_FOUND) {
-		json_t *secret = build_ca_secret(x->ns, name, x->ctl->o.ca_bundle, x->ctl->o.ca_bundle_len);
 		kube_response_free(&resp);
-		rc = secret ? x->ctl->store.ops->create(x->ctl->store.ctx, &KUBE_SECRETS, x->ns, secret, &resp) : SO_E_NOMEM;
+		rc = x->ctl->store.ops->create(x->ctl->store.ctx, &KUBE_SECRETS, x->ns, secret, &resp);
 		ctl_count_write(x->ctl, 1);
-		json_decref(secret);
 		if (!rc)
 			log_info("spinapp", "%s/%s: default CA Secret %s created", x->ns, x->name, name);
 		else if (rc == SO_E_API_ALREADY_EXISTS) /* made by someone else since our GET */
@@ -237,15 +184,56 @@ static int delete_owned(struct app_ctx *x, const struct kube_resource *r, const 
 	return rc;
 }
 
-/* A new app's Service, applied on a helper thread from the start of the reconcile while the worker creates the
- * runtime-config Secret and applies the Deployment: nothing depends on the Service, and the apiserver creates
- * Services one at a time (its ClusterIP allocator holds a lock across each allocation), so the Service's
- * wait in that line overlaps the worker's other round trips (internals/controller.md). */
+/* Where the applied roles go: server-side apply, skipped when the cache shows the object already. */
+static const struct {
+	const struct kube_resource *r;
+	enum ctl_cache cache;
+} kinds[PLAN_NROLES] = {
+	[PLAN_DEPLOYMENT] = { &KUBE_DEPLOYMENTS, CTL_DEPLOYMENTS },
+	[PLAN_SERVICE] = { &KUBE_SERVICES, CTL_SERVICES },
+	[PLAN_HPA] = { &KUBE_HPAS, CTL_HPAS },
+};
+
+/* A role the plan says must not exist: the object of the app's name goes if this app owns it. */
+static int remove_owned(struct app_ctx *x, int role)
+{
+	json_t *live = x->ctl->store.ops->cache_get(x->ctl->store.ctx, kinds[role].cache, x->ns, x->name);
+	int rc = live && ctl_owned_by(live, x->app) ? delete_owned(x, kinds[role].r, live) : SO_OK;
+	json_decref(live);
+	return rc;
+}
+
+/* Makes one role of the plan: created once (the Secrets), applied, or removed. */
+static int make(struct app_ctx *x, const struct plan *p, int role)
+{
+	if (p->absent & PLAN_BIT(role))
+		return remove_owned(x, role);
+	if (!p->objs[role])
+		return SO_OK;
+	if (role == PLAN_RUNTIME_CONFIG)
+		return create_runtime_config(x, p->objs[role]);
+	if (role == PLAN_CA_SECRET)
+		return ensure_ca_secret(x, p->objs[role]);
+	return apply(x, kinds[role].r, kinds[role].cache, p->objs[role], &x->applied[role]);
+}
+
+/* A plan that failed: a missing referenced Secret or ConfigMap may appear, so that is retried; anything else
+ * waits for a change of the spec or executor, which requeues. */
+static int plan_failed(struct app_ctx *x, int rc)
+{
+	log_warn("spinapp", "%s/%s: %s", x->ns, x->name, x->err);
+	warn_event(x, "ReconcileFailed", x->err);
+	return rc == SO_E_CONFIG ? rc : RECONCILE_TERMINAL;
+}
+
+/* A new app's Service, applied on a helper thread while the worker creates the runtime-config Secret and
+ * applies the Deployment: nothing depends on the Service, and the apiserver creates Services one at a time (its
+ * ClusterIP allocator holds a lock across each allocation), so the Service's wait in that line overlaps the
+ * worker's other round trips (internals/controller.md). */
 struct service_job {
 	struct app_ctx x;  /* a copy of the worker's context with its own err buffer; app/executor are shared
 			    * read-only (jansson reference counts are atomic) */
-	json_t *svc;       /* desired Service (owned), or NULL: no job */
-	json_t *result;    /* the Service as applied (owned) */
+	const json_t *svc; /* the plan's Service */
 	int rc;
 	int started;
 	pthread_t thread;
@@ -254,72 +242,26 @@ struct service_job {
 static void *service_job_run(void *arg)
 {
 	struct service_job *j = arg;
-	j->rc = apply(&j->x, &KUBE_SERVICES, CTL_SERVICES, j->svc, &j->result);
+	j->rc = apply(&j->x, &KUBE_SERVICES, CTL_SERVICES, j->svc, &j->x.applied[PLAN_SERVICE]);
 	return NULL;
 }
 
-static void service_job_start(const struct app_ctx *x, struct service_job *j)
+static void service_job_start(const struct app_ctx *x, struct service_job *j, const json_t *svc)
 {
 	j->x = *x;
+	j->svc = svc;
 	j->started = pthread_create(&j->thread, NULL, service_job_run, j) == 0; /* else: applied after, in line */
 }
 
-static int reconcile_deployment(struct app_ctx *x)
+/* Waits for the job; x gets the Service as applied. */
+static int service_job_join(struct app_ctx *x, struct service_job *j)
 {
-	const json_t *dc = json_object_get(json_object_get(x->executor, "spec"), "deploymentConfig");
-	char *secret_name = NULL;
-	int generated = 0, rc;
-	json_t *desired = NULL;
-
-	if (!json_is_object(dc)) {
-		/* Upstream dereferences the missing pointer and crashes here. */
-		snprintf(x->err, sizeof x->err,
-			 "SpinAppExecutor %s/%s has createDeployment: true but no deploymentConfig", x->ns,
-			 ctl_spec_str(x->app, "executor"));
-		return terminal(x, "ReconcileFailed");
-	}
-	if ((rc = ensure_runtime_config(x, &secret_name, &generated)))
-		goto out;
-	if ((rc = ensure_ca_secret(x, dc)))
-		goto out;
-	rc = build_deployment(x->app, x->executor, secret_name, generated, &desired, x->err, sizeof x->err);
-	if (rc) {
-		rc = terminal(x, "ReconcileFailed");
-		goto out;
-	}
-	rc = apply(x, &KUBE_DEPLOYMENTS, CTL_DEPLOYMENTS, desired, &x->deployment);
-out:
-	json_decref(desired);
-	free(secret_name);
-	return rc;
-}
-
-/* createDeployment: false — the app is realised elsewhere; a Deployment we made earlier must go. */
-static int remove_deployment(struct app_ctx *x)
-{
-	json_t *live = x->ctl->store.ops->cache_get(x->ctl->store.ctx, CTL_DEPLOYMENTS, x->ns, x->name);
-	int rc = live && ctl_owned_by(live, x->app) ? delete_owned(x, &KUBE_DEPLOYMENTS, live) : SO_OK;
-	json_decref(live);
-	return rc;
-}
-
-static int reconcile_hpa(struct app_ctx *x)
-{
-	json_t *desired = NULL;
-	int rc = build_hpa(x->app, &desired, x->err, sizeof x->err);
-	if (rc)
-		return terminal(x, "ReconcileFailed");
-	if (desired) {
-		json_t *applied = NULL;
-		rc = apply(x, &KUBE_HPAS, CTL_HPAS, desired, &applied);
-		json_decref(applied);
-		json_decref(desired);
-		return rc;
-	}
-	json_t *live = x->ctl->store.ops->cache_get(x->ctl->store.ctx, CTL_HPAS, x->ns, x->name);
-	rc = live && ctl_owned_by(live, x->app) ? delete_owned(x, &KUBE_HPAS, live) : SO_OK;
-	json_decref(live);
-	return rc;
+	pthread_join(j->thread, NULL);
+	j->started = 0;
+	x->applied[PLAN_SERVICE] = j->x.applied[PLAN_SERVICE];
+	if (j->rc)
+		memcpy(x->err, j->x.err, sizeof x->err);
+	return j->rc;
 }
 
 /* Adds every Secret name a pod template's volumes refer to into set. */
@@ -350,11 +292,9 @@ static int collect_secrets(struct app_ctx *x)
 	size_t i, nlen = strlen(x->name);
 	int rc = SO_OK;
 
-	if (!used || !secrets || !rss)
-		goto out;
-	if (!x->deployment)
+	if (!secrets || !rss || !x->applied[PLAN_DEPLOYMENT])
 		goto out; /* without a Deployment we cannot tell what the next rollout needs */
-	template_secrets(x->deployment, used);
+	template_secrets(x->applied[PLAN_DEPLOYMENT], used);
 	json_array_foreach(rss, i, obj)
 		template_secrets(obj, used);
 	json_array_foreach(secrets, i, obj) {
@@ -398,37 +338,32 @@ static int update_status(struct app_ctx *x, int create_deployment)
 	long long gen = (long long)json_integer_value(json_object_get(json_object_get(x->app, "metadata"), "generation"));
 	json_t *conds = json_deep_copy(json_object_get(old, "conditions"));
 	json_t *st = json_object(), *patch = NULL;
+	const json_t *dep = x->applied[PLAN_DEPLOYMENT], *svc = x->applied[PLAN_SERVICE];
 	char now[32];
-	int rc = SO_E_NOMEM;
+	int rc = SO_OK;
 
-	if (!st)
-		goto out;
 	clock_format_rfc3339((long long)time(NULL), now);
 	json_object_set_new(st, "activeScheduler", json_string(ctl_spec_str(x->app, "executor")));
-	json_int_t ready = json_integer_value(json_object_get(json_object_get(x->deployment, "status"), "readyReplicas"));
+	json_int_t ready = json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"));
 	json_object_set_new(st, "readyReplicas", json_integer(create_deployment ? ready : 0));
 	if (create_deployment) {
-		mirror_condition(&conds, x->deployment, "Available", gen, now);
-		mirror_condition(&conds, x->deployment, "Progressing", gen, now);
-		if (x->deployment)
-			json_object_set_new(st, "deploymentName", json_string(ctl_meta_str(x->deployment, "name")));
+		mirror_condition(&conds, dep, "Available", gen, now);
+		mirror_condition(&conds, dep, "Progressing", gen, now);
+		if (dep)
+			json_object_set_new(st, "deploymentName", json_string(ctl_meta_str(dep, "name")));
 	}
 	if (conds && json_array_size(conds))
 		json_object_set(st, "conditions", conds);
-	if (x->service)
-		json_object_set_new(st, "serviceName", json_string(ctl_meta_str(x->service, "name")));
+	if (svc)
+		json_object_set_new(st, "serviceName", json_string(ctl_meta_str(svc, "name")));
 	json_object_set_new(st, "observedGeneration", json_integer(gen));
 
-	if (old && json_equal((json_t *)old, st)) {
-		rc = SO_OK;
+	if (old && json_equal((json_t *)old, st))
 		goto out;
-	}
 	char key[512];
 	int kn = snprintf(key, sizeof key, "%s/%s", x->ns, x->name);
-	if (kn > 0 && (size_t)kn < sizeof key && deferrals_defer(x->ctl->deferrals, x->ctl->app_q, key)) {
-		rc = SO_OK; /* other apps are waiting for their children: this status follows them (defer.h) */
-		goto out;
-	}
+	if (kn > 0 && (size_t)kn < sizeof key && deferrals_defer(x->ctl->deferrals, x->ctl->app_q, key))
+		goto out; /* other apps are waiting for their children: this status follows them (defer.h) */
 	/* A merge patch replaces arrays whole; fields we no longer report are nulled. */
 	json_t *body = json_deep_copy(st);
 	const char *k;
@@ -437,10 +372,10 @@ static int update_status(struct app_ctx *x, int create_deployment)
 		if (!json_object_get(body, k))
 			json_object_set_new(body, k, json_null());
 	}
-	patch = json_pack("{s:o}", "status", body);
+	patch = json_object();
+	json_object_set_new(patch, "status", body);
 	struct kube_response resp = { 0 };
-	rc = patch ? x->ctl->store.ops->patch_status(x->ctl->store.ctx, &KUBE_SPINAPPS, x->ns, x->name, patch, &resp)
-		   : SO_E_NOMEM;
+	rc = x->ctl->store.ops->patch_status(x->ctl->store.ctx, &KUBE_SPINAPPS, x->ns, x->name, patch, &resp);
 	ctl_count_write(x->ctl, 1);
 	if (rc == SO_E_API_NOT_FOUND)
 		rc = SO_OK; /* deleted meanwhile */
@@ -476,7 +411,9 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 	const struct ctl_store *s = &ctl->store;
 	struct app_ctx x = { .ctl = ctl, .ns = ns, .name = name };
 	struct service_job job = { 0 };
-	int rc = SO_OK;
+	struct plan p = { 0 };
+	json_t *refs = NULL;
+	int rc = SO_OK, prc;
 
 	x.app = s->ops->cache_get(s->ctx, CTL_APPS, ns, name);
 	if (!x.app) {
@@ -499,50 +436,36 @@ int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 		goto out;
 	}
 	int create_deployment = json_is_true(json_object_get(json_object_get(x.executor, "spec"), "createDeployment"));
-	if (create_deployment) {
+	if (create_deployment)
 		check_runtime_class(&x);
-		/* No Service yet: it goes out first, on a helper thread (service_job). Otherwise, or when it cannot
-		 * be built (reported below), it is handled in line after the Deployment. */
-		if (!s->ops->cache_has(s->ctx, CTL_SERVICES, ns, name) &&
-		    build_service(x.app, &job.svc, job.x.err, sizeof job.x.err) == SO_OK)
-			service_job_start(&x, &job);
-		rc = reconcile_deployment(&x);
-	} else {
-		rc = remove_deployment(&x);
-	}
-	if (job.started) {
-		pthread_join(job.thread, NULL);
-		x.service = job.result;
-		job.result = NULL;
-		if (!rc && job.rc) {
-			rc = job.rc;
-			memcpy(x.err, job.x.err, sizeof x.err);
-		}
-	}
-	if (rc)
+	if ((rc = plan_refs(x.app, x.executor, get_ref, &x, &refs)))
 		goto out;
-
-	if (!job.started) {
-		json_t *svc = NULL;
-		if ((rc = build_service(x.app, &svc, x.err, sizeof x.err))) {
-			rc = terminal(&x, "ReconcileFailed");
-			goto out;
-		}
-		rc = apply(&x, &KUBE_SERVICES, CTL_SERVICES, svc, &x.service);
-		json_decref(svc);
+	const char *ca = plan_ca_secret_name(x.executor);
+	struct plan_input in = { x.app, x.executor, refs, ctl->o.ca_bundle, ctl->o.ca_bundle_len, ca_known(&x, ca) };
+	prc = plan_app(&in, &p, x.err, sizeof x.err);
+	/* No Service yet: it goes out first, on a helper thread (service_job), even when the plan failed after it. */
+	if (create_deployment && p.objs[PLAN_SERVICE] && !s->ops->cache_has(s->ctx, CTL_SERVICES, ns, name))
+		service_job_start(&x, &job, p.objs[PLAN_SERVICE]);
+	for (int role = 0; role < PLAN_NROLES && !rc; role++) {
+		if (role == p.failed)
+			rc = plan_failed(&x, prc);
+		else if (role == PLAN_SERVICE && job.started)
+			rc = service_job_join(&x, &job);
+		else
+			rc = make(&x, &p, role);
 	}
-	if (rc || (rc = reconcile_hpa(&x)))
-		goto out;
-	if ((rc = update_status(&x, create_deployment)))
+	if (job.started) /* a failure before the Service */
+		service_job_join(&x, &job);
+	if (rc || (rc = update_status(&x, create_deployment)))
 		goto out;
 	if (create_deployment)
 		rc = collect_secrets(&x);
 out:
-	json_decref(job.svc);
-	json_decref(job.result);
+	plan_free(&p);
+	json_decref(refs);
 	json_decref(x.app);
 	json_decref(x.executor);
-	json_decref(x.deployment);
-	json_decref(x.service);
+	for (int role = 0; role < PLAN_NROLES; role++)
+		json_decref(x.applied[role]);
 	return rc;
 }
