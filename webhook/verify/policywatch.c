@@ -10,6 +10,7 @@
 #include "util/err.h"
 #include "util/filesig.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/ticker.h"
 
 #define DEFAULT_INTERVAL_S 5.0
@@ -34,11 +35,8 @@ int policywatch_new(const char *path, double interval_s, struct policywatch **ou
 	int rc;
 
 	*out = NULL;
-	w = calloc(1, sizeof *w);
-	if (!w || !(w->path = strdup(path))) {
-		free(w);
-		return SO_E_NOMEM;
-	}
+	w = mem_calloc(1, sizeof *w);
+	w->path = mem_strdup(path);
 	w->interval_s = interval_s > 0 ? interval_s : DEFAULT_INTERVAL_S;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->check_mu, NULL);

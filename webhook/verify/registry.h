@@ -38,7 +38,7 @@ struct registry_stats {
 
 struct registry;
 
-/* NULL on no memory or a bad extra CA file (one line in err). */
+/* NULL on a bad extra CA file or a failed libcurl set-up (one line in err). */
 struct registry *registry_new(const struct registry_options *o, char *err, size_t errlen);
 void registry_free(struct registry *r);
 void registry_get_stats(struct registry *r, struct registry_stats *out);

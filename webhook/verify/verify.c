@@ -8,6 +8,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "verify/ocimanifest.h"
 #include "verify/policywatch.h"
 #include "verify/sigcheck.h"
@@ -68,12 +69,9 @@ void verify_cred_free(struct registry_cred *c)
 	free(c);
 }
 
-static int dup_field(char **dst, const char *src)
+static char *dup_field(const char *src)
 {
-	if (!src)
-		return 1;
-	*dst = strdup(src);
-	return *dst != NULL;
+	return src ? mem_strdup(src) : NULL;
 }
 
 struct registry_cred *verify_cred_dup(const struct registry_cred *c)
@@ -81,14 +79,11 @@ struct registry_cred *verify_cred_dup(const struct registry_cred *c)
 	struct registry_cred *d;
 	if (!c)
 		return NULL;
-	d = calloc(1, sizeof *d);
-	if (!d)
-		return NULL;
-	if (!dup_field(&d->username, c->username) || !dup_field(&d->password, c->password) ||
-	    !dup_field(&d->identity_token, c->identity_token) || !dup_field(&d->registry_token, c->registry_token)) {
-		verify_cred_free(d);
-		return NULL;
-	}
+	d = mem_calloc(1, sizeof *d);
+	d->username = dup_field(c->username);
+	d->password = dup_field(c->password);
+	d->identity_token = dup_field(c->identity_token);
+	d->registry_token = dup_field(c->registry_token);
 	return d;
 }
 
@@ -247,9 +242,9 @@ static int check_manifest_layers(struct check *c, const struct oci_manifest *m)
 static int noref_fill(void *ud, char **value, int64_t *ttl_ms)
 {
 	(void)ud;
-	*value = strdup("1");
+	*value = mem_strdup("1");
 	*ttl_ms = NOREF_TTL_MS;
-	return *value ? SO_OK : SO_E_NOMEM;
+	return SO_OK;
 }
 
 /* The referrers of the digest: the API when the registry has it, else the sha256-<hex> fallback tag.
@@ -330,9 +325,9 @@ static int verify_fill(void *ud, char **value, int64_t *ttl_ms)
 
 	*ttl_ms = 0;
 	if (discover(c)) {
-		*value = strdup(c->how);
+		*value = mem_strdup(c->how);
 		*ttl_ms = c->pol->cache_ttl_ms;
-		return *value ? SO_OK : SO_E_NOMEM;
+		return SO_OK;
 	}
 	if (*c->wrong) {
 		snprintf(reason, sizeof reason, "signature payload binds %s not %s", c->wrong, c->digest);
@@ -352,7 +347,7 @@ static int verify_fill(void *ud, char **value, int64_t *ttl_ms)
 		snprintf(reason, sizeof reason, "no signatures found");
 		rc = SO_E_INVAL;
 	}
-	*value = strdup(reason);
+	*value = mem_strdup(reason);
 	return rc;
 }
 
@@ -375,12 +370,12 @@ static int resolve_fill(void *ud, char **value, int64_t *ttl_ms)
 	if (rc == SO_OK) {
 		/* The mark travels with the cached value, so that a hit knows how the digest was had. */
 		size_t n = strlen(digest) + sizeof TAG_PRIVATE;
-		if ((*value = malloc(n)))
-			snprintf(*value, n, "%s%s", digest, c->cred_used ? TAG_PRIVATE : "");
-		return *value ? SO_OK : SO_E_NOMEM;
+		*value = mem_alloc(n);
+		snprintf(*value, n, "%s%s", digest, c->cred_used ? TAG_PRIVATE : "");
+		return SO_OK;
 	}
 	error_reason(c, rc, err, reason, sizeof reason);
-	*value = strdup(reason);
+	*value = mem_strdup(reason);
 	return rc;
 }
 
@@ -531,11 +526,7 @@ int verifier_explain(void *verifier, const struct admission_image_check *in, str
 		value = NULL;
 	}
 	klen = strlen(name) + strlen(c.digest) + 80;
-	key = malloc(klen);
-	if (!key) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
+	key = mem_alloc(klen);
 	snprintf(key, klen, "%s@%s#%s", name, c.digest, c.rule->hash);
 	vrc = vcache_get(v->verified, key, c.deadline, verify_fill, &c, &value, &how);
 	if (vrc == SO_OK) {
@@ -660,9 +651,7 @@ int verifier_new(const struct verifier_opts *o, struct verifier **out, char *err
 	*out = NULL;
 	if (!o->backend.resolve || !o->backend.get_manifest || !o->backend.get_blob || !o->backend.get_referrers)
 		return so_fail(err, errlen, SO_E_INVAL, "image verification: no registry backend");
-	v = calloc(1, sizeof *v);
-	if (!v)
-		return SO_E_NOMEM;
+	v = mem_calloc(1, sizeof *v);
 	v->pin = o->pin;
 	v->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
 	v->tag_ttl_ms = o->tag_ttl_ms == 0 ? DEFAULT_TAG_TTL_MS : o->tag_ttl_ms;
@@ -671,9 +660,9 @@ int verifier_new(const struct verifier_opts *o, struct verifier **out, char *err
 	v->creds_ud = o->creds_ud;
 	for (int i = 0; i < N_RESULTS; i++)
 		atomic_init(&v->results[i], 0);
-	if ((rc = vcache_new(&co, &v->verified)) || (rc = vcache_new(&small, &v->tags)) ||
-	    (rc = vcache_new(&small, &v->noref)))
-		goto fail;
+	vcache_new(&co, &v->verified);
+	vcache_new(&small, &v->tags);
+	vcache_new(&small, &v->noref);
 	if ((rc = policywatch_new(o->policy_file, o->policy_poll_s, &v->pw, err, errlen)))
 		goto fail;
 	if ((rc = policywatch_start(v->pw))) {
