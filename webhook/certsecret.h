@@ -22,8 +22,7 @@ int certsecret_decode(const json_t *secret, struct certset *out);
  * SO_E_TOO_LARGE (a field over the cap). */
 int certsecret_encode(const struct certset *s, json_t *secret);
 
-/* data as a new JSON string of its base64 (the webhook configurations' caBundle); NULL when over the cap or
- * out of memory. */
+/* data as a new JSON string of its base64 (the webhook configurations' caBundle); NULL when over the cap. */
 json_t *certsecret_b64(const char *data, size_t len);
 
 #endif
