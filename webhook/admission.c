@@ -17,6 +17,7 @@
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 #include "operator/kube/imageref.h"
+#include "operator/base/mem.h"
 #include "webhook/admission.h"
 #include "webhook/jsonpatch.h"
 #include "webhook/reviewslim.h"
@@ -234,9 +235,7 @@ int go_json_string_map(struct buf *out, const json_t *map)
 
 	if (!json_is_object(map))
 		return buf_appends(out, "null");
-	keys = calloc(n ? n : 1, sizeof *keys);
-	if (!keys)
-		return SO_E_NOMEM;
+	keys = mem_calloc(n ? n : 1, sizeof *keys);
 	json_object_foreach((json_t *)map, k, v) {
 		keys[i++] = k;
 	}
@@ -279,15 +278,13 @@ static char *shown_value(const char *value)
 	char *v;
 
 	if (n <= FIELD_VALUE_SHOWN)
-		return strdup(value);
+		return mem_strdup(value);
 	n = FIELD_VALUE_SHOWN;
 	while (n > 0 && ((unsigned char)value[n] & 0xC0) == 0x80)
 		n--;
-	v = malloc(n + 4);
-	if (v) {
-		memcpy(v, value, n);
-		memcpy(v + n, "...", 4);
-	}
+	v = mem_alloc(n + 4);
+	memcpy(v, value, n);
+	memcpy(v + n, "...", 4);
 	return v;
 }
 
@@ -304,34 +301,24 @@ static void field_vadd(struct field_list *l, enum field_error_type type, const c
 	tmp[0] = '\0';
 	if (fmt)
 		vsnprintf(tmp, sizeof tmp, fmt, ap);
-	if (buf_appends(&detail, tmp) != SO_OK)
-		goto nomem;
+	if (buf_appends(&detail, tmp) != SO_OK) {
+		buf_free(&detail);
+		l->nomem = 1;
+		return;
+	}
 	if (l->n >= FIELD_LIST_MAX) {
 		l->dropped++;
 		buf_free(&detail);
 		return;
 	}
 	e.detail = buf_steal(&detail);
-	e.field = strndup(field, FIELD_VALUE_SHOWN);
+	e.field = mem_strndup(field, FIELD_VALUE_SHOWN);
 	e.value = value ? shown_value(value) : NULL;
-	if (!e.detail || !e.field || (value && !e.value))
-		goto nomem;
 	if (l->n == l->alloc) {
-		size_t alloc = l->alloc ? l->alloc * 2 : 8;
-		struct field_error *items = realloc(l->items, alloc * sizeof *items);
-		if (!items)
-			goto nomem;
-		l->items = items;
-		l->alloc = alloc;
+		l->alloc = l->alloc ? l->alloc * 2 : 8;
+		l->items = mem_realloc(l->items, l->alloc * sizeof *l->items);
 	}
 	l->items[l->n++] = e;
-	return;
-nomem:
-	free(e.field);
-	free(e.value);
-	free(e.detail);
-	buf_free(&detail);
-	l->nomem = 1;
 }
 
 void field_add(struct field_list *l, enum field_error_type type, const char *field, const char *value,
@@ -415,12 +402,10 @@ int field_error_render(const struct field_error *e, struct buf *out)
 
 int field_list_aggregate(const struct field_list *l, struct buf *out)
 {
-	struct buf *msgs = calloc(l->n ? l->n : 1, sizeof *msgs);
+	struct buf *msgs = mem_calloc(l->n ? l->n : 1, sizeof *msgs);
 	size_t unique = 0;
 	int rc = SO_OK;
 
-	if (!msgs)
-		return SO_E_NOMEM;
 	for (size_t i = 0; rc == SO_OK && i < l->n; i++) {
 		struct buf m = BUF_INIT(SIZE_MAX / 2);
 		int seen = 0;
@@ -474,9 +459,12 @@ int admission_invalid_message(const char *group, const char *kind, const char *n
 /* A fresh metav1.Status with its (always present) empty metadata. */
 static json_t *status_new(void)
 {
-	return json_pack("{s:{}}", "metadata");
+	json_t *st = json_object();
+	json_object_set_new(st, "metadata", json_object());
+	return st;
 }
 
+/* A string member from text that quotes the request: json_string refuses it when a cut left invalid UTF-8. */
 static int set_str(json_t *obj, const char *key, const char *value)
 {
 	return json_object_set_new(obj, key, json_string(value)) ? SO_E_NOMEM : SO_OK;
@@ -487,17 +475,14 @@ json_t *admission_invalid_status(const char *group, const char *kind, const char
 {
 	struct buf msg = BUF_INIT(SIZE_MAX / 2);
 	json_t *st = status_new(), *details = json_object(), *causes = json_array();
-	int rc = st && details && causes ? SO_OK : SO_E_NOMEM;
+	int rc = admission_invalid_message(group, kind, name, l, &msg);
 
-	if (rc == SO_OK)
-		rc = admission_invalid_message(group, kind, name, l, &msg);
 	/* metav1.Status field order: metadata, status, message, reason, details, code; omitempty throughout. */
-	if (rc == SO_OK)
-		rc = set_str(st, "status", "Failure");
+	json_object_set_new(st, "status", json_string("Failure"));
 	if (rc == SO_OK)
 		rc = set_str(st, "message", msg.data ? msg.data : "");
 	if (rc == SO_OK)
-		rc = set_str(st, "reason", "Invalid");
+		json_object_set_new(st, "reason", json_string("Invalid"));
 	if (rc == SO_OK && name && *name)
 		rc = json_object_set_new(details, "name", json_stringn(name, strnlen(name, FIELD_VALUE_SHOWN)))
 			     ? SO_E_NOMEM : SO_OK;
@@ -508,24 +493,24 @@ json_t *admission_invalid_status(const char *group, const char *kind, const char
 	for (size_t i = 0; rc == SO_OK && i < l->n; i++) {
 		struct buf body = BUF_INIT(SIZE_MAX / 2);
 		json_t *cause = json_object();
-		rc = cause ? field_error_body(&l->items[i], &body) : SO_E_NOMEM;
+		rc = field_error_body(&l->items[i], &body);
 		if (rc == SO_OK)
-			rc = set_str(cause, "reason", type_reason(l->items[i].type));
+			json_object_set_new(cause, "reason", json_string(type_reason(l->items[i].type)));
 		if (rc == SO_OK && body.len)
 			rc = set_str(cause, "message", body.data);
 		if (rc == SO_OK && *l->items[i].field)
 			rc = set_str(cause, "field", l->items[i].field);
 		if (rc == SO_OK)
-			rc = json_array_append(causes, cause) ? SO_E_NOMEM : SO_OK;
+			json_array_append(causes, cause);
 		json_decref(cause);
 		buf_free(&body);
 	}
 	if (rc == SO_OK && json_array_size(causes) > 0)
-		rc = json_object_set(details, "causes", causes) ? SO_E_NOMEM : SO_OK;
-	if (rc == SO_OK)
-		rc = json_object_set(st, "details", details) ? SO_E_NOMEM : SO_OK;
-	if (rc == SO_OK)
-		rc = json_object_set_new(st, "code", json_integer(422)) ? SO_E_NOMEM : SO_OK;
+		json_object_set(details, "causes", causes);
+	if (rc == SO_OK) {
+		json_object_set(st, "details", details);
+		json_object_set_new(st, "code", json_integer(422));
+	}
 	buf_free(&msg);
 	json_decref(details);
 	json_decref(causes);
@@ -779,9 +764,9 @@ static int errored(struct answer *a, int code, const char *message)
 {
 	a->allowed = 0;
 	a->status = status_new();
-	if (!a->status || set_str(a->status, "message", message) != SO_OK ||
-	    json_object_set_new(a->status, "code", json_integer(code)))
+	if (set_str(a->status, "message", message) != SO_OK)
 		return SO_E_NOMEM;
+	json_object_set_new(a->status, "code", json_integer(code));
 	return SO_OK;
 }
 
@@ -790,9 +775,9 @@ static int denied(struct answer *a, const char *reason)
 {
 	a->allowed = 0;
 	a->status = status_new();
-	if (!a->status || set_str(a->status, "reason", reason) != SO_OK ||
-	    json_object_set_new(a->status, "code", json_integer(403)))
+	if (set_str(a->status, "reason", reason) != SO_OK)
 		return SO_E_NOMEM;
+	json_object_set_new(a->status, "code", json_integer(403));
 	return SO_OK;
 }
 
@@ -801,8 +786,7 @@ static int allowed(struct answer *a)
 {
 	a->allowed = 1;
 	a->status = status_new();
-	if (!a->status || json_object_set_new(a->status, "code", json_integer(200)))
-		return SO_E_NOMEM;
+	json_object_set_new(a->status, "code", json_integer(200));
 	return SO_OK;
 }
 
@@ -864,10 +848,11 @@ static int forbidden(struct answer *a, const char *message)
 {
 	a->allowed = 0;
 	a->status = status_new();
-	if (!a->status || set_str(a->status, "status", "Failure") != SO_OK ||
-	    set_str(a->status, "message", message) != SO_OK || set_str(a->status, "reason", "Forbidden") != SO_OK ||
-	    json_object_set_new(a->status, "code", json_integer(403)))
+	json_object_set_new(a->status, "status", json_string("Failure"));
+	if (set_str(a->status, "message", message) != SO_OK)
 		return SO_E_NOMEM;
+	json_object_set_new(a->status, "reason", json_string("Forbidden"));
+	json_object_set_new(a->status, "code", json_integer(403));
 	return SO_OK;
 }
 
@@ -916,8 +901,6 @@ static int verify_image(const struct review *r, const struct admission_ctx *ctx,
 	} else {
 		rc = ctx->verify_image(ctx->verify_user, &in, &out);
 	}
-	if (rc == SO_E_NOMEM)
-		goto out;
 	if (rc != SO_OK) {
 		/* No verdict at all: fail closed. */
 		*deny = 1;
@@ -977,15 +960,9 @@ static int mutate(const struct review *r, const struct admission_ctx *ctx, struc
 	 * the diff skips what is shared without looking inside. */
 	const json_t *spec = json_object_get(r->object, "spec");
 	copy = json_copy((json_t *)r->object); /* increments the children's counts only */
-	if (!copy || (spec && json_object_set_new(copy, "spec", json_deep_copy(spec)))) {
-		json_decref(copy);
-		return SO_E_NOMEM;
-	}
+	if (spec)
+		json_object_set_new(copy, "spec", json_deep_copy(spec));
 	rc = spinapp_default(copy, r->ns, ctx, a->warnings, msg, sizeof msg);
-	if (rc == SO_E_NOMEM) {
-		json_decref(copy);
-		return rc;
-	}
 	if (rc != SO_OK) {
 		json_decref(copy);
 		return denied(a, *msg ? msg : so_strerror(rc));
@@ -1082,22 +1059,23 @@ static int encode(const struct review *r, const struct answer *a, struct buf *ou
 {
 	json_t *resp = json_pack("{s:s, s:b}", "uid", r->uid, "allowed", a->allowed), *doc = NULL;
 	char *text = NULL;
-	int rc = resp ? SO_OK : SO_E_NOMEM;
+	int rc = resp ? SO_OK : SO_E_NOMEM; /* json_pack: kept, as every format call is */
 
-	if (rc == SO_OK && a->status && json_object_set(resp, "status", a->status))
-		rc = SO_E_NOMEM;
+	if (rc == SO_OK && a->status)
+		json_object_set(resp, "status", a->status);
 	if (rc == SO_OK && a->patch) {
 		struct buf b64 = BUF_INIT(SIZE_MAX / 2);
 		char *ptext = json_dumps(a->patch, JSON_COMPACT);
-		rc = ptext ? b64_encode_append(&b64, ptext, strlen(ptext)) : SO_E_NOMEM;
-		if (rc == SO_OK && (json_object_set_new(resp, "patch", json_string(b64.data ? b64.data : "")) ||
-				    json_object_set_new(resp, "patchType", json_string("JSONPatch"))))
-			rc = SO_E_NOMEM;
+		rc = b64_encode_append(&b64, ptext, strlen(ptext));
+		if (rc == SO_OK) {
+			json_object_set_new(resp, "patch", json_string(b64.data ? b64.data : ""));
+			json_object_set_new(resp, "patchType", json_string("JSONPatch"));
+		}
 		free(ptext);
 		buf_free(&b64);
 	}
-	if (rc == SO_OK && json_array_size(a->warnings) > 0 && json_object_set(resp, "warnings", a->warnings))
-		rc = SO_E_NOMEM;
+	if (rc == SO_OK && json_array_size(a->warnings) > 0)
+		json_object_set(resp, "warnings", a->warnings);
 	if (rc == SO_OK) {
 		doc = json_pack("{s:s, s:s, s:O}", "apiVersion", REVIEW_API_VERSION, "kind", REVIEW_KIND, "response",
 				resp);
@@ -1139,8 +1117,7 @@ static int handle(const char *body, size_t len, const struct admission_ctx *ctx,
 	/* Decoded without the members no check reads (reviewslim.h); an error is about the body as sent. */
 	char *slim = NULL;
 	size_t slim_len = 0;
-	if (reviewslim_review(body, len, &slim, &slim_len) < 0)
-		return SO_E_NOMEM;
+	reviewslim_review(body, len, &slim, &slim_len);
 	doc = json_loadb(slim ? slim : body, slim ? slim_len : len, JSON_DECODE_ANY, &jerr);
 	if (!doc && slim)
 		doc = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
@@ -1155,10 +1132,6 @@ static int handle(const char *body, size_t len, const struct admission_ctx *ctx,
 		return rc > 0 ? SO_OK : rc;
 	}
 	a.warnings = json_array();
-	if (!a.warnings) {
-		json_decref(doc);
-		return SO_E_NOMEM;
-	}
 	size_t object_size = r.object ? json_dumpb(r.object, NULL, 0, JSON_COMPACT) : 0;
 	if (object_size > ADMISSION_MAX_OBJECT) {
 		snprintf(what, sizeof what, "the object is %zu bytes, more than the %zu bytes etcd stores", object_size,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 #include "webhook/jsonpatch.h"
 
 /* A pointer can be as long as the document it points into; the cap only guards against runaway growth. */
@@ -37,12 +38,11 @@ static int emit(json_t *ops, const char *op, const struct buf *path, const json_
 	json_t *o = json_pack("{s:s, s:s}", "op", op, "path", path->data ? path->data : "");
 
 	if (!o)
-		return SO_E_NOMEM;
-	if (value && json_object_set_new(o, "value", json_deep_copy(value))) {
-		json_decref(o);
-		return SO_E_NOMEM;
-	}
-	return json_array_append_new(ops, o) ? SO_E_NOMEM : SO_OK;
+		return SO_E_NOMEM; /* json_pack: kept, as every format call is */
+	if (value)
+		json_object_set_new(o, "value", json_deep_copy(value));
+	json_array_append_new(ops, o);
+	return SO_OK;
 }
 
 static int diff(const json_t *a, const json_t *b, struct buf *path, json_t *ops);
@@ -123,8 +123,6 @@ int jsonpatch_diff(const json_t *from, const json_t *to, json_t **ops)
 	int rc;
 
 	*ops = json_array();
-	if (!*ops)
-		return SO_E_NOMEM;
 	if (!from || !to)
 		return SO_E_INVAL;
 	rc = buf_append(&path, "", 0);
@@ -167,17 +165,11 @@ static int pointer_parse(const char *s, struct pointer *p)
 		return SO_E_INVAL;
 	for (const char *c = s; *c; c++)
 		count += *c == '/';
-	p->tok = calloc(count, sizeof *p->tok);
-	if (!p->tok)
-		return SO_E_NOMEM;
+	p->tok = mem_calloc(count, sizeof *p->tok);
 	while (*s == '/') {
 		const char *start = ++s;
 		size_t len = strcspn(start, "/");
-		char *t = malloc(len + 1), *o = t;
-		if (!t) {
-			pointer_free(p);
-			return SO_E_NOMEM;
-		}
+		char *t = mem_alloc(len + 1), *o = t;
 		p->tok[p->n++] = t;
 		for (size_t i = 0; i < len; i++) {
 			if (start[i] != '~') {
@@ -241,10 +233,12 @@ static int replace_root(json_t *doc, json_t *value)
 
 	if (json_is_object(doc) && json_is_object(value)) {
 		json_object_clear(doc);
-		rc = json_object_update(doc, value) ? SO_E_NOMEM : SO_OK;
+		json_object_update(doc, value);
+		rc = SO_OK;
 	} else if (json_is_array(doc) && json_is_array(value)) {
 		json_array_clear(doc);
-		rc = json_array_extend(doc, value) ? SO_E_NOMEM : SO_OK;
+		json_array_extend(doc, value);
+		rc = SO_OK;
 	}
 	json_decref(value);
 	return rc;
@@ -257,8 +251,6 @@ static int put_value(json_t *doc, const struct pointer *p, json_t *value, int re
 	const char *last;
 	size_t idx;
 
-	if (!value)
-		return SO_E_NOMEM;
 	if (p->n == 0)
 		return replace_root(doc, value);
 	parent = resolve(doc, p, p->n - 1);
@@ -266,17 +258,21 @@ static int put_value(json_t *doc, const struct pointer *p, json_t *value, int re
 	if (json_is_object(parent)) {
 		if (replace && !json_object_get(parent, last))
 			goto inval;
-		return json_object_set_new(parent, last, value) ? SO_E_NOMEM : SO_OK;
+		return json_object_set_new(parent, last, value) ? SO_E_NOMEM : SO_OK; /* a key from the input */
 	}
 	if (json_is_array(parent)) {
 		size_t size = json_array_size(parent);
-		if (!replace && strcmp(last, "-") == 0)
-			return json_array_append_new(parent, value) ? SO_E_NOMEM : SO_OK;
+		if (!replace && strcmp(last, "-") == 0) {
+			json_array_append_new(parent, value);
+			return SO_OK;
+		}
 		if (array_index(last, size, !replace, &idx) != SO_OK)
 			goto inval;
 		if (replace)
-			return json_array_set_new(parent, idx, value) ? SO_E_NOMEM : SO_OK;
-		return json_array_insert_new(parent, idx, value) ? SO_E_NOMEM : SO_OK;
+			json_array_set_new(parent, idx, value);
+		else
+			json_array_insert_new(parent, idx, value);
+		return SO_OK;
 	}
 inval:
 	json_decref(value);
@@ -343,9 +339,7 @@ static int apply_one(json_t *doc, const json_t *op)
 		}
 		if (rc == SO_OK) {
 			v = json_deep_copy(v);
-			if (!v)
-				rc = SO_E_NOMEM;
-			else if (name[0] == 'm' && from.n > 0 && (rc = remove_value(doc, &from)) != SO_OK)
+			if (name[0] == 'm' && from.n > 0 && (rc = remove_value(doc, &from)) != SO_OK)
 				json_decref(v);
 			else
 				rc = put_value(doc, &path, v, 0);

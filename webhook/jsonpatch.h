@@ -26,7 +26,8 @@
 
 #include "operator/base/buf.h"
 
-/* *ops = a new array of operations turning from into to (empty when they are equal). 0 or SO_E_NOMEM. */
+/* *ops = a new array of operations turning from into to (empty when they are equal). 0, or SO_E_NOMEM when a
+ * pointer passes its cap. */
 int jsonpatch_diff(const json_t *from, const json_t *to, json_t **ops);
 
 /* Applies ops to doc. 0, SO_E_INVAL (malformed operation, bad pointer, missing target, failed test) or

@@ -7,6 +7,7 @@
 #include "operator/base/clock.h"
 #include "operator/base/err.h"
 #include "webhook/verify/vcache.h"
+#include "operator/base/mem.h"
 
 enum { QUEUED, RUNNING, DONE };
 
@@ -162,8 +163,7 @@ int offload_new(unsigned workers, unsigned queue, struct offload **out)
 	struct offload *p;
 
 	*out = NULL;
-	if (!(p = calloc(1, sizeof *p)))
-		return SO_E_NOMEM;
+	p = mem_calloc(1, sizeof *p);
 	p->nworkers = workers ? workers : OFFLOAD_DEFAULT_WORKERS;
 	p->qcap = queue ? queue : OFFLOAD_DEFAULT_QUEUE;
 	pthread_mutex_init(&p->mu, NULL);
@@ -172,12 +172,8 @@ int offload_new(unsigned workers, unsigned queue, struct offload **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* clock_mono_ms's clock */
 	pthread_cond_init(&p->timer, &ca);
 	pthread_condattr_destroy(&ca);
-	p->threads = calloc(p->nworkers, sizeof *p->threads);
-	p->live = calloc(p->nworkers + p->qcap, sizeof *p->live);
-	if (!p->threads || !p->live) {
-		offload_stop(p);
-		return SO_E_NOMEM;
-	}
+	p->threads = mem_calloc(p->nworkers, sizeof *p->threads);
+	p->live = mem_calloc(p->nworkers + p->qcap, sizeof *p->live);
 	for (; p->started < p->nworkers; p->started++) {
 		if (pthread_create(&p->threads[p->started], NULL, worker, p)) {
 			offload_stop(p);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operator/base/mem.h"
+
 #define MAX_DEPTH 2048 /* jansson's own nesting limit: deeper bodies fail its parse anyway */
 #define PATH_DEPTH 5   /* the deepest object holding a dropped member: request.object.metadata.annotations */
 
@@ -134,8 +136,7 @@ int reviewslim_review(const char *in, size_t len, char **out, size_t *out_len)
 
 	*out = NULL;
 	*out_len = 0;
-	if (!(o = malloc(len ? len : 1))) /* the output is never longer than the input */
-		return -1;
+	o = mem_alloc(len); /* the output is never longer than the input */
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
 		struct level *cur = depth && depth <= PATH_DEPTH && is_object[depth - 1] ? &lv[depth] : NULL;

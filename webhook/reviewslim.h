@@ -16,8 +16,8 @@
 
 #include <stddef.h>
 
-/* 1 with *out (malloc'd, caller frees; not NUL-terminated) and *out_len when members were dropped; 0 when
- * the body is to be used as is (nothing allocated); -1 when memory ran out. */
+/* 1 with *out (allocated, caller frees; not NUL-terminated) and *out_len when members were dropped; 0 when
+ * the body is to be used as is (nothing allocated). */
 int reviewslim_review(const char *body, size_t len, char **out, size_t *out_len);
 
 #endif

@@ -81,8 +81,6 @@ static int decode_resource_list(const json_t *res, const char *key, const char *
 		/* Quantity.UnmarshalJSON returns ParseQuantity's error as it is. */
 		text = quantity_text(v, tmp, sizeof tmp);
 		rc = text ? go_quantity_parse(text, &q, &why) : SO_E_INVAL;
-		if (rc == SO_E_NOMEM)
-			return rc;
 		if (rc != SO_OK) {
 			buf_reset(msg);
 			buf_appends(msg, text ? why : ERR_FORMAT);
@@ -266,8 +264,6 @@ int spinapp_default(json_t *app, const char *request_ns, const struct admission_
 	if (executor && *executor)
 		return SO_OK;
 	names = json_array();
-	if (!names)
-		return SO_E_NOMEM;
 	if (ctx && ctx->list_executors)
 		rc = ctx->list_executors(ctx->user, ns, names, msg, msglen);
 	if (rc != SO_OK) {
@@ -288,7 +284,7 @@ int spinapp_default(json_t *app, const char *request_ns, const struct admission_
 	} else if (!json_is_object(spec)) {
 		rc = json_object_set_new(app, "spec", json_pack("{s:s}", "executor", best)) ? SO_E_NOMEM : SO_OK;
 	} else {
-		rc = json_object_set_new(spec, "executor", json_string(best)) ? SO_E_NOMEM : SO_OK;
+		json_object_set_new(spec, "executor", json_string(best)); /* best came out of jansson: valid UTF-8 */
 	}
 	json_decref(names);
 	return rc;
@@ -396,8 +392,6 @@ static int check_invocation_limits(const json_t *spec, struct field_list *errs, 
 	if (!mem)
 		return SO_OK;
 	rc = go_quantity_parse(text, &inv, &why);
-	if (rc == SO_E_NOMEM)
-		return rc;
 	if (rc != SO_OK) {
 		field_invalid_str(errs, "spec.invocationLimits[memory]", text,
 				  "memory limit must be a valid memory quantity (e.g. 128Mi, 1Gi)");
@@ -409,7 +403,7 @@ static int check_invocation_limits(const json_t *spec, struct field_list *errs, 
 	if (rc == SO_OK)
 		rc = memory_of(spec, "limits", &lim, &has_lim);
 	if (rc != SO_OK) {
-		rc = rc == SO_E_NOMEM ? rc : SO_OK;
+		rc = SO_OK;
 		goto out;
 	}
 	/* The limit when there is one, else the request, else nothing to compare with. */
@@ -661,8 +655,6 @@ static int check_memory_range(const json_t *spec, struct field_list *errs, json_
 
 	if (text) {
 		rc = quantity_value(text, &bytes);
-		if (rc == SO_E_NOMEM)
-			return rc;
 		if (rc == SO_E_TOO_LARGE)
 			field_invalid_str(errs, "spec.invocationLimits[memory]", text,
 					  "must not be more than 8Ei (9223372036854775807 bytes)");

@@ -24,6 +24,7 @@
 #include "operator/base/parse.h"
 #include "operator/base/prom.h"
 #include "webhook/verify/vcache.h"
+#include "operator/base/mem.h"
 
 #define NEP 4 /* enum admission_endpoint */
 /* An oversized body is read and dropped, so the client gets its 413 instead of a reset, up to this size;
@@ -89,7 +90,7 @@ struct request {
 	const char *method; /* MHD's, valid until the request completes */
 	struct buf body;
 	size_t received;
-	int too_large, nomem, answered;
+	int too_large, answered;
 	double t0; /* clock_mono_s */
 	struct vjob *job;   /* while deferred to the pool and after (its body serves a fallback answer) */
 	enum vstate vstate; /* written by the pool's finish before it resumes the connection */
@@ -111,7 +112,7 @@ static void count(struct webhook_server *s, struct request *r, unsigned code)
 	prom_histogram_observe(&s->latency[r->ep], dt);
 }
 
-/* Queues an answer; body is copied unless must_free (then it is malloc'd and handed to MHD). */
+/* Queues an answer; body is copied unless must_free (then it is allocated and handed to MHD). */
 static enum MHD_Result reply(struct webhook_server *s, struct MHD_Connection *conn, struct request *r, unsigned code,
 			     const char *ctype, char *body, size_t len, int must_free)
 {
@@ -213,9 +214,7 @@ static enum MHD_Result send_answer(struct webhook_server *s, struct MHD_Connecti
 		return reply_text(s, conn, r, 500, "cannot build the admission response: %s\n", so_strerror(rc));
 	}
 	size_t len = out->len;
-	char *body = buf_steal(out);
-	if (!body) /* an empty answer: cannot happen, but MHD needs a buffer it may free */
-		return reply_text(s, conn, r, 500, "empty admission response\n");
+	char *body = buf_steal(out); /* never NULL: MHD gets a buffer it may free */
 	return reply(s, conn, r, (unsigned)status, status == 200 ? "application/json" : "text/plain; charset=utf-8", body,
 		     len, 1);
 }
@@ -238,9 +237,7 @@ static int run_review(struct webhook_server *s, enum admission_endpoint ep, cons
  */
 static enum MHD_Result defer(struct webhook_server *s, struct MHD_Connection *conn, struct request *r)
 {
-	struct vjob *j = calloc(1, sizeof *j);
-	if (!j)
-		return reply_text(s, conn, r, 500, "out of memory\n");
+	struct vjob *j = mem_calloc(1, sizeof *j);
 	j->s = s;
 	j->conn = conn;
 	j->r = r;
@@ -351,8 +348,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		if (s->client_ca.len && !client_verified(conn))
 			return reply_text(s, conn, NULL, 403, "a client certificate signed by the webhook's client CA is "
 							       "required\n");
-		if (!(r = calloc(1, sizeof *r)))
-			return MHD_NO;
+		r = mem_calloc(1, sizeof *r);
 		/* A request came: the connection gets the idle timeout of a client's kept-alive connection. */
 		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, IDLE_TIMEOUT_S);
 		r->ep = ep;
@@ -388,17 +384,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		size_t n = *upload_size;
 		*upload_size = 0;
 		r->received += n;
-		if (!r->too_large && !r->nomem) {
-			int rc = buf_append(&r->body, upload_data, n);
-			if (rc == SO_E_TOO_LARGE) {
-				r->too_large = 1;
-				buf_free(&r->body);
-			} else if (rc != SO_OK) {
-				r->nomem = 1;
-				buf_free(&r->body);
-			}
+		if (!r->too_large && buf_append(&r->body, upload_data, n) != SO_OK) {
+			r->too_large = 1; /* past max_body, the buffer's cap */
+			buf_free(&r->body);
 		}
-		if ((r->too_large || r->nomem) && r->received > DRAIN_LIMIT)
+		if (r->too_large && r->received > DRAIN_LIMIT)
 			return MHD_NO; /* a hostile stream: close the connection */
 		return MHD_YES;
 	}
@@ -408,8 +398,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return answer_deferred(s, conn, r);
 	if (r->too_large)
 		return reply_text(s, conn, r, 413, "request body is larger than %zu bytes\n", s->max_body);
-	if (r->nomem)
-		return reply_text(s, conn, r, 500, "out of memory reading the request\n");
 	return answer_review(s, conn, r);
 }
 
@@ -510,20 +498,14 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 	}
 	gnutls_priority_deinit(pc);
 
-	struct webhook_server *s = calloc(1, sizeof *s);
-	if (!s)
-		return SO_E_NOMEM;
+	struct webhook_server *s = mem_calloc(1, sizeof *s);
 	pthread_mutex_init(&s->stats_mu, NULL);
 	for (size_t i = 0; i < NEP; i++)
 		prom_histogram_init(&s->latency[i], prom_buckets_default, PROM_NBUCKETS_DEFAULT);
 	s->o = *o;
 	s->max_body = o->max_body ? o->max_body : ADMISSION_MAX_BODY;
-	s->cert_file = strdup(o->cert_file);
-	s->key_file = strdup(o->key_file);
-	if (!s->cert_file || !s->key_file) {
-		server_free(s);
-		return SO_E_NOMEM;
-	}
+	s->cert_file = mem_strdup(o->cert_file);
+	s->key_file = mem_strdup(o->key_file);
 	s->o.cert_file = s->cert_file;
 	s->o.key_file = s->key_file;
 	s->o.tls_priorities = NULL; /* not kept: only used below */
@@ -539,7 +521,7 @@ int webhook_server_start(const struct webhook_server_opts *o, struct webhook_ser
 				 rc == SO_E_IO ? kube_file_strerror(errnum)
 				 : rc == SO_E_CONFIG ? "no PEM certificate in it" : so_strerror(rc));
 			server_free(s);
-			return rc == SO_E_NOMEM ? rc : SO_E_CONFIG;
+			return SO_E_CONFIG;
 		}
 		s->o.admission.authenticated = 1; /* every review is refused without a verified client certificate */
 	}

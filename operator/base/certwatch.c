@@ -15,6 +15,7 @@
 #include "operator/base/filesig.h"
 #include "operator/base/log.h"
 #include "operator/base/ticker.h"
+#include "operator/base/mem.h"
 
 #define DEFAULT_INTERVAL_S 10.0
 #define MAX_CHAIN 16
@@ -87,10 +88,7 @@ static int read_file(const char *path, char **out, size_t *len, char *why, size_
 		snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
 		return SO_E_IO;
 	}
-	if (!(data = malloc(alloc))) {
-		close(fd);
-		return SO_E_NOMEM;
-	}
+	data = mem_alloc(alloc);
 	for (;;) {
 		if (n + 1 >= alloc) {
 			if (alloc > CERTWATCH_MAX_FILE) {
@@ -99,14 +97,8 @@ static int read_file(const char *path, char **out, size_t *len, char *why, size_
 				close(fd);
 				return SO_E_TOO_LARGE;
 			}
-			char *bigger = realloc(data, alloc * 2);
-			if (!bigger) {
-				free(data);
-				close(fd);
-				return SO_E_NOMEM;
-			}
-			data = bigger;
 			alloc *= 2;
+			data = mem_realloc(data, alloc);
 		}
 		ssize_t r = read(fd, data + n, alloc - n - 1);
 		if (r < 0 && errno == EINTR)
@@ -208,9 +200,7 @@ out:
 int certwatch_validate_pem(const char *cert, size_t cert_len, const char *key, size_t key_len, char *why,
 			   size_t whylen)
 {
-	struct pair *p = calloc(1, sizeof *p);
-	if (!p)
-		return SO_E_NOMEM;
+	struct pair *p = mem_calloc(1, sizeof *p);
 	int rc = build_pair(p, cert, cert_len, key, key_len, why, whylen);
 	pair_free(p);
 	return rc;
@@ -270,8 +260,6 @@ int certwatch_check(struct certwatch *w)
 	w->seen[1] = now[1];
 	w->have_seen = 1;
 	if (rc != SO_OK) {
-		if (rc == SO_E_NOMEM)
-			snprintf(why, sizeof why, "out of memory reading the certificate files");
 		report_failure(w, why, changed);
 		goto out;
 	}
@@ -283,11 +271,7 @@ int certwatch_check(struct certwatch *w)
 		rc = 0;
 		goto out;
 	}
-	struct pair *p = calloc(1, sizeof *p);
-	if (!p) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
+	struct pair *p = mem_calloc(1, sizeof *p);
 	if ((rc = build_pair(p, cert, cert_len, key, key_len, why, sizeof why)) != SO_OK) {
 		char msg[400];
 		snprintf(msg, sizeof msg, "%s (%s, %s)", why, w->cert_file, w->key_file);
@@ -336,20 +320,14 @@ int certwatch_new(const struct certwatch_opts *o, struct certwatch **out)
 	*out = NULL;
 	if (!o || !o->cert_file || !o->key_file || !*o->cert_file || !*o->key_file)
 		return SO_E_INVAL;
-	struct certwatch *w = calloc(1, sizeof *w);
-	if (!w)
-		return SO_E_NOMEM;
+	struct certwatch *w = mem_calloc(1, sizeof *w);
 	w->interval_s = o->interval_s > 0 ? o->interval_s : DEFAULT_INTERVAL_S;
 	w->who = o->who ? o->who : "webhook";
-	w->cert_file = strdup(o->cert_file);
-	w->key_file = strdup(o->key_file);
-	w->cur = w->oldest = calloc(1, sizeof *w->cur);
+	w->cert_file = mem_strdup(o->cert_file);
+	w->key_file = mem_strdup(o->key_file);
+	w->cur = w->oldest = mem_calloc(1, sizeof *w->cur);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->check_mu, NULL);
-	if (!w->cert_file || !w->key_file || !w->cur) {
-		certwatch_free(w);
-		return SO_E_NOMEM;
-	}
 	certwatch_check(w);
 	*out = w;
 	return SO_OK;
@@ -367,20 +345,13 @@ int certwatch_new_static(const char *who, const char *cert, size_t cert_len, con
 {
 	int rc;
 	*out = NULL;
-	struct certwatch *w = calloc(1, sizeof *w);
-	if (!w)
-		return SO_E_NOMEM;
+	struct certwatch *w = mem_calloc(1, sizeof *w);
 	w->who = who ? who : "webhook";
 	w->interval_s = DEFAULT_INTERVAL_S;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->check_mu, NULL);
-	w->cur = w->oldest = calloc(1, sizeof *w->cur);
-	struct pair *p = calloc(1, sizeof *p);
-	if (!w->cur || !p) {
-		free(p);
-		certwatch_free(w);
-		return SO_E_NOMEM;
-	}
+	w->cur = w->oldest = mem_calloc(1, sizeof *w->cur);
+	struct pair *p = mem_calloc(1, sizeof *p);
 	if ((rc = build_pair(p, cert, cert_len, key, key_len, why, whylen)) != SO_OK) {
 		pair_free(p);
 		certwatch_free(w);

@@ -50,7 +50,7 @@ struct certwatch_stats {
 	char serial[80];           /* the served leaf's serial number, hex ("" when none) */
 };
 
-/* Creates the watcher and tries a first load (a failure is logged, not returned). SO_E_NOMEM or SO_E_INVAL. */
+/* Creates the watcher and tries a first load (a failure is logged, not returned). SO_OK or SO_E_INVAL. */
 int certwatch_new(const struct certwatch_opts *o, struct certwatch **out);
 /* A watcher serving one fixed pair given in memory (a self-signed certificate): no files, no polling. SO_OK, or
  * SO_E_INVAL with why when the pair does not parse, SO_E_NOMEM. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 void selfcert_pem_free(struct selfcert_pem *p)
 {
@@ -55,14 +56,11 @@ static STACK_OF(X509) *read_all(const char *pem, size_t len)
 	X509 *x;
 	if (!pem || !len || len > INT_MAX)
 		return NULL;
-	if (!(b = BIO_new_mem_buf(pem, (int)len)) || !(sk = sk_X509_new_null()))
+	if (!(b = BIO_new_mem_buf(pem, (int)len)))
 		goto out;
-	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
-		if (!sk_X509_push(sk, x)) {
-			X509_free(x);
-			break;
-		}
-	}
+	sk = sk_X509_new_null();
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)))
+		sk_X509_push(sk, x);
 	if (sk_X509_num(sk) == 0) {
 		sk_X509_free(sk);
 		sk = NULL;
@@ -82,15 +80,14 @@ static int asn1_time(const ASN1_TIME *t, time_t *out)
 	return SO_OK;
 }
 
-/* Copies a memory BIO's contents into a malloc'd, NUL-terminated string. */
+/* Copies a memory BIO's contents into an allocated, NUL-terminated string. */
 static int bio_take(BIO *b, char **out, size_t *len)
 {
 	char *data;
 	long n = BIO_get_mem_data(b, &data);
 	if (n <= 0)
 		return SO_E_INVAL;
-	if (!(*out = malloc((size_t)n + 1)))
-		return SO_E_NOMEM;
+	*out = mem_alloc((size_t)n + 1);
 	memcpy(*out, data, (size_t)n);
 	(*out)[n] = '\0';
 	*len = (size_t)n;
@@ -137,8 +134,8 @@ int selfcert_nth(const char *pem, size_t len, size_t index, char **out, size_t *
 	*out_len = 0;
 	if (!sk || index >= (size_t)sk_X509_num(sk))
 		goto out;
-	rc = SO_E_NOMEM;
-	if (!(b = BIO_new(BIO_s_mem())) || !PEM_write_bio_X509(b, sk_X509_value(sk, (int)index)))
+	b = BIO_new(BIO_s_mem());
+	if (!PEM_write_bio_X509(b, sk_X509_value(sk, (int)index)))
 		goto out;
 	rc = bio_take(b, out, out_len);
 out:
@@ -224,18 +221,14 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 static int add_sans(X509 *x, const char *const *sans, size_t nsans)
 {
 	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-	int rc = SO_E_NOMEM;
-	if (!gens)
-		return rc;
+	int rc = SO_E_INVAL;
 	for (size_t i = 0; i < nsans; i++) {
 		/* a2i_GENERAL_NAME turns an IP text into its octets itself; the name was checked by the caller. */
 		GENERAL_NAME *gn = a2i_GENERAL_NAME(NULL, NULL, NULL, is_ip(sans[i]) ? GEN_IPADD : GEN_DNS,
 						    sans[i], 0);
-		if (!gn || !sk_GENERAL_NAME_push(gens, gn)) {
-			GENERAL_NAME_free(gn);
-			rc = SO_E_INVAL;
+		if (!gn)
 			goto out;
-		}
+		sk_GENERAL_NAME_push(gens, gn);
 	}
 	rc = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1 ? SO_OK : SO_E_INVAL;
 out:
@@ -255,14 +248,15 @@ static X509 *new_cert(const char *cn, EVP_PKEY *key, time_t now, long validity_s
 
 	if (cap_not_after && not_after > cap_not_after)
 		not_after = cap_not_after;
-	if (!x || !bn || RAND_bytes(serial, sizeof serial) != 1)
+	if (RAND_bytes(serial, sizeof serial) != 1)
 		goto out;
 	serial[0] &= 0x7f; /* positive */
 	serial[0] |= 0x40; /* and never shorter than 16 bytes */
 	X509_NAME *name = X509_get_subject_name(x);
-	ok = X509_set_version(x, 2) && BN_bin2bn(serial, sizeof serial, bn) &&
-	     BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
-	     ASN1_TIME_set(X509_getm_notBefore(x), now - (time_t)backdate) &&
+	X509_set_version(x, 2);
+	BN_bin2bn(serial, sizeof serial, bn);
+	BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+	ok = ASN1_TIME_set(X509_getm_notBefore(x), now - (time_t)backdate) &&
 	     ASN1_TIME_set(X509_getm_notAfter(x), not_after) &&
 	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) &&
 	     X509_set_pubkey(x, key);
@@ -278,9 +272,8 @@ out:
 static int write_pem(X509 *x, EVP_PKEY *key, struct selfcert_pem *out)
 {
 	BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
-	int rc = SO_E_NOMEM;
-	if (!cb || !kb || !PEM_write_bio_X509(cb, x) ||
-	    !PEM_write_bio_PKCS8PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL))
+	int rc = SO_E_NOMEM; /* an encoder's failure, reported like the other OpenSSL ones of selfcert_make_* */
+	if (!PEM_write_bio_X509(cb, x) || !PEM_write_bio_PKCS8PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL))
 		goto out;
 	if ((rc = bio_take(cb, &out->cert, &out->cert_len)) || (rc = bio_take(kb, &out->key, &out->key_len)))
 		selfcert_pem_free(out);
@@ -305,8 +298,8 @@ int selfcert_make_ca(const char *common_name, long validity_s, time_t now, struc
 	rc = so_fail(err, errlen, SO_E_NOMEM, "cannot make the CA: OpenSSL failed (out of memory?)");
 	if (!(key = EVP_EC_gen("P-256")) || !(x = new_cert(common_name, key, now, validity_s, 0)))
 		goto out;
-	if (!X509_set_issuer_name(x, X509_get_subject_name(x)) ||
-	    add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") ||
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	if (add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") ||
 	    add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature") ||
 	    add_ext(x, x, NID_subject_key_identifier, "hash") || !X509_sign(x, key, EVP_sha256()))
 		goto out;
@@ -348,8 +341,8 @@ int selfcert_make_serving(const struct selfcert_pem *ca, const char *const *sans
 	rc = so_fail(err, errlen, SO_E_NOMEM, "cannot make the serving certificate: OpenSSL failed (out of memory?)");
 	if (!(key = EVP_EC_gen("P-256")) || !(x = new_cert(sans[0], key, now, validity_s, ca_not_after)))
 		goto out;
-	if (!X509_set_issuer_name(x, X509_get_subject_name(cax)) ||
-	    add_ext(x, cax, NID_basic_constraints, "critical,CA:FALSE") ||
+	X509_set_issuer_name(x, X509_get_subject_name(cax));
+	if (add_ext(x, cax, NID_basic_constraints, "critical,CA:FALSE") ||
 	    add_ext(x, cax, NID_key_usage, "critical,digitalSignature") ||
 	    add_ext(x, cax, NID_ext_key_usage, "serverAuth") || add_ext(x, cax, NID_subject_key_identifier, "hash") ||
 	    add_ext(x, cax, NID_authority_key_identifier, "keyid:always") || add_sans(x, sans, nsans) ||

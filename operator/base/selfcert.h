@@ -55,7 +55,7 @@ time_t selfcert_issued_at(const struct selfcert_info *i);
 /* How many certificates a PEM text holds (0 when it does not parse). */
 size_t selfcert_count(const char *pem, size_t len);
 
-/* The index-th certificate of a PEM bundle, PEM again (malloc'd into *out). SO_OK, SO_E_INVAL or SO_E_NOMEM. */
+/* The index-th certificate of a PEM bundle, PEM again (allocated into *out). SO_OK or SO_E_INVAL. */
 int selfcert_nth(const char *pem, size_t len, size_t index, char **out, size_t *out_len);
 
 /* Non-zero when the private key key (PEM) belongs to the first certificate of cert (PEM). */

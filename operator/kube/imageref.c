@@ -22,6 +22,7 @@
 
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 #define REF_MAX_INPUT 4096
 #define NAME_TOTAL_MAX 255 /* distribution's NameTotalLengthMax, over domain + "/" + path */
@@ -210,11 +211,9 @@ static void split(const char *s, size_t n, struct spans *sp)
 
 static char *dup_n(const char *s, size_t n)
 {
-	char *d = malloc(n + 1);
-	if (d) {
-		memcpy(d, s, n);
-		d[n] = '\0';
-	}
+	char *d = mem_alloc(n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
 	return d;
 }
 
@@ -361,28 +360,24 @@ int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errl
 	if (rc != SO_OK)
 		return rc;
 
-	rc = SO_E_NOMEM;
-	if (dom_len && !(out->registry = dup_n(s, dom_len)))
-		goto out;
-	if (out->registry)
+	if (dom_len) {
+		out->registry = dup_n(s, dom_len);
 		image_ref_canonical_host(out->registry);
-	if (!out->registry && !(out->registry = strdup(domain)))
-		goto out;
+	} else {
+		out->registry = mem_strdup(domain);
+	}
 	/* Docker Hub's official images live under library/. */
-	if (!strcmp(out->registry, "docker.io") && !memchr(s + path_off, '/', sp.name_len - path_off) &&
-	    buf_appends(&repo, "library/"))
-		goto out;
-	if (buf_append(&repo, s + path_off, sp.name_len - path_off))
+	if (!strcmp(out->registry, "docker.io") && !memchr(s + path_off, '/', sp.name_len - path_off))
+		rc = buf_appends(&repo, "library/");
+	if (rc == SO_OK)
+		rc = buf_append(&repo, s + path_off, sp.name_len - path_off);
+	if (rc != SO_OK)
 		goto out;
 	out->repository = buf_steal(&repo);
-	if (!out->repository)
-		goto out;
 	if (sp.tag)
 		out->tag = dup_n(sp.tag, sp.tag_len);
 	else if (!sp.digest)
-		out->tag = strdup("latest");
-	if ((sp.tag || !sp.digest) && !out->tag)
-		goto out;
+		out->tag = mem_strdup("latest");
 	if (sp.digest) {
 		memcpy(out->digest, sp.digest, IMAGE_DIGEST_LEN);
 		out->digest[IMAGE_DIGEST_LEN] = '\0';
@@ -392,7 +387,7 @@ out:
 	buf_free(&repo);
 	if (rc) {
 		image_ref_free(out);
-		so_fail(err, errlen, rc, "out of memory parsing an image reference");
+		so_fail(err, errlen, rc, "image reference: longer than %d bytes", REF_MAX_INPUT);
 	}
 	return rc;
 }

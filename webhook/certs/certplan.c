@@ -6,6 +6,7 @@
 
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 #define MAX_PEM ((size_t)1 << 20)
 
@@ -42,19 +43,17 @@ time_t certplan_renew_at(const struct selfcert_info *i)
 }
 
 /* Replaces *dst with a copy of src (NULL stays NULL). */
-static int set_str(char **dst, size_t *dst_len, const char *src, size_t len)
+static void set_str(char **dst, size_t *dst_len, const char *src, size_t len)
 {
 	char *c = NULL;
 	if (src) {
-		if (!(c = malloc(len + 1)))
-			return SO_E_NOMEM;
+		c = mem_alloc(len + 1);
 		memcpy(c, src, len);
 		c[len] = '\0';
 	}
 	free(*dst);
 	*dst = c;
 	*dst_len = src ? len : 0;
-	return SO_OK;
 }
 
 /* Appends "<thing> (<why>)" to what, "; " between the parts of one decision. */
@@ -168,23 +167,21 @@ int certplan_apply(const struct certset *in, const struct certplan_opts *o, time
 	*changed = 0;
 	if (whatlen)
 		what[0] = '\0';
-	if ((rc = set_str(&out->ca_crt, &out->ca_crt_len, in->ca_crt, in->ca_crt_len)) ||
-	    (rc = set_str(&out->ca_key, &out->ca_key_len, in->ca_key, in->ca_key_len)) ||
-	    (rc = set_str(&out->tls_crt, &out->tls_crt_len, in->tls_crt, in->tls_crt_len)) ||
-	    (rc = set_str(&out->tls_key, &out->tls_key_len, in->tls_key, in->tls_key_len)))
-		goto out;
+	set_str(&out->ca_crt, &out->ca_crt_len, in->ca_crt, in->ca_crt_len);
+	set_str(&out->ca_key, &out->ca_key_len, in->ca_key, in->ca_key_len);
+	set_str(&out->tls_crt, &out->tls_crt_len, in->tls_crt, in->tls_crt_len);
+	set_str(&out->tls_key, &out->tls_key_len, in->tls_key, in->tls_key_len);
 
 	if ((why = ca_problem(in, now, &ca, &aging))) {
 		note(what, whatlen, "new CA", why);
 		if ((rc = selfcert_make_ca(o->ca_name, o->ca_validity_s, now, &made, err, errlen)))
 			goto out;
 		/* a CA that is only due stays trusted behind the new one; a broken one goes */
-		if (aging)
-			rc = keep_bundle(in->ca_crt, in->ca_crt_len, made.cert, made.cert_len, now, out);
-		else
-			rc = set_str(&out->ca_crt, &out->ca_crt_len, made.cert, made.cert_len);
-		if (rc || (rc = set_str(&out->ca_key, &out->ca_key_len, made.key, made.key_len)))
+		if (aging && (rc = keep_bundle(in->ca_crt, in->ca_crt_len, made.cert, made.cert_len, now, out)))
 			goto out;
+		if (!aging)
+			set_str(&out->ca_crt, &out->ca_crt_len, made.cert, made.cert_len);
+		set_str(&out->ca_key, &out->ca_key_len, made.key, made.key_len);
 		selfcert_pem_free(&made);
 		if ((rc = selfcert_inspect(out->ca_crt, out->ca_crt_len, &ca)))
 			goto out;
@@ -197,9 +194,9 @@ int certplan_apply(const struct certset *in, const struct certplan_opts *o, time
 		struct selfcert_pem signer = { out->ca_crt, out->ca_crt_len, out->ca_key, out->ca_key_len };
 		if ((rc = selfcert_make_serving(&signer, o->sans, o->nsans, o->cert_validity_s, now, &made, err, errlen)))
 			goto out;
-		if ((rc = set_str(&out->tls_crt, &out->tls_crt_len, made.cert, made.cert_len)) ||
-		    (rc = set_str(&out->tls_key, &out->tls_key_len, made.key, made.key_len)) ||
-		    (rc = selfcert_inspect(out->tls_crt, out->tls_crt_len, &leaf)))
+		set_str(&out->tls_crt, &out->tls_crt_len, made.cert, made.cert_len);
+		set_str(&out->tls_key, &out->tls_key_len, made.key, made.key_len);
+		if ((rc = selfcert_inspect(out->tls_crt, out->tls_crt_len, &leaf)))
 			goto out;
 	}
 	*changed = !certset_equal(in, out);

@@ -46,7 +46,7 @@ time_t certplan_renew_at(const struct selfcert_info *i);
 /*
  * Applies the rules to in at time now. *out receives the result (a full copy even when nothing changed);
  * *changed says whether it differs from in, and what (when changed) says why in a few words for the log:
- * "new CA (none yet); new serving certificate (none yet)". SO_OK, or SO_E_NOMEM / SO_E_INVAL (err set) when
+ * "new CA (none yet); new serving certificate (none yet)". SO_OK, or SO_E_INVAL (err set) when
  * a certificate could not be made. *next_s receives the seconds until the next renewal is due.
  */
 int certplan_apply(const struct certset *in, const struct certplan_opts *o, time_t now, struct certset *out,

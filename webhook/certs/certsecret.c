@@ -16,22 +16,17 @@ json_t *certsecret_b64(const char *data, size_t len)
 	return b64_json_string(data, len);
 }
 
-/* A NUL-terminated decoded copy of a data value; NULL (and *len 0) when absent or bad. *nomem on allocation
- * failure. */
-static char *data_value(const json_t *v, size_t *len, int *nomem)
+/* A NUL-terminated decoded copy of a data value; NULL (and *len 0) when absent or bad. */
+static char *data_value(const json_t *v, size_t *len)
 {
 	const char *in = json_string_value(v);
 	size_t n = in ? json_string_length(v) : 0;
 	unsigned char *out;
-	int rc;
 
 	*len = 0;
 	if (!in || n > 4 * (CERTSECRET_MAX_PEM / 3 + 1))
 		return NULL;
-	rc = b64_decode(in, n, 0, &out, len);
-	if (rc == SO_E_NOMEM)
-		*nomem = 1;
-	return rc == SO_OK ? (char *)out : NULL;
+	return b64_decode(in, n, 0, &out, len) == SO_OK ? (char *)out : NULL;
 }
 
 static char **field(struct certset *s, size_t i, size_t **len)
@@ -47,17 +42,11 @@ static char **field(struct certset *s, size_t i, size_t **len)
 int certsecret_decode(const json_t *secret, struct certset *out)
 {
 	json_t *data = json_object_get(secret, "data");
-	int nomem = 0;
 	memset(out, 0, sizeof *out);
 	for (size_t i = 0; i < 4; i++) {
 		size_t *len;
 		char **f = field(out, i, &len);
-		*f = data_value(json_object_get(data, KEYS[i]), len, &nomem);
-	}
-	if (nomem) {
-		certset_free(out);
-		memset(out, 0, sizeof *out);
-		return SO_E_NOMEM;
+		*f = data_value(json_object_get(data, KEYS[i]), len);
 	}
 	return SO_OK;
 }
@@ -66,17 +55,15 @@ int certsecret_encode(const struct certset *s, json_t *secret)
 {
 	json_t *data = json_object_get(secret, "data");
 	if (!json_is_object(data)) {
-		if (json_object_set_new(secret, "data", json_object()))
-			return SO_E_NOMEM;
-		data = json_object_get(secret, "data");
+		data = json_object();
+		json_object_set_new(secret, "data", data);
 	}
 	for (size_t i = 0; i < 4; i++) {
 		size_t *len;
 		char **f = field((struct certset *)s, i, &len);
 		if (*len > CERTSECRET_MAX_PEM)
 			return SO_E_TOO_LARGE;
-		if (json_object_set_new(data, KEYS[i], certsecret_b64(*f, *len)))
-			return SO_E_NOMEM;
+		json_object_set_new(data, KEYS[i], certsecret_b64(*f, *len));
 	}
 	return SO_OK;
 }

@@ -23,6 +23,7 @@
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 #include "operator/base/ticker.h"
+#include "operator/base/mem.h"
 
 #define COMPONENT "webhook-certs"
 #define CA_NAME "spin-operator webhook CA"
@@ -113,9 +114,11 @@ static int sync_secret(struct selfmanaged *m, struct certset *out)
 			goto out;
 		}
 		kube_response_free(&resp);
-		/* Undecodable keys stay empty and the plan replaces them; only memory can fail here. */
-		if (exists ? certsecret_decode(secret, &in) != SO_OK : !(secret = new_secret(m))) {
-			rc = SO_E_NOMEM;
+		/* Undecodable keys stay empty and the plan replaces them. */
+		if (exists)
+			certsecret_decode(secret, &in);
+		else if (!(secret = new_secret(m))) {
+			rc = SO_E_NOMEM; /* json_pack: kept, as every format call is */
 			goto out;
 		}
 		if ((rc = certplan_apply(&in, &m->plan, time(NULL), out, &changed, what, sizeof what, &m->next_s, err,
@@ -286,9 +289,8 @@ static int inject(struct selfmanaged *m, int which, const json_t *bundle)
 		goto out;
 	}
 	m->missing_logged[which] = 0;
-	rc = SO_E_NOMEM;
-	if (!(ops = json_array()))
-		goto out;
+	rc = SO_E_NOMEM; /* for a failed json_pack */
+	ops = json_array();
 	json_array_foreach(json_object_get(cfg, "webhooks"), i, wh) {
 		const char *name = json_string_value(json_object_get(wh, "name"));
 		json_t *cc = json_object_get(wh, "clientConfig");
@@ -440,8 +442,7 @@ static int build_sans(struct selfmanaged *m, const struct selfmanaged_opts *o, c
 		off += strlen(m->sans[i]) + 1;
 		buf_appendf(&text, "%s%s", i ? "," : "", m->sans[i]);
 	}
-	if (!(m->sans_text = text.data ? strdup(text.data) : NULL))
-		rc = SO_E_NOMEM;
+	m->sans_text = buf_steal(&text);
 out:
 	buf_free(&store);
 	buf_free(&text);
@@ -450,7 +451,7 @@ out:
 
 static char *dup_opt(const char *s)
 {
-	return s && *s ? strdup(s) : NULL;
+	return s && *s ? mem_strdup(s) : NULL;
 }
 
 int selfmanaged_new(const struct kube_config *cfg, const struct selfmanaged_opts *o, struct selfmanaged **out,
@@ -481,22 +482,17 @@ int selfmanaged_new(const struct kube_config *cfg, const struct selfmanaged_opts
 	if (o->ca_validity_s < 0 || o->cert_validity_s < 0 || o->interval_s < 0)
 		return so_fail(err, errlen, SO_E_CONFIG, "negative certificate lifetime or interval");
 
-	if (!(m = calloc(1, sizeof *m)))
-		return SO_E_NOMEM;
+	m = mem_calloc(1, sizeof *m);
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&m->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	rc = SO_E_NOMEM;
-	m->namespace = strdup(o->namespace);
-	m->secret_name = strdup(o->secret_name);
-	m->cert_dir = strdup(o->cert_dir);
+	m->namespace = mem_strdup(o->namespace);
+	m->secret_name = mem_strdup(o->secret_name);
+	m->cert_dir = mem_strdup(o->cert_dir);
 	m->configs[0] = dup_opt(o->mutating_config);
 	m->configs[1] = dup_opt(o->validating_config);
-	if (!m->namespace || !m->secret_name || !m->cert_dir || (o->mutating_config && *o->mutating_config && !m->configs[0]) ||
-	    (o->validating_config && *o->validating_config && !m->configs[1]))
-		goto fail;
 	if ((rc = build_sans(m, o, err, errlen)))
 		goto fail;
 	m->plan.ca_name = CA_NAME;

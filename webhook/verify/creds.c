@@ -24,6 +24,7 @@
 #include "operator/base/buf.h"
 #include "operator/base/base64.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 #define SECRET_DATA_MAX ((size_t)1 << 20) /* a Secret is at most 1 MiB in etcd */
 #define KEY_MAX 1024
@@ -60,7 +61,7 @@ static void cred_clear(struct registry_cred *c)
 
 struct creds *creds_new(void)
 {
-	return calloc(1, sizeof(struct creds));
+	return mem_calloc(1, sizeof(struct creds));
 }
 
 void creds_free(struct creds *c)
@@ -95,9 +96,7 @@ static int docker_b64_decode(const char *in, size_t n, char **out, size_t *outle
 
 static char *lower_dup(const char *s, size_t n)
 {
-	char *d = malloc(n + 1);
-	if (!d)
-		return NULL;
+	char *d = mem_alloc(n + 1);
 	for (size_t i = 0; i < n; i++)
 		d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
 	d[n] = '\0';
@@ -130,20 +129,17 @@ static int split_key(const char *key, char **host, char **path)
 			return SO_E_INVAL;
 	}
 	*host = lower_dup(p, hlen);
-	if (!*host)
-		return SO_E_NOMEM;
 	if (is_docker_hub(*host)) {
 		free(*host);
-		if (!(*host = strdup("docker.io")))
-			return SO_E_NOMEM;
+		*host = mem_strdup("docker.io");
 	}
 	const char *path_s = slash ? slash : "";
 	if (!strncmp(path_s, "/v1/", 4) || !strncmp(path_s, "/v2/", 4))
 		path_s += 3; /* keeps the slash, as kubelet does: "/v1/" becomes "/" */
 	if (!strcmp(path_s, "/"))
 		path_s = "";
-	*path = strdup(path_s);
-	return *path ? SO_OK : SO_E_NOMEM;
+	*path = mem_strdup(path_s);
+	return SO_OK;
 }
 
 static int dup_field(const json_t *entry, const char *name, char **out)
@@ -158,8 +154,8 @@ static int dup_field(const json_t *entry, const char *name, char **out)
 		return SO_OK;
 	if (memchr(json_string_value(v), '\0', json_string_length(v)))
 		return SO_E_INVAL;
-	*out = strdup(json_string_value(v));
-	return *out ? SO_OK : SO_E_NOMEM;
+	*out = mem_strdup(json_string_value(v));
+	return SO_OK;
 }
 
 /* Fills cred from one auths entry. SO_OK with an empty cred when the entry holds nothing usable. */
@@ -190,17 +186,12 @@ static int parse_entry(const json_t *e, struct registry_cred *cred, const char *
 			goto out;
 		wipe_free(cred->username);
 		wipe_free(cred->password);
-		cred->password = NULL;
-		rc = SO_E_NOMEM;
-		if (!(cred->username = strndup(decoded, (size_t)(colon - decoded))) ||
-		    !(cred->password = strdup(colon + 1)))
-			goto out;
+		cred->username = mem_strndup(decoded, (size_t)(colon - decoded));
+		cred->password = mem_strdup(colon + 1);
 	}
 	/* username and password come in pairs: a missing password is the empty one, a password alone is dropped */
-	if (cred->username && !cred->password && !(cred->password = strdup(""))) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
+	if (cred->username && !cred->password)
+		cred->password = mem_strdup("");
 	if (!cred->username && cred->password) {
 		wipe_free(cred->password);
 		cred->password = NULL;
@@ -246,39 +237,24 @@ static int add_auths(struct creds *c, const json_t *auths, const char *label, ch
 		}
 		if (rc == SO_OK && c->n >= ENTRIES_MAX)
 			rc = SO_E_TOO_LARGE;
-		if (rc == SO_OK && c->n == c->alloc) {
-			size_t na = c->alloc ? c->alloc * 2 : 8;
-			struct entry *nv = realloc(c->v, na * sizeof *nv);
-			if (!nv)
-				rc = SO_E_NOMEM;
-			else {
-				c->v = nv;
-				c->alloc = na;
-			}
-		}
-		if (rc == SO_OK) {
-			size_t hl = strlen(ent.host), pl = strlen(ent.path);
-			ent.key = malloc(hl + pl + 1);
-			if (!ent.key)
-				rc = SO_E_NOMEM;
-			else {
-				memcpy(ent.key, ent.host, hl);
-				memcpy(ent.key + hl, ent.path, pl + 1);
-			}
-		}
 		if (rc) {
 			free(ent.host);
 			free(ent.path);
-			free(ent.key);
 			cred_clear(&ent.cred);
-			if (rc == SO_E_NOMEM)
-				return so_fail(err, errlen, rc, "%s: out of memory", label);
 			if (rc == SO_E_TOO_LARGE)
 				return so_fail(err, errlen, SO_E_INVAL, "%s: more than %d registry entries",
 					       label, ENTRIES_MAX);
 			return so_fail(err, errlen, SO_E_INVAL, "%s: entry \"%.64s\" %s", label, key,
 				       what);
 		}
+		if (c->n == c->alloc) {
+			c->alloc = c->alloc ? c->alloc * 2 : 8;
+			c->v = mem_realloc(c->v, c->alloc * sizeof *c->v);
+		}
+		size_t hl = strlen(ent.host), pl = strlen(ent.path);
+		ent.key = mem_alloc(hl + pl + 1);
+		memcpy(ent.key, ent.host, hl);
+		memcpy(ent.key + hl, ent.path, pl + 1);
 		c->v[c->n++] = ent;
 	}
 	return SO_OK;
@@ -348,8 +324,6 @@ int creds_add_secret(struct creds *c, const json_t *secret, char *err, size_t er
 	if (json_string_length(v) > SECRET_DATA_MAX * 4 / 3 + 4)
 		return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: data[%s] is larger than 1 MiB", name, datakey);
 	rc = docker_b64_decode(json_string_value(v), json_string_length(v), &decoded, &dlen);
-	if (rc == SO_E_NOMEM)
-		return so_fail(err, errlen, rc, "pull secret %s: out of memory", name);
 	if (rc)
 		return so_fail(err, errlen, SO_E_INVAL, "pull secret %s: data[%s] is not base64", name, datakey);
 	rc = add_config(c, decoded, dlen, !strcmp(datakey, ".dockercfg"), name, datakey, err, errlen);
@@ -424,12 +398,9 @@ const struct registry_cred *creds_lookup(const struct creds *c, const char *regi
 	if (!c || !registry || !c->n)
 		return NULL;
 	host = lower_dup(registry, strnlen(registry, 255));
-	if (!host)
-		goto out;
 	if (is_docker_hub(host)) {
 		free(host);
-		if (!(host = strdup("docker.io")))
-			goto out;
+		host = mem_strdup("docker.io");
 	}
 	if (buf_appendf(&path, "/%s", repository ? repository : ""))
 		goto out;
@@ -465,7 +436,7 @@ void creds_fingerprint(const struct registry_cred *cred, char out[65])
 	if (!cred)
 		return;
 	md = EVP_MD_CTX_new();
-	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && fp_field(md, 'u', cred->username) &&
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && fp_field(md, 'u', cred->username) &&
 	    fp_field(md, 'p', cred->password) && fp_field(md, 'i', cred->identity_token) &&
 	    fp_field(md, 'r', cred->registry_token) && EVP_DigestFinal_ex(md, d, &dl) == 1 && dl == 32) {
 		for (unsigned i = 0; i < 32; i++)

@@ -13,6 +13,7 @@
 #include "operator/base/log.h"
 #include "webhook/verify/vcache.h"
 #include "webhook/verify/verify.h"
+#include "operator/base/mem.h"
 
 #define MAX_SECRETS 32 /* pull secrets read per verification */
 
@@ -40,17 +41,12 @@ static int64_t cache_now(const struct kubecreds_cache *c)
 
 struct kubecreds_cache *kubecreds_cache_new(int64_t ttl_ms, size_t max, int64_t (*now_ms)(void *ud), void *clock_ud)
 {
-	struct kubecreds_cache *c = calloc(1, sizeof *c);
-	if (!c)
-		return NULL;
+	struct kubecreds_cache *c = mem_calloc(1, sizeof *c);
 	c->ttl_ms = ttl_ms > 0 ? ttl_ms : KUBECREDS_TTL_MS;
 	c->max = max ? max : KUBECREDS_CACHE_MAX;
 	c->now_ms = now_ms;
 	c->clock_ud = clock_ud;
-	if (!(c->e = calloc(c->max, sizeof *c->e))) {
-		free(c);
-		return NULL;
-	}
+	c->e = mem_calloc(c->max, sizeof *c->e);
 	pthread_mutex_init(&c->mu, NULL);
 	return c;
 }
@@ -134,15 +130,13 @@ static size_t oldest(const struct kubecreds_cache *c)
 }
 
 /* Keeps obj (NULL: missing) under key; when full (entries or bytes), the entries closest to expiry make room.
- * An object over KUBECREDS_ENTRY_BYTES is not kept. Best effort: out of memory just leaves it uncached. */
+ * An object over KUBECREDS_ENTRY_BYTES is not kept. */
 static void cache_put(struct kubecreds_cache *c, const char *key, json_t *obj)
 {
 	size_t bytes = strlen(key) + (obj ? json_bytes(obj) : 0);
 	if (bytes > KUBECREDS_ENTRY_BYTES)
 		return;
-	char *k = strdup(key);
-	if (!k)
-		return;
+	char *k = mem_strdup(key);
 	pthread_mutex_lock(&c->mu);
 	int64_t until = cache_now(c) + c->ttl_ms;
 	for (size_t i = 0; i < c->n; i++) {
@@ -214,7 +208,7 @@ static int add_secret(struct kubecreds *kc, struct creds *keyring, const char *n
 	} else if ((rc = creds_add_secret(keyring, secret, cerr, sizeof cerr))) {
 		/* A malformed Secret is the user's to fix; the others may still hold what is needed. */
 		log_warn("verify", "pull secret %s/%s skipped: %s", ns, name, cerr);
-		rc = rc == SO_E_NOMEM ? rc : SO_OK;
+		rc = SO_OK;
 	}
 out:
 	json_decref(secret);
@@ -250,11 +244,10 @@ int kubecreds_lookup(void *ud, const char *ns, const json_t *pull_secrets, const
 	json_t *sa = NULL;
 	char msg[256] = "";
 	size_t budget = MAX_SECRETS;
-	int rc = keyring ? SO_OK : SO_E_NOMEM;
+	int rc;
 
 	*out = NULL;
-	if (rc == SO_OK)
-		rc = add_list(kc, keyring, ns, pull_secrets, &budget, deadline_ms, err, errlen);
+	rc = add_list(kc, keyring, ns, pull_secrets, &budget, deadline_ms, err, errlen);
 	/* The default ServiceAccount's imagePullSecrets, which the kubelet adds to the app's pods. */
 	if (rc == SO_OK && ns && kube_dns1123_subdomain(ns)) {
 		if ((rc = buf_appendf(&path, "/api/v1/namespaces/%s/serviceaccounts/default", ns)) == SO_OK &&
@@ -268,8 +261,8 @@ int kubecreds_lookup(void *ud, const char *ns, const json_t *pull_secrets, const
 		rc = add_secret(kc, keyring, kc->secret_ns, kc->secret_name, deadline_ms, err, errlen);
 	if (rc == SO_OK) {
 		const struct registry_cred *c = creds_lookup(keyring, ref->registry, ref->repository);
-		if (c && !(*out = verify_cred_dup(c)))
-			rc = SO_E_NOMEM;
+		if (c)
+			*out = verify_cred_dup(c);
 	}
 	json_decref(sa);
 	buf_free(&path);

@@ -7,6 +7,7 @@
 
 #include "operator/base/err.h"
 #include "webhook/verify/registry.h"
+#include "operator/base/mem.h"
 
 static int is_sha256_digest(const char *d)
 {
@@ -91,12 +92,8 @@ int oci_manifest_parse(const char *body, size_t len, const char *content_type, s
 	}
 	if (json_array_size(list) == 0)
 		goto out;
-	out->items = calloc(json_array_size(list) < OCI_MAX_DESCRIPTORS ? json_array_size(list) : OCI_MAX_DESCRIPTORS,
-			    sizeof *out->items);
-	if (!out->items) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
+	size_t cap = json_array_size(list) < OCI_MAX_DESCRIPTORS ? json_array_size(list) : OCI_MAX_DESCRIPTORS;
+	out->items = mem_calloc(cap, sizeof *out->items);
 	json_array_foreach(list, i, d) {
 		struct oci_descriptor *o;
 		const char *digest = json_string_value(json_object_get(d, "digest"));
@@ -112,10 +109,8 @@ int oci_manifest_parse(const char *body, size_t len, const char *content_type, s
 		copy_str(o->artifact_type, sizeof o->artifact_type, json_string_value(json_object_get(d, "artifactType")));
 		copy_str(o->digest, sizeof o->digest, digest);
 		o->size = json_is_integer(size) ? json_integer_value(size) : -1;
-		if (sig && !(o->signature = strdup(sig))) {
-			rc = SO_E_NOMEM;
-			goto out;
-		}
+		if (sig)
+			o->signature = mem_strdup(sig);
 		out->n++;
 	}
 out:

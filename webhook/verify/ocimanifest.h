@@ -22,7 +22,7 @@ struct oci_descriptor {
 	char artifact_type[128];
 	char digest[72];
 	int64_t size;
-	char *signature; /* the dev.cosignproject.cosign/signature annotation (malloc'd), or NULL */
+	char *signature; /* the dev.cosignproject.cosign/signature annotation (allocated), or NULL */
 };
 
 struct oci_manifest {

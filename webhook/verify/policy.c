@@ -14,6 +14,7 @@
 #include "operator/base/err.h"
 #include "operator/base/yamljson.h"
 #include "operator/kube/imageref.h"
+#include "operator/base/mem.h"
 
 #define MAX_RULES 256
 #define MAX_GLOBS 256
@@ -31,13 +32,8 @@ int policy_glob_match(const char *pattern, const char *s)
 	int ok;
 
 	/* Dynamic programming over (pattern position, string prefix): linear in both, no backtracking blow-up. */
-	prev = calloc(n + 1, 1);
-	cur = calloc(n + 1, 1);
-	if (!prev || !cur) {
-		free(prev);
-		free(cur);
-		return 0;
-	}
+	prev = mem_calloc(n + 1, 1);
+	cur = mem_calloc(n + 1, 1);
 	prev[0] = 1;
 	for (size_t i = 0; i < m;) {
 		int star = pattern[i] == '*', dstar = star && pattern[i + 1] == '*';
@@ -244,16 +240,13 @@ static int want_globs(const json_t *v, const char *name, const char *field, char
 	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > MAX_GLOBS)
 		return so_fail(err, errlen, SO_E_INVAL, "%s: %s: must be a list of 1 to %d patterns", name, field,
 			       MAX_GLOBS);
-	*out = calloc(json_array_size(v), sizeof **out);
-	if (!*out)
-		return SO_E_NOMEM;
+	*out = mem_calloc(json_array_size(v), sizeof **out);
 	json_array_foreach(v, i, e) {
 		const char *s;
 		snprintf(path, sizeof path, "%s[%zu]", field, i);
 		if ((rc = want_string(e, MAX_GLOB_LEN, name, path, &s, err, errlen)))
 			return rc;
-		if (!((*out)[i] = strdup(s)))
-			return SO_E_NOMEM;
+		(*out)[i] = mem_strdup(s);
 		(*n)++;
 	}
 	return SO_OK;
@@ -276,8 +269,7 @@ static int parse_key(const json_t *k, const char *name, const char *field, struc
 	snprintf(path_field, sizeof path_field, "%s.name", field);
 	if ((rc = want_string(json_object_get(k, "name"), MAX_NAME, name, path_field, &s, err, errlen)))
 		return rc;
-	if (!(out->name = strdup(s)))
-		return SO_E_NOMEM;
+	out->name = mem_strdup(s);
 	if ((pem != NULL) == (file != NULL))
 		return so_fail(err, errlen, SO_E_INVAL, "%s: %s: exactly one of publicKey and publicKeyFile is required",
 			       name, field);
@@ -323,7 +315,7 @@ static int feed(EVP_MD_CTX *ctx, const void *p, size_t n)
 static int hash_rule(struct policy_rule *r, EVP_MD_CTX *all)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? SO_OK : SO_E_NOMEM;
+	int rc = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? SO_OK : SO_E_NOMEM;
 
 	if (rc == SO_OK)
 		rc = feed(ctx, r->name, strlen(r->name));
@@ -372,8 +364,7 @@ static int parse_rule(const json_t *v, size_t idx, const char *name, struct poli
 	snprintf(field, sizeof field, "rules[%zu].name", idx);
 	if ((rc = want_string(json_object_get(v, "name"), MAX_NAME, name, field, &s, err, errlen)))
 		return rc;
-	if (!(r->name = strdup(s)))
-		return SO_E_NOMEM;
+	r->name = mem_strdup(s);
 	snprintf(field, sizeof field, "rules[%zu].images", idx);
 	if ((rc = want_globs(json_object_get(v, "images"), name, field, &r->images, &r->n_images, err, errlen)))
 		return rc;
@@ -395,9 +386,7 @@ static int parse_rule(const json_t *v, size_t idx, const char *name, struct poli
 	if (!json_is_array(keys) || json_array_size(keys) == 0 || json_array_size(keys) > MAX_KEYS)
 		return so_fail(err, errlen, SO_E_INVAL, "%s: rules[%zu].keys: must be a list of 1 to %d keys", name, idx,
 			       MAX_KEYS);
-	r->keys = calloc(json_array_size(keys), sizeof *r->keys);
-	if (!r->keys)
-		return SO_E_NOMEM;
+	r->keys = mem_calloc(json_array_size(keys), sizeof *r->keys);
 	json_array_foreach(keys, i, k) {
 		snprintf(field, sizeof field, "rules[%zu].keys[%zu]", idx, i);
 		rc = parse_key(k, name, field, &r->keys[i], err, errlen);
@@ -437,10 +426,10 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 	}
 	if ((rc = only_keys(doc, allowed, name, "", err, errlen)))
 		goto out;
-	p = calloc(1, sizeof *p);
+	p = mem_calloc(1, sizeof *p);
 	all = EVP_MD_CTX_new();
-	if (!p || !all || EVP_DigestInit_ex(all, EVP_sha256(), NULL) != 1) {
-		rc = SO_E_NOMEM;
+	if (EVP_DigestInit_ex(all, EVP_sha256(), NULL) != 1) {
+		rc = SO_E_NOMEM; /* OpenSSL's own failure */
 		goto out;
 	}
 	atomic_init(&p->refs, 1);
@@ -460,11 +449,7 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 			     rules ? "must be a list of at most 256 rules" : "required");
 		goto out;
 	}
-	p->rules = calloc(json_array_size(rules) + 1, sizeof *p->rules);
-	if (!p->rules) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
+	p->rules = mem_calloc(json_array_size(rules) + 1, sizeof *p->rules);
 	json_array_foreach(rules, i, v) {
 		rc = parse_rule(v, i, name, &p->rules[i], err, errlen);
 		p->n_rules++;

@@ -11,6 +11,7 @@
 #include "operator/base/filesig.h"
 #include "operator/base/log.h"
 #include "operator/base/ticker.h"
+#include "operator/base/mem.h"
 
 #define DEFAULT_INTERVAL_S 5.0
 
@@ -34,11 +35,8 @@ int policywatch_new(const char *path, double interval_s, struct policywatch **ou
 	int rc;
 
 	*out = NULL;
-	w = calloc(1, sizeof *w);
-	if (!w || !(w->path = strdup(path))) {
-		free(w);
-		return SO_E_NOMEM;
-	}
+	w = mem_calloc(1, sizeof *w);
+	w->path = mem_strdup(path);
 	w->interval_s = interval_s > 0 ? interval_s : DEFAULT_INTERVAL_S;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->check_mu, NULL);

@@ -30,6 +30,7 @@
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 #include "webhook/verify/registry_int.h"
+#include "operator/base/mem.h"
 
 #define TOKEN_MAX_ANSWER ((size_t)64 << 10)
 #define TOKEN_MAX_LEN REGISTRY_TOKEN_MAX_LEN
@@ -65,11 +66,7 @@ struct registry *registry_new(const struct registry_options *o, char *err, size_
 			curl_easy_strerror(curl_init_result));
 		return NULL;
 	}
-	r = calloc(1, sizeof *r);
-	if (!r) {
-		so_fail(err, errlen, SO_E_NOMEM, "out of memory creating the registry client");
-		return NULL;
-	}
+	r = mem_calloc(1, sizeof *r);
 	/* Locks and cache first: from here on registry_free can undo any partial state. */
 	tokencache_init(&r->tokens, TOKEN_CACHE_ENTRIES);
 	if (reg_http_init(r, o ? o->extra_ca_file : NULL, err, errlen) != SO_OK)
@@ -78,18 +75,13 @@ struct registry *registry_new(const struct registry_options *o, char *err, size_
 	r->allow_private_realms = o ? o->allow_private_realms : 0;
 	while (o && o->insecure && o->insecure[n])
 		n++;
-	r->insecure = calloc(n + 1, sizeof *r->insecure);
-	if (!r->insecure)
-		goto nomem;
+	r->insecure = mem_calloc(n + 1, sizeof *r->insecure);
 	for (size_t i = 0; i < n; i++) {
-		if (!(r->insecure[i] = strdup(o->insecure[i])))
-			goto nomem;
+		r->insecure[i] = mem_strdup(o->insecure[i]);
 		for (char *p = r->insecure[i]; *p; p++)
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 	}
 	return r;
-nomem:
-	so_fail(err, errlen, SO_E_NOMEM, "out of memory creating the registry client");
 fail:
 	registry_free(r);
 	return NULL;
@@ -328,8 +320,8 @@ int registry_parse_token(const char *body, size_t len, char **token, long *ttl_s
 	json_t *e = json_object_get(doc, "expires_in");
 	if (json_is_integer(e) && json_integer_value(e) > TOKEN_MIN_TTL_S)
 		*ttl_s = json_integer_value(e) > TOKEN_MAX_TTL_S ? TOKEN_MAX_TTL_S : (long)json_integer_value(e);
-	*token = strdup(t);
-	rc = *token ? SO_OK : SO_E_NOMEM;
+	*token = mem_strdup(t);
+	rc = SO_OK;
 out:
 	if (doc) {
 		/* the token's text lives in doc: wipe it before it is freed */
@@ -352,8 +344,6 @@ static int check_realm(const struct authctx *a, const char *realm, char *guard, 
 	CURLU *u = curl_url();
 
 	guard[0] = '\0';
-	if (!u)
-		return so_fail(err, errlen, SO_E_NOMEM, "registry %s: out of memory", a->ref->registry);
 	if (curl_url_set(u, CURLUPART_URL, realm, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
@@ -460,11 +450,9 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 		goto out;
 	}
 	rc = registry_parse_token(p.body.data, p.body.len, token, &ttl);
-	if (rc == SO_E_BAD_RESPONSE)
+	if (rc)
 		rc = so_fail(err, errlen, rc, "registry %s: the token server's answer holds no usable token",
 			     a->ref->registry);
-	else if (rc)
-		rc = so_fail(err, errlen, rc, "registry %s: out of memory", a->ref->registry);
 	else if (a->cacheable)
 		tokencache_put(&a->r->tokens, a->bearer_key, TOK_BEARER, *token,
 			       clock_mono_ms() + (int64_t)(ttl - TOKEN_SKEW_S) * 1000);

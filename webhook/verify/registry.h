@@ -38,7 +38,7 @@ struct registry_stats {
 
 struct registry;
 
-/* NULL on no memory or a bad extra CA file (one line in err). */
+/* NULL on a bad extra CA file or a failed libcurl set-up (one line in err). */
 struct registry *registry_new(const struct registry_options *o, char *err, size_t errlen);
 void registry_free(struct registry *r);
 void registry_get_stats(struct registry *r, struct registry_stats *out);
@@ -93,7 +93,7 @@ void www_authenticate_free(struct www_authenticate *w);
 
 /* A token server's answer: "token" (or "access_token" when that is absent or empty), visible ASCII, at most
  * REGISTRY_TOKEN_MAX_LEN bytes, into a new *token; *ttl_s from "expires_in", clamped to [REGISTRY_TOKEN_MIN_TTL_S,
- * REGISTRY_TOKEN_MAX_TTL_S] (the minimum when absent). SO_OK, SO_E_BAD_RESPONSE or SO_E_NOMEM. The token's text
+ * REGISTRY_TOKEN_MAX_TTL_S] (the minimum when absent). SO_OK or SO_E_BAD_RESPONSE. The token's text
  * is wiped from the parsed document before it is freed. Exposed for the fuzz target. */
 #define REGISTRY_TOKEN_MAX_LEN 16384
 #define REGISTRY_TOKEN_MIN_TTL_S 60

@@ -11,6 +11,7 @@
 #include "webhook/verify/regbackend.h"
 #include "webhook/verify/registry.h"
 #include "webhook/verify/verify.h"
+#include "operator/base/mem.h"
 
 struct verify_setup {
 	struct registry *reg;
@@ -144,9 +145,7 @@ int verify_setup_start(const struct verify_setup_opts *o, struct kube_client *cl
 	*out = NULL;
 	if (!o->policy_file)
 		return SO_OK;
-	s = calloc(1, sizeof *s);
-	if (!s)
-		return SO_E_NOMEM;
+	s = mem_calloc(1, sizeof *s);
 	if (o->secret) {
 		const char *slash = strchr(o->secret, '/');
 		if (!slash || slash == o->secret || !slash[1] || strchr(slash + 1, '/')) {
@@ -154,12 +153,8 @@ int verify_setup_start(const struct verify_setup_opts *o, struct kube_client *cl
 				     o->secret);
 			goto fail;
 		}
-		s->secret_ns = strndup(o->secret, (size_t)(slash - o->secret));
-		s->secret_name = strdup(slash + 1);
-		if (!s->secret_ns || !s->secret_name) {
-			rc = SO_E_NOMEM;
-			goto fail;
-		}
+		s->secret_ns = mem_strndup(o->secret, (size_t)(slash - o->secret));
+		s->secret_name = mem_strdup(slash + 1);
 	}
 	s->reg = registry_new(&ro, err, errlen);
 	if (!s->reg) {
@@ -168,10 +163,6 @@ int verify_setup_start(const struct verify_setup_opts *o, struct kube_client *cl
 	}
 	s->kc = (struct kubecreds){ .client = client, .secret_ns = s->secret_ns, .secret_name = s->secret_name,
 				    .cache = kubecreds_cache_new(0, 0, NULL, NULL) };
-	if (!s->kc.cache) {
-		rc = SO_E_NOMEM;
-		goto fail;
-	}
 	struct verifier_opts vo = {
 		.policy_file = o->policy_file,
 		.pin = o->pin,

@@ -14,6 +14,7 @@
 
 #include "operator/base/base64.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 #define SIMPLE_SIGNING_TYPE "cosign container image signature"
 #define INTOTO_PAYLOAD_TYPE "application/vnd.in-toto+json"
@@ -115,11 +116,7 @@ int sig_key_der(EVP_PKEY *pkey, unsigned char **der, size_t *len)
 	int n = i2d_PUBKEY(pkey, &p);
 	if (n <= 0)
 		return SO_E_NOMEM;
-	*der = malloc((size_t)n);
-	if (!*der) {
-		OPENSSL_free(p);
-		return SO_E_NOMEM;
-	}
+	*der = mem_alloc((size_t)n);
 	memcpy(*der, p, (size_t)n);
 	*len = (size_t)n;
 	OPENSSL_free(p);
@@ -160,8 +157,6 @@ static int verify_message(EVP_PKEY *pkey, const unsigned char *msg, size_t len, 
 
 	for (size_t i = 0; !ok && i < n; i++) {
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		if (!ctx)
-			break;
 		if (EVP_DigestVerifyInit(ctx, NULL, mds[i], NULL, pkey) == 1)
 			ok = EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1;
 		EVP_MD_CTX_free(ctx);
@@ -252,8 +247,6 @@ int sigcheck_simple(const char *digest, const unsigned char *payload, size_t pay
 		return SO_OK;
 	}
 	rc = sig_b64_decode(sig_b64, sig_b64_len, &sig, &siglen);
-	if (rc == SO_E_NOMEM)
-		return rc;
 	if (rc != SO_OK) {
 		malformed(out, "the signature annotation is not base64");
 		return SO_OK;
@@ -301,10 +294,8 @@ static unsigned char *dsse_pae(const char *type, const unsigned char *body, size
 	char mid[32];
 	int mn = snprintf(mid, sizeof mid, " %zu ", body_len);
 	size_t n = (size_t)hn + tlen + (size_t)mn + body_len;
-	unsigned char *p = malloc(n + 1);
+	unsigned char *p = mem_alloc(n + 1);
 
-	if (!p)
-		return NULL;
 	memcpy(p, head, (size_t)hn);
 	memcpy(p + hn, type, tlen);
 	memcpy(p + hn + tlen, mid, (size_t)mn);
@@ -390,18 +381,12 @@ static int check_dsse(const char *digest, const json_t *env, const struct sig_ke
 	rc = sig_b64_decode(payload_b64, strlen(payload_b64), &payload, &plen);
 	if (rc == SO_OK)
 		rc = sig_b64_decode(sig_b64, strlen(sig_b64), &sig, &siglen);
-	if (rc == SO_E_NOMEM)
-		goto out;
 	if (rc != SO_OK) {
 		rc = SO_OK;
 		malformed(out, "the DSSE payload or signature is not base64");
 		goto out;
 	}
 	pae = dsse_pae(ptype, payload, plen, &paelen);
-	if (!pae) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
 	for (size_t i = 0; i < nkeys; i++) {
 		if (keys[i].pkey && verify_message(keys[i].pkey, pae, paelen, sig, siglen)) {
 			out->key_index = (int)i;
@@ -439,8 +424,6 @@ static int check_message_signature(const char *digest, const json_t *ms, const s
 	rc = sig_b64_decode(dgst_b64, strlen(dgst_b64), &dgst, &dlen);
 	if (rc == SO_OK)
 		rc = sig_b64_decode(sig_b64, strlen(sig_b64), &sig, &siglen);
-	if (rc == SO_E_NOMEM)
-		goto out;
 	if (rc != SO_OK || dlen != 32) {
 		rc = SO_OK;
 		malformed(out, "the messageSignature digest or signature is not base64 SHA-256");

@@ -47,7 +47,7 @@ struct sig_result {
 	char detail[256];       /* SIG_MALFORMED: why */
 };
 
-/* digest is "sha256:<64 hex>". SO_OK with the verdict in *out, or SO_E_NOMEM. */
+/* digest is "sha256:<64 hex>". SO_OK with the verdict in *out. */
 int sigcheck_simple(const char *digest, const unsigned char *payload, size_t payload_len, const char *sig_b64,
 		    size_t sig_b64_len, const struct sig_key *keys, size_t nkeys, struct sig_result *out);
 

@@ -10,6 +10,7 @@
 
 #include "operator/base/err.h"
 #include "webhook/verify/registry_int.h"
+#include "operator/base/mem.h"
 
 struct tok_entry {
 	char *key;
@@ -69,11 +70,9 @@ char *tokencache_get(struct tokencache *tc, const char *key, int64_t now_ms, enu
 	pthread_mutex_lock(&tc->mu);
 	struct tok_entry *e = find(tc, key);
 	if (e && now_ms < e->expires_ms) {
-		out = strdup(e->token);
-		if (out) {
-			*kind = e->kind;
-			e->used = ++tc->tick;
-		}
+		out = mem_strdup(e->token);
+		*kind = e->kind;
+		e->used = ++tc->tick;
 	} else if (e) {
 		remove_at(tc, (size_t)(e - tc->v));
 	}
@@ -83,19 +82,14 @@ char *tokencache_get(struct tokencache *tc, const char *key, int64_t now_ms, enu
 
 int tokencache_put(struct tokencache *tc, const char *key, enum tok_kind kind, const char *token, int64_t expires_ms)
 {
-	int rc = SO_E_NOMEM;
-	char *k = strdup(key), *t = strdup(token);
-	if (!k || !t)
-		goto fail;
+	char *k = mem_strdup(key), *t = mem_strdup(token);
 	pthread_mutex_lock(&tc->mu);
 	struct tok_entry *e = find(tc, key);
 	if (e) {
 		entry_clear(e);
 	} else {
-		if (!tc->v && !(tc->v = calloc(tc->max, sizeof *tc->v))) {
-			pthread_mutex_unlock(&tc->mu);
-			goto fail;
-		}
+		if (!tc->v)
+			tc->v = mem_calloc(tc->max, sizeof *tc->v);
 		if (tc->n == tc->max) {
 			/* The least recently used entry makes room (expired ones go when they are next looked up). */
 			size_t victim = 0;
@@ -114,13 +108,6 @@ int tokencache_put(struct tokencache *tc, const char *key, enum tok_kind kind, c
 	e->used = ++tc->tick;
 	pthread_mutex_unlock(&tc->mu);
 	return SO_OK;
-fail:
-	free(k);
-	if (t) {
-		OPENSSL_cleanse(t, strlen(t));
-		free(t);
-	}
-	return rc;
 }
 
 void tokencache_drop(struct tokencache *tc, const char *key)

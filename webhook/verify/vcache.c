@@ -7,6 +7,7 @@
 
 #include "operator/base/clock.h"
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 #define DEFAULT_MAX 1024
 
@@ -57,20 +58,14 @@ static uint64_t hash_of(const char *s)
 
 int vcache_new(const struct vcache_opts *o, struct vcache **out)
 {
-	struct vcache *c = calloc(1, sizeof *c);
+	struct vcache *c = mem_calloc(1, sizeof *c);
 
 	*out = NULL;
-	if (!c)
-		return SO_E_NOMEM;
 	c->max = o && o->max_entries ? o->max_entries : DEFAULT_MAX;
 	c->nbuckets = 16;
 	while (c->nbuckets < c->max * 2)
 		c->nbuckets *= 2;
-	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
-	if (!c->buckets) {
-		free(c);
-		return SO_E_NOMEM;
-	}
+	c->buckets = mem_calloc(c->nbuckets, sizeof *c->buckets);
 	c->now_ms = o && o->now_ms ? o->now_ms : default_clock;
 	c->clock_ud = o ? o->clock_ud : NULL;
 	pthread_mutex_init(&c->mu, NULL);
@@ -137,13 +132,9 @@ static void store(struct vcache *c, const char *key, const char *value, int64_t 
 
 	if (e)
 		remove_entry(c, e);
-	e = calloc(1, sizeof *e);
-	if (!e || !(e->key = strdup(key)) || !(e->value = strdup(value ? value : ""))) {
-		if (e)
-			free(e->key);
-		free(e);
-		return; /* out of memory: not caching is always correct */
-	}
+	e = mem_calloc(1, sizeof *e);
+	e->key = mem_strdup(key);
+	e->value = mem_strdup(value ? value : "");
 	while (c->count >= c->max && c->tail) {
 		remove_entry(c, c->tail);
 		c->evictions++;
@@ -169,7 +160,7 @@ static void flight_release(struct flight *f)
 
 static char *dup_or_null(const char *s)
 {
-	return s ? strdup(s) : NULL;
+	return s ? mem_strdup(s) : NULL;
 }
 
 int vcache_peek(struct vcache *c, const char *key, char **value)
@@ -179,8 +170,8 @@ int vcache_peek(struct vcache *c, const char *key, char **value)
 	pthread_mutex_lock(&c->mu);
 	struct entry *e = find(c, key, hash_of(key));
 	if (e) {
-		*value = strdup(e->value);
-		rc = *value ? SO_OK : SO_E_NOMEM;
+		*value = mem_strdup(e->value);
+		rc = SO_OK;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;
@@ -201,8 +192,8 @@ int vcache_get(struct vcache *c, const char *key, int64_t deadline_ms, vcache_fi
 		lru_unlink(c, e);
 		lru_push_head(c, e);
 		c->hits++;
-		*value = strdup(e->value);
-		rc = *value ? SO_OK : SO_E_NOMEM;
+		*value = mem_strdup(e->value);
+		rc = SO_OK;
 		h = VCACHE_HIT;
 		goto out;
 	}
@@ -222,8 +213,6 @@ int vcache_get(struct vcache *c, const char *key, int64_t deadline_ms, vcache_fi
 		if (f->done) {
 			rc = f->rc;
 			*value = dup_or_null(f->value);
-			if (f->value && !*value)
-				rc = SO_E_NOMEM;
 		} else {
 			rc = SO_E_TIMEOUT;
 		}
@@ -235,13 +224,8 @@ int vcache_get(struct vcache *c, const char *key, int64_t deadline_ms, vcache_fi
 		goto out;
 	}
 	/* We lead: announce the flight, fill without the lock, then publish. */
-	f = calloc(1, sizeof *f);
-	if (!f || !(f->key = strdup(key))) {
-		free(f);
-		rc = SO_E_NOMEM;
-		h = VCACHE_MISS;
-		goto out;
-	}
+	f = mem_calloc(1, sizeof *f);
+	f->key = mem_strdup(key);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -271,8 +255,6 @@ int vcache_get(struct vcache *c, const char *key, int64_t deadline_ms, vcache_fi
 		}
 	pthread_cond_broadcast(&f->cv);
 	*value = dup_or_null(v);
-	if (v && !*value)
-		rc = SO_E_NOMEM;
 	flight_release(f);
 	h = VCACHE_MISS;
 out:

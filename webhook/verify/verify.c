@@ -12,6 +12,7 @@
 #include "webhook/verify/policywatch.h"
 #include "webhook/verify/sigcheck.h"
 #include "webhook/verify/vcache.h"
+#include "operator/base/mem.h"
 
 #define DEFAULT_TIMEOUT_MS 8000
 #define DEFAULT_TAG_TTL_MS 10000
@@ -68,12 +69,9 @@ void verify_cred_free(struct registry_cred *c)
 	free(c);
 }
 
-static int dup_field(char **dst, const char *src)
+static char *dup_field(const char *src)
 {
-	if (!src)
-		return 1;
-	*dst = strdup(src);
-	return *dst != NULL;
+	return src ? mem_strdup(src) : NULL;
 }
 
 struct registry_cred *verify_cred_dup(const struct registry_cred *c)
@@ -81,14 +79,11 @@ struct registry_cred *verify_cred_dup(const struct registry_cred *c)
 	struct registry_cred *d;
 	if (!c)
 		return NULL;
-	d = calloc(1, sizeof *d);
-	if (!d)
-		return NULL;
-	if (!dup_field(&d->username, c->username) || !dup_field(&d->password, c->password) ||
-	    !dup_field(&d->identity_token, c->identity_token) || !dup_field(&d->registry_token, c->registry_token)) {
-		verify_cred_free(d);
-		return NULL;
-	}
+	d = mem_calloc(1, sizeof *d);
+	d->username = dup_field(c->username);
+	d->password = dup_field(c->password);
+	d->identity_token = dup_field(c->identity_token);
+	d->registry_token = dup_field(c->registry_token);
 	return d;
 }
 
@@ -176,15 +171,11 @@ static int check_layer(struct check *c, const struct oci_descriptor *d, int bund
 	}
 	c->found++;
 	if (bundle)
-		rc = sigcheck_bundle(c->digest, blob.body.data ? blob.body.data : "", blob.body.len, c->rule->keys,
-				     c->rule->n_keys, &res);
+		sigcheck_bundle(c->digest, blob.body.data ? blob.body.data : "", blob.body.len, c->rule->keys,
+				c->rule->n_keys, &res);
 	else
-		rc = sigcheck_simple(c->digest, (const unsigned char *)(blob.body.data ? blob.body.data : ""),
-				     blob.body.len, d->signature, strlen(d->signature), c->rule->keys, c->rule->n_keys, &res);
-	if (rc) {
-		record_error(c, rc, "out of memory");
-		goto out;
-	}
+		sigcheck_simple(c->digest, (const unsigned char *)(blob.body.data ? blob.body.data : ""), blob.body.len,
+				d->signature, strlen(d->signature), c->rule->keys, c->rule->n_keys, &res);
 	switch (res.verdict) {
 	case SIG_VERIFIED:
 		snprintf(c->how, sizeof c->how, "%s key %s", bundle ? "bundle" : "simple-signing",
@@ -247,9 +238,9 @@ static int check_manifest_layers(struct check *c, const struct oci_manifest *m)
 static int noref_fill(void *ud, char **value, int64_t *ttl_ms)
 {
 	(void)ud;
-	*value = strdup("1");
+	*value = mem_strdup("1");
 	*ttl_ms = NOREF_TTL_MS;
-	return *value ? SO_OK : SO_E_NOMEM;
+	return SO_OK;
 }
 
 /* The referrers of the digest: the API when the registry has it, else the sha256-<hex> fallback tag.
@@ -330,9 +321,9 @@ static int verify_fill(void *ud, char **value, int64_t *ttl_ms)
 
 	*ttl_ms = 0;
 	if (discover(c)) {
-		*value = strdup(c->how);
+		*value = mem_strdup(c->how);
 		*ttl_ms = c->pol->cache_ttl_ms;
-		return *value ? SO_OK : SO_E_NOMEM;
+		return SO_OK;
 	}
 	if (*c->wrong) {
 		snprintf(reason, sizeof reason, "signature payload binds %s not %s", c->wrong, c->digest);
@@ -352,7 +343,7 @@ static int verify_fill(void *ud, char **value, int64_t *ttl_ms)
 		snprintf(reason, sizeof reason, "no signatures found");
 		rc = SO_E_INVAL;
 	}
-	*value = strdup(reason);
+	*value = mem_strdup(reason);
 	return rc;
 }
 
@@ -375,12 +366,12 @@ static int resolve_fill(void *ud, char **value, int64_t *ttl_ms)
 	if (rc == SO_OK) {
 		/* The mark travels with the cached value, so that a hit knows how the digest was had. */
 		size_t n = strlen(digest) + sizeof TAG_PRIVATE;
-		if ((*value = malloc(n)))
-			snprintf(*value, n, "%s%s", digest, c->cred_used ? TAG_PRIVATE : "");
-		return *value ? SO_OK : SO_E_NOMEM;
+		*value = mem_alloc(n);
+		snprintf(*value, n, "%s%s", digest, c->cred_used ? TAG_PRIVATE : "");
+		return SO_OK;
 	}
 	error_reason(c, rc, err, reason, sizeof reason);
-	*value = strdup(reason);
+	*value = mem_strdup(reason);
 	return rc;
 }
 
@@ -531,11 +522,7 @@ int verifier_explain(void *verifier, const struct verify_image_check *in, struct
 		value = NULL;
 	}
 	klen = strlen(name) + strlen(c.digest) + 80;
-	key = malloc(klen);
-	if (!key) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
+	key = mem_alloc(klen);
 	snprintf(key, klen, "%s@%s#%s", name, c.digest, c.rule->hash);
 	vrc = vcache_get(v->verified, key, c.deadline, verify_fill, &c, &value, &how);
 	if (vrc == SO_OK) {
@@ -660,9 +647,7 @@ int verifier_new(const struct verifier_opts *o, struct verifier **out, char *err
 	*out = NULL;
 	if (!o->backend.resolve || !o->backend.get_manifest || !o->backend.get_blob || !o->backend.get_referrers)
 		return so_fail(err, errlen, SO_E_INVAL, "image verification: no registry backend");
-	v = calloc(1, sizeof *v);
-	if (!v)
-		return SO_E_NOMEM;
+	v = mem_calloc(1, sizeof *v);
 	v->pin = o->pin;
 	v->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
 	v->tag_ttl_ms = o->tag_ttl_ms == 0 ? DEFAULT_TAG_TTL_MS : o->tag_ttl_ms;
@@ -671,9 +656,9 @@ int verifier_new(const struct verifier_opts *o, struct verifier **out, char *err
 	v->creds_ud = o->creds_ud;
 	for (int i = 0; i < N_RESULTS; i++)
 		atomic_init(&v->results[i], 0);
-	if ((rc = vcache_new(&co, &v->verified)) || (rc = vcache_new(&small, &v->tags)) ||
-	    (rc = vcache_new(&small, &v->noref)))
-		goto fail;
+	vcache_new(&co, &v->verified);
+	vcache_new(&small, &v->tags);
+	vcache_new(&small, &v->noref);
 	if ((rc = policywatch_new(o->policy_file, o->policy_poll_s, &v->pw, err, errlen)))
 		goto fail;
 	if ((rc = policywatch_start(v->pw))) {

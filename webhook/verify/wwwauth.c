@@ -15,6 +15,7 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 #include "webhook/verify/registry.h"
+#include "operator/base/mem.h"
 
 #define WWWAUTH_MAX 8192
 
@@ -128,13 +129,8 @@ int www_authenticate_parse(const char *value, size_t len, struct www_authenticat
 			slot = &out->service;
 		else if (!strcasecmp(name.data, "scope"))
 			slot = &out->scope;
-		if (slot && !*slot) {
-			*slot = strdup(val.data ? val.data : "");
-			if (!*slot) {
-				rc = SO_E_NOMEM;
-				goto out;
-			}
-		}
+		if (slot && !*slot)
+			*slot = mem_strdup(val.data ? val.data : "");
 		skip_ws(value, len, &i);
 		if (i < len && value[i] != ',')
 			goto out;
