@@ -11,6 +11,7 @@
 
 #include "build/appmeta.h"
 #include "build/build.h"
+#include "build/podopts.h"
 #include "kube/quantity.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -547,6 +548,8 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	rc = volumes_for_app(spec, dc, runtime_secret, generated_secret, volumes, parts.mounts, err, errlen);
 	if (rc == SO_OK)
 		rc = env_for_app(spec, dc, parts.components ? components.data : NULL, parts.env, err, errlen);
+	if (rc == SO_OK)
+		rc = build_podopts_env(spec, parts.env, err, errlen);
 	if (rc == SO_OK) {
 		const json_t *res = build_obj(spec, "resources");
 		rc = resource_list(parts.resources, res, "limits", err, errlen);
@@ -563,6 +566,8 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	parts.name = name;
 	parts.image = image;
 	rc = build_container(dc, &parts, &container, err, errlen);
+	if (rc == SO_OK)
+		rc = build_podopts_container(spec, container, err, errlen);
 	if (rc != SO_OK)
 		goto out;
 
@@ -588,6 +593,11 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	container = NULL;
 	if (!pod)
 		goto nomem;
+	rc = build_podopts_pod(spec, &pod, err, errlen);
+	if (rc != SO_OK) {
+		json_decref(pod);
+		goto out;
+	}
 	tmpl = json_pack("{s:{s:O}, s:o}", "metadata", "labels", tlabels, "spec", pod);
 	if (tmpl && json_object_size(tannotations) > 0 &&
 	    put(json_object_get(tmpl, "metadata"), "annotations", json_incref(tannotations)) != SO_OK) {
