@@ -107,7 +107,7 @@ op_flags=(--health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 127.0.0
 grep -q -- --webhook-bind-address <<<"$("$OPERATOR" --help 2>/dev/null)" && op_flags+=(--webhook-bind-address 0)
 "$OPERATOR" --kubeconfig "$opkc" --namespace "$ns" "${op_flags[@]}" >"$log" 2>&1 &
 pid=$!
-if ! retry 60 grep -q "caches synced" "$log"; then
+if ! retry 60 grep -qs "caches synced" "$log"; then
 	t_fail "the operator starts and its caches sync"
 	tail -20 "$log" | sed 's/^/    /'
 	exit 1
@@ -170,6 +170,33 @@ render_matches() {
 }
 t_check "spin-operator render of the stored SpinApp gives the same pod options as the applied Deployment" render_matches
 
+# No write loop: with the app settled, a reconcile (forced by an annotation) finds the applied Deployment, whose
+# pod options the API server stored as sent (plus defaults), already as desired, and skips the apply.
+metrics_port() { sed -n 's/.*metrics listening on .* (port \([0-9]*\)).*/\1/p' "$log" | tail -1; }
+scrape() { curl -sf --max-time 5 "http://127.0.0.1:$(metrics_port)/metrics"; }
+writes() { scrape | awk '$1 == "spin_operator_api_writes_total" { print $2 }'; }
+reconciles() { scrape | awk '$1 ~ /^controller_runtime_reconcile_total[{]controller="spinapp"/ { s += $2 } END { print s + 0 }'; }
+quiet_for() { # quiet_for <seconds>: the write counter does not move over that many seconds
+	local a b
+	a=$(writes) && [ -n "$a" ] || return 1
+	sleep "$1"
+	b=$(writes) && [ -n "$b" ] || return 1
+	[ "$a" = "$b" ] || { echo "spin_operator_api_writes_total went from $a to $b in $1 s"; return 1; }
+}
+more_than() { local v; v=$("$2"); [ "${v:-0}" -gt "$1" ] || { echo "$2 = $v"; return 1; }; }
+no_write_on_reconcile() {
+	local w0 r0 w1
+	retry 60 quiet_for 3 >/dev/null || { echo "the operator never stops writing"; return 1; }
+	w0=$(writes) r0=$(reconciles)
+	kubectl annotate spinapp "$A" -n "$ns" pod-opts.spinkube.dev/poke="$RANDOM" --overwrite >/dev/null || return 1
+	retry 30 more_than "$r0" reconciles >/dev/null || { echo "no reconcile after the annotation"; return 1; }
+	sleep 1
+	w1=$(writes)
+	[ "$w0" = "$w1" ] || { echo "spin_operator_api_writes_total went from $w0 to $w1 on a reconcile with nothing to do"; return 1; }
+}
+t_check "a reconcile of the settled app writes nothing (the apply of the Deployment with every pod option is skipped)" \
+	no_write_on_reconcile
+
 # ---- the RuntimeClass's scheduling joins the app's when a Pod is created ----------------------------------------
 
 P=opts-pod-$rand
@@ -219,6 +246,18 @@ rs_failed_create() {
 			select(.message | contains($m))] | length > 0' >/dev/null
 }
 t_check "its ReplicaSet reports the same refusal (FailedCreate event)" retry 60 rs_failed_create
+
+# ---- fields removed from the SpinApp leave the Deployment (server-side apply releases them) ----------------------
+
+kubectl patch spinapp "$A" -n "$ns" --type json -p '[{"op": "remove", "path": "/spec/nodeSelector"},
+	{"op": "remove", "path": "/spec/tolerations"}, {"op": "remove", "path": "/spec/affinity"},
+	{"op": "remove", "path": "/spec/topologySpreadConstraints"}, {"op": "remove", "path": "/spec/priorityClassName"},
+	{"op": "remove", "path": "/spec/env"}, {"op": "remove", "path": "/spec/imagePullPolicy"}]' >/dev/null
+t_check "without the fields, the Deployment's pod template has none of them (imagePullPolicy back to the API server's default)" \
+	retry 60 q '.spec.template.spec as $p | ($p | has("nodeSelector") or has("tolerations") or has("affinity")
+		or has("topologySpreadConstraints") or has("priorityClassName") | not)
+		and ($p.containers[0].env | map(.name)) == ["SPIN_HTTP_LISTEN_ADDR"]
+		and $p.containers[0].imagePullPolicy == "IfNotPresent"' deployment "$A" -n "$ns"
 
 [ "$t_failed" = 0 ] || exit 1
 exit 0
