@@ -206,6 +206,7 @@ bench: deps tools build $(BENCH_BINS)
 	@BUILD=$(BUILD) tests/bench/webhook.sh
 	@BUILD=$(BUILD) tests/bench/verify.sh
 	@BUILD=$(BUILD) tests/bench/scale.sh
+	@$(BUILD)/tests/bench/bench_build
 
 # The admission webhook benchmark alone (tests/bench/webhook.sh).
 bench-webhook: deps tools build

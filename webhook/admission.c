@@ -366,6 +366,7 @@ static const char *type_label(enum field_error_type t)
 	case FIELD_FORBIDDEN: return "Forbidden";
 	case FIELD_DUPLICATE: return "Duplicate value";
 	case FIELD_NOT_FOUND: return "Not found";
+	case FIELD_NOT_SUPPORTED: return "Unsupported value";
 	}
 	return "Invalid value";
 }
@@ -378,6 +379,7 @@ static const char *type_reason(enum field_error_type t)
 	case FIELD_FORBIDDEN: return "FieldValueForbidden";
 	case FIELD_DUPLICATE: return "FieldValueDuplicate";
 	case FIELD_NOT_FOUND: return "FieldValueNotFound";
+	case FIELD_NOT_SUPPORTED: return "FieldValueNotSupported";
 	}
 	return "FieldValueInvalid";
 }

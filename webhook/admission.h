@@ -134,6 +134,7 @@ enum field_error_type {
 	FIELD_FORBIDDEN, /* "Forbidden: <detail>", FieldValueForbidden */
 	FIELD_DUPLICATE, /* "Duplicate value: <value>", FieldValueDuplicate */
 	FIELD_NOT_FOUND, /* "Not found: <value>", FieldValueNotFound */
+	FIELD_NOT_SUPPORTED, /* "Unsupported value: <value>: supported values: ...", FieldValueNotSupported */
 };
 
 struct field_error {
@@ -217,6 +218,14 @@ int decode_metadata(const json_t *obj, const char *go_struct, struct buf *msg);
 #define DNS1123_SUBDOMAIN_MSG                                                                                 \
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must " \
 	"start and end with an alphanumeric character"
+
+/* The wording of this implementation's checks of a label key (kube_qualified_name) and value. */
+#define QUALIFIED_NAME_MSG                                                                                    \
+	"must be a qualified name: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, " \
+	"'-', '_' or '.', starting and ending with a letter or digit"
+#define LABEL_VALUE_MSG                                                                                       \
+	"must be a valid label value: empty, or at most 63 letters, digits, '-', '_' or '.', starting and ending " \
+	"with a letter or digit"
 
 /* An OCI image reference as distribution/reference parses it: image_ref_check (operator/kube/imageref.c), the one grammar. */
 int is_image_reference(const char *s);

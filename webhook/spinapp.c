@@ -14,6 +14,7 @@
 #include "operator/kube/quantity.h"
 #include "operator/base/err.h"
 #include "webhook/admission.h"
+#include "webhook/spinapp_podopts.h"
 
 #define PATH_MAX_LEN 512
 #define READY_NAME_MAX 52     /* 63 - strlen("app.") - strlen(".status"): build_ready_label_key's rule */
@@ -220,6 +221,8 @@ int spinapp_check_decode(const json_t *app, struct buf *msg)
 	if (rc == SO_OK)
 		rc = decode_object(as, "behavior", "SpinAppAutoscaler", "spec.autoscaler.behavior",
 				   "v2.HorizontalPodAutoscalerBehavior", msg);
+	if (rc == SO_OK)
+		rc = spinapp_podopts_decode(spec, msg);
 	return rc;
 }
 
@@ -468,10 +471,6 @@ static void check_image(const char *field, const char *image, struct field_list 
 		field_invalid_str(errs, field, image, IMAGE_REFERENCE_MSG);
 }
 
-#define QUALIFIED_NAME_MSG                                                                                    \
-	"must be a qualified name: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, " \
-	"'-', '_' or '.', starting and ending with a letter or digit"
-
 static void check_keys(const json_t *spec, const char *key, int label_values, struct field_list *errs)
 {
 	const json_t *map = member(spec, key), *v;
@@ -485,9 +484,7 @@ static void check_keys(const json_t *spec, const char *key, int label_values, st
 		if (label_values && json_is_string(v) && json_string_length(v) > 0 &&
 		    !kube_label_name_part(json_string_value(v), json_string_length(v))) {
 			snprintf(field, sizeof field, "spec.%s[%s]", key, k);
-			field_invalid_str(errs, field, json_string_value(v),
-					  "must be a valid label value: empty, or at most 63 letters, digits, '-', '_' "
-					  "or '.', starting and ending with a letter or digit");
+			field_invalid_str(errs, field, json_string_value(v), LABEL_VALUE_MSG);
 		}
 	}
 }
@@ -757,6 +754,8 @@ int spinapp_validate(const json_t *app, const char *request_ns, const struct adm
 	check_keys(spec, "podAnnotations", 0, errs);
 	check_keys(spec, "deploymentAnnotations", 0, errs);
 	check_keys(spec, "serviceAnnotations", 0, errs);
+	check_keys(spec, "nodeSelector", 1, errs);
+	spinapp_podopts_check(spec, errs);
 	rc = check_variables(spec, errs, warnings);
 	check_volumes(spec, errs);
 	check_probes(spec, errs);

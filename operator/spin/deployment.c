@@ -14,6 +14,7 @@
 #include "operator/kube/quantity.h"
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
+#include "operator/spin/podopts.h"
 
 #define LISTEN_ADDR "0.0.0.0:80"
 #define RUNTIME_CONFIG_VOLUME "spin-runtime-config"
@@ -516,6 +517,8 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	rc = volumes_for_app(spec, dc, runtime_secret, generated_secret, volumes, parts.mounts, err, errlen);
 	if (rc == SO_OK)
 		rc = env_for_app(spec, dc, parts.components ? components.data : NULL, parts.env, err, errlen);
+	if (rc == SO_OK)
+		rc = build_podopts_env(spec, parts.env, err, errlen);
 	if (rc == SO_OK) {
 		const json_t *res = build_obj(spec, "resources");
 		rc = resource_list(parts.resources, res, "limits", err, errlen);
@@ -532,6 +535,8 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	parts.name = name;
 	parts.image = image;
 	rc = build_container(dc, &parts, &container, err, errlen);
+	if (rc == SO_OK)
+		rc = build_podopts_container(spec, container, err, errlen);
 	if (rc != SO_OK)
 		goto out;
 
@@ -554,6 +559,11 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	container = NULL;
 	if (!pod)
 		goto nomem;
+	rc = build_podopts_pod(spec, &pod, err, errlen);
+	if (rc != SO_OK) {
+		json_decref(pod);
+		goto out;
+	}
 	tmpl = json_pack("{s:{s:O}, s:o}", "metadata", "labels", tlabels, "spec", pod);
 	if (!tmpl)
 		goto nomem;

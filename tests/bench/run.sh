@@ -9,6 +9,10 @@
 #   BENCH_LOG_LEVEL=info         the operator's --log-level
 #   BENCH_TIMEOUT=480            seconds each wait (all children / all Available) may take before giving up
 #   BENCH_DOC=docs/performance.md   where the results are recorded ("-" or "" records nothing)
+#   BENCH_APP_FIELDS=all         give every SpinApp each pod option of issue 15 §2 (env with the downward
+#                                API, imagePullPolicy, nodeSelector, tolerations, affinity,
+#                                topologySpreadConstraints, priorityClassName; a PriorityClass is created);
+#                                default: none, the apps as upstream writes them
 #
 # Phases, each in a fresh namespace of one cluster (CLUSTER_DIR=$BUILD/bench-cluster, tests/cluster/up.sh,
 # torn down on exit):
@@ -42,6 +46,7 @@ VARIANT=${BENCH_VARIANT_WORKERS:-}
 LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
 TIMEOUT=${BENCH_TIMEOUT:-480}
 DOC=${BENCH_DOC-$REPO/docs/performance.md}
+APP_FIELDS=${BENCH_APP_FIELDS:-}
 STEADY_S=30
 RESTART_WINDOW_S=20
 LOADER_THREADS=8
@@ -285,10 +290,25 @@ kubectl apply -f "$OUT/nodes.yaml" >>"$OUT/setup.log" 2>&1 &&
 	die "extra nodes: $(tail -3 "$OUT/setup.log")"
 say "$nodes extra kwok nodes Ready (pods capacity 220 each)"
 
-# The apps, one JSON document each.
+# The apps, one JSON document each; with BENCH_APP_FIELDS=all, every pod option (all satisfiable on the bench
+# nodes: their labels, ScheduleAnyway, a PriorityClass made here).
+extra=""
+case "$APP_FIELDS" in
+"") ;;
+all)
+	kubectl apply -f - >>"$OUT/setup.log" 2>&1 <<-EOF || die "PriorityClass: $(tail -3 "$OUT/setup.log")"
+		apiVersion: scheduling.k8s.io/v1
+		kind: PriorityClass
+		metadata: {name: bench-spin-apps}
+		value: 1000
+	EOF
+	extra=',"imagePullPolicy":"IfNotPresent","env":[{"name":"NODE_IP","valueFrom":{"fieldRef":{"fieldPath":"status.hostIP"}}},{"name":"MODE","value":"bench"}],"nodeSelector":{"bench":"true"},"tolerations":[{"key":"spinkube.dev/wasm","operator":"Exists","effect":"NoSchedule"}],"affinity":{"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":10,"preference":{"matchExpressions":[{"key":"type","operator":"In","values":["kwok"]}]}}]}},"topologySpreadConstraints":[{"maxSkew":5,"topologyKey":"kubernetes.io/hostname","whenUnsatisfiable":"ScheduleAnyway"}],"priorityClassName":"bench-spin-apps"'
+	;;
+*) die "BENCH_APP_FIELDS must be empty or all" ;;
+esac
 for i in $(seq -f '%04g' 1 "$APPS"); do
 	printf '{"apiVersion":"core.spinkube.dev/v1alpha1","kind":"SpinApp","metadata":{"name":"app-%s"},' "$i"
-	printf '"spec":{"image":"%s","replicas":1,"executor":"containerd-shim-spin"}}\n' "$IMAGE"
+	printf '"spec":{"image":"%s","replicas":1,"executor":"containerd-shim-spin"%s}}\n' "$IMAGE" "$extra"
 done >"$OUT/apps.ndjson"
 jq -s '.' "$OUT/apps.ndjson" >"$OUT/apps.json" || die "jq"
 
@@ -517,10 +537,10 @@ machine="$(nproc) CPUs ($cpu_model), $mem_gib GiB RAM, Linux $(uname -r); load a
 
 report="$OUT/results.md"
 {
-	echo "### $date_utc · commit $commit$dirty · \`make bench\`$([ "$APPS" != 1000 ] && echo " (BENCH_APPS=$APPS)")$([ -n "$VARIANT" ] && echo " (BENCH_VARIANT_WORKERS=$VARIANT)")"
+	echo "### $date_utc · commit $commit$dirty · \`make bench\`$([ "$APPS" != 1000 ] && echo " (BENCH_APPS=$APPS)")$([ -n "$VARIANT" ] && echo " (BENCH_VARIANT_WORKERS=$VARIANT)")$([ -n "$APP_FIELDS" ] && echo " (BENCH_APP_FIELDS=$APP_FIELDS)")"
 	echo
 	echo "Machine: $machine. Kubernetes $(kubectl version -o json 2>/dev/null | jq -r .serverVersion.gitVersion) (local control plane, kwok, $nodes extra nodes)."
-	echo "$APPS SpinApps, executor \`config/samples/spin-shim-executor.yaml\` unchanged (installDefaultCACerts: true);"
+	echo "$APPS SpinApps$([ -n "$APP_FIELDS" ] && echo " with every pod option of issue 15 §2 (env, imagePullPolicy, nodeSelector, tolerations, affinity, topologySpreadConstraints, priorityClassName)"), executor \`config/samples/spin-shim-executor.yaml\` unchanged (installDefaultCACerts: true);"
 	echo "operator: release build, default client settings (no client-side rate limit), \`--max-concurrent-reconciles $DEFAULT_WORKERS\` (default),"
 	echo "\`--namespace <bench namespace>\`, \`--log-level $LOG_LEVEL\`$([ ${#op_extra[@]} -gt 0 ] && echo ", \`${op_extra[*]}\`"). Times from the loader's (baseline) or the operator's (operator) start."
 	echo
