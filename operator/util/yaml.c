@@ -64,6 +64,7 @@ struct reader {
 	struct anchor *anchors;
 	size_t nanchors;       /* in use in the current document */
 	size_t defined;        /* anchors defined in the whole stream */
+	size_t aliases;        /* aliases used in the whole stream */
 	json_t *index;         /* anchor name → index into anchors, current document */
 	size_t expanded;       /* weight of every alias expansion so far */
 };
@@ -524,6 +525,8 @@ static int on_alias(struct reader *r, const yaml_event_t *ev)
 
 	if (!a)
 		return fail_at(r, SO_E_INVAL, &ev->start_mark, "unknown anchor \"%s\"", shown(name, strlen(name), tmp));
+	if (++r->aliases > YAML_MAX_ALIASES)
+		return fail_at(r, SO_E_TOO_LARGE, &ev->start_mark, "more than %d aliases", YAML_MAX_ALIASES);
 	if (a->weight > YAML_MAX_EXPANSION - r->expanded)
 		return fail_at(r, SO_E_TOO_LARGE, &ev->start_mark,
 			       "aliases expand to too much data (over the %u MiB expansion budget)",

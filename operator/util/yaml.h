@@ -10,7 +10,7 @@
  * them), keys holding a NUL byte.
  *
  * The input is untrusted: it is capped at YAML_MAX_INPUT bytes, nesting at YAML_MAX_DEPTH, anchors at
- * YAML_MAX_ANCHORS, and every alias expansion is charged to a budget so that "billion laughs" inputs fail
+ * YAML_MAX_ANCHORS, aliases at YAML_MAX_ALIASES, and every alias expansion is charged to a budget so that "billion laughs" inputs fail
  * with SO_E_TOO_LARGE instead of allocating gigabytes. Errors name the source and position, e.g.
  *   app.yaml:12:3: duplicate key "name"
  *
@@ -29,6 +29,7 @@
 #define YAML_MAX_INPUT (8u << 20)   /* bytes of one stream */
 #define YAML_MAX_DEPTH 64           /* nested mappings and sequences, aliases expanded */
 #define YAML_MAX_ANCHORS 1024       /* anchors defined in one stream */
+#define YAML_MAX_ALIASES 16384      /* aliases used in one stream */
 #define YAML_MAX_EXPANSION (32u << 20) /* weight of all alias expansions: 64 per node plus scalar bytes */
 
 /*

@@ -350,6 +350,19 @@ static void caps(void **state)
 	expect_err(b.data, SO_E_TOO_LARGE, "t.yaml:1025:3: ", "more than 1024 anchors");
 	buf_reset(&b);
 
+	/* Aliases: 16384 are fine, 16385 are not. */
+	buf_appends(&b, "a: &a x\nl: [");
+	for (int i = 0; i < YAML_MAX_ALIASES; i++)
+		buf_appends(&b, "*a,");
+	buf_appends(&b, "]\n");
+	docs = docs_of(b.data);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(docs, 0), "l")), YAML_MAX_ALIASES);
+	json_decref(docs);
+	b.len -= 2;
+	buf_appends(&b, "*a]\n");
+	expect_err(b.data, SO_E_TOO_LARGE, "t.yaml:2:", "more than 16384 aliases");
+	buf_reset(&b);
+
 	/* Size. */
 	buf_appends(&b, "a: ");
 	while (b.len < YAML_MAX_INPUT)
