@@ -1,9 +1,9 @@
 /*
  * libcurl transport for the API server. See client.h for the contract.
  *
- * Threads: any thread may call kube_request/kube_stream. Easy handles live in a mutex-protected free list;
- * a handle is used by one thread at a time and keeps its connection alive between requests. DNS and TLS
- * sessions are shared across handles through a CURLSH with per-data locks.
+ * Threads: any thread may call kube_request/kube_stream. Easy handles come from a util/http.h pool: a handle is
+ * used by one thread at a time and keeps its connection alive between requests; DNS and TLS sessions are shared
+ * across the pool's handles.
  */
 #include "kube/client.h"
 
@@ -20,6 +20,7 @@
 
 #include "util/clock.h"
 #include "util/err.h"
+#include "util/http.h"
 #include "util/log.h"
 #include "util/prom.h"
 #include "util/ratelimit.h"
@@ -35,11 +36,6 @@ enum { VERB_GET, VERB_POST, VERB_PUT, VERB_PATCH, VERB_DELETE, VERB_OTHER, NVERB
 static const char *const verb_names[NVERBS] = { "GET", "POST", "PUT", "PATCH", "DELETE", "OTHER" };
 #define NCODE_SLOTS 501
 
-struct pooled {
-	CURL *easy;
-	struct pooled *next;
-};
-
 struct kube_client {
 	char *base_url;            /* scheme://host:port used in URLs (the tls-server-name host when set) */
 	struct curl_slist *connect_to; /* maps tls-server-name back to the real server, or NULL */
@@ -50,12 +46,7 @@ struct kube_client {
 	struct kube_auth *auth;
 	struct kube_client_opts opts;
 
-	CURLSH *share;
-	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-
-	pthread_mutex_t pool_mu;
-	struct pooled *pool;
-	int pool_len;
+	struct http_pool pool;
 
 	struct ratelimit rate;
 
@@ -120,21 +111,6 @@ static int rate_wait(struct kube_client *c, double until)
 	if (wait < 0)
 		return SO_E_TIMEOUT;
 	return wait > 0 ? sleep_cancellable(c, wait) : SO_OK;
-}
-
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
-{
-	(void)h;
-	(void)access;
-	struct kube_client *c = ud;
-	pthread_mutex_lock(&c->share_locks[data]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *ud)
-{
-	(void)h;
-	struct kube_client *c = ud;
-	pthread_mutex_unlock(&c->share_locks[data]);
 }
 
 static int copy_pem(struct kube_pem *dst, const struct kube_pem *src)
@@ -236,9 +212,7 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 		c->opts = *opts;
 	else
 		kube_client_opts_default(&c->opts);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&c->share_locks[i], NULL);
-	pthread_mutex_init(&c->pool_mu, NULL);
+	http_pool_init(&c->pool, POOL_MAX);
 	ratelimit_init(&c->rate, c->opts.qps, c->opts.burst, clock_mono_s());
 	for (int v = 0; v < NVERBS; v++)
 		prom_histogram_init(&c->duration[v], prom_buckets_rest_client, PROM_NBUCKETS_REST_CLIENT);
@@ -256,15 +230,6 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 		goto fail;
 	c->opts.user_agent = c->user_agent;
 
-	c->share = curl_share_init();
-	if (!c->share)
-		goto fail;
-	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-
 	rc = kube_auth_new(cfg, &c->auth, err, errlen);
 	if (rc)
 		goto fail;
@@ -281,14 +246,7 @@ void kube_client_free(struct kube_client *c)
 {
 	if (!c)
 		return;
-	while (c->pool) {
-		struct pooled *p = c->pool;
-		c->pool = p->next;
-		curl_easy_cleanup(p->easy);
-		free(p);
-	}
-	if (c->share)
-		curl_share_cleanup(c->share);
+	http_pool_destroy(&c->pool);
 	kube_auth_free(c->auth);
 	curl_slist_free_all(c->connect_to);
 	free(c->base_url);
@@ -296,9 +254,6 @@ void kube_client_free(struct kube_client *c)
 	free(c->ca.data);
 	free(c->namespace);
 	free(c->user_agent);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&c->share_locks[i]);
-	pthread_mutex_destroy(&c->pool_mu);
 	ratelimit_destroy(&c->rate);
 	free(c);
 }
@@ -432,56 +387,6 @@ void kube_response_free(struct kube_response *r)
 	r->message = NULL;
 }
 
-static CURL *handle_get(struct kube_client *c)
-{
-	CURL *easy = NULL;
-	pthread_mutex_lock(&c->pool_mu);
-	if (c->pool) {
-		struct pooled *p = c->pool;
-		c->pool = p->next;
-		c->pool_len--;
-		easy = p->easy;
-		free(p);
-	}
-	pthread_mutex_unlock(&c->pool_mu);
-	if (easy) {
-		curl_easy_reset(easy);
-		return easy;
-	}
-	return curl_easy_init();
-}
-
-static void handle_put(struct kube_client *c, CURL *easy)
-{
-	struct pooled *p = NULL;
-	pthread_mutex_lock(&c->pool_mu);
-	if (c->pool_len < POOL_MAX && (p = malloc(sizeof *p)) != NULL) {
-		p->easy = easy;
-		p->next = c->pool;
-		c->pool = p;
-		c->pool_len++;
-	}
-	pthread_mutex_unlock(&c->pool_mu);
-	if (!p)
-		curl_easy_cleanup(easy);
-}
-
-/* Closes every idle pooled handle and its connection; the next requests connect afresh. */
-static void handle_flush(struct kube_client *c)
-{
-	pthread_mutex_lock(&c->pool_mu);
-	struct pooled *p = c->pool;
-	c->pool = NULL;
-	c->pool_len = 0;
-	pthread_mutex_unlock(&c->pool_mu);
-	while (p) {
-		struct pooled *next = p->next;
-		curl_easy_cleanup(p->easy);
-		free(p);
-		p = next;
-	}
-}
-
 /*
  * libcurl sets SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees its 16 KB read buffer whenever it drains and
  * allocates it again on the next SSL_read. On a watch stream that is one large malloc per record, and each
@@ -499,42 +404,9 @@ static CURLcode keep_tls_buffers(CURL *easy, void *ssl_ctx, void *ud)
 /* Per-transfer state handed to libcurl callbacks. */
 struct transfer {
 	struct kube_client *c;
-	struct buf *body;          /* collected body (non-streaming, or error body of a stream) */
-	kube_stream_fn on_data;    /* streaming sink for 2xx answers */
-	void *ud;
 	const atomic_int *stop;    /* per-stream stop flag, or NULL */
-	CURL *easy;
-	int stream_rc;             /* first non-zero on_data result */
-	int decided;               /* HTTP status known: stream or collect */
-	int streaming;
-	int too_large;
+	struct http_sink sink;     /* the body (non-streaming, or error body of a stream), or on_data for a stream */
 };
-
-static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct transfer *t = ud;
-	size_t n = size * nmemb;
-
-	if (!t->decided && t->on_data) {
-		long code = 0;
-		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
-		t->streaming = code >= 200 && code < 300;
-		t->decided = 1;
-	}
-	if (t->streaming) {
-		int rc = t->on_data(t->ud, data, n);
-		if (rc) {
-			t->stream_rc = rc;
-			return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-		}
-		return n;
-	}
-	if (buf_append(t->body, data, n)) {
-		t->too_large = 1;
-		return 0;
-	}
-	return n;
-}
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
@@ -641,7 +513,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 		goto out;
 	}
 	rc = SO_E_NOMEM;
-	easy = handle_get(c);
+	easy = http_pool_get(&c->pool);
 	if (!easy || buf_appends(&url, c->base_url) || buf_appends(&url, path))
 		goto out;
 	if (cred.token) {
@@ -662,11 +534,10 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	}
 
 	t.c = c;
-	t.body = &resp->body;
-	t.on_data = on_data;
-	t.ud = ud;
 	t.stop = stop;
-	t.easy = easy;
+	t.sink.body = &resp->body;
+	t.sink.on_data = on_data;
+	t.sink.ud = ud;
 
 	curl_easy_setopt(easy, CURLOPT_URL, url.data);
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
@@ -679,8 +550,6 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	}
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -692,8 +561,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 15L);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+	http_sink_attach(easy, &t.sink);
 	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &t);
@@ -744,10 +612,10 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
 		resp->retry_after_s = (long)retry_after;
 
-	if (t.stream_rc) {
-		rc = t.stream_rc;
+	if (t.sink.data_rc) {
+		rc = t.sink.data_rc;
 		set_message(resp, "stream consumer stopped: %s", so_strerror(rc));
-	} else if (t.too_large) {
+	} else if (t.sink.too_large) {
 		rc = SO_E_TOO_LARGE;
 		set_message(resp, "response body exceeds %zu bytes", resp->body.cap);
 	} else if (cc != CURLE_OK) {
@@ -779,9 +647,9 @@ out:
 			 * the idle connections with it: without this, each next request would reuse one and wait out
 			 * its own deadline on it, one after the other (tests/faults/proxy_silent.sh). */
 			if (rc != SO_E_CANCELLED)
-				handle_flush(c);
+				http_pool_flush(&c->pool);
 		} else {
-			handle_put(c, easy);
+			http_pool_put(&c->pool, easy);
 		}
 	}
 	if (rc && !resp->message)
