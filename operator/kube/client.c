@@ -22,6 +22,7 @@
 #include "util/err.h"
 #include "util/http.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/prom.h"
 #include "util/ratelimit.h"
 
@@ -113,18 +114,15 @@ static int rate_wait(struct kube_client *c, double until)
 	return wait > 0 ? sleep_cancellable(c, wait) : SO_OK;
 }
 
-static int copy_pem(struct kube_pem *dst, const struct kube_pem *src)
+static void copy_pem(struct kube_pem *dst, const struct kube_pem *src)
 {
 	dst->data = NULL;
 	dst->len = 0;
 	if (!src->data || !src->len)
-		return SO_OK;
-	dst->data = malloc(src->len);
-	if (!dst->data)
-		return SO_E_NOMEM;
+		return;
+	dst->data = mem_alloc(src->len);
 	memcpy(dst->data, src->data, src->len);
 	dst->len = src->len;
-	return SO_OK;
 }
 
 /*
@@ -138,8 +136,6 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 	char *scheme = NULL, *host = NULL, *port = NULL, *prefix = NULL;
 	struct buf b = BUF_INIT(4096);
 
-	if (!u)
-		return SO_E_NOMEM;
 	if (curl_url_set(u, CURLUPART_URL, cfg->server, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
@@ -149,22 +145,21 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 			 cfg->server);
 		goto out;
 	}
-	rc = SO_E_NOMEM;
+	rc = SO_E_TOO_LARGE; /* the parts go into 4 KiB buffers */
 	/* client-go labels its metrics with the URL's host:port (the real server, not tls-server-name) */
 	if (buf_appendf(&b, "%s:%s", host, port))
 		goto out;
 	struct buf esc = BUF_INIT(4096);
-	if (prom_escape(&esc, b.data) || !(c->metrics_host = buf_steal(&esc))) {
+	if (prom_escape(&esc, b.data)) {
 		buf_free(&esc);
 		goto out;
 	}
+	c->metrics_host = buf_steal(&esc);
 	buf_reset(&b);
 	if (cfg->tls_server_name && *cfg->tls_server_name) {
 		if (buf_appendf(&b, "%s:%s:%s:%s", cfg->tls_server_name, port, host, port))
 			goto out;
 		c->connect_to = curl_slist_append(NULL, b.data);
-		if (!c->connect_to)
-			goto out;
 		buf_reset(&b);
 		if (buf_appendf(&b, "%s://%s:%s", scheme, cfg->tls_server_name, port))
 			goto out;
@@ -178,8 +173,10 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 	if (buf_append(&b, prefix, plen))
 		goto out;
 	c->base_url = buf_steal(&b);
-	rc = c->base_url ? SO_OK : SO_E_NOMEM;
+	rc = SO_OK;
 out:
+	if (rc == SO_E_TOO_LARGE)
+		snprintf(err, errlen, "%s: server or tls-server-name longer than 4 KiB", cfg->source ? cfg->source : "config");
 	curl_free(prefix);
 	buf_free(&b);
 	curl_free(scheme);
@@ -192,7 +189,7 @@ out:
 int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts, struct kube_client **out,
 		    char *err, size_t errlen)
 {
-	int rc = SO_E_NOMEM;
+	int rc;
 	struct kube_client *c = NULL;
 
 	*out = NULL;
@@ -205,9 +202,7 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 		snprintf(err, errlen, "%s: no server", cfg->source ? cfg->source : "config");
 		return SO_E_CONFIG;
 	}
-	c = calloc(1, sizeof *c);
-	if (!c)
-		goto fail;
+	c = mem_calloc(1, sizeof *c);
 	if (opts)
 		c->opts = *opts;
 	else
@@ -220,14 +215,10 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	rc = setup_endpoint(c, cfg, err, errlen);
 	if (rc)
 		goto fail;
-	rc = SO_E_NOMEM;
-	if (copy_pem(&c->ca, &cfg->ca))
-		goto fail;
+	copy_pem(&c->ca, &cfg->ca);
 	c->insecure = cfg->insecure_skip_tls_verify;
-	c->namespace = strdup(cfg->namespace ? cfg->namespace : "default");
-	c->user_agent = strdup(c->opts.user_agent ? c->opts.user_agent : "spin-operator");
-	if (!c->namespace || !c->user_agent)
-		goto fail;
+	c->namespace = mem_strdup(cfg->namespace ? cfg->namespace : "default");
+	c->user_agent = mem_strdup(c->opts.user_agent ? c->opts.user_agent : "spin-operator");
 	c->opts.user_agent = c->user_agent;
 
 	rc = kube_auth_new(cfg, &c->auth, err, errlen);
@@ -236,8 +227,6 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	*out = c;
 	return SO_OK;
 fail:
-	if (rc == SO_E_NOMEM && err && errlen && !*err)
-		snprintf(err, errlen, "out of memory creating the API client");
 	kube_client_free(c);
 	return rc;
 }
@@ -432,9 +421,9 @@ static int map_curl_error(CURLcode cc)
 	}
 }
 
-static int set_message(struct kube_response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_message(struct kube_response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int set_message(struct kube_response *resp, const char *fmt, ...)
+static void set_message(struct kube_response *resp, const char *fmt, ...)
 {
 	char tmp[512];
 	va_list ap;
@@ -442,8 +431,7 @@ static int set_message(struct kube_response *resp, const char *fmt, ...)
 	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	free(resp->message);
-	resp->message = strdup(tmp);
-	return resp->message ? SO_OK : SO_E_NOMEM;
+	resp->message = mem_strdup(tmp);
 }
 
 /* A TokenReview or SubjectAccessReview: a POST that stores nothing, which every replica makes to authorize a
@@ -467,7 +455,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 {
 	int rc;
 	CURL *easy = NULL;
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	struct kube_credentials cred = { 0 };
 	struct buf url = BUF_INIT(64u << 10);
 	struct buf hdr = BUF_INIT(64u << 10);
@@ -512,25 +500,22 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 			    c->base_url);
 		goto out;
 	}
-	rc = SO_E_NOMEM;
+	/* The URL and each header go into 64 KiB buffers: a longer path, token or content type is refused. */
+	rc = SO_E_TOO_LARGE;
 	easy = http_pool_get(&c->pool);
-	if (!easy || buf_appends(&url, c->base_url) || buf_appends(&url, path))
+	if (buf_appends(&url, c->base_url) || buf_appends(&url, path))
 		goto out;
 	if (cred.token) {
 		if (buf_appendf(&hdr, "Authorization: Bearer %s", cred.token))
 			goto out;
-		if (!(h = curl_slist_append(headers, hdr.data)))
-			goto out;
-		headers = h;
+		headers = curl_slist_append(headers, hdr.data);
 	}
-	if (!(h = curl_slist_append(headers, "Accept: application/json")))
-		goto out;
-	headers = h;
+	headers = curl_slist_append(headers, "Accept: application/json");
 	if (content_type) {
 		buf_reset(&hdr);
-		if (buf_appendf(&hdr, "Content-Type: %s", content_type) || !(h = curl_slist_append(headers, hdr.data)))
+		if (buf_appendf(&hdr, "Content-Type: %s", content_type))
 			goto out;
-		headers = h;
+		headers = curl_slist_append(headers, hdr.data);
 	}
 
 	t.c = c;
@@ -772,8 +757,8 @@ int kube_send_json_within(struct kube_client *c, long timeout_ms, const char *me
 	}
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
-		if (!text) {
-			rc = SO_E_NOMEM;
+		if (!text) { /* not an object or array */
+			rc = SO_E_INVAL;
 			goto out;
 		}
 	}

@@ -645,9 +645,7 @@ static int check_server(const char *server, char **out, const char *label, const
 	len = strlen(server);
 	while (len > (size_t)(auth - server) + alen && server[len - 1] == '/')
 		len--;
-	*out = strndup(server, len);
-	if (!*out)
-		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
+	*out = mem_strndup(server, len);
 	return SO_OK;
 }
 
@@ -679,8 +677,6 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 		unsigned char *bytes;
 		rc = b64_decode(data, strlen(data), B64_SKIP_SPACE | B64_SECRET, &bytes, &out->len);
 		out->data = (char *)bytes;
-		if (rc == SO_E_NOMEM)
-			return so_fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
 		if (rc)
 			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: invalid base64", f->label, path,
 				    data_key);
@@ -694,8 +690,6 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 	if (!file)
 		return SO_OK;
 	full = kube_path_join(f->dir, file);
-	if (!full)
-		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 	rc = kube_file_read(full, KUBE_CONFIG_MAX_FILE, &b, &e);
 	if (rc == SO_E_IO)
 		rc = so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s: %s", f->label, path, file_key, full,
@@ -703,8 +697,6 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 	else if (rc == SO_E_TOO_LARGE)
 		rc = so_fail(err, errlen, rc, "kubeconfig %s: %s.%s: %s: larger than %u MiB", f->label, path, file_key,
 			  full, KUBE_CONFIG_MAX_FILE >> 20);
-	else if (rc)
-		rc = so_fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
 	if (rc)
 		goto out;
 	out->len = b.len;
@@ -748,28 +740,15 @@ static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const
 	if (mode && strcmp(mode, "Never") != 0 && strcmp(mode, "IfAvailable") != 0)
 		return so_fail(err, errlen, SO_E_CONFIG,
 			    "kubeconfig %s: %s.interactiveMode: expected Never, IfAvailable or Always", f->label, path);
-	e = calloc(1, sizeof *e);
-	if (!e)
-		goto nomem;
+	e = mem_calloc(1, sizeof *e);
 	/* A bare name is looked up in PATH; anything with a slash is a path relative to the kubeconfig. */
-	e->command = strchr(x->cfg.command, '/') ? kube_path_join(f->dir, x->cfg.command) : strdup(x->cfg.command);
+	e->command = strchr(x->cfg.command, '/') ? kube_path_join(f->dir, x->cfg.command) : mem_strdup(x->cfg.command);
 	e->args = strv_dup(x->cfg.args);
 	e->env = strv_dup(x->cfg.env);
-	e->api_version = strdup(api);
+	e->api_version = mem_strdup(api);
 	e->provide_cluster_info = x->cfg.provide_cluster_info;
-	if (!e->command || !e->args || !e->env || !e->api_version)
-		goto nomem;
 	*out = e;
 	return SO_OK;
-nomem:
-	if (e) {
-		free(e->command);
-		strv_free(e->args);
-		strv_free(e->env);
-		free(e->api_version);
-		free(e);
-	}
-	return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 }
 
 static const char *unsupported_reason(const char *key)
@@ -814,9 +793,7 @@ static int resolve_cluster(const struct kube_kubeconfig *f, const struct kc_clus
 		    strchr(k->tls_server_name, ':') || strchr(k->tls_server_name, '/'))
 			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.tls-server-name: not a host name",
 				    f->label, path);
-		out->tls_server_name = strdup(k->tls_server_name);
-		if (!out->tls_server_name)
-			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+		out->tls_server_name = mem_strdup(k->tls_server_name);
 	}
 	return SO_OK;
 }
@@ -852,21 +829,17 @@ static int resolve_user(const struct kube_kubeconfig *f, const struct kc_user *u
 		if (kube_has_ctl(u->token))
 			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.token: contains control characters",
 				    f->label, path);
-		out->token = strdup(u->token);
-		if (!out->token)
-			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+		out->token = mem_strdup(u->token);
 	}
 	if (u->token_file) {
 		char *tok = NULL, msg[512];
 
 		out->token_file = kube_path_join(f->dir, u->token_file);
-		if (!out->token_file)
-			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 		/* Read once now so a wrong path fails at start-up; kube_auth re-reads it as it rotates. */
 		rc = kube_token_file_read(out->token_file, &tok, msg, sizeof msg);
 		kube_secret_free(tok);
 		if (rc)
-			return so_fail(err, errlen, rc == SO_E_NOMEM ? rc : SO_E_CONFIG, "kubeconfig %s: %s.tokenFile: %s",
+			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.tokenFile: %s",
 				    f->label, path, msg);
 	}
 	if (u->exec) {
@@ -961,12 +934,12 @@ int kube_kubeconfig_resolve(struct kube_kubeconfig *const *files, size_t n, cons
 		if (rc)
 			goto bad;
 	}
-	rc = SO_E_NOMEM;
-	out->namespace = strdup(ctx->namespace ? ctx->namespace : "default");
-	out->context = strdup(name);
-	out->source = n == 1 ? strdup(files[0]->label) : join_labels(files, n);
-	if (!out->namespace || !out->context || !out->source) {
-		so_fail(err, errlen, rc, "kubeconfig %s: out of memory", label);
+	out->namespace = mem_strdup(ctx->namespace ? ctx->namespace : "default");
+	out->context = mem_strdup(name);
+	out->source = n == 1 ? mem_strdup(files[0]->label) : join_labels(files, n);
+	if (!out->source) {
+		rc = so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: the file names add up to more than 1 MiB",
+			     label);
 		goto bad;
 	}
 	return SO_OK;

@@ -36,13 +36,13 @@
  * Parses every document of text (len bytes, need not be NUL-terminated) into *docs, a new JSON array holding
  * one value per document; documents that are empty or null ("---" alone) are left out. name labels error
  * messages. Returns 0, or SO_E_INVAL (bad YAML, with "name:line:column: problem" in err), SO_E_TOO_LARGE
- * (a cap above) or SO_E_NOMEM, with *docs NULL.
+ * (a cap above) or SO_E_NOMEM (libyaml's own allocation failed: it has no allocator hook), with *docs NULL.
  */
 int yaml_to_json(const char *text, size_t len, const char *name, json_t **docs, char *err, size_t errlen);
 
 /*
  * Appends v as one YAML document (no "---" line) to out. Returns 0, SO_E_INVAL (v nested deeper than
- * YAML_MAX_DEPTH, or a non-finite real), SO_E_TOO_LARGE (out's cap) or SO_E_NOMEM; out is left as it was
+ * YAML_MAX_DEPTH, or a non-finite real) or SO_E_TOO_LARGE (out's cap); out is left as it was
  * on failure.
  */
 int json_to_yaml(const json_t *v, struct buf *out);

@@ -651,45 +651,6 @@ static void emit_limits(void **state)
 	buf_free(&b);
 }
 
-static long allocs_left = -1; /* < 0: never fail */
-
-static void *failing_malloc(size_t n)
-{
-	if (allocs_left == 0)
-		return NULL;
-	if (allocs_left > 0)
-		allocs_left--;
-	return malloc(n);
-}
-
-/* Every jansson allocation in turn fails: SO_E_NOMEM, nothing returned, nothing leaked (ASan builds). */
-static void allocation_failures(void **state)
-{
-	(void)state;
-	const char *text = "a: &x {k: [1, 2.5, true, null, s]}\nb: *x\n&kk key: *kk\n---\n- &y [1]\n- *y\n"
-			   "---\nc: 1\n";
-	json_t *want = docs_of(text);
-
-	json_set_alloc_funcs(failing_malloc, free);
-	for (long n = 0;; n++) {
-		json_t *docs = (json_t *)1;
-		char err[128];
-		allocs_left = n;
-		int rc = yaml_to_json(text, strlen(text), "t", &docs, err, sizeof err);
-		allocs_left = -1;
-		if (rc == SO_OK) {
-			assert_true(json_equal(docs, want));
-			json_decref(docs);
-			break;
-		}
-		assert_int_equal(rc, SO_E_NOMEM);
-		assert_null(docs);
-		assert_true(n < 100000);
-	}
-	json_set_alloc_funcs(malloc, free);
-	json_decref(want);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -709,7 +670,6 @@ int main(void)
 		cmocka_unit_test(emit_strings),
 		cmocka_unit_test(emit_numbers_and_keys),
 		cmocka_unit_test(emit_limits),
-		cmocka_unit_test(allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

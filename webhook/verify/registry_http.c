@@ -26,6 +26,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/http.h"
+#include "util/mem.h"
 #include "verify/registry_int.h"
 
 #define POOL_MAX 16
@@ -103,7 +104,7 @@ static int load_cas(struct registry *r, const char *extra, char *err, size_t err
 	}
 	/* The bundle libcurl would use by default (CURLINFO_CAINFO, libcurl >= 7.84). */
 	probe = curl_easy_init();
-	if (probe && curl_easy_getinfo(probe, CURLINFO_CAINFO, &sys) == CURLE_OK && sys && *sys) {
+	if (curl_easy_getinfo(probe, CURLINFO_CAINFO, &sys) == CURLE_OK && sys && *sys) {
 		rc = append_file(&b, sys);
 		if (rc == SO_E_IO)
 			buf_reset(&b); /* no system bundle on this machine: the extra CAs alone (plus CApath) */
@@ -112,16 +113,14 @@ static int load_cas(struct registry *r, const char *extra, char *err, size_t err
 			goto out;
 		}
 	}
-	rc = SO_E_NOMEM;
+	rc = SO_E_TOO_LARGE; /* cannot happen: b's cap holds both files */
 	if (buf_appends(&b, "\n") || buf_append(&b, x.data, x.len))
 		goto out;
 	r->ca_blob.len = b.len;
 	r->ca_blob.flags = CURL_BLOB_NOCOPY; /* lives as long as the client */
 	r->ca_blob.data = buf_steal(&b);
-	rc = r->ca_blob.data ? SO_OK : so_fail(err, errlen, SO_E_NOMEM, "out of memory loading registry CAs");
+	rc = SO_OK;
 out:
-	if (rc == SO_E_NOMEM && err && errlen && !*err)
-		so_fail(err, errlen, rc, "out of memory loading registry CAs");
 	curl_easy_cleanup(probe);
 	buf_free(&b);
 	buf_free(&x);
@@ -211,7 +210,7 @@ static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_por
 	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || !url)
 		return CURL_PREREQFUNC_ABORT;
 	u = curl_url();
-	ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 	     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 	     curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
 	if (ok && t->q->guard_host)
@@ -249,7 +248,7 @@ static void read_headers(CURL *easy, struct reg_resp *p)
 	for (size_t i = 0; i < REG_MAX_AUTH_HEADERS; i++) {
 		if (curl_easy_header(easy, "WWW-Authenticate", i, CURLH_HEADER, -1, &h) != CURLHE_OK || !h->value)
 			break;
-		p->www_auth[i] = strdup(h->value);
+		p->www_auth[i] = mem_strdup(h->value);
 	}
 	if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h->value) {
 		char *end = NULL;
@@ -263,7 +262,7 @@ static void final_host(CURL *easy, struct reg_resp *p)
 {
 	char *url = NULL, *host = NULL;
 	CURLU *u = curl_url();
-	if (u && curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+	if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
 	    curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
 		snprintf(p->final_host, sizeof p->final_host, "%s", host);
 	curl_free(host);
@@ -272,9 +271,9 @@ static void final_host(CURL *easy, struct reg_resp *p)
 
 int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_resp *p)
 {
-	int rc = SO_E_NOMEM;
+	int rc = SO_E_TOO_LARGE; /* an Accept value over hdr's cap */
 	CURL *easy = NULL;
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	struct buf hdr = BUF_INIT(1024);
 	struct xfer t = { 0 };
 	int64_t left = q->deadline_ms - clock_mono_ms();
@@ -286,14 +285,12 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 	atomic_fetch_add(&r->requests, 1);
 	easy = http_pool_get(&r->pool);
 	if (q->accept) {
-		if (buf_appendf(&hdr, "Accept: %s", q->accept) || !(h = curl_slist_append(headers, hdr.data)))
+		if (buf_appendf(&hdr, "Accept: %s", q->accept))
 			goto out;
-		headers = h;
+		headers = curl_slist_append(headers, hdr.data);
 	}
 	/* No "Expect: 100-continue" on the OAuth2 POST. */
-	if (!(h = curl_slist_append(headers, "Expect:")))
-		goto out;
-	headers = h;
+	headers = curl_slist_append(headers, "Expect:");
 
 	t.easy = easy;
 	t.p = p;
@@ -327,7 +324,7 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 		/* The proxy decision is made here, not by libcurl, so the guard knows what the address it sees is. */
 		char proxy[1024], *scheme = NULL, *host = NULL;
 		CURLU *u = curl_url();
-		if (!u || curl_url_set(u, CURLUPART_URL, q->url, 0) != CURLUE_OK ||
+		if (curl_url_set(u, CURLUPART_URL, q->url, 0) != CURLUE_OK ||
 		    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 		    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 			curl_url_cleanup(u);
