@@ -43,7 +43,7 @@
  * review of one is refused before any rule reads it (413). */
 #define ADMISSION_MAX_OBJECT ((size_t)3 << 19)
 
-/* The four upstream registrations (contract §3.1). */
+/* The four upstream registrations (config/webhook/manifests.yaml). */
 enum admission_endpoint { MUTATE_SPINAPP, VALIDATE_SPINAPP, MUTATE_EXECUTOR, VALIDATE_EXECUTOR };
 
 #define ADMISSION_PATH_MUTATE_SPINAPP "/mutate-core-spinkube-dev-v1alpha1-spinapp"

@@ -1,6 +1,6 @@
 /*
- * SpinAppExecutor validation (contract §3.4). Defaulting is a no-op upstream, and here (admission.c answers
- * "allowed" without a patch).
+ * SpinAppExecutor validation (upstream's, docs/internals/webhook-admission.md). Defaulting is a no-op upstream, and
+ * here (admission.c answers "allowed" without a patch).
  *
  * Upstream's one check, only when spec.deploymentConfig is set: runtimeClassName and spinImage are mutually
  * exclusive and one of them is required. Its BadValue is the *string runtimeClassName, which apimachinery v0.34

@@ -1,5 +1,6 @@
 /*
- * SpinApp defaulting and validation (contract §3.2–§3.3). Quantities are kube/quantity.c's.
+ * SpinApp defaulting and validation (upstream's, docs/internals/webhook-admission.md). Quantities are
+ * kube/quantity.c's.
  *
  * Validation runs upstream's four checks in upstream's order with upstream's messages (executor, replicas,
  * annotations, invocation limits), then the stricter checks listed in docs/compat.md, all collected into one

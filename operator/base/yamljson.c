@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "operator/base/err.h"
+#include "operator/base/mem.h"
 
 #define NODE_WEIGHT 64
 #define TAG_PREFIX "tag:yaml.org,2002:"
@@ -64,6 +65,7 @@ struct reader {
 	struct anchor *anchors;
 	size_t nanchors;       /* in use in the current document */
 	size_t defined;        /* anchors defined in the whole stream */
+	size_t aliases;        /* aliases used in the whole stream */
 	json_t *index;         /* anchor name → index into anchors, current document */
 	size_t expanded;       /* weight of every alias expansion so far */
 };
@@ -99,9 +101,16 @@ static int fail_at(struct reader *r, int code, const yaml_mark_t *m, const char 
 	return code;
 }
 
+/* libyaml has no allocator hook: its own allocation failures come back as this. */
 static int nomem(struct reader *r)
 {
 	return failf(r, SO_E_NOMEM, "%s: out of memory", r->name);
+}
+
+/* jansson refuses strings that are not UTF-8; libyaml checks its input, so this is a second line of defence. */
+static int not_utf8(struct reader *r)
+{
+	return failf(r, SO_E_INVAL, "%s: a scalar is not valid UTF-8", r->name);
 }
 
 /* A scalar for a message: at most 40 bytes, non-printable bytes as '?', "..." when cut. */
@@ -287,12 +296,10 @@ static const char *short_tag(const char *tag, char out[48])
 /* A real from text that match_float accepted. */
 static int to_real(struct reader *r, const yaml_event_t *ev, const char *s, size_t n, json_t **out)
 {
-	char small[128], *copy = n < sizeof small ? small : malloc(n + 1), *end, tmp[48];
+	char small[128], *copy = n < sizeof small ? small : mem_alloc(n + 1), *end, tmp[48];
 	double d;
 	int bad;
 
-	if (!copy)
-		return nomem(r);
 	memcpy(copy, s, n);
 	copy[n] = '\0';
 	d = strtod(copy, &end);
@@ -301,8 +308,8 @@ static int to_real(struct reader *r, const yaml_event_t *ev, const char *s, size
 		free(copy);
 	if (bad)
 		return fail_at(r, SO_E_INVAL, &ev->start_mark, "number %s is out of range", shown(s, n, tmp));
-	*out = json_real(d);
-	return *out ? SO_OK : nomem(r);
+	*out = json_real(d); /* finite */
+	return SO_OK;
 }
 
 /* The JSON value of a scalar event (not a key). */
@@ -353,13 +360,13 @@ static int scalar_value(struct reader *r, const yaml_event_t *ev, json_t **out)
 		if (m == 0)
 			break;
 		*out = json_integer(i);
-		return *out ? SO_OK : nomem(r);
+		return SO_OK;
 	case K_FLOAT:
 		if (match_float(s, n))
 			return to_real(r, ev, s, n, out);
 		if (match_int(s, n, &i, &decimal) == 1) {
 			*out = json_real((double)i);
-			return *out ? SO_OK : nomem(r);
+			return SO_OK;
 		}
 		if (match_nonfinite(s, n))
 			return fail_at(r, SO_E_INVAL, &ev->start_mark, "%s cannot be represented in JSON",
@@ -367,7 +374,7 @@ static int scalar_value(struct reader *r, const yaml_event_t *ev, json_t **out)
 		break;
 	default:
 		*out = json_stringn(s, n);
-		return *out ? SO_OK : nomem(r);
+		return *out ? SO_OK : not_utf8(r);
 	}
 	return fail_at(r, SO_E_INVAL, &ev->start_mark, "\"%s\" is not valid for tag %s", shown(s, n, tmp),
 		       tag ? short_tag(tag, tmp2) : "?");
@@ -395,22 +402,18 @@ static int add_anchor(struct reader *r, const char *name, json_t *v, const char 
 
 	if (r->nanchors == YAML_MAX_ANCHORS)
 		return failf(r, SO_E_TOO_LARGE, "%s: more than %d anchors", r->name, YAML_MAX_ANCHORS);
-	if (!r->anchors && !(r->anchors = calloc(YAML_MAX_ANCHORS, sizeof *r->anchors)))
-		return nomem(r);
+	if (!r->anchors)
+		r->anchors = mem_calloc(YAML_MAX_ANCHORS, sizeof *r->anchors);
 	a = &r->anchors[r->nanchors];
 	a->text = NULL;
 	if (text) {
-		if (!(a->text = malloc(tlen + 1)))
-			return nomem(r);
+		a->text = mem_alloc(tlen + 1);
 		memcpy(a->text, text, tlen);
 		a->text[tlen] = '\0';
 	}
 	a->text_len = tlen;
-	if (json_object_set_new(r->index, name, json_integer((json_int_t)r->nanchors))) {
-		free(a->text);
-		a->text = NULL;
-		return nomem(r);
-	}
+	/* Anchor names are ASCII letters, digits, '-' and '_' (libyaml's scanner): a valid key. */
+	json_object_set_new(r->index, name, json_integer((json_int_t)r->nanchors));
 	a->value = json_incref(v);
 	a->weight = weight;
 	a->height = height;
@@ -440,13 +443,13 @@ static int add_node(struct reader *r, json_t *v, size_t weight, int height)
 	}
 	f = &r->stack[r->depth - 1];
 	if (f->is_map) {
-		int rc = json_object_set_new(f->node, f->key, v);
+		int rc = json_object_set_new(f->node, f->key, v); /* a key from the input: jansson checks its UTF-8 */
 		free(f->key);
 		f->key = NULL;
 		if (rc)
-			return nomem(r);
-	} else if (json_array_append_new(f->node, v)) {
-		return nomem(r);
+			return not_utf8(r);
+	} else {
+		json_array_append_new(f->node, v);
 	}
 	f->weight += weight;
 	if (height + 1 > f->height)
@@ -467,8 +470,7 @@ static int set_key(struct reader *r, const char *s, size_t n, const yaml_mark_t 
 
 	if (memchr(s, '\0', n))
 		return fail_at(r, SO_E_INVAL, m, "mapping key \"%s\" holds a NUL byte", shown(s, n, tmp));
-	if (!(f->key = malloc(n + 1)))
-		return nomem(r);
+	f->key = mem_alloc(n + 1);
 	memcpy(f->key, s, n);
 	f->key[n] = '\0';
 	if (json_object_get(f->node, f->key))
@@ -500,7 +502,7 @@ static int on_scalar(struct reader *r, const yaml_event_t *ev)
 			return rc;
 		if (anchor) {
 			if (!(v = json_stringn(s, n)))
-				return nomem(r);
+				return not_utf8(r);
 			rc = add_anchor(r, anchor, v, s, n, NODE_WEIGHT + n, 0);
 			json_decref(v);
 		}
@@ -520,10 +522,11 @@ static int on_alias(struct reader *r, const yaml_event_t *ev)
 	const char *name = (const char *)ev->data.alias.anchor;
 	struct anchor *a = find_anchor(r, name);
 	char tmp[48];
-	json_t *copy;
 
 	if (!a)
 		return fail_at(r, SO_E_INVAL, &ev->start_mark, "unknown anchor \"%s\"", shown(name, strlen(name), tmp));
+	if (++r->aliases > YAML_MAX_ALIASES)
+		return fail_at(r, SO_E_TOO_LARGE, &ev->start_mark, "more than %d aliases", YAML_MAX_ALIASES);
 	if (a->weight > YAML_MAX_EXPANSION - r->expanded)
 		return fail_at(r, SO_E_TOO_LARGE, &ev->start_mark,
 			       "aliases expand to too much data (over the %u MiB expansion budget)",
@@ -536,9 +539,7 @@ static int on_alias(struct reader *r, const yaml_event_t *ev)
 	}
 	if (a->height > 0 && r->depth + a->height > YAML_MAX_DEPTH)
 		return fail_at(r, SO_E_TOO_LARGE, &ev->start_mark, "nested deeper than %d", YAML_MAX_DEPTH);
-	if (!(copy = json_deep_copy(a->value)))
-		return nomem(r);
-	return add_node(r, copy, a->weight, a->height);
+	return add_node(r, json_deep_copy(a->value), a->weight, a->height);
 }
 
 static int on_start(struct reader *r, const yaml_event_t *ev)
@@ -567,12 +568,9 @@ static int on_start(struct reader *r, const yaml_event_t *ev)
 	f->is_map = is_map;
 	f->weight = NODE_WEIGHT;
 	f->height = 1;
-	if (!(f->node = is_map ? json_object() : json_array()))
-		return nomem(r);
-	if (anchor && !(f->anchor = strdup((const char *)anchor))) {
-		json_decref(f->node);
-		return nomem(r);
-	}
+	f->node = is_map ? json_object() : json_array();
+	if (anchor)
+		f->anchor = mem_strdup((const char *)anchor);
 	r->depth++;
 	return SO_OK;
 }
@@ -655,18 +653,10 @@ int yamljson_to_json(const char *text, size_t len, const char *name, json_t **do
 	*docs = NULL;
 	if (len > YAML_MAX_INPUT)
 		return failf(&r, SO_E_TOO_LARGE, "%s: larger than %u MiB", r.name, YAML_MAX_INPUT >> 20);
+	if (!yaml_parser_initialize(&p))
+		return nomem(&r);
 	out = json_array();
 	r.index = json_object();
-	if (!out || !r.index) {
-		json_decref(out);
-		json_decref(r.index);
-		return nomem(&r);
-	}
-	if (!yaml_parser_initialize(&p)) {
-		json_decref(out);
-		json_decref(r.index);
-		return nomem(&r);
-	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)r.text, r.len);
 	while (!done && rc == SO_OK) {
 		if (!yaml_parser_parse(&p, &ev)) {
@@ -681,8 +671,8 @@ int yamljson_to_json(const char *text, size_t len, const char *name, json_t **do
 			clear_anchors(&r);
 			break;
 		case YAML_DOCUMENT_END_EVENT:
-			if (r.root && !json_is_null(r.root) && json_array_append(out, r.root))
-				rc = nomem(&r);
+			if (r.root && !json_is_null(r.root))
+				json_array_append(out, r.root);
 			json_decref(r.root);
 			r.root = NULL;
 			clear_anchors(&r);

@@ -10,7 +10,7 @@
  * them), keys holding a NUL byte.
  *
  * The input is untrusted: it is capped at YAML_MAX_INPUT bytes, nesting at YAML_MAX_DEPTH, anchors at
- * YAML_MAX_ANCHORS, and every alias expansion is charged to a budget so that "billion laughs" inputs fail
+ * YAML_MAX_ANCHORS, aliases at YAML_MAX_ALIASES, and every alias expansion is charged to a budget so that "billion laughs" inputs fail
  * with SO_E_TOO_LARGE instead of allocating gigabytes. Errors name the source and position, e.g.
  *   app.yaml:12:3: duplicate key "name"
  *
@@ -29,19 +29,20 @@
 #define YAML_MAX_INPUT (8u << 20)   /* bytes of one stream */
 #define YAML_MAX_DEPTH 64           /* nested mappings and sequences, aliases expanded */
 #define YAML_MAX_ANCHORS 1024       /* anchors defined in one stream */
+#define YAML_MAX_ALIASES 16384      /* aliases used in one stream */
 #define YAML_MAX_EXPANSION (32u << 20) /* weight of all alias expansions: 64 per node plus scalar bytes */
 
 /*
  * Parses every document of text (len bytes, need not be NUL-terminated) into *docs, a new JSON array holding
  * one value per document; documents that are empty or null ("---" alone) are left out. name labels error
  * messages. Returns 0, or SO_E_INVAL (bad YAML, with "name:line:column: problem" in err), SO_E_TOO_LARGE
- * (a cap above) or SO_E_NOMEM, with *docs NULL.
+ * (a cap above) or SO_E_NOMEM (libyaml's own allocation failed: it has no allocator hook), with *docs NULL.
  */
 int yamljson_to_json(const char *text, size_t len, const char *name, json_t **docs, char *err, size_t errlen);
 
 /*
  * Appends v as one YAML document (no "---" line) to out. Returns 0, SO_E_INVAL (v nested deeper than
- * YAML_MAX_DEPTH, or a non-finite real), SO_E_TOO_LARGE (out's cap) or SO_E_NOMEM; out is left as it was
+ * YAML_MAX_DEPTH, or a non-finite real) or SO_E_TOO_LARGE (out's cap); out is left as it was
  * on failure.
  */
 int yamljson_from_json(const json_t *v, struct buf *out);

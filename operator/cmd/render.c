@@ -230,7 +230,8 @@ static json_t *find_executor(struct render *r, json_t *app, const char *ns, cons
 	return e;
 }
 
-/* The CRD's structural defaults that reach the objects: the probe timings (contract §1.4). */
+/* The CRD's structural defaults that reach the objects: the probe timings (the `checks` defaults of
+ * crds/core.spinkube.dev_spinapps.yaml). */
 static void probe_defaults(json_t *spec)
 {
 	static const struct {

@@ -1,5 +1,6 @@
 /*
- * Reconciling one SpinApp (contract §2.4–§2.14), with upstream's bugs fixed (docs/compat.md):
+ * Reconciling one SpinApp (upstream's Reconcile, docs/internals/controller.md), with upstream's bugs fixed
+ * (docs/compat.md):
  *
  *   executor missing               → Warning MissingExecutor, retry with backoff (an executor add requeues us)
  *   createDeployment: true         → runtime-config Secret, CA Secret, Deployment (applied only when changed)

@@ -1,5 +1,5 @@
 /*
- * Reconciling one SpinAppExecutor (contract §2.15), plus RuntimeClass wiring:
+ * Reconciling one SpinAppExecutor (upstream's reconciler, docs/internals/controller.md), plus RuntimeClass wiring:
  *
  *   being deleted, SpinApps in its namespace still use it → Warning DeletionBlocked, keep the finalizer
  *                  (an app's deletion requeues the executor, so release follows at once, not after a backoff)

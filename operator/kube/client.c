@@ -1,9 +1,9 @@
 /*
  * libcurl transport for the API server. See client.h for the contract.
  *
- * Threads: any thread may call kube_request/kube_stream. Easy handles live in a mutex-protected free list;
- * a handle is used by one thread at a time and keeps its connection alive between requests. DNS and TLS
- * sessions are shared across handles through a CURLSH with per-data locks.
+ * Threads: any thread may call kube_request/kube_stream. Easy handles come from a operator/base/http.h pool: a handle is
+ * used by one thread at a time and keeps its connection alive between requests; DNS and TLS sessions are shared
+ * across the pool's handles.
  */
 #include "operator/kube/client.h"
 #include "operator/kube/auth.h"
@@ -24,6 +24,8 @@
 #include "operator/base/log.h"
 #include "operator/base/prom.h"
 #include "operator/base/ratelimit.h"
+#include "operator/base/http.h"
+#include "operator/base/mem.h"
 
 #define POOL_MAX 32             /* idle handles kept; more concurrent callers get temporary handles */
 #define RETRY_429_MAX 3
@@ -36,11 +38,6 @@ enum { VERB_GET, VERB_POST, VERB_PUT, VERB_PATCH, VERB_DELETE, VERB_OTHER, NVERB
 static const char *const verb_names[NVERBS] = { "GET", "POST", "PUT", "PATCH", "DELETE", "OTHER" };
 #define NCODE_SLOTS 501
 
-struct pooled {
-	CURL *easy;
-	struct pooled *next;
-};
-
 struct kube_client {
 	char *base_url;            /* scheme://host:port used in URLs (the tls-server-name host when set) */
 	struct curl_slist *connect_to; /* maps tls-server-name back to the real server, or NULL */
@@ -51,12 +48,7 @@ struct kube_client {
 	struct kube_auth *auth;
 	struct kube_client_opts opts;
 
-	CURLSH *share;
-	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-
-	pthread_mutex_t pool_mu;
-	struct pooled *pool;
-	int pool_len;
+	struct http_pool pool;
 
 	struct ratelimit rate;
 
@@ -123,33 +115,15 @@ static int rate_wait(struct kube_client *c, double until)
 	return wait > 0 ? sleep_cancellable(c, wait) : SO_OK;
 }
 
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
-{
-	(void)h;
-	(void)access;
-	struct kube_client *c = ud;
-	pthread_mutex_lock(&c->share_locks[data]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *ud)
-{
-	(void)h;
-	struct kube_client *c = ud;
-	pthread_mutex_unlock(&c->share_locks[data]);
-}
-
-static int copy_pem(struct kube_pem *dst, const struct kube_pem *src)
+static void copy_pem(struct kube_pem *dst, const struct kube_pem *src)
 {
 	dst->data = NULL;
 	dst->len = 0;
 	if (!src->data || !src->len)
-		return SO_OK;
-	dst->data = malloc(src->len);
-	if (!dst->data)
-		return SO_E_NOMEM;
+		return;
+	dst->data = mem_alloc(src->len);
 	memcpy(dst->data, src->data, src->len);
 	dst->len = src->len;
-	return SO_OK;
 }
 
 /*
@@ -163,8 +137,6 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 	char *scheme = NULL, *host = NULL, *port = NULL, *prefix = NULL;
 	struct buf b = BUF_INIT(4096);
 
-	if (!u)
-		return SO_E_NOMEM;
 	if (curl_url_set(u, CURLUPART_URL, cfg->server, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
@@ -174,22 +146,21 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 			 cfg->server);
 		goto out;
 	}
-	rc = SO_E_NOMEM;
+	rc = SO_E_TOO_LARGE; /* the parts go into 4 KiB buffers */
 	/* client-go labels its metrics with the URL's host:port (the real server, not tls-server-name) */
 	if (buf_appendf(&b, "%s:%s", host, port))
 		goto out;
 	struct buf esc = BUF_INIT(4096);
-	if (prom_escape(&esc, b.data) || !(c->metrics_host = buf_steal(&esc))) {
+	if (prom_escape(&esc, b.data)) {
 		buf_free(&esc);
 		goto out;
 	}
+	c->metrics_host = buf_steal(&esc);
 	buf_reset(&b);
 	if (cfg->tls_server_name && *cfg->tls_server_name) {
 		if (buf_appendf(&b, "%s:%s:%s:%s", cfg->tls_server_name, port, host, port))
 			goto out;
 		c->connect_to = curl_slist_append(NULL, b.data);
-		if (!c->connect_to)
-			goto out;
 		buf_reset(&b);
 		if (buf_appendf(&b, "%s://%s:%s", scheme, cfg->tls_server_name, port))
 			goto out;
@@ -203,8 +174,10 @@ static int setup_endpoint(struct kube_client *c, const struct kube_config *cfg, 
 	if (buf_append(&b, prefix, plen))
 		goto out;
 	c->base_url = buf_steal(&b);
-	rc = c->base_url ? SO_OK : SO_E_NOMEM;
+	rc = SO_OK;
 out:
+	if (rc == SO_E_TOO_LARGE)
+		snprintf(err, errlen, "%s: server or tls-server-name longer than 4 KiB", cfg->source ? cfg->source : "config");
 	curl_free(prefix);
 	buf_free(&b);
 	curl_free(scheme);
@@ -217,7 +190,7 @@ out:
 int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts *opts, struct kube_client **out,
 		    char *err, size_t errlen)
 {
-	int rc = SO_E_NOMEM;
+	int rc;
 	struct kube_client *c = NULL;
 
 	*out = NULL;
@@ -230,16 +203,12 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 		snprintf(err, errlen, "%s: no server", cfg->source ? cfg->source : "config");
 		return SO_E_CONFIG;
 	}
-	c = calloc(1, sizeof *c);
-	if (!c)
-		goto fail;
+	c = mem_calloc(1, sizeof *c);
 	if (opts)
 		c->opts = *opts;
 	else
 		kube_client_opts_default(&c->opts);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&c->share_locks[i], NULL);
-	pthread_mutex_init(&c->pool_mu, NULL);
+	http_pool_init(&c->pool, POOL_MAX);
 	ratelimit_init(&c->rate, c->opts.qps, c->opts.burst, clock_mono_s());
 	for (int v = 0; v < NVERBS; v++)
 		prom_histogram_init(&c->duration[v], prom_buckets_rest_client, PROM_NBUCKETS_REST_CLIENT);
@@ -247,24 +216,11 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	rc = setup_endpoint(c, cfg, err, errlen);
 	if (rc)
 		goto fail;
-	rc = SO_E_NOMEM;
-	if (copy_pem(&c->ca, &cfg->ca))
-		goto fail;
+	copy_pem(&c->ca, &cfg->ca);
 	c->insecure = cfg->insecure_skip_tls_verify;
-	c->namespace = strdup(cfg->namespace ? cfg->namespace : "default");
-	c->user_agent = strdup(c->opts.user_agent ? c->opts.user_agent : "spin-operator");
-	if (!c->namespace || !c->user_agent)
-		goto fail;
+	c->namespace = mem_strdup(cfg->namespace ? cfg->namespace : "default");
+	c->user_agent = mem_strdup(c->opts.user_agent ? c->opts.user_agent : "spin-operator");
 	c->opts.user_agent = c->user_agent;
-
-	c->share = curl_share_init();
-	if (!c->share)
-		goto fail;
-	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 
 	rc = kube_auth_new(cfg, &c->auth, err, errlen);
 	if (rc)
@@ -272,8 +228,6 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opts
 	*out = c;
 	return SO_OK;
 fail:
-	if (rc == SO_E_NOMEM && err && errlen && !*err)
-		snprintf(err, errlen, "out of memory creating the API client");
 	kube_client_free(c);
 	return rc;
 }
@@ -282,14 +236,7 @@ void kube_client_free(struct kube_client *c)
 {
 	if (!c)
 		return;
-	while (c->pool) {
-		struct pooled *p = c->pool;
-		c->pool = p->next;
-		curl_easy_cleanup(p->easy);
-		free(p);
-	}
-	if (c->share)
-		curl_share_cleanup(c->share);
+	http_pool_destroy(&c->pool);
 	kube_auth_free(c->auth);
 	curl_slist_free_all(c->connect_to);
 	free(c->base_url);
@@ -297,9 +244,6 @@ void kube_client_free(struct kube_client *c)
 	free(c->ca.data);
 	free(c->namespace);
 	free(c->user_agent);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&c->share_locks[i]);
-	pthread_mutex_destroy(&c->pool_mu);
 	ratelimit_destroy(&c->rate);
 	free(c);
 }
@@ -433,56 +377,6 @@ void kube_response_free(struct kube_response *r)
 	r->message = NULL;
 }
 
-static CURL *handle_get(struct kube_client *c)
-{
-	CURL *easy = NULL;
-	pthread_mutex_lock(&c->pool_mu);
-	if (c->pool) {
-		struct pooled *p = c->pool;
-		c->pool = p->next;
-		c->pool_len--;
-		easy = p->easy;
-		free(p);
-	}
-	pthread_mutex_unlock(&c->pool_mu);
-	if (easy) {
-		curl_easy_reset(easy);
-		return easy;
-	}
-	return curl_easy_init();
-}
-
-static void handle_put(struct kube_client *c, CURL *easy)
-{
-	struct pooled *p = NULL;
-	pthread_mutex_lock(&c->pool_mu);
-	if (c->pool_len < POOL_MAX && (p = malloc(sizeof *p)) != NULL) {
-		p->easy = easy;
-		p->next = c->pool;
-		c->pool = p;
-		c->pool_len++;
-	}
-	pthread_mutex_unlock(&c->pool_mu);
-	if (!p)
-		curl_easy_cleanup(easy);
-}
-
-/* Closes every idle pooled handle and its connection; the next requests connect afresh. */
-static void handle_flush(struct kube_client *c)
-{
-	pthread_mutex_lock(&c->pool_mu);
-	struct pooled *p = c->pool;
-	c->pool = NULL;
-	c->pool_len = 0;
-	pthread_mutex_unlock(&c->pool_mu);
-	while (p) {
-		struct pooled *next = p->next;
-		curl_easy_cleanup(p->easy);
-		free(p);
-		p = next;
-	}
-}
-
 /*
  * libcurl sets SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees its 16 KB read buffer whenever it drains and
  * allocates it again on the next SSL_read. On a watch stream that is one large malloc per record, and each
@@ -500,42 +394,9 @@ static CURLcode keep_tls_buffers(CURL *easy, void *ssl_ctx, void *ud)
 /* Per-transfer state handed to libcurl callbacks. */
 struct transfer {
 	struct kube_client *c;
-	struct buf *body;          /* collected body (non-streaming, or error body of a stream) */
-	kube_stream_fn on_data;    /* streaming sink for 2xx answers */
-	void *ud;
 	const atomic_int *stop;    /* per-stream stop flag, or NULL */
-	CURL *easy;
-	int stream_rc;             /* first non-zero on_data result */
-	int decided;               /* HTTP status known: stream or collect */
-	int streaming;
-	int too_large;
+	struct http_sink sink;     /* the body (non-streaming, or error body of a stream), or on_data for a stream */
 };
-
-static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct transfer *t = ud;
-	size_t n = size * nmemb;
-
-	if (!t->decided && t->on_data) {
-		long code = 0;
-		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
-		t->streaming = code >= 200 && code < 300;
-		t->decided = 1;
-	}
-	if (t->streaming) {
-		int rc = t->on_data(t->ud, data, n);
-		if (rc) {
-			t->stream_rc = rc;
-			return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-		}
-		return n;
-	}
-	if (buf_append(t->body, data, n)) {
-		t->too_large = 1;
-		return 0;
-	}
-	return n;
-}
 
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
@@ -561,9 +422,9 @@ static int map_curl_error(CURLcode cc)
 	}
 }
 
-static int set_message(struct kube_response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_message(struct kube_response *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int set_message(struct kube_response *resp, const char *fmt, ...)
+static void set_message(struct kube_response *resp, const char *fmt, ...)
 {
 	char tmp[512];
 	va_list ap;
@@ -571,8 +432,7 @@ static int set_message(struct kube_response *resp, const char *fmt, ...)
 	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	free(resp->message);
-	resp->message = strdup(tmp);
-	return resp->message ? SO_OK : SO_E_NOMEM;
+	resp->message = mem_strdup(tmp);
 }
 
 /* A TokenReview or SubjectAccessReview: a POST that stores nothing, which every replica makes to authorize a
@@ -596,7 +456,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 {
 	int rc;
 	CURL *easy = NULL;
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	struct kube_credentials cred = { 0 };
 	struct buf url = BUF_INIT(64u << 10);
 	struct buf hdr = BUF_INIT(64u << 10);
@@ -641,33 +501,29 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 			    c->base_url);
 		goto out;
 	}
-	rc = SO_E_NOMEM;
-	easy = handle_get(c);
-	if (!easy || buf_appends(&url, c->base_url) || buf_appends(&url, path))
+	/* The URL and each header go into 64 KiB buffers: a longer path, token or content type is refused. */
+	rc = SO_E_TOO_LARGE;
+	easy = http_pool_get(&c->pool);
+	if (buf_appends(&url, c->base_url) || buf_appends(&url, path))
 		goto out;
 	if (cred.token) {
 		if (buf_appendf(&hdr, "Authorization: Bearer %s", cred.token))
 			goto out;
-		if (!(h = curl_slist_append(headers, hdr.data)))
-			goto out;
-		headers = h;
+		headers = curl_slist_append(headers, hdr.data);
 	}
-	if (!(h = curl_slist_append(headers, "Accept: application/json")))
-		goto out;
-	headers = h;
+	headers = curl_slist_append(headers, "Accept: application/json");
 	if (content_type) {
 		buf_reset(&hdr);
-		if (buf_appendf(&hdr, "Content-Type: %s", content_type) || !(h = curl_slist_append(headers, hdr.data)))
+		if (buf_appendf(&hdr, "Content-Type: %s", content_type))
 			goto out;
-		headers = h;
+		headers = curl_slist_append(headers, hdr.data);
 	}
 
 	t.c = c;
-	t.body = &resp->body;
-	t.on_data = on_data;
-	t.ud = ud;
 	t.stop = stop;
-	t.easy = easy;
+	t.sink.body = &resp->body;
+	t.sink.on_data = on_data;
+	t.sink.ud = ud;
 
 	curl_easy_setopt(easy, CURLOPT_URL, url.data);
 	curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
@@ -680,8 +536,6 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	}
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -693,8 +547,7 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 15L);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+	http_sink_attach(easy, &t.sink);
 	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &t);
@@ -745,10 +598,10 @@ static int perform(struct kube_client *c, const char *method, const char *path, 
 	if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
 		resp->retry_after_s = (long)retry_after;
 
-	if (t.stream_rc) {
-		rc = t.stream_rc;
+	if (t.sink.data_rc) {
+		rc = t.sink.data_rc;
 		set_message(resp, "stream consumer stopped: %s", so_strerror(rc));
-	} else if (t.too_large) {
+	} else if (t.sink.too_large) {
 		rc = SO_E_TOO_LARGE;
 		set_message(resp, "response body exceeds %zu bytes", resp->body.cap);
 	} else if (cc != CURLE_OK) {
@@ -780,9 +633,9 @@ out:
 			 * the idle connections with it: without this, each next request would reuse one and wait out
 			 * its own deadline on it, one after the other (tests/faults/proxy_silent.sh). */
 			if (rc != SO_E_CANCELLED)
-				handle_flush(c);
+				http_pool_flush(&c->pool);
 		} else {
-			handle_put(c, easy);
+			http_pool_put(&c->pool, easy);
 		}
 	}
 	if (rc && !resp->message)
@@ -905,8 +758,8 @@ int kube_send_json_within(struct kube_client *c, long timeout_ms, const char *me
 	}
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
-		if (!text) {
-			rc = SO_E_NOMEM;
+		if (!text) { /* not an object or array */
+			rc = SO_E_INVAL;
 			goto out;
 		}
 	}

@@ -1,5 +1,5 @@
 /*
- * Image references: the grammar of distribution/reference (image-signatures.md §4.1), applied by hand because
+ * Image references: the grammar of distribution/reference (docs/internals/registry.md), applied by hand because
  * it is a handful of character classes; no regex engine, every loop bounded by the input length.
  *
  *   reference  := name [ ":" tag ] [ "@" digest ]

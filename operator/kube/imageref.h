@@ -1,5 +1,5 @@
 /*
- * OCI image references, parsed and normalised as distribution/reference does (image-signatures.md §4.1):
+ * OCI image references, parsed and normalised as distribution/reference does (docs/internals/registry.md):
  * "nginx" → registry docker.io, repository library/nginx, tag latest; and, beyond it, every spelling of the
  * same registry to one host name (image_ref_canonical_host). Pure; no I/O.
  */
@@ -22,8 +22,8 @@ struct image_ref {
 int image_ref_check(const char *s, char *err, size_t errlen);
 
 /* Parses s (at most 4096 bytes), for the verifier: as image_ref_check, but a digest must be sha256, a port has at
- * most 5 digits and a first component with '.', ':' or an upper-case letter must be a valid registry host. SO_E_INVAL with one line in err for anything the grammar refuses. Free with
- * image_ref_free. */
+ * most 5 digits and a first component with '.', ':' or an upper-case letter must be a valid registry host.
+ * SO_E_INVAL with one line in err for anything the grammar refuses. Free with image_ref_free. */
 int image_ref_parse(const char *s, struct image_ref *out, char *err, size_t errlen);
 void image_ref_free(struct image_ref *r);
 

@@ -1,21 +1,18 @@
 /*
- * kubeconfig parsing with libyaml's document API.
+ * kubeconfig parsing: the file goes through the one YAML loader (operator/base/yamljson.h: YAML → JSON, as client-go's
+ * sigs.k8s.io/yaml does), then this walks the fixed shape of a kubeconfig in the jansson tree.
  *
- * Input is untrusted in the sense that it must never crash or hang the daemon, so the parse is bounded at every
- * step:
- *   - the text is capped at KUBE_CONFIG_MAX_FILE;
- *   - an event pre-pass (yaml_parser_parse) refuses more than one document, nesting deeper than KC_MAX_DEPTH and
- *     more than KC_MAX_ANCHORS anchors or KC_MAX_ALIASES aliases before the tree is built (libyaml's anchor
- *     lookup is quadratic and an alias can point at its own ancestor);
- *   - the converter walks only the fixed shape of a kubeconfig (never a generic recursion, so alias cycles cannot
- *     loop) and charges every node visit and every copied scalar byte to a budget, so alias fan-out ("billion
- *     laughs") ends in an error rather than in gigabytes of copies.
+ * Input is untrusted in the sense that it must never crash or hang the daemon. The text is capped at
+ * KUBE_CONFIG_MAX_FILE; the loader bounds nesting, anchors, aliases and alias expansion ("billion laughs") and
+ * refuses duplicate keys and merge keys; what it refuses is "invalid YAML" (SO_E_CONFIG) or, for its limits,
+ * "document too complex" (SO_E_TOO_LARGE). The tree it hands over is finite, so the walk needs no budget.
  * Messages name the file and the field path ("users[0].user.client-key-data") and never include a value other
  * than entry names, which are sanitized.
  */
 #include "operator/kube/kubeconfig.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,12 +28,9 @@
 #include "operator/base/base64.h"
 #include "operator/base/err.h"
 #include "operator/base/strv.h"
+#include "operator/base/mem.h"
+#include "operator/base/yamljson.h"
 
-#define KC_MAX_DEPTH 64
-#define KC_MAX_ANCHORS 1024
-#define KC_MAX_ALIASES 16384
-#define KC_MAX_VISITS (4u << 20)                  /* node visits while converting one file */
-#define KC_MAX_COPY ((size_t)KUBE_CONFIG_MAX_FILE * 4) /* scalar bytes copied out of one file */
 #define KC_PATH 192                               /* field paths: "users[123].user.exec.env[4].value" */
 #define KC_NAME 80                                /* sanitized names echoed in messages */
 
@@ -96,17 +90,13 @@ struct kube_kubeconfig {
 	size_t ncontexts;
 };
 
-/* ---- messages ---- */
 
-/* ---- converting the YAML tree ---- */
+/* ---- converting the JSON tree ---- */
 
 struct kc_ctx {
-	yaml_document_t *doc;
 	const char *label;
 	char *err;
 	size_t errlen;
-	size_t visits;
-	size_t copied;
 };
 
 enum kc_kind {
@@ -144,80 +134,34 @@ static const char *subkey(char *dst, size_t n, const char *path, const char *key
 	return dst;
 }
 
-static int too_complex(struct kc_ctx *c)
+static const char *node_kind(const json_t *v)
 {
-	return so_fail(c->err, c->errlen, SO_E_TOO_LARGE,
-		    "kubeconfig %s: document too complex (too many aliases or nodes)", c->label);
-}
-
-static int visit(struct kc_ctx *c, int id, yaml_node_t **out)
-{
-	if (++c->visits > KC_MAX_VISITS)
-		return too_complex(c);
-	*out = yaml_document_get_node(c->doc, id);
-	if (!*out)
-		return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: malformed YAML document", c->label);
-	return SO_OK;
-}
-
-static int scalar_is(const yaml_node_t *n, const char *s)
-{
-	size_t l = strlen(s);
-	return n->type == YAML_SCALAR_NODE && n->data.scalar.length == l && memcmp(n->data.scalar.value, s, l) == 0;
-}
-
-static int is_null(const yaml_node_t *n)
-{
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	return n->data.scalar.length == 0 || scalar_is(n, "~") || scalar_is(n, "null") || scalar_is(n, "Null") ||
-	       scalar_is(n, "NULL");
-}
-
-/* libyaml does not apply YAML 1.1 merge keys; ignoring one would silently drop fields, so it is refused. */
-static int is_merge_key(const yaml_node_t *k)
-{
-	return k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && scalar_is(k, "<<");
-}
-
-static int merge_key_error(struct kc_ctx *c, const char *path)
-{
-	return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: YAML merge keys (<<) are not supported",
-		    c->label, path);
-}
-
-static const char *node_kind(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE: return "a mapping";
-	case YAML_SEQUENCE_NODE: return "a list";
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "a mapping";
+	case JSON_ARRAY: return "a list";
+	case JSON_INTEGER:
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
 	default: return "a scalar";
 	}
 }
 
-static int type_error(struct kc_ctx *c, const char *path, const char *want, const yaml_node_t *got)
+/* A number or boolean where a string belongs is refused as kubectl does (the YAML → JSON step has typed it). */
+static int type_error(struct kc_ctx *c, const char *path, const char *want, const json_t *got)
 {
 	return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: expected %s, found %s", c->label, path, want,
 		    node_kind(got));
 }
 
-/* Copies a scalar's text; refuses embedded NULs (a "\0" escape) since every consumer is a C string. */
-static int copy_scalar(struct kc_ctx *c, const yaml_node_t *n, const char *path, char **dst)
+/* Copies a string; refuses embedded NULs (a "\0" escape) since every consumer is a C string. */
+static int copy_str(struct kc_ctx *c, const json_t *v, const char *path, char **dst)
 {
-	size_t len = n->data.scalar.length;
-	char *p;
-
-	if (memchr(n->data.scalar.value, 0, len))
+	if (!json_is_string(v))
+		return type_error(c, path, "a string", v);
+	if (memchr(json_string_value(v), 0, json_string_length(v)))
 		return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: contains a NUL byte", c->label, path);
-	if (len > KC_MAX_COPY - c->copied)
-		return too_complex(c);
-	c->copied += len;
-	p = malloc(len + 1);
-	if (!p)
-		return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
-	memcpy(p, n->data.scalar.value, len);
-	p[len] = '\0';
-	*dst = p;
+	*dst = mem_strdup(json_string_value(v));
 	return SO_OK;
 }
 
@@ -234,7 +178,7 @@ static void kc_exec_free(struct kc_exec *x)
 	free(x);
 }
 
-static int kc_map(struct kc_ctx *c, const yaml_node_t *map, const char *path, const struct kc_field *fields,
+static int kc_map(struct kc_ctx *c, const json_t *map, const char *path, const struct kc_field *fields,
 		  size_t nfields, void *obj);
 
 static const struct kc_field exec_fields[] = {
@@ -258,164 +202,115 @@ static const struct kc_field env_fields[] = {
 };
 
 /* A list of strings (args). A null item is an empty string, as in Go. */
-static int kc_strlist(struct kc_ctx *c, const yaml_node_t *seq, const char *path, char ***dst)
+static int kc_strlist(struct kc_ctx *c, const json_t *seq, const char *path, char ***dst)
 {
 	char subpath[KC_PATH];
-	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-	char **v = calloc(n + 1, sizeof *v);
+	size_t i;
+	json_t *item;
+	char **v = mem_calloc(json_array_size(seq) + 1, sizeof *v);
 	int rc;
 
-	if (!v)
-		return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 	*dst = v;
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item;
+	json_array_foreach(seq, i, item) {
 		snprintf(subpath, sizeof subpath, "%s[%zu]", path, i);
-		rc = visit(c, seq->data.sequence.items.start[i], &item);
-		if (rc)
-			return rc;
-		if (is_null(item)) {
-			v[i] = strdup("");
-			if (!v[i])
-				return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
-			continue;
-		}
-		if (item->type != YAML_SCALAR_NODE)
-			return type_error(c, subpath, "a string", item);
-		rc = copy_scalar(c, item, subpath, &v[i]);
-		if (rc)
+		if (json_is_null(item))
+			v[i] = mem_strdup("");
+		else if ((rc = copy_str(c, item, subpath, &v[i])))
 			return rc;
 	}
 	return SO_OK;
 }
 
 /* env: [{name, value}] → "NAME=value". */
-static int kc_envlist(struct kc_ctx *c, const yaml_node_t *seq, const char *path, char ***dst)
+static int kc_envlist(struct kc_ctx *c, const json_t *seq, const char *path, char ***dst)
 {
 	char subpath[KC_PATH];
-	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-	char **v = calloc(n + 1, sizeof *v);
+	size_t i;
+	json_t *item;
+	char **v = mem_calloc(json_array_size(seq) + 1, sizeof *v);
 	struct kc_env e = { NULL, NULL };
 	int rc = SO_OK;
 
-	if (!v)
-		return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 	*dst = v;
-	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item;
+	json_array_foreach(seq, i, item) {
 		size_t nl, vl;
 
 		snprintf(subpath, sizeof subpath, "%s[%zu]", path, i);
-		rc = visit(c, seq->data.sequence.items.start[i], &item);
-		if (rc)
-			goto out;
-		if (item->type != YAML_MAPPING_NODE) {
+		if (!json_is_object(item)) {
 			rc = type_error(c, subpath, "a mapping", item);
-			goto out;
+			break;
 		}
-		rc = kc_map(c, item, subpath, env_fields, sizeof env_fields / sizeof env_fields[0], &e);
-		if (rc)
-			goto out;
+		if ((rc = kc_map(c, item, subpath, env_fields, sizeof env_fields / sizeof env_fields[0], &e)))
+			break;
 		rc = SO_E_CONFIG;
 		if (!e.name || !e.name[0]) {
 			so_fail(c->err, c->errlen, rc, "kubeconfig %s: %s.name: not set", c->label, subpath);
-			goto out;
+			break;
 		}
 		if (strchr(e.name, '=')) {
 			so_fail(c->err, c->errlen, rc, "kubeconfig %s: %s.name: must not contain '='", c->label, subpath);
-			goto out;
+			break;
 		}
 		nl = strlen(e.name);
 		vl = e.value ? strlen(e.value) : 0;
-		v[i] = malloc(nl + 1 + vl + 1);
-		if (!v[i]) {
-			rc = so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
-			goto out;
-		}
+		v[i] = mem_alloc(nl + vl + 2);
 		memcpy(v[i], e.name, nl);
 		v[i][nl] = '=';
-		if (vl)
-			memcpy(v[i] + nl + 1, e.value, vl);
-		v[i][nl + 1 + vl] = '\0';
+		memcpy(v[i] + nl + 1, e.value ? e.value : "", vl + 1);
 		free(e.name);
 		kube_secret_free(e.value);
 		e.name = e.value = NULL;
 		rc = SO_OK;
 	}
-out:
 	free(e.name);
 	kube_secret_free(e.value);
 	return rc;
 }
 
-static int kc_named_list(struct kc_ctx *c, const yaml_node_t *seq, const char *key, const struct kc_list *l,
+static int kc_named_list(struct kc_ctx *c, const json_t *seq, const char *key, const struct kc_list *l,
 			 void **arr, size_t *count);
 
-static int kc_value(struct kc_ctx *c, const yaml_node_t *v, const char *path, const struct kc_field *f, void *obj)
+static int kc_value(struct kc_ctx *c, const json_t *v, const char *path, const struct kc_field *f, void *obj)
 {
 	char *slot = (char *)obj + f->off;
 
+	if (json_is_null(v))
+		return SO_OK;
 	switch (f->kind) {
-	case KC_STR: {
-		char **dst = (char **)(void *)slot;
-		if (is_null(v))
+	case KC_STR:
+		if (json_is_string(v) && json_string_length(v) == 0)
 			return SO_OK;
-		if (v->type != YAML_SCALAR_NODE)
-			return type_error(c, path, "a string", v);
-		if (v->data.scalar.length == 0)
-			return SO_OK;
-		return copy_scalar(c, v, path, dst);
-	}
-	case KC_BOOL: {
-		int *dst = (int *)(void *)slot;
-		if (is_null(v))
-			return SO_OK;
-		if (v->type == YAML_SCALAR_NODE && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-			if (scalar_is(v, "true") || scalar_is(v, "True") || scalar_is(v, "TRUE")) {
-				*dst = 1;
-				return SO_OK;
-			}
-			if (scalar_is(v, "false") || scalar_is(v, "False") || scalar_is(v, "FALSE")) {
-				*dst = 0;
-				return SO_OK;
-			}
-		}
-		return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: expected true or false", c->label,
-			    path);
-	}
+		return copy_str(c, v, path, (char **)(void *)slot);
+	case KC_BOOL:
+		if (!json_is_boolean(v))
+			return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: expected true or false",
+				    c->label, path);
+		*(int *)(void *)slot = json_is_true(v);
+		return SO_OK;
 	case KC_STRLIST:
 	case KC_ENVLIST: {
 		char ***dst = (char ***)(void *)slot;
-		if (is_null(v))
-			return SO_OK;
-		if (v->type != YAML_SEQUENCE_NODE)
+		if (!json_is_array(v))
 			return type_error(c, path, "a list", v);
 		return f->kind == KC_STRLIST ? kc_strlist(c, v, path, dst) : kc_envlist(c, v, path, dst);
 	}
 	case KC_EXEC: {
 		struct kc_exec **dst = (struct kc_exec **)(void *)slot;
-		if (is_null(v))
-			return SO_OK;
-		if (v->type != YAML_MAPPING_NODE)
+		if (!json_is_object(v))
 			return type_error(c, path, "a mapping", v);
-		*dst = calloc(1, sizeof **dst);
-		if (!*dst)
-			return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
+		*dst = mem_calloc(1, sizeof **dst);
 		return kc_map(c, v, path, exec_fields, sizeof exec_fields / sizeof exec_fields[0], *dst);
 	}
 	case KC_LIST: {
 		const struct kc_list *l = f->aux;
-		void **arr = (void **)(void *)slot;
 		size_t *count = (size_t *)(void *)((char *)obj + l->count_off);
-		if (is_null(v))
-			return SO_OK;
-		if (v->type != YAML_SEQUENCE_NODE)
+		if (!json_is_array(v))
 			return type_error(c, path, "a list", v);
-		return kc_named_list(c, v, path, l, arr, count);
+		return kc_named_list(c, v, path, l, (void **)(void *)slot, count);
 	}
 	case KC_UNSUPPORTED: {
 		const char **dst = (const char **)(void *)slot;
-		if (!is_null(v) && !*dst)
+		if (!*dst)
 			*dst = f->key;
 		return SO_OK;
 	}
@@ -423,117 +318,61 @@ static int kc_value(struct kc_ctx *c, const yaml_node_t *v, const char *path, co
 	return SO_OK;
 }
 
-/* Walks a mapping and stores the known keys; unknown keys are ignored (kubectl ignores them too), a known key
- * given twice is an error. */
-static int kc_map(struct kc_ctx *c, const yaml_node_t *map, const char *path, const struct kc_field *fields,
+/* Walks a mapping in document order and stores the known keys; unknown keys are ignored (kubectl ignores them
+ * too). The loader has already refused a key given twice. */
+static int kc_map(struct kc_ctx *c, const json_t *map, const char *path, const struct kc_field *fields,
 		  size_t nfields, void *obj)
 {
 	char subpath[KC_PATH];
-	uint32_t seen = 0;
+	const char *k;
+	json_t *v;
 	int rc;
 
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k, *v;
-		size_t i;
-
-		rc = visit(c, p->key, &k);
-		if (rc)
-			return rc;
-		if (k->type != YAML_SCALAR_NODE)
-			return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: mapping keys must be strings",
-				    c->label, path[0] ? path : "top level");
-		if (is_merge_key(k))
-			return merge_key_error(c, path[0] ? path : "top level");
-		for (i = 0; i < nfields; i++)
-			if (scalar_is(k, fields[i].key))
-				break;
-		if (i == nfields)
-			continue;
-		subkey(subpath, sizeof subpath, path, fields[i].key);
-		if (seen & (UINT32_C(1) << i))
-			return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key", c->label,
-				    subpath);
-		seen |= UINT32_C(1) << i;
-		rc = visit(c, p->value, &v);
-		if (rc)
-			return rc;
-		rc = kc_value(c, v, subpath, &fields[i], obj);
-		if (rc)
-			return rc;
+	json_object_foreach((json_t *)map, k, v) {
+		for (size_t i = 0; i < nfields; i++) {
+			if (strcmp(k, fields[i].key) != 0)
+				continue;
+			subkey(subpath, sizeof subpath, path, fields[i].key);
+			if ((rc = kc_value(c, v, subpath, &fields[i], obj)))
+				return rc;
+			break;
+		}
 	}
 	return SO_OK;
 }
 
 /* clusters / users / contexts: a list of {name, <inner>: {...}}. */
-static int kc_named_list(struct kc_ctx *c, const yaml_node_t *seq, const char *key, const struct kc_list *l,
+static int kc_named_list(struct kc_ctx *c, const json_t *seq, const char *key, const struct kc_list *l,
 			 void **arr, size_t *count)
 {
 	char path[KC_PATH], subpath[KC_PATH];
-	size_t n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-	char *a;
+	size_t n = json_array_size(seq);
+	char *a = mem_calloc(n ? n : 1, l->size);
 	int rc;
 
-	a = calloc(n ? n : 1, l->size);
-	if (!a)
-		return so_fail(c->err, c->errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", c->label);
 	*arr = a;
 	*count = n;
 	for (size_t i = 0; i < n; i++) {
 		struct kc_entry *e = (struct kc_entry *)(void *)(a + i * l->size);
-		yaml_node_t *item;
-		int seen_name = 0, seen_inner = 0;
+		json_t *item = json_array_get(seq, i), *v;
+		const char *k;
 
 		e->index = i;
 		snprintf(path, sizeof path, "%s[%zu]", key, i);
-		rc = visit(c, seq->data.sequence.items.start[i], &item);
-		if (rc)
-			return rc;
-		if (item->type != YAML_MAPPING_NODE)
+		if (!json_is_object(item))
 			return type_error(c, path, "a mapping", item);
-		for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
-			yaml_node_t *k, *v;
-
-			rc = visit(c, p->key, &k);
+		json_object_foreach(item, k, v) {
+			int is_name = !strcmp(k, "name");
+			if ((!is_name && strcmp(k, l->inner)) || json_is_null(v))
+				continue;
+			subkey(subpath, sizeof subpath, path, k);
+			if (is_name)
+				rc = json_is_string(v) && !json_string_length(v) ? SO_OK : copy_str(c, v, subpath, &e->name);
+			else
+				rc = json_is_object(v) ? kc_map(c, v, subpath, l->fields, l->nfields, e)
+						       : type_error(c, subpath, "a mapping", v);
 			if (rc)
 				return rc;
-			if (k->type != YAML_SCALAR_NODE)
-				return so_fail(c->err, c->errlen, SO_E_CONFIG,
-					    "kubeconfig %s: %s: mapping keys must be strings", c->label, path);
-			if (is_merge_key(k))
-				return merge_key_error(c, path);
-			if (scalar_is(k, "name")) {
-				subkey(subpath, sizeof subpath, path, "name");
-				if (seen_name++)
-					return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key",
-						    c->label, subpath);
-				rc = visit(c, p->value, &v);
-				if (rc)
-					return rc;
-				if (is_null(v))
-					continue;
-				if (v->type != YAML_SCALAR_NODE)
-					return type_error(c, subpath, "a string", v);
-				if (v->data.scalar.length == 0)
-					continue;
-				rc = copy_scalar(c, v, subpath, &e->name);
-				if (rc)
-					return rc;
-			} else if (scalar_is(k, l->inner)) {
-				subkey(subpath, sizeof subpath, path, l->inner);
-				if (seen_inner++)
-					return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s: duplicate key",
-						    c->label, subpath);
-				rc = visit(c, p->value, &v);
-				if (rc)
-					return rc;
-				if (is_null(v))
-					continue;
-				if (v->type != YAML_MAPPING_NODE)
-					return type_error(c, subpath, "a mapping", v);
-				rc = kc_map(c, v, subpath, l->fields, l->nfields, e);
-				if (rc)
-					return rc;
-			}
 		}
 		if (!e->name)
 			return so_fail(c->err, c->errlen, SO_E_CONFIG, "kubeconfig %s: %s.name: not set", c->label, path);
@@ -591,14 +430,13 @@ static const struct kc_field top_fields[] = {
 	{ "kind", KC_STR, offsetof(struct kube_kubeconfig, kind), NULL },
 };
 
-static int kc_convert(struct kc_ctx *c, struct kube_kubeconfig *f)
+static int kc_convert(struct kc_ctx *c, const json_t *root, struct kube_kubeconfig *f)
 {
-	yaml_node_t *root = yaml_document_get_root_node(c->doc);
 	int rc;
 
-	if (!root || is_null(root))
-		return SO_OK;
-	if (root->type != YAML_MAPPING_NODE)
+	if (!root)
+		return SO_OK; /* empty, or only null documents */
+	if (!json_is_object(root))
 		return type_error(c, "top level", "a mapping", root);
 	rc = kc_map(c, root, "", top_fields, NFIELDS(top_fields), f);
 	if (rc)
@@ -610,74 +448,16 @@ static int kc_convert(struct kc_ctx *c, struct kube_kubeconfig *f)
 	return SO_OK;
 }
 
-/* ---- parsing ---- */
-
-static int yaml_fail(const yaml_parser_t *p, const char *label, char *err, size_t errlen)
+/* The loader's message, "label:line:column: problem", under this file's prefix: its limits are complexity
+ * (SO_E_TOO_LARGE), anything else it refuses is a malformed file. */
+static int kc_yaml_error(const char *label, int rc, const char *msg, char *err, size_t errlen)
 {
-	const char *problem = p->problem ? p->problem : "unknown error";
-
-	if (p->error == YAML_MEMORY_ERROR)
-		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
-	if (p->error == YAML_READER_ERROR)
-		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: invalid YAML: %s at byte %zu", label, problem,
-			    p->problem_offset);
-	return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: invalid YAML: %s at line %zu column %zu", label,
-		    problem, p->problem_mark.line + 1, p->problem_mark.column + 1);
-}
-
-/* The event pre-pass: syntax, one document, bounded depth and anchors/aliases, before any tree is built. */
-static int kc_prescan(const unsigned char *in, size_t len, const char *label, char *err, size_t errlen)
-{
-	yaml_parser_t p;
-	yaml_event_t ev;
-	size_t depth = 0, anchors = 0, aliases = 0, docs = 0;
-	int rc = SO_OK, done = 0;
-
-	if (!yaml_parser_initialize(&p))
-		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
-	yaml_parser_set_input_string(&p, in, len);
-	while (!done) {
-		const yaml_char_t *anchor = NULL;
-
-		if (!yaml_parser_parse(&p, &ev)) {
-			rc = yaml_fail(&p, label, err, errlen);
-			break;
-		}
-		switch (ev.type) {
-		case YAML_STREAM_END_EVENT: done = 1; break;
-		case YAML_DOCUMENT_START_EVENT:
-			if (++docs > 1)
-				rc = so_fail(err, errlen, SO_E_CONFIG,
-					  "kubeconfig %s: more than one YAML document (line %zu)", label,
-					  ev.start_mark.line + 1);
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT:
-			anchor = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-								      : ev.data.mapping_start.anchor;
-			if (++depth > KC_MAX_DEPTH)
-				rc = so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: nested deeper than %d (line %zu)",
-					  label, KC_MAX_DEPTH, ev.start_mark.line + 1);
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT: depth--; break;
-		case YAML_SCALAR_EVENT: anchor = ev.data.scalar.anchor; break;
-		case YAML_ALIAS_EVENT:
-			if (++aliases > KC_MAX_ALIASES)
-				rc = so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: more than %d aliases", label,
-					  KC_MAX_ALIASES);
-			break;
-		default: break;
-		}
-		if (anchor && ++anchors > KC_MAX_ANCHORS)
-			rc = so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: more than %d anchors", label,
-				  KC_MAX_ANCHORS);
-		yaml_event_delete(&ev);
-		if (rc)
-			break;
-	}
-	yaml_parser_delete(&p);
-	return rc;
+	if (!strncmp(msg, label, strlen(label)))
+		msg += strlen(label);
+	msg += strspn(msg, ": ");
+	if (rc == SO_E_TOO_LARGE)
+		return so_fail(err, errlen, rc, "kubeconfig %s: document too complex: %s", label, msg);
+	return so_fail(err, errlen, rc == SO_E_INVAL ? SO_E_CONFIG : rc, "kubeconfig %s: invalid YAML: %s", label, msg);
 }
 
 static void kc_entry_free(struct kc_entry *e)
@@ -734,13 +514,11 @@ int kube_kubeconfig_empty(const struct kube_kubeconfig *f)
 int kube_kubeconfig_parse(const char *yaml, size_t len, const char *label, const char *base_dir,
 			  struct kube_kubeconfig **out, char *err, size_t errlen)
 {
-	struct kube_kubeconfig *f = NULL;
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	int parser_ok = 0, have_doc = 0;
-	int rc;
+	struct kube_kubeconfig *f;
 	struct kc_ctx c;
-	const unsigned char *in = (const unsigned char *)(yaml ? yaml : "");
+	json_t *docs = NULL;
+	char msg[256];
+	int rc;
 
 	*out = NULL;
 	if (!label)
@@ -750,47 +528,28 @@ int kube_kubeconfig_parse(const char *yaml, size_t len, const char *label, const
 	if (len > KUBE_CONFIG_MAX_FILE)
 		return so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: larger than %u MiB", label,
 			    KUBE_CONFIG_MAX_FILE >> 20);
-	rc = SO_E_NOMEM;
-	f = calloc(1, sizeof *f);
-	if (!f || !(f->label = strdup(label)))
-		goto nomem;
-	if (base_dir && base_dir[0] && !(f->dir = strdup(base_dir)))
-		goto nomem;
-
-	rc = kc_prescan(in, len, label, err, errlen);
+	rc = yamljson_to_json(yaml, len, label, &docs, msg, sizeof msg);
 	if (rc)
-		goto out;
-	if (!yaml_parser_initialize(&parser))
-		goto nomem;
-	parser_ok = 1;
-	yaml_parser_set_input_string(&parser, in, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = yaml_fail(&parser, label, err, errlen);
-		goto out;
+		return kc_yaml_error(label, rc, msg, err, errlen);
+	if (json_array_size(docs) > 1) {
+		json_decref(docs);
+		return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: more than one YAML document", label);
 	}
-	have_doc = 1;
-	c.doc = &doc;
+	f = mem_calloc(1, sizeof *f);
+	f->label = mem_strdup(label);
+	if (base_dir && base_dir[0])
+		f->dir = mem_strdup(base_dir);
 	c.label = label;
 	c.err = err;
 	c.errlen = errlen;
-	c.visits = 0;
-	c.copied = 0;
-	rc = kc_convert(&c, f);
-	if (rc)
-		goto out;
+	rc = kc_convert(&c, json_array_get(docs, 0), f);
+	json_decref(docs);
+	if (rc) {
+		kube_kubeconfig_free(f);
+		return rc;
+	}
 	*out = f;
-	f = NULL;
-	rc = SO_OK;
-	goto out;
-nomem:
-	rc = so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
-out:
-	if (have_doc)
-		yaml_document_delete(&doc);
-	if (parser_ok)
-		yaml_parser_delete(&parser);
-	kube_kubeconfig_free(f);
-	return rc;
+	return SO_OK;
 }
 
 /* ---- resolving: context → cluster + user → struct kube_config ---- */
@@ -888,9 +647,7 @@ static int check_server(const char *server, char **out, const char *label, const
 	len = strlen(server);
 	while (len > (size_t)(auth - server) + alen && server[len - 1] == '/')
 		len--;
-	*out = strndup(server, len);
-	if (!*out)
-		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", label);
+	*out = mem_strndup(server, len);
 	return SO_OK;
 }
 
@@ -922,8 +679,6 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 		unsigned char *bytes;
 		rc = b64_decode(data, strlen(data), B64_SKIP_SPACE | B64_SECRET, &bytes, &out->len);
 		out->data = (char *)bytes;
-		if (rc == SO_E_NOMEM)
-			return so_fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
 		if (rc)
 			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: invalid base64", f->label, path,
 				    data_key);
@@ -937,8 +692,6 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 	if (!file)
 		return SO_OK;
 	full = kube_path_join(f->dir, file);
-	if (!full)
-		return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 	rc = kube_file_read(full, KUBE_CONFIG_MAX_FILE, &b, &e);
 	if (rc == SO_E_IO)
 		rc = so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: %s: %s", f->label, path, file_key, full,
@@ -946,8 +699,6 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 	else if (rc == SO_E_TOO_LARGE)
 		rc = so_fail(err, errlen, rc, "kubeconfig %s: %s.%s: %s: larger than %u MiB", f->label, path, file_key,
 			  full, KUBE_CONFIG_MAX_FILE >> 20);
-	else if (rc)
-		rc = so_fail(err, errlen, rc, "kubeconfig %s: out of memory", f->label);
 	if (rc)
 		goto out;
 	out->len = b.len;
@@ -991,28 +742,15 @@ static int resolve_exec(const struct kube_kubeconfig *f, const char *path, const
 	if (mode && strcmp(mode, "Never") != 0 && strcmp(mode, "IfAvailable") != 0)
 		return so_fail(err, errlen, SO_E_CONFIG,
 			    "kubeconfig %s: %s.interactiveMode: expected Never, IfAvailable or Always", f->label, path);
-	e = calloc(1, sizeof *e);
-	if (!e)
-		goto nomem;
+	e = mem_calloc(1, sizeof *e);
 	/* A bare name is looked up in PATH; anything with a slash is a path relative to the kubeconfig. */
-	e->command = strchr(x->cfg.command, '/') ? kube_path_join(f->dir, x->cfg.command) : strdup(x->cfg.command);
+	e->command = strchr(x->cfg.command, '/') ? kube_path_join(f->dir, x->cfg.command) : mem_strdup(x->cfg.command);
 	e->args = strv_dup(x->cfg.args);
 	e->env = strv_dup(x->cfg.env);
-	e->api_version = strdup(api);
+	e->api_version = mem_strdup(api);
 	e->provide_cluster_info = x->cfg.provide_cluster_info;
-	if (!e->command || !e->args || !e->env || !e->api_version)
-		goto nomem;
 	*out = e;
 	return SO_OK;
-nomem:
-	if (e) {
-		free(e->command);
-		strv_free(e->args);
-		strv_free(e->env);
-		free(e->api_version);
-		free(e);
-	}
-	return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 }
 
 static const char *unsupported_reason(const char *key)
@@ -1057,9 +795,7 @@ static int resolve_cluster(const struct kube_kubeconfig *f, const struct kc_clus
 		    strchr(k->tls_server_name, ':') || strchr(k->tls_server_name, '/'))
 			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.tls-server-name: not a host name",
 				    f->label, path);
-		out->tls_server_name = strdup(k->tls_server_name);
-		if (!out->tls_server_name)
-			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+		out->tls_server_name = mem_strdup(k->tls_server_name);
 	}
 	return SO_OK;
 }
@@ -1095,21 +831,17 @@ static int resolve_user(const struct kube_kubeconfig *f, const struct kc_user *u
 		if (kube_has_ctl(u->token))
 			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.token: contains control characters",
 				    f->label, path);
-		out->token = strdup(u->token);
-		if (!out->token)
-			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
+		out->token = mem_strdup(u->token);
 	}
 	if (u->token_file) {
 		char *tok = NULL, msg[512];
 
 		out->token_file = kube_path_join(f->dir, u->token_file);
-		if (!out->token_file)
-			return so_fail(err, errlen, SO_E_NOMEM, "kubeconfig %s: out of memory", f->label);
 		/* Read once now so a wrong path fails at start-up; kube_auth re-reads it as it rotates. */
 		rc = kube_token_file_read(out->token_file, &tok, msg, sizeof msg);
 		kube_secret_free(tok);
 		if (rc)
-			return so_fail(err, errlen, rc == SO_E_NOMEM ? rc : SO_E_CONFIG, "kubeconfig %s: %s.tokenFile: %s",
+			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.tokenFile: %s",
 				    f->label, path, msg);
 	}
 	if (u->exec) {
@@ -1204,12 +936,12 @@ int kube_kubeconfig_resolve(struct kube_kubeconfig *const *files, size_t n, cons
 		if (rc)
 			goto bad;
 	}
-	rc = SO_E_NOMEM;
-	out->namespace = strdup(ctx->namespace ? ctx->namespace : "default");
-	out->context = strdup(name);
-	out->source = n == 1 ? strdup(files[0]->label) : join_labels(files, n);
-	if (!out->namespace || !out->context || !out->source) {
-		so_fail(err, errlen, rc, "kubeconfig %s: out of memory", label);
+	out->namespace = mem_strdup(ctx->namespace ? ctx->namespace : "default");
+	out->context = mem_strdup(name);
+	out->source = n == 1 ? mem_strdup(files[0]->label) : join_labels(files, n);
+	if (!out->source) {
+		rc = so_fail(err, errlen, SO_E_TOO_LARGE, "kubeconfig %s: the file names add up to more than 1 MiB",
+			     label);
 		goto bad;
 	}
 	return SO_OK;

@@ -1,5 +1,5 @@
 /*
- * The default CA bundle Secret (contract §2.8). Created once per namespace when an executor sets
+ * The default CA bundle Secret (upstream's ensureCASecret). Created once per namespace when an executor sets
  * installDefaultCACerts and never updated, so it carries no ownerReference and outlives apps and operator; the
  * managed-by annotation (not a label) marks who made it. The bundle itself is supplied by the caller.
  */

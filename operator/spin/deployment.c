@@ -1,8 +1,7 @@
 /*
- * The Deployment for a SpinApp run by an executor with createDeployment: true (contract §2.9–§2.11): what
- * upstream's constructDeployment returns, serialised the way Go's encoding/json would for the server-side
- * apply (omitempty fields left out, no nulls). See docs/internals/builders.md for the few deliberate
- * differences.
+ * The Deployment for a SpinApp run by an executor with createDeployment: true: what upstream's
+ * constructDeployment returns, serialised the way Go's encoding/json would for the server-side apply (omitempty
+ * fields left out, no nulls). See docs/internals/builders.md for the few deliberate differences.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -74,8 +73,8 @@ static int secret_volume(json_t *volumes, json_t *mounts, const char *volume, co
 }
 
 /*
- * §2.10: the runtime-config secret, then the user's volumes, then the CA secret. runtime_secret is generated
- * (generated != 0) or the app's loadFromSecret; upstream refuses to have both.
+ * Upstream's volume order: the runtime-config secret, then the user's volumes, then the CA secret. runtime_secret
+ * is generated (generated != 0) or the app's loadFromSecret; upstream refuses to have both.
  */
 static int volumes_for_app(const json_t *spec, const json_t *dc, const char *runtime_secret, int generated,
 			   json_t *volumes, json_t *mounts, char *err, size_t errlen)
@@ -194,7 +193,8 @@ static int memory_env(json_t *env, const json_t *spec, char *err, size_t errlen)
 	return push_env(env, "SPIN_MAX_INSTANCE_MEMORY", num, err, errlen);
 }
 
-/* §2.11, in order: variables, listen address, OTel endpoints, memory limit, components to retain. */
+/* Upstream's ConstructEnvForApp order: variables, listen address, OTel endpoints, memory limit, components to
+ * retain. */
 static int env_for_app(const json_t *spec, const json_t *dc, const char *components, json_t *env, char *err,
 		       size_t errlen)
 {

@@ -1,7 +1,7 @@
 /*
- * The runtime-config Secret (contract §2.6–§2.7): upstream's runtimeconfig.K8sBuilder.Build, toml.Marshal, the
- * adler32 name and the Secret object, without I/O. The caller fetches what build_runtime_config_refs names and
- * hands the objects back in refs.
+ * The runtime-config Secret (docs/internals/runtime-config.md): upstream's runtimeconfig.K8sBuilder.Build,
+ * toml.Marshal, the adler32 name and the Secret object, without I/O. The caller fetches what
+ * build_runtime_config_refs names and hands the objects back in refs.
  *
  * Upstream, in order: collect the options of llmCompute, keyValueStores[*], sqliteDatabases[*] (nothing when
  * loadFromSecret is set); Get every Secret/ConfigMap they reference, failing on the first error; return no config

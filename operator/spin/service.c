@@ -1,7 +1,7 @@
 /*
- * The Service in front of a SpinApp (contract §2.13), built for every app whatever its executor: port 80 to the
- * pods' "http-app" port, selecting on the ready label only, so an external executor's pods are reachable when
- * they carry that label.
+ * The Service in front of a SpinApp (upstream's constructService), built for every app whatever its executor: port
+ * 80 to the pods' "http-app" port, selecting on the ready label only, so an external executor's pods are reachable
+ * when they carry that label.
  */
 #include <jansson.h>
 

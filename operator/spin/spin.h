@@ -2,7 +2,7 @@
  * Pure object builders: (SpinApp, SpinAppExecutor, referenced data) → the objects the reconciler applies.
  * No I/O, no globals, no clock: the daemon, `spin-operator render` and the unit tests call the same code, so
  * what the tests pin is what the cluster receives. Objects are jansson values shaped exactly like upstream
- * spin-operator's (contract §2.6–§2.13); every builder returns a new reference owned by the caller.
+ * spin-operator's (docs/internals/builders.md); every builder returns a new reference owned by the caller.
  *
  * Errors: 0 or a negative so_err, with one human-readable line in err (upstream's wording where upstream has
  * one, e.g. "must specify either runtimeClassName or spinImage").
@@ -39,7 +39,7 @@ int build_ready_label_key(const char *app_name, struct buf *out, char *err, size
  * (controller-runtime's SetControllerReference vs SetOwnerReference). NULL if owner lacks name/uid. */
 json_t *build_owner_ref(const json_t *owner, int controller);
 
-/* ---- runtimeconfig.c, toml.c: the runtime-config Secret (contract §2.6–§2.7) ---- */
+/* ---- runtimeconfig.c, toml.c: the runtime-config Secret (docs/internals/runtime-config.md) ---- */
 
 /* The Secrets and ConfigMaps spec.runtimeConfig refers to, deduplicated, in first-reference order: two new
  * JSON arrays of names (empty when loadFromSecret is set). */
@@ -72,15 +72,16 @@ json_t *build_ca_secret(const char *ns, const char *name, const char *bundle, si
 /* ---- deployment.c, service.c, hpa.c ---- */
 
 /*
- * The Deployment for app run by executor (contract §2.9–§2.11). runtime_secret is the name of the Secret
- * holding runtime-config.toml (generated, or spec.runtimeConfig.loadFromSecret), or NULL for none.
- * Fails with upstream's messages: missing runtimeClassName and spinImage, bad probes, bad memory limits,
- * both a loadFromSecret and a generated secret, or a ready label key that is too long.
+ * The Deployment for app run by executor (upstream's constructDeployment, docs/internals/builders.md).
+ * runtime_secret is the name of the Secret holding runtime-config.toml (generated, or
+ * spec.runtimeConfig.loadFromSecret), or NULL for none. Fails with upstream's messages: missing runtimeClassName
+ * and spinImage, bad probes, bad memory limits, both a loadFromSecret and a generated secret, or a ready label key
+ * that is too long.
  */
 int build_deployment(const json_t *app, const json_t *executor, const char *runtime_secret, int generated_secret,
 		     json_t **out, char *err, size_t errlen);
 
-/* The Service (contract §2.13). */
+/* The Service (upstream's constructService). */
 int build_service(const json_t *app, json_t **out, char *err, size_t errlen);
 
 /*

@@ -1,5 +1,5 @@
 /*
- * Registry credentials from Kubernetes pull Secrets (image-signatures.md §4.6): kubernetes.io/dockerconfigjson
+ * Registry credentials from Kubernetes pull Secrets (docs/internals/registry.md): kubernetes.io/dockerconfigjson
  * (".dockerconfigjson" = {"auths": {...}}) and legacy kubernetes.io/dockercfg (".dockercfg" = the auths map).
  * Entries: username/password, auth = base64(user:pass) (wins over username/password), identitytoken,
  * registrytoken. Server keys are matched as kubelet's keyring does (scheme and /v1/ stripped, label globs,

@@ -1,5 +1,5 @@
 /*
- * Address classes for the realm guard (image-signatures.md §4.5.7): a token realm chosen by a registry must not
+ * Address classes for the realm guard (docs/internals/registry.md): a token realm chosen by a registry must not
  * make the webhook talk to the cluster's private network or to a cloud metadata endpoint (169.254.169.254,
  * fd00:ec2::254, 100.100.100.200) with or without credentials. inet_pton does the parsing.
  */

@@ -1,9 +1,10 @@
 /*
- * The parts of OCI image manifests and indexes (and their Docker v2 counterparts) that signature discovery
- * reads (image-signatures.md §1.2, §2.2–2.3): an index's manifests[] (referrers listings and the sha256-<hex>
- * fallback tag), a manifest's layers[] (cosign .sig manifests, bundle referrers), with each descriptor's
- * mediaType, artifactType, digest, size and cosign signature annotation. Pure; the input is untrusted and
- * bounded (OCI_MAX_DESCRIPTORS; descriptors with a digest that is not sha256:<64 hex> are dropped).
+ * The parts of OCI image manifests and indexes (and their Docker v2 counterparts) that signature discovery reads
+ * (cosign's classic .sig manifests and OCI 1.1 referrers, docs/internals/verify.md): an index's manifests[]
+ * (referrers listings and the sha256-<hex> fallback tag), a manifest's layers[] (cosign .sig manifests, bundle
+ * referrers), with each descriptor's mediaType, artifactType, digest, size and cosign signature annotation. Pure;
+ * the input is untrusted and bounded (OCI_MAX_DESCRIPTORS; descriptors with a digest that is not sha256:<64 hex>
+ * are dropped).
  */
 #ifndef SO_VERIFY_OCIMANIFEST_H
 #define SO_VERIFY_OCIMANIFEST_H

@@ -3,7 +3,7 @@
  * in registry_http.c, the token cache in tokencache.c; see registry.h for the contract and
  * docs/internals/registry.md for the flows.
  *
- * Authentication of one request (image-signatures.md §4.5):
+ * Authentication of one request (docs/internals/registry.md):
  *   1. A Bearer token cached for (API host, "repository:<repo>:pull", credential fingerprint) is sent at once;
  *      so are Basic credentials when this host asked for Basic before; a registrytoken is always sent as is.
  *      When the host gave a Bearer challenge before (another repository), the token is fetched up front.

@@ -1,5 +1,5 @@
 /*
- * An OCI distribution client on libcurl (image-signatures.md §4): manifests, blobs and referrers, with
+ * An OCI distribution client on libcurl (docs/internals/registry.md): manifests, blobs and referrers, with
  * anonymous, Basic and Bearer auth (WWW-Authenticate parsed; tokens cached per (host, scope, credential)
  * until expires_in), redirects to blob storage without credentials, https only unless the registry is listed
  * as insecure, realm checks (no loopback, link-local or private realm unless it is the registry's own host or

@@ -1,7 +1,7 @@
 /*
- * One HTTP exchange with a registry or a token server, on libcurl. Handles come from a mutex-protected pool so
- * a webhook thread reuses a warm connection (and its TLS session) to the registry; DNS answers and TLS
- * sessions are shared between handles through a CURLSH with per-data locks.
+ * One HTTP exchange with a registry or a token server, on libcurl. Handles come from a operator/base/http.h pool, so a
+ * webhook thread reuses a warm connection (and its TLS session) to the registry; DNS answers and TLS sessions
+ * are shared between the pool's handles.
  *
  * Limits set on every request: CURLOPT_TIMEOUT_MS from the caller's deadline, a connect timeout, the protocol
  * list (https, or http too for a registry listed as insecure) for the request and its redirects, at most 5
@@ -26,6 +26,8 @@
 #include "operator/base/clock.h"
 #include "operator/base/err.h"
 #include "webhook/verify/registry_int.h"
+#include "operator/base/http.h"
+#include "operator/base/mem.h"
 
 #define POOL_MAX 16
 #define ERROR_BODY_CAP ((size_t)64 << 10)
@@ -46,21 +48,6 @@ void reg_resp_free(struct reg_resp *p)
 		free(p->www_auth[i]);
 		p->www_auth[i] = NULL;
 	}
-}
-
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
-{
-	(void)h;
-	(void)access;
-	struct registry *r = ud;
-	pthread_mutex_lock(&r->share_locks[data]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *ud)
-{
-	(void)h;
-	struct registry *r = ud;
-	pthread_mutex_unlock(&r->share_locks[data]);
 }
 
 /* Appends a whole file (at most CA_FILE_MAX bytes) to b. */
@@ -117,7 +104,7 @@ static int load_cas(struct registry *r, const char *extra, char *err, size_t err
 	}
 	/* The bundle libcurl would use by default (CURLINFO_CAINFO, libcurl >= 7.84). */
 	probe = curl_easy_init();
-	if (probe && curl_easy_getinfo(probe, CURLINFO_CAINFO, &sys) == CURLE_OK && sys && *sys) {
+	if (curl_easy_getinfo(probe, CURLINFO_CAINFO, &sys) == CURLE_OK && sys && *sys) {
 		rc = append_file(&b, sys);
 		if (rc == SO_E_IO)
 			buf_reset(&b); /* no system bundle on this machine: the extra CAs alone (plus CApath) */
@@ -126,16 +113,14 @@ static int load_cas(struct registry *r, const char *extra, char *err, size_t err
 			goto out;
 		}
 	}
-	rc = SO_E_NOMEM;
+	rc = SO_E_TOO_LARGE; /* cannot happen: b's cap holds both files */
 	if (buf_appends(&b, "\n") || buf_append(&b, x.data, x.len))
 		goto out;
 	r->ca_blob.len = b.len;
 	r->ca_blob.flags = CURL_BLOB_NOCOPY; /* lives as long as the client */
 	r->ca_blob.data = buf_steal(&b);
-	rc = r->ca_blob.data ? SO_OK : so_fail(err, errlen, SO_E_NOMEM, "out of memory loading registry CAs");
+	rc = SO_OK;
 out:
-	if (rc == SO_E_NOMEM && err && errlen && !*err)
-		so_fail(err, errlen, rc, "out of memory loading registry CAs");
 	curl_easy_cleanup(probe);
 	buf_free(&b);
 	buf_free(&x);
@@ -144,18 +129,8 @@ out:
 
 int reg_http_init(struct registry *r, const char *extra_ca_file, char *err, size_t errlen)
 {
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&r->share_locks[i], NULL);
-	pthread_mutex_init(&r->pool_mu, NULL);
+	http_pool_init(&r->pool, POOL_MAX);
 	r->http_ready = 1;
-	r->share = curl_share_init();
-	if (!r->share)
-		return so_fail(err, errlen, SO_E_NOMEM, "out of memory creating the registry client");
-	curl_share_setopt(r->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(r->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(r->share, CURLSHOPT_USERDATA, r);
-	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(r->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	if (extra_ca_file && *extra_ca_file)
 		return load_cas(r, extra_ca_file, err, errlen);
 	return SO_OK;
@@ -165,52 +140,8 @@ void reg_http_destroy(struct registry *r)
 {
 	if (!r->http_ready)
 		return;
-	while (r->pool) {
-		struct pooled_easy *p = r->pool;
-		r->pool = p->next;
-		curl_easy_cleanup(p->easy);
-		free(p);
-	}
-	if (r->share)
-		curl_share_cleanup(r->share);
+	http_pool_destroy(&r->pool);
 	free(r->ca_blob.data);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&r->share_locks[i]);
-	pthread_mutex_destroy(&r->pool_mu);
-}
-
-static CURL *handle_get(struct registry *r)
-{
-	CURL *easy = NULL;
-	pthread_mutex_lock(&r->pool_mu);
-	if (r->pool) {
-		struct pooled_easy *p = r->pool;
-		r->pool = p->next;
-		r->pool_len--;
-		easy = p->easy;
-		free(p);
-	}
-	pthread_mutex_unlock(&r->pool_mu);
-	if (easy) {
-		curl_easy_reset(easy); /* options go, connections and caches stay */
-		return easy;
-	}
-	return curl_easy_init();
-}
-
-static void handle_put(struct registry *r, CURL *easy)
-{
-	struct pooled_easy *p = NULL;
-	pthread_mutex_lock(&r->pool_mu);
-	if (r->pool_len < POOL_MAX && (p = malloc(sizeof *p)) != NULL) {
-		p->easy = easy;
-		p->next = r->pool;
-		r->pool = p;
-		r->pool_len++;
-	}
-	pthread_mutex_unlock(&r->pool_mu);
-	if (!p)
-		curl_easy_cleanup(easy);
 }
 
 struct xfer {
@@ -221,34 +152,8 @@ struct xfer {
 	int hops;               /* requests of this transfer sent so far (the redirect guard's) */
 	int origin_private;     /* the transfer's first host is at a private address */
 	char origin_host[256];
-	int too_large;
-	int decided, collect;   /* status known; whether the body is kept whole (2xx) */
+	struct http_sink sink;  /* 2xx bodies whole (capped), error bodies' first ERROR_BODY_CAP bytes */
 };
-
-static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct xfer *t = ud;
-	size_t n = size * nmemb;
-
-	if (!t->decided) {
-		long code = 0;
-		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
-		t->collect = code >= 200 && code < 300;
-		t->decided = 1;
-	}
-	if (!t->collect) {
-		/* An error body is only read for its message: keep the start, drop the rest. */
-		size_t room = t->p->body.len < ERROR_BODY_CAP ? ERROR_BODY_CAP - t->p->body.len : 0;
-		if (room && buf_append(&t->p->body, data, n < room ? n : room))
-			return 0;
-		return n;
-	}
-	if (buf_append(&t->p->body, data, n)) {
-		t->too_large = 1;
-		return 0; /* aborts the transfer */
-	}
-	return n;
-}
 
 /* The realm guard (reg_req.guard_host): a host other than the registry's may not be at a private address. */
 static int realm_ok(struct xfer *t, const char *host, const char *primary_ip)
@@ -305,7 +210,7 @@ static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_por
 	if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || !url)
 		return CURL_PREREQFUNC_ABORT;
 	u = curl_url();
-	ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 	     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 	     curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
 	if (ok && t->q->guard_host)
@@ -343,7 +248,7 @@ static void read_headers(CURL *easy, struct reg_resp *p)
 	for (size_t i = 0; i < REG_MAX_AUTH_HEADERS; i++) {
 		if (curl_easy_header(easy, "WWW-Authenticate", i, CURLH_HEADER, -1, &h) != CURLHE_OK || !h->value)
 			break;
-		p->www_auth[i] = strdup(h->value);
+		p->www_auth[i] = mem_strdup(h->value);
 	}
 	if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h->value) {
 		char *end = NULL;
@@ -357,7 +262,7 @@ static void final_host(CURL *easy, struct reg_resp *p)
 {
 	char *url = NULL, *host = NULL;
 	CURLU *u = curl_url();
-	if (u && curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+	if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
 	    curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
 		snprintf(p->final_host, sizeof p->final_host, "%s", host);
 	curl_free(host);
@@ -366,9 +271,9 @@ static void final_host(CURL *easy, struct reg_resp *p)
 
 int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_resp *p)
 {
-	int rc = SO_E_NOMEM;
+	int rc = SO_E_TOO_LARGE; /* an Accept value over hdr's cap */
 	CURL *easy = NULL;
-	struct curl_slist *headers = NULL, *h;
+	struct curl_slist *headers = NULL;
 	struct buf hdr = BUF_INIT(1024);
 	struct xfer t = { 0 };
 	int64_t left = q->deadline_ms - clock_mono_ms();
@@ -378,22 +283,20 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 	if (left <= 0)
 		return SO_E_TIMEOUT;
 	atomic_fetch_add(&r->requests, 1);
-	easy = handle_get(r);
-	if (!easy)
-		goto out;
+	easy = http_pool_get(&r->pool);
 	if (q->accept) {
-		if (buf_appendf(&hdr, "Accept: %s", q->accept) || !(h = curl_slist_append(headers, hdr.data)))
+		if (buf_appendf(&hdr, "Accept: %s", q->accept))
 			goto out;
-		headers = h;
+		headers = curl_slist_append(headers, hdr.data);
 	}
 	/* No "Expect: 100-continue" on the OAuth2 POST. */
-	if (!(h = curl_slist_append(headers, "Expect:")))
-		goto out;
-	headers = h;
+	headers = curl_slist_append(headers, "Expect:");
 
 	t.easy = easy;
 	t.p = p;
 	t.q = q;
+	t.sink.body = &p->body;
+	t.sink.error_cap = ERROR_BODY_CAP;
 	curl_easy_setopt(easy, CURLOPT_URL, q->url);
 	if (!strcmp(q->method, "HEAD")) {
 		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
@@ -403,8 +306,6 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 	}
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "spin-operator");
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_SHARE, r->share);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, q->plain_http ? "http,https" : "https");
 	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, q->plain_http ? "http,https" : "https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, q->follow ? 1L : 0L);
@@ -413,8 +314,7 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)left);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, left < r->connect_timeout_ms ? (long)left : r->connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)q->max);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
+	http_sink_attach(easy, &t.sink);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->error);
 	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
 	curl_easy_setopt(easy, CURLOPT_PREREQDATA, &t);
@@ -424,7 +324,7 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 		/* The proxy decision is made here, not by libcurl, so the guard knows what the address it sees is. */
 		char proxy[1024], *scheme = NULL, *host = NULL;
 		CURLU *u = curl_url();
-		if (!u || curl_url_set(u, CURLUPART_URL, q->url, 0) != CURLUE_OK ||
+		if (curl_url_set(u, CURLUPART_URL, q->url, 0) != CURLUE_OK ||
 		    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 		    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 			curl_url_cleanup(u);
@@ -454,7 +354,7 @@ int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_res
 	if (cc == CURLE_OK) {
 		read_headers(easy, p);
 		rc = SO_OK;
-	} else if (t.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
+	} else if (t.sink.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
 		rc = SO_E_TOO_LARGE;
 	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
 		rc = SO_E_TIMEOUT;
@@ -487,6 +387,6 @@ out:
 	curl_slist_free_all(headers);
 	buf_free(&hdr);
 	if (easy)
-		handle_put(r, easy);
+		http_pool_put(&r->pool, easy);
 	return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "operator/base/buf.h"
 #include "webhook/verify/registry.h"
+#include "operator/base/http.h"
 
 /* ---- token cache (tokencache.c) ---- */
 
@@ -49,23 +50,14 @@ int proxy_from_env(const char *scheme, const char *host, char *out, size_t outle
 
 /* ---- the client ---- */
 
-struct pooled_easy {
-	CURL *easy;
-	struct pooled_easy *next;
-};
-
 struct registry {
 	char **insecure;            /* owned, NULL-terminated, lower-case */
 	int allow_private_realms;
 	long connect_timeout_ms;
 	struct curl_blob ca_blob;   /* system bundle + extra CA file; data NULL when no extra CA was given */
 
-	int http_ready;             /* reg_http_init has set up the locks below */
-	CURLSH *share;              /* DNS cache and TLS sessions across handles */
-	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-	pthread_mutex_t pool_mu;
-	struct pooled_easy *pool;   /* idle handles, each keeping its connections alive */
-	int pool_len;
+	int http_ready;             /* reg_http_init has set up the pool */
+	struct http_pool pool;      /* easy handles (their connections) and the DNS/TLS session share */
 
 	struct tokencache tokens;
 	atomic_uint_fast64_t requests, token_fetches;

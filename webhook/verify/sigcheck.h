@@ -1,5 +1,6 @@
 /*
- * Signature checks over bytes already fetched (image-signatures.md §1.3–1.5, §2.4–2.5). Pure: no I/O, no clock.
+ * Signature checks over bytes already fetched (cosign simple-signing payloads and Sigstore bundles,
+ * docs/internals/verify.md). Pure: no I/O, no clock.
  *
  *   sigcheck_simple   a cosign classic signature: the simple-signing payload blob (exact bytes) and the base64
  *                     DER signature of the layer annotation dev.cosignproject.cosign/signature

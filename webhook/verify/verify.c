@@ -278,7 +278,7 @@ static int list_referrers(struct check *c, struct oci_manifest *idx)
 	return fetch_manifest(c, tag, MT_OCI_INDEX, idx);
 }
 
-/* Signature discovery and checks (image-signatures.md §7.2 step 6). 1 when a signature verifies. */
+/* Signature discovery and checks (docs/internals/verify.md). 1 when a signature verifies. */
 static int discover(struct check *c)
 {
 	struct oci_manifest idx = { 0 }, m = { 0 };
