@@ -19,6 +19,10 @@
 #include "operator/kube/imageref.h"
 #include "operator/base/mem.h"
 #include "webhook/admission.h"
+#include "webhook/decode.h"
+#include "webhook/executor.h"
+#include "webhook/gofmt.h"
+#include "webhook/spinapp.h"
 #include "webhook/jsonpatch.h"
 #include "webhook/reviewslim.h"
 
@@ -64,379 +68,6 @@ int admission_endpoint_for_path(const char *path, enum admission_endpoint *ep)
 	return SO_E_INVAL;
 }
 
-/* ======================================================================================================
- * Go string forms
- * ====================================================================================================== */
-
-/* utf8.DecodeRuneInString: the rune at s (n > 0 bytes left) and its width; invalid input gives (-1, 1). */
-static long decode_rune(const unsigned char *s, size_t n, size_t *width)
-{
-	unsigned c = s[0];
-	unsigned lo = 0x80, hi = 0xBF;
-	size_t need;
-	long r;
-
-	*width = 1;
-	if (c < 0x80)
-		return (long)c;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1;
-		r = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		r = c & 0x0F;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		r = c & 0x07;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		return -1;
-	}
-	if (n < need + 1)
-		return -1;
-	for (size_t i = 1; i <= need; i++) {
-		unsigned b = s[i];
-		if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF))
-			return -1;
-		r = (r << 6) | (long)(b & 0x3F);
-	}
-	*width = need + 1;
-	return r;
-}
-
-/*
- * unicode.IsPrint for runes above ASCII, approximated: Go's tables call every letter, mark, number, punctuation
- * and symbol printable, and spaces other than U+0020, format characters, private use, surrogates and unassigned
- * code points not. We list the non-printable ranges that occur in practice; unassigned code points inside the
- * assigned blocks are treated as printable.
- */
-static int rune_printable(long r)
-{
-	static const long ranges[][2] = {
-		{ 0x80, 0xA0 },	      { 0xAD, 0xAD },	    { 0x378, 0x379 },	  { 0x600, 0x605 },
-		{ 0x61C, 0x61C },     { 0x6DD, 0x6DD },	    { 0x70F, 0x70F },	  { 0x890, 0x891 },
-		{ 0x8E2, 0x8E2 },     { 0x1680, 0x1680 },   { 0x180E, 0x180E },	  { 0x2000, 0x200F },
-		{ 0x2028, 0x202F },   { 0x205F, 0x206F },   { 0x3000, 0x3000 },	  { 0xD800, 0xF8FF },
-		{ 0xFEFF, 0xFEFF },   { 0xFFF0, 0xFFFB },   { 0x110BD, 0x110BD }, { 0x110CD, 0x110CD },
-		{ 0x13430, 0x1343F }, { 0x1BCA0, 0x1BCA3 }, { 0x1D173, 0x1D17A }, { 0xE0000, 0xE00FF },
-		{ 0xF0000, 0x10FFFF },
-	};
-
-	if ((r & 0xFFFE) == 0xFFFE) /* the two noncharacters at the end of every plane */
-		return 0;
-	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
-		if (r >= ranges[i][0] && r <= ranges[i][1])
-			return 0;
-	}
-	return 1;
-}
-
-int go_quote(struct buf *out, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	int rc = buf_append(out, "\"", 1);
-
-	for (size_t i = 0; rc == SO_OK && i < n;) {
-		size_t w;
-		long r = decode_rune(u + i, n - i, &w);
-
-		if (r < 0) {
-			rc = buf_appendf(out, "\\x%02x", u[i]);
-		} else if (r == '"' || r == '\\') {
-			rc = buf_appendf(out, "\\%c", (char)r);
-		} else if (r >= 0x20 && r < 0x7F) {
-			rc = buf_append(out, s + i, 1);
-		} else if (r >= 0x80 && rune_printable(r)) {
-			rc = buf_append(out, s + i, w);
-		} else {
-			switch (r) {
-			case '\a': rc = buf_appends(out, "\\a"); break;
-			case '\b': rc = buf_appends(out, "\\b"); break;
-			case '\f': rc = buf_appends(out, "\\f"); break;
-			case '\n': rc = buf_appends(out, "\\n"); break;
-			case '\r': rc = buf_appends(out, "\\r"); break;
-			case '\t': rc = buf_appends(out, "\\t"); break;
-			case '\v': rc = buf_appends(out, "\\v"); break;
-			default:
-				if (r < 0x20 || r == 0x7F)
-					rc = buf_appendf(out, "\\x%02x", (unsigned)r);
-				else if (r < 0x10000)
-					rc = buf_appendf(out, "\\u%04lx", (unsigned long)r);
-				else
-					rc = buf_appendf(out, "\\U%08lx", (unsigned long)r);
-			}
-		}
-		i += w;
-	}
-	return rc == SO_OK ? buf_append(out, "\"", 1) : rc;
-}
-
-int go_json_string(struct buf *out, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = (const unsigned char *)s;
-	int rc = buf_append(out, "\"", 1);
-
-	for (size_t i = 0; rc == SO_OK && i < n;) {
-		size_t w;
-		long r;
-
-		if (u[i] < 0x80) {
-			unsigned char b = u[i++];
-			switch (b) {
-			case '"': rc = buf_appends(out, "\\\""); break;
-			case '\\': rc = buf_appends(out, "\\\\"); break;
-			case '\b': rc = buf_appends(out, "\\b"); break;
-			case '\f': rc = buf_appends(out, "\\f"); break;
-			case '\n': rc = buf_appends(out, "\\n"); break;
-			case '\r': rc = buf_appends(out, "\\r"); break;
-			case '\t': rc = buf_appends(out, "\\t"); break;
-			default:
-				if (b < 0x20 || b == '<' || b == '>' || b == '&') {
-					char e[6] = { '\\', 'u', '0', '0', hex[b >> 4], hex[b & 0xF] };
-					rc = buf_append(out, e, sizeof e);
-				} else {
-					rc = buf_append(out, &b, 1);
-				}
-			}
-			continue;
-		}
-		r = decode_rune(u + i, n - i, &w);
-		if (r < 0)
-			rc = buf_appends(out, "\\ufffd");
-		else if (r == 0x2028 || r == 0x2029)
-			rc = buf_appendf(out, "\\u%04lx", (unsigned long)r);
-		else
-			rc = buf_append(out, s + i, w);
-		i += w;
-	}
-	return rc == SO_OK ? buf_append(out, "\"", 1) : rc;
-}
-
-static int cmp_keys(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-int go_json_string_map(struct buf *out, const json_t *map)
-{
-	size_t n = json_object_size(map), i = 0;
-	const char **keys;
-	const char *k;
-	json_t *v;
-	int rc;
-
-	if (!json_is_object(map))
-		return buf_appends(out, "null");
-	keys = mem_calloc(n ? n : 1, sizeof *keys);
-	json_object_foreach((json_t *)map, k, v) {
-		keys[i++] = k;
-	}
-	qsort(keys, n, sizeof *keys, cmp_keys);
-	rc = buf_append(out, "{", 1);
-	for (i = 0; rc == SO_OK && i < n; i++) {
-		const char *val = json_string_value(json_object_get(map, keys[i]));
-		if (i > 0)
-			rc = buf_append(out, ",", 1);
-		if (rc == SO_OK)
-			rc = go_json_string(out, keys[i], strlen(keys[i]));
-		if (rc == SO_OK)
-			rc = buf_append(out, ":", 1);
-		if (rc == SO_OK)
-			rc = go_json_string(out, val ? val : "", val ? strlen(val) : 0);
-	}
-	free(keys);
-	return rc == SO_OK ? buf_append(out, "}", 1) : rc;
-}
-
-/* ======================================================================================================
- * field.ErrorList
- * ====================================================================================================== */
-
-void field_list_free(struct field_list *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->items[i].field);
-		free(l->items[i].value);
-		free(l->items[i].detail);
-	}
-	free(l->items);
-	memset(l, 0, sizeof *l);
-}
-
-/* A copy of a rendered value, cut at FIELD_VALUE_SHOWN bytes (back to a UTF-8 boundary) with "..." added. */
-static char *shown_value(const char *value)
-{
-	size_t n = strnlen(value, FIELD_VALUE_SHOWN + 1);
-	char *v;
-
-	if (n <= FIELD_VALUE_SHOWN)
-		return mem_strdup(value);
-	n = FIELD_VALUE_SHOWN;
-	while (n > 0 && ((unsigned char)value[n] & 0xC0) == 0x80)
-		n--;
-	v = mem_alloc(n + 4);
-	memcpy(v, value, n);
-	memcpy(v + n, "...", 4);
-	return v;
-}
-
-static void field_vadd(struct field_list *l, enum field_error_type type, const char *field, const char *value,
-		       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
-
-static void field_vadd(struct field_list *l, enum field_error_type type, const char *field, const char *value,
-		       const char *fmt, va_list ap)
-{
-	struct field_error e = { type, NULL, NULL, NULL };
-	struct buf detail = BUF_INIT(MSG_CAP);
-	char tmp[MSG_CAP];
-
-	tmp[0] = '\0';
-	if (fmt)
-		vsnprintf(tmp, sizeof tmp, fmt, ap);
-	if (buf_appends(&detail, tmp) != SO_OK) {
-		buf_free(&detail);
-		l->nomem = 1;
-		return;
-	}
-	if (l->n >= FIELD_LIST_MAX) {
-		l->dropped++;
-		buf_free(&detail);
-		return;
-	}
-	e.detail = buf_steal(&detail);
-	e.field = mem_strndup(field, FIELD_VALUE_SHOWN);
-	e.value = value ? shown_value(value) : NULL;
-	if (l->n == l->alloc) {
-		l->alloc = l->alloc ? l->alloc * 2 : 8;
-		l->items = mem_realloc(l->items, l->alloc * sizeof *l->items);
-	}
-	l->items[l->n++] = e;
-}
-
-void field_add(struct field_list *l, enum field_error_type type, const char *field, const char *value,
-	       const char *detail_fmt, ...)
-{
-	va_list ap;
-	va_start(ap, detail_fmt);
-	field_vadd(l, type, field, value, detail_fmt, ap);
-	va_end(ap);
-}
-
-void field_invalid_str(struct field_list *l, const char *field, const char *value, const char *detail_fmt, ...)
-{
-	struct buf q = BUF_INIT(SIZE_MAX / 2);
-	va_list ap;
-
-	/* One byte past what is shown is enough for shown_value to cut and mark it. */
-	if (go_quote(&q, value ? value : "", value ? strnlen(value, FIELD_VALUE_SHOWN + 1) : 0) != SO_OK) {
-		buf_free(&q);
-		l->nomem = 1;
-		return;
-	}
-	va_start(ap, detail_fmt);
-	field_vadd(l, FIELD_INVALID, field, q.data, detail_fmt, ap);
-	va_end(ap);
-	buf_free(&q);
-}
-
-void field_invalid_int(struct field_list *l, const char *field, int64_t value, const char *detail_fmt, ...)
-{
-	char v[32];
-	va_list ap;
-
-	snprintf(v, sizeof v, "%lld", (long long)value);
-	va_start(ap, detail_fmt);
-	field_vadd(l, FIELD_INVALID, field, v, detail_fmt, ap);
-	va_end(ap);
-}
-
-static const char *type_label(enum field_error_type t)
-{
-	switch (t) {
-	case FIELD_INVALID: return "Invalid value";
-	case FIELD_REQUIRED: return "Required value";
-	case FIELD_FORBIDDEN: return "Forbidden";
-	case FIELD_DUPLICATE: return "Duplicate value";
-	case FIELD_NOT_FOUND: return "Not found";
-	case FIELD_NOT_SUPPORTED: return "Unsupported value";
-	}
-	return "Invalid value";
-}
-
-static const char *type_reason(enum field_error_type t)
-{
-	switch (t) {
-	case FIELD_INVALID: return "FieldValueInvalid";
-	case FIELD_REQUIRED: return "FieldValueRequired";
-	case FIELD_FORBIDDEN: return "FieldValueForbidden";
-	case FIELD_DUPLICATE: return "FieldValueDuplicate";
-	case FIELD_NOT_FOUND: return "FieldValueNotFound";
-	case FIELD_NOT_SUPPORTED: return "FieldValueNotSupported";
-	}
-	return "FieldValueInvalid";
-}
-
-int field_error_body(const struct field_error *e, struct buf *out)
-{
-	int rc = buf_appends(out, type_label(e->type));
-
-	/* Required and Forbidden never show the value; the others do (when there is one to show). */
-	if (rc == SO_OK && e->value && e->type != FIELD_REQUIRED && e->type != FIELD_FORBIDDEN)
-		rc = buf_appendf(out, ": %s", e->value);
-	if (rc == SO_OK && e->detail && *e->detail)
-		rc = buf_appendf(out, ": %s", e->detail);
-	return rc;
-}
-
-int field_error_render(const struct field_error *e, struct buf *out)
-{
-	int rc = buf_appendf(out, "%s: ", e->field);
-	return rc == SO_OK ? field_error_body(e, out) : rc;
-}
-
-int field_list_aggregate(const struct field_list *l, struct buf *out)
-{
-	struct buf *msgs = mem_calloc(l->n ? l->n : 1, sizeof *msgs);
-	size_t unique = 0;
-	int rc = SO_OK;
-
-	for (size_t i = 0; rc == SO_OK && i < l->n; i++) {
-		struct buf m = BUF_INIT(SIZE_MAX / 2);
-		int seen = 0;
-		rc = field_error_render(&l->items[i], &m);
-		for (size_t j = 0; rc == SO_OK && j < unique && !seen; j++)
-			seen = msgs[j].len == m.len && memcmp(msgs[j].data, m.data, m.len) == 0;
-		if (rc == SO_OK && !seen)
-			msgs[unique++] = m;
-		else
-			buf_free(&m);
-	}
-	if (rc == SO_OK && unique > 1)
-		rc = buf_append(out, "[", 1);
-	for (size_t j = 0; rc == SO_OK && j < unique; j++) {
-		if (j > 0)
-			rc = buf_append(out, ", ", 2);
-		if (rc == SO_OK)
-			rc = buf_append(out, msgs[j].data, msgs[j].len);
-	}
-	if (rc == SO_OK && l->dropped)
-		rc = buf_appendf(out, ", and %zu more errors", l->dropped);
-	if (rc == SO_OK && unique > 1)
-		rc = buf_append(out, "]", 1);
-	for (size_t j = 0; j < unique; j++)
-		buf_free(&msgs[j]);
-	free(msgs);
-	return rc;
-}
-
 int admission_invalid_message(const char *group, const char *kind, const char *name, const struct field_list *l,
 			      struct buf *out)
 {
@@ -449,7 +80,7 @@ int admission_invalid_message(const char *group, const char *kind, const char *n
 		rc = buf_append(out, " ", 1);
 	if (rc == SO_OK) {
 		size_t n = name ? strnlen(name, FIELD_VALUE_SHOWN + 1) : 0;
-		rc = go_quote(out, name ? name : "", n > FIELD_VALUE_SHOWN ? FIELD_VALUE_SHOWN : n);
+		rc = gofmt_quote(out, name ? name : "", n > FIELD_VALUE_SHOWN ? FIELD_VALUE_SHOWN : n);
 		if (rc == SO_OK && n > FIELD_VALUE_SHOWN)
 			rc = buf_appends(out, "...");
 	}
@@ -497,7 +128,7 @@ json_t *admission_invalid_status(const char *group, const char *kind, const char
 		json_t *cause = json_object();
 		rc = field_error_body(&l->items[i], &body);
 		if (rc == SO_OK)
-			json_object_set_new(cause, "reason", json_string(type_reason(l->items[i].type)));
+			json_object_set_new(cause, "reason", json_string(field_error_reason(l->items[i].type)));
 		if (rc == SO_OK && body.len)
 			rc = set_str(cause, "message", body.data);
 		if (rc == SO_OK && *l->items[i].field)
@@ -521,139 +152,6 @@ json_t *admission_invalid_status(const char *group, const char *kind, const char
 		return NULL;
 	}
 	return st;
-}
-
-/* ======================================================================================================
- * encoding/json type errors
- * ====================================================================================================== */
-
-void go_format_float(double d, char *out, size_t n)
-{
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(out, n, "%.*g", prec, d);
-		if (strtod(out, NULL) == d)
-			return;
-	}
-}
-
-int admission_type_error(struct buf *msg, const json_t *v, const char *go_struct, const char *path,
-			 const char *go_type)
-{
-	char num[48];
-	const char *kind;
-
-	switch (json_typeof(v)) {
-	case JSON_STRING: kind = "string"; break;
-	case JSON_TRUE:
-	case JSON_FALSE: kind = "bool"; break;
-	case JSON_OBJECT: kind = "object"; break;
-	case JSON_ARRAY: kind = "array"; break;
-	case JSON_INTEGER:
-	case JSON_REAL:
-		/* A number that does not fit a numeric field is shown with its value; otherwise just "number". */
-		kind = "number";
-		if (strncmp(go_type, "int", 3) == 0 || strncmp(go_type, "uint", 4) == 0) {
-			if (json_is_integer(v))
-				snprintf(num, sizeof num, "number %" JSON_INTEGER_FORMAT, json_integer_value(v));
-			else {
-				memcpy(num, "number ", 7);
-				go_format_float(json_real_value(v), num + 7, sizeof num - 7);
-			}
-			kind = num;
-		}
-		break;
-	default: kind = "null"; break;
-	}
-	buf_reset(msg);
-	buf_appendf(msg, "json: cannot unmarshal %s into Go struct field %s.%s of type %s", kind, go_struct, path,
-		    go_type);
-	return SO_E_INVAL;
-}
-
-/* obj[key], or NULL when absent or null (Go leaves the field at its zero value for both). */
-static const json_t *member(const json_t *obj, const char *key)
-{
-	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
-	return v && !json_is_null(v) ? v : NULL;
-}
-
-int decode_string(const json_t *obj, const char *key, const char *go_struct, const char *path, struct buf *msg)
-{
-	const json_t *v = member(obj, key);
-	return !v || json_is_string(v) ? SO_OK : admission_type_error(msg, v, go_struct, path, "string");
-}
-
-int decode_bool(const json_t *obj, const char *key, const char *go_struct, const char *path, struct buf *msg)
-{
-	const json_t *v = member(obj, key);
-	return !v || json_is_boolean(v) ? SO_OK : admission_type_error(msg, v, go_struct, path, "bool");
-}
-
-int decode_int32(const json_t *obj, const char *key, const char *go_struct, const char *path, struct buf *msg)
-{
-	const json_t *v = member(obj, key);
-
-	if (!v || (json_is_integer(v) && json_integer_value(v) >= INT32_MIN && json_integer_value(v) <= INT32_MAX))
-		return SO_OK;
-	return admission_type_error(msg, v, go_struct, path, "int32");
-}
-
-int decode_object(const json_t *obj, const char *key, const char *go_struct, const char *path,
-		  const char *go_type, struct buf *msg)
-{
-	const json_t *v = member(obj, key);
-	return !v || json_is_object(v) ? SO_OK : admission_type_error(msg, v, go_struct, path, go_type);
-}
-
-int decode_array(const json_t *obj, const char *key, const char *go_struct, const char *path, const char *go_type,
-		 struct buf *msg)
-{
-	const json_t *v = member(obj, key);
-	return !v || json_is_array(v) ? SO_OK : admission_type_error(msg, v, go_struct, path, go_type);
-}
-
-int decode_string_map(const json_t *obj, const char *key, const char *go_struct, const char *path,
-		      struct buf *msg)
-{
-	const json_t *v = member(obj, key), *e;
-	const char *k;
-
-	if (!v)
-		return SO_OK;
-	if (!json_is_object(v))
-		return admission_type_error(msg, v, go_struct, path, "map[string]string");
-	json_object_foreach((json_t *)v, k, e) {
-		if (!json_is_null(e) && !json_is_string(e))
-			return admission_type_error(msg, e, go_struct, path, "string");
-	}
-	return SO_OK;
-}
-
-int decode_metadata(const json_t *obj, const char *go_struct, struct buf *msg)
-{
-	const json_t *meta = member(obj, "metadata");
-	int rc = decode_object(obj, "metadata", go_struct, "metadata", "v1.ObjectMeta", msg);
-
-	if (rc == SO_OK)
-		rc = decode_string(meta, "name", "ObjectMeta", "metadata.name", msg);
-	if (rc == SO_OK)
-		rc = decode_string(meta, "generateName", "ObjectMeta", "metadata.generateName", msg);
-	if (rc == SO_OK)
-		rc = decode_string(meta, "namespace", "ObjectMeta", "metadata.namespace", msg);
-	if (rc == SO_OK)
-		rc = decode_string_map(meta, "labels", "ObjectMeta", "metadata.labels", msg);
-	if (rc == SO_OK)
-		rc = decode_string_map(meta, "annotations", "ObjectMeta", "metadata.annotations", msg);
-	return rc;
-}
-
-/* ======================================================================================================
- * Names and references
- * ====================================================================================================== */
-
-int is_image_reference(const char *s)
-{
-	return image_ref_check(s, NULL, 0) == SO_OK;
 }
 
 /* ======================================================================================================
@@ -686,7 +184,7 @@ static int bad_request(struct buf *out, int *http_status, const char *what, cons
 			size_t n = json_string_length(value);
 			rc = buf_appends(out, ", got ");
 			if (rc == SO_OK)
-				rc = go_quote(out, json_string_value(value), n > SHOWN_VALUE_MAX ? SHOWN_VALUE_MAX : n);
+				rc = gofmt_quote(out, json_string_value(value), n > SHOWN_VALUE_MAX ? SHOWN_VALUE_MAX : n);
 			if (rc == SO_OK && n > SHOWN_VALUE_MAX)
 				rc = buf_appends(out, "...");
 		} else {
@@ -815,7 +313,7 @@ static int decode_typed(const json_t *obj, int spinapp, struct buf *msg)
 		const json_t *v = json_object_get(obj, type_keys[i]);
 		if (v && !json_is_null(v) && !json_is_string(v)) {
 			struct buf inner = BUF_INIT(MSG_CAP);
-			admission_type_error(&inner, v, "", type_keys[i], "string");
+			decode_type_error(&inner, v, "", type_keys[i], "string");
 			buf_reset(msg);
 			buf_appendf(msg, "couldn't get version/kind; json parse error: %s", inner.data ? inner.data : "");
 			buf_free(&inner);
@@ -1014,7 +512,7 @@ static int validate(const struct review *r, const struct admission_ctx *ctx, str
 	} else {
 		size_t n = strlen(r->operation);
 		buf_appends(&msg, "unknown operation ");
-		go_quote(&msg, r->operation, n > SHOWN_VALUE_MAX ? SHOWN_VALUE_MAX : n);
+		gofmt_quote(&msg, r->operation, n > SHOWN_VALUE_MAX ? SHOWN_VALUE_MAX : n);
 		rc = SO_E_INVAL;
 	}
 	if (rc == SO_E_INVAL) {
@@ -1068,7 +566,7 @@ static int encode(const struct review *r, const struct answer *a, struct buf *ou
 	if (rc == SO_OK && a->patch) {
 		struct buf b64 = BUF_INIT(SIZE_MAX / 2);
 		char *ptext = json_dumps(a->patch, JSON_COMPACT);
-		rc = b64_encode_append(&b64, ptext, strlen(ptext));
+		rc = base64_encode_append(&b64, ptext, strlen(ptext));
 		if (rc == SO_OK) {
 			json_object_set_new(resp, "patch", json_string(b64.data ? b64.data : ""));
 			json_object_set_new(resp, "patchType", json_string("JSONPatch"));

@@ -10,7 +10,14 @@
 #include <string.h>
 
 #include "operator/base/err.h"
-#include "webhook/admission.h"
+#include "operator/kube/names.h"
+#include "operator/kube/quantity.h"
+#include "webhook/admission_ctx.h"
+#include "webhook/executor.h"
+#include "webhook/decode.h"
+#include "webhook/gofmt.h"
+#include "webhook/field.h"
+#include "operator/kube/imageref.h"
 
 static const json_t *member(const json_t *obj, const char *key)
 {
@@ -84,7 +91,7 @@ int executor_validate(const json_t *executor, unsigned flags, struct field_list 
 		if (rcn && image) {
 			struct buf v = BUF_INIT(SIZE_MAX / 2);
 			const char *s = json_string_value(rcn);
-			if (go_json_string(&v, s, json_string_length(rcn)) == SO_OK)
+			if (gofmt_json_string(&v, s, json_string_length(rcn)) == SO_OK)
 				field_add(errs, FIELD_INVALID, "spec.deploymentConfig.runtimeClassName", v.data, "%s",
 					  "runtimeClassName and spinImage are mutually exclusive");
 			else
@@ -106,7 +113,7 @@ int executor_validate(const json_t *executor, unsigned flags, struct field_list 
 	if (json_is_string(rcn) && !kube_dns1123_subdomain(json_string_value(rcn)))
 		field_invalid_str(errs, "spec.deploymentConfig.runtimeClassName", json_string_value(rcn), "%s",
 				  DNS1123_SUBDOMAIN_MSG);
-	if (json_is_string(image) && !is_image_reference(json_string_value(image)))
+	if (json_is_string(image) && !image_ref_valid(json_string_value(image)))
 		field_invalid_str(errs, "spec.deploymentConfig.spinImage", json_string_value(image), "%s",
 				  IMAGE_REFERENCE_MSG);
 	ca = json_string_value(member(dc, "caCertSecret"));

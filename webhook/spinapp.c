@@ -14,11 +14,17 @@
 #include "operator/spin/spin.h"
 #include "operator/kube/quantity.h"
 #include "operator/base/err.h"
-#include "webhook/admission.h"
+#include "operator/kube/names.h"
+#include "webhook/admission_ctx.h"
+#include "webhook/spinapp.h"
+#include "webhook/decode.h"
+#include "webhook/gofmt.h"
+#include "webhook/field.h"
+#include "operator/kube/imageref.h"
 #include "webhook/spinapp_podopts.h"
 
 #define PATH_MAX_LEN 512
-#define READY_NAME_MAX 52     /* 63 - strlen("app.") - strlen(".status"): build_ready_label_key's rule */
+#define READY_NAME_MAX 52     /* 63 - strlen("app.") - strlen(".status"): spin_ready_label_key's rule */
 #define GENERATE_NAME_KEEP 58 /* the apiserver keeps at most this much of generateName, then adds 5 */
 #define TARGET_MAX 1000       /* hpa.c's bound on utilization targets */
 
@@ -34,7 +40,7 @@ static const char *quantity_text(const json_t *v, char *tmp, size_t n)
 		return tmp;
 	}
 	if (json_is_real(v)) {
-		go_format_float(json_real_value(v), tmp, n);
+		gofmt_float(json_real_value(v), tmp, n);
 		return tmp;
 	}
 	return NULL;
@@ -59,7 +65,7 @@ static int decode_elements(const json_t *obj, const char *key, const char *go_st
 
 	json_array_foreach(arr, i, e) {
 		if (!json_is_null(e) && !json_is_object(e))
-			return admission_type_error(msg, e, go_struct, path, go_type);
+			return decode_type_error(msg, e, go_struct, path, go_type);
 	}
 	return SO_OK;
 }
@@ -74,21 +80,21 @@ static int decode_resource_list(const json_t *res, const char *key, const char *
 	if (!list)
 		return SO_OK;
 	if (!json_is_object(list))
-		return admission_type_error(msg, list, "Resources", path, "v1.ResourceList");
+		return decode_type_error(msg, list, "Resources", path, "v1.ResourceList");
 	json_object_foreach((json_t *)list, name, v) {
-		struct go_quantity q;
+		struct quantity q;
 		const char *text;
 		if (json_is_null(v))
 			continue;
 		/* Quantity.UnmarshalJSON returns ParseQuantity's error as it is. */
 		text = quantity_text(v, tmp, sizeof tmp);
-		rc = text ? go_quantity_parse(text, &q, &why) : SO_E_INVAL;
+		rc = text ? quantity_parse(text, &q, &why) : SO_E_INVAL;
 		if (rc != SO_OK) {
 			buf_reset(msg);
 			buf_appends(msg, text ? why : ERR_FORMAT);
 			return SO_E_INVAL;
 		}
-		go_quantity_free(&q);
+		quantity_free(&q);
 	}
 	return SO_OK;
 }
@@ -158,7 +164,7 @@ int spinapp_check_decode(const json_t *app, struct buf *msg)
 		rc = decode_array(spec, "components", "SpinAppSpec", "spec.components", "[]string", msg);
 	json_array_foreach(member(spec, "components"), i, e) {
 		if (rc == SO_OK && !json_is_null(e) && !json_is_string(e))
-			rc = admission_type_error(msg, e, "SpinAppSpec", "spec.components", "string");
+			rc = decode_type_error(msg, e, "SpinAppSpec", "spec.components", "string");
 	}
 	/* variables, volumes, volumeMounts: lists of objects whose name (and value) are strings */
 	if (rc == SO_OK)
@@ -307,7 +313,7 @@ static void invalid_map(struct field_list *errs, const char *field, const json_t
 {
 	struct buf v = BUF_INIT(SIZE_MAX / 2);
 
-	if (go_json_string_map(&v, map) != SO_OK)
+	if (gofmt_json_string_map(&v, map) != SO_OK)
 		errs->nomem = 1;
 	else
 		field_add(errs, FIELD_INVALID, field, v.data, "%s", detail);
@@ -368,7 +374,7 @@ static void check_annotations(const json_t *spec, const json_t *executor, struct
 }
 
 /* resources.<kind>.memory as a quantity; *present when the key exists (a null value is a zero quantity). */
-static int memory_of(const json_t *spec, const char *kind, struct go_quantity *q, int *present)
+static int memory_of(const json_t *spec, const char *kind, struct quantity *q, int *present)
 {
 	const json_t *list = member(member(spec, "resources"), kind);
 	const json_t *v = json_is_object(list) ? json_object_get(list, "memory") : NULL;
@@ -379,7 +385,7 @@ static int memory_of(const json_t *spec, const char *kind, struct go_quantity *q
 	if (!v)
 		return SO_OK;
 	text = json_is_null(v) ? "0" : quantity_text(v, tmp, sizeof tmp);
-	return go_quantity_parse(text ? text : "", q, &why);
+	return quantity_parse(text ? text : "", q, &why);
 }
 
 /* upstream validateInvocationLimits. *parsed says whether the memory limit parsed (for the stricter checks). */
@@ -387,7 +393,7 @@ static int check_invocation_limits(const json_t *spec, struct field_list *errs, 
 {
 	const json_t *limits = member(spec, "invocationLimits");
 	const json_t *mem = json_is_object(limits) ? json_object_get(limits, "memory") : NULL;
-	struct go_quantity inv, req = { 0 }, lim = { 0 }, *constraint;
+	struct quantity inv, req = { 0 }, lim = { 0 }, *constraint;
 	const char *text = json_is_string(mem) ? json_string_value(mem) : "", *why, *what;
 	int has_req = 0, has_lim = 0, rc;
 	struct buf a = BUF_INIT(SIZE_MAX / 2), b = BUF_INIT(SIZE_MAX / 2);
@@ -395,7 +401,7 @@ static int check_invocation_limits(const json_t *spec, struct field_list *errs, 
 	*parsed = 0;
 	if (!mem)
 		return SO_OK;
-	rc = go_quantity_parse(text, &inv, &why);
+	rc = quantity_parse(text, &inv, &why);
 	if (rc != SO_OK) {
 		field_invalid_str(errs, "spec.invocationLimits[memory]", text,
 				  "memory limit must be a valid memory quantity (e.g. 128Mi, 1Gi)");
@@ -413,19 +419,19 @@ static int check_invocation_limits(const json_t *spec, struct field_list *errs, 
 	/* The limit when there is one, else the request, else nothing to compare with. */
 	constraint = has_lim ? &lim : has_req ? &req : NULL;
 	what = has_lim ? "limit" : "request";
-	if (constraint && go_quantity_cmp(&inv, constraint) > 0) {
-		rc = go_quantity_string(&inv, &a);
+	if (constraint && quantity_cmp(&inv, constraint) > 0) {
+		rc = quantity_string(&inv, &a);
 		if (rc == SO_OK)
-			rc = go_quantity_string(constraint, &b);
+			rc = quantity_string(constraint, &b);
 		if (rc == SO_OK)
 			field_invalid_str(errs, "spec.invocationLimits[memory]", a.data,
 					  "invocation limit quantity cannot be greater than the memory %s (%s)", what,
 					  b.data);
 	}
 out:
-	go_quantity_free(&inv);
-	go_quantity_free(&req);
-	go_quantity_free(&lim);
+	quantity_free(&inv);
+	quantity_free(&req);
+	quantity_free(&lim);
 	buf_free(&a);
 	buf_free(&b);
 	return rc;
@@ -444,7 +450,7 @@ static void check_name(const json_t *app, struct field_list *errs)
 	char err[256];
 
 	if (name && *name) {
-		if (build_ready_label_key(name, &key, err, sizeof err) != SO_OK && strlen(name) > READY_NAME_MAX)
+		if (spin_ready_label_key(name, &key, err, sizeof err) != SO_OK && strlen(name) > READY_NAME_MAX)
 			field_invalid_str(errs, "metadata.name", name,
 					  "must be no more than %d characters: the operator labels the app's pods with "
 					  "\"" SPIN_GROUP "/app.<name>.status\", and a label name may not exceed 63 "
@@ -468,7 +474,7 @@ static void check_image(const char *field, const char *image, struct field_list 
 		field_add(errs, FIELD_REQUIRED, field, NULL,
 			  "the app's OCI image reference, e.g. ghcr.io/spinframework/containerd-shim-spin/examples/"
 			  "spin-rust-hello:v0.23.0");
-	else if (!is_image_reference(image))
+	else if (!image_ref_valid(image))
 		field_invalid_str(errs, field, image, IMAGE_REFERENCE_MSG);
 }
 
@@ -598,7 +604,7 @@ static void check_volumes(const json_t *spec, struct field_list *errs)
 			const char *other = json_string_value(member(json_array_get(volumes, j), "name"));
 			if (other && strcmp(other, name) == 0) {
 				struct buf q = BUF_INIT(SIZE_MAX / 2);
-				if (go_quote(&q, name, strlen(name)) == SO_OK)
+				if (gofmt_quote(&q, name, strlen(name)) == SO_OK)
 					field_add(errs, FIELD_DUPLICATE, field, q.data, NULL);
 				else
 					errs->nomem = 1;

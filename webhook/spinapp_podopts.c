@@ -10,6 +10,10 @@
 #include "operator/spin/podopts.h"
 #include "operator/kube/names.h"
 #include "operator/base/err.h"
+#include "operator/kube/quantity.h"
+#include "webhook/decode.h"
+#include "webhook/gofmt.h"
+#include "webhook/admission_ctx.h"
 #include "webhook/spinapp_podopts.h"
 
 #define PATH_LEN 256
@@ -41,12 +45,12 @@ static void not_supported(struct field_list *errs, const char *path, const char 
 {
 	struct buf q = BUF_INIT(SIZE_MAX / 2), list = BUF_INIT(SIZE_MAX / 2);
 
-	go_quote(&q, value, strlen(value));
+	gofmt_quote(&q, value, strlen(value));
 	buf_appends(&list, "supported values: ");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			buf_appends(&list, ", ");
-		go_quote(&list, set[i], strlen(set[i]));
+		gofmt_quote(&list, set[i], strlen(set[i]));
 	}
 	field_add(errs, FIELD_NOT_SUPPORTED, path, q.data, "%s", list.data);
 	buf_free(&q);
@@ -74,7 +78,7 @@ static int decode_items(const json_t *obj, const char *key, const char *path, co
 
 	json_array_foreach(member(obj, key), i, e) {
 		if (!json_is_null(e) && !json_is_object(e))
-			return admission_type_error(msg, e, "SpinAppSpec", path, go_type);
+			return decode_type_error(msg, e, "SpinAppSpec", path, go_type);
 	}
 	return SO_OK;
 }
@@ -269,7 +273,7 @@ static void check_env(const json_t *spec, struct field_list *errs)
 			field_invalid_str(errs, p, name,
 					  "the operator sets " BUILD_ENV_VARIABLE_PREFIX "* from spec.variables; set Spin "
 					  "variables there");
-		else if (build_env_reserved(name))
+		else if (spin_env_reserved(name))
 			field_invalid_str(errs, p, name, "the operator sets this variable itself");
 		snprintf(p, sizeof p, "spec.env[%zu].valueFrom", i);
 		check_value_from(var, p, errs);
@@ -347,7 +351,7 @@ static void check_spread(const json_t *spec, struct field_list *errs)
 				snprintf(p, sizeof p, "spec.topologySpreadConstraints[%zu].{topologyKey, whenUnsatisfiable}",
 					 i);
 				buf_appendf(&pair, "{%s, %s}", key, when);
-				go_quote(&q, pair.data, pair.len);
+				gofmt_quote(&q, pair.data, pair.len);
 				field_add(errs, FIELD_DUPLICATE, p, q.data, NULL);
 				buf_free(&pair);
 				buf_free(&q);

@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "operator/base/buf.h"
-#include "webhook/admission.h"
+#include "webhook/field.h"
 
 /* The typed decode of these fields (spinapp_check_decode's part): SO_OK, or SO_E_INVAL with Go's message in msg. */
 int spinapp_podopts_decode(const json_t *spec, struct buf *msg);

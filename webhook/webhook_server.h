@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "webhook/admission.h"
+#include "webhook/admission_ctx.h"
 #include "operator/base/certwatch.h"
 #include "operator/base/buf.h"
 

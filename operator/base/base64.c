@@ -27,7 +27,7 @@ static int is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-char *b64_encode(const void *p, size_t n)
+char *base64_encode(const void *p, size_t n)
 {
 	char *enc;
 
@@ -38,16 +38,16 @@ char *b64_encode(const void *p, size_t n)
 	return enc;
 }
 
-json_t *b64_json_string(const void *p, size_t n)
+json_t *base64_json_string(const void *p, size_t n)
 {
-	char *enc = b64_encode(p, n);
+	char *enc = base64_encode(p, n);
 	json_t *s = enc ? json_string_nocheck(enc) : NULL;
 
 	free(enc);
 	return s;
 }
 
-int b64_encode_append(struct buf *out, const void *p, size_t n)
+int base64_encode_append(struct buf *out, const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	unsigned char tmp[CHUNK / 3 * 4 + 1];
@@ -61,7 +61,7 @@ int b64_encode_append(struct buf *out, const void *p, size_t n)
 	return rc;
 }
 
-int b64_decode(const char *in, size_t n, unsigned flags, unsigned char **out, size_t *outlen)
+int base64_decode(const char *in, size_t n, unsigned flags, unsigned char **out, size_t *outlen)
 {
 	char *tmp = NULL;
 	size_t m = 0, pad = 0, cap = 0;

@@ -9,17 +9,17 @@
 
 struct buf;
 
-/* The longest input b64_encode takes: EVP_EncodeBlock counts in int. */
+/* The longest input base64_encode takes: EVP_EncodeBlock counts in int. */
 #define B64_MAX_ENCODE ((size_t)0x7fffffff / 4 * 3)
 
 /* base64(p[0..n)) as a malloc'd NUL-terminated string; NULL only when n > B64_MAX_ENCODE. */
-char *b64_encode(const void *p, size_t n);
+char *base64_encode(const void *p, size_t n);
 
 /* base64(p[0..n)) as a new JSON string; NULL only when n > B64_MAX_ENCODE. */
-json_t *b64_json_string(const void *p, size_t n);
+json_t *base64_json_string(const void *p, size_t n);
 
 /* Appends base64(p[0..n)) to out, any length. SO_OK or buf_append's error. */
-int b64_encode_append(struct buf *out, const void *p, size_t n);
+int base64_encode_append(struct buf *out, const void *p, size_t n);
 
 enum {
 	B64_ALLOW_EMPTY = 1,  /* "" is zero bytes rather than invalid */
@@ -31,6 +31,6 @@ enum {
 
 /* Decodes in[0..n): the alphabet, then at most two '=' making the length a multiple of 4 (see flags). *out is
  * malloc'd with a NUL after the *outlen bytes. SO_OK or SO_E_INVAL; *out NULL unless SO_OK. */
-int b64_decode(const char *in, size_t n, unsigned flags, unsigned char **out, size_t *outlen);
+int base64_decode(const char *in, size_t n, unsigned flags, unsigned char **out, size_t *outlen);
 
 #endif

@@ -11,7 +11,7 @@
  * then the endpoints stop and the webhook (requests in progress get WEBHOOK_GRACE_S), everything is released,
  * exit 0. A second signal while shutting down exits 1 at once, as controller-runtime does.
  *
- * With --leader-elect (operator/runtime/elector.h) every replica starts the same way and keeps its caches warm, but only
+ * With --leader-elect (operator/runtime/leader.h) every replica starts the same way and keeps its caches warm, but only
  * the leader starts the workers; the controller's client refuses writes unless the elector says we lead.
  * Losing the lease exits 1 at once (no release, no grace); on SIGTERM the leader stops its workers, then
  * releases the lease.
@@ -36,7 +36,7 @@
 #include "operator/kube/loadconfig.h"
 #include "operator/kube/client.h"
 #include "operator/kube/config.h"
-#include "operator/runtime/elector.h"
+#include "operator/runtime/leader.h"
 #include "operator/cmd/metrics_cli.h"
 #include "operator/runtime/process_metrics.h"
 #include "operator/cmd/render.h"
@@ -51,7 +51,7 @@
 #include "webhook/certs/selfmanaged.h"
 #include "webhook/webhook_server.h"
 #include "webhook/verify/setup.h"
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 #include "operator/cmd/verifycmd.h"
 
 /* The Makefile passes both, from the file VERSION and git (docs/image.md: one version source). */

@@ -152,7 +152,7 @@ static int fold_string_data(struct render *r, json_t *secret)
 			report(r, "Secret %s/%s: stringData[\"%s\"] must be a string", ns, name, k);
 			return SO_E_INVAL;
 		}
-		json_object_set_new(data, k, b64_json_string(json_string_value(v), json_string_length(v)));
+		json_object_set_new(data, k, base64_json_string(json_string_value(v), json_string_length(v)));
 	}
 	json_object_del(secret, "stringData");
 	return SO_OK;

@@ -21,7 +21,7 @@
 #include "webhook/verify/regbackend.h"
 #include "webhook/verify/registry.h"
 #include "webhook/verify/setup.h"
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 
 #define MAX_CONFIG ((size_t)1 << 20) /* a docker config file */
 

@@ -275,9 +275,9 @@ static char *exec_info(const struct kube_exec_config *exec, const struct kube_ex
 		if (cluster->insecure_skip_tls_verify)
 			json_object_set_new(cl, "insecure-skip-tls-verify", json_true());
 		if (cluster->ca && cluster->ca->data && cluster->ca->len && cluster->ca->len < INT_MAX / 2) {
-			/* Below B64_MAX_ENCODE, so b64_json_string cannot refuse it. */
+			/* Below B64_MAX_ENCODE, so base64_json_string cannot refuse it. */
 			json_object_set_new(cl, "certificate-authority-data",
-					    b64_json_string(cluster->ca->data, cluster->ca->len));
+					    base64_json_string(cluster->ca->data, cluster->ca->len));
 		}
 	}
 	s = json_dumps(info, JSON_COMPACT);

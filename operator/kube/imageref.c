@@ -434,3 +434,8 @@ char *image_ref_pinned(const char *original, const struct image_ref *r, const ch
 	}
 	return buf_steal(&b);
 }
+
+int image_ref_valid(const char *s)
+{
+	return image_ref_check(s, NULL, 0) == SO_OK;
+}

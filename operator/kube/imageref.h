@@ -20,6 +20,8 @@ struct image_ref {
 /* SO_OK when s (at most 4096 bytes) is an image reference distribution/reference accepts, sha384 and sha512
  * digests included; else SO_E_INVAL with one line in err (err may be NULL). What admission checks. */
 int image_ref_check(const char *s, char *err, size_t errlen);
+/* image_ref_check without the message: non-zero when s is a reference. */
+int image_ref_valid(const char *s);
 
 /* Parses s (at most 4096 bytes), for the verifier: as image_ref_check, but a digest must be sha256, a port has at
  * most 5 digits and a first component with '.', ':' or an upper-case letter must be a valid registry host.

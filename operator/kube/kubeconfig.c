@@ -677,7 +677,7 @@ static int load_pem(const struct kube_kubeconfig *f, const char *path, const cha
 			    file_key, data_key);
 	if (data) {
 		unsigned char *bytes;
-		rc = b64_decode(data, strlen(data), B64_SKIP_SPACE | B64_SECRET, &bytes, &out->len);
+		rc = base64_decode(data, strlen(data), B64_SKIP_SPACE | B64_SECRET, &bytes, &out->len);
 		out->data = (char *)bytes;
 		if (rc)
 			return so_fail(err, errlen, SO_E_CONFIG, "kubeconfig %s: %s.%s: invalid base64", f->label, path,

@@ -331,7 +331,7 @@ static void nano_of(const char *digits, size_t n, long long e10, int e2, u128 *n
 		*huge = 1;
 }
 
-int go_quantity_parse(const char *str, struct go_quantity *q, const char **why)
+int quantity_parse(const char *str, struct quantity *q, const char **why)
 {
 	struct qstring p;
 	int base, exp, format, precision, scale;
@@ -430,7 +430,7 @@ invalid:
 	return SO_E_INVAL;
 }
 
-void go_quantity_free(struct go_quantity *q)
+void quantity_free(struct quantity *q)
 {
 	free(q->text);
 	q->text = NULL;
@@ -450,7 +450,7 @@ static int append_u128(struct buf *out, u128 v)
 }
 
 /* Quantity.String(): the kept input, or CanonicalizeBytes. */
-int go_quantity_string(const struct go_quantity *q, struct buf *out)
+int quantity_string(const struct quantity *q, struct buf *out)
 {
 	static const char *const bin[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei" };
 	u128 m;
@@ -501,7 +501,7 @@ int go_quantity_string(const struct go_quantity *q, struct buf *out)
 	}
 }
 
-int go_quantity_cmp(const struct go_quantity *a, const struct go_quantity *b)
+int quantity_cmp(const struct quantity *a, const struct quantity *b)
 {
 	int sa = a->nano == 0 && !a->huge ? 0 : a->negative ? -1 : 1;
 	int sb = b->nano == 0 && !b->huge ? 0 : b->negative ? -1 : 1;
@@ -518,17 +518,17 @@ int go_quantity_cmp(const struct go_quantity *a, const struct go_quantity *b)
 
 int quantity_value(const char *s, int64_t *out)
 {
-	struct go_quantity q;
+	struct quantity q;
 	const char *why;
 	u128 units;
 	int rc, up;
 
 	if (!s || !out)
 		return SO_E_INVAL;
-	rc = go_quantity_parse(s, &q, &why);
+	rc = quantity_parse(s, &q, &why);
 	if (rc != SO_OK)
 		return rc;
-	go_quantity_free(&q);
+	quantity_free(&q);
 	/* Binary quantities are capped already; a decimal one this large has no int64 value. */
 	if (q.huge || q.nano > LIMIT)
 		return SO_E_TOO_LARGE;

@@ -8,7 +8,7 @@
 struct buf;
 
 /* Go's resource.Quantity as far as we need it: ParseQuantity's verdict, String() and Cmp(). */
-struct go_quantity {
+struct quantity {
 	int negative;
 	int format;        /* 0 DecimalSI, 1 DecimalExponent, 2 BinarySI */
 	int huge;          /* |value| * 10^9 does not fit 128 bits: compares as +-infinity, prints as given */
@@ -17,11 +17,11 @@ struct go_quantity {
 	char *text;        /* a copy of the input */
 };
 /* SO_OK, or SO_E_INVAL with *why set to Go's error text (ErrFormatWrong, ErrSuffix, ErrNumeric).
- * go_quantity_free releases q after SO_OK. */
-int go_quantity_parse(const char *s, struct go_quantity *q, const char **why);
-void go_quantity_free(struct go_quantity *q);
-int go_quantity_string(const struct go_quantity *q, struct buf *out);
-int go_quantity_cmp(const struct go_quantity *a, const struct go_quantity *b);
+ * quantity_free releases q after SO_OK. */
+int quantity_parse(const char *s, struct quantity *q, const char **why);
+void quantity_free(struct quantity *q);
+int quantity_string(const struct quantity *q, struct buf *out);
+int quantity_cmp(const struct quantity *a, const struct quantity *b);
 
 /* A quantity ("128Mi", "40M", "1.5Gi", "100m", "1e3") as whole units rounded up, as Quantity.ToDec().Value()
  * does: "40M" → 40000000, "128Mi" → 134217728, "100m" → 1. SO_E_INVAL when it does not parse, SO_E_TOO_LARGE

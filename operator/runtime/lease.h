@@ -1,6 +1,6 @@
 /*
  * Leader election's decision core, client-go's tryAcquireOrRenew and release (tools/leaderelection), without I/O
- * or clocks: the caller passes the times and a lock (the Lease as the API server holds it: operator/runtime/elector.c over
+ * or clocks: the caller passes the times and a lock (the Lease as the API server holds it: operator/runtime/leader.c over
  * kube/, a fake in tests). docs/internals/leader.md describes the algorithm.
  *
  * Validity is judged on the local monotonic clock at which the current record was first observed, never on the

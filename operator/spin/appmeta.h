@@ -12,19 +12,19 @@
 
 
 /* obj[key] when it is a string, else NULL. */
-const char *build_str(const json_t *obj, const char *key);
+const char *spin_str(const json_t *obj, const char *key);
 
 /* obj[key] when it is an object, else NULL. */
-const json_t *build_obj(const json_t *obj, const char *key);
+const json_t *spin_obj(const json_t *obj, const char *key);
 
 /* metadata.name (required, non-empty) and metadata.namespace (NULL when absent) of app. */
-int build_app_identity(const json_t *app, const char **name, const char **ns, char *err, size_t errlen);
+int spin_app_identity(const json_t *app, const char **name, const char **ns, char *err, size_t errlen);
 
 /*
  * Copies the string map src[key] (absent or null: nothing) into dst, overwriting same-named keys.
  * field names the map in error messages ("spec.podLabels"). SO_E_INVAL when it is not a map of strings.
  */
-int build_copy_string_map(json_t *dst, const json_t *src, const char *key, const char *field, char *err,
+int spin_copy_string_map(json_t *dst, const json_t *src, const char *key, const char *field, char *err,
 			  size_t errlen);
 
 /*
@@ -32,6 +32,6 @@ int build_copy_string_map(json_t *dst, const json_t *src, const char *key, const
  * annotations (app.spec[annotations_key], omitted when empty or annotations_key is NULL), ownerReferences}.
  * An app that was never stored (no metadata.uid, e.g. rendered from a file) yields no ownerReferences.
  */
-int build_child_meta(const json_t *app, const char *annotations_key, json_t **out, char *err, size_t errlen);
+int spin_child_meta(const json_t *app, const char *annotations_key, json_t **out, char *err, size_t errlen);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include "operator/spin/spin.h"
 
-json_t *build_ca_secret(const char *ns, const char *name, const char *bundle, size_t len)
+json_t *spin_ca_secret(const char *ns, const char *name, const char *bundle, size_t len)
 {
 	json_t *secret = NULL, *meta, *data;
 

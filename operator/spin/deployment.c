@@ -79,7 +79,7 @@ static int secret_volume(json_t *volumes, json_t *mounts, const char *volume, co
 static int volumes_for_app(const json_t *spec, const json_t *dc, const char *runtime_secret, int generated,
 			   json_t *volumes, json_t *mounts, char *err, size_t errlen)
 {
-	const char *user_secret = build_str(build_obj(spec, "runtimeConfig"), "loadFromSecret");
+	const char *user_secret = spin_str(spin_obj(spec, "runtimeConfig"), "loadFromSecret");
 	const char *selected, *ca;
 	int rc;
 
@@ -103,7 +103,7 @@ static int volumes_for_app(const json_t *spec, const json_t *dc, const char *run
 	if (rc != SO_OK)
 		return rc;
 
-	ca = build_str(dc, "caCertSecret");
+	ca = spin_str(dc, "caCertSecret");
 	if ((!ca || !*ca) && json_is_true(json_object_get(dc, "installDefaultCACerts")))
 		ca = SPIN_DEFAULT_CA_SECRET;
 	if (ca && *ca && secret_volume(volumes, mounts, CA_VOLUME, ca, SPIN_CA_KEY, CA_PATH) != SO_OK)
@@ -128,7 +128,7 @@ static int push_env(json_t *env, const char *name, const char *value, char *err,
 
 static int variable_env(json_t *env, const json_t *var, size_t i, char *err, size_t errlen)
 {
-	const char *name = build_str(var, "name");
+	const char *name = spin_str(var, "name");
 	const json_t *value_from = json_object_get(var, "valueFrom");
 	struct buf b = BUF_INIT(4096);
 	json_t *e = NULL;
@@ -148,7 +148,7 @@ static int variable_env(json_t *env, const json_t *var, size_t i, char *err, siz
 		if (b.data[j] >= 'a' && b.data[j] <= 'z')
 			b.data[j] = (char)(b.data[j] - 'a' + 'A');
 	}
-	e = env_var(b.data, build_str(var, "value"));
+	e = env_var(b.data, spin_str(var, "value"));
 	if (!e) {
 		rc = NOMEM(err, errlen);
 		goto out;
@@ -205,7 +205,7 @@ static int env_for_app(const json_t *spec, const json_t *dc, const char *compone
 		{ "exporter_otlp_logs_endpoint", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT" },
 	};
 	const json_t *vars = json_object_get(spec, "variables");
-	const json_t *otel_cfg = build_obj(dc, "otel");
+	const json_t *otel_cfg = spin_obj(dc, "otel");
 	const json_t *var;
 	size_t i;
 	int rc;
@@ -219,7 +219,7 @@ static int env_for_app(const json_t *spec, const json_t *dc, const char *compone
 	}
 	rc = push_env(env, "SPIN_HTTP_LISTEN_ADDR", LISTEN_ADDR, err, errlen);
 	for (i = 0; rc == SO_OK && i < sizeof otel / sizeof otel[0]; i++) {
-		const char *v = build_str(otel_cfg, otel[i][0]);
+		const char *v = spin_str(otel_cfg, otel[i][0]);
 		if (v && *v)
 			rc = push_env(env, otel[i][1], v, err, errlen);
 	}
@@ -333,7 +333,7 @@ static int probe_for(const json_t *checks, const char *which, json_t **out, char
 	probe = json_object();
 	get = json_object();
 	json_object_set_new(probe, "httpGet", get);
-	path = build_str(http, "path");
+	path = spin_str(http, "path");
 	if (path && *path)
 		json_object_set_new(get, "path", json_string(path));
 	json_object_set_new(get, "port", json_integer(SPIN_HTTP_PORT));
@@ -342,7 +342,7 @@ static int probe_for(const json_t *checks, const char *which, json_t **out, char
 		hs = json_array();
 		json_object_set_new(get, "httpHeaders", hs);
 		json_array_foreach(headers, i, h) {
-			const char *n = build_str(h, "name"), *v = build_str(h, "value");
+			const char *n = spin_str(h, "name"), *v = spin_str(h, "value");
 			if (push(hs, json_pack("{s:s, s:s}", "name", n ? n : "", "value", v ? v : "")) != SO_OK)
 				goto fail;
 		}
@@ -424,9 +424,9 @@ fail:
 
 static const json_t *deployment_config(const json_t *executor, char *err, size_t errlen, int *rc)
 {
-	const json_t *spec = build_obj(executor, "spec");
-	const char *name = build_str(build_obj(executor, "metadata"), "name");
-	const json_t *dc = build_obj(spec, "deploymentConfig");
+	const json_t *spec = spin_obj(executor, "spec");
+	const char *name = spin_str(spin_obj(executor, "metadata"), "name");
+	const json_t *dc = spin_obj(spec, "deploymentConfig");
 
 	*rc = SO_OK;
 	if (!name)
@@ -460,7 +460,7 @@ static json_t *pod_spec(const json_t *spec, const json_t *dc, json_t *volumes, j
 {
 	const json_t *pull_secrets = json_object_get(spec, "imagePullSecrets");
 	const json_t *runtime_class = json_object_get(dc, "runtimeClassName");
-	const char *sa = build_str(spec, "serviceAccountName");
+	const char *sa = spin_str(spec, "serviceAccountName");
 	json_t *pod = json_object();
 
 	if (json_array_size(volumes) > 0)
@@ -478,10 +478,10 @@ static json_t *pod_spec(const json_t *spec, const json_t *dc, json_t *volumes, j
 	return pod;
 }
 
-int build_deployment(const json_t *app, const json_t *executor, const char *runtime_secret, int generated_secret,
+int spin_deployment(const json_t *app, const json_t *executor, const char *runtime_secret, int generated_secret,
 		     json_t **out, char *err, size_t errlen)
 {
-	const json_t *spec = build_obj(app, "spec"), *dc, *checks;
+	const json_t *spec = spin_obj(app, "spec"), *dc, *checks;
 	const char *name, *ns, *image;
 	struct buf ready_key = BUF_INIT(256), components = BUF_INIT(1 << 20);
 	struct container_parts parts = { 0 };
@@ -491,18 +491,18 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	int rc;
 
 	*out = NULL;
-	rc = build_app_identity(app, &name, &ns, err, errlen);
+	rc = spin_app_identity(app, &name, &ns, err, errlen);
 	if (rc != SO_OK)
 		goto out;
 	dc = deployment_config(executor, err, errlen, &rc);
 	if (rc != SO_OK)
 		goto out;
-	image = build_str(spec, "image");
+	image = spin_str(spec, "image");
 	if (!image || !*image) {
 		rc = so_fail(err, errlen, SO_E_INVAL, "SpinApp \"%s\" has no spec.image", name);
 		goto out;
 	}
-	rc = build_ready_label_key(name, &ready_key, err, errlen);
+	rc = spin_ready_label_key(name, &ready_key, err, errlen);
 	if (rc == SO_OK && !json_is_true(json_object_get(spec, "enableAutoscaling")))
 		rc = replicas_of(spec, &replicas, err, errlen);
 	if (rc == SO_OK)
@@ -518,14 +518,14 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	if (rc == SO_OK)
 		rc = env_for_app(spec, dc, parts.components ? components.data : NULL, parts.env, err, errlen);
 	if (rc == SO_OK)
-		rc = build_podopts_env(spec, parts.env, err, errlen);
+		rc = spin_podopts_env(spec, parts.env, err, errlen);
 	if (rc == SO_OK) {
-		const json_t *res = build_obj(spec, "resources");
+		const json_t *res = spin_obj(spec, "resources");
 		rc = resource_list(parts.resources, res, "limits", err, errlen);
 		if (rc == SO_OK)
 			rc = resource_list(parts.resources, res, "requests", err, errlen);
 	}
-	checks = build_obj(spec, "checks");
+	checks = spin_obj(spec, "checks");
 	if (rc == SO_OK)
 		rc = probe_for(checks, "readiness", &parts.readiness, err, errlen);
 	if (rc == SO_OK)
@@ -536,7 +536,7 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	parts.image = image;
 	rc = build_container(dc, &parts, &container, err, errlen);
 	if (rc == SO_OK)
-		rc = build_podopts_container(spec, container, err, errlen);
+		rc = spin_podopts_container(spec, container, err, errlen);
 	if (rc != SO_OK)
 		goto out;
 
@@ -546,11 +546,11 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	tannotations = json_object();
 	if (!selector)
 		goto nomem;
-	rc = build_copy_string_map(tlabels, spec, "podLabels", "spec.podLabels", err, errlen);
+	rc = spin_copy_string_map(tlabels, spec, "podLabels", "spec.podLabels", err, errlen);
 	if (rc == SO_OK)
-		rc = build_copy_string_map(tannotations, spec, "podAnnotations", "spec.podAnnotations", err, errlen);
+		rc = spin_copy_string_map(tannotations, spec, "podAnnotations", "spec.podAnnotations", err, errlen);
 	if (rc == SO_OK)
-		rc = build_child_meta(app, "deploymentAnnotations", &meta, err, errlen);
+		rc = spin_child_meta(app, "deploymentAnnotations", &meta, err, errlen);
 	if (rc != SO_OK)
 		goto out;
 	json_object_update(tlabels, selector);
@@ -559,7 +559,7 @@ int build_deployment(const json_t *app, const json_t *executor, const char *runt
 	container = NULL;
 	if (!pod)
 		goto nomem;
-	rc = build_podopts_pod(spec, &pod, err, errlen);
+	rc = spin_podopts_pod(spec, &pod, err, errlen);
 	if (rc != SO_OK) {
 		json_decref(pod);
 		goto out;

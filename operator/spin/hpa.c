@@ -1,7 +1,7 @@
 /*
  * An autoscaling/v2 HorizontalPodAutoscaler for a SpinApp (beyond upstream, which leaves autoscalers to the
  * user): spec.autoscaler is honoured when spec.enableAutoscaling is true, targets the app's Deployment and is
- * owned by the app like the Deployment. The Deployment then carries no spec.replicas (build_deployment), so the
+ * owned by the app like the Deployment. The Deployment then carries no spec.replicas (spin_deployment), so the
  * HPA alone sets the replica count.
  *
  *   spec.autoscaler:
@@ -56,9 +56,9 @@ static json_t *resource_metric(const char *resource, json_int_t utilization)
 			 "type", "Utilization", "averageUtilization", utilization);
 }
 
-int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
+int spin_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 {
-	const json_t *spec = build_obj(app, "spec");
+	const json_t *spec = spin_obj(app, "spec");
 	const json_t *as = json_object_get(spec, "autoscaler");
 	const json_t *behavior;
 	const char *name, *ns;
@@ -71,7 +71,7 @@ int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 		return SO_OK;
 	if (!json_is_object(as))
 		return so_fail(err, errlen, SO_E_INVAL, "spec.autoscaler: must be an object");
-	rc = build_app_identity(app, &name, &ns, err, errlen);
+	rc = spin_app_identity(app, &name, &ns, err, errlen);
 	if (rc == SO_OK)
 		rc = int_field(as, "minReplicas", &min, &has_min, err, errlen);
 	if (rc == SO_OK && has_min && min < 1)
@@ -94,7 +94,7 @@ int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 	if (rc != SO_OK)
 		return rc;
 
-	rc = build_child_meta(app, NULL, &meta, err, errlen);
+	rc = spin_child_meta(app, NULL, &meta, err, errlen);
 	if (rc != SO_OK)
 		return rc;
 	rc = SO_E_NOMEM;

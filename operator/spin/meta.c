@@ -19,23 +19,23 @@
 #define READY_SUFFIX ".status"
 #define READY_NAME_MAX (LABEL_NAME_MAX - (sizeof READY_PREFIX - 1) - (sizeof READY_SUFFIX - 1))
 
-const char *build_str(const json_t *obj, const char *key)
+const char *spin_str(const json_t *obj, const char *key)
 {
 	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-const json_t *build_obj(const json_t *obj, const char *key)
+const json_t *spin_obj(const json_t *obj, const char *key)
 {
 	const json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
 	return json_is_object(v) ? v : NULL;
 }
 
-int build_app_identity(const json_t *app, const char **name, const char **ns, char *err, size_t errlen)
+int spin_app_identity(const json_t *app, const char **name, const char **ns, char *err, size_t errlen)
 {
-	const json_t *meta = build_obj(app, "metadata");
-	*name = build_str(meta, "name");
-	*ns = build_str(meta, "namespace");
+	const json_t *meta = spin_obj(app, "metadata");
+	*name = spin_str(meta, "name");
+	*ns = spin_str(meta, "namespace");
 	if (!*name || !**name)
 		return so_fail(err, errlen, SO_E_INVAL, "SpinApp has no metadata.name");
 	if (*ns && !**ns)
@@ -43,7 +43,7 @@ int build_app_identity(const json_t *app, const char **name, const char **ns, ch
 	return SO_OK;
 }
 
-int build_copy_string_map(json_t *dst, const json_t *src, const char *key, const char *field, char *err,
+int spin_copy_string_map(json_t *dst, const json_t *src, const char *key, const char *field, char *err,
 			  size_t errlen)
 {
 	const json_t *map = json_is_object(src) ? json_object_get(src, key) : NULL;
@@ -71,7 +71,7 @@ static int label_char(char c, int edge)
 	return !edge && (c == '-' || c == '_' || c == '.');
 }
 
-int build_ready_label_key(const char *app_name, struct buf *out, char *err, size_t errlen)
+int spin_ready_label_key(const char *app_name, struct buf *out, char *err, size_t errlen)
 {
 	size_t n = app_name ? strlen(app_name) : 0;
 
@@ -111,21 +111,21 @@ static json_t *owner_ref(const char *api_version, const char *kind, const char *
 	return ref;
 }
 
-json_t *build_owner_ref(const json_t *owner, int controller)
+json_t *spin_owner_ref(const json_t *owner, int controller)
 {
-	const json_t *meta = build_obj(owner, "metadata");
-	return owner_ref(build_str(owner, "apiVersion"), build_str(owner, "kind"), build_str(meta, "name"),
-			 build_str(meta, "uid"), controller);
+	const json_t *meta = spin_obj(owner, "metadata");
+	return owner_ref(spin_str(owner, "apiVersion"), spin_str(owner, "kind"), spin_str(meta, "name"),
+			 spin_str(meta, "uid"), controller);
 }
 
-int build_child_meta(const json_t *app, const char *annotations_key, json_t **out, char *err, size_t errlen)
+int spin_child_meta(const json_t *app, const char *annotations_key, json_t **out, char *err, size_t errlen)
 {
 	const char *name, *ns, *uid, *api_version, *kind;
 	json_t *meta = NULL, *labels, *annotations = NULL, *ref;
 	int rc;
 
 	*out = NULL;
-	rc = build_app_identity(app, &name, &ns, err, errlen);
+	rc = spin_app_identity(app, &name, &ns, err, errlen);
 	if (rc != SO_OK)
 		return rc;
 	rc = SO_E_NOMEM;
@@ -142,7 +142,7 @@ int build_child_meta(const json_t *app, const char *annotations_key, json_t **ou
 		annotations = json_object();
 		char field[64];
 		snprintf(field, sizeof field, "spec.%s", annotations_key);
-		rc = build_copy_string_map(annotations, build_obj(app, "spec"), annotations_key, field, err, errlen);
+		rc = spin_copy_string_map(annotations, spin_obj(app, "spec"), annotations_key, field, err, errlen);
 		if (rc != SO_OK)
 			goto fail;
 		rc = SO_E_NOMEM;
@@ -150,11 +150,11 @@ int build_child_meta(const json_t *app, const char *annotations_key, json_t **ou
 		if (json_object_size(annotations) > 0)
 			json_object_set(meta, "annotations", annotations);
 	}
-	uid = build_str(build_obj(app, "metadata"), "uid");
+	uid = spin_str(spin_obj(app, "metadata"), "uid");
 	if (uid && *uid) {
 		/* Items of some list answers lack apiVersion/kind; the owner is a SpinApp either way. */
-		api_version = build_str(app, "apiVersion");
-		kind = build_str(app, "kind");
+		api_version = spin_str(app, "apiVersion");
+		kind = spin_str(app, "kind");
 		ref = owner_ref(api_version ? api_version : SPIN_API_VERSION, kind ? kind : "SpinApp", name, uid, 1);
 		if (json_object_set_new(meta, "ownerReferences", json_pack("[o]", ref)))
 			goto fail;

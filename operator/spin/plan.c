@@ -17,13 +17,13 @@
 /* spec.deploymentConfig of an executor that makes a Deployment, else NULL. */
 static const json_t *deployment_config(const json_t *executor)
 {
-	const json_t *spec = build_obj(executor, "spec");
-	return json_is_true(json_object_get(spec, "createDeployment")) ? build_obj(spec, "deploymentConfig") : NULL;
+	const json_t *spec = spin_obj(executor, "spec");
+	return json_is_true(json_object_get(spec, "createDeployment")) ? spin_obj(spec, "deploymentConfig") : NULL;
 }
 
 int plan_refs(const json_t *app, const json_t *executor, plan_get_fn get, void *ud, json_t **refs)
 {
-	const char *ns = build_str(build_obj(app, "metadata"), "namespace");
+	const char *ns = spin_str(spin_obj(app, "metadata"), "namespace");
 	json_t *names[2] = { NULL, NULL }, *name;
 	size_t i;
 	int rc = SO_OK;
@@ -31,7 +31,7 @@ int plan_refs(const json_t *app, const json_t *executor, plan_get_fn get, void *
 	*refs = json_object();
 	json_object_set_new(*refs, "secrets", json_object());
 	json_object_set_new(*refs, "configmaps", json_object());
-	if (!deployment_config(executor) || (rc = build_runtime_config_refs(app, &names[0], &names[1])))
+	if (!deployment_config(executor) || (rc = spin_runtime_config_refs(app, &names[0], &names[1])))
 		goto out;
 	for (int kind = 0; kind < 2 && !rc; kind++) {
 		json_t *into = json_object_get(*refs, kind ? "configmaps" : "secrets");
@@ -52,7 +52,7 @@ out:
 const char *plan_ca_secret_name(const json_t *executor)
 {
 	const json_t *dc = deployment_config(executor);
-	const char *name = build_str(dc, "caCertSecret");
+	const char *name = spin_str(dc, "caCertSecret");
 
 	if (!json_is_true(json_object_get(dc, "installDefaultCACerts")))
 		return NULL;
@@ -63,8 +63,8 @@ const char *plan_ca_secret_name(const json_t *executor)
 static int plan_deployment(const struct plan_input *in, struct plan *p, char *err, size_t errlen)
 {
 	struct buf toml = BUF_INIT(TOML_CAP);
-	const char *ns = build_str(build_obj(in->app, "metadata"), "namespace"), *secret = NULL;
-	const char *exec = build_str(build_obj(in->executor, "metadata"), "name");
+	const char *ns = spin_str(spin_obj(in->app, "metadata"), "namespace"), *secret = NULL;
+	const char *exec = spin_str(spin_obj(in->executor, "metadata"), "name");
 	const char *ca = plan_ca_secret_name(in->executor);
 	int generated = 0, rc;
 
@@ -75,23 +75,23 @@ static int plan_deployment(const struct plan_input *in, struct plan *p, char *er
 			     exec ? exec : "");
 		goto out;
 	}
-	if ((rc = build_runtime_config_toml(in->app, in->refs, &toml, &generated, err, errlen)))
+	if ((rc = spin_runtime_config_toml(in->app, in->refs, &toml, &generated, err, errlen)))
 		goto out;
 	if (generated) {
-		rc = build_runtime_config_secret(in->app, toml.data ? toml.data : "", toml.len,
+		rc = spin_runtime_config_secret(in->app, toml.data ? toml.data : "", toml.len,
 						 &p->objs[PLAN_RUNTIME_CONFIG], err, errlen);
 		if (rc)
 			goto out;
-		secret = build_str(build_obj(p->objs[PLAN_RUNTIME_CONFIG], "metadata"), "name");
+		secret = spin_str(spin_obj(p->objs[PLAN_RUNTIME_CONFIG], "metadata"), "name");
 	}
 	p->failed = PLAN_CA_SECRET;
 	if (ca && !in->ca_secret_exists &&
-	    !(p->objs[PLAN_CA_SECRET] = build_ca_secret(ns, ca, in->ca_bundle, in->ca_bundle_len))) {
+	    !(p->objs[PLAN_CA_SECRET] = spin_ca_secret(ns, ca, in->ca_bundle, in->ca_bundle_len))) {
 		rc = so_fail(err, errlen, SO_E_INVAL, "the default CA bundle is not UTF-8");
 		goto out;
 	}
 	p->failed = PLAN_DEPLOYMENT;
-	rc = build_deployment(in->app, in->executor, secret, generated, &p->objs[PLAN_DEPLOYMENT], err, errlen);
+	rc = spin_deployment(in->app, in->executor, secret, generated, &p->objs[PLAN_DEPLOYMENT], err, errlen);
 out:
 	if (!rc)
 		p->failed = PLAN_NROLES;
@@ -106,8 +106,8 @@ int plan_app(const struct plan_input *in, struct plan *out, char *err, size_t er
 
 	memset(out, 0, sizeof *out);
 	out->failed = PLAN_NROLES;
-	src = build_service(in->app, &out->objs[PLAN_SERVICE], serr, sizeof serr);
-	if (json_is_true(json_object_get(build_obj(in->executor, "spec"), "createDeployment")))
+	src = spin_service(in->app, &out->objs[PLAN_SERVICE], serr, sizeof serr);
+	if (json_is_true(json_object_get(spin_obj(in->executor, "spec"), "createDeployment")))
 		rc = plan_deployment(in, out, err, errlen);
 	else
 		out->absent |= PLAN_BIT(PLAN_DEPLOYMENT);
@@ -115,7 +115,7 @@ int plan_app(const struct plan_input *in, struct plan *out, char *err, size_t er
 		out->failed = PLAN_SERVICE;
 		rc = so_fail(err, errlen, src, "%s", serr);
 	}
-	if (!rc && (rc = build_hpa(in->app, &out->objs[PLAN_HPA], err, errlen)))
+	if (!rc && (rc = spin_hpa(in->app, &out->objs[PLAN_HPA], err, errlen)))
 		out->failed = PLAN_HPA;
 	if (!rc && !out->objs[PLAN_HPA])
 		out->absent |= PLAN_BIT(PLAN_HPA);

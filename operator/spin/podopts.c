@@ -24,7 +24,7 @@ static const char *const reserved_env[] = {
 	"SPIN_COMPONENTS_TO_RETAIN",
 };
 
-int build_env_reserved(const char *name)
+int spin_env_reserved(const char *name)
 {
 	if (strncmp(name, BUILD_ENV_VARIABLE_PREFIX, sizeof BUILD_ENV_VARIABLE_PREFIX - 1) == 0)
 		return 1;
@@ -42,7 +42,7 @@ static const json_t *field(const json_t *spec, const char *key)
 	return json_is_null(v) ? NULL : v;
 }
 
-int build_podopts_env(const json_t *spec, json_t *env, char *err, size_t errlen)
+int spin_podopts_env(const json_t *spec, json_t *env, char *err, size_t errlen)
 {
 	const json_t *list = field(spec, "env"), *e;
 	size_t i;
@@ -53,12 +53,12 @@ int build_podopts_env(const json_t *spec, json_t *env, char *err, size_t errlen)
 		return so_fail(err, errlen, SO_E_INVAL, "spec.env: must be a list");
 	/* Checked in full first, so that a bad item leaves env as it was. */
 	json_array_foreach(list, i, e) {
-		const char *name = build_str(e, "name");
+		const char *name = spin_str(e, "name");
 		if (!json_is_object(e))
 			return so_fail(err, errlen, SO_E_INVAL, "spec.env[%zu]: must be an object", i);
 		if (!name || !*name)
 			return so_fail(err, errlen, SO_E_INVAL, "spec.env[%zu].name: is required", i);
-		if (build_env_reserved(name))
+		if (spin_env_reserved(name))
 			return so_fail(err, errlen, SO_E_INVAL,
 				       "spec.env[%zu].name: \"%s\" is set by the operator and may not be set here", i,
 				       name);
@@ -68,7 +68,7 @@ int build_podopts_env(const json_t *spec, json_t *env, char *err, size_t errlen)
 	return SO_OK;
 }
 
-int build_podopts_container(const json_t *spec, json_t *container, char *err, size_t errlen)
+int spin_podopts_container(const json_t *spec, json_t *container, char *err, size_t errlen)
 {
 	const json_t *policy = field(spec, "imagePullPolicy");
 
@@ -95,7 +95,7 @@ static int scheduling_of(const json_t *spec, json_t *add, char *err, size_t errl
 	static const char *const lists[] = { "tolerations", "topologySpreadConstraints" };
 	const json_t *v;
 	json_t *selector = json_object();
-	int rc = build_copy_string_map(selector, spec, "nodeSelector", "spec.nodeSelector", err, errlen);
+	int rc = spin_copy_string_map(selector, spec, "nodeSelector", "spec.nodeSelector", err, errlen);
 
 	if (rc == SO_OK && json_object_size(selector) > 0)
 		json_object_set(add, "nodeSelector", selector);
@@ -123,7 +123,7 @@ static int scheduling_of(const json_t *spec, json_t *add, char *err, size_t errl
 	return SO_OK;
 }
 
-int build_podopts_pod(const json_t *spec, json_t **pod, char *err, size_t errlen)
+int spin_podopts_pod(const json_t *spec, json_t **pod, char *err, size_t errlen)
 {
 	json_t *add = json_object(), *out, *v;
 	const char *key;

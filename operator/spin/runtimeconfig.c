@@ -1,7 +1,7 @@
 /*
  * The runtime-config Secret (docs/internals/runtime-config.md): upstream's runtimeconfig.K8sBuilder.Build,
  * toml.Marshal, the adler32 name and the Secret object, without I/O. The caller fetches what
- * build_runtime_config_refs names and hands the objects back in refs.
+ * spin_runtime_config_refs names and hands the objects back in refs.
  *
  * Upstream, in order: collect the options of llmCompute, keyValueStores[*], sqliteDatabases[*] (nothing when
  * loadFromSecret is set); Get every Secret/ConfigMap they reference, failing on the first error; return no config
@@ -26,19 +26,19 @@
 #include "operator/base/base64.h"
 #include "operator/base/err.h"
 
-#define BUILD_ERR "failed to construct RuntimeConfig: "
+#define SPIN_RUNTIME_CONFIG_ERR "failed to construct RuntimeConfig: "
 #define MARSHAL_ERR "failed to marshal RuntimeConfig: "
 #define NOMEM(err, errlen) so_fail((err), (errlen), SO_E_NOMEM, "out of memory")
 
 /* spec.runtimeConfig, or NULL. */
 static const json_t *runtime_config(const json_t *app)
 {
-	return build_obj(build_obj(app, "spec"), "runtimeConfig");
+	return spin_obj(spin_obj(app, "spec"), "runtimeConfig");
 }
 
 static int loads_from_secret(const json_t *rc)
 {
-	const char *s = build_str(rc, "loadFromSecret");
+	const char *s = spin_str(rc, "loadFromSecret");
 	return s && *s;
 }
 
@@ -81,7 +81,7 @@ static int each_option(const json_t *rc, option_fn fn, void *ctx)
 	size_t i, l;
 	int r;
 
-	if ((r = each_option_of(build_obj(rc, "llmCompute"), fn, ctx)) != SO_OK)
+	if ((r = each_option_of(spin_obj(rc, "llmCompute"), fn, ctx)) != SO_OK)
 		return r;
 	for (l = 0; l < sizeof lists / sizeof lists[0]; l++) {
 		json_array_foreach(json_object_get(rc, lists[l]), i, item) {
@@ -95,10 +95,10 @@ static int each_option(const json_t *rc, option_fn fn, void *ctx)
 /* option.valueFrom.<ref>, or NULL. */
 static const json_t *key_ref(const json_t *option, const char *ref)
 {
-	return build_obj(build_obj(option, "valueFrom"), ref);
+	return spin_obj(spin_obj(option, "valueFrom"), ref);
 }
 
-/* ---- build_runtime_config_refs ---- */
+/* ---- spin_runtime_config_refs ---- */
 
 struct refs_ctx {
 	json_t *secrets;
@@ -112,7 +112,7 @@ static void add_name(json_t *names, const json_t *ref)
 	const char *name = str_or_empty(ref, "name", &len);
 	const json_t *v;
 
-	if (!ref || len == 0) /* nothing to fetch; build_runtime_config_toml reports the empty name */
+	if (!ref || len == 0) /* nothing to fetch; spin_runtime_config_toml reports the empty name */
 		return;
 	json_array_foreach(names, i, v) {
 		if (json_string_length(v) == len && memcmp(json_string_value(v), name, len) == 0)
@@ -130,7 +130,7 @@ static int collect_refs(const json_t *option, void *arg)
 	return SO_OK;
 }
 
-int build_runtime_config_refs(const json_t *app, json_t **secret_names, json_t **configmap_names)
+int spin_runtime_config_refs(const json_t *app, json_t **secret_names, json_t **configmap_names)
 {
 	struct refs_ctx ctx = { json_array(), json_array() };
 	const json_t *rc = runtime_config(app);
@@ -142,7 +142,7 @@ int build_runtime_config_refs(const json_t *app, json_t **secret_names, json_t *
 	return SO_OK;
 }
 
-/* ---- build_runtime_config_toml ---- */
+/* ---- spin_runtime_config_toml ---- */
 
 struct render_ctx {
 	const json_t *secrets;    /* refs.secrets */
@@ -170,10 +170,10 @@ static int check_ref(const struct render_ctx *ctx, const json_t *objs, const jso
 	if (!ref)
 		return SO_OK;
 	if (len == 0)
-		return so_fail(ctx->err, ctx->errlen, SO_E_CONFIG, BUILD_ERR "resource name may not be empty");
+		return so_fail(ctx->err, ctx->errlen, SO_E_CONFIG, SPIN_RUNTIME_CONFIG_ERR "resource name may not be empty");
 	if (ref_object(objs, ref))
 		return SO_OK;
-	return so_fail(ctx->err, ctx->errlen, SO_E_CONFIG, BUILD_ERR "%s \"%s\" not found", resource, name);
+	return so_fail(ctx->err, ctx->errlen, SO_E_CONFIG, SPIN_RUNTIME_CONFIG_ERR "%s \"%s\" not found", resource, name);
 }
 
 static int check_refs(const json_t *option, void *arg)
@@ -203,20 +203,20 @@ static int option_value(const struct render_ctx *ctx, const json_t *option, json
 	}
 	if (cm_ref) {
 		key = str_or_empty(cm_ref, "key", &klen);
-		v = json_object_getn(build_obj(ref_object(ctx->configmaps, cm_ref), "data"), key, klen);
+		v = json_object_getn(spin_obj(ref_object(ctx->configmaps, cm_ref), "data"), key, klen);
 		s = json_is_string(v) ? json_string_value(v) : "";
 		*out = json_stringn_nocheck(s, json_is_string(v) ? json_string_length(v) : 0);
 		return SO_OK;
 	}
 	key = str_or_empty(sec_ref, "key", &klen);
-	v = json_object_getn(build_obj(ref_object(ctx->secrets, sec_ref), "data"), key, klen);
+	v = json_object_getn(spin_obj(ref_object(ctx->secrets, sec_ref), "data"), key, klen);
 	if (!json_is_string(v)) {
 		*out = json_string("");
 		return SO_OK;
 	}
-	rc = b64_decode(json_string_value(v), json_string_length(v), B64_ALLOW_EMPTY, &bytes, &len);
+	rc = base64_decode(json_string_value(v), json_string_length(v), B64_ALLOW_EMPTY, &bytes, &len);
 	if (rc == SO_E_INVAL)
-		return so_fail(ctx->err, ctx->errlen, rc, BUILD_ERR "secret \"%s\" key \"%s\": data is not base64",
+		return so_fail(ctx->err, ctx->errlen, rc, SPIN_RUNTIME_CONFIG_ERR "secret \"%s\" key \"%s\": data is not base64",
 				  str_or_empty(sec_ref, "name", &klen), key);
 	if (rc != SO_OK)
 		return rc;
@@ -271,7 +271,7 @@ static int render_named(const struct render_ctx *ctx, const json_t *rc, const ch
 			continue;
 		name = str_or_empty(item, "name", &len);
 		if (json_object_getn(map, name, len)) {
-			r = so_fail(ctx->err, ctx->errlen, SO_E_INVAL, BUILD_ERR "duplicate definition for %s with name: %s",
+			r = so_fail(ctx->err, ctx->errlen, SO_E_INVAL, SPIN_RUNTIME_CONFIG_ERR "duplicate definition for %s with name: %s",
 				       what, name);
 			goto fail;
 		}
@@ -297,10 +297,10 @@ static void set_optional(json_t *root, const char *key, json_t *v)
 		json_object_set_new(root, key, v);
 }
 
-int build_runtime_config_toml(const json_t *app, const json_t *refs, struct buf *toml, int *generated, char *err,
+int spin_runtime_config_toml(const json_t *app, const json_t *refs, struct buf *toml, int *generated, char *err,
 			      size_t errlen)
 {
-	struct render_ctx ctx = { build_obj(refs, "secrets"), build_obj(refs, "configmaps"), err, errlen };
+	struct render_ctx ctx = { spin_obj(refs, "secrets"), spin_obj(refs, "configmaps"), err, errlen };
 	const json_t *rc = runtime_config(app);
 	const json_t *llm;
 	json_t *root = NULL, *kv = NULL, *sql = NULL, *llm_table = NULL;
@@ -322,7 +322,7 @@ int build_runtime_config_toml(const json_t *app, const json_t *refs, struct buf 
 		if ((r = render_named(&ctx, rc, "keyValueStores", "key value store", &kv)) != SO_OK ||
 		    (r = render_named(&ctx, rc, "sqliteDatabases", "sqlite database", &sql)) != SO_OK)
 			goto out;
-		llm = build_obj(rc, "llmCompute");
+		llm = spin_obj(rc, "llmCompute");
 		if (llm && (r = render_table(&ctx, llm, &llm_table)) != SO_OK)
 			goto out;
 	}
@@ -350,7 +350,7 @@ out:
 
 /* ---- the Secret ---- */
 
-int build_runtime_config_secret_name(const char *app_name, const char *toml, size_t len, struct buf *out)
+int spin_runtime_config_secret_name(const char *app_name, const char *toml, size_t len, struct buf *out)
 {
 	uLong sum;
 
@@ -363,25 +363,25 @@ int build_runtime_config_secret_name(const char *app_name, const char *toml, siz
 
 /*
  * controllerutil.SetOwnerReference(app, secret): apiVersion/kind/name/uid, not a controller reference. An app
- * never stored (no uid, e.g. rendered from a file) gets none, as with the other children (build_child_meta).
+ * never stored (no uid, e.g. rendered from a file) gets none, as with the other children (spin_child_meta).
  * List items may lack apiVersion/kind; the owner is a SpinApp either way.
  */
 static int owner_refs(const json_t *app, json_t **out)
 {
 	json_t *copy = NULL, *ref;
-	const char *uid = build_str(build_obj(app, "metadata"), "uid");
+	const char *uid = spin_str(spin_obj(app, "metadata"), "uid");
 
 	*out = NULL;
 	if (!uid || !*uid)
 		return SO_OK;
-	ref = build_owner_ref(app, 0);
+	ref = spin_owner_ref(app, 0);
 	if (!ref) {
 		copy = json_copy((json_t *)app);
-		if (!build_str(copy, "apiVersion"))
+		if (!spin_str(copy, "apiVersion"))
 			json_object_set_new(copy, "apiVersion", json_string(SPIN_API_VERSION));
-		if (!build_str(copy, "kind"))
+		if (!spin_str(copy, "kind"))
 			json_object_set_new(copy, "kind", json_string("SpinApp"));
-		ref = build_owner_ref(copy, 0);
+		ref = spin_owner_ref(copy, 0);
 		json_decref(copy);
 		if (!ref)
 			return SO_E_NOMEM;
@@ -390,7 +390,7 @@ static int owner_refs(const json_t *app, json_t **out)
 	return *out ? SO_OK : SO_E_NOMEM;
 }
 
-int build_runtime_config_secret(const json_t *app, const char *toml, size_t len, json_t **out, char *err,
+int spin_runtime_config_secret(const json_t *app, const char *toml, size_t len, json_t **out, char *err,
 				size_t errlen)
 {
 	struct buf name = BUF_INIT(1024);
@@ -399,7 +399,7 @@ int build_runtime_config_secret(const json_t *app, const char *toml, size_t len,
 	int rc;
 
 	*out = NULL;
-	rc = build_app_identity(app, &app_name, &ns, err, errlen);
+	rc = spin_app_identity(app, &app_name, &ns, err, errlen);
 	if (rc != SO_OK)
 		return rc;
 	if (len > B64_MAX_ENCODE) {
@@ -407,7 +407,7 @@ int build_runtime_config_secret(const json_t *app, const char *toml, size_t len,
 				len);
 		goto out;
 	}
-	rc = build_runtime_config_secret_name(app_name, toml, len, &name);
+	rc = spin_runtime_config_secret_name(app_name, toml, len, &name);
 	if (rc != SO_OK) {
 		so_fail(err, errlen, rc, "cannot name the runtime config Secret of SpinApp \"%s\": %s", app_name,
 			   so_strerror(rc));
@@ -430,7 +430,7 @@ int build_runtime_config_secret(const json_t *app, const char *toml, size_t len,
 	data = json_object();
 	json_object_set_new(secret, "data", data);
 	/* len was checked against B64_MAX_ENCODE above, so only memory could make this fail. */
-	json_object_set_new(data, SPIN_RUNTIME_CONFIG_KEY, b64_json_string(toml, len));
+	json_object_set_new(data, SPIN_RUNTIME_CONFIG_KEY, base64_json_string(toml, len));
 	*out = secret;
 	secret = NULL;
 	goto out;

@@ -10,7 +10,7 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 
-int build_service(const json_t *app, json_t **out, char *err, size_t errlen)
+int spin_service(const json_t *app, json_t **out, char *err, size_t errlen)
 {
 	struct buf ready_key = BUF_INIT(256);
 	const char *name, *ns;
@@ -18,11 +18,11 @@ int build_service(const json_t *app, json_t **out, char *err, size_t errlen)
 	int rc;
 
 	*out = NULL;
-	rc = build_app_identity(app, &name, &ns, err, errlen);
+	rc = spin_app_identity(app, &name, &ns, err, errlen);
 	if (rc == SO_OK)
-		rc = build_ready_label_key(name, &ready_key, err, errlen);
+		rc = spin_ready_label_key(name, &ready_key, err, errlen);
 	if (rc == SO_OK)
-		rc = build_child_meta(app, "serviceAnnotations", &meta, err, errlen);
+		rc = spin_child_meta(app, "serviceAnnotations", &meta, err, errlen);
 	if (rc != SO_OK)
 		goto out;
 	/* targetPort is an IntOrString holding the port name, so it is a JSON string. No port name is set. */

@@ -33,41 +33,41 @@
 
 /* "core.spinkube.dev/app.<name>.status". Fails (SO_E_INVAL, message naming the app) when the name part after
  * the '/' would exceed the 63-character label-name limit or is not a valid label name. */
-int build_ready_label_key(const char *app_name, struct buf *out, char *err, size_t errlen);
+int spin_ready_label_key(const char *app_name, struct buf *out, char *err, size_t errlen);
 
 /* {apiVersion, kind, name, uid} of owner, plus controller and blockOwnerDeletion true when controller != 0
  * (controller-runtime's SetControllerReference vs SetOwnerReference). NULL if owner lacks name/uid. */
-json_t *build_owner_ref(const json_t *owner, int controller);
+json_t *spin_owner_ref(const json_t *owner, int controller);
 
 /* ---- runtimeconfig.c, toml.c: the runtime-config Secret (docs/internals/runtime-config.md) ---- */
 
 /* The Secrets and ConfigMaps spec.runtimeConfig refers to, deduplicated, in first-reference order: two new
  * JSON arrays of names (empty when loadFromSecret is set). */
-int build_runtime_config_refs(const json_t *app, json_t **secret_names, json_t **configmap_names);
+int spin_runtime_config_refs(const json_t *app, json_t **secret_names, json_t **configmap_names);
 
 /*
  * The runtime-config TOML, byte for byte what upstream's go-toml v2 writes. refs is
- * {"secrets": {name: Secret}, "configmaps": {name: ConfigMap}} holding every object build_runtime_config_refs
+ * {"secrets": {name: Secret}, "configmaps": {name: ConfigMap}} holding every object spin_runtime_config_refs
  * named; a missing object is an error (upstream fails the reconcile), a missing key yields "". Secret data is
  * base64 in the object and is decoded. With spec.runtimeConfig.loadFromSecret set, *generated is 0 and toml
  * stays empty.
  */
-int build_runtime_config_toml(const json_t *app, const json_t *refs, struct buf *toml, int *generated, char *err,
+int spin_runtime_config_toml(const json_t *app, const json_t *refs, struct buf *toml, int *generated, char *err,
 			      size_t errlen);
 
 /* "<app>-<adler32(toml) as lowercase hex without padding>", e.g. "simple-spinapp-760b133c". */
-int build_runtime_config_secret_name(const char *app_name, const char *toml, size_t len, struct buf *out);
+int spin_runtime_config_secret_name(const char *app_name, const char *toml, size_t len, struct buf *out);
 
 /* The generated Secret: name as above, label app-name, data {runtime-config.toml: base64(toml)}, and a
  * non-controller ownerReference to the app. */
-int build_runtime_config_secret(const json_t *app, const char *toml, size_t len, json_t **out, char *err,
+int spin_runtime_config_secret(const json_t *app, const char *toml, size_t len, json_t **out, char *err,
 				size_t errlen);
 
 /* ---- cacerts.c ---- */
 
 /* The default CA Secret (installDefaultCACerts): annotation managed-by, stringData {ca-certificates.crt:
  * bundle}, no ownerReference. */
-json_t *build_ca_secret(const char *ns, const char *name, const char *bundle, size_t len);
+json_t *spin_ca_secret(const char *ns, const char *name, const char *bundle, size_t len);
 
 /* ---- deployment.c, service.c, hpa.c ---- */
 
@@ -78,16 +78,16 @@ json_t *build_ca_secret(const char *ns, const char *name, const char *bundle, si
  * and spinImage, bad probes, bad memory limits, both a loadFromSecret and a generated secret, or a ready label key
  * that is too long.
  */
-int build_deployment(const json_t *app, const json_t *executor, const char *runtime_secret, int generated_secret,
+int spin_deployment(const json_t *app, const json_t *executor, const char *runtime_secret, int generated_secret,
 		     json_t **out, char *err, size_t errlen);
 
 /* The Service (upstream's constructService). */
-int build_service(const json_t *app, json_t **out, char *err, size_t errlen);
+int spin_service(const json_t *app, json_t **out, char *err, size_t errlen);
 
 /*
  * The autoscaling/v2 HorizontalPodAutoscaler for spec.autoscaler with enableAutoscaling true, named after the
  * app and targeting its Deployment; *out is NULL (and SO_OK returned) when the app asks for none.
  */
-int build_hpa(const json_t *app, json_t **out, char *err, size_t errlen);
+int spin_hpa(const json_t *app, json_t **out, char *err, size_t errlen);
 
 #endif

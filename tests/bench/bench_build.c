@@ -8,7 +8,7 @@
  *   bench_build [-n ITERATIONS]      (default 20000 per case and round, 7 rounds, median round reported)
  *
  * Prints, on stdout, one key=value per line, per case (simple, all_fields):
- *   <case>_build_us        build_deployment + build_service, per app, in microseconds
+ *   <case>_build_us        spin_deployment + spin_service, per app, in microseconds
  *   <case>_validate_us     spinapp_check_decode + spinapp_validate (stricter checks on), per review
  *   <case>_deployment_bytes  the Deployment's serialised size (the apply request body)
  * It reports and never judges.
@@ -22,6 +22,9 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 #include "webhook/admission.h"
+#include "webhook/field.h"
+#include "webhook/spinapp.h"
+#include "webhook/admission_ctx.h"
 
 #define ROUNDS 7
 
@@ -81,10 +84,10 @@ static int build_once(const json_t *app)
 {
 	json_t *dep = NULL, *svc = NULL;
 	char err[256];
-	int rc = build_deployment(app, exec_json, "simple-spinapp-760b133c", 1, &dep, err, sizeof err);
+	int rc = spin_deployment(app, exec_json, "simple-spinapp-760b133c", 1, &dep, err, sizeof err);
 
 	if (rc == SO_OK)
-		rc = build_service(app, &svc, err, sizeof err);
+		rc = spin_service(app, &svc, err, sizeof err);
 	if (rc != SO_OK)
 		fprintf(stderr, "bench_build: %s\n", err);
 	json_decref(dep);
@@ -140,7 +143,7 @@ static int prepare(struct bench_case *c)
 		fprintf(stderr, "bench_build: %s: %s\n", c->name, jerr.text);
 		return 1;
 	}
-	if (build_deployment(c->app, exec_json, "simple-spinapp-760b133c", 1, &dep, err, sizeof err) != SO_OK) {
+	if (spin_deployment(c->app, exec_json, "simple-spinapp-760b133c", 1, &dep, err, sizeof err) != SO_OK) {
 		fprintf(stderr, "bench_build: %s: %s\n", c->name, err);
 		return 1;
 	}

@@ -25,7 +25,7 @@
 #include "operator/base/log.h"
 #include "webhook/verify/regbackend.h"
 #include "webhook/verify/registry.h"
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 
 static int64_t now_us(void)
 {

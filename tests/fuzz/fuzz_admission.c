@@ -16,6 +16,7 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 #include "webhook/admission.h"
+#include "webhook/admission_ctx.h"
 #include "webhook/jsonpatch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -20,6 +20,7 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 #include "webhook/admission.h"
+#include "webhook/admission_ctx.h"
 #include "webhook/jsonpatch.h"
 
 #define UID "705ab4f5-6393-11e8-b7cc-42010a800002"

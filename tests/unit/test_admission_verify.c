@@ -20,6 +20,7 @@
 #include "operator/base/err.h"
 #include "webhook/verify/sigcheck.h"
 #include "webhook/admission.h"
+#include "webhook/admission_ctx.h"
 
 #define PINNED "ghcr.io/acme/app:v1@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -114,7 +115,7 @@ static json_t *patch_of(json_t *resp)
 	unsigned char *raw = NULL;
 	size_t n = 0;
 	assert_non_null(b64);
-	assert_int_equal(sig_b64_decode(b64, strlen(b64), &raw, &n), SO_OK);
+	assert_int_equal(sigcheck_b64_decode(b64, strlen(b64), &raw, &n), SO_OK);
 	json_t *ops = json_loadb((const char *)raw, n, 0, NULL);
 	free(raw);
 	assert_non_null(ops);

@@ -21,7 +21,7 @@ static void expect_decode(const char *in, unsigned flags, const char *want)
 {
 	unsigned char *out = NULL;
 	size_t n = 0;
-	int rc = b64_decode(in, strlen(in), flags, &out, &n);
+	int rc = base64_decode(in, strlen(in), flags, &out, &n);
 
 	if (rc != SO_OK)
 		fail_msg("\"%s\" (flags %u): rc %d", in, flags, rc);
@@ -36,7 +36,7 @@ static void expect_invalid(const char *in, size_t len, unsigned flags)
 	unsigned char *out = (unsigned char *)"x";
 	size_t n = 7;
 
-	if (b64_decode(in, len, flags, &out, &n) != SO_E_INVAL)
+	if (base64_decode(in, len, flags, &out, &n) != SO_E_INVAL)
 		fail_msg("took \"%.*s\" (flags %u)", (int)len, in, flags);
 	assert_null(out);
 	assert_int_equal(n, 0);
@@ -46,13 +46,13 @@ static void rfc4648_vectors(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
-		char *enc = b64_encode(vectors[i][0], strlen(vectors[i][0]));
+		char *enc = base64_encode(vectors[i][0], strlen(vectors[i][0]));
 		struct buf b = BUF_INIT(1024);
-		json_t *js = b64_json_string(vectors[i][0], strlen(vectors[i][0]));
+		json_t *js = base64_json_string(vectors[i][0], strlen(vectors[i][0]));
 
 		assert_non_null(enc);
 		assert_string_equal(enc, vectors[i][1]);
-		assert_int_equal(b64_encode_append(&b, vectors[i][0], strlen(vectors[i][0])), SO_OK);
+		assert_int_equal(base64_encode_append(&b, vectors[i][0], strlen(vectors[i][0])), SO_OK);
 		assert_int_equal(b.len, strlen(vectors[i][1]));
 		assert_memory_equal(b.len ? b.data : "", vectors[i][1], b.len);
 		assert_string_equal(json_string_value(js), vectors[i][1]);
@@ -64,7 +64,7 @@ static void rfc4648_vectors(void **state)
 	}
 }
 
-/* b64_encode_append works in chunks; the result must be one encoding, whatever the length. */
+/* base64_encode_append works in chunks; the result must be one encoding, whatever the length. */
 static void append_matches_encode(void **state)
 {
 	static unsigned char data[3072 * 2 + 5];
@@ -72,16 +72,16 @@ static void append_matches_encode(void **state)
 	for (size_t i = 0; i < sizeof data; i++)
 		data[i] = (unsigned char)(i * 131 + 7);
 	for (size_t n = 3070; n <= sizeof data; n += 1) {
-		char *enc = b64_encode(data, n);
+		char *enc = base64_encode(data, n);
 		struct buf b = BUF_INIT(SIZE_MAX / 2);
 		unsigned char *back;
 		size_t bn;
 
 		assert_non_null(enc);
-		assert_int_equal(b64_encode_append(&b, data, n), SO_OK);
+		assert_int_equal(base64_encode_append(&b, data, n), SO_OK);
 		assert_int_equal(b.len, strlen(enc));
 		assert_memory_equal(b.data, enc, b.len);
-		assert_int_equal(b64_decode(enc, strlen(enc), 0, &back, &bn), SO_OK);
+		assert_int_equal(base64_decode(enc, strlen(enc), 0, &back, &bn), SO_OK);
 		assert_int_equal(bn, n);
 		assert_memory_equal(back, data, n);
 		free(back);

@@ -1,5 +1,5 @@
 /*
- * build_deployment: the Deployment a SpinApp gets (contract §2.9–§2.11), compared as whole JSON objects where
+ * spin_deployment: the Deployment a SpinApp gets (contract §2.9–§2.11), compared as whole JSON objects where
  * practical. Reproduces upstream's pure tests (deployment_test.go, the pure parts of spinapp_controller_test.go)
  * and the behaviour checklist items that need no cluster. JSON literals are written with ' for " (J()).
  */
@@ -77,27 +77,27 @@ static json_t *container(json_t *dep)
 	return at(dep, "spec.template.spec.containers.0");
 }
 
-/* build_deployment that must succeed. */
+/* spin_deployment that must succeed. */
 static json_t *deploy(const char *app_text, const char *exec_text, const char *secret, int generated)
 {
 	json_t *app = J(app_text), *exec = J(exec_text), *dep = NULL;
 	char err[512] = "";
-	int rc = build_deployment(app, exec, secret, generated, &dep, err, sizeof err);
+	int rc = spin_deployment(app, exec, secret, generated, &dep, err, sizeof err);
 	json_decref(app);
 	json_decref(exec);
 	if (rc != SO_OK)
-		fail_msg("build_deployment: %d %s", rc, err);
+		fail_msg("spin_deployment: %d %s", rc, err);
 	assert_non_null(dep);
 	return dep;
 }
 
-/* build_deployment that must fail with code and exactly message. */
+/* spin_deployment that must fail with code and exactly message. */
 static void deploy_fails(const char *app_text, const char *exec_text, const char *secret, int generated, int code,
 			 const char *message)
 {
 	json_t *app = J(app_text), *exec = J(exec_text), *dep = (json_t *)&dep;
 	char err[1024] = "";
-	int rc = build_deployment(app, exec, secret, generated, &dep, err, sizeof err);
+	int rc = spin_deployment(app, exec, secret, generated, &dep, err, sizeof err);
 	json_decref(app);
 	json_decref(exec);
 	assert_int_equal(rc, code);

@@ -20,7 +20,7 @@
 #include "webhook/verify/kubecreds.h"
 #include "operator/kube/imageref.h"
 #include "webhook/verify/vcache.h"
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 
 #define MAX_CALLS 64
 

@@ -207,7 +207,7 @@ static void runtime_config_references(void **state)
 	size_t n = 0;
 	const char *b64 = json_string_value(json_object_get(json_object_get(p.objs[PLAN_RUNTIME_CONFIG], "data"),
 							    SPIN_RUNTIME_CONFIG_KEY));
-	assert_int_equal(b64_decode(b64, strlen(b64), 0, &toml, &n), SO_OK);
+	assert_int_equal(base64_decode(b64, strlen(b64), 0, &toml, &n), SO_OK);
 	assert_non_null(strstr((char *)toml, "url = 'redis://r'"));
 	assert_non_null(strstr((char *)toml, "user = 'me'"));
 	free(toml);

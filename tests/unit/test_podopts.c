@@ -1,6 +1,6 @@
 /*
  * The SpinApp pod options upstream lacks (issue 15 §2): the builder (operator/spin/podopts.c through
- * build_deployment) and the webhook's decoding and validation (webhook/spinapp_podopts.c through spinapp_check_decode and
+ * spin_deployment) and the webhook's decoding and validation (webhook/spinapp_podopts.c through spinapp_check_decode and
  * spinapp_validate). JSON literals use ' for ".
  */
 #include <setjmp.h>
@@ -20,6 +20,10 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 #include "webhook/admission.h"
+#include "webhook/decode.h"
+#include "webhook/field.h"
+#include "webhook/spinapp.h"
+#include "webhook/admission_ctx.h"
 
 #define IMAGE "ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0"
 #define HEAD                                                                                                   \
@@ -49,12 +53,12 @@ static json_t *build_ok(const char *app_text, const char *exec_text)
 {
 	json_t *app = J(app_text), *exec = J(exec_text), *dep = NULL;
 	char err[512] = "";
-	int rc = build_deployment(app, exec, "gen-secret", 1, &dep, err, sizeof err);
+	int rc = spin_deployment(app, exec, "gen-secret", 1, &dep, err, sizeof err);
 
 	json_decref(app);
 	json_decref(exec);
 	if (rc != SO_OK)
-		fail_msg("build_deployment: %d %s", rc, err);
+		fail_msg("spin_deployment: %d %s", rc, err);
 	return dep;
 }
 
@@ -62,7 +66,7 @@ static void build_fails(const char *app_text, const char *message)
 {
 	json_t *app = J(app_text), *exec = J(SHIM), *dep = (json_t *)&dep;
 	char err[512] = "";
-	int rc = build_deployment(app, exec, "gen-secret", 1, &dep, err, sizeof err);
+	int rc = spin_deployment(app, exec, "gen-secret", 1, &dep, err, sizeof err);
 
 	json_decref(app);
 	json_decref(exec);
@@ -166,9 +170,9 @@ static void all_fields_spintainer(void **state)
 	/* Every name before the user's two is one the operator owns, so the webhook refuses it in spec.env. */
 	json_array_foreach(json_object_get(c, "env"), i, e) {
 		const char *name = json_string_value(json_object_get(e, "name"));
-		if (i < n - 2 && !build_env_reserved(name))
-			fail_msg("the operator sets %s, which build_env_reserved does not list", name);
-		if (i >= n - 2 && build_env_reserved(name))
+		if (i < n - 2 && !spin_env_reserved(name))
+			fail_msg("the operator sets %s, which spin_env_reserved does not list", name);
+		if (i >= n - 2 && spin_env_reserved(name))
 			fail_msg("%s is the user's", name);
 	}
 	json_decref(dep);
@@ -182,7 +186,7 @@ static void copies_and_empty_affinity(void **state)
 	json_t *before = json_deep_copy(app), *dep = NULL, *pod;
 	char err[256];
 
-	assert_int_equal(build_deployment(app, exec, "s", 1, &dep, err, sizeof err), SO_OK);
+	assert_int_equal(spin_deployment(app, exec, "s", 1, &dep, err, sizeof err), SO_OK);
 	assert_true(json_equal(app, before));
 	pod = pod_of(dep);
 	check_json(json_object_get(pod, "affinity"), "{}");
@@ -222,9 +226,9 @@ static void reserved_names(void **state)
 	static const char *const no[] = { "NODE_IP", "SPIN_HTTP_LISTEN_ADDR_X", "spin_http_listen_addr",
 					  "OTEL_SERVICE_NAME", "SPIN_VARIABLE", "" };
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
-		assert_true(build_env_reserved(yes[i]));
+		assert_true(spin_env_reserved(yes[i]));
 	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
-		assert_false(build_env_reserved(no[i]));
+		assert_false(spin_env_reserved(no[i]));
 }
 
 /* ======================================================================================================

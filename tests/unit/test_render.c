@@ -178,7 +178,7 @@ static void expect_equal(const json_t *got, json_t *want)
 }
 
 /* What reconcile_deployment would build: runtime-config Secret (when generated) and Deployment. refs as
- * build_runtime_config_toml takes them. */
+ * spin_runtime_config_toml takes them. */
 static void builders(const json_t *app, const json_t *executor, const json_t *refs, json_t **secret, json_t **deployment)
 {
 	struct buf toml = BUF_INIT(1u << 20);
@@ -187,14 +187,14 @@ static void builders(const json_t *app, const json_t *executor, const json_t *re
 	int generated = 0;
 
 	*secret = NULL;
-	assert_int_equal(build_runtime_config_toml(app, refs ? refs : empty, &toml, &generated, err, sizeof err), 0);
+	assert_int_equal(spin_runtime_config_toml(app, refs ? refs : empty, &toml, &generated, err, sizeof err), 0);
 	if (generated)
-		assert_int_equal(build_runtime_config_secret(app, toml.data ? toml.data : "", toml.len, secret, err,
+		assert_int_equal(spin_runtime_config_secret(app, toml.data ? toml.data : "", toml.len, secret, err,
 							     sizeof err), 0);
 	const char *sname = *secret ? json_string_value(json_object_get(json_object_get(*secret, "metadata"), "name"))
 				    : NULL;
-	if (build_deployment(app, executor, sname, generated, deployment, err, sizeof err))
-		fail_msg("build_deployment: %s", err);
+	if (spin_deployment(app, executor, sname, generated, deployment, err, sizeof err))
+		fail_msg("spin_deployment: %s", err);
 	json_decref(empty);
 	buf_free(&toml);
 }
@@ -203,7 +203,7 @@ static json_t *service_of(const json_t *app)
 {
 	json_t *svc = NULL;
 	char err[256];
-	assert_int_equal(build_service(app, &svc, err, sizeof err), 0);
+	assert_int_equal(spin_service(app, &svc, err, sizeof err), 0);
 	return svc;
 }
 
@@ -234,7 +234,7 @@ static void simple_shim(void **state)
 	assert_string_equal(kind_of(json_array_get(r.items, 3)), "Service");
 	builders(app, exec, NULL, &secret, &deployment);
 	expect_equal(json_array_get(r.items, 0), secret);
-	expect_equal(json_array_get(r.items, 1), build_ca_secret("default", "spin-ca", spin_ca_bundle, spin_ca_bundle_len));
+	expect_equal(json_array_get(r.items, 1), spin_ca_secret("default", "spin-ca", spin_ca_bundle, spin_ca_bundle_len));
 	expect_equal(json_array_get(r.items, 2), deployment);
 	expect_equal(json_array_get(r.items, 3), service_of(app));
 	/* Never stored, so nothing is owned. */
@@ -410,7 +410,7 @@ static void spintainer(void **state)
 	builders(app, exec, NULL, &secret, &deployment);
 	assert_int_equal(json_array_size(r.items), 4);
 	expect_equal(json_array_get(r.items, 0), secret);
-	expect_equal(json_array_get(r.items, 1), build_ca_secret("default", "spin-ca", spin_ca_bundle, spin_ca_bundle_len));
+	expect_equal(json_array_get(r.items, 1), spin_ca_secret("default", "spin-ca", spin_ca_bundle, spin_ca_bundle_len));
 	const json_t *pod = json_object_get(json_object_get(json_object_get(deployment, "spec"), "template"), "spec");
 	assert_null(json_object_get(pod, "runtimeClassName"));
 	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(pod, "containers"), 0), "image")),

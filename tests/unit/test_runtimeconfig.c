@@ -60,7 +60,7 @@ static void expect_name(const char *app_name, const char *toml, size_t len, cons
 	uLong sum = adler32(adler32(0L, Z_NULL, 0), (const Bytef *)toml, (uInt)len);
 
 	snprintf(want, sizeof want, "%s-%lx", app_name, (unsigned long)sum);
-	assert_int_equal(build_runtime_config_secret_name(app_name, toml, len, &name), SO_OK);
+	assert_int_equal(spin_runtime_config_secret_name(app_name, toml, len, &name), SO_OK);
 	assert_string_equal(name.data, want);
 	if (hard_coded)
 		assert_string_equal(name.data, hard_coded);
@@ -75,7 +75,7 @@ static void expect_toml(const json_t *app, const char *refs_json, const char *wa
 	char err[256] = "";
 	int generated = -1;
 
-	assert_int_equal(build_runtime_config_toml(app, refs, &toml, &generated, err, sizeof err), SO_OK);
+	assert_int_equal(spin_runtime_config_toml(app, refs, &toml, &generated, err, sizeof err), SO_OK);
 	if (want) {
 		assert_int_equal(generated, 1);
 		assert_non_null(toml.data);
@@ -96,7 +96,7 @@ static void expect_toml_error(const json_t *app, const char *refs_json, int code
 	char err[256] = "";
 	int generated = -1;
 
-	assert_int_equal(build_runtime_config_toml(app, refs, &toml, &generated, err, sizeof err), code);
+	assert_int_equal(spin_runtime_config_toml(app, refs, &toml, &generated, err, sizeof err), code);
 	assert_string_equal(err, message);
 	assert_int_equal(generated, 0);
 	assert_int_equal(toml.len, 0);
@@ -157,22 +157,22 @@ static void quantity_one_parser(void **state)
 {
 	static const char *const numeric[] = { "Ei", "Pi", "e-10", "-Ei" };
 	static const char *const zero[] = { "Mi", "Ti", "e3", ".", "-" };
-	struct go_quantity q;
+	struct quantity q;
 	const char *why;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++) {
-		assert_int_equal(go_quantity_parse(numeric[i], &q, &why), SO_E_INVAL);
+		assert_int_equal(quantity_parse(numeric[i], &q, &why), SO_E_INVAL);
 		assert_string_equal(why, "unable to parse numeric value");
 		expect_quantity_rc(numeric[i], SO_E_INVAL);
 	}
 	for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++) {
-		assert_int_equal(go_quantity_parse(zero[i], &q, &why), SO_OK);
+		assert_int_equal(quantity_parse(zero[i], &q, &why), SO_OK);
 		assert_true(q.nano == 0 && !q.huge && !q.negative);
-		go_quantity_free(&q);
+		quantity_free(&q);
 		expect_quantity(zero[i], 0);
 	}
-	assert_int_equal(go_quantity_parse("1iK", &q, &why), SO_E_INVAL);
+	assert_int_equal(quantity_parse("1iK", &q, &why), SO_E_INVAL);
 	assert_string_equal(why, "unable to parse quantity's suffix");
 	expect_quantity_rc("1iK", SO_E_INVAL);
 }
@@ -304,7 +304,7 @@ static void toml_unsupported_shapes(void **state)
 	buf_free(&b);
 }
 
-/* ---- build_runtime_config_toml ---- */
+/* ---- spin_runtime_config_toml ---- */
 
 static void no_runtime_config(void **state)
 {
@@ -609,7 +609,7 @@ static void load_from_secret(void **state)
 				      "{\"secretKeyRef\": {\"name\": \"absent\", \"key\": \"url\"}}}]}]}");
 
 	expect_toml(app, NULL, NULL);
-	assert_int_equal(build_runtime_config_refs(app, &secrets, &configmaps), SO_OK);
+	assert_int_equal(spin_runtime_config_refs(app, &secrets, &configmaps), SO_OK);
 	assert_int_equal(json_array_size(secrets), 0);
 	assert_int_equal(json_array_size(configmaps), 0);
 	json_decref(secrets);
@@ -629,7 +629,7 @@ static void too_large(void **state)
 	int generated = -1;
 	json_t *app = make_app("big", NULL);
 
-	assert_int_equal(build_runtime_config_toml(app, NULL, &toml, &generated, err, sizeof err), SO_E_TOO_LARGE);
+	assert_int_equal(spin_runtime_config_toml(app, NULL, &toml, &generated, err, sizeof err), SO_E_TOO_LARGE);
 	assert_int_equal(generated, 0);
 	assert_int_equal(toml.len, 0);
 	assert_string_equal(err, "failed to marshal RuntimeConfig: the TOML exceeds 40 bytes");
@@ -637,7 +637,7 @@ static void too_large(void **state)
 	json_decref(app);
 }
 
-/* ---- build_runtime_config_refs (contract §6.5) ---- */
+/* ---- spin_runtime_config_refs (contract §6.5) ---- */
 
 static void expect_refs(const char *rc_json, const char *want_secrets, const char *want_configmaps)
 {
@@ -645,7 +645,7 @@ static void expect_refs(const char *rc_json, const char *want_secrets, const cha
 	json_t *secrets = NULL, *configmaps = NULL;
 	json_t *ws = parse(want_secrets), *wc = parse(want_configmaps);
 
-	assert_int_equal(build_runtime_config_refs(app, &secrets, &configmaps), SO_OK);
+	assert_int_equal(spin_runtime_config_refs(app, &secrets, &configmaps), SO_OK);
 	assert_true(json_equal(secrets, ws));
 	assert_true(json_equal(configmaps, wc));
 	json_decref(secrets);
@@ -664,7 +664,7 @@ static void refs_extraction(void **state)
 	(void)state;
 	json_t *s = NULL, *c = NULL, *app = make_app("none", NULL);
 
-	assert_int_equal(build_runtime_config_refs(app, &s, &c), SO_OK);
+	assert_int_equal(spin_runtime_config_refs(app, &s, &c), SO_OK);
 	assert_true(json_is_array(s) && json_array_size(s) == 0);
 	assert_true(json_is_array(c) && json_array_size(c) == 0);
 	json_decref(s);
@@ -707,7 +707,7 @@ static void secret_object(void **state)
 	const char *b64;
 	int n;
 
-	assert_int_equal(build_runtime_config_secret(app, EMPTY_CONFIG_TOML, strlen(EMPTY_CONFIG_TOML), &secret, err,
+	assert_int_equal(spin_runtime_config_secret(app, EMPTY_CONFIG_TOML, strlen(EMPTY_CONFIG_TOML), &secret, err,
 						     sizeof err),
 			 SO_OK);
 	want = parse("{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"metadata\": {\"name\": \"simple-spinapp-760b133c\","
@@ -739,7 +739,7 @@ static void secret_edge_cases(void **state)
 	const json_t *meta;
 
 	/* Never stored (no uid, no namespace): no ownerReferences, no namespace. */
-	assert_int_equal(build_runtime_config_secret(app, "", 0, &secret, err, sizeof err), SO_OK);
+	assert_int_equal(spin_runtime_config_secret(app, "", 0, &secret, err, sizeof err), SO_OK);
 	meta = json_object_get(secret, "metadata");
 	assert_string_equal(json_string_value(json_object_get(meta, "name")), "rendered-1"); /* adler32("") == 1 */
 	assert_null(json_object_get(meta, "ownerReferences"));
@@ -750,7 +750,7 @@ static void secret_edge_cases(void **state)
 
 	/* A list item without apiVersion/kind still gets a SpinApp owner reference. */
 	app = parse("{\"metadata\": {\"name\": \"listed\", \"namespace\": \"ns\", \"uid\": \"u-1\"}}");
-	assert_int_equal(build_runtime_config_secret(app, "x", 1, &secret, err, sizeof err), SO_OK);
+	assert_int_equal(spin_runtime_config_secret(app, "x", 1, &secret, err, sizeof err), SO_OK);
 	meta = json_object_get(secret, "metadata");
 	json_t *want = parse("[{\"apiVersion\": \"core.spinkube.dev/v1alpha1\", \"kind\": \"SpinApp\", \"name\": \"listed\","
 			     " \"uid\": \"u-1\"}]");
@@ -762,7 +762,7 @@ static void secret_edge_cases(void **state)
 	/* No name: the shared identity check refuses. */
 	app = parse("{\"metadata\": {}}");
 	secret = NULL;
-	assert_int_equal(build_runtime_config_secret(app, "x", 1, &secret, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(spin_runtime_config_secret(app, "x", 1, &secret, err, sizeof err), SO_E_INVAL);
 	assert_null(secret);
 	json_decref(app);
 }
@@ -778,9 +778,9 @@ static void secret_names(void **state)
 	expect_name("a", "a", 1, "a-620062"); /* no zero padding */
 	expect_name("app", big, strlen(big), NULL);
 	assert_int_equal(buf_appends(&out, "stale"), SO_OK);
-	assert_int_equal(build_runtime_config_secret_name("app", "a", 1, &out), SO_OK);
+	assert_int_equal(spin_runtime_config_secret_name("app", "a", 1, &out), SO_OK);
 	assert_string_equal(out.data, "app-620062"); /* replaces, does not append */
-	assert_int_equal(build_runtime_config_secret_name(NULL, "a", 1, &out), SO_E_INVAL);
+	assert_int_equal(spin_runtime_config_secret_name(NULL, "a", 1, &out), SO_E_INVAL);
 	buf_free(&out);
 }
 

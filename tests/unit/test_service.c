@@ -1,6 +1,6 @@
 /*
- * The smaller builders: build_service (contract §2.13, upstream service_test.go), build_hpa (our autoscaler),
- * build_ca_secret (§2.8) and the shared names and owner references of meta.c. JSON literals use ' for " (J()).
+ * The smaller builders: spin_service (contract §2.13, upstream service_test.go), spin_hpa (our autoscaler),
+ * spin_ca_secret (§2.8) and the shared names and owner references of meta.c. JSON literals use ' for " (J()).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,7 +58,7 @@ static void build_fails(builder fn, const char *app_text, int code, const char *
 static void service_for_app(void **state)
 {
 	(void)state;
-	json_t *svc = build_ok(build_service, "{" APP_HEAD("my-app") ", 'spec': {'image': 'i', 'replicas': 1}}");
+	json_t *svc = build_ok(spin_service, "{" APP_HEAD("my-app") ", 'spec': {'image': 'i', 'replicas': 1}}");
 	assert_non_null(svc);
 	check_json(svc, "{'apiVersion': 'v1', 'kind': 'Service',"
 			" 'metadata': {'name': 'my-app', 'namespace': 'default',"
@@ -77,7 +77,7 @@ static void service_for_app(void **state)
 static void service_annotations(void **state)
 {
 	(void)state;
-	json_t *svc = build_ok(build_service, "{" APP_HEAD("annotations-spinapp") ", 'spec': {'image': 'i',"
+	json_t *svc = build_ok(spin_service, "{" APP_HEAD("annotations-spinapp") ", 'spec': {'image': 'i',"
 					      " 'serviceAnnotations': {'key': 'value'},"
 					      " 'deploymentAnnotations': {'key': 'value', 'multiple-keys': 'are-supported'},"
 					      " 'podAnnotations': {'key': 'value'}, 'podLabels': {'l': 'v'}}}");
@@ -86,7 +86,7 @@ static void service_annotations(void **state)
 		   " 'labels': {'core.spinkube.dev/app-name': 'annotations-spinapp'},"
 		   " 'annotations': {'key': 'value'}, 'ownerReferences': " OWNER("annotations-spinapp") "}");
 	json_decref(svc);
-	svc = build_ok(build_service, "{" APP_HEAD("a") ", 'spec': {'image': 'i', 'serviceAnnotations': {}}}");
+	svc = build_ok(spin_service, "{" APP_HEAD("a") ", 'spec': {'image': 'i', 'serviceAnnotations': {}}}");
 	assert_null(json_object_get(json_object_get(svc, "metadata"), "annotations"));
 	json_decref(svc);
 }
@@ -94,14 +94,14 @@ static void service_annotations(void **state)
 static void service_errors(void **state)
 {
 	(void)state;
-	build_fails(build_service,
+	build_fails(spin_service,
 		    "{'metadata': {'name': 'a2345678901234567890123456789012345678901234567890123', 'uid': 'u'}, 'spec': {}}",
 		    SO_E_INVAL,
 		    "SpinApp name \"a2345678901234567890123456789012345678901234567890123\" is too long: the ready label "
 		    "key \"core.spinkube.dev/app.a2345678901234567890123456789012345678901234567890123.status\" would "
 		    "exceed the 63-character limit of a label name (names up to 52 characters fit)");
-	build_fails(build_service, "{'metadata': {}, 'spec': {}}", SO_E_INVAL, "SpinApp has no metadata.name");
-	build_fails(build_service, "{" APP_HEAD("a") ", 'spec': {'serviceAnnotations': ['x']}}", SO_E_INVAL,
+	build_fails(spin_service, "{'metadata': {}, 'spec': {}}", SO_E_INVAL, "SpinApp has no metadata.name");
+	build_fails(spin_service, "{" APP_HEAD("a") ", 'spec': {'serviceAnnotations': ['x']}}", SO_E_INVAL,
 		    "spec.serviceAnnotations: must be a map of strings");
 }
 
@@ -113,29 +113,29 @@ static void ready_label_key(void **state)
 	struct buf b = BUF_INIT(256);
 	char err[512] = "";
 
-	assert_int_equal(build_ready_label_key("foo", &b, err, sizeof err), SO_OK);
+	assert_int_equal(spin_ready_label_key("foo", &b, err, sizeof err), SO_OK);
 	assert_string_equal(b.data, "core.spinkube.dev/app.foo.status");
 	buf_reset(&b);
-	assert_int_equal(build_ready_label_key("My_App.v2", &b, err, sizeof err), SO_OK);
+	assert_int_equal(spin_ready_label_key("My_App.v2", &b, err, sizeof err), SO_OK);
 	assert_string_equal(b.data, "core.spinkube.dev/app.My_App.v2.status");
 	buf_reset(&b);
 	/* 52 characters fit exactly (4 + 52 + 7 = 63), 53 do not. */
-	assert_int_equal(build_ready_label_key("a234567890123456789012345678901234567890123456789012", &b, err, sizeof err),
+	assert_int_equal(spin_ready_label_key("a234567890123456789012345678901234567890123456789012", &b, err, sizeof err),
 			 SO_OK);
 	assert_int_equal(b.len - strlen("core.spinkube.dev/"), 63);
 	buf_reset(&b);
-	assert_int_equal(build_ready_label_key("a2345678901234567890123456789012345678901234567890123", &b, err, sizeof err),
+	assert_int_equal(spin_ready_label_key("a2345678901234567890123456789012345678901234567890123", &b, err, sizeof err),
 			 SO_E_INVAL);
 	assert_non_null(strstr(err, "is too long"));
 	assert_non_null(strstr(err, "names up to 52 characters fit"));
 	assert_int_equal(b.len, 0);
-	assert_int_equal(build_ready_label_key("", &b, err, sizeof err), SO_E_INVAL);
-	assert_int_equal(build_ready_label_key(NULL, &b, err, sizeof err), SO_E_INVAL);
-	assert_int_equal(build_ready_label_key("a b", &b, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(spin_ready_label_key("", &b, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(spin_ready_label_key(NULL, &b, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(spin_ready_label_key("a b", &b, err, sizeof err), SO_E_INVAL);
 	assert_string_equal(err, "SpinApp name \"a b\" cannot be used in the ready label key: \"app.a b.status\" is not a "
 				 "valid label name");
 	/* err may be NULL. */
-	assert_int_equal(build_ready_label_key("a b", &b, NULL, 0), SO_E_INVAL);
+	assert_int_equal(spin_ready_label_key("a b", &b, NULL, 0), SO_E_INVAL);
 	buf_free(&b);
 }
 
@@ -143,11 +143,11 @@ static void owner_refs(void **state)
 {
 	(void)state;
 	json_t *app = J("{" APP_HEAD("app") ", 'spec': {}}");
-	json_t *ref = build_owner_ref(app, 1);
+	json_t *ref = spin_owner_ref(app, 1);
 	check_json(ref, "{'apiVersion': 'core.spinkube.dev/v1alpha1', 'kind': 'SpinApp', 'name': 'app', 'uid': '" UID
 			"', 'controller': true, 'blockOwnerDeletion': true}");
 	json_decref(ref);
-	ref = build_owner_ref(app, 0);
+	ref = spin_owner_ref(app, 0);
 	check_json(ref, "{'apiVersion': 'core.spinkube.dev/v1alpha1', 'kind': 'SpinApp', 'name': 'app', 'uid': '" UID
 			"'}");
 	json_decref(ref);
@@ -163,10 +163,10 @@ static void owner_refs(void **state)
 	};
 	for (size_t i = 0; i < sizeof incomplete / sizeof incomplete[0]; i++) {
 		app = J(incomplete[i]);
-		assert_null(build_owner_ref(app, 1));
+		assert_null(spin_owner_ref(app, 1));
 		json_decref(app);
 	}
-	assert_null(build_owner_ref(NULL, 1));
+	assert_null(spin_owner_ref(NULL, 1));
 }
 
 /* ---- CA secret ---- */
@@ -175,7 +175,7 @@ static void ca_secret(void **state)
 {
 	(void)state;
 	static const char bundle[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-	json_t *s = build_ca_secret("default", "spin-ca", bundle, strlen(bundle));
+	json_t *s = spin_ca_secret("default", "spin-ca", bundle, strlen(bundle));
 	check_json(s, "{'apiVersion': 'v1', 'kind': 'Secret',"
 		      " 'metadata': {'name': 'spin-ca', 'namespace': 'default',"
 		      "   'annotations': {'app.kubernetes.io/managed-by': 'spin-operator.spinkube.dev'}},"
@@ -187,17 +187,17 @@ static void ca_secret(void **state)
 	json_decref(s);
 
 	/* A custom name; len bounds the bundle. */
-	s = build_ca_secret("apps", "my-custom-secret-name", "abcdef", 3);
+	s = spin_ca_secret("apps", "my-custom-secret-name", "abcdef", 3);
 	check_json(s, "{'apiVersion': 'v1', 'kind': 'Secret',"
 		      " 'metadata': {'name': 'my-custom-secret-name', 'namespace': 'apps',"
 		      "   'annotations': {'app.kubernetes.io/managed-by': 'spin-operator.spinkube.dev'}},"
 		      " 'stringData': {'ca-certificates.crt': 'abc'}}");
 	json_decref(s);
 
-	assert_null(build_ca_secret("default", NULL, bundle, strlen(bundle)));
-	assert_null(build_ca_secret("default", "", bundle, strlen(bundle)));
-	assert_null(build_ca_secret("default", "spin-ca", NULL, 4));
-	assert_null(build_ca_secret("default", "spin-ca", "\xff\xfe", 2)); /* not UTF-8 */
+	assert_null(spin_ca_secret("default", NULL, bundle, strlen(bundle)));
+	assert_null(spin_ca_secret("default", "", bundle, strlen(bundle)));
+	assert_null(spin_ca_secret("default", "spin-ca", NULL, 4));
+	assert_null(spin_ca_secret("default", "spin-ca", "\xff\xfe", 2)); /* not UTF-8 */
 }
 
 /* ---- HPA ---- */
@@ -214,7 +214,7 @@ static void ca_secret(void **state)
 static void hpa_cpu(void **state)
 {
 	(void)state;
-	json_t *hpa = build_ok(build_hpa, "{" APP_HEAD("hpa-spinapp") ", 'spec': {'image': 'i', 'executor':"
+	json_t *hpa = build_ok(spin_hpa, "{" APP_HEAD("hpa-spinapp") ", 'spec': {'image': 'i', 'executor':"
 					  " 'containerd-shim-spin', 'enableAutoscaling': true,"
 					  " 'resources': {'limits': {'cpu': '500m'}, 'requests': {'cpu': '100m'}},"
 					  " 'autoscaler': {'minReplicas': 1, 'maxReplicas': 10,"
@@ -228,7 +228,7 @@ static void hpa_cpu(void **state)
 static void hpa_cpu_memory_behavior(void **state)
 {
 	(void)state;
-	json_t *hpa = build_ok(build_hpa, "{" APP_HEAD("app") ", 'spec': {'image': 'i', 'enableAutoscaling': true,"
+	json_t *hpa = build_ok(spin_hpa, "{" APP_HEAD("app") ", 'spec': {'image': 'i', 'enableAutoscaling': true,"
 					  " 'autoscaler': {'minReplicas': 2, 'maxReplicas': 5,"
 					  " 'targetMemoryUtilizationPercentage': 70, 'targetCPUUtilizationPercentage': 150,"
 					  " 'behavior': {'scaleDown': {'stabilizationWindowSeconds': 300, 'policies':"
@@ -245,14 +245,14 @@ static void hpa_cpu_memory_behavior(void **state)
 static void hpa_defaults(void **state)
 {
 	(void)state;
-	json_t *hpa = build_ok(build_hpa, "{" APP_HEAD("app") ", 'spec': {'image': 'i', 'enableAutoscaling': true,"
+	json_t *hpa = build_ok(spin_hpa, "{" APP_HEAD("app") ", 'spec': {'image': 'i', 'enableAutoscaling': true,"
 					  " 'autoscaler': {'maxReplicas': 3, 'behavior': null}}}");
 	check_json(hpa, "{'apiVersion': 'autoscaling/v2', 'kind': 'HorizontalPodAutoscaler', " HPA_META("app")
 			", 'spec': {" TARGET("app") ", 'minReplicas': 1, 'maxReplicas': 3,"
 			" 'metrics': [" METRIC("cpu", 80) "]}}");
 	json_decref(hpa);
 	/* Memory alone: no CPU metric is added. */
-	hpa = build_ok(build_hpa, "{" APP_HEAD("app") ", 'spec': {'enableAutoscaling': true, 'autoscaler':"
+	hpa = build_ok(spin_hpa, "{" APP_HEAD("app") ", 'spec': {'enableAutoscaling': true, 'autoscaler':"
 				  " {'maxReplicas': 1, 'targetMemoryUtilizationPercentage': 60}}}");
 	check_json(json_object_get(json_object_get(hpa, "spec"), "metrics"), "[" METRIC("memory", 60) "]");
 	json_decref(hpa);
@@ -272,7 +272,7 @@ static void hpa_none(void **state)
 	for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++) {
 		json_t *app = J(apps[i]), *out = (json_t *)&out;
 		char err[256] = "";
-		assert_int_equal(build_hpa(app, &out, err, sizeof err), SO_OK);
+		assert_int_equal(spin_hpa(app, &out, err, sizeof err), SO_OK);
 		assert_null(out);
 		json_decref(app);
 	}
@@ -301,9 +301,9 @@ static void hpa_errors(void **state)
 		char app[512];
 		snprintf(app, sizeof app, "{" APP_HEAD("a") ", 'spec': {'enableAutoscaling': true, 'autoscaler': %s}}",
 			 cases[i].autoscaler);
-		build_fails(build_hpa, app, SO_E_INVAL, cases[i].message);
+		build_fails(spin_hpa, app, SO_E_INVAL, cases[i].message);
 	}
-	build_fails(build_hpa, "{'metadata': {}, 'spec': {'enableAutoscaling': true, 'autoscaler': {'maxReplicas': 1}}}",
+	build_fails(spin_hpa, "{'metadata': {}, 'spec': {'enableAutoscaling': true, 'autoscaler': {'maxReplicas': 1}}}",
 		    SO_E_INVAL, "SpinApp has no metadata.name");
 }
 

@@ -25,12 +25,12 @@ struct fx {
 	struct sig_key keys[2];
 };
 
-/* A key pair of the given type, loaded back through sig_key_from_pem as the policy loads it. */
+/* A key pair of the given type, loaded back through sigcheck_key_from_pem as the policy loads it. */
 static EVP_PKEY *trusted_copy(EVP_PKEY *k)
 {
 	char *pem = fx_pubpem(k), err[256] = "";
 	EVP_PKEY *pub = NULL;
-	assert_int_equal(sig_key_from_pem(pem, strlen(pem), &pub, err, sizeof err), SO_OK);
+	assert_int_equal(sigcheck_key_from_pem(pem, strlen(pem), &pub, err, sizeof err), SO_OK);
 	free(pem);
 	return pub;
 }
@@ -279,7 +279,7 @@ static void key_parsing(void **state)
 	EVP_PKEY *k = NULL;
 	char err[256] = "";
 
-	assert_int_equal(sig_key_from_pem("nonsense", 8, &k, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(sigcheck_key_from_pem("nonsense", 8, &k, err, sizeof err), SO_E_INVAL);
 	assert_non_null(strstr(err, "PUBLIC KEY"));
 	assert_null(k);
 
@@ -289,7 +289,7 @@ static void key_parsing(void **state)
 	char *p;
 	PEM_write_bio_PrivateKey(b, priv, NULL, NULL, 0, NULL, NULL);
 	long n = BIO_get_mem_data(b, &p);
-	assert_int_equal(sig_key_from_pem(p, (size_t)n, &k, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(sigcheck_key_from_pem(p, (size_t)n, &k, err, sizeof err), SO_E_INVAL);
 	assert_non_null(strstr(err, "private key"));
 	BIO_free(b);
 	EVP_PKEY_free(priv);
@@ -297,7 +297,7 @@ static void key_parsing(void **state)
 	/* RSA below 2048 bits is refused. */
 	EVP_PKEY *small = EVP_RSA_gen(1024);
 	char *pem = fx_pubpem(small);
-	assert_int_equal(sig_key_from_pem(pem, strlen(pem), &k, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(sigcheck_key_from_pem(pem, strlen(pem), &k, err, sizeof err), SO_E_INVAL);
 	assert_non_null(strstr(err, "1024"));
 	free(pem);
 	EVP_PKEY_free(small);
@@ -305,14 +305,14 @@ static void key_parsing(void **state)
 	/* P-521 is accepted; a curve other than P-256/P-384/P-521 is not. */
 	EVP_PKEY *k521 = fx_keygen("ec521");
 	pem = fx_pubpem(k521);
-	assert_int_equal(sig_key_from_pem(pem, strlen(pem), &k, err, sizeof err), SO_OK);
+	assert_int_equal(sigcheck_key_from_pem(pem, strlen(pem), &k, err, sizeof err), SO_OK);
 	EVP_PKEY_free(k);
 	k = NULL;
 	free(pem);
 	EVP_PKEY_free(k521);
 	EVP_PKEY *k1 = EVP_EC_gen("secp256k1");
 	pem = fx_pubpem(k1);
-	assert_int_equal(sig_key_from_pem(pem, strlen(pem), &k, err, sizeof err), SO_E_INVAL);
+	assert_int_equal(sigcheck_key_from_pem(pem, strlen(pem), &k, err, sizeof err), SO_E_INVAL);
 	assert_non_null(strstr(err, "secp256k1"));
 	free(pem);
 	EVP_PKEY_free(k1);
@@ -323,17 +323,17 @@ static void base64(void **state)
 	(void)state;
 	unsigned char *out;
 	size_t n;
-	assert_int_equal(sig_b64_decode("aGk=", 4, &out, &n), SO_OK);
+	assert_int_equal(sigcheck_b64_decode("aGk=", 4, &out, &n), SO_OK);
 	assert_int_equal(n, 2);
 	assert_memory_equal(out, "hi", 2);
 	free(out);
-	assert_int_equal(sig_b64_decode(" aGVsbG8= \n", 11, &out, &n), SO_OK);
+	assert_int_equal(sigcheck_b64_decode(" aGVsbG8= \n", 11, &out, &n), SO_OK);
 	assert_int_equal(n, 5);
 	free(out);
-	assert_int_equal(sig_b64_decode("aGk", 3, &out, &n), SO_E_INVAL);
-	assert_int_equal(sig_b64_decode("aG k=", 5, &out, &n), SO_E_INVAL);
-	assert_int_equal(sig_b64_decode("", 0, &out, &n), SO_E_INVAL);
-	assert_int_equal(sig_b64_decode("a$k=", 4, &out, &n), SO_E_INVAL);
+	assert_int_equal(sigcheck_b64_decode("aGk", 3, &out, &n), SO_E_INVAL);
+	assert_int_equal(sigcheck_b64_decode("aG k=", 5, &out, &n), SO_E_INVAL);
+	assert_int_equal(sigcheck_b64_decode("", 0, &out, &n), SO_E_INVAL);
+	assert_int_equal(sigcheck_b64_decode("a$k=", 4, &out, &n), SO_E_INVAL);
 }
 
 #define ALL_TYPES(setup)                                                                                   \

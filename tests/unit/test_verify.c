@@ -1,5 +1,5 @@
 /*
- * The verification flow (webhook/verify/verify.c) against an in-memory registry: classic .sig signatures and
+ * The verification flow (webhook/verify/verifier.c) against an in-memory registry: classic .sig signatures and
  * cosign v3 bundles (referrers API and the sha256-<hex> fallback tag), unsigned images, other keys, payloads
  * bound to other digests, registry failures and the deadline, warn mode, pinning, credentials, rules that do
  * not match, and the caches (a cached verification makes no registry request; the round trips of a classic
@@ -23,7 +23,7 @@
 #include "operator/base/err.h"
 #include "webhook/verify/ocimanifest.h"
 #include "webhook/verify/vcache.h"
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 
 #define REG "127.0.0.1:5000"
 #define MAX_OBJ 64

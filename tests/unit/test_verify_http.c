@@ -27,7 +27,7 @@
 #include "webhook/verify/ocimanifest.h"
 #include "webhook/verify/regbackend.h"
 #include "webhook/verify/registry.h"
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 
 static int port;
 static char host[64];

@@ -19,6 +19,12 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 #include "webhook/admission.h"
+#include "webhook/gofmt.h"
+#include "webhook/field.h"
+#include "webhook/spinapp.h"
+#include "webhook/executor.h"
+#include "webhook/admission_ctx.h"
+#include "operator/kube/imageref.h"
 
 /* ---- a fake cluster: executors by namespace ---- */
 
@@ -157,7 +163,7 @@ static void check_executor(const char *text, unsigned flags, const char *want)
 static void check_quote(const char *in, size_t n, const char *want)
 {
 	struct buf b = BUF_INIT(4096);
-	assert_int_equal(go_quote(&b, in, n), SO_OK);
+	assert_int_equal(gofmt_quote(&b, in, n), SO_OK);
 	expect(b.data, want);
 	buf_free(&b);
 }
@@ -183,7 +189,7 @@ static void test_go_quote(void **state)
 static void check_json_string(const char *in, size_t n, const char *want)
 {
 	struct buf b = BUF_INIT(4096);
-	assert_int_equal(go_json_string(&b, in, n), SO_OK);
+	assert_int_equal(gofmt_json_string(&b, in, n), SO_OK);
 	expect(b.data, want);
 	buf_free(&b);
 }
@@ -200,7 +206,7 @@ static void test_go_json(void **state)
 	check_json_string("\b\f\n\r\t\x01\x1f\x7f", 8, "\"\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\"");
 	check_json_string("\xff" "x", 2, "\"\\ufffdx\"");
 	check_json_string("\xe2\x80\xa8\xe2\x80\xa9\xc3\xa9", 8, "\"\\u2028\\u2029\xc3\xa9\"");
-	assert_int_equal(go_json_string_map(&b, m), SO_OK);
+	assert_int_equal(gofmt_json_string_map(&b, m), SO_OK);
 	expect(b.data, "{\"M\":\"\\u003cb\\u003e\\u0026amp;\\u003c/b\\u003e\",\"a\":\"first\",\"k\\u2028\":\"v\\n\","
 		       "\"z\":\"last\"}");
 	buf_free(&b);
@@ -469,11 +475,11 @@ static void test_stricter_image(void **state)
 	(void)state;
 
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-		if (!is_image_reference(good[i]))
+		if (!image_ref_valid(good[i]))
 			fail_msg("rejected %s", good[i]);
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		if (is_image_reference(bad[i]))
+		if (image_ref_valid(bad[i]))
 			fail_msg("accepted %s", bad[i]);
 	}
 	check_app(APP("{'executor': 'containerd-shim-spin', 'replicas': 1}"),
@@ -851,30 +857,30 @@ static void test_decode(void **state)
 
 static void check_quantity(const char *in, const char *want_string)
 {
-	struct go_quantity q;
+	struct quantity q;
 	struct buf b = BUF_INIT(256);
 	const char *why;
 
-	if (go_quantity_parse(in, &q, &why) != SO_OK)
+	if (quantity_parse(in, &q, &why) != SO_OK)
 		fail_msg("%s did not parse: %s", in, why);
-	assert_int_equal(go_quantity_string(&q, &b), SO_OK);
+	assert_int_equal(quantity_string(&q, &b), SO_OK);
 	if (strcmp(b.data, want_string) != 0)
 		fail_msg("%s printed as %s, want %s", in, b.data, want_string);
-	go_quantity_free(&q);
+	quantity_free(&q);
 	buf_free(&b);
 }
 
 static int cmp(const char *a, const char *b)
 {
-	struct go_quantity qa, qb;
+	struct quantity qa, qb;
 	const char *why;
 	int r;
 
-	assert_int_equal(go_quantity_parse(a, &qa, &why), SO_OK);
-	assert_int_equal(go_quantity_parse(b, &qb, &why), SO_OK);
-	r = go_quantity_cmp(&qa, &qb);
-	go_quantity_free(&qa);
-	go_quantity_free(&qb);
+	assert_int_equal(quantity_parse(a, &qa, &why), SO_OK);
+	assert_int_equal(quantity_parse(b, &qb, &why), SO_OK);
+	r = quantity_cmp(&qa, &qb);
+	quantity_free(&qa);
+	quantity_free(&qb);
 	return r;
 }
 
@@ -934,14 +940,14 @@ static void test_quantity(void **state)
 		{ "1Mb", "quantities must match" },
 		{ "Ei", "unable to parse numeric value" },
 	};
-	struct go_quantity q;
+	struct quantity q;
 	const char *why;
 	(void)state;
 
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
 		check_quantity(table[i][0], table[i][1]);
 	for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
-		if (go_quantity_parse(invalid[i][0], &q, &why) != SO_E_INVAL)
+		if (quantity_parse(invalid[i][0], &q, &why) != SO_E_INVAL)
 			fail_msg("%s parsed", invalid[i][0]);
 		if (strncmp(why, invalid[i][1], strlen(invalid[i][1])) != 0)
 			fail_msg("%s: %s", invalid[i][0], why);

@@ -13,7 +13,7 @@ json_t *certsecret_b64(const char *data, size_t len)
 {
 	if (len > CERTSECRET_MAX_PEM)
 		return NULL;
-	return b64_json_string(data, len);
+	return base64_json_string(data, len);
 }
 
 /* A NUL-terminated decoded copy of a data value; NULL (and *len 0) when absent or bad. */
@@ -26,7 +26,7 @@ static char *data_value(const json_t *v, size_t *len)
 	*len = 0;
 	if (!in || n > 4 * (CERTSECRET_MAX_PEM / 3 + 1))
 		return NULL;
-	return b64_decode(in, n, 0, &out, len) == SO_OK ? (char *)out : NULL;
+	return base64_decode(in, n, 0, &out, len) == SO_OK ? (char *)out : NULL;
 }
 
 static char **field(struct certset *s, size_t i, size_t **len)

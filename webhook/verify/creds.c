@@ -89,7 +89,7 @@ static int docker_b64_decode(const char *in, size_t n, char **out, size_t *outle
 	*outlen = 0;
 	if (n > SECRET_DATA_MAX * 2 + 2)
 		return SO_E_INVAL;
-	rc = b64_decode(in, n, B64_ALLOW_EMPTY | B64_PAD_OPTIONAL | B64_SECRET, &bytes, outlen);
+	rc = base64_decode(in, n, B64_ALLOW_EMPTY | B64_PAD_OPTIONAL | B64_SECRET, &bytes, outlen);
 	*out = (char *)bytes;
 	return rc;
 }

@@ -12,7 +12,7 @@
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 #include "webhook/verify/vcache.h"
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 #include "operator/base/mem.h"
 
 #define MAX_SECRETS 32 /* pull secrets read per verification */

@@ -277,13 +277,13 @@ static int parse_key(const json_t *k, const char *name, const char *field, struc
 		snprintf(path_field, sizeof path_field, "%s.publicKey", field);
 		if ((rc = want_string(pem, MAX_KEY_FILE, name, path_field, &s, err, errlen)))
 			return rc;
-		rc = sig_key_from_pem(s, strlen(s), &out->pkey, kerr, sizeof kerr);
+		rc = sigcheck_key_from_pem(s, strlen(s), &out->pkey, kerr, sizeof kerr);
 	} else {
 		snprintf(path_field, sizeof path_field, "%s.publicKeyFile", field);
 		if ((rc = want_string(file, 4096, name, path_field, &path, err, errlen)))
 			return rc;
 		if ((rc = buf_read_file(path, MAX_KEY_FILE, &b, kerr, sizeof kerr)) == SO_OK)
-			rc = sig_key_from_pem(b.data, b.len, &out->pkey, kerr, sizeof kerr);
+			rc = sigcheck_key_from_pem(b.data, b.len, &out->pkey, kerr, sizeof kerr);
 		buf_free(&b);
 	}
 	if (rc == SO_E_NOMEM)
@@ -322,7 +322,7 @@ static int hash_rule(struct policy_rule *r, EVP_MD_CTX *all)
 	for (size_t i = 0; rc == SO_OK && i < r->n_keys; i++) {
 		unsigned char *der = NULL;
 		size_t n = 0;
-		rc = sig_key_der(r->keys[i].pkey, &der, &n);
+		rc = sigcheck_key_der(r->keys[i].pkey, &der, &n);
 		if (rc == SO_OK)
 			rc = feed(ctx, r->keys[i].name, strlen(r->keys[i].name));
 		if (rc == SO_OK)

@@ -69,7 +69,7 @@ struct registry *registry_new(const struct registry_options *o, char *err, size_
 	r = mem_calloc(1, sizeof *r);
 	/* Locks and cache first: from here on registry_free can undo any partial state. */
 	tokencache_init(&r->tokens, TOKEN_CACHE_ENTRIES);
-	if (reg_http_init(r, o ? o->extra_ca_file : NULL, err, errlen) != SO_OK)
+	if (registry_http_init(r, o ? o->extra_ca_file : NULL, err, errlen) != SO_OK)
 		goto fail;
 	r->connect_timeout_ms = o && o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 2000;
 	r->allow_private_realms = o ? o->allow_private_realms : 0;
@@ -91,7 +91,7 @@ void registry_free(struct registry *r)
 {
 	if (!r)
 		return;
-	reg_http_destroy(r);
+	registry_http_destroy(r);
 	tokencache_destroy(&r->tokens);
 	for (size_t i = 0; r->insecure && r->insecure[i]; i++)
 		free(r->insecure[i]);
@@ -222,7 +222,7 @@ static const char *reason_phrase(long status)
  * "registry <host> answered <status> <CODE>: <message> (<what>)" from a distribution error body
  * {"errors":[{"code","message","detail"}]}; the code and message are the server's, cleaned and cut short.
  */
-static int fail_status(char *err, size_t errlen, const char *host, const struct reg_resp *p, const char *what,
+static int fail_status(char *err, size_t errlen, const char *host, const struct registry_http_resp *p, const char *what,
 		       const char *hint)
 {
 	char code[64] = "", msg[MSG_MAX + 1] = "";
@@ -239,7 +239,7 @@ static int fail_status(char *err, size_t errlen, const char *host, const struct 
 		       code[0] ? " " : "", code, msg[0] ? ": " : "", msg, what, hint ? hint : "");
 }
 
-static int fail_transport(char *err, size_t errlen, int rc, const char *host, const struct reg_resp *p,
+static int fail_transport(char *err, size_t errlen, int rc, const char *host, const struct registry_http_resp *p,
 			  const char *what)
 {
 	char why[CURL_ERROR_SIZE];
@@ -379,15 +379,15 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 {
 	int rc;
 	struct buf url = BUF_INIT(16384), form = BUF_INIT(65536);
-	struct reg_resp p;
-	struct reg_req q = { 0 };
+	struct registry_http_resp p;
+	struct registry_http_req q = { 0 };
 	char guard[256];
 	const struct registry_cred *c = a->cred;
 	long ttl = TOKEN_MIN_TTL_S;
 	int oauth = c && c->identity_token;
 
 	*token = NULL;
-	reg_resp_init(&p, TOKEN_MAX_ANSWER);
+	registry_http_resp_init(&p, TOKEN_MAX_ANSWER);
 	rc = check_realm(a, w->realm, guard, sizeof guard, err, errlen);
 	if (rc)
 		goto out;
@@ -421,15 +421,15 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 		if (w->service && *w->service &&
 		    (buf_appends(&form, "&service=") || buf_append_urlenc(&form, w->service)))
 			goto nomem;
-		struct reg_req post = q;
+		struct registry_http_req post = q;
 		post.method = "POST";
 		post.url = w->realm;
 		post.post = form.data;
-		rc = reg_http_perform(a->r, &post, &p);
+		rc = registry_http_perform(a->r, &post, &p);
 		if (rc == SO_OK && p.status == 404 && c->username) {
 			/* no OAuth2 endpoint: GET with Basic below */
-			reg_resp_free(&p);
-			reg_resp_init(&p, TOKEN_MAX_ANSWER);
+			registry_http_resp_free(&p);
+			registry_http_resp_init(&p, TOKEN_MAX_ANSWER);
 			oauth = 0;
 		}
 	}
@@ -438,7 +438,7 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 			q.user = c->username; /* Basic to the realm host only: redirects are not followed here */
 			q.pass = c->password;
 		}
-		rc = reg_http_perform(a->r, &q, &p);
+		rc = registry_http_perform(a->r, &q, &p);
 	}
 	if (rc) {
 		rc = fail_transport(err, errlen, rc, a->ref->registry, &p, "token request");
@@ -466,7 +466,7 @@ out:
 	buf_free(&url);
 	if (p.body.data)
 		OPENSSL_cleanse(p.body.data, p.body.len);
-	reg_resp_free(&p);
+	registry_http_resp_free(&p);
 	return rc;
 }
 
@@ -489,7 +489,7 @@ static int retriable_status(long s)
 }
 
 /* The first WWW-Authenticate value that parses as Basic or Bearer. */
-static int challenge(const struct reg_resp *p, struct www_authenticate *w)
+static int challenge(const struct registry_http_resp *p, struct www_authenticate *w)
 {
 	for (int i = 0; i < REG_MAX_AUTH_HEADERS && p->www_auth[i]; i++) {
 		if (www_authenticate_parse(p->www_auth[i], strlen(p->www_auth[i]), w) == SO_OK)
@@ -506,7 +506,7 @@ enum sent { SENT_NONE, SENT_BASIC, SENT_BEARER_CACHED, SENT_BEARER_FRESH, SENT_R
  */
 static int request(struct registry *r, const struct image_ref *ref, const struct registry_cred *cred,
 		   const char *method, const char *path, const char *accept, size_t max, int follow,
-		   int64_t deadline_ms, const char *what, struct reg_resp *p, int not_found_ok, char *err, size_t errlen)
+		   int64_t deadline_ms, const char *what, struct registry_http_resp *p, int not_found_ok, char *err, size_t errlen)
 {
 	int rc;
 	struct authctx a = { .r = r, .ref = ref, .cred = cred, .deadline_ms = deadline_ms };
@@ -560,7 +560,7 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 	}
 
 	for (;;) {
-		struct reg_req q = {
+		struct registry_http_req q = {
 			.method = method, .url = url.data, .accept = accept, .max = max, .follow = follow,
 			.plain_http = a.plain_http, .deadline_ms = deadline_ms,
 			.redirect_guard = follow && !r->allow_private_realms,
@@ -573,9 +573,9 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 			q.user = cred->username;
 			q.pass = cred->password;
 		}
-		reg_resp_free(p);
-		reg_resp_init(p, max);
-		rc = reg_http_perform(r, &q, p);
+		registry_http_resp_free(p);
+		registry_http_resp_init(p, max);
+		rc = registry_http_perform(r, &q, p);
 		if (rc) {
 			rc = fail_transport(err, errlen, rc, ref->registry, p, what);
 			goto out;
@@ -661,7 +661,7 @@ static int accepted(const char *accept, const char *mt)
 	return 0;
 }
 
-static void fill_blob(struct registry_blob *out, struct reg_resp *p)
+static void fill_blob(struct registry_blob *out, struct registry_http_resp *p)
 {
 	out->body = p->body;
 	memset(&p->body, 0, sizeof p->body);
@@ -674,12 +674,12 @@ int registry_get_manifest(struct registry *r, const struct image_ref *ref, const
 			  char *err, size_t errlen)
 {
 	int rc;
-	struct reg_resp p;
+	struct registry_http_resp p;
 	char path[300], what[400];
 	int by_digest = digest_ok(reference);
 
 	memset(out, 0, sizeof *out);
-	reg_resp_init(&p, REGISTRY_MAX_MANIFEST);
+	registry_http_resp_init(&p, REGISTRY_MAX_MANIFEST);
 	if (!by_digest && !tag_ok(reference)) {
 		rc = so_fail(err, errlen, SO_E_INVAL, "registry %s: \"%.80s\" is neither a tag nor a sha256 digest",
 			     ref->registry, reference ? reference : "");
@@ -718,7 +718,7 @@ int registry_get_manifest(struct registry *r, const struct image_ref *ref, const
 out:
 	if (rc)
 		registry_blob_free(out);
-	reg_resp_free(&p);
+	registry_http_resp_free(&p);
 	return rc;
 }
 
@@ -726,7 +726,7 @@ int registry_resolve(struct registry *r, const struct image_ref *ref, const stru
 		     int64_t deadline_ms, char digest[IMAGE_DIGEST_LEN + 1], char *err, size_t errlen)
 {
 	int rc;
-	struct reg_resp p;
+	struct registry_http_resp p;
 	struct registry_blob m;
 	char path[300], what[400];
 
@@ -738,7 +738,7 @@ int registry_resolve(struct registry *r, const struct image_ref *ref, const stru
 	}
 	if (!ref->tag || !tag_ok(ref->tag))
 		return so_fail(err, errlen, SO_E_INVAL, "registry %s: the reference has no tag to resolve", ref->registry);
-	reg_resp_init(&p, REGISTRY_MAX_MANIFEST);
+	registry_http_resp_init(&p, REGISTRY_MAX_MANIFEST);
 	snprintf(path, sizeof path, "manifests/%s", ref->tag);
 	snprintf(what, sizeof what, "manifest %s:%s", ref->repository, ref->tag);
 	rc = request(r, ref, cred, "HEAD", path, ALL_MANIFESTS, REGISTRY_MAX_MANIFEST, 1, deadline_ms, what, &p, 0, err,
@@ -758,7 +758,7 @@ int registry_resolve(struct registry *r, const struct image_ref *ref, const stru
 		}
 	}
 out:
-	reg_resp_free(&p);
+	registry_http_resp_free(&p);
 	return rc;
 }
 
@@ -767,7 +767,7 @@ int registry_get_blob(struct registry *r, const struct image_ref *ref, const str
 		      size_t errlen)
 {
 	int rc;
-	struct reg_resp p;
+	struct registry_http_resp p;
 	char path[300], what[400];
 
 	memset(out, 0, sizeof *out);
@@ -775,7 +775,7 @@ int registry_get_blob(struct registry *r, const struct image_ref *ref, const str
 		return so_fail(err, errlen, SO_E_INVAL, "registry %s: blob digest is not sha256:<64 hex>", ref->registry);
 	if (max == 0)
 		max = REGISTRY_MAX_BLOB;
-	reg_resp_init(&p, max);
+	registry_http_resp_init(&p, max);
 	snprintf(path, sizeof path, "blobs/%s", digest);
 	snprintf(what, sizeof what, "blob %s@%s", ref->repository, digest);
 	rc = request(r, ref, cred, "GET", path, NULL, max, 1, deadline_ms, what, &p, 0, err, errlen);
@@ -788,7 +788,7 @@ int registry_get_blob(struct registry *r, const struct image_ref *ref, const str
 			registry_blob_free(out);
 		}
 	}
-	reg_resp_free(&p);
+	registry_http_resp_free(&p);
 	return rc;
 }
 
@@ -797,14 +797,14 @@ int registry_get_referrers(struct registry *r, const struct image_ref *ref, cons
 			   size_t errlen)
 {
 	int rc;
-	struct reg_resp p;
+	struct registry_http_resp p;
 	char path[300], what[400];
 
 	memset(out, 0, sizeof *out);
 	if (!digest_ok(digest))
 		return so_fail(err, errlen, SO_E_INVAL, "registry %s: referrers digest is not sha256:<64 hex>",
 			       ref->registry);
-	reg_resp_init(&p, REGISTRY_MAX_MANIFEST);
+	registry_http_resp_init(&p, REGISTRY_MAX_MANIFEST);
 	snprintf(path, sizeof path, "referrers/%s", digest);
 	snprintf(what, sizeof what, "referrers of %s@%s", ref->repository, digest);
 	rc = request(r, ref, cred, "GET", path, MT_OCI_INDEX, REGISTRY_MAX_MANIFEST, 1, deadline_ms, what, &p, 1, err,
@@ -819,6 +819,6 @@ int registry_get_referrers(struct registry *r, const struct image_ref *ref, cons
 	} else if (rc == SO_OK) {
 		fill_blob(out, &p);
 	}
-	reg_resp_free(&p);
+	registry_http_resp_free(&p);
 	return rc;
 }

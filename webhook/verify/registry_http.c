@@ -34,14 +34,14 @@
 #define CA_FILE_MAX ((size_t)4 << 20)
 #define MAX_REDIRS 5L
 
-void reg_resp_init(struct reg_resp *p, size_t max)
+void registry_http_resp_init(struct registry_http_resp *p, size_t max)
 {
 	memset(p, 0, sizeof *p);
 	buf_init(&p->body, max);
 	p->retry_after_s = -1;
 }
 
-void reg_resp_free(struct reg_resp *p)
+void registry_http_resp_free(struct registry_http_resp *p)
 {
 	buf_free(&p->body);
 	for (int i = 0; i < REG_MAX_AUTH_HEADERS; i++) {
@@ -127,7 +127,7 @@ out:
 	return rc;
 }
 
-int reg_http_init(struct registry *r, const char *extra_ca_file, char *err, size_t errlen)
+int registry_http_init(struct registry *r, const char *extra_ca_file, char *err, size_t errlen)
 {
 	http_pool_init(&r->pool, POOL_MAX);
 	r->http_ready = 1;
@@ -136,7 +136,7 @@ int reg_http_init(struct registry *r, const char *extra_ca_file, char *err, size
 	return SO_OK;
 }
 
-void reg_http_destroy(struct registry *r)
+void registry_http_destroy(struct registry *r)
 {
 	if (!r->http_ready)
 		return;
@@ -146,8 +146,8 @@ void reg_http_destroy(struct registry *r)
 
 struct xfer {
 	CURL *easy;
-	struct reg_resp *p;
-	const struct reg_req *q;
+	struct registry_http_resp *p;
+	const struct registry_http_req *q;
 	int via_proxy;          /* a guarded request sent through a proxy: the address seen is the proxy's */
 	int hops;               /* requests of this transfer sent so far (the redirect guard's) */
 	int origin_private;     /* the transfer's first host is at a private address */
@@ -155,7 +155,7 @@ struct xfer {
 	struct http_sink sink;  /* 2xx bodies whole (capped), error bodies' first ERROR_BODY_CAP bytes */
 };
 
-/* The realm guard (reg_req.guard_host): a host other than the registry's may not be at a private address. */
+/* The realm guard (registry_http_req.guard_host): a host other than the registry's may not be at a private address. */
 static int realm_ok(struct xfer *t, const char *host, const char *primary_ip)
 {
 	if (t->via_proxy || !strcasecmp(host, t->q->guard_host) || netaddr_is_private(primary_ip) == 0)
@@ -167,7 +167,7 @@ static int realm_ok(struct xfer *t, const char *host, const char *primary_ip)
 }
 
 /*
- * The redirect guard (reg_req.redirect_guard), the realm guard's rule for redirects: the first host of the
+ * The redirect guard (registry_http_req.redirect_guard), the realm guard's rule for redirects: the first host of the
  * transfer (the registry) may be anywhere; a redirect to another host may not lead to a private address (an IP
  * literal, or a name as connected to, so DNS rebinding does not get around it) unless the registry is at one
  * itself: an in-cluster registry may hand blobs to in-cluster storage, a public one may not point the webhook at
@@ -224,7 +224,7 @@ static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_por
 }
 
 /* Content-Type without parameters, lower-cased; Docker-Content-Digest when well-formed; WWW-Authenticate. */
-static void read_headers(CURL *easy, struct reg_resp *p)
+static void read_headers(CURL *easy, struct registry_http_resp *p)
 {
 	struct curl_header *h = NULL;
 
@@ -258,7 +258,7 @@ static void read_headers(CURL *easy, struct reg_resp *p)
 	}
 }
 
-static void final_host(CURL *easy, struct reg_resp *p)
+static void final_host(CURL *easy, struct registry_http_resp *p)
 {
 	char *url = NULL, *host = NULL;
 	CURLU *u = curl_url();
@@ -269,7 +269,7 @@ static void final_host(CURL *easy, struct reg_resp *p)
 	curl_url_cleanup(u);
 }
 
-int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_resp *p)
+int registry_http_perform(struct registry *r, const struct registry_http_req *q, struct registry_http_resp *p)
 {
 	int rc = SO_E_TOO_LARGE; /* an Accept value over hdr's cap */
 	CURL *easy = NULL;

@@ -56,7 +56,7 @@ struct registry {
 	long connect_timeout_ms;
 	struct curl_blob ca_blob;   /* system bundle + extra CA file; data NULL when no extra CA was given */
 
-	int http_ready;             /* reg_http_init has set up the pool */
+	int http_ready;             /* registry_http_init has set up the pool */
 	struct http_pool pool;      /* easy handles (their connections) and the DNS/TLS session share */
 
 	struct tokencache tokens;
@@ -64,7 +64,7 @@ struct registry {
 };
 
 /* One HTTP exchange. */
-struct reg_req {
+struct registry_http_req {
 	const char *method;         /* "GET", "HEAD" or "POST" */
 	const char *url;
 	const char *accept;         /* Accept header value, or NULL */
@@ -82,9 +82,9 @@ struct reg_req {
 
 #define REG_MAX_AUTH_HEADERS 4
 
-struct reg_resp {
+struct registry_http_resp {
 	long status;
-	struct buf body;            /* capped at reg_req.max (error bodies at 64 KiB) */
+	struct buf body;            /* capped at registry_http_req.max (error bodies at 64 KiB) */
 	char content_type[128];     /* without parameters, lower-case */
 	char docker_digest[IMAGE_DIGEST_LEN + 1]; /* Docker-Content-Digest when well-formed, else "" */
 	char *www_auth[REG_MAX_AUTH_HEADERS]; /* WWW-Authenticate values, malloc'd */
@@ -98,15 +98,15 @@ struct reg_resp {
 	char error[CURL_ERROR_SIZE]; /* libcurl's text for a transport failure */
 };
 
-void reg_resp_init(struct reg_resp *p, size_t max);
-void reg_resp_free(struct reg_resp *p);
+void registry_http_resp_init(struct registry_http_resp *p, size_t max);
+void registry_http_resp_free(struct registry_http_resp *p);
 
 /* SO_OK when an HTTP answer arrived (whatever its status); SO_E_TIMEOUT, SO_E_TRANSPORT (p->error says why, or
  * p->refused_private), SO_E_TOO_LARGE or SO_E_NOMEM otherwise. Counts the request. */
-int reg_http_perform(struct registry *r, const struct reg_req *q, struct reg_resp *p);
+int registry_http_perform(struct registry *r, const struct registry_http_req *q, struct registry_http_resp *p);
 
-/* Transport setup and teardown (registry_http.c). reg_http_destroy is safe after a failed or missing init. */
-int reg_http_init(struct registry *r, const char *extra_ca_file, char *err, size_t errlen);
-void reg_http_destroy(struct registry *r);
+/* Transport setup and teardown (registry_http.c). registry_http_destroy is safe after a failed or missing init. */
+int registry_http_init(struct registry *r, const char *extra_ca_file, char *err, size_t errlen);
+void registry_http_destroy(struct registry *r);
 
 #endif

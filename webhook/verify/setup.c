@@ -10,7 +10,7 @@
 #include "webhook/verify/policy.h"
 #include "webhook/verify/regbackend.h"
 #include "webhook/verify/registry.h"
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 #include "operator/base/mem.h"
 
 struct verify_setup {

@@ -34,13 +34,13 @@ static const char *const statement_types[] = {
 	"https://in-toto.io/Statement/v0.1",
 };
 
-int sig_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
+int sigcheck_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
 {
 	*out = NULL;
 	*outlen = 0;
 	if (len > (size_t)MAX_PAYLOAD * 2 + 64) /* the cap, before trimming: generous for surrounding whitespace */
 		return SO_E_INVAL;
-	return b64_decode(in, len, B64_TRIM_SPACE, out, outlen);
+	return base64_decode(in, len, B64_TRIM_SPACE, out, outlen);
 }
 
 static int contains(const char *hay, size_t len, const char *needle)
@@ -52,7 +52,7 @@ static int contains(const char *hay, size_t len, const char *needle)
 	return 0;
 }
 
-int sig_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, char *err, size_t errlen)
+int sigcheck_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, char *err, size_t errlen)
 {
 	BIO *bio = NULL;
 	EVP_PKEY *k = NULL;
@@ -110,7 +110,7 @@ out:
 	return rc;
 }
 
-int sig_key_der(EVP_PKEY *pkey, unsigned char **der, size_t *len)
+int sigcheck_key_der(EVP_PKEY *pkey, unsigned char **der, size_t *len)
 {
 	unsigned char *p = NULL;
 	int n = i2d_PUBKEY(pkey, &p);
@@ -246,7 +246,7 @@ int sigcheck_simple(const char *digest, const unsigned char *payload, size_t pay
 		malformed(out, "the signature or payload is too large");
 		return SO_OK;
 	}
-	rc = sig_b64_decode(sig_b64, sig_b64_len, &sig, &siglen);
+	rc = sigcheck_b64_decode(sig_b64, sig_b64_len, &sig, &siglen);
 	if (rc != SO_OK) {
 		malformed(out, "the signature annotation is not base64");
 		return SO_OK;
@@ -378,9 +378,9 @@ static int check_dsse(const char *digest, const json_t *env, const struct sig_ke
 		malformed(out, "the DSSE signature is too large");
 		goto out;
 	}
-	rc = sig_b64_decode(payload_b64, strlen(payload_b64), &payload, &plen);
+	rc = sigcheck_b64_decode(payload_b64, strlen(payload_b64), &payload, &plen);
 	if (rc == SO_OK)
-		rc = sig_b64_decode(sig_b64, strlen(sig_b64), &sig, &siglen);
+		rc = sigcheck_b64_decode(sig_b64, strlen(sig_b64), &sig, &siglen);
 	if (rc != SO_OK) {
 		rc = SO_OK;
 		malformed(out, "the DSSE payload or signature is not base64");
@@ -421,9 +421,9 @@ static int check_message_signature(const char *digest, const json_t *ms, const s
 		malformed(out, "the message signature is too large");
 		return SO_OK;
 	}
-	rc = sig_b64_decode(dgst_b64, strlen(dgst_b64), &dgst, &dlen);
+	rc = sigcheck_b64_decode(dgst_b64, strlen(dgst_b64), &dgst, &dlen);
 	if (rc == SO_OK)
-		rc = sig_b64_decode(sig_b64, strlen(sig_b64), &sig, &siglen);
+		rc = sigcheck_b64_decode(sig_b64, strlen(sig_b64), &sig, &siglen);
 	if (rc != SO_OK || dlen != 32) {
 		rc = SO_OK;
 		malformed(out, "the messageSignature digest or signature is not base64 SHA-256");

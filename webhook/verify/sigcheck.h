@@ -29,10 +29,10 @@ struct sig_key {
 
 /* Parses a PEM SubjectPublicKeyInfo ("PUBLIC KEY", as cosign.pub) of an accepted type: EC P-256 or
  * P-384, RSA of 2048 bits or more, Ed25519. *out is a new key (EVP_PKEY_free). SO_E_INVAL with one line in err. */
-int sig_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, char *err, size_t errlen);
+int sigcheck_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, char *err, size_t errlen);
 
 /* The DER SubjectPublicKeyInfo of a key (for hashes and fingerprints), malloc'd in *der. */
-int sig_key_der(EVP_PKEY *pkey, unsigned char **der, size_t *len);
+int sigcheck_key_der(EVP_PKEY *pkey, unsigned char **der, size_t *len);
 
 enum sig_verdict {
 	SIG_VERIFIED = 0,    /* a trusted key verifies it and it binds the digest */
@@ -56,6 +56,6 @@ int sigcheck_bundle(const char *digest, const char *bundle, size_t len, const st
 		    struct sig_result *out);
 
 /* Standard base64 (padded; surrounding whitespace ignored) into a new buffer. SO_E_INVAL when malformed. */
-int sig_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
+int sigcheck_b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen);
 
 #endif

@@ -1,4 +1,4 @@
-#include "operator/runtime/elector.h"
+#include "operator/runtime/leader.h"
 
 #include <openssl/rand.h>
 #include <pthread.h>

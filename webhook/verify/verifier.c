@@ -1,4 +1,4 @@
-#include "webhook/verify/verify.h"
+#include "webhook/verify/verifier.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
