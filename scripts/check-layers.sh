@@ -93,7 +93,9 @@ if [[ -n $objs ]]; then
 	for k in "${!PREFIXES[@]}"; do echo "$k ${PREFIXES[$k]}"; done >"$tmp/aliases"
 	awk 'function norm(s) { s = tolower(s); gsub(/_/, "", s); return s }
 	     FNR == NR { alias[$1] = $2; next }
-	     { sym = $1; m = $2; dir = m; sub(/\/[^\/]*$/, "", dir)
+	     # symbols a sanitizer adds (__odr_asan.x marks x; __asan_*, __ubsan_*) are not ours to name
+	     { sym = $1; m = $2; sub(/^__odr_asan[.]/, "", sym); if (sym ~ /^__/) next
+	       dir = m; sub(/\/[^\/]*$/, "", dir)
 	       n = split(m, p, "/"); mod = p[n]; n = split(dir, p, "/"); folder = p[n]
 	       cand = mod " " folder " " alias[m] " " alias[dir]
 	       k = split(cand, c, " "); ok = 0
