@@ -17,6 +17,9 @@ enum admission_endpoint { MUTATE_SPINAPP, VALIDATE_SPINAPP, MUTATE_EXECUTOR, VAL
 #define ADMISSION_PATH_MUTATE_EXECUTOR "/mutate-core-spinkube-dev-v1alpha1-spinappexecutor"
 #define ADMISSION_PATH_VALIDATE_EXECUTOR "/validate-core-spinkube-dev-v1alpha1-spinappexecutor"
 
+/* Warnings a review's answer carries at most; the rules drop the ones past it. */
+#define ADMISSION_MAX_WARNINGS 32
+
 /* ctx->flags */
 #define ADMISSION_UPSTREAM_ONLY 0x1u /* run upstream's checks only, none of the stricter ones (docs/compat.md) */
 

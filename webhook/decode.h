@@ -1,4 +1,3 @@
-/* The typed decode controller-runtime does before calling the rules (encoding/json's type errors). */
 #ifndef SO_WEBHOOK_DECODE_H
 #define SO_WEBHOOK_DECODE_H
 
@@ -7,7 +6,7 @@
 #include "operator/base/buf.h"
 
 /*
- * Decoding: the typed decode controller-runtime does before calling the rules, reduced to the fields the rules
+ * The typed decode controller-runtime does before calling the rules, reduced to the fields the rules
  * read. A JSON type that Go could not put into the field fails the request (admission.Errored 400) with
  * encoding/json's message: "json: cannot unmarshal <json type> into Go struct field <Struct>.<path> of type
  * <Go type>". decode_type_error formats it (SO_E_INVAL) into msg.

@@ -33,7 +33,6 @@ struct field_error {
  */
 #define FIELD_VALUE_SHOWN 1024
 #define FIELD_LIST_MAX 64
-#define ADMISSION_MAX_WARNINGS 32 /* warnings past this many are dropped */
 
 struct field_list {
 	struct field_error *items;
