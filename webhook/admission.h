@@ -68,24 +68,4 @@ int admission_invalid_message(const char *group, const char *kind, const char *n
 json_t *admission_invalid_status(const char *group, const char *kind, const char *name,
 				 const struct field_list *l);
 
-/* ---- spinapp.c ---- */
-
-int spinapp_check_decode(const json_t *app, struct buf *msg);
-
-/*
- * Sets spec.executor, when empty, to the alphabetically first SpinAppExecutor of the app's namespace (upstream
- * takes the first of the whole cluster). Edits app in place. A failed listing returns its so_err with msg set.
- * warnings (a JSON array, may be NULL) gets a note when no executor exists to default to.
- */
-int spinapp_default(json_t *app, const char *request_ns, const struct admission_ctx *ctx, json_t *warnings,
-		    char *msg, size_t msglen);
-
-/* Upstream's checks in upstream's order, then (unless ctx->flags has ADMISSION_UPSTREAM_ONLY) the stricter ones.
- * 0 or SO_E_NOMEM; the verdict is errs->n. */
-int spinapp_validate(const json_t *app, const char *request_ns, const struct admission_ctx *ctx,
-		     struct field_list *errs, json_t *warnings);
-
-/* strconv.FormatFloat(d, 'g', -1, 64)-like: the shortest %g that reads back as d. */
-void gofmt_float(double d, char *out, size_t n);
-
 #endif
