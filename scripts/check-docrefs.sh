@@ -20,6 +20,8 @@
 #      of a file under operator/, webhook/, tests/ or scripts/ (no name is used twice under operator/ and
 #      webhook/, scripts/check-layers.sh sees to it, so the name says which file), or a library's header
 #      (found in /usr/include, or one of LIBRARY_HEADERS below: the -dev packages may be absent).
+#   5. Every module under operator/ and webhook/ (a .c, or a header without one: admission_ctx.h) is named in
+#      the table "One note per module" of docs/internals/README.md: `foo` for foo.c, `foo.h` for a header alone.
 #   Not checked: URLs (anything after "scheme://" up to a space); tokens with a glob or a placeholder in them
 #   (* ? [ < > $ or "..."): tests/unit/test_<name>.c, webhook/verify/registry*.c; build outputs (build/...
 #   other than a .c or .h, which never lives there); a path right after the word "upstream" or "upstream's"
@@ -34,13 +36,23 @@ set -uo pipefail
 cd "${1:-$(dirname "$0")/..}" || exit 2
 shift $(($# > 0))
 LIBRARY_HEADERS="yaml.h jansson.h microhttpd.h curl.h"
+bad=0
 files=("$@")
 [ $# -gt 0 ] || while IFS= read -r f; do files+=("$f"); done < <(
 	ls README.md */README.md 2>/dev/null
 	find docs -name '*.md' 2>/dev/null
 	find operator webhook -name '*.[ch]' 2>/dev/null
 )
-LIBRARY_HEADERS=$LIBRARY_HEADERS exec perl -CSD -e '
+if [ $# -eq 0 ] && [ -f docs/internals/README.md ]; then
+	table=$(sed -n '/^## One note per module/,/^## /p' docs/internals/README.md)
+	while IFS= read -r f; do
+		b=${f##*/}
+		[[ $f == *.h && -e ${f%.h}.c ]] && continue
+		[[ $f == *.c ]] && key="\`${b%.c}\`" || key="\`$b\`"
+		grep -qF -- "$key" <<<"$table" || { echo "$f: a module with no row in docs/internals/README.md (One note per module)"; bad=1; }
+	done < <(find operator webhook -name '*.[ch]' | sort)
+fi
+LIBRARY_HEADERS=$LIBRARY_HEADERS perl -CSD -e '
 use strict; use warnings;
 my $roots = qr{(?:operator|webhook|tests|docs|scripts|crds|config|charts|\.ci)/};
 my $short = qr{(?:base|kube|runtime|spin|controller|cmd|verify|certs|util|build|leader|informer|metrics)/};
@@ -113,4 +125,5 @@ for my $f (@ARGV) {
 	}
 }
 exit $bad;
-' "${files[@]}"
+' "${files[@]}" || bad=1
+exit $bad

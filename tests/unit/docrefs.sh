@@ -2,8 +2,8 @@
 # Every repository path the documents and the source comments name exists (scripts/check-docrefs.sh, whose
 # header lists the rules), and the checker sees each kind of stale reference: run it on the tree, then on
 # copies with one breach planted each (a moved file in a note, a short spelling in a C comment, a broken
-# Markdown link, a bare file name that is gone), and on copies with things it must let pass (URLs, globs,
-# build outputs, upstream's paths, a history region).
+# Markdown link, a bare file name that is gone, a module with no note), and on copies with things it must let
+# pass (URLs, globs, build outputs, upstream's paths, string literals, a history region).
 #
 #   REPO=$PWD bash tests/unit/docrefs.sh
 set -uo pipefail
@@ -84,4 +84,14 @@ pass "a history region" \
 	$n 'printf "%s\n" "<!-- docrefs:off: history -->" "was \`operator/util/ticker.c\`" "<!-- docrefs:on -->" >>$n'
 plant "the region ends at docrefs:on" "operator/util/log.c" \
 	$n 'printf "%s\n" "<!-- docrefs:off -->" "was \`operator/util/ticker.c\`" "<!-- docrefs:on -->" "\`operator/util/log.c\`" >>$n'
+# A new module without a row in docs/internals/README.md's table (the whole copy is checked: rule 5 reads the
+# tree, not one file).
+echo 'int zzz_new(void) { return 0; }' >"$work/t/operator/base/zzz_new.c"
+if out=$("$check" "$work/t" 2>&1); then
+	t_fail "a module with no row in the notes' table: not reported"
+else
+	t_check "a module with no row in the notes' table: reported" \
+		grep -q "^operator/base/zzz_new.c: a module with no row" <<<"$out"
+fi
+rm -f "$work/t/operator/base/zzz_new.c"
 exit 0
