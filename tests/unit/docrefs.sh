@@ -79,11 +79,13 @@ pass "URLs, Go import paths, globs, placeholders, build outputs, upstream's tree
 		"\`build/release/bin/x\`, upstream'"'"'s \`config/crd/bases/\`, a module \`webhook/offload\`, \`foo.c\`" \
 		>>$n'
 pass "string literals, system and library headers in a C file" \
-	operator/base/buf.c 'echo "static const char *s = \"operator/nothing/here.c\"; /* <stdatomic.h>, yaml.h */" >>operator/base/buf.c'
+	operator/base/buf.c 'echo "static const char *s = \"operator/nothing/here.c\"; /* <stdatomic.h>, yaml.h */" \
+		>>operator/base/buf.c'
 pass "a history region" \
 	$n 'printf "%s\n" "<!-- docrefs:off: history -->" "was \`operator/util/ticker.c\`" "<!-- docrefs:on -->" >>$n'
 plant "the region ends at docrefs:on" "operator/util/log.c" \
-	$n 'printf "%s\n" "<!-- docrefs:off -->" "was \`operator/util/ticker.c\`" "<!-- docrefs:on -->" "\`operator/util/log.c\`" >>$n'
+	$n 'printf "%s\n" "<!-- docrefs:off -->" "was \`operator/util/ticker.c\`" "<!-- docrefs:on -->" \
+		"\`operator/util/log.c\`" >>$n'
 # A new module without a row in docs/internals/README.md's table (the whole copy is checked: rule 5 reads the
 # tree, not one file).
 echo 'int zzz_new(void) { return 0; }' >"$work/t/operator/base/zzz_new.c"
