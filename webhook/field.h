@@ -62,7 +62,7 @@ const char *field_error_reason(enum field_error_type t);
 /* errs.ToAggregate().Error(): one message as is; several, with repeats dropped, as "[m1, m2]". "" when none. */
 int field_list_aggregate(const struct field_list *l, struct buf *out);
 
-/* The apimachinery wording for a name that is no DNS-1123 subdomain (kube_dns1123_subdomain, kube/names.h). */
+/* The apimachinery wording for a name that is no DNS-1123 subdomain (kube_dns1123_subdomain, operator/kube/names.h). */
 #define DNS1123_SUBDOMAIN_MSG                                                                                 \
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must " \
 	"start and end with an alphanumeric character"

@@ -1,6 +1,6 @@
 /*
  * SpinApp defaulting and validation (upstream's, docs/internals/webhook-admission.md). Quantities are
- * kube/quantity.c's.
+ * operator/kube/quantity.c's.
  *
  * Validation runs upstream's four checks in upstream's order with upstream's messages (executor, replicas,
  * annotations, invocation limits), then the stricter checks listed in docs/compat.md, all collected into one

@@ -1,7 +1,7 @@
 /*
- * The shared part of our libcurl clients (the API server's, kube/client.c, and the registries', webhook/verify/
- * registry_http.c): a pool of easy handles and the body sink with its caps. Each client keeps its own request
- * options, credentials, TLS material and error mapping.
+ * The shared part of our libcurl clients (the API server's, operator/kube/client.c, and the registries',
+ * webhook/verify/registry_http.c): a pool of easy handles and the body sink with its caps. Each client keeps its
+ * own request options, credentials, TLS material and error mapping.
  *
  * A pool hands a thread an idle easy handle, so a client that makes many calls reuses its live connection and
  * TLS session; DNS answers and TLS sessions are shared between the pool's handles through a CURLSH with

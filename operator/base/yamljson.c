@@ -1,5 +1,5 @@
 /*
- * YAML ⇄ JSON (yaml.h).
+ * YAML ⇄ JSON (yamljson.h).
  *
  * Reading uses libyaml's event API and builds the jansson tree directly, with an explicit stack of open
  * mappings and sequences (at most YAML_MAX_DEPTH), so no recursion depends on the input. Anchored nodes are

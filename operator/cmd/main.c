@@ -283,7 +283,7 @@ static int parse_flags(int argc, char **argv, struct options *o)
 	verify_cli_defaults(&o->verify);
 	metrics_cli_defaults(&o->metrics);
 
-	o->qps = 0; /* no client-side limit, as controller-runtime (kube/client.h) */
+	o->qps = 0; /* no client-side limit, as controller-runtime (operator/kube/client.h) */
 	o->burst = 30;
 	o->workers = 8;
 	o->resync_s = 36000;

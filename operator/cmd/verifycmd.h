@@ -5,10 +5,11 @@
  *   spin-operator verify --policy FILE [--namespace NS] [--registry-config FILE] [--registry-* ...]
  *                        [--verify-timeout D] [-o text|json] IMAGE...
  *
- * Same code as the webhook: the policy is loaded by policy.c, each image goes through verifier_explain
- * (verify.h) on the real registry client (registry.h) with the --registry-* flags of webhook/verify/setup.h;
- * credentials come from a docker config file (creds_add_dockerconfig) instead of pull Secrets. For each image
- * it prints the rule that applied, the digest, and which key verified it or why not. docs/verify-images.md.
+ * Same code as the webhook: the policy is loaded by webhook/verify/policy.c, each image goes through
+ * verifier_explain (webhook/verify/verifier.h) on the real registry client (webhook/verify/registry.h) with the
+ * --registry-* flags of webhook/verify/setup.h; credentials come from a docker config file
+ * (creds_add_dockerconfig) instead of pull Secrets. For each image it prints the rule that applied, the digest,
+ * and which key verified it or why not. docs/verify-images.md.
  */
 #ifndef SO_VERIFY_VERIFYCMD_H
 #define SO_VERIFY_VERIFYCMD_H

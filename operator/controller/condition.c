@@ -1,5 +1,5 @@
 /*
- * Status conditions (metav1.Condition) with apimachinery's meta.SetStatusCondition rules. See status.h and
+ * Status conditions (metav1.Condition) with apimachinery's meta.SetStatusCondition rules. See condition.h and
  * docs/internals/events.md ("Conditions").
  *
  * A condition is one JSON object, keys in this order:

@@ -19,7 +19,7 @@
 #include "operator/base/mem.h"
 
 
-#define STATUS_DEFER_MAX_S 30.0 /* longest a status write waits for other apps' children (defer.h) */
+#define STATUS_DEFER_MAX_S 30.0 /* longest a status write waits for other apps' children (deferrals.h) */
 
 /* ---- event → key mapping ---- */
 
@@ -221,7 +221,7 @@ static void trim_secret(json_t *obj)
 	json_object_del(json_object_get(obj, "metadata"), "annotations");
 }
 
-/* Deployments, Services, HPAs: what we applied (for the apply-skip comparison, apply.h) and nothing the
+/* Deployments, Services, HPAs: what we applied (for the apply-skip comparison, applier.h) and nothing the
  * server or other controllers added. Without our apply entry (an object someone else made) the object stays
  * whole, so the comparison sees everything. */
 static void trim_applied(json_t *obj)

@@ -364,7 +364,7 @@ static int update_status(struct app_ctx *x, int create_deployment)
 	char key[512];
 	int kn = snprintf(key, sizeof key, "%s/%s", x->ns, x->name);
 	if (kn > 0 && (size_t)kn < sizeof key && deferrals_defer(x->ctl->deferrals, x->ctl->app_q, key))
-		goto out; /* other apps are waiting for their children: this status follows them (defer.h) */
+		goto out; /* other apps are waiting for their children: this status follows them (deferrals.h) */
 	/* A merge patch replaces arrays whole; fields we no longer report are nulled. */
 	json_t *body = json_deep_copy(st);
 	const char *k;

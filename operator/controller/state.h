@@ -51,7 +51,7 @@ struct controller {
 	pthread_cond_t stop_cv;
 	int stopping;
 
-	pthread_mutex_t known_mu; /* guards known_ca; held across a CA Secret's GET and create (spinapp.c) */
+	pthread_mutex_t known_mu; /* guards known_ca; held across a CA Secret's GET and create (reconcile_app.c) */
 	json_t *known_ca; /* "ns/name" of CA Secrets known to exist */
 
 	struct ticker *probe; /* operator/base/health.c: asks the API server for /version while an informer is failing */

@@ -5,9 +5,9 @@
  * the event handlers case by case, without an API server (docs/internals/controller.md, "The store seam").
  *
  * Semantics are those of the calls it stands for: cache reads as informer.h (decoded copies the caller owns;
- * ns ignored for cluster-scoped caches), requests as kube/api.h (so_err results, resp may be NULL). apply is
+ * ns ignored for cluster-scoped caches), requests as operator/kube/api.h (so_err results, resp may be NULL). apply is
  * server-side apply with field manager spin-operator and force; patch_status a JSON merge patch of the status
- * subresource; event goes to the app or executor reconciler's recorder (events.h).
+ * subresource; event goes to the app or executor reconciler's recorder (operator/runtime/recorder.h).
  */
 #ifndef SO_CONTROLLER_STORE_H
 #define SO_CONTROLLER_STORE_H

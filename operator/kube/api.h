@@ -53,7 +53,7 @@ struct kube_list_opts {
 int kube_list(struct kube_client *c, const struct kube_resource *r, const char *ns, const struct kube_list_opts *o,
 	      json_t **items, char **rv, struct kube_response *resp);
 
-/* Lists every page like kube_list, but decodes the items one at a time as they arrive (kube/listparse.h) and
+/* Lists every page like kube_list, but decodes the items one at a time as they arrive (operator/kube/listparse.h) and
  * hands each to on_item (borrowed; incref to keep), so a large list never exists as one response or one JSON
  * tree. An item larger than max_item bytes fails the list. *rv receives the list's resourceVersion (malloc'd).
  * When *stop (may be NULL) becomes non-zero the list ends within about a second with SO_E_CANCELLED. */

@@ -38,7 +38,7 @@ int applier_apply(struct applier *a, struct kube_client *c, const struct kube_re
 		  const json_t *desired, const json_t *live, json_t **out, int *wrote, struct kube_response *resp);
 
 /* applier_apply with the request made by send (server-side apply with field manager spin-operator and force, as
- * applier_apply's; the reconcilers pass their store's apply, controller/store.h). */
+ * applier_apply's; the reconcilers pass their store's apply, operator/controller/store.h). */
 typedef int (*applier_send_fn)(void *ud, const struct kube_resource *r, const char *ns, const json_t *desired,
 			       json_t **out, struct kube_response *resp);
 int applier_apply_with(struct applier *a, applier_send_fn send, void *ud, const struct kube_resource *r,

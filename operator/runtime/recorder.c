@@ -1,5 +1,5 @@
 /*
- * The event recorder: core/v1 Events written the way client-go's tools/record writes them. See events.h for
+ * The event recorder: core/v1 Events written the way client-go's tools/record writes them. See recorder.h for
  * the contract and docs/internals/events.md for the design.
  *
  * Two halves share one mutex:

@@ -1,5 +1,5 @@
 /*
- * Test hooks and numbers of the event recorder (events.c). Not part of the controller-facing API in events.h.
+ * Test hooks and numbers of the event recorder (recorder.c). Not part of the controller-facing API in recorder.h.
  */
 #ifndef SO_CONTROLLER_EVENTS_INTERNAL_H
 #define SO_CONTROLLER_EVENTS_INTERNAL_H

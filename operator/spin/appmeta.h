@@ -1,6 +1,6 @@
 /*
  * Private helpers shared by the object builders (meta.c, deployment.c, service.c, hpa.c): reading a SpinApp's
- * identity and writing the metadata every child object carries. Not part of the builder interface (build.h).
+ * identity and writing the metadata every child object carries. Not part of the builder interface (spin.h).
  */
 #ifndef SO_BUILD_APPMETA_H
 #define SO_BUILD_APPMETA_H

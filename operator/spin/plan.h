@@ -1,7 +1,7 @@
 /*
  * The app → objects pipeline, written once: (SpinApp, SpinAppExecutor, the data they refer to) → the objects
  * to make, in the order they are made, and the ones that must not exist. Pure like the builders it calls
- * (build.h): the reconciler (operator/controller/reconcile_app.c) reads the inputs from its caches and the API server and
+ * (spin.h): the reconciler (operator/controller/reconcile_app.c) reads the inputs from its caches and the API server and
  * writes the result; `spin-operator render` (operator/cmd/render.c) reads them from manifests and prints it
  * (docs/internals/plan.md).
  */

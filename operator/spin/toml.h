@@ -2,7 +2,7 @@
  * A minimal TOML writer that reproduces, byte for byte, what github.com/pelletier/go-toml/v2 (v2.2.2 to v2.2.4,
  * marshaler.go) writes for the document shapes upstream spin-operator marshals: a root struct whose fields are
  * arrays of structs ([[array tables]]) or maps, maps of maps (tables of tables) and maps of strings.
- * Internal to the builders; not part of build.h.
+ * Internal to the builders; not part of spin.h.
  *
  * The document is a jansson tree:
  *   - an object is a table. The root object and the elements of an array of tables are Go structs: their members

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the OCI manifest and index parser used for signature discovery (verify/ocimanifest.c) on
+ * libFuzzer target: the OCI manifest and index parser used for signature discovery (webhook/verify/ocimanifest.c) on
  * arbitrary bytes, with each Content-Type a registry may send. Besides memory safety: every descriptor kept has
  * a sha256:<64 hex> digest, and there are never more than OCI_MAX_DESCRIPTORS.
  */

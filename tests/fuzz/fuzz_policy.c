@@ -1,8 +1,8 @@
 /*
- * libFuzzer target: the policy file parser (verify/policy.c, through operator/base/yamljson.c) on arbitrary bytes, then
- * matching a few image names against whatever parsed, and the glob matcher with the input split into a pattern
- * and a string. Besides memory safety: a parsed policy has named rules with images and keys, and its hash is 64
- * hex digits; a failure leaves no policy and says why.
+ * libFuzzer target: the policy file parser (webhook/verify/policy.c, through operator/base/yamljson.c) on
+ * arbitrary bytes, then matching a few image names against whatever parsed, and the glob matcher with the input
+ * split into a pattern and a string. Besides memory safety: a parsed policy has named rules with images and keys,
+ * and its hash is 64 hex digits; a failure leaves no policy and says why.
  */
 #include <stddef.h>
 #include <stdint.h>

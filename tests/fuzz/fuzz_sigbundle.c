@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the signature checks (verify/sigcheck.c) on untrusted bytes. The first byte picks what the
+ * libFuzzer target: the signature checks (webhook/verify/sigcheck.c) on untrusted bytes. The first byte picks what the
  * rest is: 0 a Sigstore bundle as fetched; 1 an in-toto statement, signed here with the fuzzer's key into a DSSE
  * bundle, so that the claim checks behind a valid signature are reached too; 2 a simple-signing payload, signed
  * here; 3 a signature annotation for a fixed payload. Besides memory safety: a verdict is one of the four, a

@@ -1,4 +1,4 @@
-/* Pruning an object to the fields one manager applied (kube/fields.h): server defaults and other managers'
+/* Pruning an object to the fields one manager applied (operator/kube/fields.h): server defaults and other managers'
  * fields go, ours stay, so the apply-skip comparison (operator/runtime/applier.h) still holds for what we apply. */
 #include <setjmp.h>
 #include <stdarg.h>

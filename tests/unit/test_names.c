@@ -1,4 +1,4 @@
-/* kube/names.c: DNS-1123 labels and subdomains, label name parts and qualified names, against the cases
+/* operator/kube/names.c: DNS-1123 labels and subdomains, label name parts and qualified names, against the cases
  * k8s.io/apimachinery pkg/util/validation's tests use. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -151,8 +151,9 @@ static void quantity_examples(void **state)
 	expect_quantity("8191Pi", INT64_C(9222246136947933184));
 }
 
-/* ParseQuantity's verdict and ToDec().Value() come from one parser (kube/quantity.c): the digit-less literals the
- * value refuses are the ones ParseQuantity refuses with ErrNumeric, and the ones it takes as zero parse. */
+/* ParseQuantity's verdict and ToDec().Value() come from one parser (operator/kube/quantity.c): the digit-less
+ * literals the value refuses are the ones ParseQuantity refuses with ErrNumeric, and the ones it takes as zero
+ * parse. */
 static void quantity_one_parser(void **state)
 {
 	static const char *const numeric[] = { "Ei", "Pi", "e-10", "-Ei" };

@@ -50,7 +50,7 @@ struct kubecreds_cache *kubecreds_cache_new(int64_t ttl_ms, size_t max, int64_t 
 void kubecreds_cache_free(struct kubecreds_cache *c);
 size_t kubecreds_cache_size(struct kubecreds_cache *c);
 
-/* A verify_creds_fn (verify.h); ud is a struct kubecreds. deadline_ms is on clock_mono_ms's clock. */
+/* A verify_creds_fn (verifier.h); ud is a struct kubecreds. deadline_ms is on clock_mono_ms's clock. */
 int kubecreds_lookup(void *ud, const char *ns, const json_t *pull_secrets, const struct image_ref *ref,
 		     int64_t deadline_ms, struct registry_cred **out, char *err, size_t errlen);
 

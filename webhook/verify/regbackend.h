@@ -1,5 +1,5 @@
 /*
- * The real registry client (registry.h) as the verifier's backend (verify.h struct verify_backend).
+ * The real registry client (registry.h) as the verifier's backend (verifier.h struct verify_backend).
  */
 #ifndef SO_VERIFY_REGBACKEND_H
 #define SO_VERIFY_REGBACKEND_H

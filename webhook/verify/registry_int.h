@@ -43,7 +43,7 @@ void tokencache_drop(struct tokencache *tc, const char *key);
  * public; -1 when s is not a numeric address. */
 int netaddr_is_private(const char *s);
 
-/* ---- proxies (proxyenv.c) ---- */
+/* ---- proxies (proxy.c) ---- */
 
 /* 1 and the proxy URL in out when libcurl's environment rules send scheme://host through a proxy; 0 otherwise. */
 int proxy_from_env(const char *scheme, const char *host, char *out, size_t outlen);

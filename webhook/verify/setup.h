@@ -52,7 +52,7 @@ int verify_setup_start(const struct verify_setup_opts *o, struct kube_client *cl
 		       char *err, size_t errlen);
 void verify_setup_stop(struct verify_setup *s);
 
-/* The verifier the admission callbacks take (verify.h: verifier_admission, ...) and its deadline per review;
+/* The verifier the admission callbacks take (verifier.h: verifier_admission, ...) and its deadline per review;
  * NULL when s is NULL (no verification). */
 struct verifier *verify_setup_verifier(const struct verify_setup *s, int64_t *timeout_ms);
 void verify_setup_metrics(struct verify_setup *s, struct buf *out);

@@ -20,7 +20,7 @@
 #define MAX_SIGNATURES 32             /* signature layers and bundles examined per image */
 #define MAX_REFERRERS 16              /* referrer manifests fetched per image */
 
-#define N_RESULTS 4 /* enum verify_result (verify.h) */
+#define N_RESULTS 4 /* enum verify_result (verifier.h) */
 static const char *const result_names[N_RESULTS] = { "verified", "failed", "error", "skipped" };
 
 struct verifier {
