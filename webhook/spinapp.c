@@ -3,8 +3,9 @@
  * operator/kube/quantity.c's.
  *
  * Validation runs upstream's four checks in upstream's order with upstream's messages (executor, replicas,
- * annotations, invocation limits), then the stricter checks listed in docs/compat.md, all collected into one
- * field.ErrorList that admission.c renders as apierrors.NewInvalid does.
+ * annotations, invocation limits; replicas allows 0 here, so two of its messages are ours: check_replicas),
+ * then the stricter checks listed in docs/compat.md, all collected into one field.ErrorList that admission.c
+ * renders as apierrors.NewInvalid does.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -341,22 +342,27 @@ static json_t *check_executor(const json_t *spec, const char *ns, const struct a
 	return executor;
 }
 
-static json_int_t replicas_of(const json_t *spec)
-{
-	const json_t *r = member(spec, "replicas");
-	return json_is_integer(r) ? json_integer_value(r) : 0;
-}
-
+/*
+ * Upstream's second check, with one change (docs/compat.md, "Scale subresource and scale to zero"): an explicit
+ * replicas: 0 scales the app to zero and is allowed; upstream's Go struct cannot tell 0 from an omitted field
+ * and refused both ("replicas must be > 0"). Omitted, without autoscaling, is still refused; a negative count
+ * too (the CRD's minimum: 0 refuses it first when our CRD is installed). With autoscaling, replicas must be
+ * unset or 0, as upstream.
+ */
 static void check_replicas(const json_t *spec, struct field_list *errs)
 {
-	json_int_t replicas = replicas_of(spec);
+	const json_t *r = member(spec, "replicas");
+	json_int_t replicas = json_is_integer(r) ? json_integer_value(r) : 0;
 	int autoscaling = is_true(spec, "enableAutoscaling");
 
 	if (autoscaling && replicas != 0)
 		field_invalid_int(errs, "spec.replicas", replicas,
 				  "replicas cannot be set when autoscaling is enabled");
-	if (!autoscaling && replicas < 1)
-		field_invalid_int(errs, "spec.replicas", replicas, "replicas must be > 0");
+	else if (!autoscaling && !r)
+		field_add(errs, FIELD_REQUIRED, "spec.replicas", NULL,
+			  "replicas must be set unless autoscaling is enabled (0 scales the app to zero)");
+	else if (!autoscaling && replicas < 0)
+		field_invalid_int(errs, "spec.replicas", replicas, "replicas must be >= 0");
 }
 
 static void check_annotations(const json_t *spec, const json_t *executor, struct field_list *errs)

@@ -231,14 +231,20 @@ static void trim_applied(json_t *obj)
 			 ctl_meta_str(obj, "namespace"), ctl_meta_str(obj, "name"));
 }
 
-/* Of a Deployment's status the SpinApp status mirrors readyReplicas and the Available/Progressing conditions. */
+/* Of a Deployment's status the SpinApp status mirrors readyReplicas, replicas (for the scale subresource) and
+ * the Available/Progressing conditions; of its spec, replicas tells a scale to zero (reconcile_app.c), also when
+ * an autoscaler and not our apply set it. */
 static void trim_deployment(json_t *obj)
 {
 	json_t *st = json_object_get(obj, "status"), *keep = json_object(), *conds = json_array(), *c;
+	json_t *replicas = json_incref(json_object_get(json_object_get(obj, "spec"), "replicas"));
 	size_t i;
 	static const char *const fields[] = { "type", "status", "reason", "message" };
 
 	trim_applied(obj);
+	if (json_is_integer(replicas) && json_is_object(json_object_get(obj, "spec")))
+		json_object_set(json_object_get(obj, "spec"), "replicas", replicas);
+	json_decref(replicas);
 	json_array_foreach(json_object_get(st, "conditions"), i, c) {
 		json_t *kc = json_object();
 		for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
@@ -250,6 +256,8 @@ static void trim_deployment(json_t *obj)
 	}
 	if (json_object_get(st, "readyReplicas"))
 		json_object_set(keep, "readyReplicas", json_object_get(st, "readyReplicas"));
+	if (json_object_get(st, "replicas"))
+		json_object_set(keep, "replicas", json_object_get(st, "replicas"));
 	if (json_array_size(conds))
 		json_object_set(keep, "conditions", conds);
 	json_object_set(obj, "status", keep); /* replaces st */

@@ -332,6 +332,43 @@ static void mirror_condition(json_t **conds, const json_t *deployment, const cha
 	}
 }
 
+/*
+ * A Deployment scaled to zero (its spec.replicas 0: the app's replicas: 0, or an autoscaler of the Deployment)
+ * is Available by the Deployment's reckoning, with the same reason as a healthy one
+ * (MinimumReplicasAvailable). The app's Available keeps that status but says ScaledToZero, so that "nothing
+ * runs on purpose" reads apart from a healthy app and from a broken one (status False: MinimumReplicasUnavailable,
+ * ProgressDeadlineExceeded; Unknown: DeploymentNotFound).
+ */
+#define SCALED_TO_ZERO_REASON "ScaledToZero"
+#define SCALED_TO_ZERO_MESSAGE "Deployment is scaled to zero replicas"
+
+static void scaled_to_zero_condition(json_t **conds, const json_t *deployment, long long gen, const char *now)
+{
+	const json_t *r = json_object_get(json_object_get(deployment, "spec"), "replicas");
+	const json_t *c = condition_find(json_object_get(json_object_get(deployment, "status"), "conditions"),
+					 "Available");
+	const char *status = json_string_value(json_object_get(c, "status"));
+
+	if (json_is_integer(r) && json_integer_value(r) == 0 && status && !strcmp(status, "True"))
+		condition_set(conds, "Available", "True", SCALED_TO_ZERO_REASON, SCALED_TO_ZERO_MESSAGE, gen, now);
+}
+
+/* status.replicas and status.selector, what the scale subresource reads (docs/compat.md): the Deployment's
+ * status.replicas (its non-terminated pods, as the Deployment's own /scale reports), 0 before it exists, and the
+ * selector of the pods the operator makes. Not written for createDeployment: false apps, whose pods (if any) are
+ * someone else's. */
+static void scale_status(json_t *st, const json_t *deployment, const char *name)
+{
+	struct buf sel = BUF_INIT(1024);
+	char err[256];
+
+	json_object_set_new(st, "replicas", json_integer(json_integer_value(
+						    json_object_get(json_object_get(deployment, "status"), "replicas"))));
+	if (spin_pod_selector(name, &sel, err, sizeof err) == SO_OK)
+		json_object_set_new(st, "selector", json_string(sel.data));
+	buf_free(&sel);
+}
+
 /* Writes status only when it differs from what the cache shows. */
 static int update_status(struct app_ctx *x, int create_deployment)
 {
@@ -350,8 +387,10 @@ static int update_status(struct app_ctx *x, int create_deployment)
 	if (create_deployment) {
 		mirror_condition(&conds, dep, "Available", gen, now);
 		mirror_condition(&conds, dep, "Progressing", gen, now);
+		scaled_to_zero_condition(&conds, dep, gen, now);
 		if (dep)
 			json_object_set_new(st, "deploymentName", json_string(ctl_meta_str(dep, "name")));
+		scale_status(st, dep, x->name);
 	}
 	if (conds && json_array_size(conds))
 		json_object_set(st, "conditions", conds);

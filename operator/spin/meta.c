@@ -96,6 +96,18 @@ int spin_ready_label_key(const char *app_name, struct buf *out, char *err, size_
 	return SO_OK;
 }
 
+int spin_pod_selector(const char *app_name, struct buf *out, char *err, size_t errlen)
+{
+	struct buf ready = BUF_INIT(256);
+	int rc = spin_ready_label_key(app_name, &ready, err, errlen);
+
+	/* "…/app-name" sorts before "…/app.<name>.status" ('-' < '.'), as labels.SelectorFromSet orders them. */
+	if (rc == SO_OK && buf_appendf(out, SPIN_LABEL_APP_NAME "=%s,%s=" SPIN_READY_VALUE, app_name, ready.data) != SO_OK)
+		rc = so_fail(err, errlen, SO_E_NOMEM, "out of memory");
+	buf_free(&ready);
+	return rc;
+}
+
 static json_t *owner_ref(const char *api_version, const char *kind, const char *name, const char *uid,
 			 int controller)
 {

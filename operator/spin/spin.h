@@ -35,6 +35,12 @@
  * the '/' would exceed the 63-character label-name limit or is not a valid label name. */
 int spin_ready_label_key(const char *app_name, struct buf *out, char *err, size_t errlen);
 
+/* The label selector of the app's pods as a string, the Deployment's spec.selector.matchLabels in
+ * apimachinery's form (keys sorted, "k=v" joined by ","): "core.spinkube.dev/app-name=<name>,
+ * core.spinkube.dev/app.<name>.status=ready". The SpinApp's status.selector, read by the scale subresource
+ * (kubectl scale, HPAs, KEDA). Fails as spin_ready_label_key. */
+int spin_pod_selector(const char *app_name, struct buf *out, char *err, size_t errlen);
+
 /* {apiVersion, kind, name, uid} of owner, plus controller and blockOwnerDeletion true when controller != 0
  * (controller-runtime's SetControllerReference vs SetOwnerReference). NULL if owner lacks name/uid. */
 json_t *spin_owner_ref(const json_t *owner, int controller);

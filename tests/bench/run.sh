@@ -12,7 +12,10 @@
 #   BENCH_APP_FIELDS=all         give every SpinApp each pod option of issue 15 §2 (env with the downward
 #                                API, imagePullPolicy, nodeSelector, tolerations, affinity,
 #                                topologySpreadConstraints, priorityClassName; a PriorityClass is created);
-#                                default: none, the apps as upstream writes them
+#                                default: none, the apps as upstream writes them. The scale subresource of
+#                                §1 adds no spec field to set (replicas stays 1, so that every app runs a pod
+#                                to wait for); its status fields (replicas, selector) are written for every
+#                                app, with or without this setting
 #
 # Phases, each in a fresh namespace of one cluster (CLUSTER_DIR=$BUILD/bench-cluster, tests/cluster/up.sh,
 # torn down on exit):

@@ -163,13 +163,14 @@ t_check "the operator's namespace enforces the restricted Pod Security Standard"
 
 invalid_refused() {
 	local out
-	out=$(apply_app bad '{"image":"'"$APP_IMAGE"'","executor":"containerd-shim-spin","replicas":0}') &&
+	out=$(apply_app bad '{"image":"'"$APP_IMAGE"'","executor":"containerd-shim-spin","replicas":2,"enableAutoscaling":true}') &&
 		{ echo "admitted: $out"; return 1; }
-	# the webhook's Invalid Status, as kubectl renders it (the CRD's schema allows 0: the text is upstream's
+	# the webhook's Invalid Status, as kubectl renders it (the CRD's schema allows it: the text is upstream's
 	# webhook's)
 	# (with no executor in the namespace, as after the upstream-values install, a second error joins it)
 	grep -qF 'The SpinApp "bad" is invalid: ' <<<"$out" &&
-		grep -qF 'spec.replicas: Invalid value: 0: replicas must be > 0' <<<"$out" || { echo "$out"; return 1; }
+		grep -qF 'spec.replicas: Invalid value: 2: replicas cannot be set when autoscaling is enabled' <<<"$out" ||
+		{ echo "$out"; return 1; }
 }
 t_check "the API server calls the validating webhook through its Service: upstream's message" retry 30 invalid_refused
 defaulted() {

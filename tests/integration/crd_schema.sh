@@ -44,14 +44,14 @@ discovery_lists_both() {
 	local d
 	d=$(kubectl get --raw /apis/core.spinkube.dev/v1alpha1) || return 1
 	jq -e '[.resources[] | .name] as $n
-		| (["spinapps", "spinapps/status", "spinappexecutors", "spinappexecutors/status"] - $n) == []
+		| (["spinapps", "spinapps/status", "spinapps/scale", "spinappexecutors", "spinappexecutors/status"] - $n) == []
 		and ([.resources[] | select(.name == "spinapps" or .name == "spinappexecutors") | .namespaced] | all)
 		and ([.resources[] | .shortNames // [] | length] | add) == 0
 		and ([.resources[] | .categories // [] | length] | add) == 0
-		and ($n | index("spinapps/scale") | not)' <<<"$d" >/dev/null || { echo "$d"; return 1; }
+		and ($n | index("spinappexecutors/scale") | not)' <<<"$d" >/dev/null || { echo "$d"; return 1; }
 }
 
-# crd_names_are <crd> <kind> <listKind> <plural> <singular>
+# crd_names_are <crd> <kind> <listKind> <plural> <singular> <subresources, as a JSON array>
 crd_names_are() {
 	local got
 	got=$(kubectl get crd "$1" -o json | jq -c '[.spec.group, .spec.scope, .spec.names.kind, .spec.names.listKind,
@@ -59,8 +59,8 @@ crd_names_are() {
 		[.spec.versions[] | [.name, .served, .storage, (.subresources | keys)]],
 		.metadata.annotations["controller-gen.kubebuilder.io/version"]]') || return 1
 	local want
-	want=$(jq -nc --arg k "$2" --arg l "$3" --arg p "$4" --arg s "$5" \
-		'["core.spinkube.dev", "Namespaced", $k, $l, $p, $s, [], [], [["v1alpha1", true, true, ["status"]]], "v0.16.5"]')
+	want=$(jq -nc --arg k "$2" --arg l "$3" --arg p "$4" --arg s "$5" --argjson sub "$6" \
+		'["core.spinkube.dev", "Namespaced", $k, $l, $p, $s, [], [], [["v1alpha1", true, true, $sub]], "v0.16.5"]')
 	[ "$got" = "$want" ] || { echo "got  $got"; echo "want $want"; return 1; }
 }
 
@@ -237,12 +237,15 @@ t_check "both CRDs become Established" \
 	kubectl wait --for=condition=Established --timeout=30s "${CRDS[@]/#/crd/}"
 t_check "both CRDs accept their names (NamesAccepted)" \
 	kubectl wait --for=condition=NamesAccepted --timeout=30s "${CRDS[@]/#/crd/}"
-t_check "discovery lists spinapps and spinappexecutors (+status, namespaced, no shortNames/categories/scale)" \
+t_check "discovery lists spinapps (+status, +scale) and spinappexecutors (+status, no scale), namespaced, no shortNames/categories" \
 	retry 20 discovery_lists_both
-t_check "SpinApp CRD: group, scope, names, v1alpha1 served+storage, status subresource only" \
-	crd_names_are spinapps.core.spinkube.dev SpinApp SpinAppList spinapps spinapp
+t_check "SpinApp CRD: group, scope, names, v1alpha1 served+storage, status and scale subresources" \
+	crd_names_are spinapps.core.spinkube.dev SpinApp SpinAppList spinapps spinapp '["scale","status"]'
+t_check "SpinApp CRD: scale subresource paths .spec.replicas, .status.replicas, .status.selector" \
+	jsonpath_is ".spec.replicas .status.replicas .status.selector" crd spinapps.core.spinkube.dev \
+	-o 'jsonpath={.spec.versions[0].subresources.scale.specReplicasPath} {.spec.versions[0].subresources.scale.statusReplicasPath} {.spec.versions[0].subresources.scale.labelSelectorPath}'
 t_check "SpinAppExecutor CRD: group, scope, names, v1alpha1 served+storage, status subresource only" \
-	crd_names_are spinappexecutors.core.spinkube.dev SpinAppExecutor SpinAppExecutorList spinappexecutors spinappexecutor
+	crd_names_are spinappexecutors.core.spinkube.dev SpinAppExecutor SpinAppExecutorList spinappexecutors spinappexecutor '["status"]'
 t_check "SpinApp CRD: printer columns Ready/Desired/Executor, Deployment/Service at priority 1" printer_columns_are
 t_check "SpinAppExecutor CRD: no printer columns" \
 	jsonpath_is "" crd spinappexecutors.core.spinkube.dev -o 'jsonpath={.spec.versions[0].additionalPrinterColumns}'
@@ -310,6 +313,35 @@ t_check "a write to the main resource changes spec" \
 t_check "... but not status (readyReplicas stays 2, replicas now 3)" \
 	jsonpath_is "3 2" -n "$ns" spinapp simple-spinapp -o 'jsonpath={.spec.replicas} {.status.readyReplicas}'
 t_check "status.readyReplicas is required" status_patch_fails_without_ready_replicas
+
+# --- scale subresource (an addition: docs/compat.md "Scale subresource and scale to zero") -------------
+
+# scale_is <want json>: GET .../spinapps/simple-spinapp/scale as {spec, status}.
+scale_is() {
+	local got want
+	got=$(kubectl get --raw "/apis/core.spinkube.dev/v1alpha1/namespaces/$ns/spinapps/simple-spinapp/scale" |
+		jq -cS '{kind, apiVersion, spec, status}') || return 1
+	want=$(jq -cS . <<<"$1")
+	[ "$got" = "$want" ] || { echo "got  $got"; echo "want $want"; return 1; }
+}
+t_check "status.replicas and status.selector accepted through the status subresource" \
+	kubectl -n "$ns" patch spinapp simple-spinapp --subresource=status --type=merge \
+	-p '{"status":{"replicas":2,"selector":"core.spinkube.dev/app-name=simple-spinapp"}}'
+t_check "GET /scale: spec.replicas from .spec.replicas, status.replicas and selector from status" \
+	scale_is '{"kind":"Scale","apiVersion":"autoscaling/v1","spec":{"replicas":3},
+		"status":{"replicas":2,"selector":"core.spinkube.dev/app-name=simple-spinapp"}}'
+t_check "kubectl scale spinapp --replicas=0 writes spec.replicas through /scale" \
+	kubectl -n "$ns" scale spinapp simple-spinapp --replicas=0
+t_check "... spec.replicas is 0 (stored, not dropped)" \
+	jsonpath_is "0" -n "$ns" spinapp simple-spinapp -o 'jsonpath={.spec.replicas}'
+t_check "a merge patch of /scale sets spec.replicas back to 3" \
+	kubectl -n "$ns" patch spinapp simple-spinapp --subresource=scale --type=merge -p '{"spec":{"replicas":3}}'
+t_check "... spec.replicas is 3" jsonpath_is "3" -n "$ns" spinapp simple-spinapp -o 'jsonpath={.spec.replicas}'
+t_check "spec.replicas -1 refused by the schema (minimum 0)" patch_rejected_with \
+	"spec.replicas in body should be greater than or equal to 0" \
+	spinapp/simple-spinapp --type=merge -p '{"spec":{"replicas":-1}}'
+t_check "a /scale write of -1 refused" patch_rejected_with "greater than or equal to 0" \
+	spinapp/simple-spinapp --subresource=scale --type=merge -p '{"spec":{"replicas":-1}}'
 t_check "SpinAppExecutor status subresource exists" \
 	kubectl -n "$ns" patch spinappexecutor containerd-shim-spin --subresource=status --type=merge -p '{"status":{}}'
 

@@ -163,9 +163,15 @@ t_check "an explicit executor is kept" explicit
 
 # ---- upstream's checks, upstream's messages (contract §3.3, §3.4) -----------------------------------------
 
-denied "replicas 0 without autoscaling" spinapps \
-	"$(app "$ns" r0 "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":0}")" vspinapp.kb.io \
-	'SpinApp.core.spinkube.dev "r0" is invalid: spec.replicas: Invalid value: 0: replicas must be > 0'
+# Upstream refuses replicas 0 too (its Go struct cannot tell it from an omitted field); here 0 scales to zero.
+denied "replicas omitted without autoscaling" spinapps \
+	"$(app "$ns" r0 "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\"}")" vspinapp.kb.io \
+	'SpinApp.core.spinkube.dev "r0" is invalid: spec.replicas: Required value: replicas must be set unless autoscaling is enabled (0 scales the app to zero)'
+zero_admitted() {
+	app "$ns" zero "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":0}" | kubectl apply -f - &&
+		[ "$(kubectl get spinapp zero -n "$ns" -o jsonpath='{.spec.replicas}')" = 0 ]
+}
+t_check "replicas 0 without autoscaling is admitted (scale to zero) and stored as 0" zero_admitted
 denied "replicas with autoscaling" spinapps \
 	"$(app "$ns" r2 "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":2,\"enableAutoscaling\":true}")" \
 	vspinapp.kb.io \
@@ -188,8 +194,8 @@ denied "podAnnotations with a createDeployment: false executor" spinapps \
 	vspinapp.kb.io \
 	'SpinApp.core.spinkube.dev "pannot" is invalid: spec.podAnnotations: Invalid value: {"key":"asdf"}: podAnnotations can'"'"'t be set when the executor does not use operator deployments'
 denied "two errors are aggregated as upstream renders them" spinapps \
-	"$(app "$ns" two "{\"image\":\"$IMAGE\",\"executor\":\"cyclotron\",\"replicas\":0}")" vspinapp.kb.io \
-	'SpinApp.core.spinkube.dev "two" is invalid: [spec.executor: Invalid value: "cyclotron": executor does not exist in namespace, spec.replicas: Invalid value: 0: replicas must be > 0]'
+	"$(app "$ns" two "{\"image\":\"$IMAGE\",\"executor\":\"cyclotron\",\"replicas\":2,\"enableAutoscaling\":true}")" vspinapp.kb.io \
+	'SpinApp.core.spinkube.dev "two" is invalid: [spec.executor: Invalid value: "cyclotron": executor does not exist in namespace, spec.replicas: Invalid value: 2: replicas cannot be set when autoscaling is enabled]'
 denied "an executor with both runtimeClassName and spinImage" spinappexecutors \
 	"$(executor "$ns" both '{"createDeployment":true,"deploymentConfig":{"runtimeClassName":"foo","spinImage":"ghcr.io/a/b:v1"}}')" \
 	vspinappexecutor.kb.io \
@@ -223,11 +229,11 @@ sample_admitted() { # the sample's SpinApp (not its cluster-scoped PriorityClass
 t_check "the scheduling sample's SpinApp (every pod option) is admitted" sample_admitted
 
 # What kubectl users see for the same refusal.
-app "$ns" r0 "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":0}" | kubectl apply -f - >"$work/kubectl.out" 2>&1
-t_check "kubectl apply shows the refusal" grep -q 'spec.replicas: Invalid value: 0: replicas must be > 0' "$work/kubectl.out"
+app "$ns" r0 "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\"}" | kubectl apply -f - >"$work/kubectl.out" 2>&1
+t_check "kubectl apply shows the refusal" grep -qF 'spec.replicas: Required value: replicas must be set unless autoscaling is enabled (0 scales the app to zero)' "$work/kubectl.out"
 patch_refused() {
-	! kubectl patch spinapp explicit -n "$ns" --type merge -p '{"spec":{"replicas":0}}' >"$work/patch.out" 2>&1 &&
-		grep -q 'spec.replicas: Invalid value: 0: replicas must be > 0' "$work/patch.out"
+	! kubectl patch spinapp explicit -n "$ns" --type merge -p '{"spec":{"enableAutoscaling":true}}' >"$work/patch.out" 2>&1 &&
+		grep -q 'spec.replicas: Invalid value: 1: replicas cannot be set when autoscaling is enabled' "$work/patch.out"
 }
 t_check "updates are validated too" patch_refused
 
@@ -238,12 +244,12 @@ dry_defaulted() {
 		kubectl apply --dry-run=server -o jsonpath='{.spec.executor}' -f - | grep -qx beta-shim
 }
 dry_refused() {
-	if app "$ns" drybad "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":0}" |
+	if app "$ns" drybad "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\"}" |
 		kubectl apply --dry-run=server -f - >"$work/dry.out" 2>&1; then
 		cat "$work/dry.out"
 		return 1
 	fi
-	grep -q 'replicas must be > 0' "$work/dry.out" || { cat "$work/dry.out"; return 1; }
+	grep -q 'replicas must be set unless autoscaling is enabled' "$work/dry.out" || { cat "$work/dry.out"; return 1; }
 }
 t_check "kubectl apply --dry-run=server admits and defaults a valid app" dry_defaulted
 t_check_fails "the dry run created nothing" kubectl get spinapp dry -n "$ns"

@@ -156,8 +156,8 @@ refused_exactly() { # refused_exactly <json> <hook> <message>
 		{ echo "got: $ans"; return 1; }
 }
 t_check "an invalid SpinApp is refused with upstream's exact message" refused_exactly \
-	"$(app "$ns" r0 "{\"image\":\"$IMAGE\",\"executor\":\"shim\",\"replicas\":0}")" vspinapp.kb.io \
-	'SpinApp.core.spinkube.dev "r0" is invalid: spec.replicas: Invalid value: 0: replicas must be > 0'
+	"$(app "$ns" r0 "{\"image\":\"$IMAGE\",\"executor\":\"shim\",\"replicas\":2,\"enableAutoscaling\":true}")" vspinapp.kb.io \
+	'SpinApp.core.spinkube.dev "r0" is invalid: spec.replicas: Invalid value: 2: replicas cannot be set when autoscaling is enabled'
 t_check "a stricter check refuses a malformed image" refused_exactly \
 	"$(app "$ns" badimage '{"image":"Not An Image","executor":"shim","replicas":1}')" vspinapp.kb.io \
 	'SpinApp.core.spinkube.dev "badimage" is invalid: spec.image: Invalid value: "Not An Image": must be an OCI image reference: [registry[:port]/]repository[:tag][@sha256:<64 hex digits>], with a lowercase repository path'
@@ -228,9 +228,9 @@ upstream_only() {
 		kubectl apply --dry-run=server -f - >"$work/lenient.out" 2>&1 || { cat "$work/lenient.out"; return 1; }
 }
 t_check "--webhook-upstream-checks-only: a malformed image passes (not an upstream check)" retry 10 upstream_only
-t_check "--webhook-upstream-checks-only: upstream's checks still refuse replicas 0" refused_exactly \
-	"$(app "$ns" r0b "{\"image\":\"$IMAGE\",\"executor\":\"shim\",\"replicas\":0}")" vspinapp.kb.io \
-	'SpinApp.core.spinkube.dev "r0b" is invalid: spec.replicas: Invalid value: 0: replicas must be > 0'
+t_check "--webhook-upstream-checks-only: upstream's checks still refuse replicas with autoscaling" refused_exactly \
+	"$(app "$ns" r0b "{\"image\":\"$IMAGE\",\"executor\":\"shim\",\"replicas\":2,\"enableAutoscaling\":true}")" vspinapp.kb.io \
+	'SpinApp.core.spinkube.dev "r0b" is invalid: spec.replicas: Invalid value: 2: replicas cannot be set when autoscaling is enabled'
 t_check "register-local.sh unregister" "$REGISTER" unregister
 statuses=""
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done

@@ -342,7 +342,7 @@ static void test_aggregated_message(void **state)
 
 	expect(status_str(&r, "message"),
 	       "SpinApp.core.spinkube.dev \"my-app\" is invalid: [spec.executor: Invalid value: \"cyclotron\": executor "
-	       "does not exist in namespace, spec.replicas: Invalid value: -1: replicas must be > 0, "
+	       "does not exist in namespace, spec.replicas: Invalid value: -1: replicas must be >= 0, "
 	       "spec.invocationLimits[memory]: Invalid value: \"5x\": memory limit must be a valid memory quantity "
 	       "(e.g. 128Mi, 1Gi)]");
 	expect(status_str(&r, "reason"), "Invalid");

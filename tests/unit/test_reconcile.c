@@ -61,6 +61,8 @@ static void put(struct fx *x, enum ctl_cache c, const char *text)
 	json_decref(o);
 }
 
+#define SELECTOR "core.spinkube.dev/app-name=app,core.spinkube.dev/app.app.status=ready"
+
 static const char *app_with(const char *extra_spec)
 {
 	static char buf[2048];
@@ -208,7 +210,8 @@ static void app_new_creates_secret_deployment_service_status(void **state)
 
 	/* status from what was just applied: no Deployment conditions yet */
 	check_json(patched_status(x, "spinapps"), "{'activeScheduler': 'shim', 'readyReplicas': 0, 'deploymentName': "
-						  "'app', 'serviceName': 'app', 'observedGeneration': 2}");
+						  "'app', 'serviceName': 'app', 'observedGeneration': 2, 'replicas': 0, "
+						  "'selector': '" SELECTOR "'}");
 	/* the executor's RuntimeClass is not cached: the app's users are told */
 	expect_events(x, "app ns/app Warning RuntimeClassNotFound");
 	assert_int_equal(applier_records(x->ctl->applier), 2); /* Deployment and Service */
@@ -227,6 +230,85 @@ static void caches_catch_up(struct fx *x, const char *secret, const char *deploy
 	ctlfake_cache_put(x->f, CTL_SECRETS, ctlfake_api_get(x->f, &KUBE_SECRETS, "ns", secret));
 	json_decref(extra);
 	json_decref(dep);
+}
+
+/* The status of the scale subresource (replicas, selector) and of a scale to zero: Available keeps the
+ * Deployment's status but says ScaledToZero while the Deployment's spec.replicas is 0, whether the app's
+ * replicas: 0 or an autoscaler of the Deployment (enableAutoscaling) put it there; scaled up again, the
+ * Deployment's own reasons come back. */
+static void app_scale_status(void **state)
+{
+	struct fx *x = *state;
+	put(x, CTL_APPS, app_with(", 'replicas': 0"));
+	put(x, CTL_EXECUTORS, RC_SHIM);
+	put(x, CTL_RUNTIMECLASSES, "{'metadata': {'name': 'wasmtime-spin-v2'}, 'handler': 'spin'}");
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	json_t *d = ctlfake_request(x->f, "apply", "deployments", "app");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(d, "body"), "spec"),
+							    "replicas")), 0);
+	char secret[256];
+	snprintf(secret, sizeof secret, "%s", created_secret(x));
+
+	/* the Deployment controller's view of zero replicas: Available, MinimumReplicasAvailable */
+	caches_catch_up(x, secret,
+			"{'status': {'conditions': [{'type': 'Available', 'status': 'True', 'reason':"
+			" 'MinimumReplicasAvailable', 'message': 'Deployment has minimum availability.'},"
+			" {'type': 'Progressing', 'status': 'True', 'reason': 'NewReplicaSetAvailable', 'message': 'done'}]}}");
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	assert_string_equal(ctlfake_requests_text(x->f), "patch spinapps ns/app");
+	json_t *st = patched_status(x, "spinapps");
+	assert_int_equal(json_integer_value(json_object_get(st, "replicas")), 0);
+	assert_int_equal(json_integer_value(json_object_get(st, "readyReplicas")), 0);
+	assert_string_equal(json_string_value(json_object_get(st, "selector")), SELECTOR);
+	json_t *avail = condition_find(json_object_get(st, "conditions"), "Available");
+	assert_string_equal(json_string_value(json_object_get(avail, "status")), "True");
+	assert_string_equal(json_string_value(json_object_get(avail, "reason")), "ScaledToZero");
+	assert_string_equal(json_string_value(json_object_get(avail, "message")), "Deployment is scaled to zero replicas");
+	/* Progressing is the Deployment's, untouched */
+	assert_string_equal(json_string_value(json_object_get(condition_find(json_object_get(st, "conditions"),
+									      "Progressing"), "reason")),
+			    "NewReplicaSetAvailable");
+
+	/* scaled up to 2 (kubectl scale, an HPA on the SpinApp): the Deployment follows; while its pods start it is
+	 * unavailable, and the app says so with the Deployment's reason */
+	put(x, CTL_APPS, app_with(", 'replicas': 2"));
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	d = ctlfake_request(x->f, "apply", "deployments", "app");
+	assert_non_null(d);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(d, "body"), "spec"),
+							    "replicas")), 2);
+	caches_catch_up(x, secret,
+			"{'status': {'replicas': 2, 'conditions': [{'type': 'Available', 'status': 'False', 'reason':"
+			" 'MinimumReplicasUnavailable', 'message': 'Deployment does not have minimum availability.'}]}}");
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	st = patched_status(x, "spinapps");
+	assert_int_equal(json_integer_value(json_object_get(st, "replicas")), 2);
+	avail = condition_find(json_object_get(st, "conditions"), "Available");
+	assert_string_equal(json_string_value(json_object_get(avail, "status")), "False");
+	assert_string_equal(json_string_value(json_object_get(avail, "reason")), "MinimumReplicasUnavailable");
+
+	/* enableAutoscaling: the operator leaves spec.replicas to an autoscaler of the Deployment; when that (KEDA)
+	 * scales it to zero, the app says ScaledToZero too */
+	put(x, CTL_APPS, app_with(", 'replicas': 0, 'enableAutoscaling': true"));
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	d = ctlfake_request(x->f, "apply", "deployments", "app");
+	assert_non_null(d);
+	assert_null(json_object_get(json_object_get(json_object_get(d, "body"), "spec"), "replicas"));
+	json_t *dep = json_deep_copy(ctlfake_api_get(x->f, &KUBE_DEPLOYMENTS, "ns", "app"));
+	json_object_set_new(json_object_get(dep, "spec"), "replicas", json_integer(0)); /* the autoscaler's */
+	json_object_set_new(dep, "status", J("{'conditions': [{'type': 'Available', 'status': 'True', 'reason': "
+					     "'MinimumReplicasAvailable', 'message': 'ok'}]}"));
+	ctlfake_cache_put(x->f, CTL_DEPLOYMENTS, dep);
+	json_decref(dep);
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	assert_string_equal(ctlfake_requests_text(x->f), "patch spinapps ns/app");
+	avail = condition_find(json_object_get(patched_status(x, "spinapps"), "conditions"), "Available");
+	assert_string_equal(json_string_value(json_object_get(avail, "reason")), "ScaledToZero");
 }
 
 /* "Deployment (applied only when changed)", "status from the objects just applied": a steady app makes no
@@ -753,6 +835,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(app_missing_executor, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_new_creates_secret_deployment_service_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_steady_state_writes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(app_scale_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_ca_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_runtime_config_references, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_executor_without_deployment_config, setup, teardown),

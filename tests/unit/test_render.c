@@ -246,6 +246,51 @@ static void simple_shim(void **state)
 	json_decref(exec);
 }
 
+/* Scale to zero (docs/compat.md): replicas 0 renders as 0, in YAML and in JSON, next to the Service; the scale
+ * sample (a SpinApp and an HPA targeting it) renders the app, whatever the other kinds in the file. */
+static void scaled_to_zero(void **state)
+{
+	(void)state;
+	const char *zero = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata: {name: zero}\n"
+			   "spec: {image: i, replicas: 0, executor: containerd-shim-spin}\n";
+	const char *in[] = { zero, SHIM };
+	for (int json = 0; json < 2; json++) {
+		struct result r = run(in, 2, NULL, json);
+		assert_int_equal(r.status, 0);
+		size_t i, deployments = 0, services = 0;
+		json_t *o;
+		json_array_foreach(r.items, i, o) {
+			if (!strcmp(kind_of(o), "Deployment")) {
+				deployments++;
+				json_t *replicas = json_object_get(json_object_get(o, "spec"), "replicas");
+				assert_true(json_is_integer(replicas));
+				assert_int_equal(json_integer_value(replicas), 0);
+			}
+			services += !strcmp(kind_of(o), "Service");
+		}
+		assert_int_equal(deployments, 1);
+		assert_int_equal(services, 1);
+		if (!json)
+			assert_non_null(strstr(r.out, "\n  replicas: 0\n"));
+		result_free(&r);
+	}
+
+	const char *in2[] = { "config/samples/scale.yaml", SHIM };
+	struct result r = render_ok(in2, 2, NULL);
+	size_t i;
+	json_t *o;
+	int found = 0;
+	json_array_foreach(r.items, i, o) {
+		if (!strcmp(kind_of(o), "Deployment")) {
+			assert_string_equal(name_of(o), "scale-spinapp");
+			assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "spec"), "replicas")), 1);
+			found = 1;
+		}
+	}
+	assert_true(found);
+	result_free(&r);
+}
+
 /* --namespace applies to objects naming none; an explicit namespace wins and needs its own executor. */
 static void namespaces(void **state)
 {
@@ -716,6 +761,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(simple_shim),
+		cmocka_unit_test(scaled_to_zero),
 		cmocka_unit_test(namespaces),
 		cmocka_unit_test(missing_executor),
 		cmocka_unit_test(executor_defaulting),

@@ -107,6 +107,25 @@ static void service_errors(void **state)
 
 /* ---- meta.c ---- */
 
+/* status.selector: the Deployment's matchLabels as labels.SelectorFromSet(...).String() prints them. */
+static void pod_selector(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT(256);
+	char err[512] = "";
+
+	assert_int_equal(spin_pod_selector("simple-spinapp", &b, err, sizeof err), SO_OK);
+	assert_string_equal(b.data, "core.spinkube.dev/app-name=simple-spinapp,"
+				    "core.spinkube.dev/app.simple-spinapp.status=ready");
+	buf_reset(&b);
+	/* the ready label key's rule: a name too long for it has no selector (and no Deployment) */
+	assert_int_equal(spin_pod_selector("a2345678901234567890123456789012345678901234567890123", &b, err, sizeof err),
+			 SO_E_INVAL);
+	assert_non_null(strstr(err, "is too long"));
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
+}
+
 static void ready_label_key(void **state)
 {
 	(void)state;
@@ -314,6 +333,7 @@ int main(void)
 		cmocka_unit_test(service_annotations),
 		cmocka_unit_test(service_errors),
 		cmocka_unit_test(ready_label_key),
+		cmocka_unit_test(pod_selector),
 		cmocka_unit_test(owner_refs),
 		cmocka_unit_test(ca_secret),
 		cmocka_unit_test(hpa_cpu),

@@ -302,12 +302,22 @@ static void test_upstream_executor(void **state)
 static void test_upstream_replicas(void **state)
 {
 	(void)state;
+	/* Omitted without autoscaling: still refused, but 0 itself now scales the app to zero (docs/compat.md). */
 	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1'}"),
-		  "spec.replicas: Invalid value: 0: replicas must be > 0");
-	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': 0}"),
-		  "spec.replicas: Invalid value: 0: replicas must be > 0");
+		  "spec.replicas: Required value: replicas must be set unless autoscaling is enabled (0 scales the app "
+		  "to zero)");
+	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': null}"),
+		  "spec.replicas: Required value: replicas must be set unless autoscaling is enabled (0 scales the app "
+		  "to zero)");
+	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': 0}"), "");
+	check_app_upstream(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': 0}"), "");
 	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': -1}"),
-		  "spec.replicas: Invalid value: -1: replicas must be > 0");
+		  "spec.replicas: Invalid value: -1: replicas must be >= 0");
+	check_app_upstream(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': -1}"),
+			   "spec.replicas: Invalid value: -1: replicas must be >= 0");
+	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': 0, "
+		      "'enableAutoscaling': true}"),
+		  "");
 	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'ghcr.io/a/b:v1', 'replicas': 3, "
 		      "'enableAutoscaling': true}"),
 		  "spec.replicas: Invalid value: 3: replicas cannot be set when autoscaling is enabled");
@@ -391,12 +401,12 @@ static void test_upstream_aggregated_order(void **state)
 	/* executor, replicas, (annotations need an executor), invocation limits: upstream's order. */
 	check_app(APP("{'image': 'ghcr.io/a/b:v1', 'invocationLimits': {'memory': 'x'}}"),
 		  "[spec.executor: Invalid value: \"\": executor must be set, likely no default executor was set "
-		  "because you have no executors installed, spec.replicas: Invalid value: 0: replicas must be > 0, "
-		  "spec.invocationLimits[memory]: Invalid value: \"x\": memory limit must be a valid memory quantity "
+		  "because you have no executors installed, spec.replicas: Required value: replicas must be set unless "
+		  "autoscaling is enabled (0 scales the app to zero), spec.invocationLimits[memory]: Invalid value: \"x\": memory limit must be a valid memory quantity "
 		  "(e.g. 128Mi, 1Gi)]");
-	check_app(APP("{'executor': 'cyclotron', 'image': 'ghcr.io/a/b:v1', 'replicas': 0, 'podAnnotations': "
+	check_app(APP("{'executor': 'cyclotron', 'image': 'ghcr.io/a/b:v1', 'replicas': -1, 'podAnnotations': "
 		      "{'k': 'v'}}"),
-		  "[spec.replicas: Invalid value: 0: replicas must be > 0, spec.podAnnotations: Invalid value: "
+		  "[spec.replicas: Invalid value: -1: replicas must be >= 0, spec.podAnnotations: Invalid value: "
 		  "{\"k\":\"v\"}: podAnnotations can't be set when the executor does not use operator deployments]");
 }
 
@@ -673,15 +683,15 @@ static void test_stricter_after_upstream(void **state)
 {
 	(void)state;
 	/* One aggregated message: upstream's errors first, then ours. */
-	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'Bad Image', 'replicas': 0, 'variables': "
+	check_app(APP("{'executor': 'containerd-shim-spin', 'image': 'Bad Image', 'replicas': -1, 'variables': "
 		      "[{'name': 'x-y'}], 'volumes': [{'name': 'spin-ca'}]}"),
-		  "[spec.replicas: Invalid value: 0: replicas must be > 0, spec.image: Invalid value: \"Bad Image\": "
+		  "[spec.replicas: Invalid value: -1: replicas must be >= 0, spec.image: Invalid value: \"Bad Image\": "
 		  IMAGE_REFERENCE_MSG ", spec.variables[0].name: Invalid value: \"x-y\": Spin variable names may "
 		  "contain only letters, digits and '_', spec.volumes[0].name: Invalid value: \"spin-ca\": "
 		  "the name of a volume the operator adds]");
-	check_app_upstream(APP("{'executor': 'containerd-shim-spin', 'image': 'Bad Image', 'replicas': 0, "
+	check_app_upstream(APP("{'executor': 'containerd-shim-spin', 'image': 'Bad Image', 'replicas': -1, "
 			       "'variables': [{'name': 'x-y'}], 'volumes': [{'name': 'spin-ca'}]}"),
-			   "spec.replicas: Invalid value: 0: replicas must be > 0");
+			   "spec.replicas: Invalid value: -1: replicas must be >= 0");
 }
 
 static void test_stricter_executor(void **state)

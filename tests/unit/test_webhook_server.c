@@ -424,15 +424,15 @@ static void test_reviews(void **state)
 	buf_free(&r.body);
 	free(body);
 
-	/* Validation failure: a 200 review that denies, with upstream's message. */
-	body = review("uid-2", 0, ",\"executor\":\"alpha\"");
+	/* Validation failure: a 200 review that denies (a negative replicas count). */
+	body = review("uid-2", -1, ",\"executor\":\"alpha\"");
 	r = req(NULL, v.port, "POST", V_APP, "application/json; charset=utf-8", body, strlen(body), 0);
 	assert_int_equal(r.code, 200);
 	j = response_of(&r);
 	resp = json_object_get(j, "response");
 	assert_true(json_is_false(json_object_get(resp, "allowed")));
 	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(resp, "status"), "message")),
-			       "spec.replicas: Invalid value: 0: replicas must be > 0"));
+			       "spec.replicas: Invalid value: -1: replicas must be >= 0"));
 	json_decref(j);
 	buf_free(&r.body);
 	free(body);
