@@ -11,22 +11,15 @@
 #include "operator/controller/routes.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "operator/spin/spin.h"
 #include "operator/controller/readiness.h"
 #include "operator/kube/fields.h"
+#include "operator/base/clock.h"
 #include "operator/base/err.h"
 #include "operator/base/log.h"
 
 #define DISCOVERY_PATH "/apis/gateway.networking.k8s.io/v1"
-
-static double mono_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* What the SpinApp's Routed condition reads: the fields our apply set, and each parent's Accepted and
  * ResolvedRefs conditions (type, status, reason, message) with its parentRef. */
@@ -107,7 +100,7 @@ int ctl_routes_served(struct controller *ctl)
 		rc = 1;
 		goto out;
 	}
-	double now = mono_now();
+	double now = clock_mono_s();
 	if (ctl->routes_checked > 0 && now - ctl->routes_checked < ROUTES_RECHECK_S) {
 		rc = 0;
 		goto out;
