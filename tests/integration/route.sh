@@ -28,7 +28,9 @@ pid="" ns="" vns=""
 
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$ns" ] && kubectl delete namespace "$ns" --ignore-not-found --wait=false >/dev/null 2>&1
+	# Waited for: an operator of a later suite watching every namespace would otherwise reconcile this app
+	# while its namespace terminates.
+	[ -n "$ns" ] && kubectl delete namespace "$ns" --ignore-not-found --timeout=60s >/dev/null 2>&1
 	[ -f "$CRDS" ] && kubectl delete -f "$CRDS" --ignore-not-found --wait=false >/dev/null 2>&1
 	if [ -n "$vns" ]; then
 		kubectl delete -k "$overlay" --ignore-not-found --wait=false >/dev/null 2>&1
