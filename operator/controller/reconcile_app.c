@@ -212,9 +212,10 @@ static int remove_owned(struct app_ctx *x, int role)
 }
 
 /* The HTTPRoute, when the Gateway API is served. When it is not, nothing else of the app depends on it: the
- * Routed condition (update_status) and a Warning name the missing API, and the app is looked at again after
- * ROUTES_RECHECK_S (routes_served asks discovery again no more often), so an install is noticed. An absent
- * route needs no discovery: without the API the cache holds no HTTPRoute to remove. */
+ * Routed condition (update_status) and a Warning name the missing API (the Warning once, when the condition
+ * does not say so already: the app is reconciled every ROUTES_RECHECK_S while it waits), and the app is looked
+ * at again after ROUTES_RECHECK_S (routes_served asks discovery again no more often), so an install is
+ * noticed. An absent route needs no discovery: without the API the cache holds no HTTPRoute to remove. */
 static int make_route(struct app_ctx *x, const struct plan *p)
 {
 	char msg[256], key[512];
@@ -232,7 +233,11 @@ static int make_route(struct app_ctx *x, const struct plan *p)
 		return apply(x, kinds[PLAN_ROUTE].r, kinds[PLAN_ROUTE].cache, p->objs[PLAN_ROUTE], &x->applied[PLAN_ROUTE]);
 	snprintf(msg, sizeof msg, "spec.route needs the Gateway API (%s %s), which the API server does not serve",
 		 SPIN_ROUTE_API_VERSION, KUBE_HTTPROUTES.plural);
-	warn_event(x, ROUTE_REASON_NO_API, msg);
+	const json_t *cur = condition_find(json_object_get(json_object_get(x->app, "status"), "conditions"),
+					   ROUTE_CONDITION_TYPE);
+	const char *reason = json_string_value(json_object_get(cur, "reason"));
+	if (!reason || strcmp(reason, ROUTE_REASON_NO_API))
+		warn_event(x, ROUTE_REASON_NO_API, msg);
 	int kn = snprintf(key, sizeof key, "%s/%s", x->ns, x->name);
 	if (kn > 0 && (size_t)kn < sizeof key)
 		queue_add_after(x->ctl->app_q, key, ROUTES_RECHECK_S);

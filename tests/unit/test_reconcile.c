@@ -531,6 +531,16 @@ static void app_route_without_gateway_api(void **state)
 			    "the Gateway API (gateway.networking.k8s.io/v1 httproutes) is not installed in the cluster");
 	assert_string_equal(json_string_value(json_object_get(patched_status(x, "spinapps"), "deploymentName")), "app");
 
+	/* reconciled again while it waits (every ROUTES_RECHECK_S): the condition says it already, no new Warning */
+	json_t *app = J(app_with(ROUTE_SPEC));
+	json_object_set(app, "status", patched_status(x, "spinapps"));
+	ctlfake_cache_put(x->f, CTL_APPS, app);
+	json_decref(app);
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	expect_events(x, "");
+	assert_int_equal(count(x, "apply", "httproutes"), 0);
+
 	ctlfake_routes_served(x->f, SO_E_API_FORBIDDEN);
 	ctlfake_clear(x->f);
 	assert_true(reconcile_app(x->ctl, "ns", "app") < 0);
