@@ -23,6 +23,7 @@
 #include "webhook/field.h"
 #include "operator/kube/imageref.h"
 #include "webhook/spinapp_podopts.h"
+#include "webhook/spinapp_route.h"
 
 #define PATH_MAX_LEN 512
 #define READY_NAME_MAX 52     /* 63 - strlen("app.") - strlen(".status"): spin_ready_label_key's rule */
@@ -769,6 +770,7 @@ int spinapp_validate(const json_t *app, const char *request_ns, const struct adm
 	check_keys(spec, "serviceAnnotations", 0, errs);
 	check_keys(spec, "nodeSelector", 1, errs);
 	spinapp_podopts_check(spec, errs);
+	spinapp_route_check(spec, errs);
 	rc = check_variables(spec, errs, warnings);
 	check_volumes(spec, errs);
 	check_probes(spec, errs);

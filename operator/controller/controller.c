@@ -12,6 +12,7 @@
 #include "operator/controller/readiness.h"
 #include "operator/controller/reconcile_app.h"
 #include "operator/controller/reconcile_executor.h"
+#include "operator/controller/routes.h"
 #include "operator/kube/fields.h"
 #include "operator/base/clock.h"
 #include "operator/base/err.h"
@@ -407,6 +408,7 @@ int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *
 	pthread_mutex_init(&ctl->stop_mu, NULL);
 	pthread_cond_init(&ctl->stop_cv, NULL);
 	pthread_mutex_init(&ctl->known_mu, NULL);
+	pthread_mutex_init(&ctl->routes_mu, NULL);
 	for (int i = 0; i < 2; i++)
 		prom_histogram_init(&ctl->rm[i].time, prom_buckets_reconcile, PROM_NBUCKETS_RECONCILE);
 	ctl->namespace = o->namespace && *o->namespace ? mem_strdup(o->namespace) : NULL;
@@ -435,6 +437,7 @@ int controller_new(struct kube_client *c, const struct controller_opts *o, struc
 		return rc;
 	ctl->c = c;
 	ctl->store = ctl_store_informers(ctl);
+	ctl->routes_handlers = &ctl_owned_handlers;
 	if ((rc = recorder_new(c, APP_RECORDER, &ctl->app_rec)) || (rc = recorder_new(c, EXECUTOR_RECORDER, &ctl->exec_rec)))
 		goto fail;
 
@@ -477,6 +480,8 @@ int controller_start_caches(struct controller *ctl, double timeout_s)
 	}
 	if ((rc = ctl_probe_start(ctl)))
 		return rc;
+	if (ctl->c)
+		ctl_routes_served(ctl); /* discovery at start; a failure is logged and asked again when needed */
 	/* Waits in short slices so that a shutdown request during a slow sync is seen at once. */
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -562,6 +567,8 @@ void controller_stop(struct controller *ctl, double grace_s)
 		if (all[i])
 			informer_signal_stop(all[i]);
 	}
+	ctl_routes_signal_stop(ctl);
+	ctl_routes_stop(ctl);
 	for (int i = 0; i < NINFORMERS; i++) {
 		if (all[i])
 			informer_stop(all[i]);
@@ -577,6 +584,7 @@ void controller_free(struct controller *ctl)
 	ctl_informers(ctl, all);
 	for (int i = 0; i < NINFORMERS; i++)
 		informer_free(all[i]);
+	ctl_routes_free(ctl);
 	if (ctl->app_rec)
 		recorder_free(ctl->app_rec, 5);
 	if (ctl->exec_rec)
@@ -591,6 +599,7 @@ void controller_free(struct controller *ctl)
 	pthread_mutex_destroy(&ctl->stop_mu);
 	pthread_cond_destroy(&ctl->stop_cv);
 	pthread_mutex_destroy(&ctl->known_mu);
+	pthread_mutex_destroy(&ctl->routes_mu);
 	free(ctl);
 }
 

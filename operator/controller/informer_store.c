@@ -2,42 +2,53 @@
 #include "operator/controller/informer_store.h"
 
 #include "operator/spin/spin.h"
+#include "operator/controller/routes.h"
 
+/* The informer behind cache c; NULL for the HTTPRoutes while the Gateway API is not served, whose reads then
+ * find nothing. */
 static struct informer *cache(void *ctx, enum ctl_cache c)
 {
 	struct informer *all[CTL_NINFORMERS];
+	if (c == CTL_HTTPROUTES)
+		return ctl_routes_informer(ctx);
 	ctl_informers(ctx, all);
 	return all[c]; /* enum ctl_cache follows ctl_informers' order */
 }
 
 static json_t *cache_get(void *ctx, enum ctl_cache c, const char *ns, const char *name)
 {
-	return informer_get(cache(ctx, c), ns, name);
+	struct informer *inf = cache(ctx, c);
+	return inf ? informer_get(inf, ns, name) : NULL;
 }
 
 static int cache_has(void *ctx, enum ctl_cache c, const char *ns, const char *name)
 {
-	return informer_has(cache(ctx, c), ns, name);
+	struct informer *inf = cache(ctx, c);
+	return inf ? informer_has(inf, ns, name) : 0;
 }
 
 static json_t *cache_list(void *ctx, enum ctl_cache c)
 {
-	return informer_list(cache(ctx, c));
+	struct informer *inf = cache(ctx, c);
+	return inf ? informer_list(inf) : json_array();
 }
 
 static json_t *cache_list_indexed(void *ctx, enum ctl_cache c, const char *ns, const char *value)
 {
-	return informer_list_indexed(cache(ctx, c), ns, value);
+	struct informer *inf = cache(ctx, c);
+	return inf ? informer_list_indexed(inf, ns, value) : json_array();
 }
 
 static json_t *cache_keys_indexed(void *ctx, enum ctl_cache c, const char *ns, const char *value)
 {
-	return informer_keys_indexed(cache(ctx, c), ns, value);
+	struct informer *inf = cache(ctx, c);
+	return inf ? informer_keys_indexed(inf, ns, value) : json_array();
 }
 
 static size_t cache_count_indexed(void *ctx, enum ctl_cache c, const char *ns, const char *value)
 {
-	return informer_count_indexed(cache(ctx, c), ns, value);
+	struct informer *inf = cache(ctx, c);
+	return inf ? informer_count_indexed(inf, ns, value) : 0;
 }
 
 static struct kube_client *client(void *ctx)
@@ -88,9 +99,14 @@ static void event(void *ctx, enum ctl_recorder from, const json_t *obj, const ch
 	recorder_event(from == CTL_REC_APP ? ctl->app_rec : ctl->exec_rec, obj, type, reason, message);
 }
 
+static int routes_served(void *ctx)
+{
+	return ctl_routes_served(ctx);
+}
+
 static const struct ctl_store_ops informer_store = {
 	cache_get, cache_has, cache_list, cache_list_indexed, cache_keys_indexed, cache_count_indexed,
-	get, create, update, apply, patch_status, delete, event,
+	get, create, update, apply, patch_status, delete, event, routes_served,
 };
 
 struct ctl_store ctl_store_informers(struct controller *ctl)

@@ -5,7 +5,10 @@
  *   executor missing               → Warning MissingExecutor, retry with backoff (an executor add requeues us)
  *   createDeployment: true         → runtime-config Secret, CA Secret, Deployment (applied only when changed)
  *   createDeployment: false        → delete a same-named Deployment only if this app owns it
- *   always                         → Service; HPA for spec.autoscaler; status from the objects just applied;
+ *   always                         → Service; HPA for spec.autoscaler; HTTPRoute for spec.route (when the
+ *                                    Gateway API is served: else a Routed condition and a Warning say so, and
+ *                                    the app is looked at again in ROUTES_RECHECK_S); status from the objects
+ *                                    just applied;
  *                                    superseded runtime-config Secrets deleted once no ReplicaSet uses them
  *
  * What to make is plan_app's (operator/spin/plan.h, the code `spin-operator render` prints too); this file reads its
@@ -22,6 +25,8 @@
 #include "operator/spin/plan.h"
 #include "operator/controller/reconcile_app.h"
 #include "operator/controller/condition.h"
+#include "operator/controller/route_condition.h"
+#include "operator/controller/routes.h"
 #include "operator/kube/api.h"
 #include "operator/base/clock.h"
 #include "operator/base/err.h"
@@ -34,7 +39,8 @@ struct app_ctx {
 	const char *ns, *name;
 	json_t *app;        /* cached SpinApp (borrowed reference held for the reconcile) */
 	json_t *executor;
-	json_t *applied[PLAN_NROLES]; /* the Deployment, Service and HPA as applied or cached, or NULL */
+	json_t *applied[PLAN_NROLES]; /* the Deployment, Service, HPA and HTTPRoute as applied or cached, or NULL */
+	int routes;                   /* for an app with spec.route: 1 the Gateway API is served, 0 it is not */
 	char err[ERRLEN];
 };
 
@@ -193,6 +199,7 @@ static const struct {
 	[PLAN_DEPLOYMENT] = { &KUBE_DEPLOYMENTS, CTL_DEPLOYMENTS },
 	[PLAN_SERVICE] = { &KUBE_SERVICES, CTL_SERVICES },
 	[PLAN_HPA] = { &KUBE_HPAS, CTL_HPAS },
+	[PLAN_ROUTE] = { &KUBE_HTTPROUTES, CTL_HTTPROUTES },
 };
 
 /* A role the plan says must not exist: the object of the app's name goes if this app owns it. */
@@ -204,9 +211,44 @@ static int remove_owned(struct app_ctx *x, int role)
 	return rc;
 }
 
+/* The HTTPRoute, when the Gateway API is served. When it is not, nothing else of the app depends on it: the
+ * Routed condition (update_status) and a Warning name the missing API (the Warning once, when the condition
+ * does not say so already: the app is reconciled every ROUTES_RECHECK_S while it waits), and the app is looked
+ * at again after ROUTES_RECHECK_S (routes_served asks discovery again no more often), so an install is
+ * noticed. An absent route needs no discovery: without the API the cache holds no HTTPRoute to remove. */
+static int make_route(struct app_ctx *x, const struct plan *p)
+{
+	char msg[256], key[512];
+	int served;
+
+	if (!p->objs[PLAN_ROUTE])
+		return SO_OK;
+	served = x->ctl->store.ops->routes_served(x->ctl->store.ctx);
+	if (served < 0) {
+		snprintf(x->err, sizeof x->err, "Gateway API discovery: %s", so_strerror(served));
+		return served;
+	}
+	x->routes = served;
+	if (served)
+		return apply(x, kinds[PLAN_ROUTE].r, kinds[PLAN_ROUTE].cache, p->objs[PLAN_ROUTE], &x->applied[PLAN_ROUTE]);
+	snprintf(msg, sizeof msg, "spec.route needs the Gateway API (%s %s), which the API server does not serve",
+		 SPIN_ROUTE_API_VERSION, KUBE_HTTPROUTES.plural);
+	const json_t *cur = condition_find(json_object_get(json_object_get(x->app, "status"), "conditions"),
+					   ROUTE_CONDITION_TYPE);
+	const char *reason = json_string_value(json_object_get(cur, "reason"));
+	if (!reason || strcmp(reason, ROUTE_REASON_NO_API))
+		warn_event(x, ROUTE_REASON_NO_API, msg);
+	int kn = snprintf(key, sizeof key, "%s/%s", x->ns, x->name);
+	if (kn > 0 && (size_t)kn < sizeof key)
+		queue_add_after(x->ctl->app_q, key, ROUTES_RECHECK_S);
+	return SO_OK;
+}
+
 /* Makes one role of the plan: created once (the Secrets), applied, or removed. */
 static int make(struct app_ctx *x, const struct plan *p, int role)
 {
+	if (role == PLAN_ROUTE && !(p->absent & PLAN_BIT(role)))
+		return make_route(x, p);
 	if (p->absent & PLAN_BIT(role))
 		return remove_owned(x, role);
 	if (!p->objs[role])
@@ -369,6 +411,36 @@ static void scale_status(json_t *st, const json_t *deployment, const char *name)
 	buf_free(&sel);
 }
 
+/* The Routed condition of an app with spec.route (from its HTTPRoute's status.parents, or saying the Gateway
+ * API is missing); an app without one has none. */
+static void route_condition(struct app_ctx *x, json_t **conds, long long gen, const char *now)
+{
+	const json_t *route = json_object_get(json_object_get(x->app, "spec"), "route");
+	struct route_condition rc;
+	char msg[256];
+
+	if (!json_is_object(route)) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(*conds, i, c) {
+			const char *t = json_string_value(json_object_get(c, "type"));
+			if (t && !strcmp(t, ROUTE_CONDITION_TYPE)) {
+				json_array_remove(*conds, i);
+				break;
+			}
+		}
+		return;
+	}
+	if (!x->routes) {
+		snprintf(msg, sizeof msg, "the Gateway API (%s %s) is not installed in the cluster", SPIN_ROUTE_API_VERSION,
+			 KUBE_HTTPROUTES.plural);
+		condition_set(conds, ROUTE_CONDITION_TYPE, "False", ROUTE_REASON_NO_API, msg, gen, now);
+		return;
+	}
+	route_condition_from(x->applied[PLAN_ROUTE], json_array_size(json_object_get(route, "parentRefs")), &rc);
+	condition_set(conds, ROUTE_CONDITION_TYPE, rc.status, rc.reason, rc.message, gen, now);
+}
+
 /* Writes status only when it differs from what the cache shows. */
 static int update_status(struct app_ctx *x, int create_deployment)
 {
@@ -392,6 +464,7 @@ static int update_status(struct app_ctx *x, int create_deployment)
 			json_object_set_new(st, "deploymentName", json_string(ctl_meta_str(dep, "name")));
 		scale_status(st, dep, x->name);
 	}
+	route_condition(x, &conds, gen, now);
 	if (conds && json_array_size(conds))
 		json_object_set(st, "conditions", conds);
 	if (svc)
@@ -449,7 +522,7 @@ static void check_runtime_class(struct app_ctx *x)
 int reconcile_app(struct controller *ctl, const char *ns, const char *name)
 {
 	const struct ctl_store *s = &ctl->store;
-	struct app_ctx x = { .ctl = ctl, .ns = ns, .name = name };
+	struct app_ctx x = { .ctl = ctl, .ns = ns, .name = name, .routes = 1 };
 	struct service_job job = { 0 };
 	struct plan p = { 0 };
 	json_t *refs = NULL;

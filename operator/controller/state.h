@@ -54,6 +54,14 @@ struct controller {
 	pthread_mutex_t known_mu; /* guards known_ca; held across a CA Secret's GET and create (reconcile_app.c) */
 	json_t *known_ca; /* "ns/name" of CA Secrets known to exist */
 
+	/* routes.c: the HTTPRoute informer, started once discovery finds the Gateway API (NULL before; not one of
+	 * ctl_informers: readiness does not wait for an optional API); routes_mu serializes discovery, and
+	 * routes_checked is the monotonic time of the last "not served" answer (0: none yet). */
+	_Atomic(struct informer *) routes;
+	const struct informer_handlers *routes_handlers; /* controller.c's ctl_owned_handlers */
+	pthread_mutex_t routes_mu;
+	double routes_checked;
+
 	struct ticker *probe; /* operator/base/health.c: asks the API server for /version while an informer is failing */
 
 	atomic_int ready;

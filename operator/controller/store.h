@@ -19,7 +19,9 @@
 
 /* The caches, in the informers' start order. */
 enum ctl_cache { CTL_APPS, CTL_EXECUTORS, CTL_DEPLOYMENTS, CTL_SERVICES, CTL_SECRETS, CTL_HPAS, CTL_REPLICASETS,
-		 CTL_RUNTIMECLASSES, CTL_NCACHES };
+		 CTL_RUNTIMECLASSES,
+		 CTL_HTTPROUTES, /* only while the Gateway API is served (routes_served); reads find nothing before */
+		 CTL_NCACHES };
 
 /* Which reconciler an Event is from (its source.component). */
 enum ctl_recorder { CTL_REC_APP, CTL_REC_EXECUTOR };
@@ -49,6 +51,10 @@ struct ctl_store_ops {
 	/* Never blocks (the recorder queues it). */
 	void (*event)(void *ctx, enum ctl_recorder from, const json_t *obj, const char *type, const char *reason,
 		      const char *message);
+	/* Whether the API server serves the Gateway API's gateway.networking.k8s.io/v1 httproutes: 1 yes, 0 no,
+	 * or a negative so_err when it could not tell. Cheap: asks discovery at most once per
+	 * ROUTES_RECHECK_S while the answer is no, never again once it is yes (docs/internals/route.md). */
+	int (*routes_served)(void *ctx);
 };
 
 struct ctl_store {

@@ -23,6 +23,7 @@ const struct kube_resource KUBE_CRDS = { "apiextensions.k8s.io", "v1", "CustomRe
 const struct kube_resource KUBE_REPLICASETS = { "apps", "v1", "ReplicaSet", "replicasets", 1 };
 const struct kube_resource KUBE_HPAS = { "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", 1 };
 const struct kube_resource KUBE_RUNTIMECLASSES = { "node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", 0 };
+const struct kube_resource KUBE_HTTPROUTES = { "gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", 1 };
 const struct kube_resource KUBE_EVENTS = { "", "v1", "Event", "events", 1 };
 const struct kube_resource KUBE_LEASES = { "coordination.k8s.io", "v1", "Lease", "leases", 1 };
 

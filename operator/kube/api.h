@@ -30,6 +30,7 @@ extern const struct kube_resource KUBE_CRDS;
 extern const struct kube_resource KUBE_REPLICASETS;
 extern const struct kube_resource KUBE_HPAS;
 extern const struct kube_resource KUBE_RUNTIMECLASSES;
+extern const struct kube_resource KUBE_HTTPROUTES; /* the Gateway API's: served only where it is installed */
 extern const struct kube_resource KUBE_EVENTS;
 extern const struct kube_resource KUBE_LEASES;
 

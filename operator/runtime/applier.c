@@ -183,7 +183,8 @@ void applier_forget(struct applier *a, const struct kube_resource *r, const char
 
 void applier_forget_app(struct applier *a, const char *ns, const char *name)
 {
-	static const struct kube_resource *const children[] = { &KUBE_DEPLOYMENTS, &KUBE_SERVICES, &KUBE_HPAS };
+	static const struct kube_resource *const children[] = { &KUBE_DEPLOYMENTS, &KUBE_SERVICES, &KUBE_HPAS,
+								 &KUBE_HTTPROUTES };
 	for (size_t i = 0; i < sizeof children / sizeof children[0]; i++)
 		applier_forget(a, children[i], ns, name);
 }

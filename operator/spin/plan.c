@@ -1,7 +1,7 @@
 /*
  * plan_app (plan.h): the builders in upstream's order. The runtime-config Secret, the CA Secret and the
  * Deployment form a chain (the Deployment mounts both Secrets), so the chain stops at its first failure; the
- * Service and the HPA depend on the app alone.
+ * Service, the HPA and the HTTPRoute depend on the app alone.
  */
 #include "operator/spin/plan.h"
 
@@ -119,6 +119,10 @@ int plan_app(const struct plan_input *in, struct plan *out, char *err, size_t er
 		out->failed = PLAN_HPA;
 	if (!rc && !out->objs[PLAN_HPA])
 		out->absent |= PLAN_BIT(PLAN_HPA);
+	if (!rc && (rc = spin_route(in->app, &out->objs[PLAN_ROUTE], err, errlen)))
+		out->failed = PLAN_ROUTE;
+	if (!rc && !out->objs[PLAN_ROUTE])
+		out->absent |= PLAN_BIT(PLAN_ROUTE);
 	return rc;
 }
 

@@ -18,6 +18,7 @@ enum plan_role {
 	PLAN_DEPLOYMENT,     /* executor createDeployment: true */
 	PLAN_SERVICE,        /* always */
 	PLAN_HPA,            /* spec.enableAutoscaling with spec.autoscaler */
+	PLAN_ROUTE,          /* spec.route: the Gateway API HTTPRoute */
 	PLAN_NROLES
 };
 #define PLAN_BIT(role) (1u << (role))
@@ -34,7 +35,8 @@ struct plan_input {
 struct plan {
 	json_t *objs[PLAN_NROLES]; /* owned; NULL: nothing to make in that role */
 	unsigned absent;           /* PLAN_BITs of the roles whose object must not exist, so one we made earlier
-				    * goes: the Deployment under createDeployment: false, the HPA without autoscaling */
+				    * goes: the Deployment under createDeployment: false, the HPA without autoscaling,
+				    * the HTTPRoute without spec.route */
 	int failed;                /* the role that could not be built, or PLAN_NROLES */
 };
 

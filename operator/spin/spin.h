@@ -28,6 +28,8 @@
 #define SPIN_CA_KEY "ca-certificates.crt"
 #define SPIN_MANAGED_BY_ANNOTATION "app.kubernetes.io/managed-by"
 #define SPIN_MANAGED_BY_VALUE "spin-operator.spinkube.dev"
+#define SPIN_ROUTE_GROUP "gateway.networking.k8s.io"
+#define SPIN_ROUTE_API_VERSION "gateway.networking.k8s.io/v1"
 
 /* ---- meta.c: names, labels, owner references ---- */
 
@@ -95,5 +97,14 @@ int spin_service(const json_t *app, json_t **out, char *err, size_t errlen);
  * app and targeting its Deployment; *out is NULL (and SO_OK returned) when the app asks for none.
  */
 int spin_hpa(const json_t *app, json_t **out, char *err, size_t errlen);
+
+/* ---- route.c ---- */
+
+/*
+ * The gateway.networking.k8s.io/v1 HTTPRoute for spec.route, named after the app, owned by it, sending the
+ * matched requests (hostnames, PathPrefix per spec.route.pathPrefixes, default "/") arriving at the
+ * parentRefs to the app's Service on port 80; *out is NULL (and SO_OK returned) when the app has no route.
+ */
+int spin_route(const json_t *app, json_t **out, char *err, size_t errlen);
 
 #endif

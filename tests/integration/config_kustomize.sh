@@ -81,6 +81,11 @@ node.k8s.io runtimeclasses watch
 node.k8s.io runtimeclasses create
 node.k8s.io runtimeclasses patch
 node.k8s.io runtimeclasses delete
+gateway.networking.k8s.io httproutes list
+gateway.networking.k8s.io httproutes watch
+gateway.networking.k8s.io httproutes create
+gateway.networking.k8s.io httproutes patch
+gateway.networking.k8s.io httproutes delete
 '
 
 # The self-managed certificate mode's rules (config/rbac/webhook_cert_role.yaml) as "apiGroup resource verb

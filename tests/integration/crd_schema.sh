@@ -77,7 +77,7 @@ printer_columns_are() {
 	local got
 	got=$(kubectl get crd spinapps.core.spinkube.dev -o json |
 		jq -c '[.spec.versions[0].additionalPrinterColumns[] | [.name, .type, .jsonPath, (.priority // 0)]]') || return 1
-	local want='[["Ready","integer",".status.readyReplicas",0],["Desired","integer",".spec.replicas",0],["Executor","string",".spec.executor",0],["Deployment","string",".status.deploymentName",1],["Service","string",".status.serviceName",1]]'
+	local want='[["Ready","integer",".status.readyReplicas",0],["Desired","integer",".spec.replicas",0],["Executor","string",".spec.executor",0],["Deployment","string",".status.deploymentName",1],["Service","string",".status.serviceName",1],["Routed","string",".status.conditions[?(@.type==\"Routed\")].status",1]]'
 	[ "$got" = "$want" ] || { echo "got  $got"; echo "want $want"; return 1; }
 }
 
@@ -246,7 +246,7 @@ t_check "SpinApp CRD: scale subresource paths .spec.replicas, .status.replicas, 
 	-o 'jsonpath={.spec.versions[0].subresources.scale.specReplicasPath} {.spec.versions[0].subresources.scale.statusReplicasPath} {.spec.versions[0].subresources.scale.labelSelectorPath}'
 t_check "SpinAppExecutor CRD: group, scope, names, v1alpha1 served+storage, status subresource only" \
 	crd_names_are spinappexecutors.core.spinkube.dev SpinAppExecutor SpinAppExecutorList spinappexecutors spinappexecutor '["status"]'
-t_check "SpinApp CRD: printer columns Ready/Desired/Executor, Deployment/Service at priority 1" printer_columns_are
+t_check "SpinApp CRD: printer columns Ready/Desired/Executor, Deployment/Service/Routed at priority 1" printer_columns_are
 t_check "SpinAppExecutor CRD: no printer columns" \
 	jsonpath_is "" crd spinappexecutors.core.spinkube.dev -o 'jsonpath={.spec.versions[0].additionalPrinterColumns}'
 t_check "stored SpinApp schema equals crds/core.spinkube.dev_spinapps.yaml" \
@@ -294,8 +294,8 @@ t_check "default: valueFrom.secretKeyRef.name defaults to \"\" (dry-run)" secret
 
 t_check "kubectl get spinapp: columns NAME READY DESIRED EXECUTOR" \
 	header_is "NAME READY DESIRED EXECUTOR" -n "$ns" spinapp
-t_check "kubectl get spinapp -o wide: adds DEPLOYMENT SERVICE" \
-	header_is "NAME READY DESIRED EXECUTOR DEPLOYMENT SERVICE" -n "$ns" spinapp -o wide
+t_check "kubectl get spinapp -o wide: adds DEPLOYMENT SERVICE ROUTED" \
+	header_is "NAME READY DESIRED EXECUTOR DEPLOYMENT SERVICE ROUTED" -n "$ns" spinapp -o wide
 t_check "kubectl get spinappexecutor: default columns NAME AGE" \
 	header_is "NAME AGE" -n "$ns" spinappexecutor
 

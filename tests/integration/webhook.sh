@@ -228,6 +228,16 @@ sample_admitted() { # the sample's SpinApp (not its cluster-scoped PriorityClass
 }
 t_check "the scheduling sample's SpinApp (every pod option) is admitted" sample_admitted
 
+# spec.route (issue 15 §3): the Gateway API's rules the CRD schema cannot express reach the webhook.
+denied "a route with an upper-case host name, an IP address and a relative path prefix" spinapps \
+	"$(app "$ns" badroute "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\",\"replicas\":1,\"route\":{\"parentRefs\":[{\"name\":\"gw\"}],\"hostnames\":[\"Hello.example.com\",\"10.0.0.1\"],\"pathPrefixes\":[\"api\"]}}")" \
+	vspinapp.kb.io \
+	'SpinApp.core.spinkube.dev "badroute" is invalid: [spec.route.hostnames[0]: Invalid value: "Hello.example.com": must be a lowercase DNS name (RFC 1123) of at most 253 characters, optionally starting with a '"'*.'"' wildcard label; IP addresses are not allowed, spec.route.hostnames[1]: Invalid value: "10.0.0.1": must be a lowercase DNS name (RFC 1123) of at most 253 characters, optionally starting with a '"'*.'"' wildcard label; IP addresses are not allowed, spec.route.pathPrefixes[0]: Invalid value: "api": must be an absolute path: must start with '"'/'"']'
+route_sample_admitted() { # the route sample's SpinApp, under this suite's executor
+	sed 's/executor: containerd-shim-spin/executor: beta-shim/' "$REPO/config/samples/route.yaml" | kubectl apply -n "$ns" -f -
+}
+t_check "the route sample's SpinApp is admitted" route_sample_admitted
+
 # What kubectl users see for the same refusal.
 app "$ns" r0 "{\"image\":\"$IMAGE\",\"executor\":\"beta-shim\"}" | kubectl apply -f - >"$work/kubectl.out" 2>&1
 t_check "kubectl apply shows the refusal" grep -qF 'spec.replicas: Required value: replicas must be set unless autoscaling is enabled (0 scales the app to zero)' "$work/kubectl.out"

@@ -15,6 +15,7 @@ struct ctlfake {
 	json_t *api;                 /* "plural/ns/name" → object */
 	json_t *fail;                /* "verb plural" → rc */
 	json_t *requests, *events;
+	int routes_served; /* what routes_served answers */
 	char text[8192];
 };
 
@@ -43,6 +44,7 @@ struct ctlfake *ctlfake_new(void)
 	f->fail = json_object();
 	f->requests = json_array();
 	f->events = json_array();
+	f->routes_served = 1;
 	return f;
 }
 
@@ -365,9 +367,25 @@ static void event(void *ctx, enum ctl_recorder from, const json_t *obj, const ch
 	pthread_mutex_unlock(&f->mu);
 }
 
+static int routes_served(void *ctx)
+{
+	struct ctlfake *f = ctx;
+	pthread_mutex_lock(&f->mu);
+	int served = f->routes_served;
+	pthread_mutex_unlock(&f->mu);
+	return served;
+}
+
+void ctlfake_routes_served(struct ctlfake *f, int answer)
+{
+	pthread_mutex_lock(&f->mu);
+	f->routes_served = answer;
+	pthread_mutex_unlock(&f->mu);
+}
+
 static const struct ctl_store_ops fake_ops = {
 	cache_get, cache_has, cache_list, cache_list_indexed, cache_keys_indexed, cache_count_indexed,
-	get, create, update, apply, patch_status, delete, event,
+	get, create, update, apply, patch_status, delete, event, routes_served,
 };
 
 struct ctl_store ctlfake_store(struct ctlfake *f)

@@ -41,6 +41,10 @@ const char *ctlfake_requests_text(struct ctlfake *f);
 json_t *ctlfake_request(struct ctlfake *f, const char *verb, const char *plural, const char *name);
 /* Every Event so far: {"from" ("app" / "executor"), "object" ("ns/name"), "type", "reason", "message"}. */
 json_t *ctlfake_events(struct ctlfake *f);
+/* What the store's routes_served answers from now on (1, the default: the Gateway API is served; 0: not;
+ * a negative so_err: discovery failed). */
+void ctlfake_routes_served(struct ctlfake *f, int answer);
+
 /* Forgets the logged requests and Events (caches and the API map stay). */
 void ctlfake_clear(struct ctlfake *f);
 

@@ -8,7 +8,8 @@
 # Binaries are cached outside the clone, keyed by tool version and by a hash of the pinning go.mod/go.sum, in
 #   ${SPIN_CACHE:-$HOME/.cache/spin-operator}/tools/<module>-<hash>/
 # and linked into <repo>/.tools/bin. A warm cache rebuilds nothing.
-# Usage: build.sh [k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|promtool|node ...]   (node = k8s-node + containerd)
+# Usage: build.sh [k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|promtool|gateway-api|node ...]
+#   (node = k8s-node + containerd; gateway-api = the Gateway API CRDs, downloaded, not built)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -167,18 +168,36 @@ build_tokenserver() {
 	ln -sfn "$out/tokenserver" "$linkdir/tokenserver"
 }
 
+# The Gateway API's standard-channel CRDs (HTTPRoute, Gateway, GatewayClass, ReferenceGrant, ...) for the
+# spec.route tests: nothing is built; the YAML of the pinned sigs.k8s.io/gateway-api module (go.mod/go.sum in
+# tests/tools/gateway-api) is copied into the cache once and linked as .tools/bin/gateway-api-crds.yaml.
+build_gateway-api() {
+	local out src f; out=$(module_dir gateway-api)
+	if [ ! -f "$out/gateway-api-crds.yaml" ]; then
+		echo "tools: fetching the gateway-api module into $out" >&2
+		src=$(cd "$here/gateway-api" && go mod download -json sigs.k8s.io/gateway-api | jq -er .Dir)
+		mkdir -p "$out.tmp"
+		for f in "$src"/config/crd/standard/*.yaml; do
+			echo "---"
+			cat "$f"
+		done > "$out.tmp/gateway-api-crds.yaml"
+		rm -rf "$out" && mv "$out.tmp" "$out"
+	fi
+	ln -sfn "$out/gateway-api-crds.yaml" "$linkdir/gateway-api-crds.yaml"
+}
+
 build_promtool() {
 	# Prometheus' own validator for `promtool check metrics` (tests/integration/metrics.sh).
 	build_module promtool promtool -- -ldflags "-s -w" github.com/prometheus/prometheus/cmd/promtool
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(etcd kwok k8s helm registry oras cosign tokenserver promtool node)
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kwok k8s helm registry oras cosign tokenserver promtool gateway-api node)
 start=$SECONDS
 for t in "${targets[@]}"; do
 	case "$t" in
-	k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|promtool|node|k8s-node|containerd) "build_$t" ;;
-	*) echo "tools: unknown target '$t' (k8s, etcd, kwok, helm, cosign, oras, registry, tokenserver, promtool, node)" >&2; exit 2 ;;
+	k8s|etcd|kwok|helm|cosign|oras|registry|tokenserver|promtool|gateway-api|node|k8s-node|containerd) "build_$t" ;;
+	*) echo "tools: unknown target '$t' (k8s, etcd, kwok, helm, cosign, oras, registry, tokenserver, promtool, gateway-api, node)" >&2; exit 2 ;;
 	esac
 done
 echo "tools: ready in $linkdir ($((SECONDS - start)) s)" >&2

@@ -117,8 +117,8 @@ static void shim_app_with_ca(void **state)
 	struct plan p;
 	char err[512] = "";
 	assert_int_equal(plan(APP(""), EXECUTOR(SHIM_DC(CA)), NULL, 0, &p, err, sizeof err), SO_OK);
-	assert_string_equal(roles(&p), "Secret/app-760b133c Secret/spin-ca Deployment/app Service/app -");
-	assert_int_equal(p.absent, PLAN_BIT(PLAN_HPA)); /* an HPA we made earlier goes */
+	assert_string_equal(roles(&p), "Secret/app-760b133c Secret/spin-ca Deployment/app Service/app - -");
+	assert_int_equal(p.absent, PLAN_BIT(PLAN_HPA) | PLAN_BIT(PLAN_ROUTE)); /* an HPA or HTTPRoute we made goes */
 	assert_int_equal(p.failed, PLAN_NROLES);
 	assert_string_equal(mounted(&p), "app-760b133c spin-ca");
 	assert_string_equal(meta(p.objs[PLAN_CA_SECRET], "namespace"), "ns");
@@ -132,13 +132,13 @@ static void shim_app_with_ca(void **state)
 
 	/* the CA Secret known to exist: left out, still mounted */
 	assert_int_equal(plan(APP(""), EXECUTOR(SHIM_DC(CA)), NULL, 1, &p, err, sizeof err), SO_OK);
-	assert_string_equal(roles(&p), "Secret/app-760b133c - Deployment/app Service/app -");
+	assert_string_equal(roles(&p), "Secret/app-760b133c - Deployment/app Service/app - -");
 	assert_string_equal(mounted(&p), "app-760b133c spin-ca");
 	plan_free(&p);
 
 	/* no installDefaultCACerts: no CA Secret, none mounted */
 	assert_int_equal(plan(APP(""), EXECUTOR(SHIM_DC("")), NULL, 0, &p, err, sizeof err), SO_OK);
-	assert_string_equal(roles(&p), "Secret/app-760b133c - Deployment/app Service/app -");
+	assert_string_equal(roles(&p), "Secret/app-760b133c - Deployment/app Service/app - -");
 	assert_string_equal(mounted(&p), "app-760b133c");
 	plan_free(&p);
 }
@@ -174,8 +174,8 @@ static void without_deployment_with_autoscaling(void **state)
 	char err[512] = "";
 	assert_int_equal(plan(APP(KV_RC AUTOSCALER), EXECUTOR(NO_DEPLOYMENT), &f, 0, &p, err, sizeof err), SO_OK);
 	assert_string_equal(f.log, "");
-	assert_string_equal(roles(&p), "- - - Service/app HorizontalPodAutoscaler/app");
-	assert_int_equal(p.absent, PLAN_BIT(PLAN_DEPLOYMENT));
+	assert_string_equal(roles(&p), "- - - Service/app HorizontalPodAutoscaler/app -");
+	assert_int_equal(p.absent, PLAN_BIT(PLAN_DEPLOYMENT) | PLAN_BIT(PLAN_ROUTE));
 	const json_t *spec = json_object_get(p.objs[PLAN_HPA], "spec");
 	assert_int_equal(json_integer_value(json_object_get(spec, "minReplicas")), 2);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(spec, "scaleTargetRef"), "name")), "app");
@@ -184,8 +184,8 @@ static void without_deployment_with_autoscaling(void **state)
 	/* with a Deployment: nothing absent, and the Deployment leaves replicas to the autoscaler */
 	assert_int_equal(plan(APP(AUTOSCALER), EXECUTOR(SHIM_DC("")), NULL, 0, &p, err, sizeof err), SO_OK);
 	assert_string_equal(roles(&p),
-			    "Secret/app-760b133c - Deployment/app Service/app HorizontalPodAutoscaler/app");
-	assert_int_equal(p.absent, 0);
+			    "Secret/app-760b133c - Deployment/app Service/app HorizontalPodAutoscaler/app -");
+	assert_int_equal(p.absent, PLAN_BIT(PLAN_ROUTE));
 	assert_null(json_object_get(json_object_get(p.objs[PLAN_DEPLOYMENT], "spec"), "replicas"));
 	plan_free(&p);
 }
@@ -219,7 +219,7 @@ static void runtime_config_references(void **state)
 	assert_int_equal(plan(APP(KV_RC), EXECUTOR(SHIM_DC(CA)), &f, 0, &p, err, sizeof err), SO_E_CONFIG);
 	assert_int_equal(p.failed, PLAN_RUNTIME_CONFIG);
 	assert_string_equal(err, "failed to construct RuntimeConfig: configmaps \"cm\" not found");
-	assert_string_equal(roles(&p), "- - - Service/app -");
+	assert_string_equal(roles(&p), "- - - Service/app - -");
 	plan_free(&p);
 
 	/* a getter error stops plan_refs at once and is returned */
@@ -240,7 +240,7 @@ static void runtime_config_references(void **state)
 	check_json(refs, "{'secrets': {}, 'configmaps': {}}");
 	struct plan_input in = { app, executor, refs, "PEM", 3, 0 };
 	assert_int_equal(plan_app(&in, &p, err, sizeof err), SO_OK);
-	assert_string_equal(roles(&p), "- - Deployment/app Service/app -");
+	assert_string_equal(roles(&p), "- - Deployment/app Service/app - -");
 	assert_string_equal(mounted(&p), "user-rc");
 	plan_free(&p);
 	json_decref(refs);
@@ -261,14 +261,14 @@ static void failures(void **state)
 		int rc, failed;
 		const char *roles, *err;
 	} cases[] = {
-		{ APP(""), EXECUTOR("{'createDeployment': true}"), SO_E_INVAL, PLAN_RUNTIME_CONFIG, "- - - Service/app -",
+		{ APP(""), EXECUTOR("{'createDeployment': true}"), SO_E_INVAL, PLAN_RUNTIME_CONFIG, "- - - Service/app - -",
 		  "SpinAppExecutor ns/shim has createDeployment: true but no deploymentConfig" },
 		{ APP(""), EXECUTOR("{'createDeployment': true, 'deploymentConfig': {'installDefaultCACerts': true}}"),
-		  SO_E_INVAL, PLAN_DEPLOYMENT, "Secret/app-760b133c Secret/spin-ca - Service/app -",
+		  SO_E_INVAL, PLAN_DEPLOYMENT, "Secret/app-760b133c Secret/spin-ca - Service/app - -",
 		  "must specify either runtimeClassName or spinImage" },
 		{ APP(", 'enableAutoscaling': true, 'autoscaler': {'minReplicas': 2}"), EXECUTOR(SHIM_DC("")), SO_E_INVAL,
-		  PLAN_HPA, "Secret/app-760b133c - Deployment/app Service/app -", "spec.autoscaler.maxReplicas" },
-		{ NULL, EXECUTOR(NO_DEPLOYMENT), SO_E_INVAL, PLAN_SERVICE, "- - - - -", long_name },
+		  PLAN_HPA, "Secret/app-760b133c - Deployment/app Service/app - -", "spec.autoscaler.maxReplicas" },
+		{ NULL, EXECUTOR(NO_DEPLOYMENT), SO_E_INVAL, PLAN_SERVICE, "- - - - - -", long_name },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char app[1024], err[512] = "";

@@ -502,6 +502,139 @@ static void app_hpa_applied_then_removed(void **state)
 	expect_events(x, "app ns/app Warning ReconcileFailed");
 }
 
+/* ---- "always": the HTTPRoute (spec.route) ---- */
+
+#define ROUTE_SPEC ", 'route': {'parentRefs': [{'name': 'gw', 'namespace': 'infra'}], 'hostnames': ['app.example.com']}"
+
+/* The Routed condition of a status patch (borrowed), or NULL. */
+static json_t *routed(struct fx *x)
+{
+	return condition_find(json_object_get(patched_status(x, "spinapps"), "conditions"), "Routed");
+}
+
+static const char *cond_str(const json_t *c, const char *key)
+{
+	return json_string_value(json_object_get(c, key));
+}
+
+/* Served: applied with the rest, Routed Unknown until a gateway answers, then the parents' verdict; removed
+ * (uid precondition) with the block, and the condition with it. */
+static void app_route_applied_mirrored_removed(void **state)
+{
+	struct fx *x = *state;
+	put(x, CTL_APPS, app_with(ROUTE_SPEC));
+	put(x, CTL_EXECUTORS, "{'metadata': {'name': 'shim', 'namespace': 'ns'}, 'spec': {'createDeployment': false}}");
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	assert_string_equal(ctlfake_requests_text(x->f),
+			    "apply services ns/app; apply httproutes ns/app; patch spinapps ns/app");
+	json_t *r = json_object_get(ctlfake_request(x->f, "apply", "httproutes", "app"), "body");
+	check_json(json_object_get(r, "spec"),
+		   "{'parentRefs': [{'namespace': 'infra', 'name': 'gw'}], 'hostnames': ['app.example.com'], 'rules': "
+		   "[{'matches': [{'path': {'type': 'PathPrefix', 'value': '/'}}], 'backendRefs': [{'name': 'app', "
+		   "'port': 80}]}]}");
+	assert_string_equal(body_str(ctlfake_request(x->f, "apply", "httproutes", "app"), "metadata", NULL, "name"), "app");
+	json_t *c = routed(x);
+	assert_non_null(c);
+	assert_string_equal(cond_str(c, "status"), "Unknown");
+	assert_string_equal(cond_str(c, "reason"), "Pending");
+	expect_events(x, "");
+
+	/* a gateway accepted it (the cache shows status.parents): Routed True, and the apply is skipped */
+	json_t *live = json_deep_copy(r);
+	json_object_set_new(json_object_get(live, "metadata"), "uid", json_string("route-uid"));
+	json_object_set_new(live, "status", J("{'parents': [{'parentRef': {'name': 'gw', 'namespace': 'infra'}, "
+					      "'conditions': [{'type': 'Accepted', 'status': 'True', 'reason': 'Accepted'},"
+					      " {'type': 'ResolvedRefs', 'status': 'True', 'reason': 'ResolvedRefs'}]}]}"));
+	ctlfake_cache_put(x->f, CTL_HTTPROUTES, live);
+	json_t *app = J(app_with(ROUTE_SPEC));
+	json_object_set(app, "status", patched_status(x, "spinapps"));
+	ctlfake_cache_put(x->f, CTL_APPS, app);
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	assert_int_equal(count(x, "apply", "httproutes"), 0);
+	c = routed(x);
+	assert_string_equal(cond_str(c, "status"), "True");
+	assert_string_equal(cond_str(c, "reason"), "Accepted");
+
+	/* the gateway refuses it: False, naming the parent and its reason */
+	json_object_set_new(live, "status", J("{'parents': [{'parentRef': {'name': 'gw', 'namespace': 'infra'}, "
+					      "'conditions': [{'type': 'Accepted', 'status': 'False', 'reason': "
+					      "'NotAllowedByListeners', 'message': 'no listener'}]}]}"));
+	ctlfake_cache_put(x->f, CTL_HTTPROUTES, live);
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	c = routed(x);
+	assert_string_equal(cond_str(c, "status"), "False");
+	assert_string_equal(cond_str(c, "reason"), "NotAccepted");
+	assert_string_equal(cond_str(c, "message"),
+			    "HTTPRoute app: parent infra/gw: Accepted False: NotAllowedByListeners: no listener");
+
+	/* the block goes: the route goes with a uid precondition, the condition with it */
+	json_object_set(app, "status", patched_status(x, "spinapps"));
+	json_object_del(json_object_get(app, "spec"), "route");
+	ctlfake_cache_put(x->f, CTL_APPS, app);
+	json_object_set_new(json_object_get(live, "metadata"), "labels", J("{'core.spinkube.dev/app-name': 'app'}"));
+	json_object_set_new(json_object_get(live, "metadata"), "ownerReferences",
+			    J("[{'apiVersion': 'core.spinkube.dev/v1alpha1', 'kind': 'SpinApp', 'name': 'app', 'uid': '"
+			      APP_UID "', 'controller': true}]"));
+	ctlfake_cache_put(x->f, CTL_HTTPROUTES, live);
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	json_t *del = ctlfake_request(x->f, "delete", "httproutes", "app");
+	assert_non_null(del);
+	assert_string_equal(json_string_value(json_object_get(del, "uid")), "route-uid");
+	assert_null(routed(x));
+	json_decref(app);
+	json_decref(live);
+}
+
+/* Not served: no HTTPRoute request, a Warning naming the missing API, Routed False; the rest of the app is made
+ * as usual and the reconcile succeeds. A discovery failure is retried. */
+static void app_route_without_gateway_api(void **state)
+{
+	struct fx *x = *state;
+	ctlfake_routes_served(x->f, 0);
+	put(x, CTL_APPS, app_with(ROUTE_SPEC));
+	put(x, CTL_EXECUTORS, RC_SHIM);
+	put(x, CTL_RUNTIMECLASSES, "{'metadata': {'name': 'wasmtime-spin-v2'}, 'handler': 'spin'}");
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	assert_int_equal(count(x, "apply", "httproutes"), 0);
+	assert_int_equal(count(x, "apply", "deployments"), 1);
+	assert_int_equal(count(x, "apply", "services"), 1);
+	expect_events(x, "app ns/app Warning GatewayAPINotInstalled");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ctlfake_events(x->f), 0), "message")),
+			    "spec.route needs the Gateway API (gateway.networking.k8s.io/v1 httproutes), which the API "
+			    "server does not serve");
+	json_t *c = routed(x);
+	assert_non_null(c);
+	assert_string_equal(cond_str(c, "status"), "False");
+	assert_string_equal(cond_str(c, "reason"), "GatewayAPINotInstalled");
+	assert_string_equal(cond_str(c, "message"),
+			    "the Gateway API (gateway.networking.k8s.io/v1 httproutes) is not installed in the cluster");
+	assert_string_equal(json_string_value(json_object_get(patched_status(x, "spinapps"), "deploymentName")), "app");
+
+	/* reconciled again while it waits (every ROUTES_RECHECK_S): the condition says it already, no new Warning */
+	json_t *app = J(app_with(ROUTE_SPEC));
+	json_object_set(app, "status", patched_status(x, "spinapps"));
+	ctlfake_cache_put(x->f, CTL_APPS, app);
+	json_decref(app);
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	expect_events(x, "");
+	assert_int_equal(count(x, "apply", "httproutes"), 0);
+
+	ctlfake_routes_served(x->f, SO_E_API_FORBIDDEN);
+	ctlfake_clear(x->f);
+	assert_true(reconcile_app(x->ctl, "ns", "app") < 0);
+	assert_int_equal(count(x, "apply", "httproutes"), 0);
+
+	/* an app without a route never needs discovery: it reconciles whatever discovery would say */
+	put(x, CTL_APPS, app_with(""));
+	ctlfake_clear(x->f);
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), SO_OK);
+	expect_events(x, "");
+}
+
 /* ---- "always": superseded runtime-config Secrets deleted once no ReplicaSet uses them ---- */
 
 static void app_collects_superseded_secrets(void **state)
@@ -852,6 +985,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(map_app_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(map_executor_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(map_owned_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(app_route_applied_mirrored_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(app_route_without_gateway_api, setup, teardown),
 		cmocka_unit_test_setup_teardown(map_runtime_class_events, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include "operator/base/buf.h"
 #include "operator/base/err.h"
 #include "operator/base/yamljson.h"
+#include "support/testjson.h"
 
 extern const char spin_ca_bundle[];
 extern const size_t spin_ca_bundle_len;
@@ -546,6 +547,23 @@ static void shapes(void **state)
 	assert_string_equal(kind_of(json_array_get(r.items, 0)), "Service");
 	assert_string_equal(kind_of(json_array_get(r.items, 1)), "HorizontalPodAutoscaler");
 	json_t *refs = json_object_get(json_object_get(json_array_get(r.items, 0), "metadata"), "ownerReferences");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(refs, 0), "uid")), "1234-abcd");
+	result_free(&r);
+
+	/* spec.route: the HTTPRoute is printed last, owned like the rest (config/samples/route.yaml) */
+	const char *routed = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinAppExecutor\nmetadata: {name: ext}\n"
+			     "spec: {createDeployment: false}\n---\n"
+			     "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata: {name: x, uid: 1234-abcd}\n"
+			     "spec: {image: i, executor: ext, route: {parentRefs: [{name: gw}]}}\n";
+	const char *in7[] = { routed };
+	r = render_ok(in7, 1, NULL);
+	assert_int_equal(json_array_size(r.items), 2);
+	assert_string_equal(kind_of(json_array_get(r.items, 1)), "HTTPRoute");
+	assert_string_equal(name_of(json_array_get(r.items, 1)), "x");
+	check_json(json_object_get(json_array_get(r.items, 1), "spec"),
+		   "{'parentRefs': [{'name': 'gw'}], 'rules': [{'matches': [{'path': {'type': 'PathPrefix', 'value': "
+		   "'/'}}], 'backendRefs': [{'name': 'x', 'port': 80}]}]}");
+	refs = json_object_get(json_object_get(json_array_get(r.items, 1), "metadata"), "ownerReferences");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(refs, 0), "uid")), "1234-abcd");
 	result_free(&r);
 

@@ -629,6 +629,64 @@ static void test_stricter_autoscaler(void **state)
 #undef AS
 }
 
+/* spec.route (webhook/spinapp_route.c): the HTTPRoute CRD's rules, with the SpinApp's field paths. */
+static void test_stricter_route(void **state)
+{
+	(void)state;
+	check_app(APP("{" GOOD ", 'route': {'parentRefs': [{'name': 'gw', 'namespace': 'infra', 'sectionName': 'http',"
+		      " 'port': 80, 'group': 'gateway.networking.k8s.io', 'kind': 'Gateway'}], 'hostnames': "
+		      "['app.example.com', '*.example.com'], 'pathPrefixes': ['/', '/api/v1', '/a%20b']}}"),
+		  "");
+	check_app(APP("{" GOOD ", 'route': {'parentRefs': [{'name': 'gw'}]}}"), "");
+	check_app(APP("{" GOOD ", 'route': {'parentRefs': []}}"),
+		  "spec.route.parentRefs: Required value: at least one parent (a Gateway) for the HTTPRoute to attach to");
+	check_app(APP("{" GOOD ", 'route': {'hostnames': ['a.example.com']}}"),
+		  "spec.route.parentRefs: Required value: at least one parent (a Gateway) for the HTTPRoute to attach to");
+	check_app(APP("{" GOOD ", 'route': {'parentRefs': [{'name': 'gw'}, {'namespace': 'x'}]}}"),
+		  "spec.route.parentRefs[1].name: Required value: the name of the Gateway (or other parent) to attach to");
+	check_app(APP("{" GOOD ", 'route': {'parentRefs': [{'name': 'gw', 'namespace': 'Infra', 'port': 0, "
+		      "'sectionName': 'a_b', 'kind': '1Gateway'}]}}"),
+		  "[spec.route.parentRefs[0].namespace: Invalid value: \"Infra\": a lowercase RFC 1123 label must "
+		  "consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric "
+		  "character, spec.route.parentRefs[0].sectionName: Invalid value: \"a_b\": " DNS1123_SUBDOMAIN_MSG
+		  ", spec.route.parentRefs[0].kind: Invalid value: \"1Gateway\": must start with a letter, contain "
+		  "only letters, digits or '-', and end with a letter or digit, spec.route.parentRefs[0].port: Invalid "
+		  "value: 0: must be between 1 and 65535, inclusive]");
+	static const char *const bad_hosts[] = { "Example.com", "10.0.0.1", "*", "a..b", "a.b.", "*.*.example.com",
+						 "-a.example.com", "foo_bar.example.com" };
+	for (size_t i = 0; i < sizeof bad_hosts / sizeof *bad_hosts; i++) {
+		char app[1024], want[1024];
+		snprintf(app, sizeof app, APP("{" GOOD ", 'route': {'parentRefs': [{'name': 'gw'}], 'hostnames': "
+					      "['ok.example.com', '%s']}}"), bad_hosts[i]);
+		snprintf(want, sizeof want, "spec.route.hostnames[1]: Invalid value: \"%s\": must be a lowercase DNS "
+			 "name (RFC 1123) of at most 253 characters, optionally starting with a '*.' wildcard label; IP "
+			 "addresses are not allowed", bad_hosts[i]);
+		check_app(app, want);
+	}
+	static const struct {
+		const char *path, *detail;
+	} bad_paths[] = {
+		{ "api", "must be an absolute path: must start with '/'" },
+		{ "/a//b", "must not contain '//'" },
+		{ "/a/./b", "must not contain '/./'" },
+		{ "/a/../b", "must not contain '/../'" },
+		{ "/a%2fb", "must not contain '%2f'" },
+		{ "/a#b", "must not contain '#'" },
+		{ "/a/..", "must not end with '/..'" },
+		{ "/a/.", "must not end with '/.'" },
+		{ "/a b", "must contain only letters, digits, the characters -._~!$&'()*+,;=:@/ and %-escapes" },
+		{ "/a%zz", "must contain only letters, digits, the characters -._~!$&'()*+,;=:@/ and %-escapes" },
+	};
+	for (size_t i = 0; i < sizeof bad_paths / sizeof *bad_paths; i++) {
+		char app[1024], want[1024];
+		snprintf(app, sizeof app, APP("{" GOOD ", 'route': {'parentRefs': [{'name': 'gw'}], 'pathPrefixes': "
+					      "['%s']}}"), bad_paths[i].path);
+		snprintf(want, sizeof want, "spec.route.pathPrefixes[0]: Invalid value: \"%s\": %s", bad_paths[i].path,
+			 bad_paths[i].detail);
+		check_app(app, want);
+	}
+}
+
 static void test_stricter_memory_probes_names(void **state)
 {
 	json_t *warnings = json_array();
@@ -995,6 +1053,7 @@ int main(void)
 		cmocka_unit_test(test_stricter_memory_probes_names),
 		cmocka_unit_test(test_stricter_unusable_executor),
 		cmocka_unit_test(test_stricter_after_upstream),
+		cmocka_unit_test(test_stricter_route),
 		cmocka_unit_test(test_stricter_executor),
 		cmocka_unit_test(test_defaulting),
 		cmocka_unit_test(test_decode),
