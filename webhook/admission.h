@@ -53,9 +53,9 @@ const char *admission_webhook_name(enum admission_endpoint ep);
 
 /*
  * Handles one review. On SO_OK, *http_status is 200 and out_response holds the response AdmissionReview (JSON),
- * or *http_status is 400 and out_response holds a one-line plain-text reason. A negative so_err (SO_E_NOMEM,
- * SO_E_TOO_LARGE when out_response's cap is too small) means no answer could be built: the server should
- * answer 500. out_response is reset and filled. Messages quote rejected values as apimachinery does, cut at
+ * or *http_status is 400 and out_response holds a one-line plain-text reason. A negative so_err (SO_E_INVAL when
+ * a quoted text cut at a byte count is no longer valid UTF-8, SO_E_TOO_LARGE when out_response's cap is too
+ * small) means no answer could be built: the server should answer 500. out_response is reset and filled. Messages quote rejected values as apimachinery does, cut at
  * FIELD_VALUE_SHOWN bytes, with at most FIELD_LIST_MAX errors and ADMISSION_MAX_WARNINGS warnings, so every
  * answer fits ADMISSION_RESPONSE_CAP, however hostile the review.
  */
@@ -81,7 +81,7 @@ int spinapp_default(json_t *app, const char *request_ns, const struct admission_
 		    char *msg, size_t msglen);
 
 /* Upstream's checks in upstream's order, then (unless ctx->flags has ADMISSION_UPSTREAM_ONLY) the stricter ones.
- * 0 or SO_E_NOMEM; the verdict is errs->n. */
+ * 0, or SO_E_INVAL when a warning could not be built (a cut left invalid UTF-8); the verdict is errs->n. */
 int spinapp_validate(const json_t *app, const char *request_ns, const struct admission_ctx *ctx,
 		     struct field_list *errs, json_t *warnings);
 
