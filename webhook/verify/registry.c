@@ -250,7 +250,7 @@ static int fail_transport(char *err, size_t errlen, int rc, const char *host, co
 		return so_fail(err, errlen, rc, "registry %s: the answer is larger than the %zu-byte limit (%s)", host,
 			       p->body.cap, what);
 	case SO_E_NOMEM:
-		return so_fail(err, errlen, rc, "registry %s: out of memory (%s)", host, what);
+		return so_fail(err, errlen, rc, "registry %s: libcurl ran out of memory (%s)", host, what);
 	default:
 		if (p->too_many_redirects)
 			return so_fail(err, errlen, SO_E_TRANSPORT, "registry %s: %s (%s)", host, p->error, what);
