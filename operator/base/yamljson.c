@@ -375,7 +375,8 @@ static int scalar_value(struct reader *r, const yaml_event_t *ev, json_t **out)
 		return *out ? SO_OK : not_utf8(r);
 	}
 	/* The value is not shown: a kubeconfig's token could be the scalar (secret hygiene). */
-	return fail_at(r, SO_E_INVAL, &ev->start_mark, "the scalar is not valid for tag %s", tag ? short_tag(tag, tmp2) : "?");
+	return fail_at(r, SO_E_INVAL, &ev->start_mark, "the scalar is not valid for tag %s",
+		       tag ? short_tag(tag, tmp2) : "?");
 }
 
 static struct anchor *find_anchor(struct reader *r, const char *name)

@@ -551,7 +551,8 @@ static int create_event(struct recorder *r, const struct pending *p)
 	free(prefix);
 	clock_format_rfc3339(p->wall_ns / 1000000000LL, ts);
 	if (!(ev = event_object(r, p, name, ts))) {
-		log_warn(LOG_COMPONENT, "dropping event reason=%s on %s: a field is not valid UTF-8", p->reason, p->name);
+		log_warn(LOG_COMPONENT, "dropping event reason=%s on %s: a field is missing or not valid UTF-8",
+			 p->reason, p->name);
 		goto out;
 	}
 	rc = kube_create(r->client, &KUBE_EVENTS, p->event_ns, ev, NULL, &resp);

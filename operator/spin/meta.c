@@ -96,8 +96,8 @@ int spin_ready_label_key(const char *app_name, struct buf *out, char *err, size_
 					  app_name, app_name);
 	}
 	if (buf_appendf(out, SPIN_GROUP "/" READY_PREFIX "%s" READY_SUFFIX, app_name) != SO_OK)
-		return so_fail(err, errlen, SO_E_TOO_LARGE, "SpinApp \"%s\": the ready label key does not fit its buffer",
-			       app_name);
+		return so_fail(err, errlen, SO_E_TOO_LARGE,
+			       "SpinApp \"%s\": the ready label key does not fit its buffer", app_name);
 	return SO_OK;
 }
 
@@ -171,6 +171,6 @@ fail:
 
 int spin_owner_ref_failed(const char *name, char *err, size_t errlen)
 {
-	return so_fail(err, errlen, SO_E_INVAL,
-		       "SpinApp \"%s\": apiVersion and kind must not be empty: they name the owner of its objects", name);
+	return so_fail(err, errlen, SO_E_INVAL, "SpinApp \"%s\": apiVersion and kind must not be empty: "
+		       "they name the owner of its objects", name);
 }

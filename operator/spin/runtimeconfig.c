@@ -312,7 +312,8 @@ int spin_runtime_config_toml(const json_t *app, const json_t *refs, struct buf *
 	if (rc && (r = each_option(rc, check_refs, &ctx)) != SO_OK)
 		return r;
 
-	root = json_pack("{s:[{s:s, s:s}]}", "config_provider", "type", "env", "prefix", "SPIN_VARIABLE_"); /* constants */
+	/* Constants: cannot fail. */
+	root = json_pack("{s:[{s:s, s:s}]}", "config_provider", "type", "env", "prefix", "SPIN_VARIABLE_");
 	if (rc) {
 		if ((r = render_named(&ctx, rc, "keyValueStores", "key value store", &kv)) != SO_OK ||
 		    (r = render_named(&ctx, rc, "sqliteDatabases", "sqlite database", &sql)) != SO_OK)
