@@ -80,7 +80,8 @@ if [[ -n $objs ]]; then
 	while IFS= read -r f; do
 		o=$objs/obj/${f%.c}.o m=${f%.c}
 		[[ -f $o ]] || { problem "$o: missing (make test-bins first)"; continue; }
-		nm -g --defined-only "$o" | awk -v m="$m" 'NF == 3 {print $3, m}' >>"$tmp/def"
+		# ASan adds an __odr_asan.<global> marker per exported global: not an export of ours.
+		nm -g --defined-only "$o" | awk -v m="$m" 'NF == 3 && $3 !~ /^__odr_asan/ {print $3, m}' >>"$tmp/def"
 		nm -u "$o" | awk -v m="$m" '{print $2, m}' >>"$tmp/use"
 	done < <(find operator webhook -name '*.c' | sort)
 	sort -k1,1 "$tmp/def" >"$tmp/def.s"
@@ -93,8 +94,8 @@ if [[ -n $objs ]]; then
 	for k in "${!PREFIXES[@]}"; do echo "$k ${PREFIXES[$k]}"; done >"$tmp/aliases"
 	awk 'function norm(s) { s = tolower(s); gsub(/_/, "", s); return s }
 	     FNR == NR { alias[$1] = $2; next }
-	     # symbols a sanitizer adds (__odr_asan.x marks x; __asan_*, __ubsan_*) are not ours to name
-	     { sym = $1; m = $2; sub(/^__odr_asan[.]/, "", sym); if (sym ~ /^__/) next
+	     # names that start with __ are the compiler's or a sanitizer's (__asan_*, __ubsan_*), not ours
+	     { sym = $1; m = $2; if (sym ~ /^__/) next
 	       dir = m; sub(/\/[^\/]*$/, "", dir)
 	       n = split(m, p, "/"); mod = p[n]; n = split(dir, p, "/"); folder = p[n]
 	       cand = mod " " folder " " alias[m] " " alias[dir]

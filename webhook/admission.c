@@ -97,10 +97,11 @@ static json_t *status_new(void)
 	return st;
 }
 
-/* A string member from text that quotes the request: json_string refuses it when a cut left invalid UTF-8. */
+/* A string member from text that quotes the request: json_string refuses it (SO_E_INVAL) when a cut left invalid
+ * UTF-8. */
 static int set_str(json_t *obj, const char *key, const char *value)
 {
-	return json_object_set_new(obj, key, json_string(value)) ? SO_E_NOMEM : SO_OK;
+	return json_object_set_new(obj, key, json_string(value)) ? SO_E_INVAL : SO_OK;
 }
 
 json_t *admission_invalid_status(const char *group, const char *kind, const char *name,
@@ -118,7 +119,7 @@ json_t *admission_invalid_status(const char *group, const char *kind, const char
 		json_object_set_new(st, "reason", json_string("Invalid"));
 	if (rc == SO_OK && name && *name)
 		rc = json_object_set_new(details, "name", json_stringn(name, strnlen(name, FIELD_VALUE_SHOWN)))
-			     ? SO_E_NOMEM : SO_OK;
+			     ? SO_E_INVAL : SO_OK;
 	if (rc == SO_OK && group && *group)
 		rc = set_str(details, "group", group);
 	if (rc == SO_OK && kind && *kind)
@@ -265,7 +266,7 @@ static int errored(struct answer *a, int code, const char *message)
 	a->allowed = 0;
 	a->status = status_new();
 	if (set_str(a->status, "message", message) != SO_OK)
-		return SO_E_NOMEM;
+		return SO_E_INVAL;
 	json_object_set_new(a->status, "code", json_integer(code));
 	return SO_OK;
 }
@@ -276,7 +277,7 @@ static int denied(struct answer *a, const char *reason)
 	a->allowed = 0;
 	a->status = status_new();
 	if (set_str(a->status, "reason", reason) != SO_OK)
-		return SO_E_NOMEM;
+		return SO_E_INVAL;
 	json_object_set_new(a->status, "code", json_integer(403));
 	return SO_OK;
 }
@@ -350,7 +351,7 @@ static int forbidden(struct answer *a, const char *message)
 	a->status = status_new();
 	json_object_set_new(a->status, "status", json_string("Failure"));
 	if (set_str(a->status, "message", message) != SO_OK)
-		return SO_E_NOMEM;
+		return SO_E_INVAL;
 	json_object_set_new(a->status, "reason", json_string("Forbidden"));
 	json_object_set_new(a->status, "code", json_integer(403));
 	return SO_OK;
@@ -409,7 +410,7 @@ static int verify_image(const struct review *r, const struct admission_ctx *ctx,
 	}
 	/* The mutating webhook warns; the validating one would only repeat it. */
 	if (*out.notice && !validating && json_array_append_new(a->warnings, json_string(out.notice))) {
-		rc = SO_E_NOMEM;
+		rc = SO_E_INVAL;
 		goto out;
 	}
 	switch (out.decision) {
@@ -420,12 +421,12 @@ static int verify_image(const struct review *r, const struct admission_ctx *ctx,
 	case VERIFY_IMAGE_WARN:
 		/* The mutating webhook warns; the validating one would only repeat it. */
 		if (!validating && json_array_append_new(a->warnings, json_string(out.message)))
-			rc = SO_E_NOMEM;
+			rc = SO_E_INVAL;
 		break;
 	case VERIFY_IMAGE_ADMIT:
 		if (out.pinned && !validating &&
 		    json_object_set_new(json_object_get(app, "spec"), "image", json_string(out.pinned)))
-			rc = SO_E_NOMEM;
+			rc = SO_E_INVAL;
 		break;
 	}
 out:
@@ -528,9 +529,7 @@ static int validate(const struct review *r, const struct admission_ctx *ctx, str
 	if (spinapp)
 		rc = spinapp_validate(obj, r->ns, ctx, &errs, a->warnings);
 	else
-		rc = executor_validate(obj, ctx->flags, &errs, a->warnings);
-	if (rc == SO_OK && errs.nomem)
-		rc = SO_E_NOMEM;
+		executor_validate(obj, ctx->flags, &errs, a->warnings);
 	if (rc != SO_OK)
 		goto out;
 	if (errs.n == 0) {
@@ -546,7 +545,7 @@ static int validate(const struct review *r, const struct admission_ctx *ctx, str
 		a->allowed = 0;
 		a->status = admission_invalid_status(SPIN_GROUP, spinapp ? "SpinApp" : "SpinAppExecutor",
 						     name ? name : "", &errs);
-		rc = a->status ? SO_OK : SO_E_NOMEM;
+		rc = a->status ? SO_OK : SO_E_INVAL;
 	}
 out:
 	field_list_free(&errs);
@@ -559,7 +558,7 @@ static int encode(const struct review *r, const struct answer *a, struct buf *ou
 {
 	json_t *resp = json_pack("{s:s, s:b}", "uid", r->uid, "allowed", a->allowed), *doc = NULL;
 	char *text = NULL;
-	int rc = resp ? SO_OK : SO_E_NOMEM; /* json_pack: kept, as every format call is */
+	int rc = resp ? SO_OK : SO_E_INVAL; /* json_pack refuses a uid that is not valid UTF-8 */
 
 	if (rc == SO_OK && a->status)
 		json_object_set(resp, "status", a->status);
@@ -580,7 +579,7 @@ static int encode(const struct review *r, const struct answer *a, struct buf *ou
 		doc = json_pack("{s:s, s:s, s:O}", "apiVersion", REVIEW_API_VERSION, "kind", REVIEW_KIND, "response",
 				resp);
 		text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-		rc = text ? SO_OK : SO_E_NOMEM;
+		rc = text ? SO_OK : SO_E_INVAL;
 	}
 	if (rc == SO_OK) {
 		buf_reset(out);

@@ -53,9 +53,9 @@ const char *admission_webhook_name(enum admission_endpoint ep);
 
 /*
  * Handles one review. On SO_OK, *http_status is 200 and out_response holds the response AdmissionReview (JSON),
- * or *http_status is 400 and out_response holds a one-line plain-text reason. A negative so_err (SO_E_NOMEM,
- * SO_E_TOO_LARGE when out_response's cap is too small) means no answer could be built: the server should
- * answer 500. out_response is reset and filled. Messages quote rejected values as apimachinery does, cut at
+ * or *http_status is 400 and out_response holds a one-line plain-text reason. A negative so_err (SO_E_INVAL when
+ * a quoted text cut at a byte count is no longer valid UTF-8, SO_E_TOO_LARGE when out_response's cap is too
+ * small) means no answer could be built: the server should answer 500. out_response is reset and filled. Messages quote rejected values as apimachinery does, cut at
  * FIELD_VALUE_SHOWN bytes, with at most FIELD_LIST_MAX errors and ADMISSION_MAX_WARNINGS warnings, so every
  * answer fits ADMISSION_RESPONSE_CAP, however hostile the review.
  */

@@ -8,6 +8,7 @@
 #include "webhook/field.h"
 
 int executor_check_decode(const json_t *executor, struct buf *msg);
-int executor_validate(const json_t *executor, unsigned flags, struct field_list *errs, json_t *warnings);
+/* Upstream's checks, then (unless flags has ADMISSION_UPSTREAM_ONLY) the stricter ones; the verdict is errs->n. */
+void executor_validate(const json_t *executor, unsigned flags, struct field_list *errs, json_t *warnings);
 
 #endif

@@ -47,23 +47,16 @@ static void field_vadd(struct field_list *l, enum field_error_type type, const c
 		       const char *fmt, va_list ap)
 {
 	struct field_error e = { type, NULL, NULL, NULL };
-	struct buf detail = BUF_INIT(FIELD_DETAIL_CAP);
 	char tmp[FIELD_DETAIL_CAP];
 
+	if (l->n >= FIELD_LIST_MAX) {
+		l->dropped++;
+		return;
+	}
 	tmp[0] = '\0';
 	if (fmt)
 		vsnprintf(tmp, sizeof tmp, fmt, ap);
-	if (buf_appends(&detail, tmp) != SO_OK) {
-		buf_free(&detail);
-		l->nomem = 1;
-		return;
-	}
-	if (l->n >= FIELD_LIST_MAX) {
-		l->dropped++;
-		buf_free(&detail);
-		return;
-	}
-	e.detail = buf_steal(&detail);
+	e.detail = mem_strdup(tmp);
 	e.field = mem_strndup(field, FIELD_VALUE_SHOWN);
 	e.value = value ? shown_value(value) : NULL;
 	if (l->n == l->alloc) {
@@ -87,12 +80,9 @@ void field_invalid_str(struct field_list *l, const char *field, const char *valu
 	struct buf q = BUF_INIT(SIZE_MAX / 2);
 	va_list ap;
 
-	/* One byte past what is shown is enough for shown_value to cut and mark it. */
-	if (gofmt_quote(&q, value ? value : "", value ? strnlen(value, FIELD_VALUE_SHOWN + 1) : 0) != SO_OK) {
-		buf_free(&q);
-		l->nomem = 1;
-		return;
-	}
+	/* One byte past what is shown is enough for shown_value to cut and mark it. q has no cap that a quoted
+	 * string could reach, so gofmt_quote cannot fail. */
+	gofmt_quote(&q, value ? value : "", value ? strnlen(value, FIELD_VALUE_SHOWN + 1) : 0);
 	va_start(ap, detail_fmt);
 	field_vadd(l, FIELD_INVALID, field, q.data, detail_fmt, ap);
 	va_end(ap);

@@ -38,7 +38,6 @@ struct field_list {
 	struct field_error *items;
 	size_t n, alloc;
 	size_t dropped; /* errors past FIELD_LIST_MAX, counted but not kept */
-	int nomem;      /* a message could not be built (a buffer past its cap; sticky) */
 };
 
 void field_list_free(struct field_list *l);

@@ -38,7 +38,7 @@ static int emit(json_t *ops, const char *op, const struct buf *path, const json_
 	json_t *o = json_pack("{s:s, s:s}", "op", op, "path", path->data ? path->data : "");
 
 	if (!o)
-		return SO_E_NOMEM; /* json_pack: kept, as every format call is */
+		return SO_E_INVAL; /* json_pack: a path that is not valid UTF-8 */
 	if (value)
 		json_object_set_new(o, "value", json_deep_copy(value));
 	json_array_append_new(ops, o);
@@ -132,7 +132,7 @@ int jsonpatch_diff(const json_t *from, const json_t *to, json_t **ops)
 	if (rc != SO_OK) {
 		json_decref(*ops);
 		*ops = NULL;
-		return rc == SO_E_TOO_LARGE ? SO_E_NOMEM : rc;
+		return rc;
 	}
 	return SO_OK;
 }
@@ -258,7 +258,7 @@ static int put_value(json_t *doc, const struct pointer *p, json_t *value, int re
 	if (json_is_object(parent)) {
 		if (replace && !json_object_get(parent, last))
 			goto inval;
-		return json_object_set_new(parent, last, value) ? SO_E_NOMEM : SO_OK; /* a key from the input */
+		return json_object_set_new(parent, last, value) ? SO_E_INVAL : SO_OK; /* a key from the input */
 	}
 	if (json_is_array(parent)) {
 		size_t size = json_array_size(parent);

@@ -26,12 +26,12 @@
 
 #include "operator/base/buf.h"
 
-/* *ops = a new array of operations turning from into to (empty when they are equal). 0, or SO_E_NOMEM when a
+/* *ops = a new array of operations turning from into to (empty when they are equal). 0, or SO_E_TOO_LARGE when a
  * pointer passes its cap. */
 int jsonpatch_diff(const json_t *from, const json_t *to, json_t **ops);
 
-/* Applies ops to doc. 0, SO_E_INVAL (malformed operation, bad pointer, missing target, failed test) or
- * SO_E_NOMEM. */
+/* Applies ops to doc. 0, SO_E_INVAL (malformed operation, bad pointer, missing target, failed test, a key that is
+ * not valid UTF-8). */
 int jsonpatch_apply(json_t *doc, const json_t *ops);
 
 /* Appends "/" and token escaped as a JSON Pointer reference token (~ → ~0, / → ~1). */

@@ -259,7 +259,8 @@ static int add_warning(json_t *warnings, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	return json_array_append_new(warnings, json_string(text)) ? SO_E_NOMEM : SO_OK;
+	/* SO_E_INVAL when the cut at sizeof text (or a %.Ns) split a UTF-8 sequence: json_string refuses that. */
+	return json_array_append_new(warnings, json_string(text)) ? SO_E_INVAL : SO_OK;
 }
 
 int spinapp_default(json_t *app, const char *request_ns, const struct admission_ctx *ctx, json_t *warnings,
@@ -294,7 +295,7 @@ int spinapp_default(json_t *app, const char *request_ns, const struct admission_
 		rc = add_warning(warnings, "no SpinAppExecutor exists in namespace \"%s\", so spec.executor was not "
 				 "defaulted", ns);
 	} else if (!json_is_object(spec)) {
-		rc = json_object_set_new(app, "spec", json_pack("{s:s}", "executor", best)) ? SO_E_NOMEM : SO_OK;
+		json_object_set_new(app, "spec", json_pack("{s:s}", "executor", best)); /* best: valid UTF-8 */
 	} else {
 		json_object_set_new(spec, "executor", json_string(best)); /* best came out of jansson: valid UTF-8 */
 	}
@@ -315,10 +316,8 @@ static void invalid_map(struct field_list *errs, const char *field, const json_t
 {
 	struct buf v = BUF_INIT(SIZE_MAX / 2);
 
-	if (gofmt_json_string_map(&v, map) != SO_OK)
-		errs->nomem = 1;
-	else
-		field_add(errs, FIELD_INVALID, field, v.data, "%s", detail);
+	gofmt_json_string_map(&v, map); /* v has no cap a rendering could reach: it cannot fail */
+	field_add(errs, FIELD_INVALID, field, v.data, "%s", detail);
 	buf_free(&v);
 }
 
@@ -611,10 +610,8 @@ static void check_volumes(const json_t *spec, struct field_list *errs)
 			const char *other = json_string_value(member(json_array_get(volumes, j), "name"));
 			if (other && strcmp(other, name) == 0) {
 				struct buf q = BUF_INIT(SIZE_MAX / 2);
-				if (gofmt_quote(&q, name, strlen(name)) == SO_OK)
-					field_add(errs, FIELD_DUPLICATE, field, q.data, NULL);
-				else
-					errs->nomem = 1;
+				gofmt_quote(&q, name, strlen(name)); /* no cap to reach: cannot fail */
+				field_add(errs, FIELD_DUPLICATE, field, q.data, NULL);
 				buf_free(&q);
 				break;
 			}
@@ -676,7 +673,7 @@ static int check_memory_range(const json_t *spec, struct field_list *errs, json_
 		if (strcmp(k, "memory") != 0 &&
 		    add_warning(warnings, "spec.invocationLimits[%.100s] is ignored: only memory is understood", k) !=
 			    SO_OK)
-			return SO_E_NOMEM;
+			return SO_E_INVAL;
 	}
 	return SO_OK;
 }
@@ -778,5 +775,5 @@ int spinapp_validate(const json_t *app, const char *request_ns, const struct adm
 		rc = check_memory_range(spec, errs, warnings);
 	if (rc == SO_OK)
 		rc = check_autoscaler(spec, errs, warnings);
-	return errs->nomem ? SO_E_NOMEM : rc;
+	return rc;
 }

@@ -20,7 +20,7 @@ int spinapp_default(json_t *app, const char *request_ns, const struct admission_
 		    char *msg, size_t msglen);
 
 /* Upstream's checks in upstream's order, then (unless ctx->flags has ADMISSION_UPSTREAM_ONLY) the stricter ones.
- * 0 or SO_E_NOMEM; the verdict is errs->n. */
+ * 0, or SO_E_INVAL when a warning could not be built (a cut left invalid UTF-8); the verdict is errs->n. */
 int spinapp_validate(const json_t *app, const char *request_ns, const struct admission_ctx *ctx,
 		     struct field_list *errs, json_t *warnings);
 

@@ -120,7 +120,7 @@ static int read_file(const char *path, char **out, size_t *len, char *why, size_
 	return SO_OK;
 }
 
-/* Parses a chain and key into p (pcerts, key, serial, validity). SO_OK or SO_E_INVAL/SO_E_NOMEM with why. */
+/* Parses a chain and key into p (pcerts, key, serial, validity). SO_OK or SO_E_INVAL/SO_E_CONFIG with why. */
 static int build_pair(struct pair *p, const char *cert, size_t cert_len, const char *key, size_t key_len,
 		      char *why, size_t whylen)
 {
@@ -149,7 +149,8 @@ static int build_pair(struct pair *p, const char *cert, size_t cert_len, const c
 		goto out;
 	}
 	if ((ret = gnutls_privkey_init(&p->key)) < 0) {
-		rc = SO_E_NOMEM;
+		snprintf(why, whylen, "GnuTLS: gnutls_privkey_init: %s", gnutls_strerror(ret));
+		rc = SO_E_CONFIG;
 		goto out;
 	}
 	d.data = (unsigned char *)(uintptr_t)key;

@@ -53,7 +53,7 @@ struct certwatch_stats {
 /* Creates the watcher and tries a first load (a failure is logged, not returned). SO_OK or SO_E_INVAL. */
 int certwatch_new(const struct certwatch_opts *o, struct certwatch **out);
 /* A watcher serving one fixed pair given in memory (a self-signed certificate): no files, no polling. SO_OK, or
- * SO_E_INVAL with why when the pair does not parse, SO_E_NOMEM. */
+ * SO_E_INVAL with why when the pair does not parse, SO_E_CONFIG with why when GnuTLS refuses. */
 int certwatch_new_static(const char *who, const char *cert, size_t cert_len, const char *key, size_t key_len,
 			 struct certwatch **out, char *why, size_t whylen);
 /* Starts the polling thread. */

@@ -18,7 +18,7 @@ const char *so_strerror(int err)
 {
 	switch (err) {
 	case SO_OK: return "ok";
-	case SO_E_NOMEM: return "out of memory";
+	case SO_E_NOMEM: return "no memory or resources";
 	case SO_E_INVAL: return "invalid input";
 	case SO_E_TOO_LARGE: return "input too large";
 	case SO_E_IO: return "I/O error";

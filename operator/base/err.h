@@ -9,7 +9,8 @@
 
 enum so_err {
 	SO_OK = 0,
-	SO_E_NOMEM = -1,          /* a library reported no memory or resources (ours abort instead: operator/base/mem.h) */
+	SO_E_NOMEM = -1,          /* a library reported no memory, or pthread_create no resources for a thread (our own
+	                           * allocations abort instead: operator/base/mem.h) */
 	SO_E_INVAL = -2,          /* bad argument or malformed input */
 	SO_E_TOO_LARGE = -3,      /* input exceeded its size cap */
 	SO_E_IO = -4,             /* file or process I/O failed */
@@ -40,7 +41,7 @@ enum so_err {
 	SO_E_API_OTHER = -199,            /* any other non-2xx answer */
 };
 
-/* so_strerror returns a static, stable name for an so_err ("NotFound", "Conflict", "no memory", ...). */
+/* so_strerror returns a static, stable name for an so_err ("NotFound", "Conflict", "no memory or resources", ...). */
 const char *so_strerror(int err);
 
 #include <stddef.h>

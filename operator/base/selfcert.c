@@ -269,10 +269,18 @@ out:
 	return x;
 }
 
+/* SO_E_CONFIG naming OpenSSL's last error (a generator, signer or encoder refused: e.g. a provider lacks P-256). */
+static int openssl_fail(char *err, size_t errlen, const char *what)
+{
+	char why[256];
+	ERR_error_string_n(ERR_peek_last_error(), why, sizeof why);
+	return so_fail(err, errlen, SO_E_CONFIG, "cannot make the %s: OpenSSL: %s", what, why);
+}
+
 static int write_pem(X509 *x, EVP_PKEY *key, struct selfcert_pem *out)
 {
 	BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_mem());
-	int rc = SO_E_NOMEM; /* an encoder's failure, reported like the other OpenSSL ones of selfcert_make_* */
+	int rc = SO_E_CONFIG; /* an encoder's failure, reported like the other OpenSSL ones of selfcert_make_* */
 	if (!PEM_write_bio_X509(cb, x) || !PEM_write_bio_PKCS8PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL))
 		goto out;
 	if ((rc = bio_take(cb, &out->cert, &out->cert_len)) || (rc = bio_take(kb, &out->key, &out->key_len)))
@@ -295,7 +303,7 @@ int selfcert_make_ca(const char *common_name, long validity_s, time_t now, struc
 		rc = so_fail(err, errlen, SO_E_INVAL, "a CA needs a name and a positive validity");
 		goto out;
 	}
-	rc = so_fail(err, errlen, SO_E_NOMEM, "cannot make the CA: OpenSSL failed (out of memory?)");
+	rc = SO_E_CONFIG;
 	if (!(key = EVP_EC_gen("P-256")) || !(x = new_cert(common_name, key, now, validity_s, 0)))
 		goto out;
 	X509_set_issuer_name(x, X509_get_subject_name(x));
@@ -305,6 +313,8 @@ int selfcert_make_ca(const char *common_name, long validity_s, time_t now, struc
 		goto out;
 	rc = write_pem(x, key, out);
 out:
+	if (rc == SO_E_CONFIG)
+		openssl_fail(err, errlen, "CA");
 	X509_free(x);
 	EVP_PKEY_free(key);
 	ERR_clear_error();
@@ -338,7 +348,7 @@ int selfcert_make_serving(const struct selfcert_pem *ca, const char *const *sans
 		rc = so_fail(err, errlen, SO_E_INVAL, "the CA certificate or key does not parse, or they do not match");
 		goto out;
 	}
-	rc = so_fail(err, errlen, SO_E_NOMEM, "cannot make the serving certificate: OpenSSL failed (out of memory?)");
+	rc = SO_E_CONFIG;
 	if (!(key = EVP_EC_gen("P-256")) || !(x = new_cert(sans[0], key, now, validity_s, ca_not_after)))
 		goto out;
 	X509_set_issuer_name(x, X509_get_subject_name(cax));
@@ -350,6 +360,8 @@ int selfcert_make_serving(const struct selfcert_pem *ca, const char *const *sans
 		goto out;
 	rc = write_pem(x, key, out);
 out:
+	if (rc == SO_E_CONFIG)
+		openssl_fail(err, errlen, "serving certificate");
 	X509_free(cax);
 	X509_free(x);
 	EVP_PKEY_free(cakey);

@@ -27,7 +27,8 @@ struct selfcert_pem {
 
 void selfcert_pem_free(struct selfcert_pem *p);
 
-/* A new CA valid for validity_s seconds from now. SO_OK, SO_E_INVAL or SO_E_NOMEM (err says why). */
+/* A new CA valid for validity_s seconds from now. SO_OK, SO_E_INVAL or SO_E_CONFIG (OpenSSL refused; err
+ * names its error). */
 int selfcert_make_ca(const char *common_name, long validity_s, time_t now, struct selfcert_pem *out, char *err,
 		     size_t errlen);
 

@@ -102,9 +102,9 @@ static int fail_at(struct reader *r, int code, const yaml_mark_t *m, const char 
 }
 
 /* libyaml has no allocator hook: its own allocation failures come back as this. */
-static int nomem(struct reader *r)
+static int libyaml_nomem(struct reader *r)
 {
-	return failf(r, SO_E_NOMEM, "%s: out of memory", r->name);
+	return failf(r, SO_E_NOMEM, "%s: libyaml ran out of memory", r->name);
 }
 
 /* jansson refuses strings that are not UTF-8; libyaml checks its input, so this is a second line of defence. */
@@ -296,7 +296,7 @@ static const char *short_tag(const char *tag, char out[48])
 /* A real from text that match_float accepted. */
 static int to_real(struct reader *r, const yaml_event_t *ev, const char *s, size_t n, json_t **out)
 {
-	char small[128], *copy = n < sizeof small ? small : mem_alloc(n + 1), *end, tmp[48];
+	char small[128], *copy = n < sizeof small ? small : mem_alloc(n + 1), *end;
 	double d;
 	int bad;
 
@@ -307,7 +307,7 @@ static int to_real(struct reader *r, const yaml_event_t *ev, const char *s, size
 	if (copy != small)
 		free(copy);
 	if (bad)
-		return fail_at(r, SO_E_INVAL, &ev->start_mark, "number %s is out of range", shown(s, n, tmp));
+		return fail_at(r, SO_E_INVAL, &ev->start_mark, "a number is out of range"); /* value not shown */
 	*out = json_real(d); /* finite */
 	return SO_OK;
 }
@@ -337,8 +337,7 @@ static int scalar_value(struct reader *r, const yaml_event_t *ev, json_t **out)
 			if (match_nonfinite(s, n))
 				return fail_at(r, SO_E_INVAL, &ev->start_mark, "%s cannot be represented in JSON",
 					       shown(s, n, tmp));
-			return fail_at(r, SO_E_INVAL, &ev->start_mark, "integer %s does not fit in 64 bits",
-				       shown(s, n, tmp));
+			return fail_at(r, SO_E_INVAL, &ev->start_mark, "an integer does not fit in 64 bits");
 		}
 	}
 	switch (want) {
@@ -355,8 +354,7 @@ static int scalar_value(struct reader *r, const yaml_event_t *ev, json_t **out)
 	case K_INT:
 		m = match_int(s, n, &i, &decimal);
 		if (m == -1)
-			return fail_at(r, SO_E_INVAL, &ev->start_mark, "integer %s does not fit in 64 bits",
-				       shown(s, n, tmp));
+			return fail_at(r, SO_E_INVAL, &ev->start_mark, "an integer does not fit in 64 bits");
 		if (m == 0)
 			break;
 		*out = json_integer(i);
@@ -376,7 +374,8 @@ static int scalar_value(struct reader *r, const yaml_event_t *ev, json_t **out)
 		*out = json_stringn(s, n);
 		return *out ? SO_OK : not_utf8(r);
 	}
-	return fail_at(r, SO_E_INVAL, &ev->start_mark, "\"%s\" is not valid for tag %s", shown(s, n, tmp),
+	/* The value is not shown: a kubeconfig's token could be the scalar (secret hygiene). */
+	return fail_at(r, SO_E_INVAL, &ev->start_mark, "the scalar is not valid for tag %s",
 		       tag ? short_tag(tag, tmp2) : "?");
 }
 
@@ -622,7 +621,7 @@ static int parser_error(struct reader *r, const yaml_parser_t *p)
 	yaml_mark_t m;
 
 	switch (p->error) {
-	case YAML_MEMORY_ERROR: return nomem(r);
+	case YAML_MEMORY_ERROR: return libyaml_nomem(r);
 	case YAML_READER_ERROR:
 		offset_mark(r, p->problem_offset, &m);
 		return fail_at(r, SO_E_INVAL, &m, "%s", problem);
@@ -654,7 +653,7 @@ int yamljson_to_json(const char *text, size_t len, const char *name, json_t **do
 	if (len > YAML_MAX_INPUT)
 		return failf(&r, SO_E_TOO_LARGE, "%s: larger than %u MiB", r.name, YAML_MAX_INPUT >> 20);
 	if (!yaml_parser_initialize(&p))
-		return nomem(&r);
+		return libyaml_nomem(&r);
 	out = json_array();
 	r.index = json_object();
 	yaml_parser_set_input_string(&p, (const unsigned char *)r.text, r.len);

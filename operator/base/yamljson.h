@@ -36,7 +36,8 @@
  * Parses every document of text (len bytes, need not be NUL-terminated) into *docs, a new JSON array holding
  * one value per document; documents that are empty or null ("---" alone) are left out. name labels error
  * messages. Returns 0, or SO_E_INVAL (bad YAML, with "name:line:column: problem" in err), SO_E_TOO_LARGE
- * (a cap above) or SO_E_NOMEM (libyaml's own allocation failed: it has no allocator hook), with *docs NULL.
+ * (a cap above) or SO_E_NOMEM (only libyaml's own allocation failing: it has no allocator hook; ours abort),
+ * with *docs NULL. err never quotes a scalar's value, only where it is: a kubeconfig token could be that value.
  */
 int yamljson_to_json(const char *text, size_t len, const char *name, json_t **docs, char *err, size_t errlen);
 

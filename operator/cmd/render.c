@@ -325,8 +325,8 @@ static void write_output(struct render *r, int json, FILE *out)
 
 	if (json) {
 		json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List", "items", r->items);
-		if (!list || json_dumpf(list, out, JSON_INDENT(2)) || fputc('\n', out) == EOF)
-			rc = list ? SO_E_IO : SO_E_NOMEM;
+		if (json_dumpf(list, out, JSON_INDENT(2)) || fputc('\n', out) == EOF) /* the pack cannot fail */
+			rc = SO_E_IO;
 		json_decref(list);
 	} else {
 		json_array_foreach(r->items, i, item) {

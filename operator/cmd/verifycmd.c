@@ -148,7 +148,7 @@ static int append_json(json_t *arr, const char *image, const char *ns, const str
 	      set_str(o, "pinned", vd->pinned);
 	if (bad) {
 		json_decref(o);
-		return SO_E_NOMEM;
+		return SO_E_INVAL; /* an argument that is not UTF-8 */
 	}
 	json_array_append_new(arr, o);
 	return SO_OK;
@@ -242,7 +242,7 @@ int verifycmd_run(int argc, char **argv, FILE *out, FILE *errout)
 				       .insecure = o.v.insecure[0] ? o.v.insecure : NULL,
 				       .allow_private_realms = o.v.allow_private_realms };
 	if (!(reg = registry_new(&ro, err, sizeof err))) {
-		fprintf(errout, "verify: %s\n", *err ? err : "out of memory");
+		fprintf(errout, "verify: %s\n", err); /* registry_new says why */
 		goto out;
 	}
 	struct verifier_opts vo = {

@@ -395,12 +395,11 @@ static int new_informer(struct controller *ctl, const struct kube_resource *r, c
 	return informer_new(ctl->c, &o, out);
 }
 
-int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store, struct controller **out)
+struct controller *ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store)
 {
 	struct controller *ctl = mem_calloc(1, sizeof *ctl);
 	struct queue_opts qo;
 
-	*out = NULL;
 	ctl->store = *store;
 	ctl->o = *o;
 	if (ctl->o.app_workers < 1)
@@ -418,12 +417,7 @@ int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *
 	queue_opts_default(&qo);
 	ctl->app_q = queue_new(&qo);
 	ctl->exec_q = queue_new(&qo);
-	if (!ctl->app_q || !ctl->exec_q) { /* pthread_mutex_init / pthread_cond_init refused */
-		controller_free(ctl);
-		return SO_E_NOMEM;
-	}
-	*out = ctl;
-	return SO_OK;
+	return ctl;
 }
 
 int controller_new(struct kube_client *c, const struct controller_opts *o, struct controller **out)
@@ -433,8 +427,7 @@ int controller_new(struct kube_client *c, const struct controller_opts *o, struc
 	int rc;
 
 	*out = NULL;
-	if ((rc = ctl_new_with_store(o, &none, &ctl)))
-		return rc;
+	ctl = ctl_new_with_store(o, &none);
 	ctl->c = c;
 	ctl->store = ctl_store_informers(ctl);
 	ctl->routes_handlers = &ctl_owned_handlers;
@@ -455,7 +448,7 @@ int controller_new(struct kube_client *c, const struct controller_opts *o, struc
 	return SO_OK;
 fail:
 	controller_free(ctl);
-	return rc ? rc : SO_E_NOMEM;
+	return rc;
 }
 
 #define NINFORMERS CTL_NINFORMERS
@@ -619,12 +612,12 @@ int controller_ready(struct controller *ctl)
 	return atomic_load(&ctl->ready);
 }
 
-int controller_executor_names(struct controller *ctl, const char *ns, json_t *names)
+void controller_executor_names(struct controller *ctl, const char *ns, json_t *names)
 {
 	json_t *keys, *k;
 	size_t i, nslen = ns ? strlen(ns) : 0;
 	if (!ctl || !ctl->executors || !ns)
-		return SO_OK;
+		return;
 	keys = informer_keys(ctl->executors); /* "ns/name": no executor is decoded */
 	json_array_foreach(keys, i, k) {
 		const char *key = json_string_value(k);
@@ -632,7 +625,6 @@ int controller_executor_names(struct controller *ctl, const char *ns, json_t *na
 			json_array_append_new(names, json_string(key + nslen + 1));
 	}
 	json_decref(keys);
-	return SO_OK;
 }
 
 json_t *controller_executor(struct controller *ctl, const char *ns, const char *name)

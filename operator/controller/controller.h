@@ -59,14 +59,14 @@ int controller_ready(struct controller *ctl);
 
 /* The admission webhook reads executors through these two, one review at a time: neither decodes more than the
  * one executor asked for. Both see an empty cache before the caches are started. */
-/* Appends to names the name of every cached SpinAppExecutor in namespace ns. Always SO_OK. */
-int controller_executor_names(struct controller *ctl, const char *ns, json_t *names);
+/* Appends to names the name of every cached SpinAppExecutor in namespace ns. */
+void controller_executor_names(struct controller *ctl, const char *ns, json_t *names);
 /* A decoded copy of the cached SpinAppExecutor ns/name (the caller's), or NULL. */
 json_t *controller_executor(struct controller *ctl, const char *ns, const char *name);
 
 /* Prometheus text: controller-runtime's controller_runtime_* and workqueue_* families with its names, types,
  * labels and buckets (controller="spinapp" / "spinappexecutor"), then spin_operator_* for the rest. The API
- * client's rest_client_* families are kube_client_write_metrics'. SO_OK or SO_E_TOO_LARGE / SO_E_NOMEM. */
+ * client's rest_client_* families are kube_client_write_metrics'. SO_OK or SO_E_TOO_LARGE. */
 int controller_metrics(struct controller *ctl, struct buf *out);
 
 #endif

@@ -7,9 +7,8 @@
 
 /* A controller whose reconcilers and event handlers use store (copied; its ctx must outlive the controller):
  * queues, applier and deferrals but no client, informers or recorders, and nothing started. For unit tests
- * (tests/support/ctlfake.h); controller_free frees it. SO_OK, or SO_E_NOMEM when a queue's mutex or condition
- * variable cannot be created. */
-int ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store, struct controller **out);
+ * (tests/support/ctlfake.h); controller_free frees it. */
+struct controller *ctl_new_with_store(const struct controller_opts *o, const struct ctl_store *store);
 
 /* controller.c: the event → key mapping, the informers' handlers (ud: the controller). */
 extern const struct informer_handlers ctl_app_handlers, ctl_executor_handlers, ctl_owned_handlers,

@@ -180,10 +180,9 @@ static int update_status(struct controller *ctl, const json_t *exec)
 		rc = SO_OK;
 		goto out;
 	}
-	json_t *patch = json_pack("{s:O}", "status", st);
-	rc = patch ? ctl->store.ops->patch_status(ctl->store.ctx, &KUBE_SPINAPPEXECUTORS, ctl_meta_str(exec, "namespace"),
-						  ctl_meta_str(exec, "name"), patch, NULL)
-		   : SO_E_NOMEM;
+	json_t *patch = json_pack("{s:O}", "status", st); /* st is an object: cannot fail */
+	rc = ctl->store.ops->patch_status(ctl->store.ctx, &KUBE_SPINAPPEXECUTORS, ctl_meta_str(exec, "namespace"),
+					  ctl_meta_str(exec, "name"), patch, NULL);
 	ctl_count_write(ctl, 1);
 	json_decref(patch);
 	if (rc == SO_E_API_NOT_FOUND)

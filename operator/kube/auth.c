@@ -130,10 +130,7 @@ int kube_auth_new(const struct kube_config *cfg, struct kube_auth **out, char *e
 	if (cfg->exec && (!cfg->exec->command || !cfg->exec->api_version))
 		return so_fail(err, errlen, SO_E_CONFIG, "credentials: exec plugin without command or apiVersion");
 	a = mem_calloc(1, sizeof *a);
-	if (pthread_mutex_init(&a->mu, NULL)) {
-		free(a);
-		return so_fail(err, errlen, SO_E_NOMEM, "credentials: cannot create a mutex");
-	}
+	pthread_mutex_init(&a->mu, NULL); /* default attributes: cannot fail (as everywhere in the daemon) */
 	a->token = dup_opt(cfg->token);
 	a->token_file = dup_opt(cfg->token_file);
 	kube_pem_dup(&a->client_cert, &cfg->client_cert);

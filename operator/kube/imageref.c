@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "operator/base/buf.h"
@@ -399,21 +400,15 @@ const char *image_ref_api_host(const struct image_ref *r)
 
 char *image_ref_name(const struct image_ref *r)
 {
-	struct buf b = BUF_INIT(2 * REF_MAX_INPUT);
-	if (buf_appendf(&b, "%s/%s", r->registry, r->repository)) {
-		buf_free(&b);
-		return NULL;
-	}
+	struct buf b = BUF_INIT(SIZE_MAX / 2); /* the parts are bounded by the parse: no cap to reach */
+	buf_appendf(&b, "%s/%s", r->registry, r->repository);
 	return buf_steal(&b);
 }
 
 char *image_ref_name_tag(const struct image_ref *r)
 {
-	struct buf b = BUF_INIT(2 * REF_MAX_INPUT);
-	if (buf_appendf(&b, "%s/%s:%s", r->registry, r->repository, r->tag ? r->tag : "latest")) {
-		buf_free(&b);
-		return NULL;
-	}
+	struct buf b = BUF_INIT(SIZE_MAX / 2);
+	buf_appendf(&b, "%s/%s:%s", r->registry, r->repository, r->tag ? r->tag : "latest");
 	return buf_steal(&b);
 }
 

@@ -38,12 +38,13 @@ void image_ref_canonical_host(char *host);
 const char *image_ref_api_host(const struct image_ref *r);
 
 /* "<registry>/<repository>" (for policy globs and cache keys), and the same with ":<tag>" when there is a tag
- * (untagged digest references match as ":latest", as policy-controller does). Allocated; NULL past the buffer's cap. */
+ * (untagged digest references match as ":latest", as policy-controller does). Allocated; never NULL. */
 char *image_ref_name(const struct image_ref *r);
 char *image_ref_name_tag(const struct image_ref *r);
 
 /* The pinned form the webhook patches in: the user's spelling of registry/repository, ":tag" when there was
- * one, then "@<digest>" (digest must be "sha256:<hex>"). Allocated; NULL past the buffer's cap. */
+ * one, then "@<digest>" (digest must be "sha256:<hex>"). Allocated; NULL when original is longer than a
+ * reference may be or digest is not valid. */
 char *image_ref_pinned(const char *original, const struct image_ref *r, const char *digest);
 
 #endif

@@ -18,7 +18,8 @@ struct kube_kubeconfig;
 
 /* Parses one file's YAML. label names the file in messages (NULL: "<input>"); base_dir resolves relative file
  * references (NULL or "": left relative, i.e. to the current directory). Returns SO_OK, SO_E_CONFIG,
- * SO_E_TOO_LARGE or SO_E_NOMEM (libyaml's own allocation failed) with one line in err. */
+ * SO_E_TOO_LARGE or SO_E_NOMEM (only libyaml's own allocation failing; ours abort) with one line in err, which
+ * never quotes a value (a token could be one). */
 int kube_kubeconfig_parse(const char *yaml, size_t len, const char *label, const char *base_dir,
 			  struct kube_kubeconfig **out, char *err, size_t errlen);
 

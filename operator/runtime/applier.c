@@ -111,7 +111,7 @@ static int digest(const json_t *obj, char out[65])
 	int ok = EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL);
 	free(text);
 	if (!ok || mdlen != 32)
-		return SO_E_NOMEM;
+		return SO_E_CONFIG; /* OpenSSL has no SHA-256 (a provider configuration) */
 	for (unsigned int i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	return SO_OK;

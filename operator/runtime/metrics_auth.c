@@ -99,8 +99,7 @@ void metrics_auth_kube_backend(struct kube_client *c, struct metrics_auth_backen
 
 /* ---- the cache ---- */
 
-int metrics_auth_new(const struct metrics_auth_backend *be, const struct metrics_auth_opts *o,
-		     struct metrics_auth **out)
+struct metrics_auth *metrics_auth_new(const struct metrics_auth_backend *be, const struct metrics_auth_opts *o)
 {
 	struct metrics_auth *a = mem_calloc(1, sizeof *a);
 	a->be = *be;
@@ -109,8 +108,7 @@ int metrics_auth_new(const struct metrics_auth_backend *be, const struct metrics
 	a->now = o && o->now ? o->now : clock_mono_s;
 	a->entries = mem_calloc(a->max, sizeof *a->entries);
 	pthread_mutex_init(&a->mu, NULL);
-	*out = a;
-	return SO_OK;
+	return a;
 }
 
 void metrics_auth_free(struct metrics_auth *a)

@@ -41,8 +41,7 @@ struct metrics_auth_opts {
 
 struct metrics_auth;
 
-int metrics_auth_new(const struct metrics_auth_backend *be, const struct metrics_auth_opts *o,
-		     struct metrics_auth **out);
+struct metrics_auth *metrics_auth_new(const struct metrics_auth_backend *be, const struct metrics_auth_opts *o);
 void metrics_auth_free(struct metrics_auth *a);
 
 enum metrics_auth_result {

@@ -162,8 +162,7 @@ int metrics_server_start(const struct metrics_server_opts *o, struct metrics_ser
 	s->ud = o->ud;
 	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
 	if (o->secure) {
-		if ((rc = metrics_auth_new(o->auth, o->auth_opts, &s->auth)))
-			goto fail;
+		s->auth = metrics_auth_new(o->auth, o->auth_opts);
 		if (o->cert_file && o->key_file) {
 			struct certwatch_opts co = { .cert_file = o->cert_file, .key_file = o->key_file, .who = "metrics" };
 			if ((rc = certwatch_new(&co, &s->certs)) || (rc = certwatch_start(s->certs))) {

@@ -321,9 +321,7 @@ struct queue *queue_new(const struct queue_opts *o)
 		o = &def;
 	}
 	struct queue *q = mem_calloc(1, sizeof(*q));
-	int have_mu = 0, have_cv = 0;
 	pthread_condattr_t ca;
-	int have_ca = 0;
 
 	q->now = o->now ? o->now : clock_mono_s;
 	q->base_delay = o->base_delay_s > 0 ? o->base_delay_s : 0;
@@ -332,33 +330,16 @@ struct queue *queue_new(const struct queue_opts *o)
 	q->processing = json_object();
 	q->waiting = json_object();
 	q->failures = json_object();
-	if (pthread_mutex_init(&q->mu, NULL))
-		goto fail;
-	have_mu = 1;
-	if (pthread_condattr_init(&ca))
-		goto fail;
-	have_ca = 1;
-	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) || pthread_cond_init(&q->cv, &ca))
-		goto fail;
-	have_cv = 1;
+	/* Default attributes and CLOCK_MONOTONIC: these cannot fail (as everywhere in the daemon). */
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	ratelimit_init(&q->bucket, o->overall_qps, o->overall_burst, q->now());
 	prom_histogram_init(&q->wait_h, prom_buckets_workqueue, PROM_NBUCKETS_WORKQUEUE);
 	prom_histogram_init(&q->work_h, prom_buckets_workqueue, PROM_NBUCKETS_WORKQUEUE);
 	return q;
-fail:
-	if (have_ca)
-		pthread_condattr_destroy(&ca);
-	if (have_cv)
-		pthread_cond_destroy(&q->cv);
-	if (have_mu)
-		pthread_mutex_destroy(&q->mu);
-	json_decref(q->dirty);
-	json_decref(q->processing);
-	json_decref(q->waiting);
-	json_decref(q->failures);
-	free(q);
-	return NULL;
 }
 
 void queue_free(struct queue *q)

@@ -541,7 +541,7 @@ static int create_event(struct recorder *r, const struct pending *p)
 	char ts[32], name[EVENT_NAME_MAX + 1];
 	struct seen *s = NULL;
 	json_t *ev = NULL;
-	int rc = SO_E_NOMEM;
+	int rc = SO_E_INVAL;
 
 	long long ns = p->wall_ns > r->last_name_ns ? p->wall_ns : r->last_name_ns + 1;
 	r->last_name_ns = ns;
@@ -551,7 +551,8 @@ static int create_event(struct recorder *r, const struct pending *p)
 	free(prefix);
 	clock_format_rfc3339(p->wall_ns / 1000000000LL, ts);
 	if (!(ev = event_object(r, p, name, ts))) {
-		log_warn(LOG_COMPONENT, "dropping event reason=%s on %s: out of memory", p->reason, p->name);
+		log_warn(LOG_COMPONENT, "dropping event reason=%s on %s: a field is missing or not valid UTF-8",
+			 p->reason, p->name);
 		goto out;
 	}
 	rc = kube_create(r->client, &KUBE_EVENTS, p->event_ns, ev, NULL, &resp);
@@ -588,9 +589,7 @@ static int patch_event(struct recorder *r, const struct pending *p, struct seen 
 	int rc;
 
 	clock_format_rfc3339(p->wall_ns / 1000000000LL, ts);
-	json_t *patch = json_pack("{s:I, s:s}", "count", (json_int_t)count, "lastTimestamp", ts);
-	if (!patch)
-		return SO_E_NOMEM;
+	json_t *patch = json_pack("{s:I, s:s}", "count", (json_int_t)count, "lastTimestamp", ts); /* cannot fail */
 	rc = kube_merge_patch(r->client, &KUBE_EVENTS, p->event_ns, s->name, NULL, patch, NULL, &resp);
 	json_decref(patch);
 	if (rc == SO_OK) {
@@ -696,7 +695,7 @@ int recorder_new(struct kube_client *c, const char *component, struct recorder *
 	pthread_cond_init(&r->idle_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&r->thread, NULL, writer_main, r)) {
-		log_error(LOG_COMPONENT, "cannot start the event writer thread");
+		log_error(LOG_COMPONENT, "cannot start the event writer thread: no resources for another thread");
 		pthread_cond_destroy(&r->idle_cv);
 		pthread_cond_destroy(&r->work_cv);
 		pthread_mutex_destroy(&r->mu);

@@ -30,8 +30,15 @@ int spin_copy_string_map(json_t *dst, const json_t *src, const char *key, const 
 /*
  * The metadata of an object owned (controller reference) by app: {name: <app>, namespace, labels {app-name},
  * annotations (app.spec[annotations_key], omitted when empty or annotations_key is NULL), ownerReferences}.
- * An app that was never stored (no metadata.uid, e.g. rendered from a file) yields no ownerReferences.
+ * An app that was never stored (no metadata.uid, e.g. rendered from a file) yields no ownerReferences; one whose
+ * apiVersion or kind is "" yields SO_E_INVAL (spin_owner_ref_failed).
  */
 int spin_child_meta(const json_t *app, const char *annotations_key, json_t **out, char *err, size_t errlen);
+
+/* SO_E_INVAL, "SpinApp "<name>": apiVersion and kind must not be empty...": an owner reference cannot be built. */
+int spin_owner_ref_failed(const char *name, char *err, size_t errlen);
+
+/* SO_E_INVAL, "cannot build the <what>: ...": a json_pack refused its values (a NULL or invalid UTF-8 string). */
+int spin_pack_failed(char *err, size_t errlen, const char *what);
 
 #endif

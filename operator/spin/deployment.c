@@ -25,17 +25,17 @@
 #define QUANTITY_FORMAT_ERR                                                                                       \
 	"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
-#define NOMEM(err, errlen) so_fail((err), (errlen), SO_E_NOMEM, "out of memory")
+#define PACK_FAILED(err, errlen) spin_pack_failed((err), (errlen), "Deployment")
 
-/* Sets obj[key] = v (reference stolen), mapping every failure (v NULL included) to SO_E_NOMEM. */
+/* Sets obj[key] = v (reference stolen), mapping every failure (v NULL: a json_pack that refused) to SO_E_INVAL. */
 static int put(json_t *obj, const char *key, json_t *v)
 {
-	return json_object_set_new(obj, key, v) ? SO_E_NOMEM : SO_OK;
+	return json_object_set_new(obj, key, v) ? SO_E_INVAL : SO_OK;
 }
 
 static int push(json_t *arr, json_t *v)
 {
-	return json_array_append_new(arr, v) ? SO_E_NOMEM : SO_OK;
+	return json_array_append_new(arr, v) ? SO_E_INVAL : SO_OK;
 }
 
 /* Appends deep copies of the items of spec[key] (absent or null: nothing). */
@@ -65,7 +65,7 @@ static int secret_volume(json_t *volumes, json_t *mounts, const char *volume, co
 	if (!v || !m) {
 		json_decref(v);
 		json_decref(m);
-		return SO_E_NOMEM;
+		return SO_E_INVAL;
 	}
 	json_array_append_new(volumes, v);
 	json_array_append_new(mounts, m);
@@ -95,7 +95,7 @@ static int volumes_for_app(const json_t *spec, const json_t *dc, const char *run
 	selected = runtime_secret ? runtime_secret : user_secret;
 	if (selected && secret_volume(volumes, mounts, RUNTIME_CONFIG_VOLUME, selected, SPIN_RUNTIME_CONFIG_KEY,
 				      RUNTIME_CONFIG_PATH) != SO_OK)
-		return NOMEM(err, errlen);
+		return PACK_FAILED(err, errlen);
 
 	rc = append_copies(volumes, spec, "volumes", err, errlen);
 	if (rc == SO_OK)
@@ -107,7 +107,7 @@ static int volumes_for_app(const json_t *spec, const json_t *dc, const char *run
 	if ((!ca || !*ca) && json_is_true(json_object_get(dc, "installDefaultCACerts")))
 		ca = SPIN_DEFAULT_CA_SECRET;
 	if (ca && *ca && secret_volume(volumes, mounts, CA_VOLUME, ca, SPIN_CA_KEY, CA_PATH) != SO_OK)
-		return NOMEM(err, errlen);
+		return PACK_FAILED(err, errlen);
 	return SO_OK;
 }
 
@@ -123,7 +123,7 @@ static json_t *env_var(const char *name, const char *value)
 
 static int push_env(json_t *env, const char *name, const char *value, char *err, size_t errlen)
 {
-	return push(env, env_var(name, value)) == SO_OK ? SO_OK : NOMEM(err, errlen);
+	return push(env, env_var(name, value)) == SO_OK ? SO_OK : PACK_FAILED(err, errlen);
 }
 
 static int variable_env(json_t *env, const json_t *var, size_t i, char *err, size_t errlen)
@@ -150,7 +150,7 @@ static int variable_env(json_t *env, const json_t *var, size_t i, char *err, siz
 	}
 	e = env_var(b.data, spin_str(var, "value"));
 	if (!e) {
-		rc = NOMEM(err, errlen);
+		rc = PACK_FAILED(err, errlen);
 		goto out;
 	}
 	if (value_from && !json_is_null(value_from)) {
@@ -242,8 +242,7 @@ static int components_of(const json_t *spec, struct buf *joined, const json_t **
 		return SO_OK;
 	if (!json_is_array(c))
 		return so_fail(err, errlen, SO_E_INVAL, "spec.components: must be a list");
-	if (buf_append(joined, "", 0) != SO_OK)
-		return NOMEM(err, errlen);
+	buf_append(joined, "", 0); /* an empty list joins to "", not NULL; 0 bytes pass any cap */
 	json_array_foreach(c, i, v) {
 		if (!json_is_string(v))
 			return so_fail(err, errlen, SO_E_INVAL, "spec.components[%zu]: must be a string", i);
@@ -285,7 +284,7 @@ static int resource_list(json_t *resources, const json_t *src, const char *key, 
 		}
 		if (put(out, name, q) != SO_OK) {
 			json_decref(out);
-			return NOMEM(err, errlen);
+			return PACK_FAILED(err, errlen);
 		}
 	}
 	json_object_set_new(resources, key, out);
@@ -319,7 +318,7 @@ static int probe_for(const json_t *checks, const char *which, json_t **out, char
 	const char *path;
 	json_t *probe = NULL, *get, *hs;
 	size_t i;
-	int rc = SO_E_NOMEM;
+	int rc;
 
 	*out = NULL;
 	if (!src || json_is_null(src))
@@ -343,8 +342,10 @@ static int probe_for(const json_t *checks, const char *which, json_t **out, char
 		json_object_set_new(get, "httpHeaders", hs);
 		json_array_foreach(headers, i, h) {
 			const char *n = spin_str(h, "name"), *v = spin_str(h, "value");
-			if (push(hs, json_pack("{s:s, s:s}", "name", n ? n : "", "value", v ? v : "")) != SO_OK)
+			if (push(hs, json_pack("{s:s, s:s}", "name", n ? n : "", "value", v ? v : "")) != SO_OK) {
+				rc = PACK_FAILED(err, errlen);
 				goto fail;
+			}
 		}
 	}
 	for (i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -356,7 +357,7 @@ static int probe_for(const json_t *checks, const char *which, json_t **out, char
 	return SO_OK;
 fail:
 	json_decref(probe);
-	return rc == SO_E_NOMEM ? NOMEM(err, errlen) : rc;
+	return rc;
 }
 
 struct container_parts {
@@ -419,7 +420,7 @@ static int build_container(const json_t *dc, struct container_parts *p, json_t *
 	return SO_OK;
 fail:
 	json_decref(c);
-	return NOMEM(err, errlen);
+	return PACK_FAILED(err, errlen);
 }
 
 static const json_t *deployment_config(const json_t *executor, char *err, size_t errlen, int *rc)
@@ -545,7 +546,7 @@ int spin_deployment(const json_t *app, const json_t *executor, const char *runti
 	tlabels = json_object();
 	tannotations = json_object();
 	if (!selector)
-		goto nomem;
+		goto pack_failed;
 	rc = spin_copy_string_map(tlabels, spec, "podLabels", "spec.podLabels", err, errlen);
 	if (rc == SO_OK)
 		rc = spin_copy_string_map(tannotations, spec, "podAnnotations", "spec.podAnnotations", err, errlen);
@@ -558,7 +559,7 @@ int spin_deployment(const json_t *app, const json_t *executor, const char *runti
 	pod = pod_spec(spec, dc, volumes, container);
 	container = NULL;
 	if (!pod)
-		goto nomem;
+		goto pack_failed;
 	rc = spin_podopts_pod(spec, &pod, err, errlen);
 	if (rc != SO_OK) {
 		json_decref(pod);
@@ -566,7 +567,7 @@ int spin_deployment(const json_t *app, const json_t *executor, const char *runti
 	}
 	tmpl = json_pack("{s:{s:O}, s:o}", "metadata", "labels", tlabels, "spec", pod);
 	if (!tmpl)
-		goto nomem;
+		goto pack_failed;
 	if (json_object_size(tannotations) > 0)
 		json_object_set(json_object_get(tmpl, "metadata"), "annotations", tannotations);
 	/* spec.replicas is left out with autoscaling, so that server-side apply releases it to the autoscaler. */
@@ -576,18 +577,18 @@ int spin_deployment(const json_t *app, const json_t *executor, const char *runti
 	if (put(dspec, "selector", json_pack("{s:O}", "matchLabels", selector)) != SO_OK) {
 		json_decref(tmpl);
 		json_decref(dspec);
-		goto nomem;
+		goto pack_failed;
 	}
 	json_object_set_new(dspec, "template", tmpl);
 	dep = json_pack("{s:s, s:s, s:O, s:o}", "apiVersion", "apps/v1", "kind", "Deployment", "metadata", meta, "spec",
 			dspec);
 	if (!dep)
-		goto nomem;
+		goto pack_failed;
 	*out = dep;
 	rc = SO_OK;
 	goto out;
-nomem:
-	rc = NOMEM(err, errlen);
+pack_failed:
+	rc = PACK_FAILED(err, errlen);
 out:
 	json_decref(container);
 	json_decref(meta);

@@ -64,7 +64,7 @@ int spin_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 	const char *name, *ns;
 	json_int_t min = 1, max = 0, cpu = 0, mem = 0;
 	int has_min, has_max, has_cpu, has_mem, rc;
-	json_t *meta = NULL, *metrics = NULL, *hspec = NULL, *hpa = NULL;
+	json_t *meta = NULL, *metrics, *hspec;
 
 	*out = NULL;
 	if (!json_is_true(json_object_get(spec, "enableAutoscaling")) || !as || json_is_null(as))
@@ -97,32 +97,22 @@ int spin_hpa(const json_t *app, json_t **out, char *err, size_t errlen)
 	rc = spin_child_meta(app, NULL, &meta, err, errlen);
 	if (rc != SO_OK)
 		return rc;
-	rc = SO_E_NOMEM;
 	metrics = json_array();
 	if (!has_cpu && !has_mem) {
 		has_cpu = 1;
 		cpu = DEFAULT_CPU_TARGET;
 	}
-	if (has_cpu && json_array_append_new(metrics, resource_metric("cpu", cpu)))
-		goto fail;
-	if (has_mem && json_array_append_new(metrics, resource_metric("memory", mem)))
-		goto fail;
+	/* Constants, numbers and the app's name (non-NULL, valid UTF-8): these json_pack calls cannot fail. */
+	if (has_cpu)
+		json_array_append_new(metrics, resource_metric("cpu", cpu));
+	if (has_mem)
+		json_array_append_new(metrics, resource_metric("memory", mem));
 	hspec = json_pack("{s:{s:s, s:s, s:s}, s:I, s:I, s:O}", "scaleTargetRef", "apiVersion", "apps/v1", "kind",
 			  "Deployment", "name", name, "minReplicas", min, "maxReplicas", max, "metrics", metrics);
-	if (!hspec)
-		goto fail;
 	if (json_is_object(behavior))
 		json_object_set_new(hspec, "behavior", json_deep_copy(behavior));
-	hpa = json_pack("{s:s, s:s, s:O, s:O}", "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler",
-			"metadata", meta, "spec", hspec);
-	if (!hpa)
-		goto fail;
-	*out = hpa;
-	rc = SO_OK;
-	goto out;
-fail:
-	so_fail(err, errlen, rc, "out of memory");
-out:
+	*out = json_pack("{s:s, s:s, s:O, s:O}", "apiVersion", "autoscaling/v2", "kind", "HorizontalPodAutoscaler",
+			 "metadata", meta, "spec", hspec);
 	json_decref(meta);
 	json_decref(metrics);
 	json_decref(hspec);

@@ -57,10 +57,14 @@ int spin_copy_string_map(json_t *dst, const json_t *src, const char *key, const 
 	json_object_foreach((json_t *)map, k, v) {
 		if (!json_is_string(v))
 			return so_fail(err, errlen, SO_E_INVAL, "%s[\"%s\"]: must be a string", field, k);
-		if (json_object_set(dst, k, v))
-			return so_fail(err, errlen, SO_E_NOMEM, "out of memory");
+		json_object_set(dst, k, v); /* k and v come out of jansson: cannot fail */
 	}
 	return SO_OK;
+}
+
+int spin_pack_failed(char *err, size_t errlen, const char *what)
+{
+	return so_fail(err, errlen, SO_E_INVAL, "cannot build the %s: a value is missing or not valid UTF-8", what);
 }
 
 /* A valid label name: [a-z0-9A-Z]([-a-z0-9A-Z_.]*[a-z0-9A-Z])?, at most 63 characters. */
@@ -92,7 +96,8 @@ int spin_ready_label_key(const char *app_name, struct buf *out, char *err, size_
 					  app_name, app_name);
 	}
 	if (buf_appendf(out, SPIN_GROUP "/" READY_PREFIX "%s" READY_SUFFIX, app_name) != SO_OK)
-		return so_fail(err, errlen, SO_E_NOMEM, "out of memory");
+		return so_fail(err, errlen, SO_E_TOO_LARGE,
+			       "SpinApp \"%s\": the ready label key does not fit its buffer", app_name);
 	return SO_OK;
 }
 
@@ -116,7 +121,7 @@ static json_t *owner_ref(const char *api_version, const char *kind, const char *
 	if (!api_version || !*api_version || !kind || !*kind || !name || !*name || !uid || !*uid)
 		return NULL;
 	ref = json_pack("{s:s, s:s, s:s, s:s}", "apiVersion", api_version, "kind", kind, "name", name, "uid", uid);
-	if (ref && controller) {
+	if (controller) { /* the strings are non-empty and came out of jansson: json_pack cannot fail */
 		json_object_set_new(ref, "controller", json_true());
 		json_object_set_new(ref, "blockOwnerDeletion", json_true());
 	}
@@ -133,34 +138,29 @@ json_t *spin_owner_ref(const json_t *owner, int controller)
 int spin_child_meta(const json_t *app, const char *annotations_key, json_t **out, char *err, size_t errlen)
 {
 	const char *name, *ns, *uid, *api_version, *kind;
-	json_t *meta = NULL, *labels, *annotations = NULL, *ref;
+	json_t *meta, *annotations, *ref;
 	int rc;
 
 	*out = NULL;
 	rc = spin_app_identity(app, &name, &ns, err, errlen);
 	if (rc != SO_OK)
 		return rc;
-	rc = SO_E_NOMEM;
+	/* Every string packed here comes out of jansson (valid UTF-8) and is non-NULL: json_pack cannot fail. */
 	meta = json_pack("{s:s}", "name", name);
-	if (!meta)
-		goto fail;
-	/* ns comes out of jansson (valid UTF-8), so json_string cannot fail. */
 	if (ns)
 		json_object_set_new(meta, "namespace", json_string(ns));
-	labels = json_pack("{s:s}", SPIN_LABEL_APP_NAME, name);
-	if (json_object_set_new(meta, "labels", labels))
-		goto fail;
+	json_object_set_new(meta, "labels", json_pack("{s:s}", SPIN_LABEL_APP_NAME, name));
 	if (annotations_key) {
 		annotations = json_object();
 		char field[64];
 		snprintf(field, sizeof field, "spec.%s", annotations_key);
 		rc = spin_copy_string_map(annotations, spin_obj(app, "spec"), annotations_key, field, err, errlen);
+		/* Go's omitempty drops an empty map, so upstream sends no annotations at all then. */
+		if (rc == SO_OK && json_object_size(annotations) > 0)
+			json_object_set(meta, "annotations", annotations);
+		json_decref(annotations);
 		if (rc != SO_OK)
 			goto fail;
-		rc = SO_E_NOMEM;
-		/* Go's omitempty drops an empty map, so upstream sends no annotations at all then. */
-		if (json_object_size(annotations) > 0)
-			json_object_set(meta, "annotations", annotations);
 	}
 	uid = spin_str(spin_obj(app, "metadata"), "uid");
 	if (uid && *uid) {
@@ -168,16 +168,21 @@ int spin_child_meta(const json_t *app, const char *annotations_key, json_t **out
 		api_version = spin_str(app, "apiVersion");
 		kind = spin_str(app, "kind");
 		ref = owner_ref(api_version ? api_version : SPIN_API_VERSION, kind ? kind : "SpinApp", name, uid, 1);
-		if (json_object_set_new(meta, "ownerReferences", json_pack("[o]", ref)))
+		if (!ref) {
+			rc = spin_owner_ref_failed(name, err, errlen);
 			goto fail;
+		}
+		json_object_set_new(meta, "ownerReferences", json_pack("[o]", ref));
 	}
-	json_decref(annotations);
 	*out = meta;
 	return SO_OK;
 fail:
-	json_decref(annotations);
 	json_decref(meta);
-	if (rc == SO_E_NOMEM)
-		so_fail(err, errlen, rc, "out of memory");
 	return rc;
+}
+
+int spin_owner_ref_failed(const char *name, char *err, size_t errlen)
+{
+	return so_fail(err, errlen, SO_E_INVAL, "SpinApp \"%s\": apiVersion and kind must not be empty: "
+		       "they name the owner of its objects", name);
 }

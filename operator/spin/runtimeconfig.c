@@ -28,7 +28,6 @@
 
 #define SPIN_RUNTIME_CONFIG_ERR "failed to construct RuntimeConfig: "
 #define MARSHAL_ERR "failed to marshal RuntimeConfig: "
-#define NOMEM(err, errlen) so_fail((err), (errlen), SO_E_NOMEM, "out of memory")
 
 /* spec.runtimeConfig, or NULL. */
 static const json_t *runtime_config(const json_t *app)
@@ -313,11 +312,8 @@ int spin_runtime_config_toml(const json_t *app, const json_t *refs, struct buf *
 	if (rc && (r = each_option(rc, check_refs, &ctx)) != SO_OK)
 		return r;
 
+	/* Constants: cannot fail. */
 	root = json_pack("{s:[{s:s, s:s}]}", "config_provider", "type", "env", "prefix", "SPIN_VARIABLE_");
-	if (!root) {
-		r = NOMEM(err, errlen);
-		goto out;
-	}
 	if (rc) {
 		if ((r = render_named(&ctx, rc, "keyValueStores", "key value store", &kv)) != SO_OK ||
 		    (r = render_named(&ctx, rc, "sqliteDatabases", "sqlite database", &sql)) != SO_OK)
@@ -364,9 +360,9 @@ int spin_runtime_config_secret_name(const char *app_name, const char *toml, size
 /*
  * controllerutil.SetOwnerReference(app, secret): apiVersion/kind/name/uid, not a controller reference. An app
  * never stored (no uid, e.g. rendered from a file) gets none, as with the other children (spin_child_meta).
- * List items may lack apiVersion/kind; the owner is a SpinApp either way.
+ * List items may lack apiVersion/kind; the owner is a SpinApp either way. SO_E_INVAL when either is "".
  */
-static int owner_refs(const json_t *app, json_t **out)
+static int owner_refs(const json_t *app, const char *app_name, json_t **out, char *err, size_t errlen)
 {
 	json_t *copy = NULL, *ref;
 	const char *uid = spin_str(spin_obj(app, "metadata"), "uid");
@@ -384,10 +380,10 @@ static int owner_refs(const json_t *app, json_t **out)
 		ref = spin_owner_ref(copy, 0);
 		json_decref(copy);
 		if (!ref)
-			return SO_E_NOMEM;
+			return spin_owner_ref_failed(app_name, err, errlen);
 	}
 	*out = json_pack("[o]", ref);
-	return *out ? SO_OK : SO_E_NOMEM;
+	return SO_OK;
 }
 
 int spin_runtime_config_secret(const json_t *app, const char *toml, size_t len, json_t **out, char *err,
@@ -413,29 +409,23 @@ int spin_runtime_config_secret(const json_t *app, const char *toml, size_t len, 
 			   so_strerror(rc));
 		goto out;
 	}
-	rc = owner_refs(app, &refs);
+	rc = owner_refs(app, app_name, &refs, err, errlen);
 	if (rc != SO_OK)
-		goto nomem;
+		goto out;
+	/* name.data, ns and app_name are non-NULL and valid UTF-8 (the app's own strings): json_pack cannot fail. */
 	secret = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Secret", "metadata", "name", name.data);
 	meta = json_object_get(secret, "metadata");
-	if (!meta)
-		goto nomem;
-	/* ns comes out of jansson (valid UTF-8), so json_string cannot fail. */
 	if (ns)
 		json_object_set_new(meta, "namespace", json_string(ns));
-	if (json_object_set_new(meta, "labels", json_pack("{s:s}", SPIN_LABEL_APP_NAME, app_name)))
-		goto nomem;
+	json_object_set_new(meta, "labels", json_pack("{s:s}", SPIN_LABEL_APP_NAME, app_name));
 	if (refs)
 		json_object_set(meta, "ownerReferences", refs);
 	data = json_object();
 	json_object_set_new(secret, "data", data);
-	/* len was checked against B64_MAX_ENCODE above, so only memory could make this fail. */
+	/* len was checked against B64_MAX_ENCODE above: this cannot fail. */
 	json_object_set_new(data, SPIN_RUNTIME_CONFIG_KEY, base64_json_string(toml, len));
 	*out = secret;
 	secret = NULL;
-	goto out;
-nomem:
-	rc = NOMEM(err, errlen);
 out:
 	json_decref(secret);
 	json_decref(refs);

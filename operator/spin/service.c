@@ -31,7 +31,7 @@ int spin_service(const json_t *app, json_t **out, char *err, size_t errlen)
 			SPIN_HTTP_PORT, "targetPort", SPIN_HTTP_PORT_NAME, "selector", ready_key.data,
 			SPIN_READY_VALUE);
 	if (!svc) {
-		rc = so_fail(err, errlen, SO_E_NOMEM, "out of memory");
+		rc = spin_pack_failed(err, errlen, "Service");
 		goto out;
 	}
 	*out = svc;

@@ -39,7 +39,7 @@ static int setup(void **state)
 	assert_non_null(x);
 	assert_non_null(x->f = ctlfake_new());
 	struct ctl_store s = ctlfake_store(x->f);
-	assert_int_equal(ctl_new_with_store(&o, &s, &x->ctl), SO_OK);
+	assert_non_null(x->ctl = ctl_new_with_store(&o, &s));
 	*state = x;
 	return 0;
 }
@@ -442,6 +442,22 @@ static void app_apply_rejected(void **state)
 	expect_events(x, "app ns/app Warning ReconcileFailed");
 	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(ctlfake_events(x->f), 0), "message")),
 			       "applying Deployment app"));
+}
+
+/* An app whose apiVersion is "": no owner reference can be built. Terminal (no retry loop) with a Warning that says
+ * why, nothing written. */
+static void app_empty_api_version(void **state)
+{
+	struct fx *x = *state;
+	put(x, CTL_APPS, "{'apiVersion': '', 'kind': 'SpinApp', 'metadata': {'name': 'app', 'namespace': 'ns', 'uid': '"
+			 APP_UID "', 'generation': 2}, 'spec': {'image': 'ghcr.io/x/app:v1', 'replicas': 1, 'executor': 'shim'}}");
+	put(x, CTL_EXECUTORS, RC_SHIM);
+	put(x, CTL_RUNTIMECLASSES, "{'metadata': {'name': 'wasmtime-spin-v2'}, 'handler': 'spin'}");
+	assert_int_equal(reconcile_app(x->ctl, "ns", "app"), RECONCILE_TERMINAL);
+	assert_string_equal(worker_requests(x), "");
+	expect_events(x, "app ns/app Warning ReconcileFailed");
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(ctlfake_events(x->f), 0), "message")),
+			       "SpinApp \"app\": apiVersion and kind must not be empty"));
 }
 
 /* ---- "createDeployment: false" ---- */
@@ -973,6 +989,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(app_runtime_config_references, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_executor_without_deployment_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_apply_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(app_empty_api_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_without_deployment_deletes_only_its_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_hpa_applied_then_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(app_collects_superseded_secrets, setup, teardown),

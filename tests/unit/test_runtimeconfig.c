@@ -760,6 +760,14 @@ static void secret_edge_cases(void **state)
 	json_decref(secret);
 	json_decref(app);
 
+	/* An empty apiVersion (or kind) cannot name the owner: a clear SO_E_INVAL, not "out of memory". */
+	app = parse("{\"apiVersion\": \"\", \"metadata\": {\"name\": \"odd\", \"namespace\": \"ns\", \"uid\": \"u-2\"}}");
+	secret = (json_t *)&secret;
+	assert_int_equal(spin_runtime_config_secret(app, "x", 1, &secret, err, sizeof err), SO_E_INVAL);
+	assert_null(secret);
+	assert_string_equal(err, "SpinApp \"odd\": apiVersion and kind must not be empty: they name the owner of its objects");
+	json_decref(app);
+
 	/* No name: the shared identity check refuses. */
 	app = parse("{\"metadata\": {}}");
 	secret = NULL;

@@ -103,6 +103,11 @@ static void service_errors(void **state)
 	build_fails(spin_service, "{'metadata': {}, 'spec': {}}", SO_E_INVAL, "SpinApp has no metadata.name");
 	build_fails(spin_service, "{" APP_HEAD("a") ", 'spec': {'serviceAnnotations': ['x']}}", SO_E_INVAL,
 		    "spec.serviceAnnotations: must be a map of strings");
+	/* An empty apiVersion or kind cannot name the owner (spin_child_meta): SO_E_INVAL saying so. */
+	build_fails(spin_service, "{'apiVersion': '', 'kind': 'SpinApp', 'metadata': {'name': 'a', 'uid': 'u'}, 'spec': {}}",
+		    SO_E_INVAL, "SpinApp \"a\": apiVersion and kind must not be empty: they name the owner of its objects");
+	build_fails(spin_service, "{'kind': '', 'metadata': {'name': 'a', 'uid': 'u'}, 'spec': {}}", SO_E_INVAL,
+		    "SpinApp \"a\": apiVersion and kind must not be empty: they name the owner of its objects");
 }
 
 /* ---- meta.c ---- */

@@ -145,7 +145,7 @@ static void tags(void **state)
 	expect_scalar("!<tag:yaml.org,2002:int> '7'", "7");
 	expect_docs("%TAG !k! tag:yaml.org,2002:\n---\nv: !k!int '3'\n", "[{\"v\": 3}]");
 	expect_docs("v: !!map {a: 1}\nw: !!seq [1]\nx: ! {b: 2}\n", "[{\"v\": {\"a\": 1}, \"w\": [1], \"x\": {\"b\": 2}}]");
-	expect_err("v: !!int abc\n", SO_E_INVAL, "t.yaml:1:4: ", "\"abc\" is not valid for tag !!int");
+	expect_err("v: !!int abc\n", SO_E_INVAL, "t.yaml:1:4: ", "the scalar is not valid for tag !!int");
 	expect_err("v: !!int '1.5'\n", SO_E_INVAL, "t.yaml:1:4: ", "!!int");
 	expect_err("v: !!int 0x10000000000000000\n", SO_E_INVAL, "t.yaml:1:4: ", "does not fit");
 	expect_err("v: !!bool yes\n", SO_E_INVAL, "t.yaml:1:4: ", "!!bool");
@@ -158,6 +158,28 @@ static void tags(void **state)
 	expect_err("v: !!map [1]\n", SO_E_INVAL, "t.yaml:1:4: ", "unsupported tag !!map on a sequence");
 	expect_err("v: !!str [1]\n", SO_E_INVAL, "t.yaml:1:4: ", "unsupported tag");
 	expect_err("!!map v: 1\n", SO_E_INVAL, "t.yaml:1:1: ", "on a mapping key");
+}
+
+/* A scalar refused for its tag or its size is not echoed: a kubeconfig token could be that scalar. */
+static void scalar_errors_hide_values(void **state)
+{
+	(void)state;
+	static const char *const docs[] = {
+		"users:\n- user:\n    token: !!int eyJhbGciOiJSUzI1NiJ9.c2VjcmV0\n",
+		"users:\n- user:\n    token: !!float eyJhbGciOiJSUzI1NiJ9.c2VjcmV0\n",
+		"users:\n- user:\n    token: !!bool eyJhbGciOiJSUzI1NiJ9.c2VjcmV0\n",
+		"users:\n- user:\n    token: 0x98765432109876543210987654321\n",
+		"users:\n- user:\n    token: !!int 0x98765432109876543210987654321\n",
+		"users:\n- user:\n    token: 9876543210e98765\n",
+	};
+	for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+		json_t *out = NULL;
+		char err[512] = "";
+		assert_int_equal(yamljson_to_json(docs[i], strlen(docs[i]), "t.yaml", &out, err, sizeof err), SO_E_INVAL);
+		assert_null(out);
+		if (strncmp(err, "t.yaml:3:12: ", 13) || strstr(err, "eyJ") || strstr(err, "c2Vj") || strstr(err, "98765"))
+			fail_msg("%s: message \"%s\" should name 3:12 and not the value", docs[i], err);
+	}
 }
 
 static void keys(void **state)
@@ -657,6 +679,7 @@ int main(void)
 		cmocka_unit_test(plain_scalars),
 		cmocka_unit_test(quoted_scalars),
 		cmocka_unit_test(tags),
+		cmocka_unit_test(scalar_errors_hide_values),
 		cmocka_unit_test(keys),
 		cmocka_unit_test(duplicate_keys),
 		cmocka_unit_test(documents),

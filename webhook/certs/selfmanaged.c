@@ -118,7 +118,7 @@ static int sync_secret(struct selfmanaged *m, struct certset *out)
 		if (exists)
 			certsecret_decode(secret, &in);
 		else if (!(secret = new_secret(m))) {
-			rc = SO_E_NOMEM; /* json_pack: kept, as every format call is */
+			rc = SO_E_INVAL; /* json_pack: a namespace or name that is not valid UTF-8 */
 			goto out;
 		}
 		if ((rc = certplan_apply(&in, &m->plan, time(NULL), out, &changed, what, sizeof what, &m->next_s, err,
@@ -289,7 +289,7 @@ static int inject(struct selfmanaged *m, int which, const json_t *bundle)
 		goto out;
 	}
 	m->missing_logged[which] = 0;
-	rc = SO_E_NOMEM; /* for a failed json_pack */
+	rc = SO_E_INVAL; /* for a failed json_pack: a webhook name of the input cannot be, it came out of jansson */
 	ops = json_array();
 	json_array_foreach(json_object_get(cfg, "webhooks"), i, wh) {
 		const char *name = json_string_value(json_object_get(wh, "name"));
@@ -348,7 +348,7 @@ int selfmanaged_sync(struct selfmanaged *m)
 			fn(user);
 	}
 	if (!(bundle = certsecret_b64(s.ca_crt, s.ca_crt_len))) {
-		rc = SO_E_NOMEM;
+		rc = SO_E_TOO_LARGE; /* a CA past CERTSECRET_MAX_PEM */
 		goto out;
 	}
 	for (int i = 0; i < 2; i++) {

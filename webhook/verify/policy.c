@@ -286,8 +286,6 @@ static int parse_key(const json_t *k, const char *name, const char *field, struc
 			rc = sigcheck_key_from_pem(b.data, b.len, &out->pkey, kerr, sizeof kerr);
 		buf_free(&b);
 	}
-	if (rc == SO_E_NOMEM)
-		return rc;
 	if (rc)
 		return so_fail(err, errlen, rc == SO_E_IO ? SO_E_IO : SO_E_INVAL, "%s: %s: %s", name, path_field, kerr);
 	return SO_OK;
@@ -308,14 +306,14 @@ static int feed(EVP_MD_CTX *ctx, const void *p, size_t n)
 {
 	char len[24];
 	int l = snprintf(len, sizeof len, "%zu:", n);
-	return EVP_DigestUpdate(ctx, len, (size_t)l) == 1 && EVP_DigestUpdate(ctx, p, n) == 1 ? SO_OK : SO_E_NOMEM;
+	return EVP_DigestUpdate(ctx, len, (size_t)l) == 1 && EVP_DigestUpdate(ctx, p, n) == 1 ? SO_OK : SO_E_CONFIG;
 }
 
 /* The rule's trust hash (name and key material) and its part of the policy hash (everything). */
 static int hash_rule(struct policy_rule *r, EVP_MD_CTX *all)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int rc = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? SO_OK : SO_E_NOMEM;
+	int rc = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? SO_OK : SO_E_CONFIG;
 
 	if (rc == SO_OK)
 		rc = feed(ctx, r->name, strlen(r->name));
@@ -429,7 +427,7 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 	p = mem_calloc(1, sizeof *p);
 	all = EVP_MD_CTX_new();
 	if (EVP_DigestInit_ex(all, EVP_sha256(), NULL) != 1) {
-		rc = SO_E_NOMEM; /* OpenSSL's own failure */
+		rc = so_fail(err, errlen, SO_E_CONFIG, "%s: OpenSSL: EVP_DigestInit_ex(sha256) failed", name);
 		goto out;
 	}
 	atomic_init(&p->refs, 1);
@@ -461,13 +459,17 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 					     i, p->rules[i].name);
 				goto out;
 			}
-		if ((rc = hash_rule(&p->rules[i], all)))
+		if ((rc = hash_rule(&p->rules[i], all))) {
+			rc = so_fail(err, errlen, rc, "%s: rules[%zu]: OpenSSL could not hash the rule's keys", name, i);
 			goto out;
+		}
 	}
 	char ttl_text[32];
 	int tl = snprintf(ttl_text, sizeof ttl_text, "%lld", (long long)p->cache_ttl_ms);
-	if ((rc = feed(all, ttl_text, (size_t)tl)))
+	if ((rc = feed(all, ttl_text, (size_t)tl))) {
+		rc = so_fail(err, errlen, rc, "%s: OpenSSL: EVP_DigestUpdate failed", name);
 		goto out;
+	}
 	hash_hex(all, p->hash);
 	*out = p;
 	p = NULL;

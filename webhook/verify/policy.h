@@ -39,8 +39,8 @@ struct policy {
 };
 
 /* Parses a policy; name labels errors (the file name). Relative publicKeyFile paths are relative to the
- * current directory. *out starts with one reference. SO_E_INVAL / SO_E_TOO_LARGE / SO_E_IO with one line in
- * err, SO_E_NOMEM. */
+ * current directory. *out starts with one reference. SO_E_INVAL / SO_E_TOO_LARGE / SO_E_IO / SO_E_CONFIG (an
+ * OpenSSL digest failed) with one line in err. */
 int policy_parse(const char *text, size_t len, const char *name, struct policy **out, char *err, size_t errlen);
 int policy_load_file(const char *path, struct policy **out, char *err, size_t errlen);
 

@@ -250,7 +250,7 @@ static int fail_transport(char *err, size_t errlen, int rc, const char *host, co
 		return so_fail(err, errlen, rc, "registry %s: the answer is larger than the %zu-byte limit (%s)", host,
 			       p->body.cap, what);
 	case SO_E_NOMEM:
-		return so_fail(err, errlen, rc, "registry %s: out of memory (%s)", host, what);
+		return so_fail(err, errlen, rc, "registry %s: libcurl ran out of memory (%s)", host, what);
 	default:
 		if (p->too_many_redirects)
 			return so_fail(err, errlen, SO_E_TRANSPORT, "registry %s: %s (%s)", host, p->error, what);
@@ -392,17 +392,16 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 	if (rc)
 		goto out;
 	/* Our scope, and the registry's when it named another one. */
-	rc = SO_E_NOMEM;
 	if (buf_appends(&url, w->realm) || buf_appends(&url, strchr(w->realm, '?') ? "&" : "?"))
-		goto nomem;
+		goto too_large;
 	if (w->service && *w->service && (buf_appends(&url, "service=") || buf_append_urlenc(&url, w->service) ||
 					  buf_appends(&url, "&")))
-		goto nomem;
+		goto too_large;
 	if (buf_appends(&url, "scope=") || buf_append_urlenc(&url, a->scope))
-		goto nomem;
+		goto too_large;
 	if (w->scope && *w->scope && strcmp(w->scope, a->scope) &&
 	    (buf_appends(&url, "&scope=") || buf_append_urlenc(&url, w->scope)))
-		goto nomem;
+		goto too_large;
 
 	q.method = "GET";
 	q.url = url.data;
@@ -417,10 +416,10 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 		if (buf_appends(&form, "grant_type=refresh_token&client_id=spin-operator&refresh_token=") ||
 		    buf_append_urlenc(&form, c->identity_token) || buf_appends(&form, "&scope=") ||
 		    buf_append_urlenc(&form, a->scope))
-			goto nomem;
+			goto too_large;
 		if (w->service && *w->service &&
 		    (buf_appends(&form, "&service=") || buf_append_urlenc(&form, w->service)))
-			goto nomem;
+			goto too_large;
 		struct registry_http_req post = q;
 		post.method = "POST";
 		post.url = w->realm;
@@ -457,8 +456,9 @@ static int fetch_token(struct authctx *a, const struct www_authenticate *w, char
 		tokencache_put(&a->r->tokens, a->bearer_key, TOK_BEARER, *token,
 			       clock_mono_ms() + (int64_t)(ttl - TOKEN_SKEW_S) * 1000);
 	goto out;
-nomem:
-	rc = so_fail(err, errlen, SO_E_NOMEM, "registry %s: out of memory", a->ref->registry);
+too_large:
+	rc = so_fail(err, errlen, SO_E_TOO_LARGE, "registry %s: the token request is longer than its cap",
+		     a->ref->registry);
 out:
 	if (form.data)
 		OPENSSL_cleanse(form.data, form.len);
@@ -525,7 +525,8 @@ static int request(struct registry *r, const struct image_ref *ref, const struct
 	snprintf(a.basic_key, sizeof a.basic_key, "%s|basic|%s", a.host, a.fp);
 	snprintf(a.challenge_key, sizeof a.challenge_key, "%s|challenge", a.host);
 	if (buf_appendf(&url, "%s://%s/v2/%s/%s", a.plain_http ? "http" : "https", a.host, ref->repository, path)) {
-		rc = so_fail(err, errlen, SO_E_NOMEM, "registry %s: out of memory", ref->registry);
+		rc = so_fail(err, errlen, SO_E_TOO_LARGE, "registry %s: the request URL is longer than its cap",
+			     ref->registry);
 		goto out;
 	}
 

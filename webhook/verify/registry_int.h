@@ -102,7 +102,8 @@ void registry_http_resp_init(struct registry_http_resp *p, size_t max);
 void registry_http_resp_free(struct registry_http_resp *p);
 
 /* SO_OK when an HTTP answer arrived (whatever its status); SO_E_TIMEOUT, SO_E_TRANSPORT (p->error says why, or
- * p->refused_private), SO_E_TOO_LARGE or SO_E_NOMEM otherwise. Counts the request. */
+ * p->refused_private), SO_E_TOO_LARGE, or SO_E_NOMEM when libcurl itself reports CURLE_OUT_OF_MEMORY. Counts
+ * the request. */
 int registry_http_perform(struct registry *r, const struct registry_http_req *q, struct registry_http_resp *p);
 
 /* Transport setup and teardown (registry_http.c). registry_http_destroy is safe after a failed or missing init. */

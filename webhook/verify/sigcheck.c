@@ -63,7 +63,7 @@ int sigcheck_key_from_pem(const char *pem, size_t len, EVP_PKEY **out, char *err
 		return so_fail(err, errlen, SO_E_INVAL, "the key is %zu bytes, more than a public key can be", len);
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (!bio)
-		return SO_E_NOMEM;
+		return so_fail(err, errlen, SO_E_INVAL, "OpenSSL: BIO_new_mem_buf refused the key");
 	k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	if (!k && contains(pem, len, "PRIVATE KEY-----")) {
 		/* A private key pasted by mistake deserves its own message (and is never parsed: no passphrase prompt). */
@@ -115,7 +115,7 @@ int sigcheck_key_der(EVP_PKEY *pkey, unsigned char **der, size_t *len)
 	unsigned char *p = NULL;
 	int n = i2d_PUBKEY(pkey, &p);
 	if (n <= 0)
-		return SO_E_NOMEM;
+		return SO_E_INVAL; /* i2d_PUBKEY: a key OpenSSL cannot encode */
 	*der = mem_alloc((size_t)n);
 	memcpy(*der, p, (size_t)n);
 	*len = (size_t)n;

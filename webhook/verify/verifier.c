@@ -491,10 +491,6 @@ int verifier_explain(void *verifier, const struct verify_image_check *in, struct
 	}
 	name = image_ref_name(&c.ref);
 	name_tag = image_ref_name_tag(&c.ref);
-	if (!name || !name_tag) {
-		rc = SO_E_NOMEM;
-		goto out;
-	}
 	c.rule = policy_match(pol, in->ns, name_tag, name);
 	if (!c.rule) {
 		label = VERIFY_SKIPPED;
@@ -531,7 +527,7 @@ int verifier_explain(void *verifier, const struct verify_image_check *in, struct
 		if (v->pin && !in->validating && !*c.ref.digest && !(c.digest_private && !in->authenticated)) {
 			out->pinned = image_ref_pinned(in->image, &c.ref, c.digest);
 			if (!out->pinned)
-				rc = SO_E_NOMEM;
+				rc = SO_E_INVAL; /* a digest not sha256:<hex> (the registry client refuses those) */
 		}
 		goto out;
 	}
@@ -570,11 +566,9 @@ out:
 	}
 	if (!in->authenticated && rc == SO_OK)
 		withhold(&c, in, out, how); /* after the log line: the operator sees the digests */
-	if (rc == SO_E_NOMEM) {
-		free(out->pinned);
-		out->pinned = NULL;
-		snprintf(out->message, sizeof out->message, "image verification: out of memory");
-	}
+	if (rc == SO_E_INVAL)
+		snprintf(out->message, sizeof out->message, "image verification: cannot pin %s to digest %s", in->image,
+			 c.digest);
 	free(value);
 	free(key);
 	free(name);
@@ -598,8 +592,7 @@ static const struct policy_rule *rule_for(struct verifier *v, const struct verif
 	if (!in->image || !*in->image || image_ref_parse(in->image, &ref, perr, sizeof perr))
 		return NULL;
 	char *name = image_ref_name(&ref), *name_tag = image_ref_name_tag(&ref);
-	if (name && name_tag)
-		rule = policy_match(*pol, in->ns, name_tag, name);
+	rule = policy_match(*pol, in->ns, name_tag, name);
 	free(name);
 	free(name_tag);
 	image_ref_free(&ref);
