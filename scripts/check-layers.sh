@@ -94,7 +94,7 @@ if [[ -n $objs ]]; then
 	for k in "${!PREFIXES[@]}"; do echo "$k ${PREFIXES[$k]}"; done >"$tmp/aliases"
 	awk 'function norm(s) { s = tolower(s); gsub(/_/, "", s); return s }
 	     FNR == NR { alias[$1] = $2; next }
-	     # names that start with __ are the compiler's or a sanitizer's (__asan_*, __ubsan_*), not ours
+	     # names that start with __ belong to the compiler or a sanitizer (__asan_*, __ubsan_*), not to us
 	     { sym = $1; m = $2; if (sym ~ /^__/) next
 	       dir = m; sub(/\/[^\/]*$/, "", dir)
 	       n = split(m, p, "/"); mod = p[n]; n = split(dir, p, "/"); folder = p[n]
