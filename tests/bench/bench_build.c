@@ -8,7 +8,7 @@
  *   bench_build [-n ITERATIONS]      (default 20000 per case and round, 7 rounds, median round reported)
  *
  * Prints, on stdout, one key=value per line, per case (simple, all_fields):
- *   <case>_build_us        spin_deployment + spin_service, per app, in microseconds
+ *   <case>_build_us        spin_deployment + spin_service (+ spin_route when the app has one), per app, in µs
  *   <case>_validate_us     spinapp_check_decode + spinapp_validate (stricter checks on), per review
  *   <case>_deployment_bytes  the Deployment's serialised size (the apply request body)
  * It reports and never judges.
@@ -35,7 +35,8 @@ static const char simple_app[] =
 	"\"ghcr.io/spinframework/containerd-shim-spin/examples/spin-rust-hello:v0.23.0\",\"replicas\":1,\"executor\":"
 	"\"containerd-shim-spin\",\"enableAutoscaling\":false}}";
 
-/* The same app with every pod option set (config/samples/scheduling.yaml's fields). */
+/* The same app with every optional field set: the pod options (config/samples/scheduling.yaml) and a route
+ * (config/samples/route.yaml). */
 static const char all_fields_app[] =
 	"{\"apiVersion\":\"core.spinkube.dev/v1alpha1\",\"kind\":\"SpinApp\",\"metadata\":{\"name\":\"simple-spinapp\","
 	"\"namespace\":\"default\",\"uid\":\"5d1ad0b5-3a6e-4a0b-9f43-0b3e0c3d9a11\"},\"spec\":{\"image\":"
@@ -48,7 +49,9 @@ static const char all_fields_app[] =
 	"\"matchExpressions\":[{\"key\":\"node.kubernetes.io/instance-type\",\"operator\":\"In\",\"values\":["
 	"\"wasm-optimized\"]}]}}]}},\"topologySpreadConstraints\":[{\"maxSkew\":1,\"topologyKey\":"
 	"\"kubernetes.io/hostname\",\"whenUnsatisfiable\":\"ScheduleAnyway\",\"labelSelector\":{\"matchLabels\":{"
-	"\"core.spinkube.dev/app-name\":\"simple-spinapp\"}}}],\"priorityClassName\":\"spin-apps\"}}";
+	"\"core.spinkube.dev/app-name\":\"simple-spinapp\"}}}],\"priorityClassName\":\"spin-apps\",\"route\":{"
+	"\"parentRefs\":[{\"name\":\"web\",\"namespace\":\"infra\",\"sectionName\":\"http\"}],\"hostnames\":["
+	"\"hello.example.com\"],\"pathPrefixes\":[\"/\",\"/api\"]}}}";
 
 /* config/samples/spin-shim-executor.yaml */
 static const char executor[] =
@@ -88,6 +91,11 @@ static int build_once(const json_t *app)
 
 	if (rc == SO_OK)
 		rc = spin_service(app, &svc, err, sizeof err);
+	if (rc == SO_OK && json_object_get(json_object_get(app, "spec"), "route")) {
+		json_t *route = NULL;
+		rc = spin_route(app, &route, err, sizeof err);
+		json_decref(route);
+	}
 	if (rc != SO_OK)
 		fprintf(stderr, "bench_build: %s\n", err);
 	json_decref(dep);
