@@ -113,6 +113,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 struct fixture {
 	struct kube_config cfg;
 	struct kube_client *c;
+	struct informer *inf; /* stopped by teardown too: a failed assertion leaves the test without freeing it */
 };
 
 static int setup(void **state)
@@ -155,6 +156,7 @@ static int teardown(void **state)
 	pthread_mutex_lock(&srv.mu);
 	srv.stop_stream = 1;
 	pthread_mutex_unlock(&srv.mu);
+	informer_free(f->inf);
 	kube_client_free(f->c);
 	kube_config_free(&f->cfg);
 	MHD_stop_daemon(srv.d);
@@ -293,6 +295,7 @@ static void executor_index_follows_events(void **state)
 	srv.list = "{\"kind\":\"SpinAppList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" APP("ns", "a1", "e1", "5")
 		   "," APP("ns", "a2", "e1", "6") "," APP("ns", "a3", "e2", "7") "," APP("ns2", "b1", "e1", "8") "]}";
 	assert_int_equal(informer_new(f->c, &o, &inf), SO_OK);
+	f->inf = inf;
 	assert_int_equal(informer_start(inf), SO_OK);
 	assert_int_equal(informer_wait_synced(inf, 10000), SO_OK);
 
@@ -326,6 +329,7 @@ static void executor_index_follows_events(void **state)
 	assert_int_equal(json_array_size(all), 4);
 	json_decref(all);
 	informer_free(inf);
+	f->inf = NULL;
 }
 
 int main(void)
