@@ -101,3 +101,14 @@ t_rbac_kubeconfig() {
 		EOF
 	)
 }
+
+# q <jq filter> <kubectl get args...>: the object (or list) satisfies the filter; prints it (without
+# managedFields, cut at 3000 bytes) when not.
+q() {
+	local f=$1 out
+	shift
+	out=$(kubectl get "$@" -o json 2>&1) || { echo "$out"; return 1; }
+	jq -e "$f" <<<"$out" >/dev/null 2>&1 && return 0
+	jq -c 'del(.metadata.managedFields) | del(.items[]?.metadata.managedFields)' <<<"$out" 2>/dev/null | cut -c1-3000
+	return 1
+}

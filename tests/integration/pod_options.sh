@@ -46,16 +46,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# q <jq filter> <kubectl get args...>: the object satisfies the filter; prints it when not.
-q() {
-	local f=$1 out
-	shift
-	out=$(kubectl get "$@" -o json 2>&1) || { echo "$out"; return 1; }
-	jq -e "$f" <<<"$out" >/dev/null 2>&1 && return 0
-	jq -c 'del(.metadata.managedFields)' <<<"$out" 2>/dev/null | cut -c1-3000
-	return 1
-}
-
 # pod_from_template <app> <pod name>: the Pod the app's Deployment template describes, as JSON, with labels that
 # no ReplicaSet selects (so none adopts it).
 pod_from_template() {

@@ -83,16 +83,6 @@ absent() {
 	[[ $out == *NotFound* || $out == *"not found"* ]] || { echo "$out"; return 1; }
 }
 
-# q <jq filter> <kubectl get args...>: the object (or list) satisfies the filter; prints it when not.
-q() {
-	local f=$1 out
-	shift
-	out=$(kubectl get "$@" -o json 2>&1) || { echo "$out"; return 1; }
-	jq -e "$f" <<<"$out" >/dev/null 2>&1 && return 0
-	jq -c 'del(.metadata.managedFields) | del(.items[]?.metadata.managedFields)' <<<"$out" 2>/dev/null | cut -c1-3000
-	return 1
-}
-
 # poll cmd...: cmd, pausing a second after a failure (for retry loops around expensive checks).
 poll() { "$@" || { sleep 1; return 1; }; }
 

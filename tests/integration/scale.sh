@@ -53,16 +53,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# q <jq filter> <kubectl get args...>: the object satisfies the filter; prints it when not.
-q() {
-	local f=$1 out
-	shift
-	out=$(kubectl get "$@" -o json 2>&1) || { echo "$out"; return 1; }
-	jq -e "$f" <<<"$out" >/dev/null 2>&1 && return 0
-	jq -c 'del(.metadata.managedFields)' <<<"$out" 2>/dev/null | cut -c1-3000
-	return 1
-}
-
 # scale_is <jq filter>: GET .../spinapps/$A/scale (an autoscaling/v1 Scale) satisfies the filter.
 scale_is() {
 	local out
